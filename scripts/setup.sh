@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install what op2 needs on a Debian machine, idempotently: MPICH (mpiexec, headers) and
+# libclang (the `mpi` crate generates its bindings with it). Rust must already be installed.
+set -euo pipefail
+
+need=()
+command -v mpiexec >/dev/null 2>&1 || need+=(mpich)
+[ -e /usr/include/x86_64-linux-gnu/mpich/mpi.h ] || [ -e /usr/include/mpich/mpi.h ] || [ -n "$(find /usr/include -name mpi.h -path '*mpich*' -print -quit 2>/dev/null)" ] || need+=(libmpich-dev)
+ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' || need+=(libclang-dev)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq </dev/null
+  $SUDO apt-get install -y -qq mpich libmpich-dev libclang-dev gcc </dev/null >/dev/null
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }
+echo "setup: ok ($(mpiexec --version 2>/dev/null | sed -n 's/ *Version: *//p' | head -1 | xargs echo MPICH), $(cargo --version))"

@@ -1,0 +1,54 @@
+//! Process-wide cache counters, the raw material of the finalize report.
+//!
+//! Owns plain counters only: every cache bumps its own entry here; the report (gathering over
+//! ranks, printing, JSON) reads a [`Snapshot`]. Counters never influence cache behaviour.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// Counters of one cache on one process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Live entries.
+    pub entries: u64,
+    /// Bytes held by live entries (estimate for object caches, file sizes for disk).
+    pub bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    /// Compilations this process ran.
+    pub compiles: u64,
+    /// Seconds spent in those compilations (and waiting for them on other ranks).
+    pub compile_seconds: f64,
+    /// Entries loaded from disk that another process compiled.
+    pub loaded_from_disk: u64,
+    /// Corrupt entries detected and rebuilt.
+    pub corrupt: u64,
+}
+
+static STATS: Mutex<BTreeMap<&'static str, Counters>> = Mutex::new(BTreeMap::new());
+
+/// Apply `f` to the counters of cache `name`.
+pub(crate) fn update(name: &'static str, f: impl FnOnce(&mut Counters)) {
+    let mut s = STATS.lock().unwrap_or_else(|e| e.into_inner());
+    f(s.entry(name).or_default());
+}
+
+/// A copy of every cache's counters on this process, by cache name.
+///
+/// ```
+/// let snap = op2::cache::stats::snapshot();
+/// assert!(snap.values().all(|c| c.hits + c.misses >= 0));
+/// ```
+pub fn snapshot() -> BTreeMap<String, Counters> {
+    let s = STATS.lock().unwrap_or_else(|e| e.into_inner());
+    s.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// Counters of one cache (zeros if it was never used).
+pub fn get(name: &str) -> Counters {
+    let s = STATS.lock().unwrap_or_else(|e| e.into_inner());
+    s.get(name).copied().unwrap_or_default()
+}

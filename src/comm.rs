@@ -1,0 +1,335 @@
+//! Communicators: the only module that calls MPI.
+//!
+//! Owns every collective and point-to-point operation op2 performs, behind a small typed
+//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `exchange`). Other modules never
+//! import `mpi` directly, so the rules below live in one place:
+//!
+//! * A [`Comm`] is a small `Copy` descriptor: either MPI's world communicator or a serial
+//!   (one-process, no-MPI) communicator. Serial collectives are identities, so the whole
+//!   runtime works in unit tests without MPI.
+//! * Every call on a world `Comm` first checks that MPI is still active; after
+//!   [`crate::Runtime`] finalized MPI it returns [`Error::Mpi`] instead of aborting.
+//! * Collectives must be entered by every rank of the communicator in the same order
+//!   (SPMD). Callers that might diverge check first (see `cache::disk`'s key check).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mpi::collective::SystemOperation;
+use mpi::datatype::{Partition, PartitionMut};
+use mpi::traits::*;
+
+use crate::error::{Error, Result};
+
+/// True between `Runtime` creation and its finalize.
+static MPI_ACTIVE: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn set_mpi_active(on: bool) {
+    MPI_ACTIVE.store(on, Ordering::SeqCst);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    Serial,
+    World,
+}
+
+/// A communicator: the processes that take part in a loop's collectives.
+///
+/// ```
+/// let c = op2::Comm::serial();
+/// assert_eq!((c.rank(), c.size()), (0, 1));
+/// assert_eq!(c.broadcast_bytes(0, b"hi".to_vec()).unwrap(), b"hi");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Comm {
+    kind: Kind,
+    rank: i32,
+    size: i32,
+}
+
+/// Reduction operators for [`Comm::allreduce`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Comm {
+    /// A one-process communicator that needs no MPI.
+    pub fn serial() -> Comm {
+        Comm {
+            kind: Kind::Serial,
+            rank: 0,
+            size: 1,
+        }
+    }
+
+    /// MPI's world communicator. Only the runtime creates it, after MPI is initialized.
+    pub(crate) fn world() -> Comm {
+        let w = mpi::topology::SimpleCommunicator::world();
+        Comm {
+            kind: Kind::World,
+            rank: w.rank(),
+            size: w.size(),
+        }
+    }
+
+    /// The communicator new objects use by default: the world while a [`crate::Runtime`]
+    /// is active, else [`Comm::serial`].
+    pub fn current() -> Comm {
+        if MPI_ACTIVE.load(Ordering::Relaxed) {
+            Comm::world()
+        } else {
+            Comm::serial()
+        }
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> i32 {
+        self.rank
+    }
+    /// Number of processes.
+    pub fn size(&self) -> i32 {
+        self.size
+    }
+    /// True on rank 0.
+    pub fn is_root(&self) -> bool {
+        self.rank == 0
+    }
+    /// Small stable identifier (equal on all ranks) used to key per-communicator state.
+    pub fn id(&self) -> u64 {
+        match self.kind {
+            Kind::Serial => 0,
+            Kind::World => 1,
+        }
+    }
+
+    /// The MPI communicator, or `None` for a serial one. Errors after finalize.
+    fn mpi(&self) -> Result<Option<mpi::topology::SimpleCommunicator>> {
+        match self.kind {
+            Kind::Serial => Ok(None),
+            Kind::World if self.size == 1 => Ok(None),
+            Kind::World => {
+                if !MPI_ACTIVE.load(Ordering::SeqCst) {
+                    return Err(Error::Mpi(
+                        "MPI communication after the op2 runtime was finalized".into(),
+                    ));
+                }
+                Ok(Some(mpi::topology::SimpleCommunicator::world()))
+            }
+        }
+    }
+
+    /// Barrier.
+    pub fn barrier(&self) -> Result<()> {
+        if let Some(c) = self.mpi()? {
+            c.barrier();
+        }
+        Ok(())
+    }
+
+    /// Broadcast a byte buffer from `root`; non-root ranks' `data` is ignored.
+    pub fn broadcast_bytes(&self, root: i32, data: Vec<u8>) -> Result<Vec<u8>> {
+        let Some(c) = self.mpi()? else {
+            return Ok(data);
+        };
+        let p = c.process_at_rank(root);
+        let mut len = data.len() as u64;
+        p.broadcast_into(&mut len);
+        let mut buf = if self.rank == root {
+            data
+        } else {
+            vec![0u8; len as usize]
+        };
+        if len > 0 {
+            p.broadcast_into(&mut buf[..]);
+        }
+        Ok(buf)
+    }
+
+    /// Element-wise reduction of `vals` over all ranks; every rank gets the result.
+    pub fn allreduce<T: crate::Scalar>(&self, vals: &[T], op: ReduceOp) -> Result<Vec<T>> {
+        let Some(c) = self.mpi()? else {
+            return Ok(vals.to_vec());
+        };
+        let mut out = vals.to_vec();
+        let sop = match op {
+            ReduceOp::Sum => SystemOperation::sum(),
+            ReduceOp::Min => SystemOperation::min(),
+            ReduceOp::Max => SystemOperation::max(),
+        };
+        if !vals.is_empty() {
+            c.all_reduce_into(vals, &mut out[..], sop);
+        }
+        Ok(out)
+    }
+
+    /// Reduce one `u64` (convenience for counters and hashes).
+    pub fn allreduce_u64(&self, v: u64, op: ReduceOp) -> Result<u64> {
+        let Some(c) = self.mpi()? else { return Ok(v) };
+        let mut out = 0u64;
+        let sop = match op {
+            ReduceOp::Sum => SystemOperation::sum(),
+            ReduceOp::Min => SystemOperation::min(),
+            ReduceOp::Max => SystemOperation::max(),
+        };
+        c.all_reduce_into(&v, &mut out, sop);
+        Ok(out)
+    }
+
+    /// Gather variable-length byte buffers to `root`. Root gets one buffer per rank, others `None`.
+    pub fn gather_bytes(&self, root: i32, data: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
+        let Some(c) = self.mpi()? else {
+            return Ok(Some(vec![data.to_vec()]));
+        };
+        let p = c.process_at_rank(root);
+        let len = data.len() as i32;
+        if self.rank == root {
+            let mut lens = vec![0i32; self.size as usize];
+            p.gather_into_root(&len, &mut lens[..]);
+            let displs: Vec<i32> = lens
+                .iter()
+                .scan(0i32, |acc, &l| {
+                    let d = *acc;
+                    *acc += l;
+                    Some(d)
+                })
+                .collect();
+            let total: i32 = lens.iter().sum();
+            let mut all = vec![0u8; total as usize];
+            {
+                let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
+                p.gather_varcount_into_root(data, &mut part);
+            }
+            Ok(Some(
+                lens.iter()
+                    .zip(&displs)
+                    .map(|(&l, &d)| all[d as usize..(d + l) as usize].to_vec())
+                    .collect(),
+            ))
+        } else {
+            p.gather_into(&len);
+            p.gather_varcount_into(data);
+            Ok(None)
+        }
+    }
+
+    /// Gather variable-length byte buffers to every rank.
+    pub fn allgather_bytes(&self, data: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let Some(c) = self.mpi()? else {
+            return Ok(vec![data.to_vec()]);
+        };
+        let mut lens = vec![0i32; self.size as usize];
+        c.all_gather_into(&(data.len() as i32), &mut lens[..]);
+        let displs: Vec<i32> = lens
+            .iter()
+            .scan(0i32, |acc, &l| {
+                let d = *acc;
+                *acc += l;
+                Some(d)
+            })
+            .collect();
+        let total: i32 = lens.iter().sum();
+        let mut all = vec![0u8; total as usize];
+        {
+            let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
+            c.all_gather_varcount_into(data, &mut part);
+        }
+        Ok(lens
+            .iter()
+            .zip(&displs)
+            .map(|(&l, &d)| all[d as usize..(d + l) as usize].to_vec())
+            .collect())
+    }
+
+    /// Scatter variable-length byte buffers from `root` (one per rank, only read on root).
+    pub fn scatter_bytes(&self, root: i32, parts: Option<Vec<Vec<u8>>>) -> Result<Vec<u8>> {
+        let Some(c) = self.mpi()? else {
+            return Ok(parts.and_then(|mut p| p.pop()).unwrap_or_default());
+        };
+        let p = c.process_at_rank(root);
+        let mut my_len = 0i32;
+        if self.rank == root {
+            let parts =
+                parts.ok_or_else(|| Error::invalid("scatter_bytes", "root passed no data"))?;
+            if parts.len() != self.size as usize {
+                return Err(Error::invalid(
+                    "scatter_bytes",
+                    format!("{} parts for {} ranks", parts.len(), self.size),
+                ));
+            }
+            let lens: Vec<i32> = parts.iter().map(|b| b.len() as i32).collect();
+            p.scatter_into_root(&lens[..], &mut my_len);
+            let displs: Vec<i32> = lens
+                .iter()
+                .scan(0i32, |acc, &l| {
+                    let d = *acc;
+                    *acc += l;
+                    Some(d)
+                })
+                .collect();
+            let flat: Vec<u8> = parts.concat();
+            let mut mine = vec![0u8; my_len as usize];
+            let part = Partition::new(&flat[..], &lens[..], &displs[..]);
+            p.scatter_varcount_into_root(&part, &mut mine[..]);
+            Ok(mine)
+        } else {
+            p.scatter_into(&mut my_len);
+            let mut mine = vec![0u8; my_len as usize];
+            p.scatter_varcount_into(&mut mine[..]);
+            Ok(mine)
+        }
+    }
+
+    /// Neighbour exchange: send `sends[i].1` to rank `sends[i].0` and receive `recv_lens[j].1`
+    /// bytes from rank `recv_lens[j].0`, running `during` while messages are in flight
+    /// (communication/computation overlap). Returns the received buffers in `recv_lens` order
+    /// and `during`'s result. Every message uses `tag`.
+    pub fn exchange<R>(
+        &self,
+        tag: i32,
+        sends: &[(i32, Vec<u8>)],
+        recv_lens: &[(i32, usize)],
+        during: impl FnOnce() -> R,
+    ) -> Result<(Vec<Vec<u8>>, R)> {
+        let mut recvs: Vec<Vec<u8>> = recv_lens.iter().map(|&(_, n)| vec![0u8; n]).collect();
+        let Some(c) = self.mpi()? else {
+            if !sends.is_empty() || !recv_lens.is_empty() {
+                return Err(Error::invalid(
+                    "Comm::exchange",
+                    "point-to-point on a serial communicator",
+                ));
+            }
+            return Ok((recvs, during()));
+        };
+        let r = mpi::request::multiple_scope(sends.len() + recv_lens.len(), |scope, coll| {
+            for ((src, _), buf) in recv_lens.iter().zip(recvs.iter_mut()) {
+                coll.add(c.process_at_rank(*src).immediate_receive_into_with_tag(
+                    scope,
+                    &mut buf[..],
+                    tag,
+                ));
+            }
+            for (dst, buf) in sends {
+                coll.add(
+                    c.process_at_rank(*dst)
+                        .immediate_send_with_tag(scope, &buf[..], tag),
+                );
+            }
+            let r = during();
+            let mut statuses = Vec::new();
+            coll.wait_all(&mut statuses);
+            r
+        });
+        Ok((recvs, r))
+    }
+}
+
+/// MPI_Abort on the world (or exit, without MPI). Never returns.
+pub(crate) fn abort(code: i32) -> ! {
+    if MPI_ACTIVE.load(Ordering::SeqCst) {
+        mpi::topology::SimpleCommunicator::world().abort(code)
+    }
+    std::process::exit(code)
+}

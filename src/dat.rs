@@ -1,0 +1,286 @@
+//! Dats: data on a DataSet (owned values plus halo copies), and Globals.
+//!
+//! Owns the storage and its halo-validity flag. Storage is 8-byte-aligned words viewed as the
+//! Dat's dtype. Users read and write owned values; halo values are the runtime's business.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::cache::object::next_id;
+use crate::dataset::DataSet;
+use crate::dtype::{self, DType, Scalar};
+use crate::error::{Error, Result};
+use crate::set::Set;
+
+pub(crate) struct DatInner {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) dataset: DataSet,
+    pub(crate) dtype: DType,
+    pub(crate) data: RwLock<Vec<u64>>,
+    /// True when halo copies hold the owners' current values.
+    pub(crate) halo_valid: AtomicBool,
+}
+
+/// Values on every element of a set: `dim` values of one dtype per element.
+///
+/// ```
+/// let s = op2::Set::new(3).unwrap();
+/// let ds = op2::DataSet::new(&s, 2).unwrap();
+/// let d = op2::Dat::new(&ds, vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+/// assert_eq!(d.to_vec::<f64>().unwrap()[5], 6.0);
+/// assert!(d.to_vec::<f32>().is_err());                      // wrong dtype
+/// assert!(op2::Dat::new(&ds, vec![1.0f64; 5]).is_err());      // wrong length
+/// ```
+#[derive(Clone)]
+pub struct Dat(pub(crate) Arc<DatInner>);
+
+impl Dat {
+    /// A Dat holding `values` for the owned elements (`set.size() * dim` values), or for owned
+    /// plus halo elements (`set.total_size() * dim`).
+    pub fn new<T: Scalar>(ds: &DataSet, values: Vec<T>) -> Result<Dat> {
+        Dat::named("dat", ds, values)
+    }
+
+    /// Like [`Dat::new`], with a name for messages.
+    pub fn named<T: Scalar>(name: &str, ds: &DataSet, mut values: Vec<T>) -> Result<Dat> {
+        let set = ds.set();
+        let (owned, total) = (set.size() * ds.dim(), set.total_size() * ds.dim());
+        if values.len() != owned && values.len() != total {
+            return Err(Error::invalid(
+                format!("Dat::new({name})"),
+                format!(
+                    "{} values given for {} elements x dim {} (expected {owned}{})",
+                    values.len(),
+                    set.size(),
+                    ds.dim(),
+                    if total != owned {
+                        format!(" or {total} with halo")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+        let halo_valid = values.len() == total && total != owned;
+        values.resize(total, T::zero());
+        Ok(Dat::from_words(
+            name,
+            ds,
+            T::DTYPE,
+            dtype::to_words(&values),
+            halo_valid || total == owned,
+        ))
+    }
+
+    /// A Dat of zeros of the given dtype.
+    pub fn zeros(ds: &DataSet, dtype: DType) -> Dat {
+        let n = ds.set().total_size() * ds.dim();
+        Dat::from_words(
+            "dat",
+            ds,
+            dtype,
+            vec![0u64; dtype::words_for(dtype, n)],
+            true,
+        )
+    }
+
+    fn from_words(
+        name: &str,
+        ds: &DataSet,
+        dtype: DType,
+        words: Vec<u64>,
+        halo_valid: bool,
+    ) -> Dat {
+        Dat(Arc::new(DatInner {
+            id: next_id(),
+            name: name.to_string(),
+            dataset: ds.clone(),
+            dtype,
+            data: RwLock::new(words),
+            halo_valid: AtomicBool::new(halo_valid),
+        }))
+    }
+
+    /// The owned values (`set.size() * dim`), as `T` (which must be the Dat's dtype).
+    pub fn to_vec<T: Scalar>(&self) -> Result<Vec<T>> {
+        self.check_dtype::<T>("Dat::to_vec")?;
+        let n = self.set().size() * self.dim();
+        Ok(dtype::view::<T>(&self.read(), n).to_vec())
+    }
+
+    /// Overwrite the owned values; halo copies become stale.
+    pub fn set_values<T: Scalar>(&self, values: &[T]) -> Result<()> {
+        self.check_dtype::<T>("Dat::set_values")?;
+        let n = self.set().size() * self.dim();
+        if values.len() != n {
+            return Err(Error::invalid(
+                format!("Dat::set_values({})", self.0.name),
+                format!("{} values given, expected {n}", values.len()),
+            ));
+        }
+        dtype::view_mut::<T>(&mut self.write(), n).copy_from_slice(values);
+        self.mark_halo_stale();
+        Ok(())
+    }
+
+    fn check_dtype<T: Scalar>(&self, what: &str) -> Result<()> {
+        if T::DTYPE != self.0.dtype {
+            return Err(Error::invalid(
+                format!("{what}({})", self.0.name),
+                format!("the Dat holds {}, not {}", self.0.dtype, T::DTYPE),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The DataSet.
+    pub fn dataset(&self) -> &DataSet {
+        &self.0.dataset
+    }
+    /// The Set.
+    pub fn set(&self) -> &Set {
+        self.0.dataset.set()
+    }
+    /// Values per element.
+    pub fn dim(&self) -> usize {
+        self.0.dataset.dim()
+    }
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    /// Name given at creation.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Process-unique identity.
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+    /// Identity comparison.
+    pub fn ptr_eq(&self, other: &Dat) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<u64>> {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Vec<u64>> {
+        self.0.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn halo_valid(&self) -> bool {
+        self.0.halo_valid.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set_halo_valid(&self, v: bool) {
+        self.0.halo_valid.store(v, Ordering::Relaxed)
+    }
+    pub(crate) fn mark_halo_stale(&self) {
+        if self.set().total_size() != self.set().size() {
+            self.set_halo_valid(false);
+        }
+    }
+}
+
+impl std::fmt::Debug for Dat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Dat({}#{}: {:?}, {})",
+            self.0.name, self.0.id, self.0.dataset, self.0.dtype
+        )
+    }
+}
+
+pub(crate) struct GlobalInner {
+    pub(crate) name: String,
+    pub(crate) dtype: DType,
+    pub(crate) dim: usize,
+    pub(crate) data: RwLock<Vec<u64>>,
+}
+
+/// A small array of values shared by all elements (and all ranks): constants, reductions.
+///
+/// ```
+/// let g = op2::Global::new(vec![0.0f64]).unwrap();
+/// assert_eq!(g.dim(), 1);
+/// assert_eq!(g.value::<f64>().unwrap(), vec![0.0]);
+/// assert!(op2::Global::new(Vec::<f64>::new()).is_err());   // dim 0
+/// ```
+#[derive(Clone)]
+pub struct Global(pub(crate) Arc<GlobalInner>);
+
+impl Global {
+    /// A Global holding `values` (its dim is their count, at least 1).
+    pub fn new<T: Scalar>(values: Vec<T>) -> Result<Global> {
+        Global::named("global", values)
+    }
+    /// Like [`Global::new`], with a name for messages.
+    pub fn named<T: Scalar>(name: &str, values: Vec<T>) -> Result<Global> {
+        if values.is_empty() {
+            return Err(Error::invalid(
+                format!("Global::new({name})"),
+                "dim must be at least 1",
+            ));
+        }
+        Ok(Global(Arc::new(GlobalInner {
+            name: name.to_string(),
+            dtype: T::DTYPE,
+            dim: values.len(),
+            data: RwLock::new(dtype::to_words(&values)),
+        })))
+    }
+    /// Current values.
+    pub fn value<T: Scalar>(&self) -> Result<Vec<T>> {
+        self.check::<T>("Global::value")?;
+        Ok(dtype::view::<T>(&self.read(), self.0.dim).to_vec())
+    }
+    /// Overwrite the values (same count). Every rank must set the same values.
+    pub fn set_value<T: Scalar>(&self, values: &[T]) -> Result<()> {
+        self.check::<T>("Global::set_value")?;
+        if values.len() != self.0.dim {
+            return Err(Error::invalid(
+                format!("Global::set_value({})", self.0.name),
+                format!("{} values for dim {}", values.len(), self.0.dim),
+            ));
+        }
+        dtype::view_mut::<T>(&mut self.write(), self.0.dim).copy_from_slice(values);
+        Ok(())
+    }
+    fn check<T: Scalar>(&self, what: &str) -> Result<()> {
+        if T::DTYPE != self.0.dtype {
+            return Err(Error::invalid(
+                format!("{what}({})", self.0.name),
+                format!("the Global holds {}, not {}", self.0.dtype, T::DTYPE),
+            ));
+        }
+        Ok(())
+    }
+    /// Number of values.
+    pub fn dim(&self) -> usize {
+        self.0.dim
+    }
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<u64>> {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Vec<u64>> {
+        self.0.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Global {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Global({}: {} x {})",
+            self.0.name, self.0.dtype, self.0.dim
+        )
+    }
+}

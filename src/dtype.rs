@@ -1,0 +1,120 @@
+//! Element types of Dats and Globals.
+//!
+//! Owns the mapping between Rust scalar types, their C spelling in generated code, and their
+//! MPI datatype. Storage is a `Vec<u64>` (8-byte aligned for every dtype) viewed as `[T]`
+//! through `bytemuck`, so no unsafe casting is needed anywhere.
+
+use std::fmt;
+
+/// The element type of a Dat or Global.
+///
+/// ```
+/// use op2::DType;
+/// assert_eq!(DType::F64.c_name(), "double");
+/// assert_eq!(DType::U32.size(), 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    F64,
+    F32,
+    I32,
+    I64,
+    U32,
+}
+
+impl DType {
+    /// Size of one element in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 => 8,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+        }
+    }
+    /// The C type used in generated code.
+    pub fn c_name(self) -> &'static str {
+        match self {
+            DType::F64 => "double",
+            DType::F32 => "float",
+            DType::I32 => "int32_t",
+            DType::I64 => "int64_t",
+            DType::U32 => "uint32_t",
+        }
+    }
+    /// Short stable tag used in cache keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            DType::F64 => 1,
+            DType::F32 => 2,
+            DType::I32 => 3,
+            DType::I64 => 4,
+            DType::U32 => 5,
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.c_name())
+    }
+}
+
+/// A Rust scalar that can live in a Dat or Global.
+pub trait Scalar:
+    bytemuck::Pod + mpi::traits::Equivalence + PartialOrd + fmt::Debug + Send + Sync + 'static
+{
+    /// The matching [`DType`].
+    const DTYPE: DType;
+    /// Additive identity.
+    fn zero() -> Self;
+}
+
+macro_rules! scalar {
+    ($t:ty, $d:ident) => {
+        impl Scalar for $t {
+            const DTYPE: DType = DType::$d;
+            fn zero() -> Self {
+                0 as $t
+            }
+        }
+    };
+}
+scalar!(f64, F64);
+scalar!(f32, F32);
+scalar!(i32, I32);
+scalar!(i64, I64);
+scalar!(u32, U32);
+
+/// Number of `u64` words needed for `n` elements of `dtype`.
+pub(crate) fn words_for(dtype: DType, n: usize) -> usize {
+    (n * dtype.size()).div_ceil(8)
+}
+
+/// Copy a typed slice into fresh 8-byte-aligned storage.
+pub(crate) fn to_words<T: Scalar>(v: &[T]) -> Vec<u64> {
+    let mut w = vec![0u64; words_for(T::DTYPE, v.len())];
+    bytemuck::cast_slice_mut::<u64, u8>(&mut w)[..std::mem::size_of_val(v)]
+        .copy_from_slice(bytemuck::cast_slice(v));
+    w
+}
+
+/// View `n` elements of storage as `[T]`.
+pub(crate) fn view<T: Scalar>(w: &[u64], n: usize) -> &[T] {
+    &bytemuck::cast_slice::<u64, T>(w)[..n]
+}
+
+/// Mutable view of `n` elements of storage as `[T]`.
+pub(crate) fn view_mut<T: Scalar>(w: &mut [u64], n: usize) -> &mut [T] {
+    &mut bytemuck::cast_slice_mut::<u64, T>(w)[..n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn roundtrip_odd_length_f32() {
+        let v = [1.0f32, 2.0, 3.0];
+        let w = to_words(&v);
+        assert_eq!(w.len(), 2);
+        assert_eq!(view::<f32>(&w, 3), &v);
+    }
+}

@@ -1,0 +1,40 @@
+//! # op2
+//!
+//! An MPI-parallel unstructured-mesh runtime in the style of PyOP2: users write numerical
+//! kernels in C, op2 generates the loop around them, compiles it once (rank 0, under a file
+//! lock, into a disk cache shared by every rank and job), loads it everywhere, and runs it over
+//! partitioned meshes.
+//!
+//! Data flows one way: user API (`Set`, `Map`, `DataSet`, `Dat`, `Global`, `Kernel`) ->
+//! `par_loop` -> cache key -> caches (class cache, disk cache) -> codegen/compile -> execute.
+//! See `docs/ARCHITECTURE.md`.
+//!
+//! ```
+//! let s = op2::Set::new(1).unwrap();
+//! let ds = op2::DataSet::new(&s, 10).unwrap();
+//! let ds2 = op2::DataSet::new(&s, 10).unwrap();
+//! assert!(ds.ptr_eq(&ds2)); // PyOP2's `ds is ds2`
+//! ```
+
+pub mod cache;
+pub mod comm;
+pub mod config;
+pub mod dat;
+pub mod dataset;
+pub mod dtype;
+pub mod error;
+pub mod halo;
+pub mod map;
+mod report;
+pub mod runtime;
+pub mod set;
+
+pub use comm::{Comm, ReduceOp};
+pub use config::Config;
+pub use dat::{Dat, Global};
+pub use dataset::DataSet;
+pub use dtype::{DType, Scalar};
+pub use error::{Error, Result};
+pub use map::Map;
+pub use runtime::{init, run, run_with, Runtime};
+pub use set::Set;

@@ -1,0 +1,209 @@
+//! Runtime lifecycle: MPI initialisation, the process-wide configuration, finalize.
+//!
+//! Owns the `mpi::Universe` (when op2 initialised MPI) and the active [`Config`]. Finalize
+//! prints/writes the cache report, then finalizes MPI. Error-path rule: finalize is
+//! collective, so a rank that fails *alone* must not call it (the others would wait
+//! forever); [`run`] aborts the job instead. Errors every rank shares (a compile error, an
+//! SPMD mismatch) finalize normally and exit non-zero on every rank.
+
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+
+use crate::comm::{self, Comm};
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
+
+/// The configuration in force: the one given to [`init`] while a runtime is active, otherwise
+/// [`Config::from_env`] (serial use without a runtime).
+pub fn config() -> Result<Arc<Config>> {
+    if let Some(c) = CONFIG.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Ok(c.clone());
+    }
+    Ok(Arc::new(Config::from_env()?))
+}
+
+/// An initialised op2 runtime. Dropping it (or calling [`Runtime::finalize`]) tears down on
+/// every rank.
+///
+/// ```
+/// let rt = op2::init(op2::Config::default()).unwrap();
+/// assert!(rt.comm().rank() < rt.comm().size());
+/// rt.finalize().unwrap();
+/// ```
+pub struct Runtime {
+    universe: Option<mpi::environment::Universe>,
+    comm: Comm,
+    config: Arc<Config>,
+    done: bool,
+}
+
+/// Initialise op2: start MPI (or attach to an MPI the caller already initialised) and install
+/// `config` for the process. A program started without a launcher is a 1-rank world.
+pub fn init(config: Config) -> Result<Runtime> {
+    let mut slot = CONFIG.write().unwrap_or_else(|e| e.into_inner());
+    if slot.is_some() {
+        return Err(Error::invalid(
+            "op2::init",
+            "a runtime is already active in this process",
+        ));
+    }
+    let universe = if mpi::environment::is_initialized() {
+        if mpi::environment::is_finalized() {
+            return Err(Error::Mpi(
+                "MPI was already finalized; op2::init cannot restart it".into(),
+            ));
+        }
+        None
+    } else {
+        Some(mpi::initialize().ok_or_else(|| Error::Mpi("MPI_Init failed".into()))?)
+    };
+    let config = Arc::new(config);
+    *slot = Some(config.clone());
+    comm::set_mpi_active(true);
+    let comm = Comm::world();
+    if config.threads > 1 {
+        // A second init in the same process (tests) finds the pool built: not an error.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads)
+            .build_global();
+    }
+    Ok(Runtime {
+        universe,
+        comm,
+        config,
+        done: false,
+    })
+}
+
+impl Runtime {
+    /// The world communicator.
+    pub fn comm(&self) -> Comm {
+        self.comm
+    }
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// This process's rank in the world.
+    pub fn rank(&self) -> i32 {
+        self.comm.rank()
+    }
+    /// Number of ranks in the world.
+    pub fn size(&self) -> i32 {
+        self.comm.size()
+    }
+
+    /// Collective teardown: cache report (if enabled), then MPI_Finalize if op2 initialised MPI.
+    pub fn finalize(mut self) -> Result<()> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<()> {
+        if self.done {
+            return Ok(());
+        }
+        self.done = true;
+        let report = crate::report::at_finalize(self.comm, &self.config);
+        comm::set_mpi_active(false);
+        *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = None;
+        drop(self.universe.take()); // MPI_Finalize
+        report
+    }
+
+    /// End the job at once on every rank (MPI_Abort), for errors other ranks do not share.
+    pub fn abort(&self, code: i32) -> ! {
+        comm::abort(code)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if std::thread::panicking() {
+            // Other ranks may be inside a collective we will never join: take the job down.
+            eprintln!(
+                "op2: rank {}: panic; aborting the MPI job",
+                self.comm.rank()
+            );
+            comm::abort(101);
+        }
+        if let Err(e) = self.teardown() {
+            eprintln!("op2: rank {}: finalize: {e}", self.comm.rank());
+        }
+    }
+}
+
+/// Run a solver's body under a runtime configured from the environment, with the error-path
+/// rules above: `Ok` finalizes and exits 0; an error shared by all ranks is printed by every
+/// rank, finalizes, and exits 1; any other error or a panic aborts the whole MPI job, so no
+/// rank is left waiting.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     op2::run(|rt| {
+///         println!("rank {} of {}", rt.rank(), rt.size());
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn run(body: impl FnOnce(&Runtime) -> Result<()>) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("op2: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    run_with(config, body)
+}
+
+/// [`run`] with an explicit configuration.
+pub fn run_with(config: Config, body: impl FnOnce(&Runtime) -> Result<()>) -> ExitCode {
+    let rt = match init(config) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("op2: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&rt)));
+    let rank = rt.rank();
+    match out {
+        Ok(Ok(())) => match rt.finalize() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("op2: rank {rank}: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(Err(e)) if e.is_collective() => {
+            eprintln!("op2: rank {rank}: error: {e}");
+            let _ = rt.finalize();
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("op2: rank {rank}: error: {e}");
+            eprintln!("op2: rank {rank}: aborting the MPI job so that no other rank waits forever");
+            rt.abort(1)
+        }
+        Err(_) => {
+            eprintln!("op2: rank {rank}: panic; aborting the MPI job");
+            rt.abort(101)
+        }
+    }
+}
+
+impl Error {
+    /// True for errors that every rank of the communicator returns together (so all ranks can
+    /// still finalize collectively).
+    pub fn is_collective(&self) -> bool {
+        matches!(
+            self,
+            Error::Compile { .. } | Error::SpmdMismatch { .. } | Error::Remote { .. }
+        )
+    }
+}

@@ -1,0 +1,192 @@
+//! Sets: the iteration spaces of par_loops, with identity semantics and a halo layering.
+//!
+//! Owns a set's sizes, its communicator, its halo plan and the object cache built on it.
+//! Axiom 1: two Sets are equal iff they are the same object (a clone of a handle is the same
+//! set; two `Set::new(5)` are different sets). Sets never look at Dats or kernels.
+//!
+//! # Layering (per rank)
+//! Local elements are numbered `[0, core) [core, owned) [owned, total)`:
+//! * **core**: owned elements whose map targets are all owned: loops run them while halo
+//!   messages are in flight;
+//! * **owned boundary**: owned elements that touch halo data: run after the exchange;
+//! * **halo**: copies of elements owned by other ranks. Loops never iterate over them (each
+//!   element is executed exactly once, by its owner); Dats hold values for them, refreshed by
+//!   halo exchanges, and indirect increments into them are sent back to the owner.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::cache::object::{next_id, ObjectCache};
+use crate::comm::Comm;
+use crate::error::{Error, Result};
+use crate::halo::Halo;
+
+/// The largest set size generated C code can index (`int`).
+pub const MAX_SET_SIZE: usize = i32::MAX as usize;
+
+pub(crate) struct SetInner {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) comm: Comm,
+    pub(crate) core: usize,
+    pub(crate) owned: usize,
+    pub(crate) total: usize,
+    pub(crate) halo: Option<Arc<Halo>>,
+    /// Global number of every local element (owned then halo), for gather/scatter.
+    pub(crate) global_ids: Option<Arc<Vec<u64>>>,
+    /// Global size (sum of owned sizes over ranks).
+    pub(crate) global_size: usize,
+    pub(crate) cache: ObjectCache,
+}
+
+/// A set of mesh entities (cells, edges, nodes...).
+///
+/// ```
+/// let a = op2::Set::new(5).unwrap();
+/// let b = op2::Set::new(5).unwrap();
+/// assert_ne!(a, b);            // equality is identity
+/// assert_eq!(a, a.clone());    // a clone is the same set
+/// assert_eq!(a.size(), 5);
+/// ```
+#[derive(Clone)]
+pub struct Set(pub(crate) Arc<SetInner>);
+
+impl Set {
+    /// A set of `size` elements on this rank, on the current communicator (MPI's world while a
+    /// [`crate::Runtime`] is active). In parallel each rank's set is its local part, as in PyOP2.
+    pub fn new(size: usize) -> Result<Set> {
+        Set::named("set", size)
+    }
+
+    /// Like [`Set::new`], with a name used in messages and reports.
+    pub fn named(name: &str, size: usize) -> Result<Set> {
+        if size > MAX_SET_SIZE {
+            return Err(Error::invalid(
+                format!("Set::new({name})"),
+                format!("size {size} exceeds the maximum {MAX_SET_SIZE}"),
+            ));
+        }
+        let comm = Comm::current();
+        let global_size = comm.allreduce_u64(size as u64, crate::ReduceOp::Sum)? as usize;
+        Ok(Set::from_parts(
+            name,
+            comm,
+            size,
+            size,
+            size,
+            None,
+            None,
+            global_size,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        name: &str,
+        comm: Comm,
+        core: usize,
+        owned: usize,
+        total: usize,
+        halo: Option<Arc<Halo>>,
+        global_ids: Option<Arc<Vec<u64>>>,
+        global_size: usize,
+    ) -> Set {
+        debug_assert!(core <= owned && owned <= total);
+        Set(Arc::new(SetInner {
+            id: next_id(),
+            name: name.to_string(),
+            comm,
+            core,
+            owned,
+            total,
+            halo,
+            global_ids,
+            global_size,
+            cache: ObjectCache::default(),
+        }))
+    }
+
+    /// Owned elements on this rank (what loops iterate over).
+    pub fn size(&self) -> usize {
+        self.0.owned
+    }
+    /// Owned elements whose map targets are all owned (run before halo exchanges complete).
+    pub fn core_size(&self) -> usize {
+        self.0.core
+    }
+    /// Owned plus halo elements (the length of a Dat on this set, in elements).
+    pub fn total_size(&self) -> usize {
+        self.0.total
+    }
+    /// Sum of owned sizes over all ranks.
+    pub fn global_size(&self) -> usize {
+        self.0.global_size
+    }
+    /// The name given at creation.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The communicator whose ranks share this set.
+    pub fn comm(&self) -> Comm {
+        self.0.comm
+    }
+    /// Process-unique identity (equal across ranks for sets created in the same order).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+    /// Identity comparison (the Rust spelling of Python's `is`).
+    pub fn ptr_eq(&self, other: &Set) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    /// A weak handle, to observe liveness without keeping the set alive.
+    pub fn downgrade(&self) -> WeakSet {
+        WeakSet(Arc::downgrade(&self.0))
+    }
+    /// The halo exchange plan, if this set is distributed with halos.
+    pub(crate) fn halo(&self) -> Option<&Arc<Halo>> {
+        self.0.halo.as_ref()
+    }
+    /// Global ids of local elements (owned then halo); `None` for an undistributed set.
+    pub(crate) fn global_ids(&self) -> Option<&Arc<Vec<u64>>> {
+        self.0.global_ids.as_ref()
+    }
+    pub(crate) fn cache(&self) -> &ObjectCache {
+        &self.0.cache
+    }
+}
+
+impl PartialEq for Set {
+    fn eq(&self, other: &Set) -> bool {
+        self.ptr_eq(other)
+    }
+}
+impl Eq for Set {}
+impl Hash for Set {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.id.hash(h)
+    }
+}
+impl std::fmt::Debug for Set {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Set({}#{}, owned {}, total {})",
+            self.0.name, self.0.id, self.0.owned, self.0.total
+        )
+    }
+}
+
+/// A weak reference to a [`Set`]: `upgrade()` is `None` once every handle is gone.
+#[derive(Clone)]
+pub struct WeakSet(std::sync::Weak<SetInner>);
+
+impl WeakSet {
+    /// The set, if still alive.
+    pub fn upgrade(&self) -> Option<Set> {
+        self.0.upgrade().map(Set)
+    }
+    /// True while some handle keeps the set alive.
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}

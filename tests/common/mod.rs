@@ -1,0 +1,126 @@
+//! Shared helpers of the integration tests: launch real `mpiexec` on the built binaries with a
+//! hard timeout (a hang fails the test instead of stalling CI) and a fresh cache directory.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a launched job did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+    /// Panic with the whole output unless the job exited 0.
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.success(),
+            "job failed ({:?})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Path of a binary of this package, built by cargo for the integration tests.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps -> target/<profile>
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "binary {} not built (run cargo build --bins)",
+        p.display()
+    );
+    p
+}
+
+/// A command `mpiexec -n np <bin> args...` with OP2_CACHE_DIR set to `cache`.
+pub fn mpiexec(np: usize, binary: &str, args: &[&str], cache: &Path) -> Command {
+    let mut c = Command::new("mpiexec");
+    c.arg("-n").arg(np.to_string()).arg(bin(binary)).args(args);
+    c.env("OP2_CACHE_DIR", cache);
+    for v in [
+        "OP2_CC",
+        "OP2_CFLAGS",
+        "OP2_PRINT_CACHE_SIZE",
+        "PYOP2_PRINT_CACHE_SIZE",
+        "OP2_CACHE_REPORT",
+        "PYOP2_CACHE_DIR",
+        "OP2_CACHE_MAX_SIZE",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Run `cmd` to completion, killing it (and failing the test) after `timeout`.
+pub fn run(mut cmd: Command, timeout: Duration) -> Outcome {
+    let t0 = Instant::now();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Own process group, so a timeout kills mpiexec and every rank it started.
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    let mut child = cmd.spawn().expect("spawn mpiexec");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let to = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).ok();
+        s
+    });
+    let te = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).ok();
+        s
+    });
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Outcome {
+                code: status.code(),
+                stdout: to.join().unwrap(),
+                stderr: te.join().unwrap(),
+                elapsed: t0.elapsed(),
+            };
+        }
+        if t0.elapsed() > timeout {
+            unsafe_kill_group(child.id());
+            let _ = child.wait();
+            panic!(
+                "job timed out after {:?} (hang?)\n--- stdout\n{}\n--- stderr\n{}",
+                timeout,
+                to.join().unwrap(),
+                te.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn unsafe_kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg(format!("-{pid}"))
+        .status();
+}
+
+/// A fresh temporary directory for one test's disk cache (removed when dropped).
+pub fn cache_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("op2-test-cache-")
+        .tempdir()
+        .unwrap()
+}
