@@ -16,25 +16,35 @@
 //! assert!(ds.ptr_eq(&ds2)); // PyOP2's `ds is ds2`
 //! ```
 
+pub mod access;
 pub mod cache;
+pub mod codegen;
 pub mod comm;
+mod compile;
 pub mod config;
 pub mod dat;
 pub mod dataset;
 pub mod dtype;
 pub mod error;
+mod ffi;
+mod fsutil;
 pub mod halo;
+pub mod kernel;
 pub mod map;
+pub mod parloop;
 mod report;
 pub mod runtime;
 pub mod set;
 
+pub use access::Access;
 pub use comm::{Comm, ReduceOp};
 pub use config::Config;
 pub use dat::{Dat, Global};
 pub use dataset::DataSet;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
+pub use kernel::Kernel;
 pub use map::Map;
+pub use parloop::{par_loop, Arg};
 pub use runtime::{init, run, run_with, Runtime};
 pub use set::Set;

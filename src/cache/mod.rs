@@ -1,4 +1,8 @@
 //! The caches: object caches on Sets/Maps, the class cache of loaded kernels, the shared
 //! disk cache of compiled kernels, their keys and their counters.
+pub mod disk;
+pub mod key;
+pub mod memory;
 pub mod object;
+pub mod prune;
 pub mod stats;

@@ -1,0 +1,509 @@
+//! The disk cache of compiled kernels, shared by every rank and every job, and the collective
+//! compile protocol.
+//!
+//! # Layout (`OP2_CACHE_DIR`, mode 0700)
+//! ```text
+//! <k0k1>/<k2..k31>.so     the shared object exactly as the compiler wrote it (dlopen-able)
+//! <k0k1>/<k2..k31>.meta   JSON: checksum (xxh3-64 of the .so), size, kernel, created, key text
+//! <k0k1>/<k2..k31>.lock   lock file (flock) serialising writers of this entry
+//! failed/<key>.c, .log    source and compiler output of a failed compile, kept for inspection
+//! corrupt/                entries that failed verification, moved aside
+//! ```
+//! An entry exists iff its `.meta` exists: the `.so` is renamed into place first, then the
+//! `.meta`, both written to temporaries, fsynced and renamed (see `fsutil`). Files are write-once:
+//! never modified in place, so a library loaded by some process never changes under it.
+//! A hit touches the `.meta` mtime: that is the LRU recency used by pruning.
+//!
+//! # Collective protocol (on a class-cache miss, in the loop's communicator)
+//! 1. SPMD check: one allreduce of the key hash (and, with `OP2_SPMD_STRICT`, a comparison of
+//!    the full key text); divergence is an error on every rank naming each rank's kernel.
+//! 2. Rank 0 alone decides hit or miss: it verifies an existing entry (checksum), or takes the
+//!    entry's lock, looks again (another job may have just written it), compiles into a
+//!    temporary, checksums, renames into place, unlocks.
+//! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error.
+//! 4. Every other rank memory-maps the `.so`, verifies the checksum, and loads it. They never
+//!    compile and never wait on a lock.
+//! 5. An allreduce of "loaded ok": if any rank failed (corrupt, truncated, unloadable), rank 0
+//!    moves the entry aside and rebuilds it once, collectively; a second failure is an error on
+//!    every rank. A corrupt entry is never executed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::key::{ArgShape, Signature};
+use crate::cache::stats;
+use crate::comm::{Comm, ReduceOp};
+use crate::compile;
+use crate::config::Config;
+use crate::error::{Error, IoContext, Result};
+use crate::ffi::LoadedKernel;
+use crate::fsutil;
+use crate::kernel::Kernel;
+
+/// Name of this cache in reports.
+pub const CACHE_NAME: &str = "disk";
+
+/// Metadata stored beside each entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    /// Entry format version.
+    pub format: u64,
+    /// xxh3-64 of the `.so` bytes.
+    pub checksum: u64,
+    /// Size of the `.so` in bytes.
+    pub size: u64,
+    /// Kernel name.
+    pub kernel: String,
+    /// Creation time (seconds since the epoch).
+    pub created: u64,
+    /// Host that compiled it.
+    pub host: String,
+    /// Seconds the compilation took.
+    pub compile_seconds: f64,
+    /// The key in hex.
+    pub key: String,
+    /// Human-readable key text.
+    pub key_text: String,
+}
+
+/// Paths of one entry.
+#[derive(Debug, Clone)]
+pub struct EntryPaths {
+    pub so: PathBuf,
+    pub meta: PathBuf,
+    pub lock: PathBuf,
+}
+
+/// A disk-cache directory.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache = op2::cache::disk::DiskCache::new(dir.path());
+/// assert!(cache.entry(0xabcdef).so.to_string_lossy().ends_with(".so"));
+/// assert!(cache.entries().unwrap().is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct DiskCache {
+    dir: PathBuf,
+}
+
+/// Why an entry failed verification.
+#[derive(Debug)]
+pub enum Verify {
+    /// No `.meta`: the entry does not exist.
+    Missing,
+    /// The entry exists but is damaged (reason).
+    Corrupt(String),
+}
+
+impl DiskCache {
+    /// The cache in `dir` (not created until something is written).
+    pub fn new(dir: impl Into<PathBuf>) -> DiskCache {
+        DiskCache { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Paths of the entry for `key`.
+    pub fn entry(&self, key: u128) -> EntryPaths {
+        let hex = format!("{key:032x}");
+        let d = self.dir.join(&hex[..2]);
+        EntryPaths {
+            so: d.join(format!("{}.so", &hex[2..])),
+            meta: d.join(format!("{}.meta", &hex[2..])),
+            lock: d.join(format!("{}.lock", &hex[2..])),
+        }
+    }
+
+    /// Every entry's `.meta` path (entries being written or damaged included).
+    pub fn entries(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io("read cache directory", &self.dir, e)),
+        };
+        for sub in rd {
+            let sub = sub.ctx("read cache directory", &self.dir)?.path();
+            let name = sub.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.len() != 2 || !sub.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(&sub).ctx("read cache directory", &sub)? {
+                let p = f.ctx("read cache directory", &sub)?.path();
+                if p.extension().is_some_and(|e| e == "meta") {
+                    out.push(p);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Read and parse an entry's metadata.
+    pub fn read_meta(meta: &Path) -> std::result::Result<Meta, Verify> {
+        let text = match fs::read(meta) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Verify::Missing),
+            Err(e) => {
+                return Err(Verify::Corrupt(format!(
+                    "cannot read {}: {e}",
+                    meta.display()
+                )))
+            }
+        };
+        serde_json::from_slice(&text)
+            .map_err(|e| Verify::Corrupt(format!("unreadable metadata {}: {e}", meta.display())))
+    }
+
+    /// Verify an entry: metadata parses and the `.so` has the recorded size and checksum.
+    pub fn verify(paths: &EntryPaths) -> std::result::Result<Meta, Verify> {
+        let meta = Self::read_meta(&paths.meta)?;
+        check_file(&paths.so, meta.size, meta.checksum).map_err(Verify::Corrupt)?;
+        Ok(meta)
+    }
+
+    /// Move a damaged entry aside (rename, never truncate: processes that loaded it keep it).
+    pub fn quarantine(&self, paths: &EntryPaths) -> Result<()> {
+        let dir = self.dir.join("corrupt");
+        fsutil::create_private_dir(&dir)?;
+        let stamp = format!("{}-{}", now_secs(), std::process::id());
+        for p in [&paths.so, &paths.meta] {
+            if p.exists() {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
+                let parent = p
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("");
+                fs::rename(p, dir.join(format!("{parent}{name}.{stamp}")))
+                    .ctx("move corrupt entry aside", p)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Check size and xxh3-64 of a file through a memory map.
+pub(crate) fn check_file(path: &Path, size: u64, checksum: u64) -> std::result::Result<(), String> {
+    let f = fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let len = f
+        .metadata()
+        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
+        .len();
+    if len != size {
+        return Err(format!(
+            "{} is {len} bytes, expected {size} (truncated or replaced)",
+            path.display()
+        ));
+    }
+    if len == 0 {
+        return Err(format!("{} is empty", path.display()));
+    }
+    // SAFETY: cache files are write-once (written to a temporary and renamed into place, never
+    // modified in place; pruning unlinks, which keeps our mapping valid), and we checked the
+    // length above, so the mapping covers valid bytes that nobody mutates while we hash them.
+    let map = unsafe { memmap2::Mmap::map(&f) }
+        .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
+    let sum = xxhash_rust::xxh3::xxh3_64(&map);
+    if sum != checksum {
+        return Err(format!(
+            "{} checksum {sum:016x} does not match the recorded {checksum:016x}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// What rank 0 tells every rank.
+#[derive(Debug, Serialize, Deserialize)]
+enum Outcome {
+    Ready {
+        so: PathBuf,
+        checksum: u64,
+        size: u64,
+    },
+    CompileError {
+        command: String,
+        stderr: String,
+        source_path: PathBuf,
+    },
+    Failed {
+        detail: String,
+    },
+}
+
+/// Everything the protocol needs about one loop.
+pub(crate) struct Request<'a> {
+    pub kernel: &'a Kernel,
+    pub shapes: &'a [ArgShape],
+    pub class_key: u128,
+    pub toolchain: [u64; 2],
+}
+
+/// Collective: return the loaded module for `req`, compiling it on rank 0 if no rank-0-visible
+/// entry exists. Every rank of `comm` must call this together (after the same class-cache miss).
+pub(crate) fn fetch_or_compile(
+    comm: Comm,
+    config: &Config,
+    req: &Request,
+) -> Result<Arc<LoadedKernel>> {
+    spmd_check(comm, config, req)?;
+    let cache = DiskCache::new(&config.cache_dir);
+    let name = req.kernel.name();
+    for attempt in 0..2 {
+        let t0 = Instant::now();
+        let outcome = if comm.is_root() {
+            rank0_obtain(&cache, config, req, attempt > 0).unwrap_or_else(|e| Outcome::Failed {
+                detail: e.to_string(),
+            })
+        } else {
+            Outcome::Failed {
+                detail: String::new(),
+            }
+        };
+        let bytes = if comm.is_root() {
+            serde_json::to_vec(&outcome).expect("outcome serialises")
+        } else {
+            Vec::new()
+        };
+        let outcome: Outcome = serde_json::from_slice(&comm.broadcast_bytes(0, bytes)?)
+            .map_err(|e| Error::Mpi(format!("garbled compile outcome from rank 0: {e}")))?;
+        let (so, checksum, size) = match outcome {
+            Ready { so, checksum, size } => (so, checksum, size),
+            Outcome::CompileError {
+                command,
+                stderr,
+                source_path,
+            } => {
+                return Err(Error::Compile {
+                    kernel: name.to_string(),
+                    command,
+                    stderr,
+                    source_path,
+                });
+            }
+            Outcome::Failed { detail } => {
+                return Err(Error::Remote {
+                    rank: 0,
+                    detail: format!("disk cache for kernel `{name}`: {detail}"),
+                })
+            }
+        };
+        // Rank 0 verified (or just wrote) the file; the others verify what they map.
+        let loaded = if comm.is_root() {
+            LoadedKernel::load(&so, name, 0)
+        } else {
+            check_file(&so, size, checksum)
+                .map_err(|detail| Error::CorruptEntry {
+                    path: so.clone(),
+                    detail,
+                })
+                .and_then(|()| LoadedKernel::load(&so, name, comm.rank()))
+        };
+        let ok = comm.allreduce_u64(loaded.is_ok() as u64, ReduceOp::Min)? == 1;
+        if ok {
+            let secs = t0.elapsed().as_secs_f64();
+            if !comm.is_root() {
+                stats::update(CACHE_NAME, |s| {
+                    s.loaded_from_disk += 1;
+                    s.compile_seconds += secs;
+                });
+            }
+            return Ok(Arc::new(loaded.expect("checked ok")));
+        }
+        if let Err(e) = &loaded {
+            eprintln!("op2: rank {}: {e}; the entry will be rebuilt", comm.rank());
+        }
+        if attempt == 1 {
+            let detail = match loaded {
+                Err(e) => e.to_string(),
+                Ok(_) => "another rank could not verify or load the rebuilt entry".into(),
+            };
+            return Err(Error::Remote {
+                rank: comm.rank(),
+                detail: format!("kernel `{name}` unusable after a rebuild: {detail}"),
+            });
+        }
+    }
+    unreachable!("the loop returns on its second attempt")
+}
+
+use Outcome::Ready;
+
+/// Verify that every rank is about to build the same loop (turns a deadlock into an error).
+fn spmd_check(comm: Comm, config: &Config, req: &Request) -> Result<()> {
+    if comm.size() == 1 {
+        return Ok(());
+    }
+    let h = req.class_key as u64;
+    let lo = comm.allreduce_u64(h, ReduceOp::Min)?;
+    let hi = comm.allreduce_u64(h, ReduceOp::Max)?;
+    let mut same = lo == hi;
+    if same && config.spmd_strict {
+        let text = Signature {
+            kernel: req.kernel,
+            args: req.shapes,
+        }
+        .text(&config.cc, &config.cflags, "")
+            + req.kernel.code();
+        let root_text = comm.broadcast_bytes(0, text.clone().into_bytes())?;
+        same = comm.allreduce_u64((root_text == text.as_bytes()) as u64, ReduceOp::Min)? == 1;
+    }
+    if same {
+        return Ok(());
+    }
+    let mine = format!("kernel `{}` key {:032x}", req.kernel.name(), req.class_key);
+    let all = comm.allgather_bytes(mine.as_bytes())?;
+    let detail = all
+        .iter()
+        .enumerate()
+        .map(|(r, b)| format!("rank {r}: {}", String::from_utf8_lossy(b)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::SpmdMismatch {
+        what: "the next generated-code loop (SPMD violation: ranks ran different par_loops)".into(),
+        detail,
+    })
+}
+
+/// Rank 0: find a verified entry or compile one. `rebuild`: another rank failed to use the
+/// current entry, so move it aside first.
+fn rank0_obtain(
+    cache: &DiskCache,
+    config: &Config,
+    req: &Request,
+    rebuild: bool,
+) -> Result<Outcome> {
+    let compiler_id = compile::compiler_id(&config.cc, &config.cflags)?;
+    let sig = Signature {
+        kernel: req.kernel,
+        args: req.shapes,
+    };
+    let key = sig.disk_key(req.toolchain, &compiler_id);
+    let paths = cache.entry(key);
+    let dir = paths
+        .so
+        .parent()
+        .expect("entry has a directory")
+        .to_path_buf();
+    fsutil::create_private_dir(&cache.dir)?;
+    fsutil::create_private_dir(&dir)?;
+    let ready = |m: &Meta| Ready {
+        so: paths.so.clone(),
+        checksum: m.checksum,
+        size: m.size,
+    };
+    let timeout = Duration::from_secs(config.lock_timeout_s);
+
+    if !rebuild {
+        match DiskCache::verify(&paths) {
+            Ok(meta) => {
+                touch(&paths.meta);
+                stats::update(CACHE_NAME, |s| s.hits += 1);
+                return Ok(ready(&meta));
+            }
+            Err(Verify::Missing) => {}
+            Err(Verify::Corrupt(why)) => {
+                eprintln!(
+                    "op2: corrupt cache entry for kernel `{}`: {why}; rebuilding",
+                    req.kernel.name()
+                );
+                stats::update(CACHE_NAME, |s| s.corrupt += 1);
+                let _lock = fsutil::lock_exclusive(&paths.lock, timeout)?;
+                // Another process may have rebuilt it meanwhile: only move aside what is still bad.
+                if let Err(Verify::Corrupt(_)) = DiskCache::verify(&paths) {
+                    cache.quarantine(&paths)?;
+                }
+            }
+        }
+    }
+
+    let _lock = fsutil::lock_exclusive(&paths.lock, timeout)?;
+    if rebuild {
+        stats::update(CACHE_NAME, |s| s.corrupt += 1);
+        cache.quarantine(&paths)?;
+    } else if let Ok(meta) = DiskCache::verify(&paths) {
+        // Another job compiled it while we waited for the lock.
+        stats::update(CACHE_NAME, |s| s.hits += 1);
+        return Ok(ready(&meta));
+    }
+    stats::update(CACHE_NAME, |s| s.misses += 1);
+
+    let hex = format!("{key:032x}");
+    let source = crate::codegen::generate(req.kernel, req.shapes);
+    let src_tmp = fsutil::temp_path(&dir, &format!("{hex}.c"));
+    let so_tmp = fsutil::temp_path(&dir, &format!("{hex}.so"));
+    fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
+    let t0 = Instant::now();
+    let result = compile::compile(
+        &config.cc,
+        &config.cflags,
+        req.kernel.flags(),
+        &src_tmp,
+        &so_tmp,
+    );
+    let secs = t0.elapsed().as_secs_f64();
+    stats::update(CACHE_NAME, |s| {
+        s.compiles += 1;
+        s.compile_seconds += secs;
+    });
+    if let Err(fail) = result {
+        let _ = fs::remove_file(&so_tmp);
+        let failed = cache.dir.join("failed");
+        fsutil::create_private_dir(&failed)?;
+        let kept = failed.join(format!("{hex}.c"));
+        fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)?;
+        let _ = fs::write(
+            failed.join(format!("{hex}.log")),
+            format!("{}\n{}\n", fail.command, fail.stderr),
+        );
+        return Ok(Outcome::CompileError {
+            command: fail.command,
+            stderr: fail.stderr,
+            source_path: kept,
+        });
+    }
+    let _ = fs::remove_file(&src_tmp);
+    let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp)?;
+    let meta = Meta {
+        format: crate::cache::key::FORMAT_VERSION,
+        checksum: xxhash_rust::xxh3::xxh3_64(&bytes),
+        size: bytes.len() as u64,
+        kernel: req.kernel.name().to_string(),
+        created: now_secs(),
+        host: fsutil::hostname(),
+        compile_seconds: secs,
+        key: hex,
+        key_text: sig.text(&config.cc, &config.cflags, &compiler_id),
+    };
+    fsutil::atomic_rename(&so_tmp, &paths.so)?;
+    fsutil::atomic_write(
+        &paths.meta,
+        &serde_json::to_vec_pretty(&meta).expect("meta serialises"),
+    )?;
+    drop(_lock);
+    crate::cache::prune::after_insert(cache, config.cache_max_size);
+    Ok(ready(&meta))
+}
+
+/// Refresh an entry's recency (its `.meta` mtime) for LRU pruning; best effort.
+fn touch(meta: &Path) {
+    if let Ok(f) = fs::File::options().append(true).open(meta) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}

@@ -1,0 +1,163 @@
+//! Cache keys of generated code (axiom 2: metadata, never data).
+//!
+//! Owns the canonical description of a loop — kernel (name, source, flags), per argument its
+//! kind, access, dtype, dim and map arity/index, which arguments share a map (an identity
+//! *numbering*, never addresses) — and its hashes. It never sees set sizes, data values or
+//! pointers, so two loops that differ only in those share one compiled library.
+//!
+//! * **class key** (`u128`): xxh3-128 over binary words (the kernel's precomputed hash, the
+//!   argument shapes, the compiler command and flags, the communicator id). Computed on every
+//!   par_loop, so it hashes a few dozen bytes, never the kernel source.
+//! * **disk key**: the class key's words minus the communicator, plus the compiler identity
+//!   (resolved path, version, target CPU for `-march=native`) and the codegen format version.
+//!   Computed on rank 0 only, on a class-cache miss.
+
+use crate::access::Access;
+use crate::dtype::DType;
+use crate::kernel::Kernel;
+
+/// Version of the generated-code format: bump it when codegen output changes.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// How a Dat argument reaches the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum MapUse {
+    /// The iteration element itself.
+    Direct,
+    /// One entry of a map.
+    Index { arity: u32, idx: u32, mapnum: u32 },
+    /// All entries of a map (the kernel gets an array of pointers).
+    Vector { arity: u32, mapnum: u32 },
+}
+
+/// The metadata of one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ArgShape {
+    Dat {
+        access: Access,
+        dtype: DType,
+        dim: u32,
+        map: MapUse,
+    },
+    Global {
+        access: Access,
+        dtype: DType,
+        dim: u32,
+    },
+}
+
+impl ArgShape {
+    fn words(&self, out: &mut Vec<u64>) {
+        match *self {
+            ArgShape::Dat {
+                access,
+                dtype,
+                dim,
+                map,
+            } => {
+                let (kind, arity, idx, num) = match map {
+                    MapUse::Direct => (1u64, 0, 0, 0),
+                    MapUse::Index { arity, idx, mapnum } => (2, arity, idx, mapnum),
+                    MapUse::Vector { arity, mapnum } => (3, arity, u32::MAX, mapnum),
+                };
+                out.push(kind << 56 | access.tag() << 48 | (dtype.tag() as u64) << 40 | dim as u64);
+                out.push((arity as u64) << 32 | idx as u64);
+                out.push(num as u64);
+            }
+            ArgShape::Global { access, dtype, dim } => {
+                out.push(4u64 << 56 | access.tag() << 48 | (dtype.tag() as u64) << 40 | dim as u64);
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match *self {
+            ArgShape::Dat {
+                access,
+                dtype,
+                dim,
+                map,
+            } => {
+                let how = match map {
+                    MapUse::Direct => "direct".to_string(),
+                    MapUse::Index { arity, idx, mapnum } => {
+                        format!("map#{mapnum} arity {arity} index {idx}")
+                    }
+                    MapUse::Vector { arity, mapnum } => format!("map#{mapnum} arity {arity} all"),
+                };
+                format!("dat {} {dtype} dim {dim} {how}", access.name())
+            }
+            ArgShape::Global { access, dtype, dim } => {
+                format!("global {} {dtype} dim {dim}", access.name())
+            }
+        }
+    }
+}
+
+fn hash_words(words: &[u64]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytemuck::cast_slice(words))
+}
+
+/// Hash of a string, as two words for key building.
+pub(crate) fn str_words(s: &str) -> [u64; 2] {
+    let h = xxhash_rust::xxh3::xxh3_128(s.as_bytes());
+    [h as u64, (h >> 64) as u64]
+}
+
+/// The metadata of one loop: what its generated code depends on.
+pub(crate) struct Signature<'a> {
+    pub kernel: &'a Kernel,
+    pub args: &'a [ArgShape],
+}
+
+impl Signature<'_> {
+    fn base_words(&self, toolchain: [u64; 2]) -> Vec<u64> {
+        let mut w = Vec::with_capacity(8 + 3 * self.args.len());
+        let kh = self.kernel.0.hash;
+        w.extend([
+            FORMAT_VERSION,
+            kh as u64,
+            (kh >> 64) as u64,
+            toolchain[0],
+            toolchain[1],
+            self.args.len() as u64,
+        ]);
+        for a in self.args {
+            a.words(&mut w);
+        }
+        w
+    }
+
+    /// The class-cache key: cheap, computed on every loop. `toolchain` is the hash of the
+    /// configured compiler command and flags; `comm` the communicator id (ranks on different
+    /// communicators must not share a "hit" that skips a collective).
+    pub fn class_key(&self, toolchain: [u64; 2], comm: u64) -> u128 {
+        let mut w = self.base_words(toolchain);
+        w.push(comm);
+        hash_words(&w)
+    }
+
+    /// The disk key: adds the compiler's identity (`compiler_id`: resolved path, version,
+    /// target CPU). Rank 0 only.
+    pub fn disk_key(&self, toolchain: [u64; 2], compiler_id: &str) -> u128 {
+        let mut w = self.base_words(toolchain);
+        w.extend(str_words(compiler_id));
+        hash_words(&w)
+    }
+
+    /// Human-readable key text, stored beside a disk entry for `op2 cache list` and debugging.
+    pub fn text(&self, cc: &str, cflags: &str, compiler_id: &str) -> String {
+        let mut s = format!(
+            "format {FORMAT_VERSION}\nkernel {} (source {} bytes, hash {:032x})\nflags {:?}\ncc {cc}\ncflags {cflags}\ncompiler {}\n",
+            self.kernel.name(),
+            self.kernel.code().len(),
+            self.kernel.0.hash,
+            self.kernel.flags(),
+            compiler_id.replace('\n', " | ")
+        );
+        for (i, a) in self.args.iter().enumerate() {
+            s.push_str(&format!("arg {i}: {}\n", a.describe()));
+        }
+        s
+    }
+}

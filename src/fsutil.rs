@@ -1,0 +1,237 @@
+//! File locking and atomic writes, written once (in the manner of cargo's `flock.rs` and
+//! sccache's disk cache). Every cache file op2 creates goes through here.
+//!
+//! # Failure modes this module is written against
+//! * **`flock` may block forever** on some NFS mounts (lockd unreachable) and is *disabled* on
+//!   Lustre unless the filesystem is mounted with `-o flock` (then `flock` fails with
+//!   `ENOSYS`/`EINVAL`). We therefore never block in the kernel: [`lock_exclusive`] polls a
+//!   non-blocking `try_lock` with backoff and gives up after `OP2_LOCK_TIMEOUT` seconds with an
+//!   error naming the lock file, and an "unsupported" answer becomes a clear error telling the
+//!   user to point `OP2_CACHE_DIR` at a local or flock-capable filesystem.
+//! * **A crash mid-write** must never leave a half-written file under a final name: data goes
+//!   to a uniquely named temporary file *in the same directory* (host + pid + random, so two
+//!   nodes sharing the directory never collide), is `fsync`ed, then `rename`d into place
+//!   (atomic on POSIX within one filesystem), and the directory is `fsync`ed so the rename
+//!   survives a power loss. Stale temporaries from crashed writers are harmless (never read)
+//!   and removed by `op2 cache prune`/`clear`.
+//! * **A lock holder that dies** releases its `flock` automatically when the kernel closes the
+//!   descriptor, so no stale-lock recovery is needed (unlike `O_EXCL` lock files).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fs2::FileExt;
+
+use crate::error::{Error, IoContext, Result};
+
+/// An exclusive lock on a lock file, released on drop (or when the process dies).
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
+impl LockGuard {
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn open_lock(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .ctx("open lock file", path)
+}
+
+fn unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::ENOLCK) | Some(libc::EOPNOTSUPP)
+    )
+}
+
+fn lock_error(path: &Path, e: std::io::Error) -> Error {
+    if unsupported(&e) {
+        Error::Io {
+            op: "flock (unsupported on this filesystem: on Lustre mount with -o flock, or set OP2_CACHE_DIR to a local or flock-capable directory)",
+            path: path.to_path_buf(),
+            source: e,
+        }
+    } else {
+        Error::io("flock", path, e)
+    }
+}
+
+/// Take an exclusive lock on `path` (created if missing), waiting at most `timeout`.
+pub fn lock_exclusive(path: &Path, timeout: Duration) -> Result<LockGuard> {
+    let file = open_lock(path)?;
+    let t0 = Instant::now();
+    let mut wait = Duration::from_millis(1);
+    loop {
+        match file.try_lock_exclusive() {
+            Ok(()) => {
+                return Ok(LockGuard {
+                    file,
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
+            {
+                if t0.elapsed() >= timeout {
+                    return Err(Error::io(
+                        "timed out waiting for lock (OP2_LOCK_TIMEOUT; another process holds it, or the filesystem's locking hangs)",
+                        path,
+                        e,
+                    ));
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(lock_error(path, e)),
+        }
+    }
+}
+
+/// Try once to take an exclusive lock; `Ok(None)` if another process holds it.
+pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
+    let file = open_lock(path)?;
+    match file.try_lock_exclusive() {
+        Ok(()) => Ok(Some(LockGuard {
+            file,
+            path: path.to_path_buf(),
+        })),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(lock_error(path, e)),
+    }
+}
+
+/// A unique temporary path in `dir`: `.tmp-<host>-<pid>-<random>-<name>`. Same directory as
+/// the final file, so the final `rename` is atomic; `name` (with its extension) comes last, so
+/// tools that look at extensions (the C compiler) still recognise the file.
+pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    let r: u64 = rand::random();
+    dir.join(format!(
+        ".tmp-{}-{}-{r:016x}-{name}",
+        hostname(),
+        std::process::id()
+    ))
+}
+
+/// True for names made by [`temp_path`].
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(".tmp-")
+}
+
+/// This machine's host name (for temporary names and messages).
+pub fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
+/// fsync a directory so that renames into it are durable.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .ctx("fsync directory", dir)
+}
+
+/// Write `bytes` to `dest` atomically: temporary file in the same directory, fsync, rename,
+/// fsync the directory. Readers see either no file or the whole file.
+pub fn atomic_write(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let stem = dest.file_name().and_then(|s| s.to_str()).unwrap_or("file");
+    let tmp = temp_path(dir, stem);
+    let res = (|| {
+        let mut f = File::create(&tmp).ctx("create", &tmp)?;
+        f.write_all(bytes).ctx("write", &tmp)?;
+        f.sync_all().ctx("fsync", &tmp)?;
+        drop(f);
+        fs::rename(&tmp, dest).ctx("rename into place", dest)?;
+        fsync_dir(dir)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Move an already written and fsynced file into place atomically.
+pub fn atomic_rename(tmp: &Path, dest: &Path) -> Result<()> {
+    File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .ctx("fsync", tmp)?;
+    fs::rename(tmp, dest).ctx("rename into place", dest)?;
+    fsync_dir(dest.parent().unwrap_or(Path::new(".")))
+}
+
+/// Create `dir` (and parents) with mode 0700 if missing.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .ctx("create directory", dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_times_out_instead_of_hanging() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.lock");
+        let g = lock_exclusive(&p, Duration::from_secs(1)).unwrap();
+        assert!(try_lock_exclusive(&p).unwrap().is_none());
+        let t0 = Instant::now();
+        let e = lock_exclusive(&p, Duration::from_millis(200)).unwrap_err();
+        assert!(
+            e.to_string().contains("timed out") && e.to_string().contains("x.lock"),
+            "{e}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        drop(g);
+        assert!(try_lock_exclusive(&p).unwrap().is_some());
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temporaries() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        atomic_write(&p, b"one").unwrap();
+        atomic_write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+}

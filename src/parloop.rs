@@ -1,0 +1,571 @@
+//! `par_loop`: run a kernel over every owned element of a set.
+//!
+//! Owns argument validation, the per-loop cache key, the class-cache -> disk-cache lookup, and
+//! execution: halo exchanges (overlapped with the core elements), the call of the generated
+//! code, reverse exchanges of indirect writes and reductions of Globals. It never generates or
+//! compiles code itself and never touches MPI except through `Comm`.
+//!
+//! Semantics match a straightforward serial loop over all elements of the set, on any number
+//! of ranks: each element is executed once, by its owner; indirect READs see the owners' current
+//! values; indirect INCs from every rank are summed at the owner; Globals are reduced over all
+//! ranks (INC sums into the Global's value, MIN/MAX combine with it).
+
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use crate::access::Access;
+use crate::cache::key::{self, ArgShape, MapUse, Signature};
+use crate::cache::{disk, memory};
+use crate::comm::{Comm, ReduceOp};
+use crate::dat::{Dat, Global};
+use crate::dtype::{DType, Scalar};
+use crate::error::{Error, Result};
+use crate::ffi::LoadedKernel;
+use crate::halo::{Halo, TAG_FORWARD, TAG_REVERSE};
+use crate::kernel::Kernel;
+use crate::map::Map;
+use crate::set::Set;
+
+#[derive(Clone)]
+enum Path {
+    Direct,
+    Index(Map, usize),
+    Vector(Map),
+}
+
+#[derive(Clone)]
+enum ArgKind {
+    Dat {
+        dat: Dat,
+        path: Path,
+        access: Access,
+    },
+    Global {
+        global: Global,
+        access: Access,
+    },
+}
+
+/// One argument of a par_loop: a Dat (directly, through one map entry, or through all entries
+/// of a map) or a Global, with an access mode.
+///
+/// ```
+/// # let s = op2::Set::new(2).unwrap();
+/// # let x = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![1.0f64, 2.0]).unwrap();
+/// let a = x.arg(op2::Access::Read);
+/// let g = op2::Global::new(vec![0.0f64]).unwrap();
+/// let b = g.arg(op2::Access::Inc);
+/// # let _ = (a, b);
+/// ```
+#[derive(Clone)]
+pub struct Arg(ArgKind);
+
+impl Dat {
+    /// Access this Dat at the iteration element itself.
+    pub fn arg(&self, access: Access) -> Arg {
+        Arg(ArgKind::Dat {
+            dat: self.clone(),
+            path: Path::Direct,
+            access,
+        })
+    }
+    /// Access this Dat at entry `idx` of `map` (the kernel gets one pointer).
+    pub fn arg_map(&self, access: Access, map: &Map, idx: usize) -> Arg {
+        Arg(ArgKind::Dat {
+            dat: self.clone(),
+            path: Path::Index(map.clone(), idx),
+            access,
+        })
+    }
+    /// Access this Dat at every entry of `map` (the kernel gets an array of `arity` pointers).
+    pub fn arg_vec(&self, access: Access, map: &Map) -> Arg {
+        Arg(ArgKind::Dat {
+            dat: self.clone(),
+            path: Path::Vector(map.clone()),
+            access,
+        })
+    }
+}
+
+impl Global {
+    /// Use this Global in a loop (READ, INC, MIN or MAX).
+    pub fn arg(&self, access: Access) -> Arg {
+        Arg(ArgKind::Global {
+            global: self.clone(),
+            access,
+        })
+    }
+}
+
+fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::invalid("par_loop", format!("{what} {v} is too large")))
+}
+
+/// Check the arguments against the iteration set and derive their shapes (the key metadata).
+fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
+    let what = || format!("par_loop({} over {})", kernel.name(), set.name());
+    let mut maps: Vec<u64> = Vec::new();
+    let mut mapnum = |m: &Map| -> u32 {
+        match maps.iter().position(|&id| id == m.id()) {
+            Some(i) => i as u32,
+            None => {
+                maps.push(m.id());
+                (maps.len() - 1) as u32
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        match &a.0 {
+            ArgKind::Dat { dat, path, access } => {
+                if matches!(access, Access::Min | Access::Max) {
+                    return Err(Error::invalid(
+                        what(),
+                        format!(
+                            "argument {i} ({}): MIN/MAX apply to Globals only",
+                            dat.name()
+                        ),
+                    ));
+                }
+                let map = match path {
+                    Path::Direct => {
+                        if dat.set() != set {
+                            return Err(Error::invalid(
+                                what(),
+                                format!(
+                                    "argument {i} ({}) is on set {}, not the iteration set",
+                                    dat.name(),
+                                    dat.set().name()
+                                ),
+                            ));
+                        }
+                        MapUse::Direct
+                    }
+                    Path::Index(m, _) | Path::Vector(m) => {
+                        if m.from_set() != set {
+                            return Err(Error::invalid(what(), format!("argument {i}: map {} starts from set {}, not the iteration set", m.name(), m.from_set().name())));
+                        }
+                        if m.to_set() != dat.set() {
+                            return Err(Error::invalid(
+                                what(),
+                                format!(
+                                    "argument {i}: map {} targets set {}, but Dat {} is on set {}",
+                                    m.name(),
+                                    m.to_set().name(),
+                                    dat.name(),
+                                    dat.set().name()
+                                ),
+                            ));
+                        }
+                        match path {
+                            Path::Index(m, idx) => {
+                                if *idx >= m.arity() {
+                                    return Err(Error::invalid(what(), format!("argument {i}: index {idx} out of range for map {} of arity {}", m.name(), m.arity())));
+                                }
+                                MapUse::Index {
+                                    arity: u32_of("arity", m.arity())?,
+                                    idx: *idx as u32,
+                                    mapnum: mapnum(m),
+                                }
+                            }
+                            _ => MapUse::Vector {
+                                arity: u32_of("arity", m.arity())?,
+                                mapnum: mapnum(m),
+                            },
+                        }
+                    }
+                };
+                out.push(ArgShape::Dat {
+                    access: *access,
+                    dtype: dat.dtype(),
+                    dim: u32_of("dim", dat.dim())?,
+                    map,
+                });
+            }
+            ArgKind::Global { global, access } => {
+                if matches!(access, Access::Write | Access::RW) {
+                    return Err(Error::invalid(
+                        what(),
+                        format!(
+                            "argument {i} (Global {}): Globals take READ, INC, MIN or MAX",
+                            global.name()
+                        ),
+                    ));
+                }
+                out.push(ArgShape::Global {
+                    access: *access,
+                    dtype: global.dtype(),
+                    dim: u32_of("dim", global.dim())?,
+                });
+            }
+        }
+    }
+    // A Dat read indirectly and incremented/written in the same loop has no serial meaning
+    // that halo exchanges could preserve (OP2 forbids it too).
+    for (i, a) in args.iter().enumerate() {
+        for b in &args[i + 1..] {
+            if let (
+                ArgKind::Dat {
+                    dat: d1,
+                    access: a1,
+                    ..
+                },
+                ArgKind::Dat {
+                    dat: d2,
+                    access: a2,
+                    ..
+                },
+            ) = (&a.0, &b.0)
+            {
+                if d1.ptr_eq(d2) && a1 != a2 {
+                    return Err(Error::invalid(
+                        what(),
+                        format!(
+                            "Dat {} is passed with two access modes ({} and {})",
+                            d1.name(),
+                            a1.name(),
+                            a2.name()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Run `kernel` once for every owned element of `set`, with `args`.
+///
+/// Collective over the set's communicator: every rank must run the same par_loops in the same
+/// order (SPMD). The first run of a loop compiles it (rank 0, once, into the shared disk cache)
+/// unless some earlier job already did.
+///
+/// ```
+/// let s = op2::Set::new(4).unwrap();
+/// let ds = op2::DataSet::new(&s, 1).unwrap();
+/// let x = op2::Dat::new(&ds, vec![1.0f64, 2.0, 3.0, 4.0]).unwrap();
+/// let sum = op2::Global::new(vec![0.0f64]).unwrap();
+/// let k = op2::Kernel::new("add", "void add(const double *x, double *s) { s[0] += x[0]; }").unwrap();
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// op2::par_loop(&k, &s, &[x.arg(op2::Access::Read), sum.arg(op2::Access::Inc)]).unwrap();
+/// assert_eq!(sum.value::<f64>().unwrap(), vec![10.0]);
+/// ```
+pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
+    let shapes = shapes(kernel, set, args)?;
+    let loaded = lookup(kernel, set.comm(), &shapes)?;
+    execute(&loaded, set, args)
+}
+
+/// Class cache, then (collectively, on a miss) the disk cache.
+fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<Arc<LoadedKernel>> {
+    let config = crate::runtime::config()?;
+    let toolchain = key::str_words(&format!("{}\0{}", config.cc, config.cflags));
+    let class_key = Signature {
+        kernel,
+        args: shapes,
+    }
+    .class_key(toolchain, comm.id());
+    if let Some(k) = memory::get(class_key) {
+        return Ok(k);
+    }
+    let req = disk::Request {
+        kernel,
+        shapes,
+        class_key,
+        toolchain,
+    };
+    let loaded = disk::fetch_or_compile(comm, &config, &req)?;
+    memory::insert(
+        class_key,
+        loaded.clone(),
+        0,
+        config.memory_cache_max_entries,
+    );
+    Ok(loaded)
+}
+
+/// How one unique Dat takes part in the loop.
+struct DatUse {
+    dat: Dat,
+    access: Access,
+    /// Maps through which it is reached indirectly (empty: direct only).
+    maps: Vec<Map>,
+}
+
+fn elem_bytes(d: &Dat) -> usize {
+    d.dim() * d.dtype().size()
+}
+
+fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<()> {
+    let comm = set.comm();
+    // Unique Dats (a Dat may appear several times, e.g. through two map indices).
+    let mut uses: Vec<DatUse> = Vec::new();
+    for a in args {
+        if let ArgKind::Dat { dat, path, access } = &a.0 {
+            let pos = uses
+                .iter()
+                .position(|u| u.dat.ptr_eq(dat))
+                .unwrap_or_else(|| {
+                    uses.push(DatUse {
+                        dat: dat.clone(),
+                        access: *access,
+                        maps: Vec::new(),
+                    });
+                    uses.len() - 1
+                });
+            if let Path::Index(m, _) | Path::Vector(m) = path {
+                if !uses[pos].maps.iter().any(|x| x.ptr_eq(m)) {
+                    uses[pos].maps.push(m.clone());
+                }
+            }
+        }
+    }
+    let parallel = comm.size() > 1;
+    let halo_of = |u: &DatUse| -> Option<Arc<Halo>> {
+        if parallel && !u.maps.is_empty() {
+            u.dat.set().halo().cloned()
+        } else {
+            None
+        }
+    };
+
+    let mut guards: Vec<_> = uses.iter().map(|u| u.dat.write()).collect();
+
+    // Before: indirect INC starts from zero halo copies; indirect READ/RW need fresh copies.
+    let mut forward: Vec<usize> = Vec::new();
+    for (i, u) in uses.iter().enumerate() {
+        if halo_of(u).is_none() {
+            continue;
+        }
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut guards[i][..]);
+        let eb = elem_bytes(&u.dat);
+        match u.access {
+            Access::Inc => bytes[u.dat.set().size() * eb..u.dat.set().total_size() * eb].fill(0),
+            Access::Read | Access::RW if !u.dat.halo_valid() => forward.push(i),
+            _ => {}
+        }
+    }
+
+    // Global reduction buffers.
+    let mut gbufs: Vec<Vec<u64>> = args
+        .iter()
+        .map(|a| match &a.0 {
+            ArgKind::Global {
+                global,
+                access: Access::Inc,
+            } => vec![0u64; global.read().len()],
+            ArgKind::Global { global, .. } => global.read().clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+
+    // Argument and map pointers, in argument order.
+    let mut ptrs: Vec<*mut c_void> = Vec::with_capacity(args.len());
+    let mut maps: Vec<*const i32> = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        match &a.0 {
+            ArgKind::Dat { dat, path, .. } => {
+                let u = uses
+                    .iter()
+                    .position(|u| u.dat.ptr_eq(dat))
+                    .expect("collected above");
+                ptrs.push(guards[u].as_mut_ptr() as *mut c_void);
+                maps.push(match path {
+                    Path::Direct => std::ptr::null(),
+                    Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
+                });
+            }
+            ArgKind::Global { .. } => {
+                ptrs.push(gbufs[i].as_mut_ptr() as *mut c_void);
+                maps.push(std::ptr::null());
+            }
+        }
+    }
+
+    let (core, owned) = (set.core_size(), set.size());
+    // SAFETY (both calls below): every Dat pointer comes from a write guard held until after the
+    // calls, over storage of `total_size * dim` elements of the Dat's dtype; map values were
+    // validated at Map construction to index [0, total_size) of the Dat's set and cover every
+    // owned element of the iteration set (arity each); direct arguments are on the iteration set
+    // so [0, owned) is in range; Global buffers hold `dim` values of their dtype. The generated
+    // code was produced for exactly these shapes (they are its cache key).
+    if forward.is_empty() {
+        unsafe { loaded.call(0, owned, &ptrs, &maps) };
+    } else {
+        // Pack every stale Dat for every neighbour into one message per neighbour, run the core
+        // elements while the messages fly, unpack, then run the elements that touch the halo.
+        let mut sends: BTreeMap<i32, Vec<u8>> = BTreeMap::new();
+        let mut lens: BTreeMap<i32, usize> = BTreeMap::new();
+        for &i in &forward {
+            let halo = halo_of(&uses[i]).expect("forward implies halo");
+            let eb = elem_bytes(&uses[i].dat);
+            for (r, b) in halo.forward_sends(bytemuck::cast_slice(&guards[i][..]), eb) {
+                sends.entry(r).or_default().extend(b);
+            }
+            for (r, n) in halo.forward_recv_lens(eb) {
+                *lens.entry(r).or_default() += n;
+            }
+        }
+        let sends: Vec<(i32, Vec<u8>)> = sends.into_iter().collect();
+        let lens: Vec<(i32, usize)> = lens.into_iter().collect();
+        let (recvs, ()) = comm.exchange(TAG_FORWARD, &sends, &lens, || unsafe {
+            loaded.call(0, core, &ptrs, &maps)
+        })?;
+        let mut offset: BTreeMap<i32, usize> = BTreeMap::new();
+        let by_rank: BTreeMap<i32, &Vec<u8>> =
+            lens.iter().map(|(r, _)| *r).zip(recvs.iter()).collect();
+        for &i in &forward {
+            let halo = halo_of(&uses[i]).expect("forward implies halo");
+            let eb = elem_bytes(&uses[i].dat);
+            let parts: Vec<Vec<u8>> = halo
+                .forward_recv_lens(eb)
+                .into_iter()
+                .map(|(r, n)| {
+                    let o = offset.entry(r).or_default();
+                    let part = by_rank[&r][*o..*o + n].to_vec();
+                    *o += n;
+                    part
+                })
+                .collect();
+            halo.forward_unpack(bytemuck::cast_slice_mut(&mut guards[i][..]), eb, &parts);
+            uses[i].dat.set_halo_valid(true);
+        }
+        unsafe { loaded.call(core, owned, &ptrs, &maps) };
+    }
+
+    // After: indirect writes travel back to owners; any write leaves halo copies stale.
+    for (i, u) in uses.iter().enumerate() {
+        if !u.access.writes() {
+            continue;
+        }
+        if let Some(halo) = halo_of(u) {
+            let eb = elem_bytes(&u.dat);
+            if u.access == Access::Inc {
+                let sends = halo.reverse_sends(bytemuck::cast_slice(&guards[i][..]), eb);
+                let (recvs, ()) =
+                    comm.exchange(TAG_REVERSE, &sends, &halo.reverse_recv_lens(eb), || ())?;
+                add_received(&halo, &mut guards[i], u.dat.dtype(), u.dat.dim(), &recvs);
+            } else {
+                let touched = touched_halo(set, &u.maps, u.dat.set().total_size());
+                let sends =
+                    halo.reverse_sends_touched(bytemuck::cast_slice(&guards[i][..]), eb, &touched);
+                let size_msgs: Vec<(i32, Vec<u8>)> = sends
+                    .iter()
+                    .map(|(r, b)| (*r, (b.len() as u64).to_le_bytes().to_vec()))
+                    .collect();
+                let size_lens: Vec<(i32, usize)> = halo.neighbour_ranks().map(|r| (r, 8)).collect();
+                let (sizes, ()) = comm.exchange(TAG_REVERSE, &size_msgs, &size_lens, || ())?;
+                let lens: Vec<(i32, usize)> = halo
+                    .neighbour_ranks()
+                    .zip(&sizes)
+                    .map(|(r, s)| {
+                        (
+                            r,
+                            u64::from_le_bytes(s[..8].try_into().expect("8 bytes")) as usize,
+                        )
+                    })
+                    .collect();
+                let (recvs, ()) = comm.exchange(TAG_REVERSE, &sends, &lens, || ())?;
+                halo.reverse_unpack_touched(
+                    bytemuck::cast_slice_mut(&mut guards[i][..]),
+                    eb,
+                    &recvs,
+                );
+            }
+        }
+        u.dat.mark_halo_stale();
+    }
+    drop(guards);
+
+    // Globals: combine this rank's result with every other rank's.
+    for (i, a) in args.iter().enumerate() {
+        if let ArgKind::Global { global, access } = &a.0 {
+            if *access == Access::Read {
+                continue;
+            }
+            let op = match access {
+                Access::Inc => ReduceOp::Sum,
+                Access::Min => ReduceOp::Min,
+                _ => ReduceOp::Max,
+            };
+            let reduced = reduce_words(comm, global.dtype(), global.dim(), &gbufs[i], op)?;
+            let mut g = global.write();
+            if *access == Access::Inc {
+                add_words(global.dtype(), global.dim(), &mut g, &reduced);
+            } else {
+                *g = reduced;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Halo elements of the target set reached from owned iteration elements through `maps`.
+fn touched_halo(set: &Set, maps: &[Map], total: usize) -> Vec<bool> {
+    let mut t = vec![false; total];
+    for m in maps {
+        for &v in &m.values()[..set.size() * m.arity()] {
+            t[v as usize] = true;
+        }
+    }
+    t
+}
+
+macro_rules! by_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::U32 => {
+                type $T = u32;
+                $body
+            }
+        }
+    };
+}
+
+fn add_received(halo: &Halo, words: &mut [u64], dtype: DType, dim: usize, recvs: &[Vec<u8>]) {
+    by_dtype!(dtype, T => halo.reverse_unpack_add::<T>(bytemuck::cast_slice_mut(words), dim, recvs))
+}
+
+fn reduce_words(
+    comm: Comm,
+    dtype: DType,
+    dim: usize,
+    words: &[u64],
+    op: ReduceOp,
+) -> Result<Vec<u64>> {
+    by_dtype!(dtype, T => {
+        let v: &[T] = &bytemuck::cast_slice::<u64, T>(words)[..dim];
+        Ok(crate::dtype::to_words(&comm.allreduce(v, op)?))
+    })
+}
+
+fn add_words(dtype: DType, dim: usize, into: &mut [u64], add: &[u64]) {
+    fn go<T: Scalar + std::ops::AddAssign>(into: &mut [u64], add: &[u64], dim: usize) {
+        let a: &[T] = &bytemuck::cast_slice::<u64, T>(add)[..dim];
+        for (x, y) in bytemuck::cast_slice_mut::<u64, T>(into)[..dim]
+            .iter_mut()
+            .zip(a)
+        {
+            *x += *y;
+        }
+    }
+    by_dtype!(dtype, T => go::<T>(into, add, dim))
+}

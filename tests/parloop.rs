@@ -1,0 +1,227 @@
+//! par_loop results equal a straightforward serial reference, for every argument kind and
+//! access mode (one process, serial communicator, real compiler, fresh cache directory).
+use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Map, Set};
+
+fn setup() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("op2-parloop-")
+        .tempdir()
+        .unwrap();
+    // Every test in this file shares one process: point them all at one fresh directory.
+    static ONCE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let p = ONCE.get_or_init(|| d.path().to_path_buf());
+    std::env::set_var("OP2_CACHE_DIR", p);
+    std::mem::forget(d);
+    tempfile::tempdir().unwrap()
+}
+
+/// A small irregular mesh: `ne` edges over `nn` nodes.
+fn mesh(ne: usize, nn: usize) -> (Set, Set, Map, Vec<i32>) {
+    let edges = Set::named("edges", ne).unwrap();
+    let nodes = Set::named("nodes", nn).unwrap();
+    let vals: Vec<i32> = (0..ne)
+        .flat_map(|e| [(e * 7 % nn) as i32, ((e * 13 + 5) % nn) as i32])
+        .collect();
+    let m = Map::named("e2n", &edges, &nodes, 2, vals.clone()).unwrap();
+    (edges, nodes, m, vals)
+}
+
+#[test]
+fn direct_read_write_rw() {
+    let _d = setup();
+    let s = Set::new(1000).unwrap();
+    let ds = DataSet::new(&s, 2).unwrap();
+    let x: Vec<f64> = (0..2000).map(|i| i as f64 * 0.5).collect();
+    let a = Dat::new(&ds, x.clone()).unwrap();
+    let b = Dat::zeros(&ds, op2::DType::F64);
+    let c = Dat::new(&ds, vec![1.0f64; 2000]).unwrap();
+    let k = Kernel::new("k_direct", "void k_direct(const double *a, double *b, double *c) { b[0] = a[0] * 2; b[1] = a[1] + 1; c[0] += a[1]; c[1] *= 3; }").unwrap();
+    par_loop(
+        &k,
+        &s,
+        &[a.arg(Access::Read), b.arg(Access::Write), c.arg(Access::RW)],
+    )
+    .unwrap();
+    let (b, c) = (b.to_vec::<f64>().unwrap(), c.to_vec::<f64>().unwrap());
+    for e in 0..1000 {
+        assert_eq!(b[2 * e], x[2 * e] * 2.0);
+        assert_eq!(b[2 * e + 1], x[2 * e + 1] + 1.0);
+        assert_eq!(c[2 * e], 1.0 + x[2 * e + 1]);
+        assert_eq!(c[2 * e + 1], 3.0);
+    }
+}
+
+#[test]
+fn indirect_read_and_inc_through_map_indices() {
+    let _d = setup();
+    let (edges, nodes, m, vals) = mesh(3000, 1111);
+    let xn: Vec<f64> = (0..1111).map(|i| (i as f64).sin()).collect();
+    let x = Dat::new(&DataSet::new(&nodes, 1).unwrap(), xn.clone()).unwrap();
+    let acc = Dat::new(&DataSet::new(&nodes, 1).unwrap(), vec![1.0f64; 1111]).unwrap();
+    let diff = Dat::zeros(&DataSet::new(&edges, 1).unwrap(), op2::DType::F64);
+    let k = Kernel::new(
+        "k_edge",
+        "void k_edge(const double *x0, const double *x1, double *a0, double *a1, double *d) { d[0] = x1[0] - x0[0]; a0[0] += d[0]; a1[0] -= d[0]; }",
+    )
+    .unwrap();
+    par_loop(
+        &k,
+        &edges,
+        &[
+            x.arg_map(Access::Read, &m, 0),
+            x.arg_map(Access::Read, &m, 1),
+            acc.arg_map(Access::Inc, &m, 0),
+            acc.arg_map(Access::Inc, &m, 1),
+            diff.arg(Access::Write),
+        ],
+    )
+    .unwrap();
+    let mut want_acc = vec![1.0f64; 1111];
+    let mut want_d = vec![0.0; 3000];
+    for e in 0..3000 {
+        let (n0, n1) = (vals[2 * e] as usize, vals[2 * e + 1] as usize);
+        want_d[e] = xn[n1] - xn[n0];
+        want_acc[n0] += want_d[e];
+        want_acc[n1] -= want_d[e];
+    }
+    assert_eq!(diff.to_vec::<f64>().unwrap(), want_d);
+    assert_eq!(
+        acc.to_vec::<f64>().unwrap(),
+        want_acc,
+        "same operation order as serial: exact"
+    );
+}
+
+#[test]
+fn vector_map_read_and_inc() {
+    let _d = setup();
+    let (edges, nodes, m, vals) = mesh(500, 97);
+    let ds = DataSet::new(&nodes, 2).unwrap();
+    let xn: Vec<f32> = (0..194).map(|i| i as f32).collect();
+    let x = Dat::new(&ds, xn.clone()).unwrap();
+    let acc = Dat::zeros(&ds, op2::DType::F32);
+    let k = Kernel::new("k_vec", "void k_vec(const float **x, float **a) { for (int i = 0; i < 2; i++) { a[i][0] += x[1-i][0]; a[i][1] += 1.0f; } }").unwrap();
+    par_loop(
+        &k,
+        &edges,
+        &[x.arg_vec(Access::Read, &m), acc.arg_vec(Access::Inc, &m)],
+    )
+    .unwrap();
+    let mut want = vec![0.0f32; 194];
+    for e in 0..500 {
+        let n = [vals[2 * e] as usize, vals[2 * e + 1] as usize];
+        for i in 0..2 {
+            want[2 * n[i]] += xn[2 * n[1 - i]];
+            want[2 * n[i] + 1] += 1.0;
+        }
+    }
+    assert_eq!(acc.to_vec::<f32>().unwrap(), want);
+}
+
+#[test]
+fn globals_read_inc_min_max_in_every_integer_and_float_type() {
+    let _d = setup();
+    let s = Set::new(777).unwrap();
+    let ds = DataSet::new(&s, 1).unwrap();
+    let xi: Vec<i64> = (0..777).map(|i| (i * 37 % 1000) as i64 - 300).collect();
+    let x = Dat::new(&ds, xi.clone()).unwrap();
+    let scale = Global::new(vec![3i64]).unwrap();
+    let sum = Global::new(vec![5i64, 0]).unwrap();
+    let mn = Global::new(vec![0i64]).unwrap();
+    let mx = Global::new(vec![i64::MIN]).unwrap();
+    let k = Kernel::new("k_glob", "void k_glob(const int64_t *x, const int64_t *s, int64_t *sum, int64_t *mn, int64_t *mx) { sum[0] += s[0] * x[0]; sum[1] += 1; if (x[0] < mn[0]) mn[0] = x[0]; if (x[0] > mx[0]) mx[0] = x[0]; }").unwrap();
+    par_loop(
+        &k,
+        &s,
+        &[
+            x.arg(Access::Read),
+            scale.arg(Access::Read),
+            sum.arg(Access::Inc),
+            mn.arg(Access::Min),
+            mx.arg(Access::Max),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        sum.value::<i64>().unwrap(),
+        vec![5 + 3 * xi.iter().sum::<i64>(), 777]
+    );
+    assert_eq!(
+        mn.value::<i64>().unwrap(),
+        vec![(*xi.iter().min().unwrap()).min(0)]
+    );
+    assert_eq!(mx.value::<i64>().unwrap(), vec![*xi.iter().max().unwrap()]);
+    // f32 and u32 / i32 globals too.
+    let xf = Dat::new(&ds, (0..777).map(|i| i as f32 * 0.25).collect::<Vec<f32>>()).unwrap();
+    let gf = Global::new(vec![0.0f32]).unwrap();
+    let gu = Global::new(vec![0u32]).unwrap();
+    let gi = Global::new(vec![100i32]).unwrap();
+    let k2 = Kernel::new("k_glob2", "void k_glob2(const float *x, float *m, uint32_t *c, int32_t *lo) { if (x[0] > m[0]) m[0] = x[0]; c[0] += 2; if ((int32_t)x[0] < lo[0]) lo[0] = (int32_t)x[0]; }").unwrap();
+    par_loop(
+        &k2,
+        &s,
+        &[
+            xf.arg(Access::Read),
+            gf.arg(Access::Max),
+            gu.arg(Access::Inc),
+            gi.arg(Access::Min),
+        ],
+    )
+    .unwrap();
+    assert_eq!(gf.value::<f32>().unwrap(), vec![776.0 * 0.25]);
+    assert_eq!(gu.value::<u32>().unwrap(), vec![2 * 777]);
+    assert_eq!(gi.value::<i32>().unwrap(), vec![0]);
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let _d = setup();
+    let (edges, nodes, m, _) = mesh(10, 5);
+    let xn = Dat::zeros(&DataSet::new(&nodes, 1).unwrap(), op2::DType::F64);
+    let k = Kernel::new("k_bad", "void k_bad(double *x) {}").unwrap();
+    let e = par_loop(&k, &edges, &[xn.arg(Access::Read)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("k_bad") && e.contains("not the iteration set"),
+        "{e}"
+    );
+    let e = par_loop(&k, &edges, &[xn.arg_map(Access::Read, &m, 2)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("index 2 out of range"), "{e}");
+    let e = par_loop(&k, &nodes, &[xn.arg_map(Access::Read, &m, 0)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("starts from set edges"), "{e}");
+    let e = par_loop(&k, &edges, &[xn.arg_map(Access::Min, &m, 0)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("MIN/MAX apply to Globals only"), "{e}");
+    let g = Global::new(vec![0.0f64]).unwrap();
+    assert!(par_loop(&k, &edges, &[g.arg(Access::Write)]).is_err());
+}
+
+#[test]
+fn a_c_syntax_error_names_kernel_compiler_and_kept_source() {
+    let _d = setup();
+    let s = Set::new(3).unwrap();
+    let x = Dat::zeros(&DataSet::new(&s, 1).unwrap(), op2::DType::F64);
+    let k = Kernel::new("k_syntax", "void k_syntax(double *x) { x[0] = 1.0 +; }").unwrap();
+    match par_loop(&k, &s, &[x.arg(Access::Write)]).unwrap_err() {
+        op2::Error::Compile {
+            kernel,
+            command,
+            stderr,
+            source_path,
+        } => {
+            assert_eq!(kernel, "k_syntax");
+            assert!(command.contains("-o"), "{command}");
+            assert!(stderr.contains("error"), "{stderr}");
+            assert!(std::fs::read_to_string(&source_path)
+                .unwrap()
+                .contains("x[0] = 1.0 +;"));
+        }
+        e => panic!("expected a compile error, got {e}"),
+    }
+}
