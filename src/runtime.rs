@@ -16,12 +16,17 @@ use crate::error::{Error, Result};
 static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
 /// The configuration in force: the one given to [`init`] while a runtime is active, otherwise
-/// [`Config::from_env`] (serial use without a runtime).
+/// [`Config::from_env`] read once, at the first use without a runtime (serial use).
 pub fn config() -> Result<Arc<Config>> {
     if let Some(c) = CONFIG.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         return Ok(c.clone());
     }
-    Ok(Arc::new(Config::from_env()?))
+    static FALLBACK: std::sync::OnceLock<std::result::Result<Arc<Config>, String>> =
+        std::sync::OnceLock::new();
+    FALLBACK
+        .get_or_init(|| Config::from_env().map(Arc::new).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| Error::invalid("op2 configuration from the environment", e))
 }
 
 /// An initialised op2 runtime. Dropping it (or calling [`Runtime::finalize`]) tears down on
@@ -138,8 +143,8 @@ impl Drop for Runtime {
 }
 
 /// Run a solver's body under a runtime configured from the environment, with the error-path
-/// rules above: `Ok` finalizes and exits 0; an error shared by all ranks is printed by every
-/// rank, finalizes, and exits 1; any other error or a panic aborts the whole MPI job, so no
+/// rules above: `Ok` finalizes and exits 0; an error shared by all ranks is printed in full by
+/// rank 0 and as one line by the others, then all finalize and exit 1; any other error or a panic aborts the whole MPI job, so no
 /// rank is left waiting.
 ///
 /// ```no_run
@@ -181,7 +186,13 @@ pub fn run_with(config: Config, body: impl FnOnce(&Runtime) -> Result<()>) -> Ex
             }
         },
         Ok(Err(e)) if e.is_collective() => {
-            eprintln!("op2: rank {rank}: error: {e}");
+            // Every rank holds the same error: print it once in full, one line per other rank.
+            if rank == 0 {
+                eprintln!("op2: rank {rank}: error: {e}");
+            } else {
+                let first = e.to_string().lines().next().unwrap_or("").to_string();
+                eprintln!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
+            }
             let _ = rt.finalize();
             ExitCode::FAILURE
         }

@@ -468,13 +468,17 @@ fn rank0_obtain(
         fsutil::create_private_dir(&failed)?;
         let kept = failed.join(format!("{hex}.c"));
         fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)?;
+        // Point the compiler's messages at the file that still exists.
+        let (tmp, keep) = (src_tmp.display().to_string(), kept.display().to_string());
+        let command = fail.command.replace(&tmp, &keep);
+        let stderr = fail.stderr.replace(&tmp, &keep);
         let _ = fs::write(
             failed.join(format!("{hex}.log")),
-            format!("{}\n{}\n", fail.command, fail.stderr),
+            format!("{command}\n{stderr}\n"),
         );
         return Ok(Outcome::CompileError {
-            command: fail.command,
-            stderr: fail.stderr,
+            command,
+            stderr,
             source_path: kept,
         });
     }

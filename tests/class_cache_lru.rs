@@ -1,0 +1,35 @@
+//! The class cache is bounded (OP2_MEMORY_CACHE_MAX_ENTRIES) with LRU eviction; an evicted
+//! kernel is simply loaded again from the disk cache, never recompiled. Own process.
+use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Set};
+
+#[test]
+fn lru_bound_evicts_oldest_and_reloads_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("OP2_CACHE_DIR", dir.path());
+    std::env::set_var("OP2_MEMORY_CACHE_MAX_ENTRIES", "2");
+    let s = Set::new(10).unwrap();
+    let d = Dat::zeros(&DataSet::new(&s, 1).unwrap(), DType::F64);
+    let ks: Vec<Kernel> = (1..=3)
+        .map(|i| {
+            Kernel::new(
+                &format!("k{i}"),
+                &format!("void k{i}(double *a) {{ a[0] += {i}; }}"),
+            )
+            .unwrap()
+        })
+        .collect();
+    for k in &ks {
+        par_loop(k, &s, &[d.arg(Access::RW)]).unwrap();
+    }
+    assert_eq!(op2::cache::memory::len(), 2);
+    let c = op2::cache::stats::get(op2::cache::memory::CACHE_NAME);
+    assert_eq!(c.evictions, 1, "{c:?}");
+    let compiles = op2::cache::stats::get(op2::cache::disk::CACHE_NAME).compiles;
+    assert_eq!(compiles, 3);
+    // k1 was evicted: running it again is a class miss, a disk hit, and still correct.
+    par_loop(&ks[0], &s, &[d.arg(Access::RW)]).unwrap();
+    assert_eq!(d.to_vec::<f64>().unwrap(), vec![7.0; 10]);
+    let disk = op2::cache::stats::get(op2::cache::disk::CACHE_NAME);
+    assert_eq!(disk.compiles, 3, "an evicted kernel must not be recompiled");
+    assert_eq!(disk.hits, 1, "{disk:?}");
+}
