@@ -31,6 +31,7 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
         (0..n).map(|i| i as f64).collect::<Vec<_>>(),
     )?;
     let mut sum_local = 0.0;
+    let t0 = std::time::Instant::now();
     for r in 0..repeat {
         for k in 0..nk {
             let mut code = format!(
@@ -63,6 +64,12 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
                 ));
             }
             sum_local += got;
+            if r == 0 && k == 0 && rank == 0 {
+                println!(
+                    "first loop result after {:.6} s",
+                    t0.elapsed().as_secs_f64()
+                );
+            }
         }
     }
     println!(

@@ -1,0 +1,148 @@
+//! Generated-code caches, figures printed in one run (`cargo bench --bench compile_cache`):
+//! (a) compiler runs per distinct kernel at 1, 2 and 4 ranks (cold cache, logging `OP2_CC`);
+//! (b) time to the first loop result with a cold and a warm disk cache (4 ranks);
+//! (c) par_loop dispatch on a class-cache hit versus calling the same compiled function pointer
+//!     directly (one process, a 1-element set, so the loop body is negligible).
+use std::ffi::c_void;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Set};
+
+fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64) {
+    let t0 = Instant::now();
+    let out = Command::new("mpiexec")
+        .args([
+            "-n",
+            &np.to_string(),
+            env!("CARGO_BIN_EXE_op2-selftest"),
+            "--kernels",
+            &kernels.to_string(),
+            "--repeat",
+            "1",
+        ])
+        .env("OP2_CACHE_DIR", cache)
+        .env("OP2_CC", cc)
+        .output()
+        .expect("mpiexec");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        t0.elapsed().as_secs_f64(),
+    )
+}
+
+fn first_result(stdout: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("first loop result after "))
+        .and_then(|l| l.trim_end_matches(" s").parse().ok())
+        .expect("timing line")
+}
+
+fn main() {
+    let tools = tempfile::tempdir().unwrap();
+    let log = tools.path().join("cc.log");
+    let cc = tools.path().join("cc-logged");
+    std::fs::write(
+        &cc,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec cc \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let count = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.split_whitespace().any(|w| w == "-o"))
+            .count()
+    };
+
+    println!("(a) compiler runs per distinct kernel, cold cache, 5 kernels");
+    for np in [1, 2, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let before = count();
+        selftest(np, dir.path(), &cc, 5);
+        println!(
+            "    {np} rank(s): {:.2} compiles per kernel",
+            (count() - before) as f64 / 5.0
+        );
+    }
+
+    println!("(b) time to first loop result, 4 ranks (median of 3)");
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        cold.push(first_result(&selftest(4, dir.path(), &cc, 1).0));
+        warm.push(first_result(&selftest(4, dir.path(), &cc, 1).0));
+    }
+    cold.sort_by(f64::total_cmp);
+    warm.sort_by(f64::total_cmp);
+    println!(
+        "    cold disk cache: {:.1} ms   warm disk cache: {:.2} ms   ratio {:.0}x",
+        cold[1] * 1e3,
+        warm[1] * 1e3,
+        cold[1] / warm[1]
+    );
+
+    println!("(c) dispatch overhead, class-cache hit vs direct call of the same function pointer");
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("OP2_CACHE_DIR", dir.path());
+    let s = Set::new(1).unwrap();
+    let x = Dat::new(&DataSet::new(&s, 1).unwrap(), vec![0.0f64]).unwrap();
+    let k = Kernel::new("bump", "void bump(double *x) { x[0] += 1.0; }").unwrap();
+    par_loop(&k, &s, &[x.arg(Access::RW)]).unwrap();
+    let n = 200_000;
+    let t0 = Instant::now();
+    for _ in 0..n {
+        par_loop(&k, &s, &[x.arg(Access::RW)]).unwrap();
+    }
+    let per_loop = t0.elapsed().as_secs_f64() / n as f64;
+    // The same compiled module, loaded and called with no runtime in between.
+    let so = walk(dir.path())
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "so"))
+        .unwrap();
+    let lib = unsafe { libloading::Library::new(&so) }.unwrap();
+    type Entry = unsafe extern "C" fn(i32, i32, *const *mut c_void, *const *const i32);
+    let f: libloading::Symbol<Entry> = unsafe { lib.get(b"op2_loop") }.unwrap();
+    let mut v = [0.0f64];
+    let args = [v.as_mut_ptr() as *mut c_void];
+    let maps = [std::ptr::null::<i32>()];
+    let t0 = Instant::now();
+    for _ in 0..n {
+        unsafe { f(0, 1, args.as_ptr(), maps.as_ptr()) };
+    }
+    let direct = t0.elapsed().as_secs_f64() / n as f64;
+    assert_eq!(v[0], n as f64);
+    assert_eq!(x.to_vec::<f64>().unwrap()[0], (n + 1) as f64);
+    println!(
+        "    par_loop on a hit: {:.0} ns   direct call: {:.1} ns   overhead: {:.0} ns per loop",
+        per_loop * 1e9,
+        direct * 1e9,
+        (per_loop - direct) * 1e9
+    );
+    let _ = DType::F64;
+}
+
+fn walk(d: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
