@@ -107,6 +107,39 @@ pub fn lock_exclusive(path: &Path, timeout: Duration) -> Result<LockGuard> {
     }
 }
 
+/// Take a shared lock on `path` (created if missing), waiting at most `timeout`. Shared locks
+/// mark a file as in use: exclusive lockers (writers, pruning) wait for or skip it.
+pub fn lock_shared(path: &Path, timeout: Duration) -> Result<LockGuard> {
+    let file = open_lock(path)?;
+    let t0 = Instant::now();
+    let mut wait = Duration::from_millis(1);
+    loop {
+        match FileExt::try_lock_shared(&file) {
+            Ok(()) => {
+                return Ok(LockGuard {
+                    file,
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
+            {
+                if t0.elapsed() >= timeout {
+                    return Err(Error::io(
+                        "timed out waiting for shared lock (OP2_LOCK_TIMEOUT)",
+                        path,
+                        e,
+                    ));
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(lock_error(path, e)),
+        }
+    }
+}
+
 /// Try once to take an exclusive lock; `Ok(None)` if another process holds it.
 pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
     let file = open_lock(path)?;

@@ -32,7 +32,7 @@ pub mod halo;
 pub mod kernel;
 pub mod map;
 pub mod parloop;
-mod report;
+pub mod report;
 pub mod runtime;
 pub mod set;
 

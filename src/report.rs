@@ -1,8 +1,287 @@
-//! The cache report at finalize (filled in by the reports issue).
+//! The cache report at finalize, gathered over all ranks.
+//!
+//! Enabled by `OP2_PRINT_CACHE_SIZE=1` (alias `PYOP2_PRINT_CACHE_SIZE`) or
+//! `Config::print_cache_size(true)`; `OP2_CACHE_REPORT=path.json` also writes it as JSON.
+//! PyOP2 prints rank 0's numbers only; here every rank contributes its counters for every cache
+//! (class cache, disk cache, each object-cache kind) through one MPI gather, and rank 0 prints
+//! min / max / sum over ranks and which rank holds the max, then a one-line summary.
+//!
+//! Error paths: the report runs inside finalize, which is collective. A job whose ranks all
+//! return the same error (compile error, SPMD mismatch) still finalizes and reports. A job in
+//! which some ranks fail alone is aborted by `op2::run` (MPI_Abort) before finalize, so no
+//! rank waits in the gather for a rank that will never come; such a job prints no report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::admin;
+use crate::cache::disk::DiskCache;
+use crate::cache::stats::{self, Counters};
 use crate::comm::Comm;
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-pub(crate) fn at_finalize(_comm: Comm, _config: &Config) -> Result<()> {
+/// Min / max / sum of one metric over ranks.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Spread {
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub max_rank: usize,
+}
+
+/// The whole report, as written to JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub ranks: usize,
+    /// Per rank, per cache: that rank's counters.
+    pub per_rank: Vec<BTreeMap<String, Counters>>,
+    /// Per cache, per metric: the spread over ranks.
+    pub caches: BTreeMap<String, BTreeMap<String, Spread>>,
+    /// The disk cache directory as rank 0 sees it at finalize.
+    pub disk_dir: String,
+    pub disk_entries: u64,
+    pub disk_bytes: u64,
+    pub summary: String,
+}
+
+const METRICS: [&str; 10] = [
+    "entries",
+    "bytes",
+    "hits",
+    "misses",
+    "evictions",
+    "compiles",
+    "compile_seconds",
+    "wait_seconds",
+    "loaded_from_disk",
+    "corrupt",
+];
+
+fn metric(c: &Counters, m: &str) -> f64 {
+    match m {
+        "entries" => c.entries as f64,
+        "bytes" => c.bytes as f64,
+        "hits" => c.hits as f64,
+        "misses" => c.misses as f64,
+        "evictions" => c.evictions as f64,
+        "compiles" => c.compiles as f64,
+        "compile_seconds" => c.compile_seconds,
+        "wait_seconds" => c.wait_seconds,
+        "loaded_from_disk" => c.loaded_from_disk as f64,
+        _ => c.corrupt as f64,
+    }
+}
+
+/// Build the report from every rank's counters (index = rank).
+pub(crate) fn build(
+    per_rank: Vec<BTreeMap<String, Counters>>,
+    disk_dir: String,
+    disk_entries: u64,
+    disk_bytes: u64,
+) -> Report {
+    let names: std::collections::BTreeSet<&String> =
+        per_rank.iter().flat_map(|m| m.keys()).collect();
+    let mut caches = BTreeMap::new();
+    for name in names {
+        let mut row = BTreeMap::new();
+        for m in METRICS {
+            let vals: Vec<f64> = per_rank
+                .iter()
+                .map(|r| r.get(name).map(|c| metric(c, m)).unwrap_or(0.0))
+                .collect();
+            let (max_rank, max) = vals
+                .iter()
+                .copied()
+                .enumerate()
+                .fold((0, f64::MIN), |a, (i, v)| if v > a.1 { (i, v) } else { a });
+            row.insert(
+                m.to_string(),
+                Spread {
+                    min: vals.iter().copied().fold(f64::MAX, f64::min),
+                    max,
+                    sum: vals.iter().sum(),
+                    max_rank,
+                },
+            );
+        }
+        caches.insert(name.clone(), row);
+    }
+    let sum = |cache: &str, m: &str| {
+        caches
+            .get(cache)
+            .and_then(|r: &BTreeMap<String, Spread>| r.get(m))
+            .map(|s| s.sum)
+            .unwrap_or(0.0)
+    };
+    let summary = format!(
+        "{} ranks, {} kernels compiled once ({:.2} s), {} found on disk by rank 0, {} loaded from disk by other ranks, {} corrupt; class cache {} hits / {} misses; disk cache {} entries, {}",
+        per_rank.len(),
+        sum("disk", "compiles"),
+        sum("disk", "compile_seconds"),
+        sum("disk", "hits"),
+        sum("disk", "loaded_from_disk"),
+        sum("disk", "corrupt"),
+        sum("class", "hits"),
+        sum("class", "misses"),
+        disk_entries,
+        human_bytes(disk_bytes)
+    );
+    Report {
+        ranks: per_rank.len(),
+        per_rank,
+        caches,
+        disk_dir,
+        disk_entries,
+        disk_bytes,
+        summary,
+    }
+}
+
+/// `1.5 MiB` style.
+pub fn human_bytes(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+impl Report {
+    /// The table rank 0 prints.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "op2 cache report ({} ranks; disk cache {})\n",
+            self.ranks, self.disk_dir
+        );
+        let _ = writeln!(
+            s,
+            "{:<22} {:<17} {:>12} {:>12} {:>14} {:>8}",
+            "cache", "metric", "min", "max", "sum", "max@rank"
+        );
+        for (name, row) in &self.caches {
+            for m in METRICS {
+                let sp = row[m];
+                if sp.sum == 0.0 && sp.max == 0.0 {
+                    continue;
+                }
+                let f = |v: f64| {
+                    if m.ends_with("_seconds") {
+                        format!("{v:.3}")
+                    } else {
+                        format!("{v:.0}")
+                    }
+                };
+                let _ = writeln!(
+                    s,
+                    "{name:<22} {m:<17} {:>12} {:>12} {:>14} {:>8}",
+                    f(sp.min),
+                    f(sp.max),
+                    f(sp.sum),
+                    sp.max_rank
+                );
+            }
+        }
+        let _ = writeln!(s, "{}", self.summary);
+        s
+    }
+}
+
+/// Collective: gather, print and/or write the report if the configuration asks for it.
+pub(crate) fn at_finalize(comm: Comm, config: &Config) -> Result<()> {
+    if !config.print_cache_size && config.cache_report.is_none() {
+        return Ok(());
+    }
+    let mine = serde_json::to_vec(&stats::snapshot()).expect("counters serialise");
+    let Some(all) = comm.gather_bytes(0, &mine)? else {
+        return Ok(());
+    };
+    let per_rank = all
+        .iter()
+        .map(|b| {
+            serde_json::from_slice(b).map_err(|e| {
+                Error::Mpi(format!(
+                    "garbled cache counters in the finalize gather: {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let disk = DiskCache::new(&config.cache_dir);
+    let (entries, bytes) = admin::summary(&disk)
+        .map(|s| (s.entries, s.bytes))
+        .unwrap_or((0, 0));
+    let report = build(
+        per_rank,
+        config.cache_dir.display().to_string(),
+        entries,
+        bytes,
+    );
+    if config.print_cache_size {
+        print!("{}", report.table());
+    }
+    if let Some(path) = &config.cache_report {
+        crate::fsutil::atomic_write(
+            path,
+            &serde_json::to_vec_pretty(&report).expect("report serialises"),
+        )?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn spread_and_summary() {
+        let mut a = BTreeMap::new();
+        a.insert(
+            "disk".to_string(),
+            Counters {
+                compiles: 2,
+                ..Default::default()
+            },
+        );
+        let mut b = BTreeMap::new();
+        b.insert(
+            "disk".to_string(),
+            Counters {
+                loaded_from_disk: 2,
+                ..Default::default()
+            },
+        );
+        b.insert(
+            "class".to_string(),
+            Counters {
+                hits: 7,
+                ..Default::default()
+            },
+        );
+        let r = build(vec![a, b], "/c".into(), 2, 2048);
+        assert_eq!(
+            r.caches["disk"]["compiles"],
+            Spread {
+                min: 0.0,
+                max: 2.0,
+                sum: 2.0,
+                max_rank: 0
+            }
+        );
+        assert_eq!(r.caches["class"]["hits"].max_rank, 1);
+        assert!(
+            r.summary.starts_with("2 ranks, 2 kernels compiled once"),
+            "{}",
+            r.summary
+        );
+        assert!(r.table().contains("loaded_from_disk"));
+        assert_eq!(human_bytes(2048), "2.0 KiB");
+    }
 }

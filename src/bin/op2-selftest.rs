@@ -4,7 +4,7 @@
 //!
 //! Options: `--kernels N` (default 3), `--bad` (one kernel has a C syntax error),
 //! `--diverge` (rank 1 runs a different kernel: an SPMD violation), `--repeat R` (run the
-//! loops R times; default 2).
+//! loops R times; default 2), `--fail-rank R` (rank R returns an error of its own at the end).
 use std::process::ExitCode;
 
 use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Set};
@@ -71,6 +71,12 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
                 );
             }
         }
+    }
+    if arg_value("--fail-rank", usize::MAX) == rank as usize {
+        return Err(op2::Error::invalid(
+            "op2-selftest",
+            format!("rank {rank} fails alone (--fail-rank)"),
+        ));
     }
     println!(
         "rank {rank}: ok {} loops, checksum {sum_local}",

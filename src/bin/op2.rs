@@ -1,1 +1,173 @@
-fn main() {}
+//! `op2`: the command-line tool. `op2 cache ...` inspects and maintains the disk cache with the
+//! same directory resolution (`--cache-dir`, else `OP2_CACHE_DIR`/`PYOP2_CACHE_DIR`, else the
+//! per-user default) and the same locking rules as the runtime.
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use op2::cache::{admin, disk::DiskCache, prune};
+use op2::report::human_bytes;
+
+#[derive(Parser)]
+#[command(
+    name = "op2",
+    version,
+    about = "op2 runtime tools: inspect and maintain the compiled-kernel disk cache"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Inspect and maintain the disk cache of compiled kernels.
+    Cache {
+        /// Cache directory (default: OP2_CACHE_DIR, PYOP2_CACHE_DIR, then ~/.cache/op2).
+        #[arg(long, global = true)]
+        cache_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: CacheCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheCmd {
+    /// Print the cache directory.
+    Dir,
+    /// Entries, bytes, oldest/newest, per kernel name.
+    Stats {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One line per entry: key, kernel, size, created, last used.
+    List,
+    /// Checksum every entry; report damaged ones (exit 1 if any), and with --fix move them aside.
+    Verify {
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Delete least-recently-used entries until the cache holds at most SIZE (e.g. 500M, 5G).
+    Prune {
+        #[arg(long, value_name = "SIZE")]
+        max_size: String,
+    },
+    /// Delete every entry (processes that loaded one keep working).
+    Clear,
+}
+
+fn when(secs: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let ago = now.saturating_sub(secs);
+    match ago {
+        0..=119 => format!("{ago} s ago"),
+        120..=7199 => format!("{} min ago", ago / 60),
+        7200..=172_799 => format!("{} h ago", ago / 3600),
+        _ => format!("{} days ago", ago / 86400),
+    }
+}
+
+fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
+    let config = op2::Config::from_env()?;
+    let dir = cache_dir.unwrap_or(config.cache_dir.clone());
+    let disk = DiskCache::new(&dir);
+    if !matches!(cmd, CacheCmd::Dir) {
+        admin::require_dir(&dir)?;
+    }
+    match cmd {
+        CacheCmd::Dir => println!("{}", dir.display()),
+        CacheCmd::Stats { json } => {
+            let s = admin::summary(&disk)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&s).expect("summary serialises")
+                );
+            } else {
+                println!("cache directory: {}", dir.display());
+                println!("entries: {}   size: {}", s.entries, human_bytes(s.bytes));
+                if let (Some(o), Some(n)) = (s.oldest, s.newest) {
+                    println!("oldest: {}   newest: {}", when(o), when(n));
+                }
+                for (k, (n, b)) in &s.per_kernel {
+                    println!("  {k:<32} {n:>6} entries {:>12}", human_bytes(*b));
+                }
+            }
+        }
+        CacheCmd::List => {
+            for e in admin::list(&disk)? {
+                match &e.meta {
+                    Some(m) => println!(
+                        "{}  {:<24} {:>10}  created {}  used {}",
+                        m.key,
+                        m.kernel,
+                        human_bytes(e.bytes),
+                        when(m.created),
+                        when(e.last_used)
+                    ),
+                    None => println!("{}  <unreadable metadata>", e.meta_path.display()),
+                }
+            }
+        }
+        CacheCmd::Verify { fix } => {
+            let (bad, n) = admin::verify(&disk, fix, Duration::from_secs(config.lock_timeout_s))?;
+            for d in &bad {
+                println!(
+                    "BAD {} ({}): {}",
+                    d.meta_path.display(),
+                    d.kernel.as_deref().unwrap_or("?"),
+                    d.reason
+                );
+            }
+            println!(
+                "{n} entries checked, {} damaged{}",
+                bad.len(),
+                if fix && !bad.is_empty() {
+                    ", moved to corrupt/"
+                } else {
+                    ""
+                }
+            );
+            if !bad.is_empty() && !fix {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        CacheCmd::Prune { max_size } => {
+            let max = op2::config::parse_size(&max_size)?;
+            let r = prune::prune_to(&disk, max)?;
+            if r.skipped_concurrent {
+                println!("another process is pruning this cache; nothing done");
+            } else {
+                println!(
+                    "removed {} of {} entries, freed {}, {} now ({} busy entries skipped)",
+                    r.removed,
+                    r.entries_before,
+                    human_bytes(r.freed),
+                    human_bytes(r.bytes_after),
+                    r.skipped_busy
+                );
+            }
+        }
+        CacheCmd::Clear => {
+            let (files, bytes) = admin::clear(&disk)?;
+            println!("removed {files} files, {}", human_bytes(bytes));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = match cli.cmd {
+        Cmd::Cache { cache_dir, cmd } => cache(cache_dir, cmd),
+    };
+    out.unwrap_or_else(|e| {
+        eprintln!("op2: error: {e}");
+        ExitCode::from(2)
+    })
+}

@@ -138,7 +138,12 @@ impl DiskCache {
             }
             for f in fs::read_dir(&sub).ctx("read cache directory", &sub)? {
                 let p = f.ctx("read cache directory", &sub)?.path();
-                if p.extension().is_some_and(|e| e == "meta") {
+                // In-flight temporaries (`.tmp-…-<key>.meta`) are not entries.
+                let temp = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(fsutil::is_temp_name);
+                if p.extension().is_some_and(|e| e == "meta") && !temp {
                     out.push(p);
                 }
             }
@@ -267,14 +272,23 @@ pub(crate) fn fetch_or_compile(
     let name = req.kernel.name();
     for attempt in 0..2 {
         let t0 = Instant::now();
-        let outcome = if comm.is_root() {
-            rank0_obtain(&cache, config, req, attempt > 0).unwrap_or_else(|e| Outcome::Failed {
-                detail: e.to_string(),
+        // `_in_use`: rank 0's shared lock on the entry, held until every rank has loaded it.
+        let (outcome, _in_use) = if comm.is_root() {
+            rank0_obtain(&cache, config, req, attempt > 0).unwrap_or_else(|e| {
+                (
+                    Outcome::Failed {
+                        detail: e.to_string(),
+                    },
+                    None,
+                )
             })
         } else {
-            Outcome::Failed {
-                detail: String::new(),
-            }
+            (
+                Outcome::Failed {
+                    detail: String::new(),
+                },
+                None,
+            )
         };
         let bytes = if comm.is_root() {
             serde_json::to_vec(&outcome).expect("outcome serialises")
@@ -321,7 +335,7 @@ pub(crate) fn fetch_or_compile(
             if !comm.is_root() {
                 stats::update(CACHE_NAME, |s| {
                     s.loaded_from_disk += 1;
-                    s.compile_seconds += secs;
+                    s.wait_seconds += secs;
                 });
             }
             return Ok(Arc::new(loaded.expect("checked ok")));
@@ -381,14 +395,16 @@ fn spmd_check(comm: Comm, config: &Config, req: &Request) -> Result<()> {
     })
 }
 
-/// Rank 0: find a verified entry or compile one. `rebuild`: another rank failed to use the
-/// current entry, so move it aside first.
+/// Rank 0: find a verified entry or compile one, and return it with a *shared* lock on the
+/// entry, to be held until every rank has loaded it (so a concurrent prune skips it instead of
+/// unlinking it under the other ranks). `rebuild`: another rank failed to use the current
+/// entry, so move it aside first.
 fn rank0_obtain(
     cache: &DiskCache,
     config: &Config,
     req: &Request,
-    rebuild: bool,
-) -> Result<Outcome> {
+    mut rebuild: bool,
+) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
     let compiler_id = compile::compiler_id(&config.cc, &config.cflags)?;
     let sig = Signature {
         kernel: req.kernel,
@@ -396,58 +412,84 @@ fn rank0_obtain(
     };
     let key = sig.disk_key(req.toolchain, &compiler_id);
     let paths = cache.entry(key);
-    let dir = paths
-        .so
-        .parent()
-        .expect("entry has a directory")
-        .to_path_buf();
     fsutil::create_private_dir(&cache.dir)?;
-    fsutil::create_private_dir(&dir)?;
-    let ready = |m: &Meta| Ready {
-        so: paths.so.clone(),
-        checksum: m.checksum,
-        size: m.size,
-    };
+    fsutil::create_private_dir(paths.so.parent().expect("entry has a directory"))?;
     let timeout = Duration::from_secs(config.lock_timeout_s);
-
-    if !rebuild {
-        match DiskCache::verify(&paths) {
-            Ok(meta) => {
-                touch(&paths.meta);
-                stats::update(CACHE_NAME, |s| s.hits += 1);
-                return Ok(ready(&meta));
-            }
-            Err(Verify::Missing) => {}
-            Err(Verify::Corrupt(why)) => {
-                eprintln!(
-                    "op2: corrupt cache entry for kernel `{}`: {why}; rebuilding",
-                    req.kernel.name()
-                );
-                stats::update(CACHE_NAME, |s| s.corrupt += 1);
-                let _lock = fsutil::lock_exclusive(&paths.lock, timeout)?;
-                // Another process may have rebuilt it meanwhile: only move aside what is still bad.
-                if let Err(Verify::Corrupt(_)) = DiskCache::verify(&paths) {
-                    cache.quarantine(&paths)?;
+    let mut compiled = false;
+    // Bounded: an entry can vanish between our compile and our shared lock only through a
+    // concurrent prune, which then skips it once we hold the lock.
+    for _ in 0..4 {
+        let mut corrupt = rebuild;
+        if !rebuild {
+            let shared = fsutil::lock_shared(&paths.lock, timeout)?;
+            match DiskCache::verify(&paths) {
+                Ok(meta) => {
+                    touch(&paths.meta);
+                    if !compiled {
+                        stats::update(CACHE_NAME, |s| s.hits += 1);
+                    }
+                    return Ok((
+                        Ready {
+                            so: paths.so.clone(),
+                            checksum: meta.checksum,
+                            size: meta.size,
+                        },
+                        Some(shared),
+                    ));
+                }
+                Err(Verify::Missing) => {}
+                Err(Verify::Corrupt(why)) => {
+                    eprintln!(
+                        "op2: corrupt cache entry for kernel `{}`: {why}; rebuilding",
+                        req.kernel.name()
+                    );
+                    corrupt = true;
                 }
             }
         }
+        let exclusive = fsutil::lock_exclusive(&paths.lock, timeout)?;
+        if corrupt {
+            // Another process may have rebuilt it meanwhile: only move aside what is still bad.
+            if rebuild || matches!(DiskCache::verify(&paths), Err(Verify::Corrupt(_))) {
+                stats::update(CACHE_NAME, |s| s.corrupt += 1);
+                cache.quarantine(&paths)?;
+            }
+        }
+        rebuild = false;
+        if DiskCache::verify(&paths).is_err() {
+            if let Some(failure) =
+                compile_entry(cache, config, req, &sig, &compiler_id, key, &paths)?
+            {
+                return Ok((failure, None));
+            }
+            compiled = true;
+        }
+        drop(exclusive);
     }
+    Err(Error::io(
+        "cache entry kept disappearing right after it was written (is another process clearing the cache?)",
+        &paths.so,
+        std::io::Error::from(std::io::ErrorKind::NotFound),
+    ))
+}
 
-    let _lock = fsutil::lock_exclusive(&paths.lock, timeout)?;
-    if rebuild {
-        stats::update(CACHE_NAME, |s| s.corrupt += 1);
-        cache.quarantine(&paths)?;
-    } else if let Ok(meta) = DiskCache::verify(&paths) {
-        // Another job compiled it while we waited for the lock.
-        stats::update(CACHE_NAME, |s| s.hits += 1);
-        return Ok(ready(&meta));
-    }
+/// Under the entry's exclusive lock: generate, compile once, checksum, and rename the `.so` then
+/// the `.meta` into place. `Ok(Some(outcome))` carries a compile error to broadcast.
+fn compile_entry(
+    cache: &DiskCache,
+    config: &Config,
+    req: &Request,
+    sig: &Signature,
+    compiler_id: &str,
+    key: u128,
+    paths: &EntryPaths,
+) -> Result<Option<Outcome>> {
     stats::update(CACHE_NAME, |s| s.misses += 1);
-
+    let dir = paths.so.parent().expect("entry has a directory");
     let hex = format!("{key:032x}");
     let source = crate::codegen::generate(req.kernel, req.shapes);
-    let src_tmp = fsutil::temp_path(&dir, &format!("{hex}.c"));
-    let so_tmp = fsutil::temp_path(&dir, &format!("{hex}.so"));
+    let src_tmp = fsutil::temp_path(dir, &format!("{hex}.c"));
+    let so_tmp = fsutil::temp_path(dir, &format!("{hex}.so"));
     fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
     let t0 = Instant::now();
     let result = compile::compile(
@@ -476,11 +518,11 @@ fn rank0_obtain(
             failed.join(format!("{hex}.log")),
             format!("{command}\n{stderr}\n"),
         );
-        return Ok(Outcome::CompileError {
+        return Ok(Some(Outcome::CompileError {
             command,
             stderr,
             source_path: kept,
-        });
+        }));
     }
     let _ = fs::remove_file(&src_tmp);
     let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp)?;
@@ -493,16 +535,15 @@ fn rank0_obtain(
         host: fsutil::hostname(),
         compile_seconds: secs,
         key: hex,
-        key_text: sig.text(&config.cc, &config.cflags, &compiler_id),
+        key_text: sig.text(&config.cc, &config.cflags, compiler_id),
     };
     fsutil::atomic_rename(&so_tmp, &paths.so)?;
     fsutil::atomic_write(
         &paths.meta,
         &serde_json::to_vec_pretty(&meta).expect("meta serialises"),
     )?;
-    drop(_lock);
     crate::cache::prune::after_insert(cache, config.cache_max_size);
-    Ok(ready(&meta))
+    Ok(None)
 }
 
 /// Refresh an entry's recency (its `.meta` mtime) for LRU pruning; best effort.

@@ -1,5 +1,6 @@
 //! The caches: object caches on Sets/Maps, the class cache of loaded kernels, the shared
 //! disk cache of compiled kernels, their keys and their counters.
+pub mod admin;
 pub mod disk;
 pub mod key;
 pub mod memory;

@@ -20,8 +20,10 @@ pub struct Counters {
     pub evictions: u64,
     /// Compilations this process ran.
     pub compiles: u64,
-    /// Seconds spent in those compilations (and waiting for them on other ranks).
+    /// Seconds spent in those compilations.
     pub compile_seconds: f64,
+    /// Seconds ranks other than 0 waited for rank 0's outcome and loaded the result.
+    pub wait_seconds: f64,
     /// Entries loaded from disk that another process compiled.
     pub loaded_from_disk: u64,
     /// Corrupt entries detected and rebuilt.
