@@ -25,6 +25,7 @@ pub mod dtype;
 pub mod error;
 pub mod halo;
 pub mod map;
+pub mod mesh;
 mod report;
 pub mod runtime;
 pub mod set;
