@@ -74,6 +74,14 @@ pub enum Error {
     /// Another rank failed during a collective operation; this rank stopped with it.
     #[error("rank {rank} failed: {detail}")]
     Remote { rank: i32, detail: String },
+
+    /// A data file (a mesh) is truncated, garbled or inconsistent. `line` is 1-based.
+    #[error("{path}:{line}: {detail}")]
+    Format {
+        path: PathBuf,
+        line: usize,
+        detail: String,
+    },
 }
 
 impl Error {

@@ -31,6 +31,7 @@ mod fsutil;
 pub mod halo;
 pub mod kernel;
 pub mod map;
+pub mod mesh;
 pub mod parloop;
 pub mod report;
 pub mod runtime;
