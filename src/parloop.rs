@@ -98,6 +98,45 @@ impl Global {
     }
 }
 
+/// Time spent in one kernel's loops on this rank.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoopTiming {
+    /// Kernel name.
+    pub kernel: String,
+    /// Number of par_loop calls.
+    pub calls: u64,
+    /// Wall seconds in those calls (lookup, compute and communication).
+    pub seconds: f64,
+    /// Of which: halo exchanges and Global reductions (not overlapped with compute).
+    pub comm_seconds: f64,
+}
+
+static TIMINGS: std::sync::Mutex<Vec<LoopTiming>> = std::sync::Mutex::new(Vec::new());
+
+fn record(kernel: &str, seconds: f64, comm_seconds: f64) {
+    let mut t = TIMINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let i = match t.iter().position(|x| x.kernel == kernel) {
+        Some(i) => i,
+        None => {
+            t.push(LoopTiming { kernel: kernel.to_string(), ..Default::default() });
+            t.len() - 1
+        }
+    };
+    t[i].calls += 1;
+    t[i].seconds += seconds;
+    t[i].comm_seconds += comm_seconds;
+}
+
+/// Per-kernel loop timings of this rank, in order of first use.
+///
+/// ```
+/// let t = op2::parloop::timings();
+/// assert!(t.iter().all(|l| l.comm_seconds <= l.seconds + 1e-9));
+/// ```
+pub fn timings() -> Vec<LoopTiming> {
+    TIMINGS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::invalid("par_loop", format!("{what} {v} is too large")))
 }
@@ -253,9 +292,12 @@ fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
 /// assert_eq!(sum.value::<f64>().unwrap(), vec![10.0]);
 /// ```
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
+    let t0 = std::time::Instant::now();
     let shapes = shapes(kernel, set, args)?;
     let loaded = lookup(kernel, set.comm(), &shapes)?;
-    execute(&loaded, set, args)
+    let comm_seconds = execute(&loaded, set, args)?;
+    record(kernel.name(), t0.elapsed().as_secs_f64(), comm_seconds);
+    Ok(())
 }
 
 /// Class cache, then (collectively, on a miss) the disk cache.
@@ -298,8 +340,10 @@ fn elem_bytes(d: &Dat) -> usize {
     d.dim() * d.dtype().size()
 }
 
-fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<()> {
+/// Run the loop; returns the seconds spent communicating (not overlapped with compute).
+fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
     let comm = set.comm();
+    let mut comm_seconds = 0.0;
     // Unique Dats (a Dat may appear several times, e.g. through two map indices).
     let mut uses: Vec<DatUse> = Vec::new();
     for a in args {
@@ -410,9 +454,14 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<()> {
         }
         let sends: Vec<(i32, Vec<u8>)> = sends.into_iter().collect();
         let lens: Vec<(i32, usize)> = lens.into_iter().collect();
-        let (recvs, ()) = comm.exchange(TAG_FORWARD, &sends, &lens, || unsafe {
-            loaded.call(0, core, &ptrs, &maps)
+        let tx = std::time::Instant::now();
+        let (recvs, core_seconds) = comm.exchange(TAG_FORWARD, &sends, &lens, || {
+            let tc = std::time::Instant::now();
+            unsafe { loaded.call(0, core, &ptrs, &maps) };
+            tc.elapsed().as_secs_f64()
         })?;
+        comm_seconds += (tx.elapsed().as_secs_f64() - core_seconds).max(0.0);
+
         let mut offset: BTreeMap<i32, usize> = BTreeMap::new();
         let by_rank: BTreeMap<i32, &Vec<u8>> =
             lens.iter().map(|(r, _)| *r).zip(recvs.iter()).collect();
@@ -436,6 +485,7 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<()> {
     }
 
     // After: indirect writes travel back to owners; any write leaves halo copies stale.
+    let tx = std::time::Instant::now();
     for (i, u) in uses.iter().enumerate() {
         if !u.access.writes() {
             continue;
@@ -499,7 +549,8 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<()> {
             }
         }
     }
-    Ok(())
+    comm_seconds += if comm.size() > 1 { tx.elapsed().as_secs_f64() } else { 0.0 };
+    Ok(comm_seconds)
 }
 
 /// Halo elements of the target set reached from owned iteration elements through `maps`.

@@ -1,0 +1,205 @@
+//! Airfoil: OP2's benchmark (2D inviscid Euler, finite volumes, NACA0012) as an op2 solver.
+//!
+//! The five kernels of `kernels.c` run through `par_loop` on a mesh generated (or read) on rank
+//! 0 and distributed over all ranks. Output follows OP2: the iteration and rms every 100
+//! iterations, and for the standard mesh a final comparison with OP2's published value.
+//!
+//! ```text
+//! mpiexec -n 4 airfoil [--iters N] [--i I --j J | --mesh new_grid.dat] [--vtu out.vtu] [--png out.png]
+//! ```
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use op2::{par_loop, Access, DType, DataSet, Dat, Global, GlobalMesh, Kernel};
+
+mod output;
+
+/// OP2's final rms on the standard mesh after 1000 iterations.
+const OP2_REFERENCE_RMS: f64 = 0.0001060114637578;
+
+#[derive(Parser, Debug)]
+#[command(name = "airfoil", about = "OP2's Airfoil benchmark on the op2 runtime")]
+struct Args {
+    /// Iterations (OP2's benchmark: 1000).
+    #[arg(long, default_value_t = 1000)]
+    iters: usize,
+    /// Mesh size I of the generated NACA0012 mesh (standard: 400).
+    #[arg(long, default_value_t = op2::mesh::STANDARD_I)]
+    i: usize,
+    /// Mesh size J of the generated NACA0012 mesh (standard: 600).
+    #[arg(long, default_value_t = op2::mesh::STANDARD_J)]
+    j: usize,
+    /// Read an OP2 ASCII mesh file (new_grid.dat format) instead of generating one.
+    #[arg(long)]
+    mesh: Option<std::path::PathBuf>,
+    /// Write the final density, pressure and Mach number to this VTU file (ParaView).
+    #[arg(long)]
+    vtu: Option<std::path::PathBuf>,
+    /// Render the Mach number around the aerofoil to this PNG file.
+    #[arg(long)]
+    png: Option<std::path::PathBuf>,
+    /// Print a progress line (iteration, rms, seconds per iteration) every N iterations (0: off).
+    #[arg(long, default_value_t = 100)]
+    progress: usize,
+}
+
+const KERNELS: &str = include_str!("kernels.c");
+
+fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
+    let comm = rt.comm();
+    let root = comm.is_root();
+    let t_setup = Instant::now();
+    // Rank 0 builds or reads the global mesh; everyone receives its part.
+    let (global, standard) = if root {
+        let m = match &args.mesh {
+            Some(p) => op2::mesh::AirfoilMesh::read_op2(p)?,
+            None => op2::mesh::naca0012(args.i, args.j)?,
+        };
+        let standard = m.ncell == 720_000 && m.nnode == 721_801 && m.nedge == 1_438_600 && m.nbedge == 2_800;
+        (Some(m), standard)
+    } else {
+        (None, false)
+    };
+    let standard = comm.broadcast_bytes(0, vec![standard as u8])?[0] == 1;
+    let gm = global.as_ref().map(|m| {
+        GlobalMesh::new()
+            .add_set("nodes", m.nnode)
+            .add_set("cells", m.ncell)
+            .add_set("edges", m.nedge)
+            .add_set("bedges", m.nbedge)
+            .add_map("pcell", "cells", "nodes", 4, m.cell.clone())
+            .add_map("pedge", "edges", "nodes", 2, m.edge.clone())
+            .add_map("pecell", "edges", "cells", 2, m.ecell.clone())
+            .add_map("pbedge", "bedges", "nodes", 2, m.bedge.clone())
+            .add_map("pbecell", "bedges", "cells", 1, m.becell.clone())
+            .coordinates("nodes", 2, m.x.clone())
+    });
+    let dm = op2::distribute(comm, gm)?;
+    let (nodes, cells, edges, bedges) = (dm.set("nodes")?, dm.set("cells")?, dm.set("edges")?, dm.set("bedges")?);
+    let (pcell, pedge, pecell, pbedge, pbecell) = (dm.map("pcell")?, dm.map("pedge")?, dm.map("pecell")?, dm.map("pbedge")?, dm.map("pbecell")?);
+    let ncell_global = cells.global_size();
+
+    let qinf = output::qinf();
+    let p_x = dm.scatter_dat("p_x", "nodes", 2, global.as_ref().map(|m| m.x.clone()))?;
+    let p_bound = dm.scatter_dat("p_bound", "bedges", 1, global.as_ref().map(|m| m.bound.clone()))?;
+    let p_q = dm.scatter_dat("p_q", "cells", 4, global.as_ref().map(|m| qinf.iter().copied().cycle().take(4 * m.ncell).collect::<Vec<f64>>()))?;
+    let ds4 = DataSet::new(cells, 4)?;
+    let p_qold = Dat::zeros(&ds4, DType::F64);
+    let p_res = Dat::zeros(&ds4, DType::F64);
+    let p_adt = Dat::zeros(&DataSet::new(cells, 1)?, DType::F64);
+    let _ = (nodes, edges);
+
+    let k = |name: &str| Kernel::new(name, KERNELS);
+    let (save_soln, adt_calc, res_calc, bres_calc, update) = (k("save_soln")?, k("adt_calc")?, k("res_calc")?, k("bres_calc")?, k("update")?);
+    if root {
+        println!(
+            "airfoil: {} cells, {} nodes, {} edges, {} boundary edges on {} rank(s); setup {:.2} s",
+            ncell_global,
+            dm.set("nodes")?.global_size(),
+            edges.global_size(),
+            bedges.global_size(),
+            comm.size(),
+            t_setup.elapsed().as_secs_f64()
+        );
+    }
+
+    let t0 = Instant::now();
+    let mut t_last = Instant::now();
+    let mut rms = 0.0;
+    for iter in 1..=args.iters {
+        par_loop(&save_soln, cells, &[p_q.arg(Access::Read), p_qold.arg(Access::Write)])?;
+        for _ in 0..2 {
+            par_loop(
+                &adt_calc,
+                cells,
+                &[
+                    p_x.arg_map(Access::Read, pcell, 0),
+                    p_x.arg_map(Access::Read, pcell, 1),
+                    p_x.arg_map(Access::Read, pcell, 2),
+                    p_x.arg_map(Access::Read, pcell, 3),
+                    p_q.arg(Access::Read),
+                    p_adt.arg(Access::Write),
+                ],
+            )?;
+            par_loop(
+                &res_calc,
+                edges,
+                &[
+                    p_x.arg_map(Access::Read, pedge, 0),
+                    p_x.arg_map(Access::Read, pedge, 1),
+                    p_q.arg_map(Access::Read, pecell, 0),
+                    p_q.arg_map(Access::Read, pecell, 1),
+                    p_adt.arg_map(Access::Read, pecell, 0),
+                    p_adt.arg_map(Access::Read, pecell, 1),
+                    p_res.arg_map(Access::Inc, pecell, 0),
+                    p_res.arg_map(Access::Inc, pecell, 1),
+                ],
+            )?;
+            par_loop(
+                &bres_calc,
+                bedges,
+                &[
+                    p_x.arg_map(Access::Read, pbedge, 0),
+                    p_x.arg_map(Access::Read, pbedge, 1),
+                    p_q.arg_map(Access::Read, pbecell, 0),
+                    p_adt.arg_map(Access::Read, pbecell, 0),
+                    p_res.arg_map(Access::Inc, pbecell, 0),
+                    p_bound.arg(Access::Read),
+                ],
+            )?;
+            let g_rms = Global::named("rms", vec![0.0f64])?;
+            par_loop(&update, cells, &[p_qold.arg(Access::Read), p_q.arg(Access::Write), p_res.arg(Access::RW), p_adt.arg(Access::Read), g_rms.arg(Access::Inc)])?;
+            rms = g_rms.value::<f64>()?[0];
+        }
+        rms = (rms / ncell_global as f64).sqrt();
+        if root && iter % 100 == 0 {
+            println!(" {iter}  {rms:10.5e} ");
+        }
+        if root && args.progress > 0 && iter % args.progress == 0 {
+            let per = t_last.elapsed().as_secs_f64() / args.progress as f64;
+            eprintln!("airfoil: iteration {iter}/{}  rms {rms:.6e}  {per:.4} s/iteration", args.iters);
+            t_last = Instant::now();
+        }
+    }
+    let total = t0.elapsed().as_secs_f64();
+    output::timing_summary(comm, total, args.iters)?;
+
+    if args.vtu.is_some() || args.png.is_some() {
+        let q = p_q.gather::<f64>(0)?;
+        if let (Some(m), Some(q)) = (global.as_ref(), q) {
+            if let Some(p) = &args.vtu {
+                output::write_vtu(p, m, &q)?;
+                println!("airfoil: wrote {}", p.display());
+            }
+            if let Some(p) = &args.png {
+                output::write_png(p, m, &q)?;
+                println!("airfoil: wrote {}", p.display());
+            }
+        }
+    }
+
+    let mut passed = true;
+    if standard && args.iters == 1000 {
+        let diff = (100.0 * (rms / OP2_REFERENCE_RMS) - 100.0).abs();
+        passed = diff < 0.00001;
+        if root {
+            println!("\n\nfinal rms {rms:.16e}, OP2 reference {OP2_REFERENCE_RMS:.16e}, relative difference {:.3e} %", diff);
+            println!("This test is considered {}", if passed { "PASSED" } else { "FAILED" });
+        }
+    }
+    Ok(passed)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut passed = true;
+    let code = op2::run(|rt| {
+        passed = solve(rt, &args)?;
+        Ok(())
+    });
+    if code == ExitCode::SUCCESS && !passed {
+        return ExitCode::FAILURE;
+    }
+    code
+}

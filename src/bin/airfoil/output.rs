@@ -1,0 +1,173 @@
+//! Airfoil's outputs: constants read from `kernels.c`, the timing summary, VTU and PNG files.
+use std::io::Write;
+use std::path::Path;
+
+use op2::mesh::AirfoilMesh;
+use op2::{Comm, Error, ReduceOp, Result};
+
+/// A `static const double NAME = VALUE;` (or the array `qinf`) from kernels.c: the kernels'
+/// constants have one source of truth.
+fn constant(name: &str) -> Vec<f64> {
+    let src = super::KERNELS;
+    let start = src.find(&format!("static const double {name}")).unwrap_or_else(|| panic!("kernels.c defines {name}"));
+    let rest = &src[start..];
+    let (lo, hi) = (rest.find('=').expect("initialiser") + 1, rest.find(';').expect("semicolon"));
+    rest[lo..hi].trim().trim_matches(|c| c == '{' || c == '}').split(',').map(|v| v.trim().parse().expect("numeric constant")).collect()
+}
+
+/// Free-stream state, as the kernels use it.
+pub fn qinf() -> [f64; 4] {
+    let q = constant("qinf");
+    [q[0], q[1], q[2], q[3]]
+}
+
+/// Density, pressure and Mach number of each cell.
+fn fields(q: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (gam, gm1) = (constant("gam")[0], constant("gm1")[0]);
+    let n = q.len() / 4;
+    let (mut rho, mut p, mut mach) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for c in q.chunks_exact(4) {
+        let (r, u, v) = (c[0], c[1] / c[0], c[2] / c[0]);
+        let pr = gm1 * (c[3] - 0.5 * r * (u * u + v * v));
+        rho.push(r);
+        p.push(pr);
+        mach.push((u * u + v * v).sqrt() / (gam * pr / r).sqrt());
+    }
+    (rho, p, mach)
+}
+
+/// Rank 0 prints the total and per-loop times (max over ranks) and the communication share.
+pub fn timing_summary(comm: Comm, total: f64, iters: usize) -> Result<()> {
+    let t = op2::parloop::timings();
+    let secs: Vec<f64> = t.iter().map(|l| l.seconds).collect();
+    let comm_s: Vec<f64> = t.iter().map(|l| l.comm_seconds).collect();
+    let max_secs = comm.allreduce(&secs, ReduceOp::Max)?;
+    let sum_secs = comm.allreduce(&secs, ReduceOp::Sum)?;
+    let sum_comm = comm.allreduce(&comm_s, ReduceOp::Sum)?;
+    let total_max = comm.allreduce(&[total], ReduceOp::Max)?[0];
+    if comm.is_root() {
+        println!("\ntiming: {total_max:.3} s total, {:.5} s per iteration, {} rank(s)", total_max / iters.max(1) as f64, comm.size());
+        println!("  {:<12} {:>8} {:>12} {:>14}", "loop", "calls", "max s", "comm share");
+        for (i, l) in t.iter().enumerate() {
+            let share = if sum_secs[i] > 0.0 { 100.0 * sum_comm[i] / sum_secs[i] } else { 0.0 };
+            println!("  {:<12} {:>8} {:>12.3} {:>13.1}%", l.kernel, l.calls, max_secs[i], share);
+        }
+        let all: f64 = sum_secs.iter().sum();
+        let comm_all: f64 = sum_comm.iter().sum();
+        println!("  halo exchange + reductions: {:.1}% of loop time", if all > 0.0 { 100.0 * comm_all / all } else { 0.0 });
+    }
+    Ok(())
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io("write", path, e)
+}
+
+/// ParaView-readable unstructured grid (VTK XML, ASCII): quads with cell data.
+pub fn write_vtu(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
+    let (rho, p, mach) = fields(q);
+    let f = std::fs::File::create(path).map_err(io(path))?;
+    let mut w = std::io::BufWriter::new(f);
+    let e = io(path);
+    (|| -> std::io::Result<()> {
+        writeln!(w, "<?xml version=\"1.0\"?>")?;
+        writeln!(w, "<VTKFile type=\"UnstructuredGrid\" version=\"0.1\" byte_order=\"LittleEndian\">")?;
+        writeln!(w, "<UnstructuredGrid><Piece NumberOfPoints=\"{}\" NumberOfCells=\"{}\">", m.nnode, m.ncell)?;
+        writeln!(w, "<Points><DataArray type=\"Float64\" NumberOfComponents=\"3\" format=\"ascii\">")?;
+        for xy in m.x.chunks_exact(2) {
+            writeln!(w, "{} {} 0", xy[0], xy[1])?;
+        }
+        writeln!(w, "</DataArray></Points>\n<Cells>\n<DataArray type=\"Int32\" Name=\"connectivity\" format=\"ascii\">")?;
+        for c in m.cell.chunks_exact(4) {
+            writeln!(w, "{} {} {} {}", c[0], c[1], c[2], c[3])?;
+        }
+        writeln!(w, "</DataArray>\n<DataArray type=\"Int32\" Name=\"offsets\" format=\"ascii\">")?;
+        for i in 1..=m.ncell {
+            writeln!(w, "{}", 4 * i)?;
+        }
+        writeln!(w, "</DataArray>\n<DataArray type=\"UInt8\" Name=\"types\" format=\"ascii\">")?;
+        for _ in 0..m.ncell {
+            writeln!(w, "9")?;
+        }
+        writeln!(w, "</DataArray>\n</Cells>\n<CellData Scalars=\"mach\">")?;
+        for (name, v) in [("density", &rho), ("pressure", &p), ("mach", &mach)] {
+            writeln!(w, "<DataArray type=\"Float64\" Name=\"{name}\" format=\"ascii\">")?;
+            for x in v.iter() {
+                writeln!(w, "{x}")?;
+            }
+            writeln!(w, "</DataArray>")?;
+        }
+        writeln!(w, "</CellData>\n</Piece></UnstructuredGrid>\n</VTKFile>")?;
+        w.flush()
+    })()
+    .map_err(e)
+}
+
+/// A perceptual-ish blue -> cyan -> yellow -> red ramp.
+fn colour(t: f64) -> [u8; 3] {
+    let stops: [(f64, [f64; 3]); 5] = [(0.0, [0.19, 0.07, 0.55]), (0.3, [0.1, 0.55, 0.9]), (0.55, [0.3, 0.85, 0.5]), (0.8, [0.98, 0.8, 0.15]), (1.0, [0.8, 0.1, 0.1])];
+    let t = t.clamp(0.0, 1.0);
+    let i = stops.iter().position(|s| s.0 >= t).unwrap_or(4).max(1);
+    let (a, b) = (stops[i - 1], stops[i]);
+    let f = (t - a.0) / (b.0 - a.0);
+    let mut out = [0u8; 3];
+    for k in 0..3 {
+        out[k] = ((a.1[k] + f * (b.1[k] - a.1[k])) * 255.0).round() as u8;
+    }
+    out
+}
+
+/// Mach number around the aerofoil (x in [-0.4, 1.4], y in [-0.45, 0.45]) with a colour bar.
+pub fn write_png(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
+    let (_, _, mach) = fields(q);
+    let (w, h, bar) = (1000usize, 500usize, 40usize);
+    let (x0, x1, y0, y1) = (-0.4, 1.4, -0.45, 0.45);
+    let mut img = vec![255u8; (w + bar) * h * 3];
+    let (lo, hi) = (0.0, mach.iter().cloned().fold(0.0f64, f64::max).max(1e-12));
+    let px = |x: f64| (x - x0) / (x1 - x0) * w as f64;
+    let py = |y: f64| (y1 - y) / (y1 - y0) * h as f64;
+    for (c, nodes) in m.cell.chunks_exact(4).enumerate() {
+        let pts: Vec<(f64, f64)> = nodes.iter().map(|&n| (px(m.x[2 * n as usize]), py(m.x[2 * n as usize + 1]))).collect();
+        let (minx, maxx) = pts.iter().fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+        let (miny, maxy) = pts.iter().fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+        if maxx < 0.0 || maxy < 0.0 || minx >= w as f64 || miny >= h as f64 {
+            continue;
+        }
+        let rgb = colour((mach[c] - lo) / (hi - lo));
+        for tri in [[0, 1, 2], [0, 2, 3]] {
+            let [a, b, cc] = tri.map(|k| pts[k]);
+            let area = (b.0 - a.0) * (cc.1 - a.1) - (cc.0 - a.0) * (b.1 - a.1);
+            if area.abs() < 1e-12 {
+                continue;
+            }
+            let (sx, ex) = (minx.floor().max(0.0) as usize, (maxx.ceil() as usize).min(w - 1));
+            let (sy, ey) = (miny.floor().max(0.0) as usize, (maxy.ceil() as usize).min(h - 1));
+            for yy in sy..=ey {
+                for xx in sx..=ex {
+                    let p = (xx as f64 + 0.5, yy as f64 + 0.5);
+                    let w0 = ((b.0 - p.0) * (cc.1 - p.1) - (cc.0 - p.0) * (b.1 - p.1)) / area;
+                    let w1 = ((cc.0 - p.0) * (a.1 - p.1) - (a.0 - p.0) * (cc.1 - p.1)) / area;
+                    if w0 >= -1e-9 && w1 >= -1e-9 && w0 + w1 <= 1.0 + 1e-9 {
+                        let o = (yy * (w + bar) + xx) * 3;
+                        img[o..o + 3].copy_from_slice(&rgb);
+                    }
+                }
+            }
+        }
+    }
+    // Colour bar from Mach 0 (bottom) to the maximum (top).
+    for yy in 20..h - 20 {
+        let rgb = colour(1.0 - (yy - 20) as f64 / (h - 40) as f64);
+        for xx in w + 12..w + bar - 8 {
+            let o = (yy * (w + bar) + xx) * 3;
+            img[o..o + 3].copy_from_slice(&rgb);
+        }
+    }
+    let f = std::fs::File::create(path).map_err(io(path))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(f), (w + bar) as u32, h as u32);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut wr = enc.write_header().map_err(|e| Error::invalid("write_png", format!("{}: {e}", path.display())))?;
+    wr.write_image_data(&img).map_err(|e| Error::invalid("write_png", format!("{}: {e}", path.display())))?;
+    Ok(())
+}
