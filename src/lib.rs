@@ -25,6 +25,7 @@ pub mod dtype;
 pub mod error;
 pub mod halo;
 pub mod map;
+pub mod partition;
 mod report;
 pub mod runtime;
 pub mod set;
