@@ -1,7 +1,7 @@
 //! Communicators: the only module that calls MPI.
 //!
 //! Owns every collective and point-to-point operation op2 performs, behind a small typed
-//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `exchange`). Other modules never
+//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `exchange`, `idle_barrier`). Other modules never
 //! import `mpi` directly, so the rules below live in one place:
 //!
 //! * A [`Comm`] is a small `Copy` descriptor: either MPI's world communicator or a serial
@@ -127,6 +127,30 @@ impl Comm {
             c.barrier();
         }
         Ok(())
+    }
+
+    /// A barrier that waits without spinning: a rank that arrives early checks every `poll`
+    /// and sleeps in between, leaving its CPU to ranks still working (rank 0 partitioning a
+    /// mesh while the others wait, on a node with fewer cores than ranks). Blocking MPI
+    /// collectives busy-poll instead.
+    ///
+    /// ```
+    /// op2::Comm::serial().idle_barrier(std::time::Duration::from_millis(1)).unwrap();
+    /// ```
+    pub fn idle_barrier(&self, poll: std::time::Duration) -> Result<()> {
+        let Some(c) = self.mpi()? else {
+            return Ok(());
+        };
+        let mut req = c.immediate_barrier();
+        loop {
+            match req.test() {
+                Ok(_) => return Ok(()),
+                Err(r) => {
+                    req = r;
+                    std::thread::sleep(poll);
+                }
+            }
+        }
     }
 
     /// Broadcast a byte buffer from `root`; non-root ranks' `data` is ignored.

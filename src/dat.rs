@@ -62,14 +62,17 @@ impl Dat {
                 ),
             ));
         }
-        let halo_valid = values.len() == total && total != owned;
+        // The validity flag must be equal on all ranks (it decides collective exchanges), so
+        // on a distributed set it starts false even where this rank was given halo values or
+        // has no halo elements: the first reader refreshes the copies from their owners.
+        let halo_valid = set.halo().is_none();
         values.resize(total, T::zero());
         Ok(Dat::from_words(
             name,
             ds,
             T::DTYPE,
             dtype::to_words(&values),
-            halo_valid || total == owned,
+            halo_valid,
         ))
     }
 
@@ -174,8 +177,10 @@ impl Dat {
     pub(crate) fn set_halo_valid(&self, v: bool) {
         self.0.halo_valid.store(v, Ordering::Relaxed)
     }
+    /// Mark halo copies stale. Decided from the set alone (never from this rank's halo size),
+    /// so every rank of a distributed set agrees.
     pub(crate) fn mark_halo_stale(&self) {
-        if self.set().total_size() != self.set().size() {
+        if self.set().halo().is_some() {
             self.set_halo_valid(false);
         }
     }

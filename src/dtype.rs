@@ -59,8 +59,26 @@ impl fmt::Display for DType {
 }
 
 /// A Rust scalar that can live in a Dat or Global.
+///
+/// Scalars add (`+`, `+=`), which reverse halo exchanges of indirect increments need.
+///
+/// ```
+/// fn sum<T: op2::Scalar>(v: &[T]) -> T {
+///     v.iter().fold(T::zero(), |a, &b| a + b)
+/// }
+/// assert_eq!(sum(&[1.5f64, 2.0]), 3.5);
+/// assert_eq!(<i32 as op2::Scalar>::DTYPE, op2::DType::I32);
+/// ```
 pub trait Scalar:
-    bytemuck::Pod + mpi::traits::Equivalence + PartialOrd + fmt::Debug + Send + Sync + 'static
+    bytemuck::Pod
+    + mpi::traits::Equivalence
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::AddAssign
+    + fmt::Debug
+    + Send
+    + Sync
+    + 'static
 {
     /// The matching [`DType`].
     const DTYPE: DType;

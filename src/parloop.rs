@@ -22,7 +22,7 @@ use crate::dat::{Dat, Global};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::ffi::LoadedKernel;
-use crate::halo::{Halo, TAG_FORWARD, TAG_REVERSE};
+use crate::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE as TAG_REVERSE};
 use crate::kernel::Kernel;
 use crate::map::Map;
 use crate::set::Set;
@@ -118,7 +118,10 @@ fn record(kernel: &str, seconds: f64, comm_seconds: f64) {
     let i = match t.iter().position(|x| x.kernel == kernel) {
         Some(i) => i,
         None => {
-            t.push(LoopTiming { kernel: kernel.to_string(), ..Default::default() });
+            t.push(LoopTiming {
+                kernel: kernel.to_string(),
+                ..Default::default()
+            });
             t.len() - 1
         }
     };
@@ -336,6 +339,15 @@ struct DatUse {
     maps: Vec<Map>,
 }
 
+/// The halo plan an indirect access of `u` exchanges along, on more than one rank.
+fn halo_of(parallel: bool, u: &DatUse) -> Option<&Halo> {
+    if parallel && !u.maps.is_empty() {
+        u.dat.set().halo()
+    } else {
+        None
+    }
+}
+
 fn elem_bytes(d: &Dat) -> usize {
     d.dim() * d.dtype().size()
 }
@@ -367,20 +379,13 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         }
     }
     let parallel = comm.size() > 1;
-    let halo_of = |u: &DatUse| -> Option<Arc<Halo>> {
-        if parallel && !u.maps.is_empty() {
-            u.dat.set().halo().cloned()
-        } else {
-            None
-        }
-    };
 
     let mut guards: Vec<_> = uses.iter().map(|u| u.dat.write()).collect();
 
     // Before: indirect INC starts from zero halo copies; indirect READ/RW need fresh copies.
     let mut forward: Vec<usize> = Vec::new();
     for (i, u) in uses.iter().enumerate() {
-        if halo_of(u).is_none() {
+        if halo_of(parallel, u).is_none() {
             continue;
         }
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut guards[i][..]);
@@ -443,7 +448,7 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         let mut sends: BTreeMap<i32, Vec<u8>> = BTreeMap::new();
         let mut lens: BTreeMap<i32, usize> = BTreeMap::new();
         for &i in &forward {
-            let halo = halo_of(&uses[i]).expect("forward implies halo");
+            let halo = halo_of(parallel, &uses[i]).expect("forward implies halo");
             let eb = elem_bytes(&uses[i].dat);
             for (r, b) in halo.forward_sends(bytemuck::cast_slice(&guards[i][..]), eb) {
                 sends.entry(r).or_default().extend(b);
@@ -466,7 +471,7 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         let by_rank: BTreeMap<i32, &Vec<u8>> =
             lens.iter().map(|(r, _)| *r).zip(recvs.iter()).collect();
         for &i in &forward {
-            let halo = halo_of(&uses[i]).expect("forward implies halo");
+            let halo = halo_of(parallel, &uses[i]).expect("forward implies halo");
             let eb = elem_bytes(&uses[i].dat);
             let parts: Vec<Vec<u8>> = halo
                 .forward_recv_lens(eb)
@@ -478,7 +483,7 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
                     part
                 })
                 .collect();
-            halo.forward_unpack(bytemuck::cast_slice_mut(&mut guards[i][..]), eb, &parts);
+            halo.forward_unpack(bytemuck::cast_slice_mut(&mut guards[i][..]), eb, &parts)?;
             uses[i].dat.set_halo_valid(true);
         }
         unsafe { loaded.call(core, owned, &ptrs, &maps) };
@@ -490,13 +495,13 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         if !u.access.writes() {
             continue;
         }
-        if let Some(halo) = halo_of(u) {
+        if let Some(halo) = halo_of(parallel, u) {
             let eb = elem_bytes(&u.dat);
             if u.access == Access::Inc {
                 let sends = halo.reverse_sends(bytemuck::cast_slice(&guards[i][..]), eb);
                 let (recvs, ()) =
                     comm.exchange(TAG_REVERSE, &sends, &halo.reverse_recv_lens(eb), || ())?;
-                add_received(&halo, &mut guards[i], u.dat.dtype(), u.dat.dim(), &recvs);
+                add_received(&halo, &mut guards[i], u.dat.dtype(), u.dat.dim(), &recvs)?;
             } else {
                 let touched = touched_halo(set, &u.maps, u.dat.set().total_size());
                 let sends =
@@ -505,10 +510,12 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
                     .iter()
                     .map(|(r, b)| (*r, (b.len() as u64).to_le_bytes().to_vec()))
                     .collect();
-                let size_lens: Vec<(i32, usize)> = halo.neighbour_ranks().map(|r| (r, 8)).collect();
+                let size_lens: Vec<(i32, usize)> =
+                    halo.neighbour_ranks().into_iter().map(|r| (r, 8)).collect();
                 let (sizes, ()) = comm.exchange(TAG_REVERSE, &size_msgs, &size_lens, || ())?;
                 let lens: Vec<(i32, usize)> = halo
                     .neighbour_ranks()
+                    .into_iter()
                     .zip(&sizes)
                     .map(|(r, s)| {
                         (
@@ -522,7 +529,7 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
                     bytemuck::cast_slice_mut(&mut guards[i][..]),
                     eb,
                     &recvs,
-                );
+                )?;
             }
         }
         u.dat.mark_halo_stale();
@@ -549,7 +556,11 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
             }
         }
     }
-    comm_seconds += if comm.size() > 1 { tx.elapsed().as_secs_f64() } else { 0.0 };
+    comm_seconds += if comm.size() > 1 {
+        tx.elapsed().as_secs_f64()
+    } else {
+        0.0
+    };
     Ok(comm_seconds)
 }
 
@@ -591,7 +602,13 @@ macro_rules! by_dtype {
     };
 }
 
-fn add_received(halo: &Halo, words: &mut [u64], dtype: DType, dim: usize, recvs: &[Vec<u8>]) {
+fn add_received(
+    halo: &Halo,
+    words: &mut [u64],
+    dtype: DType,
+    dim: usize,
+    recvs: &[Vec<u8>],
+) -> Result<()> {
     by_dtype!(dtype, T => halo.reverse_unpack_add::<T>(bytemuck::cast_slice_mut(words), dim, recvs))
 }
 

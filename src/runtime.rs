@@ -13,6 +13,17 @@ use crate::comm::{self, Comm};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+/// `eprintln!` in one `write` call, so that the lines of ranks sharing a terminal or a pipe
+/// never interleave mid-line (plain `eprintln!` writes each formatted piece separately).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut line = format!($($t)*);
+        line.push('\n');
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }};
+}
+
 static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
 /// The configuration in force: the one given to [`init`] while a runtime is active, otherwise
@@ -124,14 +135,14 @@ impl Drop for Runtime {
         }
         if std::thread::panicking() {
             // Other ranks may be inside a collective we will never join: take the job down.
-            eprintln!(
+            say!(
                 "op2: rank {}: panic; aborting the MPI job",
                 self.comm.rank()
             );
             comm::abort(101);
         }
         if let Err(e) = self.teardown() {
-            eprintln!("op2: rank {}: finalize: {e}", self.comm.rank());
+            say!("op2: rank {}: finalize: {e}", self.comm.rank());
         }
     }
 }
@@ -153,7 +164,7 @@ pub fn run(body: impl FnOnce(&Runtime) -> Result<()>) -> ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("op2: {e}");
+            say!("op2: {e}");
             return ExitCode::from(2);
         }
     };
@@ -165,7 +176,7 @@ pub fn run_with(config: Config, body: impl FnOnce(&Runtime) -> Result<()>) -> Ex
     let rt = match init(config) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("op2: {e}");
+            say!("op2: {e}");
             return ExitCode::from(2);
         }
     };
@@ -175,28 +186,28 @@ pub fn run_with(config: Config, body: impl FnOnce(&Runtime) -> Result<()>) -> Ex
         Ok(Ok(())) => match rt.finalize() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("op2: rank {rank}: {e}");
+                say!("op2: rank {rank}: {e}");
                 ExitCode::FAILURE
             }
         },
         Ok(Err(e)) if e.is_collective() => {
             // Every rank holds the same error: print it once in full, one line per other rank.
             if rank == 0 {
-                eprintln!("op2: rank {rank}: error: {e}");
+                say!("op2: rank {rank}: error: {e}");
             } else {
                 let first = e.to_string().lines().next().unwrap_or("").to_string();
-                eprintln!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
+                say!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
             }
             let _ = rt.finalize();
             ExitCode::FAILURE
         }
         Ok(Err(e)) => {
-            eprintln!("op2: rank {rank}: error: {e}");
-            eprintln!("op2: rank {rank}: aborting the MPI job so that no other rank waits forever");
+            say!("op2: rank {rank}: error: {e}");
+            say!("op2: rank {rank}: aborting the MPI job so that no other rank waits forever");
             rt.abort(1)
         }
         Err(_) => {
-            eprintln!("op2: rank {rank}: panic; aborting the MPI job");
+            say!("op2: rank {rank}: panic; aborting the MPI job");
             rt.abort(101)
         }
     }

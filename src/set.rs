@@ -142,13 +142,24 @@ impl Set {
     pub fn downgrade(&self) -> WeakSet {
         WeakSet(Arc::downgrade(&self.0))
     }
-    /// The halo exchange plan, if this set is distributed with halos.
-    pub(crate) fn halo(&self) -> Option<&Arc<Halo>> {
-        self.0.halo.as_ref()
+    /// The halo exchange plan, if this set was distributed on more than one rank
+    /// (see [`crate::distribute`]); `None` for sets built with [`Set::new`] and serial meshes.
+    ///
+    /// ```
+    /// assert!(op2::Set::new(3).unwrap().halo().is_none());
+    /// ```
+    pub fn halo(&self) -> Option<&Halo> {
+        self.0.halo.as_deref()
     }
-    /// Global ids of local elements (owned then halo); `None` for an undistributed set.
-    pub(crate) fn global_ids(&self) -> Option<&Arc<Vec<u64>>> {
-        self.0.global_ids.as_ref()
+    /// Global ids of local elements (owned then halo), if this set was distributed on more
+    /// than one rank; `None` means the local numbering is the global one (serial) or there is
+    /// no global numbering (a set built with [`Set::new`]).
+    ///
+    /// ```
+    /// assert!(op2::Set::new(3).unwrap().global_ids().is_none());
+    /// ```
+    pub fn global_ids(&self) -> Option<&[u64]> {
+        self.0.global_ids.as_deref().map(|v| &v[..])
     }
     pub(crate) fn cache(&self) -> &ObjectCache {
         &self.0.cache

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use op2::{par_loop, Access, DType, DataSet, Dat, Global, GlobalMesh, Kernel};
+use op2::{par_loop, Access, DType, Dat, DataSet, Global, GlobalMesh, Kernel};
 
 mod output;
 
@@ -56,7 +56,8 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
             Some(p) => op2::mesh::AirfoilMesh::read_op2(p)?,
             None => op2::mesh::naca0012(args.i, args.j)?,
         };
-        let standard = m.ncell == 720_000 && m.nnode == 721_801 && m.nedge == 1_438_600 && m.nbedge == 2_800;
+        let standard =
+            m.ncell == 720_000 && m.nnode == 721_801 && m.nedge == 1_438_600 && m.nbedge == 2_800;
         (Some(m), standard)
     } else {
         (None, false)
@@ -76,14 +77,41 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
             .coordinates("nodes", 2, m.x.clone())
     });
     let dm = op2::distribute(comm, gm)?;
-    let (nodes, cells, edges, bedges) = (dm.set("nodes")?, dm.set("cells")?, dm.set("edges")?, dm.set("bedges")?);
-    let (pcell, pedge, pecell, pbedge, pbecell) = (dm.map("pcell")?, dm.map("pedge")?, dm.map("pecell")?, dm.map("pbedge")?, dm.map("pbecell")?);
+    let (nodes, cells, edges, bedges) = (
+        dm.set("nodes")?,
+        dm.set("cells")?,
+        dm.set("edges")?,
+        dm.set("bedges")?,
+    );
+    let (pcell, pedge, pecell, pbedge, pbecell) = (
+        dm.map("pcell")?,
+        dm.map("pedge")?,
+        dm.map("pecell")?,
+        dm.map("pbedge")?,
+        dm.map("pbecell")?,
+    );
     let ncell_global = cells.global_size();
 
     let qinf = output::qinf();
     let p_x = dm.scatter_dat("p_x", "nodes", 2, global.as_ref().map(|m| m.x.clone()))?;
-    let p_bound = dm.scatter_dat("p_bound", "bedges", 1, global.as_ref().map(|m| m.bound.clone()))?;
-    let p_q = dm.scatter_dat("p_q", "cells", 4, global.as_ref().map(|m| qinf.iter().copied().cycle().take(4 * m.ncell).collect::<Vec<f64>>()))?;
+    let p_bound = dm.scatter_dat(
+        "p_bound",
+        "bedges",
+        1,
+        global.as_ref().map(|m| m.bound.clone()),
+    )?;
+    let p_q = dm.scatter_dat(
+        "p_q",
+        "cells",
+        4,
+        global.as_ref().map(|m| {
+            qinf.iter()
+                .copied()
+                .cycle()
+                .take(4 * m.ncell)
+                .collect::<Vec<f64>>()
+        }),
+    )?;
     let ds4 = DataSet::new(cells, 4)?;
     let p_qold = Dat::zeros(&ds4, DType::F64);
     let p_res = Dat::zeros(&ds4, DType::F64);
@@ -91,7 +119,13 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
     let _ = (nodes, edges);
 
     let k = |name: &str| Kernel::new(name, KERNELS);
-    let (save_soln, adt_calc, res_calc, bres_calc, update) = (k("save_soln")?, k("adt_calc")?, k("res_calc")?, k("bres_calc")?, k("update")?);
+    let (save_soln, adt_calc, res_calc, bres_calc, update) = (
+        k("save_soln")?,
+        k("adt_calc")?,
+        k("res_calc")?,
+        k("bres_calc")?,
+        k("update")?,
+    );
     if root {
         println!(
             "airfoil: {} cells, {} nodes, {} edges, {} boundary edges on {} rank(s); setup {:.2} s",
@@ -108,7 +142,11 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
     let mut t_last = Instant::now();
     let mut rms = 0.0;
     for iter in 1..=args.iters {
-        par_loop(&save_soln, cells, &[p_q.arg(Access::Read), p_qold.arg(Access::Write)])?;
+        par_loop(
+            &save_soln,
+            cells,
+            &[p_q.arg(Access::Read), p_qold.arg(Access::Write)],
+        )?;
         for _ in 0..2 {
             par_loop(
                 &adt_calc,
@@ -149,16 +187,29 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
                 ],
             )?;
             let g_rms = Global::named("rms", vec![0.0f64])?;
-            par_loop(&update, cells, &[p_qold.arg(Access::Read), p_q.arg(Access::Write), p_res.arg(Access::RW), p_adt.arg(Access::Read), g_rms.arg(Access::Inc)])?;
+            par_loop(
+                &update,
+                cells,
+                &[
+                    p_qold.arg(Access::Read),
+                    p_q.arg(Access::Write),
+                    p_res.arg(Access::RW),
+                    p_adt.arg(Access::Read),
+                    g_rms.arg(Access::Inc),
+                ],
+            )?;
             rms = g_rms.value::<f64>()?[0];
         }
         rms = (rms / ncell_global as f64).sqrt();
         if root && iter % 100 == 0 {
-            println!(" {iter}  {rms:10.5e} ");
+            println!(" {iter}  {} ", output::c_exp(rms, 5, 10));
         }
         if root && args.progress > 0 && iter % args.progress == 0 {
             let per = t_last.elapsed().as_secs_f64() / args.progress as f64;
-            eprintln!("airfoil: iteration {iter}/{}  rms {rms:.6e}  {per:.4} s/iteration", args.iters);
+            eprintln!(
+                "airfoil: iteration {iter}/{}  rms {rms:.6e}  {per:.4} s/iteration",
+                args.iters
+            );
             t_last = Instant::now();
         }
     }
@@ -185,7 +236,10 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
         passed = diff < 0.00001;
         if root {
             println!("\n\nfinal rms {rms:.16e}, OP2 reference {OP2_REFERENCE_RMS:.16e}, relative difference {:.3e} %", diff);
-            println!("This test is considered {}", if passed { "PASSED" } else { "FAILED" });
+            println!(
+                "This test is considered {}",
+                if passed { "PASSED" } else { "FAILED" }
+            );
         }
     }
     Ok(passed)

@@ -9,10 +9,20 @@ use op2::{Comm, Error, ReduceOp, Result};
 /// constants have one source of truth.
 fn constant(name: &str) -> Vec<f64> {
     let src = super::KERNELS;
-    let start = src.find(&format!("static const double {name}")).unwrap_or_else(|| panic!("kernels.c defines {name}"));
+    let start = src
+        .find(&format!("static const double {name}"))
+        .unwrap_or_else(|| panic!("kernels.c defines {name}"));
     let rest = &src[start..];
-    let (lo, hi) = (rest.find('=').expect("initialiser") + 1, rest.find(';').expect("semicolon"));
-    rest[lo..hi].trim().trim_matches(|c| c == '{' || c == '}').split(',').map(|v| v.trim().parse().expect("numeric constant")).collect()
+    let (lo, hi) = (
+        rest.find('=').expect("initialiser") + 1,
+        rest.find(';').expect("semicolon"),
+    );
+    rest[lo..hi]
+        .trim()
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .map(|v| v.trim().parse().expect("numeric constant"))
+        .collect()
 }
 
 /// Free-stream state, as the kernels use it.
@@ -21,11 +31,25 @@ pub fn qinf() -> [f64; 4] {
     [q[0], q[1], q[2], q[3]]
 }
 
+/// C's `%W.Pe`: mantissa with `prec` decimals, `e`, sign and at least two exponent digits,
+/// right-aligned in `width` (Rust's `{:e}` writes `4.2e-4`, C writes `4.2e-04`).
+pub fn c_exp(v: f64, prec: usize, width: usize) -> String {
+    let s = format!("{v:.prec$e}");
+    let (m, e) = s.split_once('e').expect("exponent");
+    let e: i32 = e.parse().expect("integer exponent");
+    let out = format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    format!("{out:>width$}")
+}
+
 /// Density, pressure and Mach number of each cell.
 fn fields(q: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (gam, gm1) = (constant("gam")[0], constant("gm1")[0]);
     let n = q.len() / 4;
-    let (mut rho, mut p, mut mach) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut rho, mut p, mut mach) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for c in q.chunks_exact(4) {
         let (r, u, v) = (c[0], c[1] / c[0], c[2] / c[0]);
         let pr = gm1 * (c[3] - 0.5 * r * (u * u + v * v));
@@ -46,15 +70,36 @@ pub fn timing_summary(comm: Comm, total: f64, iters: usize) -> Result<()> {
     let sum_comm = comm.allreduce(&comm_s, ReduceOp::Sum)?;
     let total_max = comm.allreduce(&[total], ReduceOp::Max)?[0];
     if comm.is_root() {
-        println!("\ntiming: {total_max:.3} s total, {:.5} s per iteration, {} rank(s)", total_max / iters.max(1) as f64, comm.size());
-        println!("  {:<12} {:>8} {:>12} {:>14}", "loop", "calls", "max s", "comm share");
+        println!(
+            "\ntiming: {total_max:.3} s total, {:.5} s per iteration, {} rank(s)",
+            total_max / iters.max(1) as f64,
+            comm.size()
+        );
+        println!(
+            "  {:<12} {:>8} {:>12} {:>14}",
+            "loop", "calls", "max s", "comm share"
+        );
         for (i, l) in t.iter().enumerate() {
-            let share = if sum_secs[i] > 0.0 { 100.0 * sum_comm[i] / sum_secs[i] } else { 0.0 };
-            println!("  {:<12} {:>8} {:>12.3} {:>13.1}%", l.kernel, l.calls, max_secs[i], share);
+            let share = if sum_secs[i] > 0.0 {
+                100.0 * sum_comm[i] / sum_secs[i]
+            } else {
+                0.0
+            };
+            println!(
+                "  {:<12} {:>8} {:>12.3} {:>13.1}%",
+                l.kernel, l.calls, max_secs[i], share
+            );
         }
         let all: f64 = sum_secs.iter().sum();
         let comm_all: f64 = sum_comm.iter().sum();
-        println!("  halo exchange + reductions: {:.1}% of loop time", if all > 0.0 { 100.0 * comm_all / all } else { 0.0 });
+        println!(
+            "  halo exchange + reductions: {:.1}% of loop time",
+            if all > 0.0 {
+                100.0 * comm_all / all
+            } else {
+                0.0
+            }
+        );
     }
     Ok(())
 }
@@ -105,7 +150,13 @@ pub fn write_vtu(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
 
 /// A perceptual-ish blue -> cyan -> yellow -> red ramp.
 fn colour(t: f64) -> [u8; 3] {
-    let stops: [(f64, [f64; 3]); 5] = [(0.0, [0.19, 0.07, 0.55]), (0.3, [0.1, 0.55, 0.9]), (0.55, [0.3, 0.85, 0.5]), (0.8, [0.98, 0.8, 0.15]), (1.0, [0.8, 0.1, 0.1])];
+    let stops: [(f64, [f64; 3]); 5] = [
+        (0.0, [0.19, 0.07, 0.55]),
+        (0.3, [0.1, 0.55, 0.9]),
+        (0.55, [0.3, 0.85, 0.5]),
+        (0.8, [0.98, 0.8, 0.15]),
+        (1.0, [0.8, 0.1, 0.1]),
+    ];
     let t = t.clamp(0.0, 1.0);
     let i = stops.iter().position(|s| s.0 >= t).unwrap_or(4).max(1);
     let (a, b) = (stops[i - 1], stops[i]);
@@ -127,9 +178,16 @@ pub fn write_png(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
     let px = |x: f64| (x - x0) / (x1 - x0) * w as f64;
     let py = |y: f64| (y1 - y) / (y1 - y0) * h as f64;
     for (c, nodes) in m.cell.chunks_exact(4).enumerate() {
-        let pts: Vec<(f64, f64)> = nodes.iter().map(|&n| (px(m.x[2 * n as usize]), py(m.x[2 * n as usize + 1]))).collect();
-        let (minx, maxx) = pts.iter().fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
-        let (miny, maxy) = pts.iter().fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+        let pts: Vec<(f64, f64)> = nodes
+            .iter()
+            .map(|&n| (px(m.x[2 * n as usize]), py(m.x[2 * n as usize + 1])))
+            .collect();
+        let (minx, maxx) = pts
+            .iter()
+            .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+        let (miny, maxy) = pts
+            .iter()
+            .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
         if maxx < 0.0 || maxy < 0.0 || minx >= w as f64 || miny >= h as f64 {
             continue;
         }
@@ -140,8 +198,14 @@ pub fn write_png(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
             if area.abs() < 1e-12 {
                 continue;
             }
-            let (sx, ex) = (minx.floor().max(0.0) as usize, (maxx.ceil() as usize).min(w - 1));
-            let (sy, ey) = (miny.floor().max(0.0) as usize, (maxy.ceil() as usize).min(h - 1));
+            let (sx, ex) = (
+                minx.floor().max(0.0) as usize,
+                (maxx.ceil() as usize).min(w - 1),
+            );
+            let (sy, ey) = (
+                miny.floor().max(0.0) as usize,
+                (maxy.ceil() as usize).min(h - 1),
+            );
             for yy in sy..=ey {
                 for xx in sx..=ex {
                     let p = (xx as f64 + 0.5, yy as f64 + 0.5);
@@ -167,7 +231,10 @@ pub fn write_png(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
     let mut enc = png::Encoder::new(std::io::BufWriter::new(f), (w + bar) as u32, h as u32);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    let mut wr = enc.write_header().map_err(|e| Error::invalid("write_png", format!("{}: {e}", path.display())))?;
-    wr.write_image_data(&img).map_err(|e| Error::invalid("write_png", format!("{}: {e}", path.display())))?;
+    let mut wr = enc
+        .write_header()
+        .map_err(|e| Error::invalid("write_png", format!("{}: {e}", path.display())))?;
+    wr.write_image_data(&img)
+        .map_err(|e| Error::invalid("write_png", format!("{}: {e}", path.display())))?;
     Ok(())
 }

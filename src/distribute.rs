@@ -1,0 +1,1298 @@
+//! Distribution: from a global mesh on rank 0 to distributed Sets, Maps and Dats on every rank.
+//!
+//! Owns the path global -> local: validation of a [`GlobalMesh`] (on rank 0 only), the
+//! partition (through [`crate::partition`]), every rank's local numbering, local maps, halo
+//! plans and global ids, and the movement of Dat values between the global numbering on one
+//! rank and distributed storage ([`DistributedMesh::scatter_dat`], [`Dat::gather`]).
+//!
+//! Rules this module keeps:
+//! * It talks to other ranks only through [`Comm`]'s collectives (`broadcast_bytes`,
+//!   `scatter_bytes`, `gather_bytes`, `allreduce`) and [`crate::halo::update_halo`]; it never
+//!   calls MPI itself.
+//! * Errors in the input are decided on rank 0 and broadcast before any other collective, so
+//!   every rank returns the same [`Error::Remote`] (`rank 0 failed: ...`), which
+//!   [`crate::run`] treats as collective: all ranks print it and finalize, none hangs. On a
+//!   one-rank communicator the original error is returned as is.
+//! * Sets and then Maps are created in the order they were added to the [`GlobalMesh`], on
+//!   every rank, so their ids (a process-wide counter) agree across ranks.
+//!
+//! # Local numbering (per rank, per set)
+//! `[0, core)` owned elements whose targets through *every* map from the set are owned here,
+//! `[core, owned)` the other owned elements, both in increasing global id; then the halo
+//! `[owned, total)`: copies of the elements that this rank's owned elements reference through
+//! maps but other ranks own, grouped by owner rank and then in increasing global id (the order
+//! of [`crate::halo`]'s lists). Local maps hold, for each owned source element, local target
+//! indices into owned + halo elements. On one rank the numbering is the identity, there is no
+//! halo and no global-id array.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::comm::{Comm, ReduceOp};
+use crate::dat::Dat;
+use crate::dataset::DataSet;
+use crate::dtype::Scalar;
+use crate::error::{Error, Result};
+use crate::halo::{self, Halo, Neighbour};
+use crate::map::Map;
+use crate::partition::{self, MapSpec};
+use crate::set::{Set, MAX_SET_SIZE};
+
+const WHAT: &str = "distribute";
+
+/// A whole mesh in global numbering, built on rank 0 and handed to [`distribute`].
+///
+/// Builder style; nothing is checked until [`GlobalMesh::validate`] or [`distribute`] (which
+/// validates on rank 0 and reports any problem on every rank).
+///
+/// ```
+/// // Two triangles sharing an edge.
+/// let mesh = op2::GlobalMesh::new()
+///     .add_set("nodes", 4)
+///     .add_set("cells", 2)
+///     .add_map("cell_nodes", "cells", "nodes", 3, vec![0, 1, 2, 1, 3, 2])
+///     .coordinates("nodes", 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+/// assert!(mesh.validate().is_ok());
+/// let bad = op2::GlobalMesh::new().add_set("nodes", 4).add_set("cells", 1)
+///     .add_map("cell_nodes", "cells", "nodes", 3, vec![0, 1, 4]);
+/// assert!(bad.validate().unwrap_err().to_string().contains("value 4"));
+/// ```
+#[derive(Clone, Default)]
+pub struct GlobalMesh {
+    sets: Vec<GSet>,
+    maps: Vec<GMap>,
+    coords: Option<GCoords>,
+}
+
+#[derive(Clone)]
+struct GSet {
+    name: String,
+    size: usize,
+}
+
+#[derive(Clone)]
+struct GMap {
+    name: String,
+    from: String,
+    to: String,
+    arity: usize,
+    values: Vec<i32>,
+}
+
+#[derive(Clone)]
+struct GCoords {
+    set: String,
+    dim: usize,
+    values: Vec<f64>,
+}
+
+impl std::fmt::Debug for GlobalMesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sets: Vec<_> = self
+            .sets
+            .iter()
+            .map(|s| format!("{}[{}]", s.name, s.size))
+            .collect();
+        let maps: Vec<_> = self
+            .maps
+            .iter()
+            .map(|m| format!("{}: {} -> {} x{}", m.name, m.from, m.to, m.arity))
+            .collect();
+        f.debug_struct("GlobalMesh")
+            .field("sets", &sets)
+            .field("maps", &maps)
+            .field(
+                "coordinates",
+                &self
+                    .coords
+                    .as_ref()
+                    .map(|c| format!("{} (dim {})", c.set, c.dim)),
+            )
+            .finish()
+    }
+}
+
+impl GlobalMesh {
+    /// An empty mesh.
+    ///
+    /// ```
+    /// assert!(op2::GlobalMesh::new().validate().is_ok());
+    /// ```
+    pub fn new() -> GlobalMesh {
+        GlobalMesh::default()
+    }
+
+    /// Add a set of `size` elements, numbered `0..size` (its global numbering).
+    ///
+    /// ```
+    /// let m = op2::GlobalMesh::new().add_set("nodes", 10);
+    /// assert!(m.validate().is_ok());
+    /// ```
+    pub fn add_set(mut self, name: &str, size: usize) -> Self {
+        self.sets.push(GSet {
+            name: name.to_string(),
+            size,
+        });
+        self
+    }
+
+    /// Add a map `from -> to` (set names): `arity` global target numbers per element of
+    /// `from`, row-major.
+    ///
+    /// ```
+    /// let m = op2::GlobalMesh::new().add_set("a", 2).add_set("b", 3)
+    ///     .add_map("a2b", "a", "b", 2, vec![0, 1, 1, 2]);
+    /// assert!(m.validate().is_ok());
+    /// ```
+    pub fn add_map(
+        mut self,
+        name: &str,
+        from: &str,
+        to: &str,
+        arity: usize,
+        values: Vec<i32>,
+    ) -> Self {
+        self.maps.push(GMap {
+            name: name.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+            arity,
+            values,
+        });
+        self
+    }
+
+    /// Coordinates (`dim` = 1, 2 or 3 values per element) of one set, used to partition it by
+    /// recursive coordinate bisection; every other set gets its owners through maps (see
+    /// [`crate::partition`]). Without coordinates the first set added is partitioned into
+    /// blocks by index. A second call replaces the first.
+    ///
+    /// ```
+    /// let m = op2::GlobalMesh::new().add_set("nodes", 2)
+    ///     .coordinates("nodes", 2, vec![0.0, 0.0, 1.0, 0.0]);
+    /// assert!(m.validate().is_ok());
+    /// assert!(m.coordinates("nodes", 4, vec![0.0; 8]).validate().is_err()); // dim 4
+    /// ```
+    pub fn coordinates(mut self, set: &str, dim: usize, values: Vec<f64>) -> Self {
+        self.coords = Some(GCoords {
+            set: set.to_string(),
+            dim,
+            values,
+        });
+        self
+    }
+
+    /// Check names, sizes, map lengths and ranges, and coordinates; the error names the
+    /// offending set/map and element.
+    ///
+    /// ```
+    /// let m = op2::GlobalMesh::new().add_set("a", 2).add_set("a", 3);
+    /// assert!(m.validate().unwrap_err().to_string().contains("duplicate set name `a`"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        self.check().map(|_| ())
+    }
+
+    /// Validate; returns (from, to) set indices of every map.
+    fn check(&self) -> Result<Vec<(usize, usize)>> {
+        let err = |d: String| Error::invalid(WHAT, d);
+        let mut idx = HashMap::new();
+        for (i, s) in self.sets.iter().enumerate() {
+            if s.name.is_empty() {
+                return Err(err(format!("set {i} has an empty name")));
+            }
+            if idx.insert(s.name.as_str(), i).is_some() {
+                return Err(err(format!("duplicate set name `{}`", s.name)));
+            }
+            if s.size > MAX_SET_SIZE {
+                return Err(err(format!(
+                    "set `{}` has {} elements, more than the maximum {MAX_SET_SIZE}",
+                    s.name, s.size
+                )));
+            }
+        }
+        let mut names = HashSet::new();
+        let mut ends = Vec::with_capacity(self.maps.len());
+        for m in &self.maps {
+            let what = format!("map `{}` ({} -> {})", m.name, m.from, m.to);
+            if m.name.is_empty() {
+                return Err(err(format!("{what} has an empty name")));
+            }
+            if !names.insert(m.name.as_str()) {
+                return Err(err(format!("duplicate map name `{}`", m.name)));
+            }
+            let find = |n: &str| {
+                idx.get(n)
+                    .copied()
+                    .ok_or_else(|| err(format!("{what}: no set named `{n}`")))
+            };
+            let (f, t) = (find(&m.from)?, find(&m.to)?);
+            if m.arity == 0 {
+                return Err(err(format!("{what}: arity must be at least 1")));
+            }
+            let want = self.sets[f]
+                .size
+                .checked_mul(m.arity)
+                .ok_or_else(|| err(format!("{what}: size x arity overflows")))?;
+            if m.values.len() != want {
+                return Err(err(format!(
+                    "{what}: {} values given, expected {want} ({} elements x arity {})",
+                    m.values.len(),
+                    self.sets[f].size,
+                    m.arity
+                )));
+            }
+            let n = self.sets[t].size;
+            if let Some(i) = partition::first_where(&m.values, |&v| v < 0 || v as usize >= n) {
+                return Err(err(format!(
+                    "{what}: value {} at element {}, slot {} is outside the target set `{}` [0, {n})",
+                    m.values[i],
+                    i / m.arity,
+                    i % m.arity,
+                    m.to
+                )));
+            }
+            ends.push((f, t));
+        }
+        if let Some(c) = &self.coords {
+            let what = format!("coordinates of `{}`", c.set);
+            let s = idx
+                .get(c.set.as_str())
+                .copied()
+                .ok_or_else(|| err(format!("{what}: no set named `{}`", c.set)))?;
+            if !(1..=3).contains(&c.dim) {
+                return Err(err(format!("{what}: dim {} (must be 1, 2 or 3)", c.dim)));
+            }
+            if c.values.len() != self.sets[s].size * c.dim {
+                return Err(err(format!(
+                    "{what}: {} values given, expected {} ({} elements x dim {})",
+                    c.values.len(),
+                    self.sets[s].size * c.dim,
+                    self.sets[s].size,
+                    c.dim
+                )));
+            }
+            if let Some(i) = partition::first_where(&c.values, |v| !v.is_finite()) {
+                return Err(err(format!(
+                    "{what}: coordinate {} of element {} is {} (must be finite)",
+                    i % c.dim,
+                    i / c.dim,
+                    c.values[i]
+                )));
+            }
+        }
+        Ok(ends)
+    }
+
+    fn set_index(&self, name: &str) -> Option<usize> {
+        self.sets.iter().position(|s| s.name == name)
+    }
+}
+
+/// The local part of a distributed mesh on this rank: Sets and Maps by name.
+///
+/// ```
+/// let mesh = op2::GlobalMesh::new().add_set("nodes", 3).add_set("edges", 2)
+///     .add_map("edge_nodes", "edges", "nodes", 2, vec![0, 1, 1, 2]);
+/// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
+/// assert_eq!(m.set("nodes").unwrap().size(), 3);
+/// assert_eq!(m.map("edge_nodes").unwrap().values(), &[0, 1, 1, 2]); // serial: identity
+/// assert!(m.set("cells").is_err());
+/// ```
+pub struct DistributedMesh {
+    comm: Comm,
+    sets: Vec<Set>,
+    maps: Vec<Map>,
+    /// Root only, more than one rank: per set, per rank, global ids of that rank's owned
+    /// elements in local order (what [`DistributedMesh::scatter_dat`] sends where).
+    root_owned: Option<Vec<Vec<Vec<u32>>>>,
+}
+
+impl std::fmt::Debug for DistributedMesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistributedMesh")
+            .field("rank", &self.comm.rank())
+            .field("sets", &self.sets)
+            .field("maps", &self.maps)
+            .finish()
+    }
+}
+
+impl DistributedMesh {
+    /// The communicator the mesh is distributed over.
+    ///
+    /// ```
+    /// let m = op2::distribute(op2::Comm::serial(), Some(op2::GlobalMesh::new())).unwrap();
+    /// assert_eq!(m.comm().size(), 1);
+    /// ```
+    pub fn comm(&self) -> Comm {
+        self.comm
+    }
+
+    /// The local part of the set called `name`.
+    ///
+    /// ```
+    /// let mesh = op2::GlobalMesh::new().add_set("cells", 5);
+    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
+    /// assert_eq!(m.set("cells").unwrap().global_size(), 5);
+    /// ```
+    pub fn set(&self, name: &str) -> Result<&Set> {
+        self.sets.iter().find(|s| s.name() == name).ok_or_else(|| {
+            Error::invalid(
+                format!("DistributedMesh::set({name})"),
+                format!(
+                    "no such set; the mesh has {:?}",
+                    self.sets.iter().map(|s| s.name()).collect::<Vec<_>>()
+                ),
+            )
+        })
+    }
+
+    /// The local part of the map called `name`.
+    ///
+    /// ```
+    /// let mesh = op2::GlobalMesh::new().add_set("a", 1).add_map("self", "a", "a", 1, vec![0]);
+    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
+    /// assert_eq!(m.map("self").unwrap().arity(), 1);
+    /// assert!(m.map("other").is_err());
+    /// ```
+    pub fn map(&self, name: &str) -> Result<&Map> {
+        self.maps.iter().find(|m| m.name() == name).ok_or_else(|| {
+            Error::invalid(
+                format!("DistributedMesh::map({name})"),
+                format!(
+                    "no such map; the mesh has {:?}",
+                    self.maps.iter().map(|m| m.name()).collect::<Vec<_>>()
+                ),
+            )
+        })
+    }
+
+    /// All sets, in the order they were added.
+    ///
+    /// ```
+    /// let mesh = op2::GlobalMesh::new().add_set("a", 1).add_set("b", 2);
+    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
+    /// assert_eq!(m.sets().iter().map(|s| s.name()).collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
+    pub fn sets(&self) -> &[Set] {
+        &self.sets
+    }
+
+    /// All maps, in the order they were added.
+    ///
+    /// ```
+    /// let m = op2::distribute(op2::Comm::serial(), Some(op2::GlobalMesh::new())).unwrap();
+    /// assert!(m.maps().is_empty());
+    /// ```
+    pub fn maps(&self) -> &[Map] {
+        &self.maps
+    }
+
+    /// A Dat called `name` on set `set` with `dim` values per element, from `values_on_root`
+    /// (global numbering, `global_size * dim` values, read on rank 0 only; other ranks pass
+    /// `None`). Every rank gets its owned values, and the halo copies are filled (the Dat's
+    /// halo is valid). Collective; errors are decided on rank 0 and returned by every rank.
+    ///
+    /// ```
+    /// let mesh = op2::GlobalMesh::new().add_set("nodes", 3);
+    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
+    /// let x = m.scatter_dat("x", "nodes", 2, Some(vec![0.0f64, 1.0, 2.0, 3.0, 4.0, 5.0])).unwrap();
+    /// assert_eq!(x.gather::<f64>(0).unwrap().unwrap(), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    /// assert!(m.scatter_dat("y", "nodes", 2, Some(vec![0.0f64; 5])).is_err()); // wrong length
+    /// ```
+    pub fn scatter_dat<T: Scalar>(
+        &self,
+        name: &str,
+        set: &str,
+        dim: usize,
+        values_on_root: Option<Vec<T>>,
+    ) -> Result<Dat> {
+        let what = format!("DistributedMesh::scatter_dat({name} on {set})");
+        // Local checks give the same answer on every rank (same sets, same arguments).
+        let s = self.set(set)?.clone();
+        let si = self.sets.iter().position(|x| x.ptr_eq(&s)).unwrap_or(0);
+        let ds = DataSet::new(&s, dim)?;
+        let want = s.global_size() * dim;
+        let check_root = |v: Option<Vec<T>>| -> Result<Vec<T>> {
+            let v = v.ok_or_else(|| Error::invalid(&what, "rank 0 passed no values"))?;
+            if v.len() != want {
+                return Err(Error::invalid(
+                    &what,
+                    format!(
+                        "{} values given, expected {want} ({} elements x dim {dim})",
+                        v.len(),
+                        s.global_size()
+                    ),
+                ));
+            }
+            Ok(v)
+        };
+        let comm = self.comm;
+        if comm.size() == 1 {
+            return Dat::named(name, &ds, check_root(values_on_root)?);
+        }
+        let parts = if comm.is_root() {
+            Some(check_root(values_on_root).and_then(|v| {
+                let owned = self
+                    .root_owned
+                    .as_ref()
+                    .ok_or_else(|| Error::invalid(&what, "rank 0 lost its distribution plan"))?;
+                let eb = dim * std::mem::size_of::<T>();
+                let parts: Vec<Vec<u8>> = owned[si]
+                    .par_iter()
+                    .map(|gids| {
+                        let mut out = Vec::with_capacity(gids.len() * eb);
+                        for &g in gids {
+                            let g = g as usize;
+                            out.extend_from_slice(bytemuck::cast_slice(&v[g * dim..(g + 1) * dim]));
+                        }
+                        out
+                    })
+                    .collect();
+                check_scatter_size(&what, &parts)?;
+                Ok(parts)
+            }))
+        } else {
+            None
+        };
+        let parts = root_verdict(comm, parts)?;
+        let mine = comm.scatter_bytes(0, parts)?;
+        let local = if mine.len() == s.size() * dim * std::mem::size_of::<T>() {
+            Dat::named(name, &ds, bytes_to_vec::<T>(&mine))
+        } else {
+            Err(Error::Mpi(format!(
+                "{what}: received {} bytes for {} elements",
+                mine.len(),
+                s.size()
+            )))
+        };
+        let dat = agree(comm, local)?;
+        halo::update_halo(&dat)?;
+        Ok(dat)
+    }
+}
+
+impl Dat {
+    /// The owned values of every rank, in global numbering, on rank `root` (`None` elsewhere).
+    /// For a distributed set value `i` is global element `i`'s; a set that was never
+    /// distributed gathers the ranks' owned values concatenated in rank order. Collective.
+    ///
+    /// ```
+    /// let s = op2::Set::new(2).unwrap();
+    /// let d = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![4i32, 5]).unwrap();
+    /// assert_eq!(d.gather::<i32>(0).unwrap(), Some(vec![4, 5]));
+    /// assert!(d.gather::<f64>(0).is_err()); // wrong dtype
+    /// assert!(d.gather::<i32>(1).is_err()); // no rank 1
+    /// ```
+    pub fn gather<T: Scalar>(&self, root: i32) -> Result<Option<Vec<T>>> {
+        let what = format!("Dat::gather({})", self.name());
+        let set = self.set().clone();
+        let comm = set.comm();
+        if T::DTYPE != self.dtype() {
+            return Err(Error::invalid(
+                &what,
+                format!("the Dat holds {}, not {}", self.dtype(), T::DTYPE),
+            ));
+        }
+        if root < 0 || root >= comm.size() {
+            return Err(Error::invalid(
+                &what,
+                format!(
+                    "root {root} is not a rank of a {}-rank communicator",
+                    comm.size()
+                ),
+            ));
+        }
+        let dim = self.dim();
+        let eb = dim * std::mem::size_of::<T>();
+        let gids = set.global_ids();
+        let mut payload: Vec<u8> = bytemuck::cast_slice(&self.to_vec::<T>()?).to_vec();
+        if let Some(g) = gids {
+            payload.extend_from_slice(bytemuck::cast_slice(&g[..set.size()]));
+        }
+        let total = comm.allreduce_u64(payload.len() as u64, ReduceOp::Sum)?;
+        if total > i32::MAX as u64 {
+            return Err(Error::invalid(
+                &what,
+                format!(
+                    "{total} bytes exceed what one gather can move ({})",
+                    i32::MAX
+                ),
+            ));
+        }
+        let Some(all) = comm.gather_bytes(root, &payload)? else {
+            return Ok(None);
+        };
+        let Some(_) = gids else {
+            let mut out = Vec::with_capacity(total as usize / std::mem::size_of::<T>());
+            for b in &all {
+                out.extend(bytes_to_vec::<T>(b));
+            }
+            return Ok(Some(out));
+        };
+        let n = set.global_size();
+        let mut out = vec![T::zero(); n * dim];
+        let mut seen = vec![false; n];
+        let corrupt = |r: usize, d: String| Error::Mpi(format!("{what}: from rank {r}: {d}"));
+        for (r, b) in all.iter().enumerate() {
+            if b.len() % (eb + 8) != 0 {
+                return Err(corrupt(r, format!("{} bytes", b.len())));
+            }
+            let k = b.len() / (eb + 8);
+            let (vals, ids) = b.split_at(k * eb);
+            let vals = bytes_to_vec::<T>(vals);
+            for (j, id) in ids.chunks_exact(8).enumerate() {
+                let g = bytemuck::pod_read_unaligned::<u64>(id) as usize;
+                if g >= n || seen[g] {
+                    return Err(corrupt(
+                        r,
+                        format!("global id {g} out of range or repeated"),
+                    ));
+                }
+                seen[g] = true;
+                out[g * dim..(g + 1) * dim].copy_from_slice(&vals[j * dim..(j + 1) * dim]);
+            }
+        }
+        if let Some(g) = seen.iter().position(|&s| !s) {
+            return Err(corrupt(0, format!("no rank owns global element {g}")));
+        }
+        Ok(Some(out))
+    }
+
+    /// The owned and halo values (`set.total_size() * dim`): halo copies as last refreshed
+    /// (see [`crate::halo::update_halo`]) or accumulated. For inspection and tests.
+    ///
+    /// ```
+    /// let s = op2::Set::new(2).unwrap();
+    /// let d = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![1.0f32, 2.0]).unwrap();
+    /// assert_eq!(d.to_vec_with_halo::<f32>().unwrap(), vec![1.0, 2.0]);
+    /// ```
+    pub fn to_vec_with_halo<T: Scalar>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype() {
+            return Err(Error::invalid(
+                format!("Dat::to_vec_with_halo({})", self.name()),
+                format!("the Dat holds {}, not {}", self.dtype(), T::DTYPE),
+            ));
+        }
+        let n = self.set().total_size() * self.dim();
+        Ok(crate::dtype::view::<T>(&self.read(), n).to_vec())
+    }
+}
+
+/// Bytes (any alignment) to values.
+fn bytes_to_vec<T: Scalar>(b: &[u8]) -> Vec<T> {
+    match bytemuck::try_cast_slice::<u8, T>(b) {
+        Ok(v) => v.to_vec(),
+        Err(_) => b
+            .chunks_exact(std::mem::size_of::<T>())
+            .map(bytemuck::pod_read_unaligned::<T>)
+            .collect(),
+    }
+}
+
+/// Broadcast rank 0's verdict on `root` (`Some` on rank 0 only). An error there becomes
+/// `Error::Remote { rank: 0 }` with its message on every rank; otherwise rank 0 gets its value
+/// back and the other ranks `None`.
+fn root_verdict<T>(comm: Comm, root: Option<Result<T>>) -> Result<Option<T>> {
+    let msg = match &root {
+        Some(Err(e)) => {
+            let mut b = vec![1u8];
+            b.extend_from_slice(e.to_string().as_bytes());
+            b
+        }
+        _ => vec![0u8],
+    };
+    let msg = comm.broadcast_bytes(0, msg)?;
+    if msg.first() == Some(&1) {
+        return Err(Error::Remote {
+            rank: 0,
+            detail: String::from_utf8_lossy(&msg[1..]).into_owned(),
+        });
+    }
+    Ok(root.and_then(|r| r.ok()))
+}
+
+/// All ranks agree on success: if any rank failed, every rank returns `Error::Remote` naming
+/// the lowest failed rank (that rank with its own message).
+fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
+    let me = if r.is_err() {
+        comm.rank() as u64
+    } else {
+        u64::MAX
+    };
+    let first = comm.allreduce_u64(me, ReduceOp::Min)?;
+    match r {
+        Err(e) => Err(Error::Remote {
+            rank: comm.rank(),
+            detail: e.to_string(),
+        }),
+        Ok(_) if first != u64::MAX => Err(Error::Remote {
+            rank: first as i32,
+            detail: "it could not build its part of the distributed data (see its message)".into(),
+        }),
+        Ok(v) => Ok(v),
+    }
+}
+
+fn check_scatter_size(what: &str, parts: &[Vec<u8>]) -> Result<()> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total > i32::MAX as usize {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{total} bytes exceed what one scatter can move ({}); distribute a smaller mesh",
+                i32::MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Distribute `mesh` (given on rank 0; other ranks pass `None`, and anything they pass is
+/// ignored) over `comm`: partition it (see [`crate::partition`]), and build on every rank its
+/// local Sets (with halo plans and global ids), local Maps, in the numbering described in the
+/// module documentation. Collective. Input errors are decided on rank 0 and returned by every
+/// rank (as [`Error::Remote`] naming rank 0, when there is more than one rank).
+///
+/// ```
+/// // Serial: the identity numbering, no halo.
+/// let mesh = op2::GlobalMesh::new()
+///     .add_set("nodes", 3)
+///     .add_set("cells", 1)
+///     .add_map("cell_nodes", "cells", "nodes", 3, vec![2, 0, 1])
+///     .coordinates("nodes", 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+/// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
+/// let nodes = m.set("nodes").unwrap();
+/// assert_eq!((nodes.core_size(), nodes.size(), nodes.total_size()), (3, 3, 3));
+/// assert!(nodes.halo().is_none());
+/// assert_eq!(m.map("cell_nodes").unwrap().values(), &[2, 0, 1]);
+/// assert!(op2::distribute(op2::Comm::serial(), None).is_err());
+/// ```
+pub fn distribute(comm: Comm, mesh: Option<GlobalMesh>) -> Result<DistributedMesh> {
+    if comm.size() == 1 {
+        return serial(comm, mesh);
+    }
+    let nparts = comm.size() as usize;
+    let plan = comm.is_root().then(|| {
+        let mesh = mesh.ok_or_else(|| Error::invalid(WHAT, "rank 0 passed no mesh"))?;
+        Plan::build(mesh, nparts)
+    });
+    // Rank 0 may work for a while: let the others wait without taking its CPUs.
+    comm.idle_barrier(std::time::Duration::from_millis(1))?;
+    let mut plan = root_verdict(comm, plan)?;
+    let schema = comm.broadcast_bytes(
+        0,
+        plan.as_ref().map(|p| p.schema.clone()).unwrap_or_default(),
+    )?;
+    let schema = Schema::decode(&schema)?;
+    // One scatter per set and per map keeps each under MPI's 2^31-byte count limit.
+    let mut set_msgs = Vec::with_capacity(schema.sets.len());
+    for i in 0..schema.sets.len() {
+        let parts = plan.as_mut().map(|p| std::mem::take(&mut p.set_parts[i]));
+        set_msgs.push(comm.scatter_bytes(0, parts)?);
+    }
+    let mut map_msgs = Vec::with_capacity(schema.maps.len());
+    for i in 0..schema.maps.len() {
+        let parts = plan.as_mut().map(|p| std::mem::take(&mut p.map_parts[i]));
+        map_msgs.push(comm.scatter_bytes(0, parts)?);
+    }
+    let built = build_local(comm, &schema, &set_msgs, map_msgs);
+    let (sets, maps) = agree(comm, built)?;
+    Ok(DistributedMesh {
+        comm,
+        sets,
+        maps,
+        root_owned: plan.map(|p| p.owned),
+    })
+}
+
+fn serial(comm: Comm, mesh: Option<GlobalMesh>) -> Result<DistributedMesh> {
+    let mesh = mesh.ok_or_else(|| Error::invalid(WHAT, "rank 0 passed no mesh"))?;
+    let ends = mesh.check()?;
+    let sets: Vec<Set> = mesh
+        .sets
+        .iter()
+        .map(|s| Set::from_parts(&s.name, comm, s.size, s.size, s.size, None, None, s.size))
+        .collect();
+    let maps = mesh
+        .maps
+        .into_iter()
+        .zip(ends)
+        .map(|(m, (f, t))| Map::named(&m.name, &sets[f], &sets[t], m.arity, m.values))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DistributedMesh {
+        comm,
+        sets,
+        maps,
+        root_owned: None,
+    })
+}
+
+/// What every rank learns first: names, sizes and map shapes.
+struct Schema {
+    sets: Vec<(String, usize)>,
+    /// name, from, to, arity
+    maps: Vec<(String, usize, usize, usize)>,
+}
+
+impl Schema {
+    fn encode(&self) -> Vec<u8> {
+        let mut w = W::default();
+        w.u64(self.sets.len() as u64);
+        for (n, s) in &self.sets {
+            w.str(n);
+            w.u64(*s as u64);
+        }
+        w.u64(self.maps.len() as u64);
+        for (n, f, t, a) in &self.maps {
+            w.str(n);
+            w.u64(*f as u64);
+            w.u64(*t as u64);
+            w.u64(*a as u64);
+        }
+        w.0
+    }
+
+    fn decode(b: &[u8]) -> Result<Schema> {
+        let mut r = R::new(b);
+        let ns = r.u64()?;
+        let mut sets = Vec::new();
+        for _ in 0..ns {
+            sets.push((r.str()?, r.u64()? as usize));
+        }
+        let nm = r.u64()?;
+        let mut maps = Vec::new();
+        for _ in 0..nm {
+            let name = r.str()?;
+            let (f, t, a) = (r.u64()? as usize, r.u64()? as usize, r.u64()? as usize);
+            if f >= sets.len() || t >= sets.len() {
+                return Err(r.corrupt("map endpoints"));
+            }
+            maps.push((name, f, t, a));
+        }
+        Ok(Schema { sets, maps })
+    }
+}
+
+/// One rank's messages: one per set, one per map.
+type RankParts = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+/// Rank 0's work: every rank's part, ready to send.
+struct Plan {
+    schema: Vec<u8>,
+    /// [set][rank]
+    set_parts: Vec<Vec<Vec<u8>>>,
+    /// [map][rank]
+    map_parts: Vec<Vec<Vec<u8>>>,
+    /// [set][rank]: owned global ids in local order.
+    owned: Vec<Vec<Vec<u32>>>,
+}
+
+/// Per set, on rank 0: who owns what, and where it lives on its owner.
+struct Layout {
+    /// [rank]: owned global ids in local order (core, then boundary).
+    owned: Vec<Vec<u32>>,
+    /// [rank]: core size.
+    core: Vec<usize>,
+    /// [global id]: (owner rank, local index there), together so one lookup finds both.
+    place: Vec<(i32, u32)>,
+}
+
+fn row<'a>(m: &MapSpec<'a>, s: usize) -> &'a [i32] {
+    &m.values[s * m.arity..(s + 1) * m.arity]
+}
+
+impl Plan {
+    fn build(mesh: GlobalMesh, nparts: usize) -> Result<Plan> {
+        let ends = mesh.check()?;
+        let sizes: Vec<usize> = mesh.sets.iter().map(|s| s.size).collect();
+        let specs: Vec<MapSpec> = mesh
+            .maps
+            .iter()
+            .zip(&ends)
+            .map(|(m, &(from, to))| MapSpec {
+                from,
+                to,
+                arity: m.arity,
+                values: &m.values,
+            })
+            .collect();
+        let mut given = vec![None; sizes.len()];
+        match &mesh.coords {
+            Some(c) => {
+                let s = mesh.set_index(&c.set).unwrap_or(0);
+                given[s] = Some(partition::rcb(&c.values, c.dim, nparts)?);
+            }
+            None if !sizes.is_empty() => given[0] = Some(partition::block(sizes[0], nparts)?),
+            None => {}
+        }
+        let owners = partition::derive_owners(&sizes, &specs, given, nparts);
+        let layouts: Vec<Layout> = (0..sizes.len())
+            .map(|s| layout(s, sizes[s], &specs, &owners, nparts))
+            .collect();
+        // halos[rank][set]: (owner, global id) of every halo element, sorted.
+        let halos: Vec<Vec<Vec<(i32, u32)>>> = (0..nparts)
+            .into_par_iter()
+            .map(|r| {
+                let mut acc = vec![Vec::new(); sizes.len()];
+                for m in &specs {
+                    let lay = &layouts[m.from];
+                    let to_own = &owners[m.to];
+                    for &s in &lay.owned[r][lay.core[r]..] {
+                        for &t in row(m, s as usize) {
+                            let o = to_own[t as usize];
+                            if o as usize != r {
+                                acc[m.to].push((o, t as u32));
+                            }
+                        }
+                    }
+                }
+                for a in &mut acc {
+                    a.sort_unstable();
+                    a.dedup();
+                }
+                acc
+            })
+            .collect();
+        let per_rank: Vec<RankParts> = (0..nparts)
+            .into_par_iter()
+            .map(|r| {
+                let sets = (0..sizes.len())
+                    .map(|s| encode_set(r, s, &layouts[s], &halos))
+                    .collect();
+                let maps = specs
+                    .iter()
+                    .map(|m| encode_map(r, m, &layouts, &halos))
+                    .collect();
+                (sets, maps)
+            })
+            .collect();
+        let mut set_parts = vec![Vec::with_capacity(nparts); sizes.len()];
+        let mut map_parts = vec![Vec::with_capacity(nparts); specs.len()];
+        for (sets, maps) in per_rank {
+            for (i, p) in sets.into_iter().enumerate() {
+                set_parts[i].push(p);
+            }
+            for (i, p) in maps.into_iter().enumerate() {
+                map_parts[i].push(p);
+            }
+        }
+        for (i, p) in set_parts.iter().enumerate() {
+            check_scatter_size(&format!("{WHAT}: set `{}`", mesh.sets[i].name), p)?;
+        }
+        for (i, p) in map_parts.iter().enumerate() {
+            check_scatter_size(&format!("{WHAT}: map `{}`", mesh.maps[i].name), p)?;
+        }
+        let schema = Schema {
+            sets: mesh.sets.iter().map(|s| (s.name.clone(), s.size)).collect(),
+            maps: mesh
+                .maps
+                .iter()
+                .zip(&ends)
+                .map(|(m, &(f, t))| (m.name.clone(), f, t, m.arity))
+                .collect(),
+        }
+        .encode();
+        Ok(Plan {
+            schema,
+            set_parts,
+            map_parts,
+            owned: layouts.into_iter().map(|l| l.owned).collect(),
+        })
+    }
+}
+
+/// Owned lists (core first) of set `s` on every rank.
+fn layout(s: usize, n: usize, specs: &[MapSpec], owners: &[Vec<i32>], nparts: usize) -> Layout {
+    let own = &owners[s];
+    let from: Vec<&MapSpec> = specs.iter().filter(|m| m.from == s).collect();
+    let remote: Vec<bool> = (0..n)
+        .into_par_iter()
+        .map(|e| {
+            let o = own[e];
+            from.iter()
+                .any(|m| row(m, e).iter().any(|&t| owners[m.to][t as usize] != o))
+        })
+        .collect();
+    let mut count = vec![0usize; nparts];
+    for &o in own {
+        count[o as usize] += 1;
+    }
+    let mut core: Vec<Vec<u32>> = count.iter().map(|&c| Vec::with_capacity(c)).collect();
+    let mut bnd: Vec<Vec<u32>> = vec![Vec::new(); nparts];
+    for e in 0..n {
+        let o = own[e] as usize;
+        if remote[e] {
+            bnd[o].push(e as u32);
+        } else {
+            core[o].push(e as u32);
+        }
+    }
+    let core_sizes: Vec<usize> = core.iter().map(|c| c.len()).collect();
+    let owned: Vec<Vec<u32>> = core
+        .into_iter()
+        .zip(bnd)
+        .map(|(mut c, b)| {
+            c.extend_from_slice(&b);
+            c
+        })
+        .collect();
+    let mut place = vec![(0i32, 0u32); n];
+    for (r, list) in owned.iter().enumerate() {
+        for (i, &g) in list.iter().enumerate() {
+            place[g as usize] = (r as i32, i as u32);
+        }
+    }
+    Layout {
+        owned,
+        core: core_sizes,
+        place,
+    }
+}
+
+/// Range of entries owned by `q` in a halo list sorted by (owner, gid).
+fn owner_range(list: &[(i32, u32)], q: i32) -> std::ops::Range<usize> {
+    list.partition_point(|x| x.0 < q)..list.partition_point(|x| x.0 <= q)
+}
+
+fn encode_set(r: usize, s: usize, lay: &Layout, halos: &[Vec<Vec<(i32, u32)>>]) -> Vec<u8> {
+    let owned = &lay.owned[r];
+    let halo = &halos[r][s];
+    let mut w = W::default();
+    w.u64(lay.core[r] as u64);
+    w.u64(owned.len() as u64);
+    let gids: Vec<u32> = owned
+        .iter()
+        .copied()
+        .chain(halo.iter().map(|&(_, g)| g))
+        .collect();
+    w.u32s(&gids);
+    let mut neighbours = Vec::new();
+    for (q, qhalos) in halos.iter().enumerate() {
+        if q == r {
+            continue;
+        }
+        let recv = owner_range(halo, q as i32);
+        let theirs = &qhalos[s];
+        let send = owner_range(theirs, r as i32);
+        if recv.is_empty() && send.is_empty() {
+            continue;
+        }
+        let send: Vec<u32> = theirs[send]
+            .iter()
+            .map(|&(_, g)| lay.place[g as usize].1)
+            .collect();
+        let recv: Vec<u32> = recv.map(|i| (owned.len() + i) as u32).collect();
+        neighbours.push((q as i32, send, recv));
+    }
+    w.u64(neighbours.len() as u64);
+    for (q, send, recv) in &neighbours {
+        w.u64(*q as u64);
+        w.u32s(send);
+        w.u32s(recv);
+    }
+    w.0
+}
+
+fn encode_map(
+    r: usize,
+    m: &MapSpec,
+    layouts: &[Layout],
+    halos: &[Vec<Vec<(i32, u32)>>],
+) -> Vec<u8> {
+    let src = &layouts[m.from].owned[r];
+    let lt = &layouts[m.to];
+    let n_owned_t = lt.owned[r].len();
+    let halo = &halos[r][m.to];
+    let mut vals = vec![0i32; src.len() * m.arity];
+    vals.par_chunks_mut(m.arity)
+        .zip(src.par_iter())
+        .with_min_len(1024)
+        .for_each(|(out, &s)| {
+            for (o, &t) in out.iter_mut().zip(row(m, s as usize)) {
+                let (owner, local) = lt.place[t as usize];
+                *o = if owner as usize == r {
+                    local as i32
+                } else {
+                    // Always found by construction; -1 would be rejected by Map::new.
+                    halo.binary_search(&(owner, t as u32))
+                        .map(|i| (n_owned_t + i) as i32)
+                        .unwrap_or(-1)
+                };
+            }
+        });
+    let mut w = W::default();
+    w.i32s(&vals);
+    w.0
+}
+
+/// This rank's Sets and Maps from its parts.
+fn build_local(
+    comm: Comm,
+    schema: &Schema,
+    set_msgs: &[Vec<u8>],
+    map_msgs: Vec<Vec<u8>>,
+) -> Result<(Vec<Set>, Vec<Map>)> {
+    let mut sets = Vec::with_capacity(schema.sets.len());
+    for ((name, gsize), msg) in schema.sets.iter().zip(set_msgs) {
+        let mut r = R::new(msg);
+        let core = r.u64()? as usize;
+        let owned = r.u64()? as usize;
+        let gids = r.u32s()?;
+        let nn = r.u64()?;
+        let total = gids.len();
+        let mut neighbours = Vec::new();
+        for _ in 0..nn {
+            let rank = r.u64()? as i32;
+            let send = r.u32s()?;
+            let recv = r.u32s()?;
+            if send.iter().any(|&i| i as usize >= owned)
+                || recv
+                    .iter()
+                    .any(|&i| (i as usize) < owned || i as usize >= total)
+            {
+                return Err(r.corrupt("halo lists"));
+            }
+            neighbours.push(Neighbour { rank, send, recv });
+        }
+        if !(core <= owned && owned <= total) {
+            return Err(r.corrupt("set sizes"));
+        }
+        let gids: Vec<u64> = gids.into_par_iter().map(u64::from).collect();
+        sets.push(Set::from_parts(
+            name,
+            comm,
+            core,
+            owned,
+            total,
+            Some(Arc::new(Halo { neighbours })),
+            Some(Arc::new(gids)),
+            *gsize,
+        ));
+    }
+    let mut maps = Vec::with_capacity(schema.maps.len());
+    for ((name, f, t, arity), msg) in schema.maps.iter().zip(map_msgs) {
+        let mut r = R::new(&msg);
+        let values = r.i32s()?;
+        maps.push(Map::named(name, &sets[*f], &sets[*t], *arity, values)?);
+    }
+    Ok((sets, maps))
+}
+
+/// Message writer (native byte order: all ranks run the same build on the same kind of node).
+#[derive(Default)]
+struct W(Vec<u8>);
+
+impl W {
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn u32s(&mut self, v: &[u32]) {
+        self.u64(v.len() as u64);
+        self.0.extend_from_slice(bytemuck::cast_slice(v));
+    }
+    fn i32s(&mut self, v: &[i32]) {
+        self.u64(v.len() as u64);
+        self.0.extend_from_slice(bytemuck::cast_slice(v));
+    }
+}
+
+/// Message reader; every read is checked.
+struct R<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> R<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        R { b, at: 0 }
+    }
+    fn corrupt(&self, what: &str) -> Error {
+        Error::Mpi(format!(
+            "corrupt distribution message ({what}, at byte {} of {})",
+            self.at,
+            self.b.len()
+        ))
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
+        let Some(end) = end else {
+            return Err(self.corrupt("truncated"));
+        };
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(bytemuck::pod_read_unaligned(self.take(8)?))
+    }
+    fn str(&mut self) -> Result<String> {
+        let n = self.u64()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| self.corrupt("name"))
+    }
+    fn u32s(&mut self) -> Result<Vec<u32>> {
+        let n = self.u64()? as usize;
+        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
+        Ok(bytes_to_vec::<u32>(b))
+    }
+    fn i32s(&mut self) -> Result<Vec<i32>> {
+        let n = self.u64()? as usize;
+        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
+        Ok(bytes_to_vec::<i32>(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square(n: usize) -> GlobalMesh {
+        // n x n quads.
+        let nn = n + 1;
+        let mut c2n = Vec::new();
+        for j in 0..n {
+            for i in 0..n {
+                let a = (j * nn + i) as i32;
+                c2n.extend_from_slice(&[a, a + 1, a + 1 + nn as i32, a + nn as i32]);
+            }
+        }
+        let mut xy = Vec::new();
+        for j in 0..nn {
+            for i in 0..nn {
+                xy.push(i as f64);
+                xy.push(j as f64);
+            }
+        }
+        GlobalMesh::new()
+            .add_set("nodes", nn * nn)
+            .add_set("cells", n * n)
+            .add_map("c2n", "cells", "nodes", 4, c2n)
+            .coordinates("nodes", 2, xy)
+    }
+
+    /// Rank 0's plan for 3 ranks, decoded as each rank would, without MPI.
+    #[test]
+    fn plan_gives_consistent_halos_and_maps() {
+        let mesh = square(12);
+        let global_c2n = mesh.maps[0].values.clone();
+        let mut plan = Plan::build(mesh, 3).unwrap();
+        let schema = Schema::decode(&plan.schema).unwrap();
+        let mut ranks = Vec::new();
+        for r in 0..3 {
+            let sm: Vec<Vec<u8>> = (0..2)
+                .map(|s| std::mem::take(&mut plan.set_parts[s][r]))
+                .collect();
+            let mm = vec![std::mem::take(&mut plan.map_parts[0][r])];
+            ranks.push(build_local(Comm::serial(), &schema, &sm, mm).unwrap());
+        }
+        let mut owned_total = [0usize; 2];
+        for (r, (sets, maps)) in ranks.iter().enumerate() {
+            for (k, s) in sets.iter().enumerate() {
+                owned_total[k] += s.size();
+                let h = s.halo().unwrap();
+                assert_eq!(h.recv_count(), s.total_size() - s.size());
+                // Every send list matches the neighbour's receive list element by element.
+                for n in &h.neighbours {
+                    let other = &ranks[n.rank as usize].0[k];
+                    let back = other
+                        .halo()
+                        .unwrap()
+                        .neighbours
+                        .iter()
+                        .find(|m| m.rank == r as i32)
+                        .unwrap();
+                    let mine: Vec<u64> = n
+                        .send
+                        .iter()
+                        .map(|&i| s.global_ids().unwrap()[i as usize])
+                        .collect();
+                    let theirs: Vec<u64> = back
+                        .recv
+                        .iter()
+                        .map(|&i| other.global_ids().unwrap()[i as usize])
+                        .collect();
+                    assert_eq!(mine, theirs);
+                }
+            }
+            let (nodes, cells) = (&sets[0], &sets[1]);
+            let m = &maps[0];
+            for c in 0..cells.size() {
+                let gc = cells.global_ids().unwrap()[c] as usize;
+                for k in 0..4 {
+                    let l = m.values()[c * 4 + k] as usize;
+                    assert_eq!(
+                        nodes.global_ids().unwrap()[l],
+                        global_c2n[gc * 4 + k] as u64
+                    );
+                    if c < cells.core_size() {
+                        assert!(l < nodes.size());
+                    }
+                }
+            }
+        }
+        assert_eq!(owned_total, [13 * 13, 144]);
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let e = |m: GlobalMesh| m.validate().unwrap_err().to_string();
+        assert!(e(GlobalMesh::new().add_set("", 1)).contains("empty name"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 1)
+            .add_map("m", "a", "b", 1, vec![0]))
+        .contains("no set named `b`"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 2)
+            .add_map("m", "a", "a", 1, vec![0]))
+        .contains("1 values given, expected 2"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 1)
+            .add_map("m", "a", "a", 0, vec![]))
+        .contains("arity"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 1)
+            .add_map("m", "a", "a", 1, vec![-1]))
+        .contains("value -1 at element 0, slot 0"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 1)
+            .add_map("m", "a", "a", 1, vec![0])
+            .add_map("m", "a", "a", 1, vec![0]))
+        .contains("duplicate map name"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 1)
+            .coordinates("b", 2, vec![0.0; 2]))
+        .contains("no set named `b`"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 1)
+            .coordinates("a", 2, vec![0.0; 3]))
+        .contains("3 values given"));
+        assert!(e(GlobalMesh::new()
+            .add_set("a", 1)
+            .coordinates("a", 2, vec![0.0, f64::NAN]))
+        .contains("must be finite"));
+    }
+
+    #[test]
+    fn serial_distribution_is_the_identity() {
+        let mesh = square(4);
+        let c2n = mesh.maps[0].values.clone();
+        let m = distribute(Comm::serial(), Some(mesh)).unwrap();
+        let cells = m.set("cells").unwrap();
+        assert_eq!(
+            (cells.core_size(), cells.size(), cells.total_size()),
+            (16, 16, 16)
+        );
+        assert!(cells.halo().is_none() && cells.global_ids().is_none());
+        assert_eq!(m.map("c2n").unwrap().values(), &c2n[..]);
+        let v: Vec<f64> = (0..25).map(|i| i as f64).collect();
+        let d = m.scatter_dat("x", "nodes", 1, Some(v.clone())).unwrap();
+        assert_eq!(d.gather::<f64>(0).unwrap().unwrap(), v);
+    }
+}
