@@ -17,5 +17,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq </dev/null
   $SUDO apt-get install -y -qq mpich libmpich-dev libclang-dev gcc </dev/null >/dev/null
 fi
+# meshio (an independent VTK reader) checks the solver's VTU output in the tests.
+if ! python3 -c "import meshio" >/dev/null 2>&1; then
+  echo "setup: installing the Python package meshio"
+  python3 -m pip install --quiet meshio </dev/null || python3 -m pip install --quiet --user meshio </dev/null
+fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }
 echo "setup: ok ($(mpiexec --version 2>/dev/null | sed -n 's/ *Version: *//p' | head -1 | xargs echo MPICH), $(cargo --version))"
