@@ -5,7 +5,7 @@
 //! lock, into a disk cache shared by every rank and job), loads it everywhere, and runs it over
 //! partitioned meshes.
 //!
-//! Data flows one way: user API (`Set`, `Map`, `DataSet`, `Dat`, `Global`, `Sparsity`,
+//! Data flows one way: user API (`Set`, `Map`, `DataSet`, `Dat`, `Global`, `Sparsity`, `Mat`,
 //! `Kernel`) ->
 //! `par_loop` -> cache key -> caches (class cache, disk cache) -> codegen/compile -> execute.
 //! See `docs/ARCHITECTURE.md`.
@@ -32,6 +32,7 @@ mod fsutil;
 pub mod halo;
 pub mod kernel;
 pub mod map;
+pub mod mat;
 pub mod meshgen;
 pub mod parloop;
 pub mod report;
@@ -48,6 +49,7 @@ pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
 pub use kernel::Kernel;
 pub use map::Map;
+pub use mat::Mat;
 pub use parloop::{par_loop, Arg};
 pub use runtime::{init, run, run_with, Runtime};
 pub use set::Set;
