@@ -223,20 +223,36 @@ impl Mat {
         let yv = dtype::view_mut::<f64>(&mut yg, sp.owned_rows() * rd);
         let vals = self.read();
         let (rowptr, colidx) = (sp.rowptr(), sp.colidx());
-        yv.par_chunks_mut(rd).enumerate().for_each(|(i, yi)| {
-            yi.fill(0.0);
-            for k in rowptr[i]..rowptr[i + 1] {
-                let xj = &xv[colidx[k] as usize * cd..][..cd];
-                let blk = &vals[k * rd * cd..][..rd * cd];
-                for (r, yr) in yi.iter_mut().enumerate() {
-                    *yr += blk[r * cd..(r + 1) * cd]
-                        .iter()
-                        .zip(xj)
-                        .map(|(a, b)| a * b)
-                        .sum::<f64>();
+        if (rd, cd) == (1, 1) {
+            yv.par_iter_mut()
+                .with_min_len(1024)
+                .enumerate()
+                .for_each(|(i, yi)| {
+                    *yi = (rowptr[i]..rowptr[i + 1])
+                        .map(|k| vals[k] * xv[colidx[k] as usize])
+                        .sum();
+                });
+            drop(yg);
+            y.mark_halo_stale();
+            return Ok(());
+        }
+        yv.par_chunks_mut(rd)
+            .with_min_len(256)
+            .enumerate()
+            .for_each(|(i, yi)| {
+                yi.fill(0.0);
+                for k in rowptr[i]..rowptr[i + 1] {
+                    let xj = &xv[colidx[k] as usize * cd..][..cd];
+                    let blk = &vals[k * rd * cd..][..rd * cd];
+                    for (r, yr) in yi.iter_mut().enumerate() {
+                        *yr += blk[r * cd..(r + 1) * cd]
+                            .iter()
+                            .zip(xj)
+                            .map(|(a, b)| a * b)
+                            .sum::<f64>();
+                    }
                 }
-            }
-        });
+            });
         drop(yg);
         y.mark_halo_stale();
         Ok(())
