@@ -1,6 +1,9 @@
 //! Mats: assembly through par_loop equals a naive dense assembly; mult and diagonal equal their
 //! dense counterparts; Mat shapes are part of the generated code's key. One process, serial
-//! communicator, real compiler, one fresh cache directory for the whole file.
+//! communicator, real compiler, one fresh cache directory for the whole file; plus one run of
+//! per-rank Mats under `mpiexec -n 3`.
+mod common;
+
 use std::sync::{Mutex, MutexGuard};
 
 use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Map, Mat, Set, Sparsity};
@@ -337,4 +340,50 @@ fn bad_mat_arguments_are_clear_errors() {
     let e = rect.diagonal(&x).unwrap_err().to_string();
     assert!(e.contains("not square"), "{e}");
     assert!(a.get(8, 0).is_err() && a.get(0, 8).is_err());
+}
+
+#[test]
+fn per_rank_mats_assemble_under_mpiexec() {
+    let cache = common::cache_dir();
+    let out = common::run(
+        common::mpiexec(3, "op2-selftest", &["--mat"], cache.path()),
+        std::time::Duration::from_secs(120),
+    );
+    out.assert_ok();
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("mat ok"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    // Meshes of 6, 7 and 8 squares per side: 49, 64 and 81 rows, one global sum.
+    let nnz: Vec<f64> = lines
+        .iter()
+        .map(|l| {
+            l.split(", nnz ")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let global: Vec<f64> = lines
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        global.iter().all(|&g| g == nnz.iter().sum::<f64>()),
+        "{}",
+        out.stdout
+    );
+    for rows in [49, 64, 81] {
+        assert!(
+            out.stdout.contains(&format!(", {rows} rows,")),
+            "{}",
+            out.stdout
+        );
+    }
 }
