@@ -228,53 +228,22 @@ fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
         }
     }
     // A Dat read indirectly and incremented/written in the same loop has no serial meaning
-    // that halo exchanges could preserve (OP2 forbids it too).
+    // that halo exchanges could preserve (OP2 forbids it too); the same holds for a Mat.
+    fn target(a: &Arg) -> Option<(&'static str, u64, &str, Access)> {
+        match &a.0 {
+            ArgKind::Dat { dat, access, .. } => Some(("Dat", dat.id(), dat.name(), *access)),
+            ArgKind::Mat { mat, access, .. } => Some(("Mat", mat.id(), mat.name(), *access)),
+            ArgKind::Global { .. } => None,
+        }
+    }
     for (i, a) in args.iter().enumerate() {
         for b in &args[i + 1..] {
-            if let (
-                ArgKind::Dat {
-                    dat: d1,
-                    access: a1,
-                    ..
-                },
-                ArgKind::Dat {
-                    dat: d2,
-                    access: a2,
-                    ..
-                },
-            ) = (&a.0, &b.0)
-            {
-                if d1.ptr_eq(d2) && a1 != a2 {
+            if let (Some((kind, id1, name, a1)), Some((_, id2, _, a2))) = (target(a), target(b)) {
+                if id1 == id2 && a1 != a2 {
                     return Err(Error::invalid(
                         what(),
                         format!(
-                            "Dat {} is passed with two access modes ({} and {})",
-                            d1.name(),
-                            a1.name(),
-                            a2.name()
-                        ),
-                    ));
-                }
-            }
-            if let (
-                ArgKind::Mat {
-                    mat: m1,
-                    access: a1,
-                    ..
-                },
-                ArgKind::Mat {
-                    mat: m2,
-                    access: a2,
-                    ..
-                },
-            ) = (&a.0, &b.0)
-            {
-                if m1.ptr_eq(m2) && a1 != a2 {
-                    return Err(Error::invalid(
-                        what(),
-                        format!(
-                            "Mat {} is passed with two access modes ({} and {})",
-                            m1.name(),
+                            "{kind} {name} is passed with two access modes ({} and {})",
                             a1.name(),
                             a2.name()
                         ),
