@@ -13,6 +13,16 @@
 //! `args[i]` is the base pointer of argument `i` (a Dat's storage, or a Global's reduction
 //! buffer); `maps[i]` is that argument's map values (`arity` per element) or `NULL`. Global
 //! INC/MIN/MAX are reduced in locals and folded into `args[i]` once at the end of the range.
+//!
+//! For a **Mat** argument (assembled through a row map of arity `ar` and a column map of arity
+//! `ac`, block dims `rd x cd`), `args[i]` is the matrix's block CSR values (`double`, block `k`
+//! at `k * rd * cd`, row-major) and `maps[i]` its Sparsity's *position table* for that map
+//! pair: `ar * ac` block indices per element, `maps[i][(n * ar + ii) * ac + jj]` being the
+//! block (row-map entry `ii`, column-map entry `jj`) of element `n`. The maps themselves are
+//! not needed: the table already encodes them, so no extra pointers follow the regular
+//! arguments. Per element the wrapper zeros a local `double e[ar * rd][ac * cd]`, passes it to
+//! the kernel as `double *` (element-matrix row `ii * rd + r` is component `r` of row entry
+//! `ii`), then adds it (INC) or stores it (WRITE) into the blocks the table names.
 
 use std::fmt::Write;
 
@@ -51,6 +61,13 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
                 if map != MapUse::Direct {
                     let _ = writeln!(s, "  const int *restrict m{i} = maps[{i}];");
                 }
+            }
+            ArgShape::Mat { dims, arities, .. } => {
+                let size = arities.0 * dims.0 * arities.1 * dims.1;
+                let _ = writeln!(
+                    s,
+                    "  double *a{i} = (double *)args[{i}];\n  const int *restrict p{i} = maps[{i}];\n  double e{i}[{size}];"
+                );
             }
             ArgShape::Global { access, dtype, dim } => {
                 let t = dtype.c_name();
@@ -95,9 +112,32 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
                 ..
             } => call.push(format!("g{i}")),
             ArgShape::Global { .. } => call.push(format!("l{i}")),
+            ArgShape::Mat { dims, arities, .. } => {
+                let size = arities.0 * dims.0 * arities.1 * dims.1;
+                let _ = writeln!(s, "    for (int k = 0; k < {size}; k++) e{i}[k] = 0.0;");
+                call.push(format!("(void *)e{i}"));
+            }
         }
     }
-    let _ = writeln!(s, "    {}({});\n  }}", kernel.name(), call.join(", "));
+    let _ = writeln!(s, "    {}({});", kernel.name(), call.join(", "));
+    for (i, a) in args.iter().enumerate() {
+        if let ArgShape::Mat {
+            access,
+            dims: (rd, cd),
+            arities: (ar, ac),
+        } = *a
+        {
+            let op = if access == Access::Write { "=" } else { "+=" };
+            let _ = writeln!(
+                s,
+                "    for (int ii = 0; ii < {ar}; ii++)\n      for (int jj = 0; jj < {ac}; jj++) {{\n        double *blk = a{i} + (long)p{i}[((long)n * {ar} + ii) * {ac} + jj] * {rdcd};\n        const double *loc = e{i} + ii * {rcols} + jj * {cd};\n        for (int r = 0; r < {rd}; r++)\n          for (int c = 0; c < {cd}; c++) blk[r * {cd} + c] {op} loc[r * {ccols} + c];\n      }}",
+                rdcd = rd * cd,
+                rcols = rd * ac * cd,
+                ccols = ac * cd,
+            );
+        }
+    }
+    s.push_str("  }\n");
     for (i, a) in args.iter().enumerate() {
         if let ArgShape::Global { access, dim, .. } = *a {
             let fold = match access {
@@ -117,6 +157,39 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
 mod tests {
     use super::*;
     use crate::dtype::DType;
+
+    #[test]
+    fn wrapper_zeros_and_scatters_element_matrices() {
+        let k = Kernel::new("k", "void k(double *A, double *B) {}").unwrap();
+        let src = generate(
+            &k,
+            &[
+                ArgShape::Mat {
+                    access: Access::Inc,
+                    dims: (2, 1),
+                    arities: (3, 4),
+                },
+                ArgShape::Mat {
+                    access: Access::Write,
+                    dims: (1, 1),
+                    arities: (1, 1),
+                },
+            ],
+        );
+        assert!(src.contains("double e0[24];"), "{src}");
+        assert!(
+            src.contains("for (int k = 0; k < 24; k++) e0[k] = 0.0;"),
+            "{src}"
+        );
+        assert!(src.contains("k((void *)e0, (void *)e1);"), "{src}");
+        assert!(
+            src.contains("a0 + (long)p0[((long)n * 3 + ii) * 4 + jj] * 2;"),
+            "{src}"
+        );
+        assert!(src.contains("e0 + ii * 8 + jj * 1;"), "{src}");
+        assert!(src.contains("blk[r * 1 + c] += loc[r * 4 + c];"), "{src}");
+        assert!(src.contains("blk[r * 1 + c] = loc[r * 1 + c];"), "{src}");
+    }
 
     #[test]
     fn wrapper_gathers_through_maps_and_reduces_globals() {

@@ -15,6 +15,7 @@
 //! | `OP2_CACHE_REPORT` | unset | also write that report as JSON to this path |
 //! | `OP2_SPMD_STRICT` | `0` | compare full cache keys across ranks, not just their hash |
 //! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
+//! | `OP2_THREADS` | `1` | rayon threads per rank, used by Sparsity construction and `Mat::mult` (par_loops run on one thread per rank) |
 
 use std::path::PathBuf;
 
@@ -48,6 +49,8 @@ pub struct Config {
     pub spmd_strict: bool,
     /// Seconds to wait for a disk-cache lock.
     pub lock_timeout_s: u64,
+    /// rayon threads per rank (Sparsity construction, `Mat::mult`).
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             cache_report: None,
             spmd_strict: false,
             lock_timeout_s: 600,
+            threads: 1,
         }
     }
 }
@@ -182,7 +186,23 @@ impl Config {
         if let Some((n, v)) = var(&["OP2_LOCK_TIMEOUT"]) {
             c.lock_timeout_s = parse_num(&n, &v)?;
         }
+        if let Some((n, v)) = var(&["OP2_THREADS"]) {
+            c.threads = parse_num(&n, &v)?;
+            if c.threads == 0 {
+                return Err(Error::Config {
+                    var: n,
+                    value: v,
+                    detail: "must be at least 1".into(),
+                });
+            }
+        }
         Ok(c)
+    }
+
+    /// rayon threads per rank (at least 1), for Sparsity construction and `Mat::mult`.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
     }
 
     /// Set the disk-cache directory.

@@ -5,7 +5,8 @@
 //! lock, into a disk cache shared by every rank and job), loads it everywhere, and runs it over
 //! partitioned meshes.
 //!
-//! Data flows one way: user API (`Set`, `Map`, `DataSet`, `Dat`, `Global`, `Kernel`) ->
+//! Data flows one way: user API (`Set`, `Map`, `DataSet`, `Dat`, `Global`, `Sparsity`, `Mat`,
+//! `Kernel`) ->
 //! `par_loop` -> cache key -> caches (class cache, disk cache) -> codegen/compile -> execute.
 //! See `docs/ARCHITECTURE.md`.
 //!
@@ -32,12 +33,15 @@ mod fsutil;
 pub mod halo;
 pub mod kernel;
 pub mod map;
+pub mod mat;
 pub mod mesh;
+pub mod meshgen;
 pub mod parloop;
 pub mod partition;
 pub mod report;
 pub mod runtime;
 pub mod set;
+pub mod sparsity;
 
 pub use access::Access;
 pub use comm::{Comm, ReduceOp};
@@ -49,6 +53,8 @@ pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
 pub use kernel::Kernel;
 pub use map::Map;
+pub use mat::Mat;
 pub use parloop::{par_loop, Arg};
 pub use runtime::{init, run, run_with, Runtime};
 pub use set::Set;
+pub use sparsity::Sparsity;

@@ -25,7 +25,9 @@ use crate::ffi::LoadedKernel;
 use crate::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE as TAG_REVERSE};
 use crate::kernel::Kernel;
 use crate::map::Map;
+use crate::mat::{self, Mat};
 use crate::set::Set;
+use crate::sparsity::PosTable;
 
 #[derive(Clone)]
 enum Path {
@@ -45,10 +47,17 @@ enum ArgKind {
         global: Global,
         access: Access,
     },
+    Mat {
+        mat: Mat,
+        rmap: Map,
+        cmap: Map,
+        access: Access,
+    },
 }
 
 /// One argument of a par_loop: a Dat (directly, through one map entry, or through all entries
-/// of a map) or a Global, with an access mode.
+/// of a map), a Global, or a Mat (through a pair of maps; see [`Mat::arg`]), with an access
+/// mode.
 ///
 /// ```
 /// # let s = op2::Set::new(2).unwrap();
@@ -83,6 +92,17 @@ impl Dat {
         Arg(ArgKind::Dat {
             dat: self.clone(),
             path: Path::Vector(map.clone()),
+            access,
+        })
+    }
+}
+
+impl Arg {
+    pub(crate) fn mat(mat: Mat, rmap: Map, cmap: Map, access: Access) -> Arg {
+        Arg(ArgKind::Mat {
+            mat,
+            rmap,
+            cmap,
             access,
         })
     }
@@ -241,31 +261,31 @@ fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
                     dim: u32_of("dim", global.dim())?,
                 });
             }
+            ArgKind::Mat {
+                mat,
+                rmap,
+                cmap,
+                access,
+            } => out.push(mat::arg_shape(&what, i, set, mat, rmap, cmap, *access)?),
         }
     }
     // A Dat read indirectly and incremented/written in the same loop has no serial meaning
-    // that halo exchanges could preserve (OP2 forbids it too).
+    // that halo exchanges could preserve (OP2 forbids it too); the same holds for a Mat.
+    fn target(a: &Arg) -> Option<(&'static str, u64, &str, Access)> {
+        match &a.0 {
+            ArgKind::Dat { dat, access, .. } => Some(("Dat", dat.id(), dat.name(), *access)),
+            ArgKind::Mat { mat, access, .. } => Some(("Mat", mat.id(), mat.name(), *access)),
+            ArgKind::Global { .. } => None,
+        }
+    }
     for (i, a) in args.iter().enumerate() {
         for b in &args[i + 1..] {
-            if let (
-                ArgKind::Dat {
-                    dat: d1,
-                    access: a1,
-                    ..
-                },
-                ArgKind::Dat {
-                    dat: d2,
-                    access: a2,
-                    ..
-                },
-            ) = (&a.0, &b.0)
-            {
-                if d1.ptr_eq(d2) && a1 != a2 {
+            if let (Some((kind, id1, name, a1)), Some((_, id2, _, a2))) = (target(a), target(b)) {
+                if id1 == id2 && a1 != a2 {
                     return Err(Error::invalid(
                         what(),
                         format!(
-                            "Dat {} is passed with two access modes ({} and {})",
-                            d1.name(),
+                            "{kind} {name} is passed with two access modes ({} and {})",
                             a1.name(),
                             a2.name()
                         ),
@@ -381,6 +401,28 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
     let parallel = comm.size() > 1;
 
     let mut guards: Vec<_> = uses.iter().map(|u| u.dat.write()).collect();
+    // Unique Mats (one lock each) and the position tables of their map pairs. Mat arguments
+    // never touch halos: `mat::arg_shape` refused maps into sets with halo elements.
+    let mut mats: Vec<Mat> = Vec::new();
+    let mut tables: Vec<Option<Arc<PosTable>>> = Vec::with_capacity(args.len());
+    for a in args {
+        tables.push(match &a.0 {
+            ArgKind::Mat {
+                mat, rmap, cmap, ..
+            } => {
+                if !mats.iter().any(|m| m.ptr_eq(mat)) {
+                    mats.push(mat.clone());
+                }
+                let k = mat
+                    .sparsity()
+                    .pair_index(rmap, cmap)
+                    .expect("checked by arg_shape");
+                Some(mat.sparsity().positions(k))
+            }
+            _ => None,
+        });
+    }
+    let mut mat_guards: Vec<_> = mats.iter().map(|m| m.write()).collect();
 
     // Before: indirect INC starts from zero halo copies; indirect READ/RW need fresh copies.
     let mut forward: Vec<usize> = Vec::new();
@@ -430,6 +472,14 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
                 ptrs.push(gbufs[i].as_mut_ptr() as *mut c_void);
                 maps.push(std::ptr::null());
             }
+            ArgKind::Mat { mat, .. } => {
+                let m = mats
+                    .iter()
+                    .position(|m| m.ptr_eq(mat))
+                    .expect("collected above");
+                ptrs.push(mat_guards[m].as_mut_ptr() as *mut c_void);
+                maps.push(tables[i].as_ref().expect("Mat argument").table.as_ptr());
+            }
         }
     }
 
@@ -439,7 +489,11 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
     // validated at Map construction to index [0, total_size) of the Dat's set and cover every
     // owned element of the iteration set (arity each); direct arguments are on the iteration set
     // so [0, owned) is in range; Global buffers hold `dim` values of their dtype. The generated
-    // code was produced for exactly these shapes (they are its cache key).
+    // code was produced for exactly these shapes (they are its cache key). A Mat pointer comes
+    // from a write guard on its values (held until after the calls) holding block_nnz * rdim *
+    // cdim doubles; its position table holds, for every owned element of the iteration set (the
+    // pair's maps start there) and every (i, j) of the element matrix, a block index below
+    // block_nnz, built from the same maps.
     if forward.is_empty() {
         unsafe { loaded.call(0, owned, &ptrs, &maps) };
     } else {
@@ -535,6 +589,9 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         u.dat.mark_halo_stale();
     }
     drop(guards);
+    // TODO(mpi): send halo rows of Mats to their owners here (refused at validation for now).
+    drop(mat_guards);
+    drop(tables);
 
     // Globals: combine this rank's result with every other rank's.
     for (i, a) in args.iter().enumerate() {

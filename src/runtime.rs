@@ -79,6 +79,12 @@ pub fn init(config: Config) -> Result<Runtime> {
     *slot = Some(config.clone());
     comm::set_mpi_active(true);
     let comm = Comm::world();
+    // Always size the pool (1 included): rayon's default is every core, which oversubscribes
+    // nodes running one rank per core (Sparsity construction, Mat::mult use rayon).
+    // A second init in the same process (tests) finds the pool built: not an error.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .build_global();
     Ok(Runtime {
         universe,
         comm,

@@ -4,7 +4,10 @@
 //!
 //! Options: `--kernels N` (default 3), `--bad` (one kernel has a C syntax error),
 //! `--diverge` (rank 1 runs a different kernel: an SPMD violation), `--repeat R` (run the
-//! loops R times; default 2), `--fail-rank R` (rank R returns an error of its own at the end).
+//! loops R times; default 2), `--fail-rank R` (rank R returns an error of its own at the end),
+//! `--mat` (instead: every rank assembles a P1 matrix on its own mesh, of a size depending on
+//! its rank, through a Sparsity and a Mat, and checks it and `Mat::mult` against a dense
+//! reference; the Mat tests run it under mpiexec).
 use std::process::ExitCode;
 
 use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Set};
@@ -18,9 +21,86 @@ fn arg_value(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Per-rank Sparsity + Mat assembly (sets created per rank with `Set::new`, no halos).
+fn mat_check(rt: &op2::Runtime) -> op2::Result<()> {
+    use op2::{DType, Map, Mat, Sparsity};
+    let rank = rt.rank();
+    let fail = |d: String| op2::Error::invalid("op2-selftest --mat", format!("rank {rank}: {d}"));
+    let mesh = op2::meshgen::unit_square(6 + rank as usize, 0.2)?;
+    let cells = Set::named("cells", mesh.ncells())?;
+    let nodes = Set::named("nodes", mesh.nnodes())?;
+    let c2n = Map::named("c2n", &cells, &nodes, 3, mesh.cells.clone())?;
+    let ds = DataSet::new(&nodes, 1)?;
+    let sp = Sparsity::new(&ds, &ds, &[(c2n.clone(), c2n.clone())])?;
+    if !sp.ptr_eq(&Sparsity::new(&ds, &ds, &[(c2n.clone(), c2n.clone())])?) {
+        return Err(fail(
+            "the second Sparsity::new is not the cached object".into(),
+        ));
+    }
+    let a = Mat::new(&sp, DType::F64)?;
+    let coords = Dat::new(&DataSet::new(&nodes, 2)?, mesh.coords.clone())?;
+    let k = Kernel::new(
+        "mass_like",
+        "void mass_like(double *A, const double **x) { for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) A[3 * i + j] = x[i][0] + 2.0 * x[j][1]; }",
+    )?;
+    par_loop(
+        &k,
+        &cells,
+        &[
+            a.arg(Access::Inc, (&c2n, &c2n)),
+            coords.arg_vec(Access::Read, &c2n),
+        ],
+    )?;
+    let n = mesh.nnodes();
+    let mut dense = vec![0.0; n * n];
+    for c in mesh.cells.chunks_exact(3) {
+        for &i in c {
+            for &j in c {
+                let (i, j) = (i as usize, j as usize);
+                dense[i * n + j] += mesh.coords[2 * i] + 2.0 * mesh.coords[2 * j + 1];
+            }
+        }
+    }
+    if a.values()? != dense {
+        return Err(fail(
+            "assembled values differ from the dense reference".into(),
+        ));
+    }
+    let xv: Vec<f64> = (0..n).map(|i| (i % 7) as f64 - 3.0).collect();
+    let (x, y) = (Dat::new(&ds, xv.clone())?, Dat::zeros(&ds, DType::F64));
+    a.mult(&x, &y)?;
+    for (i, yi) in y.to_vec::<f64>()?.into_iter().enumerate() {
+        let want: f64 = (0..n).map(|j| dense[i * n + j] * xv[j]).sum();
+        if (yi - want).abs() > 1e-12 * (1.0 + want.abs()) {
+            return Err(fail(format!("mult row {i}: {yi} != {want}")));
+        }
+    }
+    // A collective over the per-rank results: the global number of non-zeros.
+    let total = Global::new(vec![0.0f64])?;
+    let one = Dat::new(&DataSet::new(&Set::new(1)?, 1)?, vec![sp.nnz() as f64])?;
+    let count = Kernel::new(
+        "count",
+        "void count(const double *v, double *s) { s[0] += v[0]; }",
+    )?;
+    par_loop(
+        &count,
+        one.set(),
+        &[one.arg(Access::Read), total.arg(Access::Inc)],
+    )?;
+    println!(
+        "rank {rank}: mat ok, {n} rows, nnz {}, global nnz {}",
+        sp.nnz(),
+        total.value::<f64>()?[0]
+    );
+    Ok(())
+}
+
 fn body(rt: &op2::Runtime) -> op2::Result<()> {
     let flags: Vec<String> = std::env::args().collect();
     let has = |f: &str| flags.iter().any(|a| a == f);
+    if has("--mat") {
+        return mat_check(rt);
+    }
     let rank = rt.rank();
     let nk = arg_value("--kernels", 3);
     let repeat = arg_value("--repeat", 2);

@@ -1,7 +1,8 @@
 //! Cache keys of generated code (axiom 2: metadata, never data).
 //!
 //! Owns the canonical description of a loop — kernel (name, source, flags), per argument its
-//! kind, access, dtype, dim and map arity/index, which arguments share a map (an identity
+//! kind, access, dtype, dim and map arity/index (for a Mat: block dims and the arities of its
+//! row and column maps), which arguments share a map (an identity
 //! *numbering*, never addresses) — and its hashes. It never sees set sizes, data values or
 //! pointers, so two loops that differ only in those share one compiled library.
 //!
@@ -17,7 +18,8 @@ use crate::dtype::DType;
 use crate::kernel::Kernel;
 
 /// Version of the generated-code format: bump it when codegen output changes.
-pub const FORMAT_VERSION: u64 = 1;
+/// (2: Mat arguments.)
+pub const FORMAT_VERSION: u64 = 2;
 
 /// How a Dat argument reaches the data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,6 +46,12 @@ pub(crate) enum ArgShape {
         dtype: DType,
         dim: u32,
     },
+    /// An f64 Mat assembled through a map pair: block dims (rdim, cdim) and arities (row, col).
+    Mat {
+        access: Access,
+        dims: (u32, u32),
+        arities: (u32, u32),
+    },
 }
 
 impl ArgShape {
@@ -66,6 +74,15 @@ impl ArgShape {
             }
             ArgShape::Global { access, dtype, dim } => {
                 out.push(4u64 << 56 | access.tag() << 48 | (dtype.tag() as u64) << 40 | dim as u64);
+            }
+            ArgShape::Mat {
+                access,
+                dims,
+                arities,
+            } => {
+                out.push(5u64 << 56 | access.tag() << 48 | (DType::F64.tag() as u64) << 40);
+                out.push((dims.0 as u64) << 32 | dims.1 as u64);
+                out.push((arities.0 as u64) << 32 | arities.1 as u64);
             }
         }
     }
@@ -90,6 +107,18 @@ impl ArgShape {
             ArgShape::Global { access, dtype, dim } => {
                 format!("global {} {dtype} dim {dim}", access.name())
             }
+            ArgShape::Mat {
+                access,
+                dims,
+                arities,
+            } => format!(
+                "mat {} double dims {}x{} arities {}x{}",
+                access.name(),
+                dims.0,
+                dims.1,
+                arities.0,
+                arities.1
+            ),
         }
     }
 }
@@ -159,5 +188,55 @@ impl Signature<'_> {
             s.push_str(&format!("arg {i}: {}\n", a.describe()));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(args: &[ArgShape]) -> u128 {
+        let k = Kernel::new("k", "void k(double *A) {}").unwrap();
+        Signature { kernel: &k, args }.class_key([0, 0], 0)
+    }
+
+    #[test]
+    fn mat_shapes_enter_the_key_and_its_text() {
+        let m = |access, dims, arities| ArgShape::Mat {
+            access,
+            dims,
+            arities,
+        };
+        let base = key(&[m(Access::Inc, (1, 1), (3, 3))]);
+        assert_eq!(base, key(&[m(Access::Inc, (1, 1), (3, 3))]));
+        for other in [
+            m(Access::Write, (1, 1), (3, 3)),
+            m(Access::Inc, (2, 1), (3, 3)),
+            m(Access::Inc, (1, 2), (3, 3)),
+            m(Access::Inc, (1, 1), (3, 2)),
+            m(Access::Inc, (1, 1), (2, 3)),
+        ] {
+            assert_ne!(base, key(&[other]), "{other:?}");
+        }
+        // Not confusable with a Dat or Global shape.
+        assert_ne!(
+            base,
+            key(&[ArgShape::Global {
+                access: Access::Inc,
+                dtype: DType::F64,
+                dim: 1
+            }])
+        );
+        let k = Kernel::new("k", "void k(double *A) {}").unwrap();
+        let text = Signature {
+            kernel: &k,
+            args: &[m(Access::Inc, (2, 3), (4, 5))],
+        }
+        .text("cc", "-O2", "gcc");
+        assert!(text.contains("format 2"), "{text}");
+        assert!(
+            text.contains("mat INC double dims 2x3 arities 4x5"),
+            "{text}"
+        );
     }
 }

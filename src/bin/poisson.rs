@@ -1,0 +1,445 @@
+//! P1 finite elements for -Δu = f on the unit square with Dirichlet boundary conditions.
+//!
+//! Every numerical step is a par_loop over a C kernel, or a Mat operation:
+//! * mesh: `n x n` squares split into triangles along hashed diagonals, interior nodes moved
+//!   pseudo-randomly (`op2::meshgen`), so the mesh is genuinely unstructured;
+//! * matrix: element stiffness matrices INC-assembled into a [`op2::Mat`] through the
+//!   cell->node map; the sparsity has a second map pair, boundary node -> node (arity 1), used
+//!   by a WRITE loop that sets the diagonal of boundary rows;
+//! * boundary conditions by symmetric elimination (documented on [`kernels`]): element kernels
+//!   drop every row and column of a boundary node and move the known boundary values to the
+//!   right-hand side (lifting); the boundary loop then writes A_ii = 1 and b_i = g_i. The
+//!   matrix stays symmetric positive definite, so CG applies;
+//! * solve: conjugate gradients with a Jacobi preconditioner; dot products are Global INC
+//!   reductions, vector updates direct loops, the mat-vec is [`op2::Mat::mult`];
+//! * error: the L2 error by a degree-4 quadrature per cell (Global INC) and the largest nodal
+//!   error (Global MAX).
+//!
+//! Options: `--n N` (squares per side, default 64), `--perturb P` (interior node displacement
+//! in units of h, default 0.2), `--solution sine|exp` (u = sin(πx) sin(πy), zero on the boundary;
+//! or u = e^x sin(πy), non-zero on the boundary), `--rtol R` (CG stops when
+//! |r| <= R |b|, default 1e-10), `--max-it M`.
+//!
+//! Runs under `op2::run`, so `mpiexec -n 1 poisson` works. On more ranks it stops with a clear
+//! message and exit status 2 on every rank: the distributed solve needs the mesh distribution
+//! (halos, owner-side Mat assembly) that comes with the MPI merge.
+use std::cell::Cell;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use op2::{par_loop, Access, DType, Dat, DataSet, Global, Kernel, Map, Mat, Set, Sparsity};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Solution {
+    /// u = sin(πx) sin(πy), f = 2π² u.
+    Sine,
+    /// u = e^x sin(πy), f = (π² - 1) u (non-zero Dirichlet data).
+    Exp,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "P1 finite-element Poisson solver on an unstructured unit-square mesh")]
+struct Args {
+    /// Squares per side (the mesh has 2 n² triangles, h = 1/n).
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Interior node displacement, in units of h (< 0.25).
+    #[arg(long, default_value_t = 0.2)]
+    perturb: f64,
+    /// Exact solution.
+    #[arg(long, value_enum, default_value_t = Solution::Sine)]
+    solution: Solution,
+    /// Relative residual tolerance of CG.
+    #[arg(long, default_value_t = 1e-10)]
+    rtol: f64,
+    /// Largest number of CG iterations.
+    #[arg(long, default_value_t = 100_000)]
+    max_it: usize,
+}
+
+/// The C kernels. Boundary conditions by symmetric elimination: with `bc[i] = 1` on boundary
+/// nodes and `g` the Dirichlet values there, the element matrix drops rows and columns of
+/// boundary nodes and the element load vector subtracts `K_ij g_j` (j on the boundary) from
+/// interior rows; a loop over boundary nodes then sets `A_ii = 1`, `b_i = g_i`. Solving the
+/// result gives `u_i = g_i` on the boundary and the standard Galerkin equations inside.
+mod kernels {
+    use super::Solution;
+
+    /// Shared C helpers: the exact solution, the forcing, and the P1 element stiffness.
+    pub fn prelude(s: Solution) -> String {
+        let (u, f) = match s {
+            Solution::Sine => (
+                "sin(OP2_PI * x) * sin(OP2_PI * y)",
+                "2.0 * OP2_PI * OP2_PI * sin(OP2_PI * x) * sin(OP2_PI * y)",
+            ),
+            Solution::Exp => (
+                "exp(x) * sin(OP2_PI * y)",
+                "(OP2_PI * OP2_PI - 1.0) * exp(x) * sin(OP2_PI * y)",
+            ),
+        };
+        format!(
+            r#"
+#define OP2_PI 3.14159265358979323846
+static double exact(double x, double y) {{ return {u}; }}
+static double forcing(double x, double y) {{ return {f}; }}
+/* K_ij = area * grad(phi_i) . grad(phi_j) for the triangle x[0..3]; returns the area. */
+static double p1_stiffness(const double **x, double K[9])
+{{
+  double det = (x[1][0] - x[0][0]) * (x[2][1] - x[0][1]) - (x[2][0] - x[0][0]) * (x[1][1] - x[0][1]);
+  double b[3] = {{x[1][1] - x[2][1], x[2][1] - x[0][1], x[0][1] - x[1][1]}};
+  double c[3] = {{x[2][0] - x[1][0], x[0][0] - x[2][0], x[1][0] - x[0][0]}};
+  double area = 0.5 * fabs(det);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++) K[3 * i + j] = (b[i] * b[j] + c[i] * c[j]) / (4.0 * area);
+  return area;
+}}
+"#
+        )
+    }
+
+    pub const BC_VALUES: &str = r#"
+void bc_values(const double *x, double *flag, double *g, double *u)
+{
+  flag[0] = 1.0;
+  g[0] = exact(x[0], x[1]);
+  u[0] = g[0];
+}"#;
+
+    pub const LAPLACE: &str = r#"
+void p1_laplace(double *A, const double **x, const double **bc)
+{
+  double K[9];
+  p1_stiffness(x, K);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      A[3 * i + j] = (bc[i][0] != 0.0 || bc[j][0] != 0.0) ? 0.0 : K[3 * i + j];
+}"#;
+
+    /// Load vector by the edge-midpoint rule (exact for quadratics), plus the lifting of the
+    /// Dirichlet values.
+    pub const LOAD: &str = r#"
+void p1_load(double **b, const double **x, const double **bc, const double **g)
+{
+  double K[9];
+  double area = p1_stiffness(x, K);
+  for (int k = 0; k < 3; k++) {
+    int i1 = (k + 1) % 3, i2 = (k + 2) % 3;
+    double fw = forcing(0.5 * (x[i1][0] + x[i2][0]), 0.5 * (x[i1][1] + x[i2][1])) * area / 6.0;
+    if (bc[i1][0] == 0.0) b[i1][0] += fw;
+    if (bc[i2][0] == 0.0) b[i2][0] += fw;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (bc[i][0] != 0.0) continue;
+    for (int j = 0; j < 3; j++)
+      if (bc[j][0] != 0.0) b[i][0] -= K[3 * i + j] * g[j][0];
+  }
+}"#;
+
+    pub const BC_APPLY: &str = r#"
+void bc_apply(double *A, double *b, const double *g)
+{
+  A[0] = 1.0;
+  b[0] = g[0];
+}"#;
+
+    pub const CG_INIT: &str = r#"
+void cg_init(double *r, double *z, double *p, const double *b, const double *au,
+             const double *d, double *rz, double *rr, double *bb)
+{
+  r[0] = b[0] - au[0];
+  z[0] = r[0] / d[0];
+  p[0] = z[0];
+  rz[0] += r[0] * z[0];
+  rr[0] += r[0] * r[0];
+  bb[0] += b[0] * b[0];
+}"#;
+
+    pub const DOT: &str = r#"
+void dot(const double *a, const double *b, double *s) { s[0] += a[0] * b[0]; }"#;
+
+    pub const CG_UPDATE: &str = r#"
+void cg_update(double *u, double *r, double *z, const double *p, const double *ap,
+               const double *d, const double *alpha, double *rz, double *rr)
+{
+  u[0] += alpha[0] * p[0];
+  r[0] -= alpha[0] * ap[0];
+  z[0] = r[0] / d[0];
+  rz[0] += r[0] * z[0];
+  rr[0] += r[0] * r[0];
+}"#;
+
+    pub const CG_DIRECTION: &str = r#"
+void cg_direction(double *p, const double *z, const double *beta) { p[0] = z[0] + beta[0] * p[0]; }"#;
+
+    /// Squared L2 error by the 6-point degree-4 rule (Strang & Fix).
+    pub const L2_ERROR: &str = r#"
+void l2_error(const double **x, const double **u, double *err)
+{
+  const double a1 = 0.445948490915965, b1 = 0.108103018168070, w1 = 0.223381589678011;
+  const double a2 = 0.091576213509771, b2 = 0.816847572980459, w2 = 0.109951743655322;
+  const double l[6][3] = {{a1, a1, b1}, {a1, b1, a1}, {b1, a1, a1},
+                          {a2, a2, b2}, {a2, b2, a2}, {b2, a2, a2}};
+  const double w[6] = {w1, w1, w1, w2, w2, w2};
+  double det = (x[1][0] - x[0][0]) * (x[2][1] - x[0][1]) - (x[2][0] - x[0][0]) * (x[1][1] - x[0][1]);
+  double area = 0.5 * fabs(det);
+  for (int q = 0; q < 6; q++) {
+    double px = 0, py = 0, uh = 0;
+    for (int k = 0; k < 3; k++) {
+      px += l[q][k] * x[k][0];
+      py += l[q][k] * x[k][1];
+      uh += l[q][k] * u[k][0];
+    }
+    double e = uh - exact(px, py);
+    err[0] += w[q] * area * e * e;
+  }
+}"#;
+
+    pub const NODAL_ERROR: &str = r#"
+void nodal_error(const double *x, const double *u, double *m)
+{
+  double e = fabs(u[0] - exact(x[0], x[1]));
+  if (e > m[0]) m[0] = e;
+}"#;
+}
+
+fn kernel(prelude: &str, name: &str, body: &str) -> op2::Result<Kernel> {
+    Kernel::new(name, &format!("{prelude}\n{body}\n"))
+}
+
+fn scalar(g: &Global) -> op2::Result<f64> {
+    Ok(g.value::<f64>()?[0])
+}
+
+fn solve(args: &Args) -> op2::Result<()> {
+    let pre = kernels::prelude(args.solution);
+    let k = |name: &str, body: &str| kernel(&pre, name, body);
+    let t_all = Instant::now();
+
+    let mesh = op2::meshgen::unit_square(args.n, args.perturb)?;
+    let cells = Set::named("cells", mesh.ncells())?;
+    let nodes = Set::named("nodes", mesh.nnodes())?;
+    let bnodes = Set::named("boundary_nodes", mesh.boundary.len())?;
+    let c2n = Map::named("cell_nodes", &cells, &nodes, 3, mesh.cells.clone())?;
+    let b2n = Map::named("boundary_node", &bnodes, &nodes, 1, mesh.boundary.clone())?;
+    let v = DataSet::new(&nodes, 1)?;
+    let coords = Dat::named("coords", &DataSet::new(&nodes, 2)?, mesh.coords.clone())?;
+    let field = |name: &str| Dat::named(name, &v, vec![0.0f64; mesh.nnodes()]);
+    let (bc, g, u, b) = (field("bc")?, field("g")?, field("u")?, field("b")?);
+    let (r, z, p, q, d) = (
+        field("r")?,
+        field("z")?,
+        field("p")?,
+        field("q")?,
+        field("d")?,
+    );
+
+    // Boundary flags, Dirichlet values, and the initial guess (g on the boundary, 0 inside).
+    par_loop(
+        &k("bc_values", kernels::BC_VALUES)?,
+        &bnodes,
+        &[
+            coords.arg_map(Access::Read, &b2n, 0),
+            bc.arg_map(Access::Write, &b2n, 0),
+            g.arg_map(Access::Write, &b2n, 0),
+            u.arg_map(Access::Write, &b2n, 0),
+        ],
+    )?;
+
+    // Matrix and right-hand side.
+    let t_asm = Instant::now();
+    let sparsity = Sparsity::new(
+        &v,
+        &v,
+        &[(c2n.clone(), c2n.clone()), (b2n.clone(), b2n.clone())],
+    )?;
+    let t_sparsity = t_asm.elapsed().as_secs_f64();
+    let a = Mat::named("A", &sparsity, DType::F64)?;
+    par_loop(
+        &k("p1_laplace", kernels::LAPLACE)?,
+        &cells,
+        &[
+            a.arg(Access::Inc, (&c2n, &c2n)),
+            coords.arg_vec(Access::Read, &c2n),
+            bc.arg_vec(Access::Read, &c2n),
+        ],
+    )?;
+    par_loop(
+        &k("p1_load", kernels::LOAD)?,
+        &cells,
+        &[
+            b.arg_vec(Access::Inc, &c2n),
+            coords.arg_vec(Access::Read, &c2n),
+            bc.arg_vec(Access::Read, &c2n),
+            g.arg_vec(Access::Read, &c2n),
+        ],
+    )?;
+    par_loop(
+        &k("bc_apply", kernels::BC_APPLY)?,
+        &bnodes,
+        &[
+            a.arg(Access::Write, (&b2n, &b2n)),
+            b.arg_map(Access::Write, &b2n, 0),
+            g.arg_map(Access::Read, &b2n, 0),
+        ],
+    )?;
+    a.diagonal(&d)?;
+    let t_asm = t_asm.elapsed().as_secs_f64();
+
+    // Jacobi-preconditioned conjugate gradients.
+    let t_cg = Instant::now();
+    let zero = || Global::new(vec![0.0f64]);
+    let (rz, rr, bb, pq) = (zero()?, zero()?, zero()?, zero()?);
+    let (alpha, beta) = (zero()?, zero()?);
+    let update = k("cg_update", kernels::CG_UPDATE)?;
+    let direction = k("cg_direction", kernels::CG_DIRECTION)?;
+    let dot = k("dot", kernels::DOT)?;
+    a.mult(&u, &q)?;
+    par_loop(
+        &k("cg_init", kernels::CG_INIT)?,
+        &nodes,
+        &[
+            r.arg(Access::Write),
+            z.arg(Access::Write),
+            p.arg(Access::Write),
+            b.arg(Access::Read),
+            q.arg(Access::Read),
+            d.arg(Access::Read),
+            rz.arg(Access::Inc),
+            rr.arg(Access::Inc),
+            bb.arg(Access::Inc),
+        ],
+    )?;
+    let bnorm = scalar(&bb)?.sqrt();
+    let mut rz_old = scalar(&rz)?;
+    let mut rnorm = scalar(&rr)?.sqrt();
+    let mut iterations = 0;
+    while rnorm > args.rtol * bnorm {
+        if iterations == args.max_it {
+            return Err(op2::Error::invalid(
+                "poisson: conjugate gradients",
+                format!(
+                    "no convergence in {iterations} iterations (|r|/|b| = {:.3e})",
+                    rnorm / bnorm
+                ),
+            ));
+        }
+        iterations += 1;
+        a.mult(&p, &q)?;
+        pq.set_value(&[0.0])?;
+        par_loop(
+            &dot,
+            &nodes,
+            &[
+                p.arg(Access::Read),
+                q.arg(Access::Read),
+                pq.arg(Access::Inc),
+            ],
+        )?;
+        alpha.set_value(&[rz_old / scalar(&pq)?])?;
+        rz.set_value(&[0.0])?;
+        rr.set_value(&[0.0])?;
+        par_loop(
+            &update,
+            &nodes,
+            &[
+                u.arg(Access::RW),
+                r.arg(Access::RW),
+                z.arg(Access::Write),
+                p.arg(Access::Read),
+                q.arg(Access::Read),
+                d.arg(Access::Read),
+                alpha.arg(Access::Read),
+                rz.arg(Access::Inc),
+                rr.arg(Access::Inc),
+            ],
+        )?;
+        let rz_new = scalar(&rz)?;
+        rnorm = scalar(&rr)?.sqrt();
+        beta.set_value(&[rz_new / rz_old])?;
+        rz_old = rz_new;
+        par_loop(
+            &direction,
+            &nodes,
+            &[
+                p.arg(Access::RW),
+                z.arg(Access::Read),
+                beta.arg(Access::Read),
+            ],
+        )?;
+    }
+    let t_cg = t_cg.elapsed().as_secs_f64();
+
+    // Errors against the exact solution.
+    let l2 = zero()?;
+    par_loop(
+        &k("l2_error", kernels::L2_ERROR)?,
+        &cells,
+        &[
+            coords.arg_vec(Access::Read, &c2n),
+            u.arg_vec(Access::Read, &c2n),
+            l2.arg(Access::Inc),
+        ],
+    )?;
+    let max_err = zero()?;
+    par_loop(
+        &k("nodal_error", kernels::NODAL_ERROR)?,
+        &nodes,
+        &[
+            coords.arg(Access::Read),
+            u.arg(Access::Read),
+            max_err.arg(Access::Max),
+        ],
+    )?;
+
+    println!(
+        "poisson: n {} h {:.6e} cells {} nodes {} nnz {} solution {:?} perturb {}",
+        args.n,
+        1.0 / args.n as f64,
+        mesh.ncells(),
+        mesh.nnodes(),
+        sparsity.nnz(),
+        args.solution,
+        args.perturb
+    );
+    println!(
+        "poisson: cg_iterations {iterations} relative_residual {:.3e}",
+        rnorm / bnorm
+    );
+    println!(
+        "poisson: l2_error {:.6e} max_nodal_error {:.6e}",
+        scalar(&l2)?.sqrt(),
+        scalar(&max_err)?
+    );
+    println!(
+        "poisson: seconds: sparsity {t_sparsity:.3} assembly {t_asm:.3} cg {t_cg:.3} total {:.3} (first runs include compiling kernels)",
+        t_all.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let refused = Cell::new(false);
+    let code = op2::run(|rt| {
+        if rt.size() > 1 {
+            // Every rank sees the same size, so all stop together and finalize cleanly.
+            if rt.rank() == 0 {
+                eprintln!(
+                    "poisson: running on {} ranks is not supported yet: the distributed solve needs \
+                     mesh distribution with halos and owner-side matrix assembly (coming with the \
+                     MPI merge). Run with `mpiexec -n 1`.",
+                    rt.size()
+                );
+            }
+            refused.set(true);
+            return Ok(());
+        }
+        solve(&args)
+    });
+    if refused.get() {
+        ExitCode::from(2)
+    } else {
+        code
+    }
+}
