@@ -47,7 +47,7 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
     s.push_str("\n\n");
     let _ = writeln!(
         s,
-        "void {ENTRY}(int start, int end, void **args, const int **maps)\n{{"
+        "__attribute__((visibility(\"default\")))\nvoid {ENTRY}(int start, int end, void **args, const int **maps)\n{{"
     );
     // Typed base pointers and maps.
     for (i, a) in args.iter().enumerate() {

@@ -351,7 +351,15 @@ impl Comm {
 }
 
 /// MPI_Abort on the world (or exit, without MPI). Never returns.
+///
+/// Before aborting it flushes stdout/stderr and waits a moment: the launcher (Hydra, srun)
+/// forwards each rank's output through its proxies, and an immediate MPI_Abort can tear them
+/// down before the error message that explains the abort has been forwarded.
 pub(crate) fn abort(code: i32) -> ! {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    std::thread::sleep(std::time::Duration::from_millis(300));
     if MPI_ACTIVE.load(Ordering::SeqCst) {
         mpi::topology::SimpleCommunicator::world().abort(code)
     }

@@ -101,7 +101,10 @@ pub(crate) fn compile(
 ) -> std::result::Result<(), CompileFailure> {
     let mut args = split_flags(cflags);
     args.extend(extra.iter().cloned());
-    args.extend(["-shared", "-fPIC", "-o"].map(String::from));
+    // Hidden visibility: only the generated entry point is exported, so the compiler may
+    // inline the user kernel into the loop (an exported function in a shared object could be
+    // interposed, and GCC then refuses to inline it: ~25% slower on Airfoil).
+    args.extend(["-shared", "-fPIC", "-fvisibility=hidden", "-o"].map(String::from));
     args.push(out.display().to_string());
     args.push(source.display().to_string());
     args.push("-lm".into());

@@ -19,7 +19,7 @@ use crate::kernel::Kernel;
 
 /// Version of the generated-code format: bump it when codegen output changes.
 /// (2: Mat arguments.)
-pub const FORMAT_VERSION: u64 = 2;
+pub const FORMAT_VERSION: u64 = 3;
 
 /// How a Dat argument reaches the data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
