@@ -212,14 +212,7 @@ impl Comm {
         if self.rank == root {
             let mut lens = vec![0i32; self.size as usize];
             p.gather_into_root(&len, &mut lens[..]);
-            let displs: Vec<i32> = lens
-                .iter()
-                .scan(0i32, |acc, &l| {
-                    let d = *acc;
-                    *acc += l;
-                    Some(d)
-                })
-                .collect();
+            let displs = displacements(&lens);
             let total: i32 = lens.iter().sum();
             let mut all = vec![0u8; total as usize];
             {
@@ -246,14 +239,7 @@ impl Comm {
         };
         let mut lens = vec![0i32; self.size as usize];
         c.all_gather_into(&(data.len() as i32), &mut lens[..]);
-        let displs: Vec<i32> = lens
-            .iter()
-            .scan(0i32, |acc, &l| {
-                let d = *acc;
-                *acc += l;
-                Some(d)
-            })
-            .collect();
+        let displs = displacements(&lens);
         let total: i32 = lens.iter().sum();
         let mut all = vec![0u8; total as usize];
         {
@@ -285,14 +271,7 @@ impl Comm {
             }
             let lens: Vec<i32> = parts.iter().map(|b| b.len() as i32).collect();
             p.scatter_into_root(&lens[..], &mut my_len);
-            let displs: Vec<i32> = lens
-                .iter()
-                .scan(0i32, |acc, &l| {
-                    let d = *acc;
-                    *acc += l;
-                    Some(d)
-                })
-                .collect();
+            let displs = displacements(&lens);
             let flat: Vec<u8> = parts.concat();
             let mut mine = vec![0u8; my_len as usize];
             let part = Partition::new(&flat[..], &lens[..], &displs[..]);
@@ -348,6 +327,17 @@ impl Comm {
         });
         Ok((recvs, r))
     }
+}
+
+/// Offsets of consecutive blocks of the given lengths (MPI's `displs`).
+fn displacements(lens: &[i32]) -> Vec<i32> {
+    lens.iter()
+        .scan(0i32, |acc, &l| {
+            let d = *acc;
+            *acc += l;
+            Some(d)
+        })
+        .collect()
 }
 
 /// MPI_Abort on the world (or exit, without MPI). Never returns.

@@ -77,57 +77,42 @@ fn lock_error(path: &Path, e: std::io::Error) -> Error {
 
 /// Take an exclusive lock on `path` (created if missing), waiting at most `timeout`.
 pub fn lock_exclusive(path: &Path, timeout: Duration) -> Result<LockGuard> {
-    let file = open_lock(path)?;
-    let t0 = Instant::now();
-    let mut wait = Duration::from_millis(1);
-    loop {
-        match file.try_lock_exclusive() {
-            Ok(()) => {
-                return Ok(LockGuard {
-                    file,
-                    path: path.to_path_buf(),
-                })
-            }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
-            {
-                if t0.elapsed() >= timeout {
-                    return Err(Error::io(
-                        "timed out waiting for lock (OP2_LOCK_TIMEOUT; another process holds it, or the filesystem's locking hangs)",
-                        path,
-                        e,
-                    ));
-                }
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_millis(100));
-            }
-            Err(e) => return Err(lock_error(path, e)),
-        }
-    }
+    lock_polling(path, timeout, false)
 }
 
 /// Take a shared lock on `path` (created if missing), waiting at most `timeout`. Shared locks
 /// mark a file as in use: exclusive lockers (writers, pruning) wait for or skip it.
 pub fn lock_shared(path: &Path, timeout: Duration) -> Result<LockGuard> {
+    lock_polling(path, timeout, true)
+}
+
+fn would_block(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::EWOULDBLOCK)
+}
+
+/// Poll a non-blocking try-lock with backoff (1 ms doubling to 100 ms) until `timeout`: never
+/// a blocking `flock`, which can hang forever on some NFS mounts.
+fn lock_polling(path: &Path, timeout: Duration, shared: bool) -> Result<LockGuard> {
     let file = open_lock(path)?;
     let t0 = Instant::now();
     let mut wait = Duration::from_millis(1);
     loop {
-        match FileExt::try_lock_shared(&file) {
+        let tried = if shared {
+            FileExt::try_lock_shared(&file)
+        } else {
+            FileExt::try_lock_exclusive(&file)
+        };
+        match tried {
             Ok(()) => {
                 return Ok(LockGuard {
                     file,
                     path: path.to_path_buf(),
                 })
             }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
-            {
+            Err(e) if would_block(&e) => {
                 if t0.elapsed() >= timeout {
                     return Err(Error::io(
-                        "timed out waiting for shared lock (OP2_LOCK_TIMEOUT)",
+                        "timed out waiting for lock (OP2_LOCK_TIMEOUT; another process holds it, or the filesystem's locking hangs)",
                         path,
                         e,
                     ));
@@ -148,12 +133,7 @@ pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
             file,
             path: path.to_path_buf(),
         })),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::WouldBlock
-                || e.raw_os_error() == Some(libc::EWOULDBLOCK) =>
-        {
-            Ok(None)
-        }
+        Err(e) if would_block(&e) => Ok(None),
         Err(e) => Err(lock_error(path, e)),
     }
 }

@@ -484,7 +484,7 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
     }
 
     let (core, owned) = (set.core_size(), set.size());
-    // SAFETY (both calls below): every Dat pointer comes from a write guard held until after the
+    // SAFETY (the three calls below): every Dat pointer comes from a write guard held until after the
     // calls, over storage of `total_size * dim` elements of the Dat's dtype; map values were
     // validated at Map construction to index [0, total_size) of the Dat's set and cover every
     // owned element of the iteration set (arity each); direct arguments are on the iteration set
