@@ -361,8 +361,8 @@ fn reference(m: &Mesh) -> (Blocks, Blocks, Blocks) {
             let blk = b
                 .entry((p[i] as u64, e as u64))
                 .or_insert_with(|| vec![0.0; 2]);
-            for r in 0..2 {
-                blk[r] += 2.0 * ar * (r as f64 + 1.0) * (1.0 + xy(p[i]).0);
+            for (r, v) in blk.iter_mut().enumerate() {
+                *v += 2.0 * ar * (r as f64 + 1.0) * (1.0 + xy(p[i]).0);
             }
         }
     }
