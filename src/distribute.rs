@@ -617,7 +617,7 @@ fn root_verdict<T>(comm: Comm, root: Option<Result<T>>) -> Result<Option<T>> {
 
 /// All ranks agree on success: if any rank failed, every rank returns `Error::Remote` naming
 /// the lowest failed rank (that rank with its own message).
-fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
+pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
     let me = if r.is_err() {
         comm.rank() as u64
     } else {

@@ -40,6 +40,26 @@ pub const TAG_HALO_FORWARD: i32 = 20_001;
 /// assert!(op2::halo::TAG_HALO_REVERSE <= 32767);
 /// ```
 pub const TAG_HALO_REVERSE: i32 = 20_002;
+/// MPI tag of the messages that build a distributed Sparsity: halo-row patterns sent to their
+/// owners, and requests for the column values `Mat::mult` will import.
+///
+/// ```
+/// assert!(op2::halo::TAG_SPARSITY_BUILD <= 32767);
+/// ```
+pub const TAG_SPARSITY_BUILD: i32 = 20_003;
+/// MPI tag of a Mat's halo-row values sent to their owners after a par_loop assembled them.
+///
+/// ```
+/// assert!(op2::halo::TAG_MAT_REVERSE <= 32767);
+/// ```
+pub const TAG_MAT_REVERSE: i32 = 20_004;
+/// MPI tag of the vector values `Mat::mult` imports for columns that are neither owned nor
+/// halo elements of the column set on this rank.
+///
+/// ```
+/// assert!(op2::halo::TAG_MAT_IMPORT <= 32767);
+/// ```
+pub const TAG_MAT_IMPORT: i32 = 20_005;
 
 /// Exchange lists of one set on one rank.
 ///

@@ -34,6 +34,7 @@ pub mod halo;
 pub mod kernel;
 pub mod map;
 pub mod mat;
+mod matdist;
 pub mod mesh;
 pub mod meshgen;
 pub mod parloop;

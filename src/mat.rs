@@ -1,16 +1,19 @@
 //! Mats: matrix values on a Sparsity, assembled by par_loop, with mat-vec and diagonal.
 //!
 //! Owns the values of a block CSR matrix (laid out as the Sparsity's blocks, each block
-//! `rdim x cdim` row-major) and the operations on them: zeroing, reading, `y = A x` and the
-//! diagonal. Assembly happens in generated code: [`Mat::arg`] hands par_loop a [`crate::Arg`]
-//! that gives the kernel a zeroed dense element matrix and adds (INC) or stores (WRITE) it into
-//! the CSR values through the Sparsity's position table (see `codegen.rs`). This module never
-//! generates code and never communicates.
+//! `rdim x cdim` row-major) and the operations on them: zeroing, reading, `y = A x`, the
+//! diagonal, and gathering the global matrix on one rank. Assembly happens in generated code:
+//! [`Mat::arg`] hands par_loop a [`crate::Arg`] that gives the kernel a zeroed dense element
+//! matrix and adds (INC) or stores (WRITE) it into the CSR values through the Sparsity's
+//! position table (see `codegen.rs`). This module never generates code.
 //!
-//! TODO(mpi): contributions to rows owned by other ranks (halo rows) must be sent to their
-//! owners after assembly, and `mult` needs fresh halo values of `x`; until the distributed sets
-//! land, assembling through maps into sets with halo elements and multiplying with halo columns
-//! are refused with an error instead of computing something wrong.
+//! # MPI
+//! On a distributed mesh every rank assembles its owned iteration elements' contributions,
+//! including those to halo rows (rows owned elsewhere); par_loop then sends the halo rows to
+//! their owners, which add them (INC) or store the touched blocks (WRITE), through the plan the
+//! Sparsity built (`matdist.rs`). Afterwards each rank's owned rows are the global matrix's
+//! rows. [`Mat::mult`] refreshes `x`'s halo copies when they are stale and imports the values
+//! of extra columns from their owners, then multiplies the owned rows.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -183,7 +186,9 @@ impl Mat {
     }
 
     /// `y = A x` on the owned rows: `x` on the column DataSet, `y` on the row DataSet, both f64
-    /// and distinct.
+    /// and distinct. On a distributed mesh it is collective: `x`'s halo copies are refreshed
+    /// if stale, the values of extra columns (see [`Sparsity::ncols`]) come from their owners,
+    /// and `y`'s halo copies are stale afterwards.
     pub fn mult(&self, x: &Dat, y: &Dat) -> Result<()> {
         let sp = self.sparsity();
         let what = || {
@@ -214,11 +219,30 @@ impl Mat {
         if x.ptr_eq(y) {
             return Err(Error::invalid(what(), "x and y must be different Dats"));
         }
-        // TODO(mpi): refresh x's halo copies (forward exchange) before multiplying.
-        refuse_halo(sp.col_dataset().set(), &what)?;
+        // Fresh halo copies of x (decided from x's set, so every rank agrees), then the values
+        // of extra columns from their owners (every rank takes part on a distributed mesh).
+        if x.set().halo().is_some() && !x.halo_valid() {
+            crate::halo::update_halo(x)?;
+        }
         let (rd, cd) = sp.dims();
+        let local_cols = sp.col_dataset().set().total_size();
         let xg = x.read();
-        let xv = dtype::view::<f64>(&xg, sp.ncols() * cd);
+        let xlocal = dtype::view::<f64>(&xg, local_cols * cd);
+        let xv: std::borrow::Cow<[f64]> = match sp.dist() {
+            Some(plan) => {
+                let extra = plan.import(xlocal, cd)?;
+                if extra.is_empty() {
+                    xlocal.into()
+                } else {
+                    let mut all = Vec::with_capacity(sp.ncols() * cd);
+                    all.extend_from_slice(xlocal);
+                    all.extend_from_slice(&extra);
+                    all.into()
+                }
+            }
+            None => xlocal.into(),
+        };
+        let xv = &xv[..];
         let mut yg = y.write();
         let yv = dtype::view_mut::<f64>(&mut yg, sp.owned_rows() * rd);
         let vals = self.read();
@@ -326,21 +350,6 @@ impl std::fmt::Debug for Mat {
     }
 }
 
-fn refuse_halo(set: &Set, what: &dyn Fn() -> String) -> Result<()> {
-    if set.total_size() != set.size() {
-        return Err(Error::invalid(
-            what(),
-            format!(
-                "set {} has {} halo elements: Mats over distributed sets are not implemented yet \
-                 (contributions to rows owned by other ranks must be sent to their owners)",
-                set.name(),
-                set.total_size() - set.size()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Validate a Mat argument of a loop over `set` and derive its shape (the key metadata).
 pub(crate) fn arg_shape(
     what: &dyn Fn() -> String,
@@ -380,9 +389,6 @@ pub(crate) fn arg_shape(
             ),
         ));
     }
-    // TODO(mpi): assemble into halo rows, then send them to their owners.
-    refuse_halo(rmap.to_set(), &ctx)?;
-    refuse_halo(cmap.to_set(), &ctx)?;
     let (rd, cd) = mat.sparsity().dims();
     let u = |v: usize| u32::try_from(v).map_err(|_| Error::invalid(ctx(), "dims too large"));
     Ok(ArgShape::Mat {
@@ -392,32 +398,201 @@ pub(crate) fn arg_shape(
     })
 }
 
+/// A matrix gathered on one rank in global numbering (see [`Mat::gather`]): block CSR over
+/// the row set's global elements, with global column ids sorted within each row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatheredMat {
+    /// Global block rows (the row set's global size).
+    pub nrows: usize,
+    /// Global block columns (the column set's global size).
+    pub ncols: usize,
+    /// Block dims (rdim, cdim).
+    pub dims: (usize, usize),
+    /// `nrows + 1` row pointers into `colidx`.
+    pub rowptr: Vec<usize>,
+    /// Global block columns, increasing within each row.
+    pub colidx: Vec<u64>,
+    /// `rdim * cdim` values per block, row-major within the block.
+    pub values: Vec<f64>,
+}
+
+impl GatheredMat {
+    /// The block columns of global block row `i`.
+    ///
+    /// ```
+    /// let g = op2::mat::GatheredMat { nrows: 1, ncols: 2, dims: (1, 1), rowptr: vec![0, 1],
+    ///     colidx: vec![1], values: vec![2.5] };
+    /// assert_eq!(g.row(0), &[1]);
+    /// ```
+    pub fn row(&self, i: usize) -> &[u64] {
+        &self.colidx[self.rowptr[i]..self.rowptr[i + 1]]
+    }
+}
+
+impl Mat {
+    /// The whole matrix on rank `root` (`None` on the other ranks): every rank's owned rows, in
+    /// the global numbering of the row and column sets (for sets built per rank with
+    /// [`Set::new`], the ranks' elements in rank order, as [`Dat::gather`] does). Collective.
+    /// For checks and small matrices: everything travels to one rank.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+    /// # use op2::{Access, DType, DataSet, Kernel, Map, Mat, Set, Sparsity};
+    /// let edges = Set::new(2).unwrap();
+    /// let nodes = Set::new(3).unwrap();
+    /// let e2n = Map::new(&edges, &nodes, 2, vec![0, 1, 1, 2]).unwrap();
+    /// let ds = DataSet::new(&nodes, 1).unwrap();
+    /// let a = Mat::new(&Sparsity::new(&ds, &ds, &[(e2n.clone(), e2n.clone())]).unwrap(), DType::F64).unwrap();
+    /// let k = Kernel::new("lap", "void lap(double *A) { A[0] = 1; A[1] = -1; A[2] = -1; A[3] = 1; }").unwrap();
+    /// op2::par_loop(&k, &edges, &[a.arg(Access::Inc, (&e2n, &e2n))]).unwrap();
+    /// let g = a.gather(0).unwrap().unwrap();
+    /// assert_eq!((g.nrows, g.ncols), (3, 3));
+    /// assert_eq!(g.row(1), &[0, 1, 2]);
+    /// assert_eq!(&g.values[g.rowptr[1]..g.rowptr[2]], &[-1.0, 2.0, -1.0]);
+    /// ```
+    pub fn gather(&self, root: i32) -> Result<Option<GatheredMat>> {
+        let what = format!("Mat::gather({})", self.name());
+        let sp = self.sparsity();
+        let comm = sp.row_dataset().set().comm();
+        if root < 0 || root >= comm.size() {
+            return Err(Error::invalid(
+                &what,
+                format!(
+                    "root {root} is not a rank of a {}-rank communicator",
+                    comm.size()
+                ),
+            ));
+        }
+        let (rd, cd) = sp.dims();
+        let bs = rd * cd;
+        let (row_gids, col_gids): (std::borrow::Cow<[u64]>, std::borrow::Cow<[u64]>) =
+            match sp.dist() {
+                Some(d) => (d.row_gids[..].into(), d.col_gids[..].into()),
+                None => (
+                    crate::matdist::global_ids(sp.row_dataset().set())?.into(),
+                    crate::matdist::global_ids(sp.col_dataset().set())?.into(),
+                ),
+            };
+        // Per owned row: gid, count, count column gids, count * bs values.
+        let mut payload: Vec<u8> = Vec::new();
+        {
+            let vals = self.read();
+            for i in 0..sp.owned_rows() {
+                let (lo, hi) = (sp.rowptr()[i], sp.rowptr()[i + 1]);
+                payload.extend_from_slice(&row_gids[i].to_ne_bytes());
+                payload.extend_from_slice(&((hi - lo) as u64).to_ne_bytes());
+                for &c in &sp.colidx()[lo..hi] {
+                    payload.extend_from_slice(&col_gids[c as usize].to_ne_bytes());
+                }
+                payload.extend_from_slice(bytemuck::cast_slice(&vals[lo * bs..hi * bs]));
+            }
+        }
+        let total = comm.allreduce_u64(payload.len() as u64, crate::ReduceOp::Sum)?;
+        if total > i32::MAX as u64 {
+            return Err(Error::invalid(
+                &what,
+                format!(
+                    "{total} bytes exceed what one gather can move ({})",
+                    i32::MAX
+                ),
+            ));
+        }
+        let Some(all) = comm.gather_bytes(root, &payload)? else {
+            return Ok(None);
+        };
+        let (nrows, ncols) = (
+            sp.row_dataset().set().global_size(),
+            sp.col_dataset().set().global_size(),
+        );
+        let corrupt = |r: usize, d: String| Error::Mpi(format!("{what}: from rank {r}: {d}"));
+        // (row, col, offset of the block's values in `vals`), then sorted.
+        let mut entries: Vec<(u64, u64, usize)> = Vec::new();
+        let mut vals: Vec<f64> = Vec::new();
+        let mut seen = vec![false; nrows];
+        for (r, b) in all.iter().enumerate() {
+            let word = |at: usize| -> Result<u64> {
+                b.get(at..at + 8)
+                    .map(bytemuck::pod_read_unaligned::<u64>)
+                    .ok_or_else(|| corrupt(r, "truncated".into()))
+            };
+            let mut at = 0;
+            while at < b.len() {
+                let (row, n) = (word(at)?, word(at + 8)? as usize);
+                if row as usize >= nrows || seen[row as usize] {
+                    return Err(corrupt(r, format!("row {row} out of range or repeated")));
+                }
+                seen[row as usize] = true;
+                at += 16;
+                let vat = at + 8 * n;
+                if b.len() < vat + 8 * n * bs {
+                    return Err(corrupt(r, "truncated".into()));
+                }
+                for k in 0..n {
+                    let col = word(at + 8 * k)?;
+                    if col as usize >= ncols {
+                        return Err(corrupt(r, format!("column {col} out of range")));
+                    }
+                    entries.push((row, col, vals.len()));
+                    vals.extend(
+                        b[vat + 8 * k * bs..vat + 8 * (k + 1) * bs]
+                            .chunks_exact(8)
+                            .map(bytemuck::pod_read_unaligned::<f64>),
+                    );
+                }
+                at = vat + 8 * n * bs;
+            }
+        }
+        if let Some(g) = seen.iter().position(|&s| !s) {
+            return Err(corrupt(0, format!("no rank owns row {g}")));
+        }
+        entries.sort_unstable();
+        if let Some(w) = entries
+            .windows(2)
+            .find(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1))
+        {
+            return Err(corrupt(0, format!("block ({}, {}) twice", w[0].0, w[0].1)));
+        }
+        let mut rowptr = vec![0usize; nrows + 1];
+        for &(row, _, _) in &entries {
+            rowptr[row as usize + 1] += 1;
+        }
+        for i in 0..nrows {
+            rowptr[i + 1] += rowptr[i];
+        }
+        let mut values = Vec::with_capacity(vals.len());
+        for &(_, _, off) in &entries {
+            values.extend_from_slice(&vals[off..off + bs]);
+        }
+        Ok(Some(GatheredMat {
+            nrows,
+            ncols,
+            dims: (rd, cd),
+            rowptr,
+            colidx: entries.into_iter().map(|(_, c, _)| c).collect(),
+            values,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::comm::Comm;
     use crate::dataset::DataSet;
-    use crate::kernel::Kernel;
 
     #[test]
-    fn maps_into_sets_with_halos_are_refused_not_miscomputed() {
+    fn sets_with_halo_elements_but_no_exchange_plan_are_refused() {
         let cells = Set::new(2).unwrap();
         let nodes = Set::from_parts("nodes", Comm::serial(), 3, 3, 5, None, None, 3);
         let m = Map::new(&cells, &nodes, 2, vec![0, 4, 1, 3]).unwrap();
         let ds = DataSet::new(&nodes, 1).unwrap();
-        let sp = Sparsity::new(&ds, &ds, &[(m.clone(), m.clone())]).unwrap();
-        let a = Mat::new(&sp, DType::F64).unwrap();
-        let k = Kernel::new("k", "void k(double *A) {}").unwrap();
-        // Refused during validation, before any code is generated or compiled.
-        let e = crate::par_loop(&k, &cells, &[a.arg(Access::Inc, (&m, &m))])
+        let e = Sparsity::new(&ds, &ds, &[(m.clone(), m)])
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("2 halo elements") && e.contains("not implemented"),
+            e.contains("2 halo elements") && e.contains("no halo exchange plan"),
             "{e}"
         );
-        let (x, y) = (Dat::zeros(&ds, DType::F64), Dat::zeros(&ds, DType::F64));
-        let e = a.mult(&x, &y).unwrap_err().to_string();
-        assert!(e.contains("not implemented"), "{e}");
     }
 }

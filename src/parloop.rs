@@ -401,17 +401,22 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
     let parallel = comm.size() > 1;
 
     let mut guards: Vec<_> = uses.iter().map(|u| u.dat.write()).collect();
-    // Unique Mats (one lock each) and the position tables of their map pairs. Mat arguments
-    // never touch halos: `mat::arg_shape` refused maps into sets with halo elements.
+    // Unique Mats (one lock each, with their access) and the position tables of their map
+    // pairs.
     let mut mats: Vec<Mat> = Vec::new();
+    let mut mat_access: Vec<Access> = Vec::new();
     let mut tables: Vec<Option<Arc<PosTable>>> = Vec::with_capacity(args.len());
     for a in args {
         tables.push(match &a.0 {
             ArgKind::Mat {
-                mat, rmap, cmap, ..
+                mat,
+                rmap,
+                cmap,
+                access,
             } => {
                 if !mats.iter().any(|m| m.ptr_eq(mat)) {
                     mats.push(mat.clone());
+                    mat_access.push(*access);
                 }
                 let k = mat
                     .sparsity()
@@ -423,6 +428,13 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         });
     }
     let mut mat_guards: Vec<_> = mats.iter().map(|m| m.write()).collect();
+    // On a distributed mesh halo rows collect this loop's contributions for their owners.
+    for (m, g) in mats.iter().zip(mat_guards.iter_mut()) {
+        if m.sparsity().dist().is_some() {
+            let bs = m.sparsity().dims().0 * m.sparsity().dims().1;
+            g[m.sparsity().halo_block_start() * bs..].fill(0.0);
+        }
+    }
 
     // Before: indirect INC starts from zero halo copies; indirect READ/RW need fresh copies.
     let mut forward: Vec<usize> = Vec::new();
@@ -589,7 +601,30 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         u.dat.mark_halo_stale();
     }
     drop(guards);
-    // TODO(mpi): send halo rows of Mats to their owners here (refused at validation for now).
+    // Halo rows of Mats go to their owners: added (INC) or stored where touched (WRITE).
+    for (k, (m, g)) in mats.iter().zip(mat_guards.iter_mut()).enumerate() {
+        let sp = m.sparsity();
+        let Some(plan) = sp.dist() else { continue };
+        let bs = sp.dims().0 * sp.dims().1;
+        if mat_access[k] == Access::Inc {
+            plan.reverse_add(sp.rowptr(), bs, g)?;
+        } else {
+            let first = sp.halo_block_start();
+            let mut touched = vec![false; sp.block_nnz() - first];
+            for (a, t) in args.iter().zip(&tables) {
+                if let (ArgKind::Mat { mat, .. }, Some(t)) = (&a.0, t) {
+                    if mat.ptr_eq(m) {
+                        for &b in &t.table {
+                            if b as usize >= first {
+                                touched[b as usize - first] = true;
+                            }
+                        }
+                    }
+                }
+            }
+            plan.reverse_write(sp.rowptr(), sp.owned_rows(), bs, g, &touched)?;
+        }
+    }
     drop(mat_guards);
     drop(tables);
 

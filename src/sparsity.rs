@@ -6,18 +6,20 @@
 //! per-element position tables that let generated code add an element matrix into the CSR
 //! without searching. A Sparsity is cached on its row set through the object cache
 //! (`cache/object.rs`): its key is made of identities (row/col DataSet ids, the map-pair ids as
-//! a sorted list) and block dims, never of map contents. It never holds values (see `mat.rs`)
-//! and never communicates.
+//! a sorted list) and block dims, never of map contents. It never holds values (see `mat.rs`).
 //!
 //! # Local numbering and MPI
-//! Rows are the local elements of the row set (owned then halo), columns the local elements of
-//! the column set. Rows `[0, owned_rows())` are owned; for them, a column `< col set size()` is
-//! owned here (a *diagonal-block* non-zero in PETSc's MPIAIJ sense) and any other column is a
-//! halo column (*off-diagonal block*). Halo rows hold the pattern of contributions this rank
-//! computes for rows owned elsewhere.
-//! TODO(mpi): send the halo rows' patterns to their owners and merge them into the owners'
-//! rows (and counts) once the distributed sets land; until then `Mat` refuses to assemble
-//! through maps into sets with halo elements.
+//! Rows are the local elements of the row set (owned then halo). Rows `[0, owned_rows())` are
+//! owned; halo rows hold the pattern of the contributions this rank's owned elements make to
+//! rows owned elsewhere. On a distributed mesh (sets from [`crate::distribute`] on more than
+//! one rank) the build is collective: every rank sends its halo rows' patterns to their owners,
+//! which merge them, so an owned row holds every non-zero of the global row (see `matdist.rs`).
+//! Columns are local too: `[0, col set total_size())` are the column set's elements (owned,
+//! then halo), then come the *extra columns* that only merged rows reach (elements this rank
+//! neither owns nor holds a halo copy of). [`Sparsity::col_global_ids`] gives every local
+//! column's global id (PETSc's global column numbers). For owned rows a column `< col set
+//! size()` is owned here (a *diagonal-block* non-zero in PETSc's MPIAIJ sense); halo and extra
+//! columns are *off-diagonal-block* non-zeros.
 //!
 //! # Lifetime
 //! As for DataSets: the entry lives in its row set's object cache; a [`Sparsity`] handle holds
@@ -33,6 +35,7 @@ use crate::cache::stats;
 use crate::dataset::DataSet;
 use crate::error::{Error, Result};
 use crate::map::Map;
+use crate::matdist::{self, DistPlan};
 
 /// Cache name of Sparsities in reports.
 pub const CACHE_NAME: &str = "object:Sparsity";
@@ -61,6 +64,8 @@ pub(crate) struct SparsityInner {
     nnz_offdiag: Vec<u32>,
     /// One lazily built position table per map pair (canonical order).
     positions: Vec<OnceLock<Arc<PosTable>>>,
+    /// The communication plan, on a distributed mesh.
+    dist: Option<DistPlan>,
 }
 
 /// The non-zero structure of a matrix from `row_ds` to `col_ds`, assembled through one or more
@@ -145,11 +150,12 @@ impl Sparsity {
             .set()
             .cache()
             .get_or_try_insert(CACHE_NAME, key, |_| {
-                let sp = build(row_ds, col_ds, &pairs).map_err(|d| Error::invalid(what(), d))?;
+                let sp = build(&what(), row_ds, col_ds, &pairs)?;
                 let bytes = (sp.rowptr.len() * 8
                     + sp.colidx.len() * 4
                     + (sp.nnz_diag.len() + sp.nnz_offdiag.len()) * 4)
-                    as u64;
+                    as u64
+                    + sp.dist.as_ref().map_or(0, |d| d.bytes());
                 Ok((sp, bytes))
             })?;
         Ok(Sparsity {
@@ -180,7 +186,8 @@ impl Sparsity {
     pub fn nrows(&self) -> usize {
         self.inner.nrows
     }
-    /// Local block columns: owned plus halo elements of the column set.
+    /// Local block columns: owned plus halo elements of the column set, then (on a distributed
+    /// mesh) the extra columns that other ranks' contributions added to owned rows.
     pub fn ncols(&self) -> usize {
         self.inner.ncols
     }
@@ -215,9 +222,24 @@ impl Sparsity {
     pub fn nnz_diag(&self) -> &[u32] {
         &self.inner.nnz_diag
     }
-    /// Per owned block row, the non-zero blocks in halo columns (PETSc's `o_nnz`).
+    /// Per owned block row, the non-zero blocks in columns owned by other ranks (halo and extra
+    /// columns; PETSc's `o_nnz`).
     pub fn nnz_offdiag(&self) -> &[u32] {
         &self.inner.nnz_offdiag
+    }
+    /// The global id of every local block column (`ncols()` entries) when the Sparsity was
+    /// built on a distributed mesh; `None` when local columns are the column set's own
+    /// numbering (one rank, or sets built with [`crate::Set::new`] on each rank).
+    ///
+    /// ```
+    /// # let s = op2::Set::new(2).unwrap();
+    /// # let m = op2::Map::new(&s, &s, 1, vec![0, 1]).unwrap();
+    /// # let ds = op2::DataSet::new(&s, 1).unwrap();
+    /// let sp = op2::Sparsity::new(&ds, &ds, &[(m.clone(), m)]).unwrap();
+    /// assert!(sp.col_global_ids().is_none()); // serial: local columns are global
+    /// ```
+    pub fn col_global_ids(&self) -> Option<&[u64]> {
+        self.inner.dist.as_ref().map(|d| &d.col_gids[..])
     }
     /// Process-unique identity.
     pub fn id(&self) -> u64 {
@@ -230,6 +252,16 @@ impl Sparsity {
     /// A weak handle, to observe that the cached object is freed.
     pub fn downgrade(&self) -> WeakSparsity {
         WeakSparsity(Arc::downgrade(&self.inner))
+    }
+
+    /// The communication plan, on a distributed mesh.
+    pub(crate) fn dist(&self) -> Option<&DistPlan> {
+        self.inner.dist.as_ref()
+    }
+
+    /// Index of the first block of the first halo row (blocks from here on are halo rows').
+    pub(crate) fn halo_block_start(&self) -> usize {
+        self.inner.rowptr[self.inner.owned_rows]
     }
 
     /// Index of the pair `(rmap, cmap)` among [`Sparsity::map_pairs`].
@@ -287,43 +319,83 @@ impl WeakSparsity {
 /// Rows per parallel task when building rows.
 const ROW_CHUNK: usize = 4096;
 
-/// Build the block CSR structure. Errors are returned as plain detail strings.
+/// Row -> (pair, element) adjacency of this rank's owned iteration elements, by counting sort
+/// (no per-row allocation).
+struct Adjacency<'a> {
+    start: Vec<usize>,
+    adj: Vec<u64>,
+    cmaps: Vec<(&'a [i32], usize)>,
+}
+
+impl<'a> Adjacency<'a> {
+    fn new(nrows: usize, pairs: &'a [(Map, Map)]) -> Self {
+        let mut start = vec![0usize; nrows + 1];
+        for (r, _) in pairs {
+            let rv = &r.values()[..r.from_set().size() * r.arity()];
+            for &v in rv {
+                start[v as usize + 1] += 1;
+            }
+        }
+        for i in 0..nrows {
+            start[i + 1] += start[i];
+        }
+        let mut adj = vec![0u64; start[nrows]];
+        let mut fill = start.clone();
+        for (p, (r, _)) in pairs.iter().enumerate() {
+            let ar = r.arity();
+            let rv = &r.values()[..r.from_set().size() * ar];
+            for (k, &v) in rv.iter().enumerate() {
+                let slot = &mut fill[v as usize];
+                adj[*slot] = (p as u64) << 32 | (k / ar) as u64;
+                *slot += 1;
+            }
+        }
+        let cmaps = pairs.iter().map(|(_, c)| (c.values(), c.arity())).collect();
+        Adjacency { start, adj, cmaps }
+    }
+
+    /// Append the (unsorted, repeated) columns of row `i` to `buf`.
+    fn extend(&self, i: usize, buf: &mut Vec<u32>) {
+        for &a in &self.adj[self.start[i]..self.start[i + 1]] {
+            let (cv, ac) = self.cmaps[(a >> 32) as usize];
+            let e = (a & 0xffff_ffff) as usize;
+            buf.extend(cv[e * ac..(e + 1) * ac].iter().map(|&c| c as u32));
+        }
+    }
+
+    /// Replace `buf` with the sorted unique columns of row `i`.
+    fn row(&self, i: usize, buf: &mut Vec<u32>) {
+        buf.clear();
+        self.extend(i, buf);
+        buf.sort_unstable();
+        buf.dedup();
+    }
+}
+
+/// Build the block CSR structure (and, on a distributed mesh, merge halo rows into their
+/// owners' rows: collective, see `matdist`).
 fn build(
+    what: &str,
     row_ds: &DataSet,
     col_ds: &DataSet,
     pairs: &[(Map, Map)],
-) -> std::result::Result<SparsityInner, String> {
-    let nrows = row_ds.set().total_size();
-    let owned_rows = row_ds.set().size();
-    let owned_cols = col_ds.set().size() as u32;
+) -> Result<SparsityInner> {
+    let (row_set, col_set) = (row_ds.set(), col_ds.set());
+    let nrows = row_set.total_size();
+    let owned_rows = row_set.size();
+    let owned_cols = col_set.size() as u32;
+    let adjacency = Adjacency::new(nrows, pairs);
+    let merge = if matdist::needed(what, row_set, col_set)? {
+        Some(matdist::merge(what, row_set, col_set, &|i, buf| {
+            adjacency.row(i, buf)
+        })?)
+    } else {
+        None
+    };
+    let extra = merge.as_ref().map(|m| &m.extra_rows);
 
-    // Row -> (pair, element) adjacency by counting sort: no per-row allocation.
-    let mut start = vec![0usize; nrows + 1];
-    for (r, _) in pairs {
-        let rv = &r.values()[..r.from_set().size() * r.arity()];
-        for &v in rv {
-            start[v as usize + 1] += 1;
-        }
-    }
-    for i in 0..nrows {
-        start[i + 1] += start[i];
-    }
-    let mut adj = vec![0u64; start[nrows]];
-    let mut fill = start.clone();
-    for (p, (r, _)) in pairs.iter().enumerate() {
-        let ar = r.arity();
-        let rv = &r.values()[..r.from_set().size() * ar];
-        for (k, &v) in rv.iter().enumerate() {
-            let slot = &mut fill[v as usize];
-            adj[*slot] = (p as u64) << 32 | (k / ar) as u64;
-            *slot += 1;
-        }
-    }
-    drop(fill);
-
-    // Per row, in parallel over chunks of rows: gather the columns of every adjacent element,
-    // sort, deduplicate.
-    let cmaps: Vec<(&[i32], usize)> = pairs.iter().map(|(_, c)| (c.values(), c.arity())).collect();
+    // Per row, in parallel over chunks of rows: gather the columns of every adjacent element
+    // (and, for owned rows, those received from other ranks), sort, deduplicate.
     struct Chunk {
         counts: Vec<u32>,
         diag: Vec<u32>,
@@ -341,10 +413,9 @@ fn build(
             let mut buf: Vec<u32> = Vec::new();
             for i in rows {
                 buf.clear();
-                for &a in &adj[start[i]..start[i + 1]] {
-                    let (cv, ac) = cmaps[(a >> 32) as usize];
-                    let e = (a & 0xffff_ffff) as usize;
-                    buf.extend(cv[e * ac..(e + 1) * ac].iter().map(|&c| c as u32));
+                adjacency.extend(i, &mut buf);
+                if let Some(x) = extra.filter(|_| i < owned_rows) {
+                    buf.extend_from_slice(x.row(i));
                 }
                 buf.sort_unstable();
                 buf.dedup();
@@ -356,40 +427,57 @@ fn build(
             out
         })
         .collect();
-    drop(adj);
+    drop(adjacency);
 
     let total: usize = chunks.iter().map(|c| c.cols.len()).sum();
-    if total > i32::MAX as usize {
-        return Err(format!(
-            "{total} non-zero blocks exceed the i32 range of generated code"
-        ));
-    }
+    let fits = if total > i32::MAX as usize {
+        Err(Error::invalid(
+            what,
+            format!("{total} non-zero blocks exceed the i32 range of generated code"),
+        ))
+    } else {
+        Ok(())
+    };
     let mut rowptr = Vec::with_capacity(nrows + 1);
-    let mut colidx = Vec::with_capacity(total);
+    let mut colidx = Vec::with_capacity(if fits.is_ok() { total } else { 0 });
     let mut nnz_diag = Vec::with_capacity(owned_rows);
     let mut nnz_offdiag = Vec::with_capacity(owned_rows);
-    rowptr.push(0);
-    for c in &chunks {
-        for (&n, &d) in c.counts.iter().zip(&c.diag) {
-            rowptr.push(rowptr.last().copied().unwrap_or(0) + n as usize);
-            if nnz_diag.len() < owned_rows {
-                nnz_diag.push(d);
-                nnz_offdiag.push(n - d);
+    if fits.is_ok() {
+        rowptr.push(0);
+        for c in &chunks {
+            for (&n, &d) in c.counts.iter().zip(&c.diag) {
+                rowptr.push(rowptr.last().copied().unwrap_or(0) + n as usize);
+                if nnz_diag.len() < owned_rows {
+                    nnz_diag.push(d);
+                    nnz_offdiag.push(n - d);
+                }
             }
+            colidx.extend_from_slice(&c.cols);
         }
-        colidx.extend_from_slice(&c.cols);
     }
+    drop(chunks);
+    let (dist, ncols) = match merge {
+        Some(m) => {
+            let ncols = m.ncols();
+            (Some(m.finish(fits, &rowptr, &colidx)?), ncols)
+        }
+        None => {
+            fits?;
+            (None, col_set.total_size())
+        }
+    };
     Ok(SparsityInner {
         id: next_id(),
         dims: (row_ds.dim(), col_ds.dim()),
         nrows,
-        ncols: col_ds.set().total_size(),
+        ncols,
         owned_rows,
         rowptr,
         colidx,
         nnz_diag,
         nnz_offdiag,
         positions: pairs.iter().map(|_| OnceLock::new()).collect(),
+        dist,
     })
 }
 
@@ -427,7 +515,8 @@ mod tests {
     use crate::comm::Comm;
     use crate::set::Set;
 
-    /// A set of `owned` elements plus `halo` halo copies (no exchange plan: structure only).
+    /// A set of `owned` elements plus `halo` halo copies, with an empty exchange plan on a
+    /// serial communicator: structure only (nothing is merged or exchanged).
     fn with_halo(name: &str, owned: usize, halo: usize) -> Set {
         Set::from_parts(
             name,
@@ -435,7 +524,7 @@ mod tests {
             owned,
             owned,
             owned + halo,
-            None,
+            Some(Arc::new(crate::halo::Halo::default())),
             None,
             owned,
         )

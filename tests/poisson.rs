@@ -1,20 +1,24 @@
-//! The `poisson` example solver under `mpiexec -n 1`: the L2 error of P1 elements falls as
-//! O(h²) (a ratio near 4 per halving of h) for a zero and a non-zero Dirichlet solution, and
-//! more ranks are refused with a clear message instead of a wrong answer or a hang.
+//! The `poisson` example solver: the L2 error of P1 elements falls as O(h²) (a ratio near 4 per
+//! halving of h) for a zero and a non-zero Dirichlet solution, on 1 rank and on a mesh
+//! distributed over 2 and 4 ranks, and the distributed errors equal the one-rank errors up to
+//! summation order (1e-10 relative).
 mod common;
 
 use std::time::Duration;
 
-/// Run the solver at refinement `n`; return (L2 error, CG iterations).
-fn solve(n: usize, solution: &str, cache: &std::path::Path) -> (f64, usize) {
+/// One run: (n, L2 error, CG iterations).
+type Run = (usize, f64, usize);
+
+/// Run the solver on `np` ranks at refinement `n`.
+fn solve(np: usize, n: usize, solution: &str, cache: &std::path::Path) -> Run {
     let out = common::run(
         common::mpiexec(
-            1,
+            np,
             "poisson",
             &["--n", &n.to_string(), "--solution", solution],
             cache,
         ),
-        Duration::from_secs(120),
+        Duration::from_secs(240),
     );
     out.assert_ok();
     let field = |name: &str| -> String {
@@ -25,64 +29,75 @@ fn solve(n: usize, solution: &str, cache: &std::path::Path) -> (f64, usize) {
             .unwrap_or_else(|| panic!("no {name} in the output:\n{}", out.stdout))
             .to_string()
     };
+    assert_eq!(field("ranks"), np.to_string(), "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("l2_error").count(),
+        1,
+        "rank 0 alone reports\n{}",
+        out.stdout
+    );
     (
+        n,
         field("l2_error").parse().unwrap(),
         field("cg_iterations").parse().unwrap(),
     )
 }
 
-fn assert_second_order(solution: &str) {
-    let cache = common::cache_dir();
-    let runs: Vec<(usize, f64, usize)> = [16, 32, 64]
+fn table(runs: &[Run]) -> String {
+    runs.iter()
+        .map(|(n, e, it)| format!("n {n:3}  l2 {e:.10e}  cg {it}\n"))
+        .collect()
+}
+
+/// Three refinements on `np` ranks, checked for second order.
+fn second_order(np: usize, solution: &str, cache: &std::path::Path) -> Vec<Run> {
+    let runs: Vec<Run> = [16, 32, 64]
         .into_iter()
-        .map(|n| {
-            let (e, it) = solve(n, solution, cache.path());
-            (n, e, it)
-        })
+        .map(|n| solve(np, n, solution, cache))
         .collect();
-    let table: String = runs
-        .iter()
-        .map(|(n, e, it)| format!("n {n:3}  l2 {e:.4e}  cg {it}\n"))
-        .collect();
+    let t = table(&runs);
     for w in runs.windows(2) {
         let ratio = w[0].1 / w[1].1;
         assert!(
             ratio > 3.5 && ratio < 4.5,
-            "{solution}: error ratio {ratio:.3} from n = {} to {} is not ~4\n{table}",
+            "{solution} on {np} ranks: error ratio {ratio:.3} from n = {} to {} is not ~4\n{t}",
             w[0].0,
             w[1].0
         );
-        assert!(w[1].2 > w[0].2, "CG iterations grow with n\n{table}");
+        assert!(w[1].2 > w[0].2, "CG iterations grow with n\n{t}");
     }
-    eprintln!("{solution}:\n{table}");
+    eprintln!("{solution} on {np} rank(s):\n{t}");
+    runs
 }
 
-#[test]
-fn l2_error_is_second_order_for_zero_boundary_values() {
-    assert_second_order("sine");
-}
-
-#[test]
-fn l2_error_is_second_order_with_non_zero_dirichlet_values() {
-    assert_second_order("exp");
-}
-
-#[test]
-fn more_than_one_rank_is_refused_clearly() {
+/// Second order on 1 rank and on each of `nps`, with the same errors as on 1 rank.
+fn check(solution: &str, nps: &[usize]) {
     let cache = common::cache_dir();
-    let out = common::run(
-        common::mpiexec(2, "poisson", &["--n", "8"], cache.path()),
-        Duration::from_secs(60),
-    );
-    assert_eq!(out.code, Some(2), "{out:?}");
-    assert!(
-        out.stderr.contains("not supported yet") && out.stderr.contains("mpiexec -n 1"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        out.stderr.matches("not supported yet").count(),
-        1,
-        "printed once, by rank 0"
-    );
+    let serial = second_order(1, solution, cache.path());
+    for &np in nps {
+        let runs = second_order(np, solution, cache.path());
+        for ((n, e1, it1), (_, e, it)) in serial.iter().zip(&runs) {
+            let rel = (e - e1).abs() / e1;
+            assert!(
+                rel < 1e-10,
+                "{solution}, n = {n}: L2 error {e:.15e} on {np} ranks vs {e1:.15e} on 1 rank \
+                 (relative difference {rel:.1e})"
+            );
+            // Summation order may shift the stopping iteration by a few.
+            assert!(
+                it.abs_diff(*it1) <= 3,
+                "{solution}, n = {n}: {it} CG iterations on {np} ranks vs {it1} on 1 rank"
+            );
+        }
+    }
+}
+
+#[test]
+fn l2_error_is_second_order_for_zero_boundary_values_on_1_2_and_4_ranks() {
+    check("sine", &[2, 4]);
+}
+
+#[test]
+fn l2_error_is_second_order_with_non_zero_dirichlet_values_on_1_and_4_ranks() {
+    check("exp", &[4]);
 }

@@ -20,15 +20,19 @@
 //! or u = e^x sin(πy), non-zero on the boundary), `--rtol R` (CG stops when
 //! |r| <= R |b|, default 1e-10), `--max-it M`.
 //!
-//! Runs under `op2::run`, so `mpiexec -n 1 poisson` works. On more ranks it stops with a clear
-//! message and exit status 2 on every rank: the distributed solve needs the mesh distribution
-//! (halos, owner-side Mat assembly) that comes with the MPI merge.
-use std::cell::Cell;
+//! Runs under `op2::run` on any number of ranks (`mpiexec -n 4 poisson`): rank 0 generates the
+//! mesh as an [`op2::GlobalMesh`] (node coordinates for the partitioner) and
+//! [`op2::distribute`] spreads it; every loop runs on owned elements with halo exchanges, the
+//! matrix's halo rows are assembled at their owners, and Global reductions span all ranks, so
+//! the result equals the one-rank result up to summation order. Rank 0 prints the report.
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use op2::{par_loop, Access, DType, Dat, DataSet, Global, Kernel, Map, Mat, Set, Sparsity};
+use op2::{
+    par_loop, Access, DType, Dat, DataSet, Error, Global, GlobalMesh, Kernel, Mat, ReduceOp,
+    Sparsity,
+};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Solution {
@@ -211,20 +215,57 @@ fn scalar(g: &Global) -> op2::Result<f64> {
     Ok(g.value::<f64>()?[0])
 }
 
-fn solve(args: &Args) -> op2::Result<()> {
+fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
+    let comm = rt.comm();
     let pre = kernels::prelude(args.solution);
     let k = |name: &str, body: &str| kernel(&pre, name, body);
     let t_all = Instant::now();
 
-    let mesh = op2::meshgen::unit_square(args.n, args.perturb)?;
-    let cells = Set::named("cells", mesh.ncells())?;
-    let nodes = Set::named("nodes", mesh.nnodes())?;
-    let bnodes = Set::named("boundary_nodes", mesh.boundary.len())?;
-    let c2n = Map::named("cell_nodes", &cells, &nodes, 3, mesh.cells.clone())?;
-    let b2n = Map::named("boundary_node", &bnodes, &nodes, 1, mesh.boundary.clone())?;
-    let v = DataSet::new(&nodes, 1)?;
-    let coords = Dat::named("coords", &DataSet::new(&nodes, 2)?, mesh.coords.clone())?;
-    let field = |name: &str| Dat::named(name, &v, vec![0.0f64; mesh.nnodes()]);
+    // The mesh, on rank 0 only; its verdict (an invalid --n or --perturb) reaches every rank.
+    let mesh = comm
+        .is_root()
+        .then(|| op2::meshgen::unit_square(args.n, args.perturb));
+    if comm.size() > 1 {
+        let verdict = match &mesh {
+            Some(Err(e)) => e.to_string().into_bytes(),
+            _ => Vec::new(),
+        };
+        let verdict = comm.broadcast_bytes(0, verdict)?;
+        if !verdict.is_empty() {
+            return Err(Error::Remote {
+                rank: 0,
+                detail: String::from_utf8_lossy(&verdict).into_owned(),
+            });
+        }
+    }
+    let mesh = mesh.transpose()?;
+    let t_mesh = Instant::now();
+    let global = mesh.as_ref().map(|m| {
+        GlobalMesh::new()
+            .add_set("nodes", m.nnodes())
+            .add_set("cells", m.ncells())
+            .add_set("boundary_nodes", m.boundary.len())
+            .add_map("cell_nodes", "cells", "nodes", 3, m.cells.clone())
+            .add_map(
+                "boundary_node",
+                "boundary_nodes",
+                "nodes",
+                1,
+                m.boundary.clone(),
+            )
+            .coordinates("nodes", 2, m.coords.clone())
+    });
+    let dm = op2::distribute(comm, global)?;
+    let (cells, nodes, bnodes) = (
+        dm.set("cells")?,
+        dm.set("nodes")?,
+        dm.set("boundary_nodes")?,
+    );
+    let (c2n, b2n) = (dm.map("cell_nodes")?, dm.map("boundary_node")?);
+    let v = DataSet::new(nodes, 1)?;
+    let coords = dm.scatter_dat("coords", "nodes", 2, mesh.map(|m| m.coords))?;
+    let t_mesh = t_mesh.elapsed().as_secs_f64();
+    let field = |name: &str| Dat::named(name, &v, vec![0.0f64; nodes.size()]);
     let (bc, g, u, b) = (field("bc")?, field("g")?, field("u")?, field("b")?);
     let (r, z, p, q, d) = (
         field("r")?,
@@ -237,12 +278,12 @@ fn solve(args: &Args) -> op2::Result<()> {
     // Boundary flags, Dirichlet values, and the initial guess (g on the boundary, 0 inside).
     par_loop(
         &k("bc_values", kernels::BC_VALUES)?,
-        &bnodes,
+        bnodes,
         &[
-            coords.arg_map(Access::Read, &b2n, 0),
-            bc.arg_map(Access::Write, &b2n, 0),
-            g.arg_map(Access::Write, &b2n, 0),
-            u.arg_map(Access::Write, &b2n, 0),
+            coords.arg_map(Access::Read, b2n, 0),
+            bc.arg_map(Access::Write, b2n, 0),
+            g.arg_map(Access::Write, b2n, 0),
+            u.arg_map(Access::Write, b2n, 0),
         ],
     )?;
 
@@ -257,30 +298,30 @@ fn solve(args: &Args) -> op2::Result<()> {
     let a = Mat::named("A", &sparsity, DType::F64)?;
     par_loop(
         &k("p1_laplace", kernels::LAPLACE)?,
-        &cells,
+        cells,
         &[
-            a.arg(Access::Inc, (&c2n, &c2n)),
-            coords.arg_vec(Access::Read, &c2n),
-            bc.arg_vec(Access::Read, &c2n),
+            a.arg(Access::Inc, (c2n, c2n)),
+            coords.arg_vec(Access::Read, c2n),
+            bc.arg_vec(Access::Read, c2n),
         ],
     )?;
     par_loop(
         &k("p1_load", kernels::LOAD)?,
-        &cells,
+        cells,
         &[
-            b.arg_vec(Access::Inc, &c2n),
-            coords.arg_vec(Access::Read, &c2n),
-            bc.arg_vec(Access::Read, &c2n),
-            g.arg_vec(Access::Read, &c2n),
+            b.arg_vec(Access::Inc, c2n),
+            coords.arg_vec(Access::Read, c2n),
+            bc.arg_vec(Access::Read, c2n),
+            g.arg_vec(Access::Read, c2n),
         ],
     )?;
     par_loop(
         &k("bc_apply", kernels::BC_APPLY)?,
-        &bnodes,
+        bnodes,
         &[
-            a.arg(Access::Write, (&b2n, &b2n)),
-            b.arg_map(Access::Write, &b2n, 0),
-            g.arg_map(Access::Read, &b2n, 0),
+            a.arg(Access::Write, (b2n, b2n)),
+            b.arg_map(Access::Write, b2n, 0),
+            g.arg_map(Access::Read, b2n, 0),
         ],
     )?;
     a.diagonal(&d)?;
@@ -297,7 +338,7 @@ fn solve(args: &Args) -> op2::Result<()> {
     a.mult(&u, &q)?;
     par_loop(
         &k("cg_init", kernels::CG_INIT)?,
-        &nodes,
+        nodes,
         &[
             r.arg(Access::Write),
             z.arg(Access::Write),
@@ -329,7 +370,7 @@ fn solve(args: &Args) -> op2::Result<()> {
         pq.set_value(&[0.0])?;
         par_loop(
             &dot,
-            &nodes,
+            nodes,
             &[
                 p.arg(Access::Read),
                 q.arg(Access::Read),
@@ -341,7 +382,7 @@ fn solve(args: &Args) -> op2::Result<()> {
         rr.set_value(&[0.0])?;
         par_loop(
             &update,
-            &nodes,
+            nodes,
             &[
                 u.arg(Access::RW),
                 r.arg(Access::RW),
@@ -360,7 +401,7 @@ fn solve(args: &Args) -> op2::Result<()> {
         rz_old = rz_new;
         par_loop(
             &direction,
-            &nodes,
+            nodes,
             &[
                 p.arg(Access::RW),
                 z.arg(Access::Read),
@@ -374,17 +415,17 @@ fn solve(args: &Args) -> op2::Result<()> {
     let l2 = zero()?;
     par_loop(
         &k("l2_error", kernels::L2_ERROR)?,
-        &cells,
+        cells,
         &[
-            coords.arg_vec(Access::Read, &c2n),
-            u.arg_vec(Access::Read, &c2n),
+            coords.arg_vec(Access::Read, c2n),
+            u.arg_vec(Access::Read, c2n),
             l2.arg(Access::Inc),
         ],
     )?;
     let max_err = zero()?;
     par_loop(
         &k("nodal_error", kernels::NODAL_ERROR)?,
-        &nodes,
+        nodes,
         &[
             coords.arg(Access::Read),
             u.arg(Access::Read),
@@ -392,54 +433,37 @@ fn solve(args: &Args) -> op2::Result<()> {
         ],
     )?;
 
-    println!(
-        "poisson: n {} h {:.6e} cells {} nodes {} nnz {} solution {:?} perturb {}",
-        args.n,
-        1.0 / args.n as f64,
-        mesh.ncells(),
-        mesh.nnodes(),
-        sparsity.nnz(),
-        args.solution,
-        args.perturb
-    );
-    println!(
-        "poisson: cg_iterations {iterations} relative_residual {:.3e}",
-        rnorm / bnorm
-    );
-    println!(
-        "poisson: l2_error {:.6e} max_nodal_error {:.6e}",
-        scalar(&l2)?.sqrt(),
-        scalar(&max_err)?
-    );
-    println!(
-        "poisson: seconds: sparsity {t_sparsity:.3} assembly {t_asm:.3} cg {t_cg:.3} total {:.3} (first runs include compiling kernels)",
-        t_all.elapsed().as_secs_f64()
-    );
+    // Global figures; only rank 0 reports.
+    let nnz = comm.allreduce_u64(
+        (sparsity.rowptr()[sparsity.owned_rows()] * sparsity.dims().0 * sparsity.dims().1) as u64,
+        ReduceOp::Sum,
+    )?;
+    let (l2, max_err) = (scalar(&l2)?.sqrt(), scalar(&max_err)?);
+    if comm.is_root() {
+        println!(
+            "poisson: ranks {} n {} h {:.6e} cells {} nodes {} nnz {nnz} solution {:?} perturb {}",
+            comm.size(),
+            args.n,
+            1.0 / args.n as f64,
+            cells.global_size(),
+            nodes.global_size(),
+            args.solution,
+            args.perturb
+        );
+        println!(
+            "poisson: cg_iterations {iterations} relative_residual {:.3e}",
+            rnorm / bnorm
+        );
+        println!("poisson: l2_error {l2:.15e} max_nodal_error {max_err:.15e}");
+        println!(
+            "poisson: seconds: mesh+distribute {t_mesh:.3} sparsity {t_sparsity:.3} assembly {t_asm:.3} cg {t_cg:.3} total {:.3} (first runs include compiling kernels)",
+            t_all.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let refused = Cell::new(false);
-    let code = op2::run(|rt| {
-        if rt.size() > 1 {
-            // Every rank sees the same size, so all stop together and finalize cleanly.
-            if rt.rank() == 0 {
-                eprintln!(
-                    "poisson: running on {} ranks is not supported yet: the distributed solve needs \
-                     mesh distribution with halos and owner-side matrix assembly (coming with the \
-                     MPI merge). Run with `mpiexec -n 1`.",
-                    rt.size()
-                );
-            }
-            refused.set(true);
-            return Ok(());
-        }
-        solve(&args)
-    });
-    if refused.get() {
-        ExitCode::from(2)
-    } else {
-        code
-    }
+    op2::run(|rt| solve(&args, rt))
 }
