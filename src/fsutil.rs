@@ -30,19 +30,11 @@ use crate::error::{Error, IoContext, Result};
 #[derive(Debug)]
 pub struct LockGuard {
     file: File,
-    path: PathBuf,
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
         let _ = FileExt::unlock(&self.file);
-    }
-}
-
-impl LockGuard {
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -103,12 +95,7 @@ fn lock_polling(path: &Path, timeout: Duration, shared: bool) -> Result<LockGuar
             FileExt::try_lock_exclusive(&file)
         };
         match tried {
-            Ok(()) => {
-                return Ok(LockGuard {
-                    file,
-                    path: path.to_path_buf(),
-                })
-            }
+            Ok(()) => return Ok(LockGuard { file }),
             Err(e) if would_block(&e) => {
                 if t0.elapsed() >= timeout {
                     return Err(Error::io(
@@ -129,10 +116,7 @@ fn lock_polling(path: &Path, timeout: Duration, shared: bool) -> Result<LockGuar
 pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
     let file = open_lock(path)?;
     match file.try_lock_exclusive() {
-        Ok(()) => Ok(Some(LockGuard {
-            file,
-            path: path.to_path_buf(),
-        })),
+        Ok(()) => Ok(Some(LockGuard { file })),
         Err(e) if would_block(&e) => Ok(None),
         Err(e) => Err(lock_error(path, e)),
     }

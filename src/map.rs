@@ -6,7 +6,7 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use crate::cache::object::{next_id, ObjectCache};
+use crate::cache::object::next_id;
 use crate::error::{Error, Result};
 use crate::set::Set;
 
@@ -17,7 +17,6 @@ pub(crate) struct MapInner {
     pub(crate) to: Set,
     pub(crate) arity: usize,
     pub(crate) values: Vec<i32>,
-    pub(crate) cache: ObjectCache,
 }
 
 /// `arity` entries of the target set for each owned element of the source set.
@@ -88,7 +87,6 @@ impl Map {
             to: to.clone(),
             arity,
             values,
-            cache: ObjectCache::default(),
         })))
     }
 
@@ -119,9 +117,6 @@ impl Map {
     /// Identity comparison.
     pub fn ptr_eq(&self, other: &Map) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
-    }
-    pub(crate) fn cache(&self) -> &ObjectCache {
-        &self.0.cache
     }
 }
 

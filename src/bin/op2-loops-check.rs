@@ -354,7 +354,7 @@ fn serial_compare(
         (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300) || (a - b).abs() < 1e-13
     };
     let mut n = 0;
-    let mut fail = |what: &str, i: usize, got: String, want: String| {
+    let fail = |what: &str, i: usize, got: String, want: String| {
         format!("FAIL {what}[{i}] = {got}, serial {want}")
     };
     macro_rules! exact {
