@@ -326,7 +326,7 @@ pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
 /// Class cache, then (collectively, on a miss) the disk cache.
 fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<Arc<LoadedKernel>> {
     let config = crate::runtime::config()?;
-    let toolchain = key::str_words(&format!("{}\0{}", config.cc, config.cflags));
+    let toolchain = key::toolchain_words(&config.cc, &config.cflags);
     let class_key = Signature {
         kernel,
         args: shapes,

@@ -133,6 +133,16 @@ pub(crate) fn str_words(s: &str) -> [u64; 2] {
     [h as u64, (h >> 64) as u64]
 }
 
+/// Hash of the configured compiler command and flags, without allocating (par_loop's hot path).
+pub(crate) fn toolchain_words(cc: &str, cflags: &str) -> [u64; 2] {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(cc.as_bytes());
+    h.update(&[0]);
+    h.update(cflags.as_bytes());
+    let d = h.digest128();
+    [d as u64, (d >> 64) as u64]
+}
+
 /// The metadata of one loop: what its generated code depends on.
 pub(crate) struct Signature<'a> {
     pub kernel: &'a Kernel,
