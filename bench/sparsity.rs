@@ -29,7 +29,7 @@ struct Mesh {
     ds: DataSet,
 }
 
-fn op2_mesh(m: &op2::meshgen::TriMesh) -> Mesh {
+fn op2_mesh(m: &op2::mesh::meshgen::TriMesh) -> Mesh {
     let cells = Set::named("cells", m.ncells()).unwrap();
     let nodes = Set::named("nodes", m.nnodes()).unwrap();
     let c2n = Map::named("c2n", &cells, &nodes, 3, m.cells.clone()).unwrap();
@@ -48,7 +48,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Median seconds of `reps` cold builds (fresh objects each time) inside `pool`.
-fn cold_build(m: &op2::meshgen::TriMesh, pool: &rayon::ThreadPool, reps: usize) -> (f64, usize) {
+fn cold_build(
+    m: &op2::mesh::meshgen::TriMesh,
+    pool: &rayon::ThreadPool,
+    reps: usize,
+) -> (f64, usize) {
     let mut times = Vec::new();
     let mut nnz = 0;
     for _ in 0..reps {
@@ -72,7 +76,7 @@ fn main() {
         .unwrap_or(710);
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("OP2_CACHE_DIR", dir.path());
-    let m = op2::meshgen::unit_square(n, 0.2).unwrap();
+    let m = op2::mesh::meshgen::unit_square(n, 0.2).unwrap();
     let threads = rayon::current_num_threads();
     println!(
         "mesh: {} cells, {} nodes (unit square, n = {n}, perturbed, hashed diagonals); rayon threads: {threads}",

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo build --release --bins
+cargo build --release --bins --examples
 cargo test --release -- --include-ignored

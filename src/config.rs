@@ -18,6 +18,7 @@
 //! | `OP2_THREADS` | `1` | rayon threads per rank, used by Sparsity construction and `Mat::mult` (par_loops run on one thread per rank) |
 
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use crate::error::{Error, Result};
 
@@ -262,4 +263,20 @@ mod tests {
         assert!(!parse_bool("X", "0").unwrap());
         assert!(parse_bool("X", "maybe").is_err());
     }
+}
+
+pub(crate) static ACTIVE: RwLock<Option<Arc<Config>>> = RwLock::new(None);
+
+/// The configuration in force: the one given to [`crate::init`] while a runtime is active, otherwise
+/// [`Config::from_env`] read once, at the first use without a runtime (serial use).
+pub fn current() -> Result<Arc<Config>> {
+    if let Some(c) = ACTIVE.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Ok(c.clone());
+    }
+    static FALLBACK: std::sync::OnceLock<std::result::Result<Arc<Config>, String>> =
+        std::sync::OnceLock::new();
+    FALLBACK
+        .get_or_init(|| Config::from_env().map(Arc::new).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| Error::invalid("op2 configuration from the environment", e))
 }

@@ -17,45 +17,47 @@
 //! assert!(ds.ptr_eq(&ds2)); // PyOP2's `ds is ds2`
 //! ```
 
-pub mod access;
+// Layers, bottom to top (a module imports only from its own layer or below; see
+// docs/ARCHITECTURE.md):
+//   error, config, dtype    errors, settings, element types
+//   mpi/                    communicator (the only MPI caller), halo plans
+//   data/                   Set, Map, DataSet, Dat, Global, dtypes, access modes
+//   jit/                    kernels, generated C, the compiler, loading libraries
+//   cache/                  object caches, keys, class cache, disk cache, locking
+//   linalg/                 Sparsity, Mat
+//   exec/                   par_loop: arguments, plans, run step, timings
+//   mesh/                   mesh input, partitioners, distribution
+//   runtime, report         MPI lifecycle, finalize reports
+#[doc(hidden)]
 pub mod cache;
-pub mod codegen;
-pub mod comm;
-mod compile;
 pub mod config;
-pub mod dat;
-pub mod dataset;
-pub mod distribute;
-pub mod dtype;
+mod data;
+mod dtype;
 pub mod error;
-mod ffi;
-mod fsutil;
-pub mod halo;
-pub mod kernel;
-pub mod map;
-pub mod mat;
-mod matdist;
+mod exec;
+mod jit;
+#[doc(hidden)]
+pub mod linalg;
 pub mod mesh;
-pub mod meshgen;
-pub mod parloop;
-pub mod partition;
+#[doc(hidden)]
+pub mod mpi;
+#[doc(hidden)]
 pub mod report;
-pub mod runtime;
-pub mod set;
-pub mod sparsity;
+mod runtime;
 
-pub use access::Access;
-pub use comm::{Comm, ReduceOp};
 pub use config::Config;
-pub use dat::{Dat, Global};
-pub use dataset::DataSet;
-pub use distribute::{distribute, DistributedMesh, GlobalMesh};
+pub use data::access::Access;
+pub use data::dat::{reverse_halo, update_halo, Dat, Global, ReverseMode};
+pub use data::dataset::DataSet;
+pub use data::map::Map;
+pub use data::set::Set;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
-pub use kernel::Kernel;
-pub use map::Map;
-pub use mat::Mat;
-pub use parloop::{par_loop, Arg};
+pub use exec::arg::Arg;
+pub use exec::parloop::{par_loop, timings, LoopTiming};
+pub use jit::kernel::Kernel;
+pub use linalg::mat::{GatheredMat, Mat};
+pub use linalg::sparsity::Sparsity;
+pub use mesh::distribute::{distribute, DistributedMesh, GlobalMesh};
+pub use mpi::comm::{Comm, ReduceOp};
 pub use runtime::{init, run, run_with, Runtime};
-pub use set::Set;
-pub use sparsity::Sparsity;

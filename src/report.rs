@@ -17,11 +17,11 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::admin;
-use crate::cache::disk::DiskCache;
+use crate::cache::layout::DiskCache;
 use crate::cache::stats::{self, Counters};
-use crate::comm::Comm;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mpi::comm::Comm;
 
 /// Min / max / sum of one metric over ranks.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
@@ -229,7 +229,7 @@ pub(crate) fn at_finalize(comm: Comm, config: &Config) -> Result<()> {
         print!("{}", report.table());
     }
     if let Some(path) = &config.cache_report {
-        crate::fsutil::atomic_write(
+        crate::cache::fsutil::atomic_write(
             path,
             &serde_json::to_vec_pretty(&report).expect("report serialises"),
         )?;

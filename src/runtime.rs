@@ -7,11 +7,11 @@
 //! SPMD mismatch) finalize normally and exit non-zero on every rank.
 
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use crate::comm::{self, Comm};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mpi::comm::{self, Comm};
 
 /// `eprintln!` in one `write` call, so that the lines of ranks sharing a terminal or a pipe
 /// never interleave mid-line (plain `eprintln!` writes each formatted piece separately).
@@ -22,22 +22,6 @@ macro_rules! say {
         line.push('\n');
         let _ = std::io::stderr().write_all(line.as_bytes());
     }};
-}
-
-static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
-
-/// The configuration in force: the one given to [`init`] while a runtime is active, otherwise
-/// [`Config::from_env`] read once, at the first use without a runtime (serial use).
-pub fn config() -> Result<Arc<Config>> {
-    if let Some(c) = CONFIG.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        return Ok(c.clone());
-    }
-    static FALLBACK: std::sync::OnceLock<std::result::Result<Arc<Config>, String>> =
-        std::sync::OnceLock::new();
-    FALLBACK
-        .get_or_init(|| Config::from_env().map(Arc::new).map_err(|e| e.to_string()))
-        .clone()
-        .map_err(|e| Error::invalid("op2 configuration from the environment", e))
 }
 
 /// An initialised op2 runtime. Dropping it (or calling [`Runtime::finalize`]) tears down on
@@ -58,7 +42,9 @@ pub struct Runtime {
 /// Initialise op2: start MPI (or attach to an MPI the caller already initialised) and install
 /// `config` for the process. A program started without a launcher is a 1-rank world.
 pub fn init(config: Config) -> Result<Runtime> {
-    let mut slot = CONFIG.write().unwrap_or_else(|e| e.into_inner());
+    let mut slot = crate::config::ACTIVE
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
     if slot.is_some() {
         return Err(Error::invalid(
             "op2::init",
@@ -123,7 +109,9 @@ impl Runtime {
         self.done = true;
         let report = crate::report::at_finalize(self.comm, &self.config);
         comm::set_mpi_active(false);
-        *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *crate::config::ACTIVE
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = None;
         drop(self.universe.take()); // MPI_Finalize
         report
     }

@@ -24,12 +24,12 @@ fn lru_bound_evicts_oldest_and_reloads_from_disk() {
     assert_eq!(op2::cache::memory::len(), 2);
     let c = op2::cache::stats::get(op2::cache::memory::CACHE_NAME);
     assert_eq!(c.evictions, 1, "{c:?}");
-    let compiles = op2::cache::stats::get(op2::cache::disk::CACHE_NAME).compiles;
+    let compiles = op2::cache::stats::get(op2::cache::layout::CACHE_NAME).compiles;
     assert_eq!(compiles, 3);
     // k1 was evicted: running it again is a class miss, a disk hit, and still correct.
     par_loop(&ks[0], &s, &[d.arg(Access::RW)]).unwrap();
     assert_eq!(d.to_vec::<f64>().unwrap(), vec![7.0; 10]);
-    let disk = op2::cache::stats::get(op2::cache::disk::CACHE_NAME);
+    let disk = op2::cache::stats::get(op2::cache::layout::CACHE_NAME);
     assert_eq!(disk.compiles, 3, "an evicted kernel must not be recompiled");
     assert_eq!(disk.hits, 1, "{disk:?}");
 }

@@ -207,7 +207,7 @@ fn write_stores_over_the_touched_entries() {
 #[test]
 fn mult_and_diagonal_equal_their_dense_counterparts() {
     let _g = setup();
-    let mesh = op2::meshgen::unit_square(12, 0.2).unwrap();
+    let mesh = op2::mesh::meshgen::unit_square(12, 0.2).unwrap();
     let cells = Set::named("cells", mesh.ncells()).unwrap();
     let nodes = Set::named("nodes", mesh.nnodes()).unwrap();
     let c2n = Map::named("c2n", &cells, &nodes, 3, mesh.cells.clone()).unwrap();

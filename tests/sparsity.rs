@@ -219,7 +219,7 @@ fn csr_equals_a_naive_construction_on_random_rectangular_mixed_maps() {
 
 #[test]
 fn csr_equals_a_naive_construction_on_an_unstructured_triangle_mesh() {
-    let mesh = op2::meshgen::unit_square(60, 0.2).unwrap();
+    let mesh = op2::mesh::meshgen::unit_square(60, 0.2).unwrap();
     let cells = Set::named("cells", mesh.ncells()).unwrap();
     let nodes = Set::named("nodes", mesh.nnodes()).unwrap();
     let c2n = Map::named("c2n", &cells, &nodes, 3, mesh.cells.clone()).unwrap();
@@ -286,10 +286,10 @@ fn invalid_map_pairs_are_clear_errors() {
 #[test]
 fn cache_hits_are_counted_for_the_report() {
     let f = fixture();
-    let before = op2::cache::stats::get(op2::sparsity::CACHE_NAME);
+    let before = op2::cache::stats::get(op2::linalg::sparsity::CACHE_NAME);
     let a = Sparsity::new(&f.ds, &f.ds, &[(f.m2.clone(), f.m2.clone())]).unwrap();
     let _b = Sparsity::new(&f.ds, &f.ds, &[(f.m2.clone(), f.m2.clone())]).unwrap();
-    let after = op2::cache::stats::get(op2::sparsity::CACHE_NAME);
+    let after = op2::cache::stats::get(op2::linalg::sparsity::CACHE_NAME);
     assert!(after.hits > before.hits && after.misses > before.misses);
     drop(a);
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use op2::cache::{admin, disk::DiskCache, prune};
+use op2::cache::{admin, prune, DiskCache};
 use op2::report::human_bytes;
 
 #[derive(Parser)]
@@ -100,7 +100,7 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
             }
         }
         CacheCmd::List => {
-            for e in admin::list(&disk)? {
+            for e in op2::cache::layout::list(&disk)? {
                 match &e.meta {
                     Some(m) => println!(
                         "{}  {:<24} {:>10}  created {}  used {}",

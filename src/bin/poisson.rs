@@ -224,7 +224,7 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
     // The mesh, on rank 0 only; its verdict (an invalid --n or --perturb) reaches every rank.
     let mesh = comm
         .is_root()
-        .then(|| op2::meshgen::unit_square(args.n, args.perturb));
+        .then(|| op2::mesh::meshgen::unit_square(args.n, args.perturb));
     if comm.size() > 1 {
         let verdict = match &mesh {
             Some(Err(e)) => e.to_string().into_bytes(),

@@ -7,50 +7,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
-use crate::cache::disk::{DiskCache, EntryPaths, Meta, Verify};
+use crate::cache::fsutil;
+use crate::cache::layout::{list, size, DiskCache, Verify};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
-
-/// One entry as found on disk.
-#[derive(Debug, Clone, Serialize)]
-pub struct EntryInfo {
-    /// Metadata path (the entry's identity on disk).
-    pub meta_path: PathBuf,
-    /// Parsed metadata, if readable.
-    pub meta: Option<Meta>,
-    /// Bytes of `.so` + `.meta`.
-    pub bytes: u64,
-    /// Last use (mtime of `.meta`, seconds since the epoch).
-    pub last_used: u64,
-}
-
-impl EntryInfo {
-    /// Paths of the entry's files.
-    pub fn paths(&self) -> EntryPaths {
-        EntryPaths {
-            so: self.meta_path.with_extension("so"),
-            meta: self.meta_path.clone(),
-            lock: self.meta_path.with_extension("lock"),
-        }
-    }
-}
-
-fn mtime(p: &Path) -> u64 {
-    fs::metadata(p)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn size(p: &Path) -> u64 {
-    fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-}
 
 /// Fail clearly if the directory is missing or unreadable.
 pub fn require_dir(dir: &Path) -> Result<()> {
@@ -58,26 +20,6 @@ pub fn require_dir(dir: &Path) -> Result<()> {
         Ok(_) => Ok(()),
         Err(e) => Err(Error::io("open cache directory", dir, e)),
     }
-}
-
-/// Every entry of the cache, oldest use first.
-pub fn list(cache: &DiskCache) -> Result<Vec<EntryInfo>> {
-    let mut out: Vec<EntryInfo> = cache
-        .entries()?
-        .into_iter()
-        .map(|m| {
-            let meta = DiskCache::read_meta(&m).ok();
-            let bytes = size(&m) + size(&m.with_extension("so"));
-            EntryInfo {
-                last_used: mtime(&m),
-                meta,
-                bytes,
-                meta_path: m,
-            }
-        })
-        .collect();
-    out.sort_by_key(|e| (e.last_used, e.meta_path.clone()));
-    Ok(out)
 }
 
 /// Totals of a cache directory.

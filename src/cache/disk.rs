@@ -30,209 +30,20 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::fsutil;
 use crate::cache::key::{ArgShape, Signature};
+use crate::cache::layout::{check_file, now_secs, DiskCache, EntryPaths, Meta, Verify, CACHE_NAME};
 use crate::cache::stats;
-use crate::comm::{Comm, ReduceOp};
-use crate::compile;
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
-use crate::ffi::LoadedKernel;
-use crate::fsutil;
-use crate::kernel::Kernel;
-
-/// Name of this cache in reports.
-pub const CACHE_NAME: &str = "disk";
-
-/// Metadata stored beside each entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Meta {
-    /// Entry format version.
-    pub format: u64,
-    /// xxh3-64 of the `.so` bytes.
-    pub checksum: u64,
-    /// Size of the `.so` in bytes.
-    pub size: u64,
-    /// Kernel name.
-    pub kernel: String,
-    /// Creation time (seconds since the epoch).
-    pub created: u64,
-    /// Host that compiled it.
-    pub host: String,
-    /// Seconds the compilation took.
-    pub compile_seconds: f64,
-    /// The key in hex.
-    pub key: String,
-    /// Human-readable key text.
-    pub key_text: String,
-}
-
-/// Paths of one entry.
-#[derive(Debug, Clone)]
-pub struct EntryPaths {
-    pub so: PathBuf,
-    pub meta: PathBuf,
-    pub lock: PathBuf,
-}
-
-/// A disk-cache directory.
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let cache = op2::cache::disk::DiskCache::new(dir.path());
-/// assert!(cache.entry(0xabcdef).so.to_string_lossy().ends_with(".so"));
-/// assert!(cache.entries().unwrap().is_empty());
-/// ```
-#[derive(Debug, Clone)]
-pub struct DiskCache {
-    dir: PathBuf,
-}
-
-/// Why an entry failed verification.
-#[derive(Debug)]
-pub enum Verify {
-    /// No `.meta`: the entry does not exist.
-    Missing,
-    /// The entry exists but is damaged (reason).
-    Corrupt(String),
-}
-
-impl DiskCache {
-    /// The cache in `dir` (not created until something is written).
-    pub fn new(dir: impl Into<PathBuf>) -> DiskCache {
-        DiskCache { dir: dir.into() }
-    }
-
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Paths of the entry for `key`.
-    pub fn entry(&self, key: u128) -> EntryPaths {
-        let hex = format!("{key:032x}");
-        let d = self.dir.join(&hex[..2]);
-        EntryPaths {
-            so: d.join(format!("{}.so", &hex[2..])),
-            meta: d.join(format!("{}.meta", &hex[2..])),
-            lock: d.join(format!("{}.lock", &hex[2..])),
-        }
-    }
-
-    /// Every entry's `.meta` path (entries being written or damaged included).
-    pub fn entries(&self) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        let rd = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io("read cache directory", &self.dir, e)),
-        };
-        for sub in rd {
-            let sub = sub.ctx("read cache directory", &self.dir)?.path();
-            let name = sub.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.len() != 2 || !sub.is_dir() {
-                continue;
-            }
-            for f in fs::read_dir(&sub).ctx("read cache directory", &sub)? {
-                let p = f.ctx("read cache directory", &sub)?.path();
-                // In-flight temporaries (`.tmp-…-<key>.meta`) are not entries.
-                let temp = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(fsutil::is_temp_name);
-                if p.extension().is_some_and(|e| e == "meta") && !temp {
-                    out.push(p);
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-
-    /// Read and parse an entry's metadata.
-    pub fn read_meta(meta: &Path) -> std::result::Result<Meta, Verify> {
-        let text = match fs::read(meta) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Verify::Missing),
-            Err(e) => {
-                return Err(Verify::Corrupt(format!(
-                    "cannot read {}: {e}",
-                    meta.display()
-                )))
-            }
-        };
-        serde_json::from_slice(&text)
-            .map_err(|e| Verify::Corrupt(format!("unreadable metadata {}: {e}", meta.display())))
-    }
-
-    /// Verify an entry: metadata parses and the `.so` has the recorded size and checksum.
-    pub fn verify(paths: &EntryPaths) -> std::result::Result<Meta, Verify> {
-        let meta = Self::read_meta(&paths.meta)?;
-        check_file(&paths.so, meta.size, meta.checksum).map_err(Verify::Corrupt)?;
-        Ok(meta)
-    }
-
-    /// Move a damaged entry aside (rename, never truncate: processes that loaded it keep it).
-    pub fn quarantine(&self, paths: &EntryPaths) -> Result<()> {
-        let dir = self.dir.join("corrupt");
-        fsutil::create_private_dir(&dir)?;
-        let stamp = format!("{}-{}", now_secs(), std::process::id());
-        for p in [&paths.so, &paths.meta] {
-            if p.exists() {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
-                let parent = p
-                    .parent()
-                    .and_then(|d| d.file_name())
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("");
-                fs::rename(p, dir.join(format!("{parent}{name}.{stamp}")))
-                    .ctx("move corrupt entry aside", p)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Check size and xxh3-64 of a file through a memory map.
-pub(crate) fn check_file(path: &Path, size: u64, checksum: u64) -> std::result::Result<(), String> {
-    let f = fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let len = f
-        .metadata()
-        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
-        .len();
-    if len != size {
-        return Err(format!(
-            "{} is {len} bytes, expected {size} (truncated or replaced)",
-            path.display()
-        ));
-    }
-    if len == 0 {
-        return Err(format!("{} is empty", path.display()));
-    }
-    // SAFETY: cache files are write-once (written to a temporary and renamed into place, never
-    // modified in place; pruning unlinks, which keeps our mapping valid), and we checked the
-    // length above, so the mapping covers valid bytes that nobody mutates while we hash them.
-    let map = unsafe { memmap2::Mmap::map(&f) }
-        .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
-    let sum = xxhash_rust::xxh3::xxh3_64(&map);
-    if sum != checksum {
-        return Err(format!(
-            "{} checksum {sum:016x} does not match the recorded {checksum:016x}",
-            path.display()
-        ));
-    }
-    Ok(())
-}
+use crate::jit::compile;
+use crate::jit::ffi::LoadedKernel;
+use crate::jit::kernel::Kernel;
+use crate::mpi::comm::{Comm, ReduceOp};
 
 /// What rank 0 tells every rank.
 #[derive(Debug, Serialize, Deserialize)]
@@ -412,7 +223,7 @@ fn rank0_obtain(
     };
     let key = sig.disk_key(req.toolchain, &compiler_id);
     let paths = cache.entry(key);
-    fsutil::create_private_dir(&cache.dir)?;
+    fsutil::create_private_dir(cache.dir())?;
     fsutil::create_private_dir(paths.so.parent().expect("entry has a directory"))?;
     let timeout = Duration::from_secs(config.lock_timeout_s);
     let mut compiled = false;
@@ -487,7 +298,7 @@ fn compile_entry(
     stats::update(CACHE_NAME, |s| s.misses += 1);
     let dir = paths.so.parent().expect("entry has a directory");
     let hex = format!("{key:032x}");
-    let source = crate::codegen::generate(req.kernel, req.shapes);
+    let source = crate::jit::codegen::generate(req.kernel, req.shapes);
     let src_tmp = fsutil::temp_path(dir, &format!("{hex}.c"));
     let so_tmp = fsutil::temp_path(dir, &format!("{hex}.so"));
     fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
@@ -506,7 +317,7 @@ fn compile_entry(
     });
     if let Err(fail) = result {
         let _ = fs::remove_file(&so_tmp);
-        let failed = cache.dir.join("failed");
+        let failed = cache.dir().join("failed");
         fsutil::create_private_dir(&failed)?;
         let kept = failed.join(format!("{hex}.c"));
         fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)?;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::cache::stats;
-use crate::ffi::LoadedKernel;
+use crate::jit::ffi::LoadedKernel;
 
 /// Name of this cache in reports.
 pub const CACHE_NAME: &str = "class";

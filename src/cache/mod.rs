@@ -2,8 +2,12 @@
 //! disk cache of compiled kernels, their keys and their counters.
 pub mod admin;
 pub mod disk;
+pub(crate) mod fsutil;
 pub mod key;
+pub mod layout;
 pub mod memory;
 pub mod object;
 pub mod prune;
 pub mod stats;
+
+pub use layout::{DiskCache, EntryInfo};

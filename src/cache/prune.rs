@@ -15,10 +15,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::cache::admin;
-use crate::cache::disk::DiskCache;
+use crate::cache::fsutil;
+use crate::cache::layout::{list, DiskCache};
 use crate::error::Result;
-use crate::fsutil;
 
 /// What a prune did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -39,7 +38,7 @@ pub struct PruneReport {
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
-/// let cache = op2::cache::disk::DiskCache::new(dir.path());
+/// let cache = op2::cache::DiskCache::new(dir.path());
 /// let r = op2::cache::prune::prune_to(&cache, 0).unwrap();
 /// assert_eq!(r.removed, 0);
 /// ```
@@ -51,7 +50,7 @@ pub fn prune_to(cache: &DiskCache, target: u64) -> Result<PruneReport> {
             ..Default::default()
         });
     };
-    let entries = admin::list(cache)?;
+    let entries = list(cache)?;
     let mut r = PruneReport {
         entries_before: entries.len() as u64,
         bytes_before: entries.iter().map(|e| e.bytes).sum(),
@@ -107,7 +106,7 @@ pub(crate) fn after_insert(cache: &DiskCache, max_bytes: u64) {
     if max_bytes == 0 {
         return;
     }
-    let total: u64 = match admin::list(cache) {
+    let total: u64 = match list(cache) {
         Ok(l) => l.iter().map(|e| e.bytes).sum(),
         Err(_) => return,
     };

@@ -8,7 +8,7 @@
 //! from the file.
 
 use crate::error::{Error, Result};
-use crate::mesh::{round6, AirfoilMesh};
+use crate::mesh::airfoil::{round6, AirfoilMesh};
 
 /// The standard size of OP2's Airfoil benchmark mesh (`new_grid.dat`): `I = 400`.
 pub const STANDARD_I: usize = 400;
@@ -73,7 +73,7 @@ pub fn naca0012(i: usize, j: usize) -> Result<AirfoilMesh> {
         })
         .collect();
 
-    let mut m = AirfoilMesh::with_capacity(&sizes, &what)?;
+    let mut m = AirfoilMesh::reserved(sizes.nnode, sizes.ncell, sizes.nedge, sizes.nbedge, &what)?;
 
     for jj in 0..=j {
         for ii in 0..=ni {

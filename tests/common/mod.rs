@@ -33,17 +33,20 @@ impl Outcome {
     }
 }
 
-/// Path of a binary of this package, built by cargo for the integration tests.
+/// Path of a program of this package built by cargo for the integration tests: a binary from
+/// `src/bin/` (what users run) or a test program from `examples/` (never installed).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps -> target/<profile>
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "binary {} not built (run cargo build --bins)",
-        p.display()
-    );
-    p
+    for p in [dir.join(name), dir.join("examples").join(name)] {
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "program {name} not built in {} or its examples/ (run cargo build --bins --examples)",
+        dir.display()
+    )
 }
 
 /// A command `mpiexec -n np <bin> args...` with OP2_CACHE_DIR set to `cache`.

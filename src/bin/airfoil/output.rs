@@ -62,7 +62,7 @@ fn fields(q: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 
 /// Rank 0 prints the total and per-loop times (max over ranks) and the communication share.
 pub fn timing_summary(comm: Comm, total: f64, iters: usize) -> Result<()> {
-    let t = op2::parloop::timings();
+    let t = op2::timings();
     let secs: Vec<f64> = t.iter().map(|l| l.seconds).collect();
     let comm_s: Vec<f64> = t.iter().map(|l| l.comm_seconds).collect();
     let max_secs = comm.allreduce(&secs, ReduceOp::Max)?;

@@ -17,7 +17,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use op2::halo::{reverse_halo, update_halo, ReverseMode};
+use op2::{reverse_halo, update_halo, ReverseMode};
 use op2::{Comm, Dat, DataSet, Error, GlobalMesh, ReduceOp, Result, Set};
 
 struct Args {

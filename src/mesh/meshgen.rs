@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// counter-clockwise.
 ///
 /// ```
-/// let m = op2::meshgen::unit_square(4, 0.15).unwrap();
+/// let m = op2::mesh::meshgen::unit_square(4, 0.15).unwrap();
 /// assert_eq!(m.ncells(), 32);
 /// assert_eq!(m.nnodes(), 25);
 /// assert_eq!(m.boundary.len(), 16);
@@ -45,7 +45,7 @@ impl TriMesh {
     /// Smallest signed cell area (positive when every cell is counter-clockwise and valid).
     ///
     /// ```
-    /// let m = op2::meshgen::unit_square(3, 0.0).unwrap();
+    /// let m = op2::mesh::meshgen::unit_square(3, 0.0).unwrap();
     /// assert!((m.min_area() - 1.0 / 18.0).abs() < 1e-15);
     /// ```
     pub fn min_area(&self) -> f64 {
@@ -80,8 +80,8 @@ fn unit(h: u64) -> f64 {
 /// each coordinate (`h = 1/n`; `0 <= perturb < 0.25` keeps every triangle valid).
 ///
 /// ```
-/// assert!(op2::meshgen::unit_square(0, 0.1).is_err());
-/// assert!(op2::meshgen::unit_square(8, 0.3).is_err());
+/// assert!(op2::mesh::meshgen::unit_square(0, 0.1).is_err());
+/// assert!(op2::mesh::meshgen::unit_square(8, 0.3).is_err());
 /// ```
 pub fn unit_square(n: usize, perturb: f64) -> Result<TriMesh> {
     let what = format!("meshgen::unit_square(n = {n}, perturb = {perturb})");

@@ -1,13 +1,13 @@
 //! Distribution: from a global mesh on rank 0 to distributed Sets, Maps and Dats on every rank.
 //!
 //! Owns the path global -> local: validation of a [`GlobalMesh`] (on rank 0 only), the
-//! partition (through [`crate::partition`]), every rank's local numbering, local maps, halo
+//! partition (through [`crate::mesh::partition`]), every rank's local numbering, local maps, halo
 //! plans and global ids, and the movement of Dat values between the global numbering on one
 //! rank and distributed storage ([`DistributedMesh::scatter_dat`], [`Dat::gather`]).
 //!
 //! Rules this module keeps:
 //! * It talks to other ranks only through [`Comm`]'s collectives (`broadcast_bytes`,
-//!   `scatter_bytes`, `gather_bytes`, `allreduce`) and [`crate::halo::update_halo`]; it never
+//!   `scatter_bytes`, `gather_bytes`, `allreduce`) and [`crate::mpi::halo::update_halo`]; it never
 //!   calls MPI itself.
 //! * Errors in the input are decided on rank 0 and broadcast before any other collective, so
 //!   every rank returns the same [`Error::Remote`] (`rank 0 failed: ...`), which
@@ -21,7 +21,7 @@
 //! `[core, owned)` the other owned elements, both in increasing global id; then the halo
 //! `[owned, total)`: copies of the elements that this rank's owned elements reference through
 //! maps but other ranks own, grouped by owner rank and then in increasing global id (the order
-//! of [`crate::halo`]'s lists). Local maps hold, for each owned source element, local target
+//! of [`crate::mpi::halo`]'s lists). Local maps hold, for each owned source element, local target
 //! indices into owned + halo elements. On one rank the numbering is the identity, there is no
 //! halo and no global-id array.
 
@@ -30,15 +30,15 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::comm::{Comm, ReduceOp};
-use crate::dat::Dat;
-use crate::dataset::DataSet;
+use crate::data::dat::Dat;
+use crate::data::dataset::DataSet;
+use crate::data::map::Map;
+use crate::data::set::{Set, MAX_SET_SIZE};
 use crate::dtype::Scalar;
 use crate::error::{Error, Result};
-use crate::halo::{self, Halo, Neighbour};
-use crate::map::Map;
-use crate::partition::{self, MapSpec};
-use crate::set::{Set, MAX_SET_SIZE};
+use crate::mesh::partition::{self, MapSpec};
+use crate::mpi::comm::{agree, Comm, ReduceOp};
+use crate::mpi::halo::{Halo, Neighbour};
 
 const WHAT: &str = "distribute";
 
@@ -166,7 +166,7 @@ impl GlobalMesh {
 
     /// Coordinates (`dim` = 1, 2 or 3 values per element) of one set, used to partition it by
     /// recursive coordinate bisection; every other set gets its owners through maps (see
-    /// [`crate::partition`]). Without coordinates the first set added is partitioned into
+    /// [`crate::mesh::partition`]). Without coordinates the first set added is partitioned into
     /// blocks by index. A second call replaces the first.
     ///
     /// ```
@@ -470,7 +470,7 @@ impl DistributedMesh {
             )))
         };
         let dat = agree(comm, local)?;
-        halo::update_halo(&dat)?;
+        crate::data::dat::update_halo(&dat)?;
         Ok(dat)
     }
 }
@@ -563,7 +563,7 @@ impl Dat {
     }
 
     /// The owned and halo values (`set.total_size() * dim`): halo copies as last refreshed
-    /// (see [`crate::halo::update_halo`]) or accumulated. For inspection and tests.
+    /// (see [`crate::mpi::halo::update_halo`]) or accumulated. For inspection and tests.
     ///
     /// ```
     /// let s = op2::Set::new(2).unwrap();
@@ -615,28 +615,6 @@ fn root_verdict<T>(comm: Comm, root: Option<Result<T>>) -> Result<Option<T>> {
     Ok(root.and_then(|r| r.ok()))
 }
 
-/// All ranks agree on success: if any rank failed, every rank returns `Error::Remote` naming
-/// the lowest failed rank (that rank with its own message).
-pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
-    let me = if r.is_err() {
-        comm.rank() as u64
-    } else {
-        u64::MAX
-    };
-    let first = comm.allreduce_u64(me, ReduceOp::Min)?;
-    match r {
-        Err(e) => Err(Error::Remote {
-            rank: comm.rank(),
-            detail: e.to_string(),
-        }),
-        Ok(_) if first != u64::MAX => Err(Error::Remote {
-            rank: first as i32,
-            detail: "it could not build its part of the distributed data (see its message)".into(),
-        }),
-        Ok(v) => Ok(v),
-    }
-}
-
 fn check_scatter_size(what: &str, parts: &[Vec<u8>]) -> Result<()> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     if total > i32::MAX as usize {
@@ -652,7 +630,7 @@ fn check_scatter_size(what: &str, parts: &[Vec<u8>]) -> Result<()> {
 }
 
 /// Distribute `mesh` (given on rank 0; other ranks pass `None`, and anything they pass is
-/// ignored) over `comm`: partition it (see [`crate::partition`]), and build on every rank its
+/// ignored) over `comm`: partition it (see [`crate::mesh::partition`]), and build on every rank its
 /// local Sets (with halo plans and global ids), local Maps, in the numbering described in the
 /// module documentation. Collective. Input errors are decided on rank 0 and returned by every
 /// rank (as [`Error::Remote`] naming rank 0, when there is more than one rank).

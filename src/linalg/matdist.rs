@@ -2,7 +2,7 @@
 //! distributed mesh equal the serial matrix.
 //!
 //! Owns, for a Sparsity whose row or column set was distributed over more than one rank
-//! ([`crate::distribute`]):
+//! ([`crate::mesh::distribute`]):
 //! * the **pattern merge**, once, when the Sparsity is built: every rank sends the column
 //!   pattern of its *halo rows* (rows owned elsewhere that its owned iteration elements
 //!   contribute to) to their owners, naming each column by global id and owner rank, and every
@@ -19,21 +19,21 @@
 //!   ([`DistPlan::reverse_add`], [`DistPlan::reverse_write`]), and the vector values of extra
 //!   columns imported by `Mat::mult` ([`DistPlan::import`]).
 //!
-//! Rules: messages go through [`Comm::exchange`] with the tags of [`crate::halo`]; the build is
+//! Rules: messages go through [`Comm::exchange`] with the tags of [`crate::mpi::halo`]; the build is
 //! collective over the row set's communicator and runs inside the object cache's miss path,
 //! which every rank takes together (SPMD). Every point-to-point step of the build comes after
-//! an agreement (an allreduce of "ok", [`crate::distribute::agree`]), so an error on one rank
+//! an agreement (an allreduce of "ok", [`crate::mpi::comm::agree`]), so an error on one rank
 //! makes every rank return an error instead of leaving a neighbour waiting.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::comm::Comm;
-use crate::distribute::agree;
+use crate::data::set::Set;
 use crate::error::{Error, Result};
-use crate::halo::{TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
-use crate::set::Set;
+use crate::mpi::comm::agree;
+use crate::mpi::comm::Comm;
+use crate::mpi::halo::{TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
 
 /// The communication plan of a distributed Sparsity (see the module documentation).
 pub(crate) struct DistPlan {

@@ -355,3 +355,25 @@ pub(crate) fn abort(code: i32) -> ! {
     }
     std::process::exit(code)
 }
+
+/// All ranks agree on success: if any rank failed, every rank returns `Error::Remote` naming
+/// the lowest failed rank (that rank with its own message).
+pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
+    let me = if r.is_err() {
+        comm.rank() as u64
+    } else {
+        u64::MAX
+    };
+    let first = comm.allreduce_u64(me, ReduceOp::Min)?;
+    match r {
+        Err(e) => Err(Error::Remote {
+            rank: comm.rank(),
+            detail: e.to_string(),
+        }),
+        Ok(_) if first != u64::MAX => Err(Error::Remote {
+            rank: first as i32,
+            detail: "it could not build its part of the distributed data (see its message)".into(),
+        }),
+        Ok(v) => Ok(v),
+    }
+}

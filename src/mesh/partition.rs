@@ -62,8 +62,8 @@ fn check_nparts(what: &str, nparts: usize) -> Result<()> {
 /// sizes differ by at most one (the first `n % nparts` blocks are one larger).
 ///
 /// ```
-/// assert_eq!(op2::partition::block(7, 3).unwrap(), vec![0, 0, 0, 1, 1, 2, 2]);
-/// assert!(op2::partition::block(7, 0).is_err());
+/// assert_eq!(op2::mesh::partition::block(7, 3).unwrap(), vec![0, 0, 0, 1, 1, 2, 2]);
+/// assert!(op2::mesh::partition::block(7, 0).is_err());
 /// ```
 pub fn block(n: usize, nparts: usize) -> Result<Vec<i32>> {
     check_nparts("partition::block", nparts)?;
@@ -95,9 +95,9 @@ fn block_owner(i: usize, n: usize, nparts: usize) -> i32 {
 /// ```
 /// // Eight points on a line, three parts: sizes 3, 3, 2, in coordinate order.
 /// let x = vec![7.0, 0.0, 6.0, 1.0, 5.0, 2.0, 4.0, 3.0];
-/// let p = op2::partition::rcb(&x, 1, 3).unwrap();
+/// let p = op2::mesh::partition::rcb(&x, 1, 3).unwrap();
 /// assert_eq!(p, vec![2, 0, 2, 0, 1, 0, 1, 1]);
-/// assert!(op2::partition::rcb(&[0.0, f64::NAN], 2, 2).is_err());
+/// assert!(op2::mesh::partition::rcb(&[0.0, f64::NAN], 2, 2).is_err());
 /// ```
 pub fn rcb(coords: &[f64], dim: usize, nparts: usize) -> Result<Vec<i32>> {
     check_nparts("partition::rcb", nparts)?;

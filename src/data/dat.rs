@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::cache::object::next_id;
-use crate::dataset::DataSet;
+use crate::data::dataset::DataSet;
+use crate::data::set::Set;
 use crate::dtype::{self, DType, Scalar};
 use crate::error::{Error, Result};
-use crate::set::Set;
 
 pub(crate) struct DatInner {
     pub(crate) id: u64,
@@ -288,4 +288,111 @@ impl std::fmt::Debug for Global {
             self.0.name, self.0.dtype, self.0.dim
         )
     }
+}
+
+/// How [`reverse_halo`] combines halo contributions with the owner's value.
+///
+/// ```
+/// assert_ne!(op2::ReverseMode::Add, op2::ReverseMode::Copy);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReverseMode {
+    /// The owner adds every copy's value to its own (indirect INC).
+    Add,
+    /// The owner takes the copy's value; with several copies the one from the highest
+    /// neighbour rank wins. Every copy is sent, touched or not, so this is only right when every
+    /// copy holds a value to keep; par_loop's indirect WRITE/RW sends only the copies its map
+    /// reached (`reverse_sends_touched`).
+    Copy,
+}
+
+/// Refresh the halo copies of `dat` from their owners (a blocking forward exchange) and mark
+/// its halo valid. Collective over the Dat's communicator: every rank must call it, always
+/// (whatever its local validity flag says), or neighbours wait forever. A Dat on a set
+/// without halo only has its flag set.
+///
+/// ```
+/// let s = op2::Set::new(3).unwrap();
+/// let d = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![1.0f64, 2.0, 3.0]).unwrap();
+/// op2::update_halo(&d).unwrap();
+/// assert_eq!(d.to_vec::<f64>().unwrap(), vec![1.0, 2.0, 3.0]);
+/// ```
+pub fn update_halo(dat: &Dat) -> Result<()> {
+    let set = dat.set().clone();
+    let Some(halo) = set.halo() else {
+        dat.set_halo_valid(true);
+        return Ok(());
+    };
+    let eb = dat.dim() * dat.dtype().size();
+    let sends = halo.forward_sends(bytemuck::cast_slice::<u64, u8>(&dat.read()[..]), eb);
+    let (recvs, ()) = set.comm().exchange(
+        crate::mpi::halo::TAG_HALO_FORWARD,
+        &sends,
+        &halo.forward_recv_lens(eb),
+        || (),
+    )?;
+    halo.forward_unpack(
+        bytemuck::cast_slice_mut::<u64, u8>(&mut dat.write()[..]),
+        eb,
+        &recvs,
+    )?;
+    dat.set_halo_valid(true);
+    Ok(())
+}
+
+/// Send the halo copies of `dat` back to their owners (a blocking reverse exchange) and
+/// combine them there by `mode`; afterwards the halo copies are stale. Collective like
+/// [`update_halo`]. The halo values themselves are left as they were.
+///
+/// ```
+/// use op2::{reverse_halo, ReverseMode};
+/// let s = op2::Set::new(2).unwrap();
+/// let d = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![5i32, 6]).unwrap();
+/// reverse_halo(&d, ReverseMode::Add).unwrap(); // no halo: nothing moves
+/// assert_eq!(d.to_vec::<i32>().unwrap(), vec![5, 6]);
+/// ```
+pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
+    let set = dat.set().clone();
+    let Some(halo) = set.halo() else {
+        return Ok(());
+    };
+    let eb = dat.dim() * dat.dtype().size();
+    let sends = halo.reverse_sends(bytemuck::cast_slice::<u64, u8>(&dat.read()[..]), eb);
+    let (recvs, ()) = set.comm().exchange(
+        crate::mpi::halo::TAG_HALO_REVERSE,
+        &sends,
+        &halo.reverse_recv_lens(eb),
+        || (),
+    )?;
+    {
+        let mut w = dat.write();
+        let n = set.total_size() * dat.dim();
+        let dim = dat.dim();
+        match mode {
+            ReverseMode::Copy => halo.reverse_unpack_copy(
+                bytemuck::cast_slice_mut::<u64, u8>(&mut w[..]),
+                eb,
+                &recvs,
+            )?,
+            ReverseMode::Add => match dat.dtype() {
+                DType::F64 => {
+                    halo.reverse_unpack_add(dtype::view_mut::<f64>(&mut w, n), dim, &recvs)?
+                }
+                DType::F32 => {
+                    halo.reverse_unpack_add(dtype::view_mut::<f32>(&mut w, n), dim, &recvs)?
+                }
+                DType::I32 => {
+                    halo.reverse_unpack_add(dtype::view_mut::<i32>(&mut w, n), dim, &recvs)?
+                }
+                DType::I64 => {
+                    halo.reverse_unpack_add(dtype::view_mut::<i64>(&mut w, n), dim, &recvs)?
+                }
+                DType::U32 => {
+                    halo.reverse_unpack_add(dtype::view_mut::<u32>(&mut w, n), dim, &recvs)?
+                }
+            },
+        }
+    }
+    dat.set_halo_valid(false);
+    Ok(())
 }

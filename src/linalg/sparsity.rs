@@ -11,7 +11,7 @@
 //! # Local numbering and MPI
 //! Rows are the local elements of the row set (owned then halo). Rows `[0, owned_rows())` are
 //! owned; halo rows hold the pattern of the contributions this rank's owned elements make to
-//! rows owned elsewhere. On a distributed mesh (sets from [`crate::distribute`] on more than
+//! rows owned elsewhere. On a distributed mesh (sets from [`crate::mesh::distribute`] on more than
 //! one rank) the build is collective: every rank sends its halo rows' patterns to their owners,
 //! which merge them, so an owned row holds every non-zero of the global row (see `matdist.rs`).
 //! Columns are local too: `[0, col set total_size())` are the column set's elements (owned,
@@ -32,10 +32,10 @@ use rayon::prelude::*;
 
 use crate::cache::object::{next_id, Entry};
 use crate::cache::stats;
-use crate::dataset::DataSet;
+use crate::data::dataset::DataSet;
+use crate::data::map::Map;
 use crate::error::{Error, Result};
-use crate::map::Map;
-use crate::matdist::{self, DistPlan};
+use crate::linalg::matdist::{self, DistPlan};
 
 /// Cache name of Sparsities in reports.
 pub const CACHE_NAME: &str = "object:Sparsity";
@@ -512,8 +512,8 @@ fn position_table(sp: &SparsityInner, rmap: &Map, cmap: &Map) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::comm::Comm;
-    use crate::set::Set;
+    use crate::data::set::Set;
+    use crate::mpi::comm::Comm;
 
     /// A set of `owned` elements plus `halo` halo copies, with an empty exchange plan on a
     /// serial communicator: structure only (nothing is merged or exchanged).
@@ -524,7 +524,7 @@ mod tests {
             owned,
             owned,
             owned + halo,
-            Some(Arc::new(crate::halo::Halo::default())),
+            Some(Arc::new(crate::mpi::halo::Halo::default())),
             None,
             owned,
         )

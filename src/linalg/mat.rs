@@ -3,7 +3,7 @@
 //! Owns the values of a block CSR matrix (laid out as the Sparsity's blocks, each block
 //! `rdim x cdim` row-major) and the operations on them: zeroing, reading, `y = A x`, the
 //! diagonal, and gathering the global matrix on one rank. Assembly happens in generated code:
-//! [`Mat::arg`] hands par_loop a [`crate::Arg`] that gives the kernel a zeroed dense element
+//! `Mat::arg` (in `exec/arg.rs`) hands par_loop an `Arg` that gives the kernel a zeroed dense element
 //! matrix and adds (INC) or stores (WRITE) it into the CSR values through the Sparsity's
 //! position table (see `codegen.rs`). This module never generates code.
 //!
@@ -19,16 +19,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rayon::prelude::*;
 
-use crate::access::Access;
-use crate::cache::key::ArgShape;
 use crate::cache::object::next_id;
-use crate::dat::Dat;
+use crate::data::dat::Dat;
 use crate::dtype::{self, DType};
 use crate::error::{Error, Result};
-use crate::map::Map;
-use crate::parloop::Arg;
-use crate::set::Set;
-use crate::sparsity::Sparsity;
+use crate::linalg::sparsity::Sparsity;
 
 /// Largest matrix [`Mat::values`] expands to a dense array (entries).
 pub const MAX_DENSE_ENTRIES: usize = 1 << 26;
@@ -222,7 +217,7 @@ impl Mat {
         // Fresh halo copies of x (decided from x's set, so every rank agrees), then the values
         // of extra columns from their owners (every rank takes part on a distributed mesh).
         if x.set().halo().is_some() && !x.halo_valid() {
-            crate::halo::update_halo(x)?;
+            crate::data::dat::update_halo(x)?;
         }
         let (rd, cd) = sp.dims();
         let local_cols = sp.col_dataset().set().total_size();
@@ -314,24 +309,6 @@ impl Mat {
         Ok(())
     }
 
-    /// Assemble into this Mat in a par_loop through the map pair `maps` = (row map, column
-    /// map), which must be one of its Sparsity's pairs. The kernel receives a `double *` to a
-    /// zeroed dense element matrix `A[arity_r * rdim][arity_c * cdim]` (row `i * rdim + r` is
-    /// component `r` of row-map entry `i`); after the call it is added into the matrix (INC) or
-    /// stored over the touched entries (WRITE).
-    ///
-    /// ```
-    /// # let s = op2::Set::new(1).unwrap();
-    /// # let m = op2::Map::new(&s, &s, 1, vec![0]).unwrap();
-    /// # let ds = op2::DataSet::new(&s, 1).unwrap();
-    /// let a = op2::Mat::new(&op2::Sparsity::new(&ds, &ds, &[(m.clone(), m.clone())]).unwrap(), op2::DType::F64).unwrap();
-    /// let arg = a.arg(op2::Access::Inc, (&m, &m));
-    /// # let _ = arg;
-    /// ```
-    pub fn arg(&self, access: Access, maps: (&Map, &Map)) -> Arg {
-        Arg::mat(self.clone(), maps.0.clone(), maps.1.clone(), access)
-    }
-
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<f64>> {
         self.0.values.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -348,54 +325,6 @@ impl std::fmt::Debug for Mat {
             self.0.name, self.0.id, self.0.sparsity
         )
     }
-}
-
-/// Validate a Mat argument of a loop over `set` and derive its shape (the key metadata).
-pub(crate) fn arg_shape(
-    what: &dyn Fn() -> String,
-    i: usize,
-    set: &Set,
-    mat: &Mat,
-    rmap: &Map,
-    cmap: &Map,
-    access: Access,
-) -> Result<ArgShape> {
-    let ctx = || format!("{} argument {i} (Mat {})", what(), mat.name());
-    if !matches!(access, Access::Inc | Access::Write) {
-        return Err(Error::invalid(
-            ctx(),
-            format!("Mats take INC or WRITE, not {}", access.name()),
-        ));
-    }
-    for m in [rmap, cmap] {
-        if m.from_set() != set {
-            return Err(Error::invalid(
-                ctx(),
-                format!(
-                    "map {} starts from set {}, not the iteration set",
-                    m.name(),
-                    m.from_set().name()
-                ),
-            ));
-        }
-    }
-    if mat.sparsity().pair_index(rmap, cmap).is_none() {
-        return Err(Error::invalid(
-            ctx(),
-            format!(
-                "the map pair ({}, {}) is not one of the pairs of the Mat's sparsity",
-                rmap.name(),
-                cmap.name()
-            ),
-        ));
-    }
-    let (rd, cd) = mat.sparsity().dims();
-    let u = |v: usize| u32::try_from(v).map_err(|_| Error::invalid(ctx(), "dims too large"));
-    Ok(ArgShape::Mat {
-        access,
-        dims: (u(rd)?, u(cd)?),
-        arities: (u(rmap.arity())?, u(cmap.arity())?),
-    })
 }
 
 /// A matrix gathered on one rank in global numbering (see [`Mat::gather`]): block CSR over
@@ -420,7 +349,7 @@ impl GatheredMat {
     /// The block columns of global block row `i`.
     ///
     /// ```
-    /// let g = op2::mat::GatheredMat { nrows: 1, ncols: 2, dims: (1, 1), rowptr: vec![0, 1],
+    /// let g = op2::GatheredMat { nrows: 1, ncols: 2, dims: (1, 1), rowptr: vec![0, 1],
     ///     colidx: vec![1], values: vec![2.5] };
     /// assert_eq!(g.row(0), &[1]);
     /// ```
@@ -470,8 +399,8 @@ impl Mat {
             match sp.dist() {
                 Some(d) => (d.row_gids[..].into(), d.col_gids[..].into()),
                 None => (
-                    crate::matdist::global_ids(sp.row_dataset().set())?.into(),
-                    crate::matdist::global_ids(sp.col_dataset().set())?.into(),
+                    crate::linalg::matdist::global_ids(sp.row_dataset().set())?.into(),
+                    crate::linalg::matdist::global_ids(sp.col_dataset().set())?.into(),
                 ),
             };
         // Per owned row: gid, count, count column gids, count * bs values.
@@ -578,8 +507,10 @@ impl Mat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::comm::Comm;
-    use crate::dataset::DataSet;
+    use crate::data::dataset::DataSet;
+    use crate::data::map::Map;
+    use crate::data::set::Set;
+    use crate::mpi::comm::Comm;
 
     #[test]
     fn sets_with_halo_elements_but_no_exchange_plan_are_refused() {

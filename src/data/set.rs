@@ -17,9 +17,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::cache::object::{next_id, ObjectCache};
-use crate::comm::Comm;
 use crate::error::{Error, Result};
-use crate::halo::Halo;
+use crate::mpi::comm::Comm;
+use crate::mpi::halo::Halo;
 
 /// The largest set size generated C code can index (`int`).
 pub const MAX_SET_SIZE: usize = i32::MAX as usize;
@@ -143,7 +143,7 @@ impl Set {
         WeakSet(Arc::downgrade(&self.0))
     }
     /// The halo exchange plan, if this set was distributed on more than one rank
-    /// (see [`crate::distribute`]); `None` for sets built with [`Set::new`] and serial meshes.
+    /// (see [`crate::mesh::distribute`]); `None` for sets built with [`Set::new`] and serial meshes.
     ///
     /// ```
     /// assert!(op2::Set::new(3).unwrap().halo().is_none());

@@ -41,7 +41,7 @@ fn gcd(a: usize, b: usize) -> usize {
 
 /// `meshgen::unit_square(n, 0.2)` with node numbers scrambled by an affine permutation.
 fn mesh(n: usize) -> Result<Mesh> {
-    let m = op2::meshgen::unit_square(n, 0.2)?;
+    let m = op2::mesh::meshgen::unit_square(n, 0.2)?;
     let nn = m.nnodes();
     let p = (7919..).find(|&p| gcd(p, nn) == 1).expect("a coprime");
     let perm = |i: i32| ((i as usize * p + 13) % nn) as i32;
@@ -116,9 +116,9 @@ fn counts(sp: &Sparsity) -> Result<Dat> {
 
 /// Everything rank 0 compares.
 struct Got {
-    a: op2::mat::GatheredMat,
-    w: op2::mat::GatheredMat,
-    b: op2::mat::GatheredMat,
+    a: op2::GatheredMat,
+    w: op2::GatheredMat,
+    b: op2::GatheredMat,
     ya: Vec<f64>,
     ya2: Vec<f64>,
     yw: Vec<f64>,
@@ -380,7 +380,7 @@ fn close(a: f64, b: f64) -> bool {
 /// Structure exactly, values to 1e-12 relative; returns the number of values checked.
 fn compare_mat(
     name: &str,
-    got: &op2::mat::GatheredMat,
+    got: &op2::GatheredMat,
     want: &Blocks,
     nrows: usize,
 ) -> std::result::Result<usize, String> {

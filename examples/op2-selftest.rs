@@ -26,7 +26,7 @@ fn mat_check(rt: &op2::Runtime) -> op2::Result<()> {
     use op2::{DType, Map, Mat, Sparsity};
     let rank = rt.rank();
     let fail = |d: String| op2::Error::invalid("op2-selftest --mat", format!("rank {rank}: {d}"));
-    let mesh = op2::meshgen::unit_square(6 + rank as usize, 0.2)?;
+    let mesh = op2::mesh::meshgen::unit_square(6 + rank as usize, 0.2)?;
     let cells = Set::named("cells", mesh.ncells())?;
     let nodes = Set::named("nodes", mesh.nnodes())?;
     let c2n = Map::named("c2n", &cells, &nodes, 3, mesh.cells.clone())?;

@@ -14,109 +14,21 @@ use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use crate::access::Access;
-use crate::cache::key::{self, ArgShape, MapUse, Signature};
+use crate::cache::key::{self, ArgShape, Signature};
 use crate::cache::{disk, memory};
-use crate::comm::{Comm, ReduceOp};
-use crate::dat::{Dat, Global};
+use crate::data::access::Access;
+use crate::data::dat::Dat;
+use crate::data::map::Map;
+use crate::data::set::Set;
 use crate::dtype::{DType, Scalar};
-use crate::error::{Error, Result};
-use crate::ffi::LoadedKernel;
-use crate::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE as TAG_REVERSE};
-use crate::kernel::Kernel;
-use crate::map::Map;
-use crate::mat::{self, Mat};
-use crate::set::Set;
-use crate::sparsity::PosTable;
-
-#[derive(Clone)]
-enum Path {
-    Direct,
-    Index(Map, usize),
-    Vector(Map),
-}
-
-#[derive(Clone)]
-enum ArgKind {
-    Dat {
-        dat: Dat,
-        path: Path,
-        access: Access,
-    },
-    Global {
-        global: Global,
-        access: Access,
-    },
-    Mat {
-        mat: Mat,
-        rmap: Map,
-        cmap: Map,
-        access: Access,
-    },
-}
-
-/// One argument of a par_loop: a Dat (directly, through one map entry, or through all entries
-/// of a map), a Global, or a Mat (through a pair of maps; see [`Mat::arg`]), with an access
-/// mode.
-///
-/// ```
-/// # let s = op2::Set::new(2).unwrap();
-/// # let x = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![1.0f64, 2.0]).unwrap();
-/// let a = x.arg(op2::Access::Read);
-/// let g = op2::Global::new(vec![0.0f64]).unwrap();
-/// let b = g.arg(op2::Access::Inc);
-/// # let _ = (a, b);
-/// ```
-#[derive(Clone)]
-pub struct Arg(ArgKind);
-
-impl Dat {
-    /// Access this Dat at the iteration element itself.
-    pub fn arg(&self, access: Access) -> Arg {
-        Arg(ArgKind::Dat {
-            dat: self.clone(),
-            path: Path::Direct,
-            access,
-        })
-    }
-    /// Access this Dat at entry `idx` of `map` (the kernel gets one pointer).
-    pub fn arg_map(&self, access: Access, map: &Map, idx: usize) -> Arg {
-        Arg(ArgKind::Dat {
-            dat: self.clone(),
-            path: Path::Index(map.clone(), idx),
-            access,
-        })
-    }
-    /// Access this Dat at every entry of `map` (the kernel gets an array of `arity` pointers).
-    pub fn arg_vec(&self, access: Access, map: &Map) -> Arg {
-        Arg(ArgKind::Dat {
-            dat: self.clone(),
-            path: Path::Vector(map.clone()),
-            access,
-        })
-    }
-}
-
-impl Arg {
-    pub(crate) fn mat(mat: Mat, rmap: Map, cmap: Map, access: Access) -> Arg {
-        Arg(ArgKind::Mat {
-            mat,
-            rmap,
-            cmap,
-            access,
-        })
-    }
-}
-
-impl Global {
-    /// Use this Global in a loop (READ, INC, MIN or MAX).
-    pub fn arg(&self, access: Access) -> Arg {
-        Arg(ArgKind::Global {
-            global: self.clone(),
-            access,
-        })
-    }
-}
+use crate::error::Result;
+use crate::exec::arg::{shapes, Arg, ArgKind, Path};
+use crate::jit::ffi::LoadedKernel;
+use crate::jit::kernel::Kernel;
+use crate::linalg::mat::Mat;
+use crate::linalg::sparsity::PosTable;
+use crate::mpi::comm::{Comm, ReduceOp};
+use crate::mpi::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE as TAG_REVERSE};
 
 /// Time spent in one kernel's loops on this rank.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -153,148 +65,11 @@ fn record(kernel: &str, seconds: f64, comm_seconds: f64) {
 /// Per-kernel loop timings of this rank, in order of first use.
 ///
 /// ```
-/// let t = op2::parloop::timings();
+/// let t = op2::timings();
 /// assert!(t.iter().all(|l| l.comm_seconds <= l.seconds + 1e-9));
 /// ```
 pub fn timings() -> Vec<LoopTiming> {
     TIMINGS.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
-
-fn u32_of(what: &str, v: usize) -> Result<u32> {
-    u32::try_from(v).map_err(|_| Error::invalid("par_loop", format!("{what} {v} is too large")))
-}
-
-/// Check the arguments against the iteration set and derive their shapes (the key metadata).
-fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
-    let what = || format!("par_loop({} over {})", kernel.name(), set.name());
-    let mut maps: Vec<u64> = Vec::new();
-    let mut mapnum = |m: &Map| -> u32 {
-        match maps.iter().position(|&id| id == m.id()) {
-            Some(i) => i as u32,
-            None => {
-                maps.push(m.id());
-                (maps.len() - 1) as u32
-            }
-        }
-    };
-    let mut out = Vec::with_capacity(args.len());
-    for (i, a) in args.iter().enumerate() {
-        match &a.0 {
-            ArgKind::Dat { dat, path, access } => {
-                if matches!(access, Access::Min | Access::Max) {
-                    return Err(Error::invalid(
-                        what(),
-                        format!(
-                            "argument {i} ({}): MIN/MAX apply to Globals only",
-                            dat.name()
-                        ),
-                    ));
-                }
-                let map = match path {
-                    Path::Direct => {
-                        if dat.set() != set {
-                            return Err(Error::invalid(
-                                what(),
-                                format!(
-                                    "argument {i} ({}) is on set {}, not the iteration set",
-                                    dat.name(),
-                                    dat.set().name()
-                                ),
-                            ));
-                        }
-                        MapUse::Direct
-                    }
-                    Path::Index(m, _) | Path::Vector(m) => {
-                        if m.from_set() != set {
-                            return Err(Error::invalid(what(), format!("argument {i}: map {} starts from set {}, not the iteration set", m.name(), m.from_set().name())));
-                        }
-                        if m.to_set() != dat.set() {
-                            return Err(Error::invalid(
-                                what(),
-                                format!(
-                                    "argument {i}: map {} targets set {}, but Dat {} is on set {}",
-                                    m.name(),
-                                    m.to_set().name(),
-                                    dat.name(),
-                                    dat.set().name()
-                                ),
-                            ));
-                        }
-                        match path {
-                            Path::Index(m, idx) => {
-                                if *idx >= m.arity() {
-                                    return Err(Error::invalid(what(), format!("argument {i}: index {idx} out of range for map {} of arity {}", m.name(), m.arity())));
-                                }
-                                MapUse::Index {
-                                    arity: u32_of("arity", m.arity())?,
-                                    idx: *idx as u32,
-                                    mapnum: mapnum(m),
-                                }
-                            }
-                            _ => MapUse::Vector {
-                                arity: u32_of("arity", m.arity())?,
-                                mapnum: mapnum(m),
-                            },
-                        }
-                    }
-                };
-                out.push(ArgShape::Dat {
-                    access: *access,
-                    dtype: dat.dtype(),
-                    dim: u32_of("dim", dat.dim())?,
-                    map,
-                });
-            }
-            ArgKind::Global { global, access } => {
-                if matches!(access, Access::Write | Access::RW) {
-                    return Err(Error::invalid(
-                        what(),
-                        format!(
-                            "argument {i} (Global {}): Globals take READ, INC, MIN or MAX",
-                            global.name()
-                        ),
-                    ));
-                }
-                out.push(ArgShape::Global {
-                    access: *access,
-                    dtype: global.dtype(),
-                    dim: u32_of("dim", global.dim())?,
-                });
-            }
-            ArgKind::Mat {
-                mat,
-                rmap,
-                cmap,
-                access,
-            } => out.push(mat::arg_shape(&what, i, set, mat, rmap, cmap, *access)?),
-        }
-    }
-    // A Dat read indirectly and incremented/written in the same loop has no serial meaning
-    // that halo exchanges could preserve (OP2 forbids it too); the same holds for a Mat.
-    fn target(a: &Arg) -> Option<(&'static str, u64, &str, Access)> {
-        match &a.0 {
-            ArgKind::Dat { dat, access, .. } => Some(("Dat", dat.id(), dat.name(), *access)),
-            ArgKind::Mat { mat, access, .. } => Some(("Mat", mat.id(), mat.name(), *access)),
-            ArgKind::Global { .. } => None,
-        }
-    }
-    for (i, a) in args.iter().enumerate() {
-        for b in &args[i + 1..] {
-            if let (Some((kind, id1, name, a1)), Some((_, id2, _, a2))) = (target(a), target(b)) {
-                if id1 == id2 && a1 != a2 {
-                    return Err(Error::invalid(
-                        what(),
-                        format!(
-                            "{kind} {name} is passed with two access modes ({} and {})",
-                            a1.name(),
-                            a2.name()
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Run `kernel` once for every owned element of `set`, with `args`.
@@ -325,7 +100,7 @@ pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
 
 /// Class cache, then (collectively, on a miss) the disk cache.
 fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<Arc<LoadedKernel>> {
-    let config = crate::runtime::config()?;
+    let config = crate::config::current()?;
     let toolchain = key::toolchain_words(&config.cc, &config.cflags);
     let class_key = Signature {
         kernel,

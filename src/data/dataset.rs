@@ -7,8 +7,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::cache::object::{next_id, Entry};
+use crate::data::set::Set;
 use crate::error::{Error, Result};
-use crate::set::Set;
 
 /// Cache name of DataSets in reports.
 pub const CACHE_NAME: &str = "object:DataSet";

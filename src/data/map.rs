@@ -7,8 +7,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::cache::object::next_id;
+use crate::data::set::Set;
 use crate::error::{Error, Result};
-use crate::set::Set;
 
 pub(crate) struct MapInner {
     pub(crate) id: u64,

@@ -1,0 +1,12 @@
+//! The user's data model: Sets, Maps, DataSets, Dats and Globals, their element types and
+//! access modes.
+//!
+//! Owns identity semantics (two Sets are equal only if they are the same object) and the
+//! storage of data. It never generates code, compiles, or decides when halos are exchanged:
+//! par_loop (`exec/`) does that. It may use the MPI layer (`mpi/`: a Set carries its
+//! communicator and halo plan) and the object-cache mechanism (`cache/object.rs`).
+pub mod access;
+pub mod dat;
+pub mod dataset;
+pub mod map;
+pub mod set;

@@ -1,0 +1,303 @@
+//! par_loop arguments: how a Dat, Global or Mat takes part in a loop, and their validation
+//! against the iteration set into the shapes that key the generated code.
+//!
+//! Owns [`Arg`] and its constructors (`Dat::arg`, `Dat::arg_map`, `Dat::arg_vec`,
+//! `Global::arg`, `Mat::arg`) and the checks that turn arguments into `ArgShape`s. It never
+//! runs a loop.
+
+use crate::cache::key::{ArgShape, MapUse};
+use crate::data::access::Access;
+use crate::data::dat::{Dat, Global};
+use crate::data::map::Map;
+use crate::data::set::Set;
+use crate::error::{Error, Result};
+use crate::jit::kernel::Kernel;
+use crate::linalg::mat::Mat;
+
+#[derive(Clone)]
+pub(crate) enum Path {
+    Direct,
+    Index(Map, usize),
+    Vector(Map),
+}
+
+#[derive(Clone)]
+pub(crate) enum ArgKind {
+    Dat {
+        dat: Dat,
+        path: Path,
+        access: Access,
+    },
+    Global {
+        global: Global,
+        access: Access,
+    },
+    Mat {
+        mat: Mat,
+        rmap: Map,
+        cmap: Map,
+        access: Access,
+    },
+}
+
+/// One argument of a par_loop: a Dat (directly, through one map entry, or through all entries
+/// of a map), a Global, or a Mat (through a pair of maps; see [`Mat::arg`]), with an access
+/// mode.
+///
+/// ```
+/// # let s = op2::Set::new(2).unwrap();
+/// # let x = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![1.0f64, 2.0]).unwrap();
+/// let a = x.arg(op2::Access::Read);
+/// let g = op2::Global::new(vec![0.0f64]).unwrap();
+/// let b = g.arg(op2::Access::Inc);
+/// # let _ = (a, b);
+/// ```
+#[derive(Clone)]
+pub struct Arg(pub(crate) ArgKind);
+
+impl Dat {
+    /// Access this Dat at the iteration element itself.
+    pub fn arg(&self, access: Access) -> Arg {
+        Arg(ArgKind::Dat {
+            dat: self.clone(),
+            path: Path::Direct,
+            access,
+        })
+    }
+    /// Access this Dat at entry `idx` of `map` (the kernel gets one pointer).
+    pub fn arg_map(&self, access: Access, map: &Map, idx: usize) -> Arg {
+        Arg(ArgKind::Dat {
+            dat: self.clone(),
+            path: Path::Index(map.clone(), idx),
+            access,
+        })
+    }
+    /// Access this Dat at every entry of `map` (the kernel gets an array of `arity` pointers).
+    pub fn arg_vec(&self, access: Access, map: &Map) -> Arg {
+        Arg(ArgKind::Dat {
+            dat: self.clone(),
+            path: Path::Vector(map.clone()),
+            access,
+        })
+    }
+}
+
+impl Mat {
+    /// Assemble into this Mat in a par_loop through the map pair `maps` = (row map, column
+    /// map), which must be one of its Sparsity's pairs. The kernel receives a `double *` to a
+    /// zeroed dense element matrix `A[arity_r * rdim][arity_c * cdim]` (row `i * rdim + r` is
+    /// component `r` of row-map entry `i`); after the call it is added into the matrix (INC) or
+    /// stored over the touched entries (WRITE).
+    ///
+    /// ```
+    /// # let s = op2::Set::new(1).unwrap();
+    /// # let m = op2::Map::new(&s, &s, 1, vec![0]).unwrap();
+    /// # let ds = op2::DataSet::new(&s, 1).unwrap();
+    /// let a = op2::Mat::new(&op2::Sparsity::new(&ds, &ds, &[(m.clone(), m.clone())]).unwrap(), op2::DType::F64).unwrap();
+    /// let arg = a.arg(op2::Access::Inc, (&m, &m));
+    /// # let _ = arg;
+    /// ```
+    pub fn arg(&self, access: Access, maps: (&Map, &Map)) -> Arg {
+        Arg(ArgKind::Mat {
+            mat: self.clone(),
+            rmap: maps.0.clone(),
+            cmap: maps.1.clone(),
+            access,
+        })
+    }
+}
+
+impl Global {
+    /// Use this Global in a loop (READ, INC, MIN or MAX).
+    pub fn arg(&self, access: Access) -> Arg {
+        Arg(ArgKind::Global {
+            global: self.clone(),
+            access,
+        })
+    }
+}
+
+fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::invalid("par_loop", format!("{what} {v} is too large")))
+}
+
+/// Check the arguments against the iteration set and derive their shapes (the key metadata).
+pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
+    let what = || format!("par_loop({} over {})", kernel.name(), set.name());
+    let mut maps: Vec<u64> = Vec::new();
+    let mut mapnum = |m: &Map| -> u32 {
+        match maps.iter().position(|&id| id == m.id()) {
+            Some(i) => i as u32,
+            None => {
+                maps.push(m.id());
+                (maps.len() - 1) as u32
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        match &a.0 {
+            ArgKind::Dat { dat, path, access } => {
+                if matches!(access, Access::Min | Access::Max) {
+                    return Err(Error::invalid(
+                        what(),
+                        format!(
+                            "argument {i} ({}): MIN/MAX apply to Globals only",
+                            dat.name()
+                        ),
+                    ));
+                }
+                let map = match path {
+                    Path::Direct => {
+                        if dat.set() != set {
+                            return Err(Error::invalid(
+                                what(),
+                                format!(
+                                    "argument {i} ({}) is on set {}, not the iteration set",
+                                    dat.name(),
+                                    dat.set().name()
+                                ),
+                            ));
+                        }
+                        MapUse::Direct
+                    }
+                    Path::Index(m, _) | Path::Vector(m) => {
+                        if m.from_set() != set {
+                            return Err(Error::invalid(what(), format!("argument {i}: map {} starts from set {}, not the iteration set", m.name(), m.from_set().name())));
+                        }
+                        if m.to_set() != dat.set() {
+                            return Err(Error::invalid(
+                                what(),
+                                format!(
+                                    "argument {i}: map {} targets set {}, but Dat {} is on set {}",
+                                    m.name(),
+                                    m.to_set().name(),
+                                    dat.name(),
+                                    dat.set().name()
+                                ),
+                            ));
+                        }
+                        match path {
+                            Path::Index(m, idx) => {
+                                if *idx >= m.arity() {
+                                    return Err(Error::invalid(what(), format!("argument {i}: index {idx} out of range for map {} of arity {}", m.name(), m.arity())));
+                                }
+                                MapUse::Index {
+                                    arity: u32_of("arity", m.arity())?,
+                                    idx: *idx as u32,
+                                    mapnum: mapnum(m),
+                                }
+                            }
+                            _ => MapUse::Vector {
+                                arity: u32_of("arity", m.arity())?,
+                                mapnum: mapnum(m),
+                            },
+                        }
+                    }
+                };
+                out.push(ArgShape::Dat {
+                    access: *access,
+                    dtype: dat.dtype(),
+                    dim: u32_of("dim", dat.dim())?,
+                    map,
+                });
+            }
+            ArgKind::Global { global, access } => {
+                if matches!(access, Access::Write | Access::RW) {
+                    return Err(Error::invalid(
+                        what(),
+                        format!(
+                            "argument {i} (Global {}): Globals take READ, INC, MIN or MAX",
+                            global.name()
+                        ),
+                    ));
+                }
+                out.push(ArgShape::Global {
+                    access: *access,
+                    dtype: global.dtype(),
+                    dim: u32_of("dim", global.dim())?,
+                });
+            }
+            ArgKind::Mat {
+                mat,
+                rmap,
+                cmap,
+                access,
+            } => out.push(mat_shape(&what, i, set, mat, rmap, cmap, *access)?),
+        }
+    }
+    // A Dat read indirectly and incremented/written in the same loop has no serial meaning
+    // that halo exchanges could preserve (OP2 forbids it too); the same holds for a Mat.
+    fn target(a: &Arg) -> Option<(&'static str, u64, &str, Access)> {
+        match &a.0 {
+            ArgKind::Dat { dat, access, .. } => Some(("Dat", dat.id(), dat.name(), *access)),
+            ArgKind::Mat { mat, access, .. } => Some(("Mat", mat.id(), mat.name(), *access)),
+            ArgKind::Global { .. } => None,
+        }
+    }
+    for (i, a) in args.iter().enumerate() {
+        for b in &args[i + 1..] {
+            if let (Some((kind, id1, name, a1)), Some((_, id2, _, a2))) = (target(a), target(b)) {
+                if id1 == id2 && a1 != a2 {
+                    return Err(Error::invalid(
+                        what(),
+                        format!(
+                            "{kind} {name} is passed with two access modes ({} and {})",
+                            a1.name(),
+                            a2.name()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Validate a Mat argument of a loop over `set` and derive its shape (the key metadata).
+fn mat_shape(
+    what: &dyn Fn() -> String,
+    i: usize,
+    set: &Set,
+    mat: &Mat,
+    rmap: &Map,
+    cmap: &Map,
+    access: Access,
+) -> Result<ArgShape> {
+    let ctx = || format!("{} argument {i} (Mat {})", what(), mat.name());
+    if !matches!(access, Access::Inc | Access::Write) {
+        return Err(Error::invalid(
+            ctx(),
+            format!("Mats take INC or WRITE, not {}", access.name()),
+        ));
+    }
+    for m in [rmap, cmap] {
+        if m.from_set() != set {
+            return Err(Error::invalid(
+                ctx(),
+                format!(
+                    "map {} starts from set {}, not the iteration set",
+                    m.name(),
+                    m.from_set().name()
+                ),
+            ));
+        }
+    }
+    if mat.sparsity().pair_index(rmap, cmap).is_none() {
+        return Err(Error::invalid(
+            ctx(),
+            format!(
+                "the map pair ({}, {}) is not one of the pairs of the Mat's sparsity",
+                rmap.name(),
+                cmap.name()
+            ),
+        ));
+    }
+    let (rd, cd) = mat.sparsity().dims();
+    let u = |v: usize| u32::try_from(v).map_err(|_| Error::invalid(ctx(), "dims too large"));
+    Ok(ArgShape::Mat {
+        access,
+        dims: (u(rd)?, u(cd)?),
+        arities: (u(rmap.arity())?, u(cmap.arity())?),
+    })
+}

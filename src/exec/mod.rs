@@ -1,0 +1,8 @@
+//! Running loops: par_loop arguments, loop plans (built once per loop and iteration set,
+//! cached on the set), the run step (halo exchanges, the call of the loaded code, reverse
+//! exchanges, reductions) and per-kernel timings.
+//!
+//! The top of the library below mesh input: it reaches down into the caches for the loaded
+//! code and never generates or compiles code itself.
+pub mod arg;
+pub mod parloop;

@@ -1,0 +1,10 @@
+//! Just-in-time compilation: the user's kernel, the generated C wrapper around it, the call of
+//! the system C compiler, and loading the resulting library.
+//!
+//! Knows nothing about caching (the caches in `cache/` decide *whether* to compile) nor about
+//! Dats or MPI: it turns argument shapes into code and code into a callable function.
+pub mod codegen;
+pub mod compile;
+pub mod ffi;
+pub mod kernel;
+pub mod shape;
