@@ -1,7 +1,7 @@
 //! Process-wide cache counters, the raw material of the finalize report.
 //!
 //! Owns plain counters only: every cache bumps its own entry here; the report (gathering over
-//! ranks, printing, JSON) reads a [`Snapshot`]. Counters never influence cache behaviour.
+//! ranks, printing, JSON) reads a `Snapshot`. Counters never influence cache behaviour.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -143,7 +143,7 @@ impl Set {
         WeakSet(Arc::downgrade(&self.0))
     }
     /// The halo exchange plan, if this set was distributed on more than one rank
-    /// (see [`crate::mesh::distribute`]); `None` for sets built with [`Set::new`] and serial meshes.
+    /// (see [`crate::distribute()`]); `None` for sets built with [`Set::new`] and serial meshes.
     ///
     /// ```
     /// assert!(op2::Set::new(3).unwrap().halo().is_none());

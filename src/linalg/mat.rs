@@ -361,7 +361,7 @@ impl GatheredMat {
 impl Mat {
     /// The whole matrix on rank `root` (`None` on the other ranks): every rank's owned rows, in
     /// the global numbering of the row and column sets (for sets built per rank with
-    /// [`Set::new`], the ranks' elements in rank order, as [`Dat::gather`] does). Collective.
+    /// [`crate::Set::new`], the ranks' elements in rank order, as [`crate::Dat::gather`] does). Collective.
     /// For checks and small matrices: everything travels to one rank.
     ///
     /// ```

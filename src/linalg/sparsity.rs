@@ -11,7 +11,7 @@
 //! # Local numbering and MPI
 //! Rows are the local elements of the row set (owned then halo). Rows `[0, owned_rows())` are
 //! owned; halo rows hold the pattern of the contributions this rank's owned elements make to
-//! rows owned elsewhere. On a distributed mesh (sets from [`crate::mesh::distribute`] on more than
+//! rows owned elsewhere. On a distributed mesh (sets from [`crate::distribute()`] on more than
 //! one rank) the build is collective: every rank sends its halo rows' patterns to their owners,
 //! which merge them, so an owned row holds every non-zero of the global row (see `matdist.rs`).
 //! Columns are local too: `[0, col set total_size())` are the column set's elements (owned,

@@ -7,7 +7,7 @@
 //!
 //! Rules this module keeps:
 //! * It talks to other ranks only through [`Comm`]'s collectives (`broadcast_bytes`,
-//!   `scatter_bytes`, `gather_bytes`, `allreduce`) and [`crate::mpi::halo::update_halo`]; it never
+//!   `scatter_bytes`, `gather_bytes`, `allreduce`) and [`crate::update_halo`]; it never
 //!   calls MPI itself.
 //! * Errors in the input are decided on rank 0 and broadcast before any other collective, so
 //!   every rank returns the same [`Error::Remote`] (`rank 0 failed: ...`), which
@@ -563,7 +563,7 @@ impl Dat {
     }
 
     /// The owned and halo values (`set.total_size() * dim`): halo copies as last refreshed
-    /// (see [`crate::mpi::halo::update_halo`]) or accumulated. For inspection and tests.
+    /// (see [`crate::update_halo`]) or accumulated. For inspection and tests.
     ///
     /// ```
     /// let s = op2::Set::new(2).unwrap();

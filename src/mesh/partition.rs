@@ -2,7 +2,7 @@
 //!
 //! Owns the partitioners (recursive coordinate bisection [`rcb`], the index-block fallback
 //! [`block`]) and the rules that carry a partition of one set through maps to every other set
-//! ([`derive_owners`]). Pure computation on rank 0's global arrays: this module never calls
+//! (`derive_owners`). Pure computation on rank 0's global arrays: this module never calls
 //! MPI, never builds Sets or Maps, and never panics on bad input (it returns
 //! [`Error::InvalidArgument`]).
 //!

@@ -1,7 +1,7 @@
 //! Halo plans: which owned elements each neighbour needs, and where its copies live here.
 //!
 //! Owns the per-set exchange lists built when a mesh is distributed (see
-//! [`crate::mesh::distribute`]), the byte-level packing/unpacking of a Dat's storage along those
+//! [`crate::distribute()`]), the byte-level packing/unpacking of a Dat's storage along those
 //! lists, and the MPI tags of halo messages.
 //! The blocking conveniences [`crate::update_halo`] and [`crate::reverse_halo`] live with `Dat`. Messages themselves go through [`crate::Comm::exchange`]; this module
 //! never calls MPI and never decides *when* to exchange (par_loop does, from Dat validity
