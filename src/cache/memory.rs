@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::cache::object::WordHasher;
 use crate::cache::stats;
 use crate::jit::ffi::LoadedKernel;
 
@@ -21,7 +22,7 @@ struct Slot {
 }
 
 struct ClassCache {
-    map: HashMap<u128, Slot>,
+    map: HashMap<u128, Slot, std::hash::BuildHasherDefault<WordHasher>>,
     tick: u64,
 }
 
@@ -30,7 +31,7 @@ static CACHE: Mutex<Option<ClassCache>> = Mutex::new(None);
 fn with<R>(f: impl FnOnce(&mut ClassCache) -> R) -> R {
     let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     f(g.get_or_insert_with(|| ClassCache {
-        map: HashMap::new(),
+        map: HashMap::default(),
         tick: 0,
     }))
 }

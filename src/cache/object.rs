@@ -54,6 +54,36 @@ impl<T> Drop for Entry<T> {
 
 type Slot = Arc<dyn Any + Send + Sync>;
 
+/// Hasher for keys made of identities and small metadata words (never attacker-chosen), cheaper
+/// than SipHash on the par_loop hot path: a multiply-rotate mix per word.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u128(&mut self, w: u128) {
+        self.write_u64(w as u64);
+        self.write_u64((w >> 64) as u64);
+    }
+    fn write_usize(&mut self, w: usize) {
+        self.write_u64(w as u64)
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map = HashMap<(TypeId, Vec<u64>), Slot, std::hash::BuildHasherDefault<WordHasher>>;
+
 /// A cache that lives on an owner object (a Set, a Map) and dies with it.
 ///
 /// ```
@@ -65,7 +95,7 @@ type Slot = Arc<dyn Any + Send + Sync>;
 /// ```
 #[derive(Default)]
 pub struct ObjectCache {
-    map: Mutex<HashMap<(TypeId, Vec<u64>), Slot>>,
+    map: Mutex<Map>,
 }
 
 impl ObjectCache {
@@ -109,7 +139,7 @@ impl ObjectCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(TypeId, Vec<u64>), Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Map> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -6,3 +6,5 @@
 //! code and never generates or compiles code itself.
 pub mod arg;
 pub mod parloop;
+pub mod plan;
+pub mod timing;

@@ -1,7 +1,7 @@
 //! `par_loop`: run a kernel over every owned element of a set.
 //!
 //! Owns argument validation, the per-loop cache key, the class-cache -> disk-cache lookup, and
-//! execution: halo exchanges (overlapped with the core elements), the call of the generated
+//! the run step over a loop plan (`plan.rs`, built once per loop and set): halo exchanges (overlapped with the core elements), the call of the generated
 //! code, reverse exchanges of indirect writes and reductions of Globals. It never generates or
 //! compiles code itself and never touches MPI except through `Comm`.
 //!
@@ -18,59 +18,17 @@ use crate::cache::key::{self, ArgShape, Signature};
 use crate::cache::{disk, memory};
 use crate::data::access::Access;
 use crate::data::dat::Dat;
-use crate::data::map::Map;
 use crate::data::set::Set;
 use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::exec::arg::{shapes, Arg, ArgKind, Path};
+use crate::exec::plan::{plan_for, Plan, Slot};
 use crate::jit::ffi::LoadedKernel;
 use crate::jit::kernel::Kernel;
 use crate::linalg::mat::Mat;
 use crate::linalg::sparsity::PosTable;
 use crate::mpi::comm::{Comm, ReduceOp};
 use crate::mpi::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE as TAG_REVERSE};
-
-/// Time spent in one kernel's loops on this rank.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LoopTiming {
-    /// Kernel name.
-    pub kernel: String,
-    /// Number of par_loop calls.
-    pub calls: u64,
-    /// Wall seconds in those calls (lookup, compute and communication).
-    pub seconds: f64,
-    /// Of which: halo exchanges and Global reductions (not overlapped with compute).
-    pub comm_seconds: f64,
-}
-
-static TIMINGS: std::sync::Mutex<Vec<LoopTiming>> = std::sync::Mutex::new(Vec::new());
-
-fn record(kernel: &str, seconds: f64, comm_seconds: f64) {
-    let mut t = TIMINGS.lock().unwrap_or_else(|e| e.into_inner());
-    let i = match t.iter().position(|x| x.kernel == kernel) {
-        Some(i) => i,
-        None => {
-            t.push(LoopTiming {
-                kernel: kernel.to_string(),
-                ..Default::default()
-            });
-            t.len() - 1
-        }
-    };
-    t[i].calls += 1;
-    t[i].seconds += seconds;
-    t[i].comm_seconds += comm_seconds;
-}
-
-/// Per-kernel loop timings of this rank, in order of first use.
-///
-/// ```
-/// let t = op2::timings();
-/// assert!(t.iter().all(|l| l.comm_seconds <= l.seconds + 1e-9));
-/// ```
-pub fn timings() -> Vec<LoopTiming> {
-    TIMINGS.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
 
 /// Run `kernel` once for every owned element of `set`, with `args`.
 ///
@@ -92,14 +50,16 @@ pub fn timings() -> Vec<LoopTiming> {
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let t0 = std::time::Instant::now();
     let shapes = shapes(kernel, set, args)?;
-    let loaded = lookup(kernel, set.comm(), &shapes)?;
-    let comm_seconds = execute(&loaded, set, args)?;
-    record(kernel.name(), t0.elapsed().as_secs_f64(), comm_seconds);
+    let (loaded, class_key) = lookup(kernel, set.comm(), &shapes)?;
+    let plan = plan_for(kernel.name(), class_key, set, args)?;
+    let comm_seconds = run(&loaded, &plan, set, args)?;
+    plan.timing
+        .record(t0.elapsed().as_secs_f64(), comm_seconds);
     Ok(())
 }
 
 /// Class cache, then (collectively, on a miss) the disk cache.
-fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<Arc<LoadedKernel>> {
+fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<(Arc<LoadedKernel>, u128)> {
     let config = crate::config::current()?;
     let toolchain = key::toolchain_words(&config.cc, &config.cflags);
     let class_key = Signature {
@@ -108,7 +68,7 @@ fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<Arc<Loaded
     }
     .class_key(toolchain, comm.id());
     if let Some(k) = memory::get(class_key) {
-        return Ok(k);
+        return Ok((k, class_key));
     }
     let req = disk::Request {
         kernel,
@@ -123,150 +83,98 @@ fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<Arc<Loaded
         0,
         config.memory_cache_max_entries,
     );
-    Ok(loaded)
-}
-
-/// How one unique Dat takes part in the loop.
-struct DatUse {
-    dat: Dat,
-    access: Access,
-    /// Maps through which it is reached indirectly (empty: direct only).
-    maps: Vec<Map>,
-}
-
-/// The halo plan an indirect access of `u` exchanges along, on more than one rank.
-fn halo_of(parallel: bool, u: &DatUse) -> Option<&Halo> {
-    if parallel && !u.maps.is_empty() {
-        u.dat.set().halo()
-    } else {
-        None
-    }
+    Ok((loaded, class_key))
 }
 
 fn elem_bytes(d: &Dat) -> usize {
     d.dim() * d.dtype().size()
 }
 
-/// Run the loop; returns the seconds spent communicating (not overlapped with compute).
-fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
+/// The run step: exchanges, the calls of the loaded code, reverse exchanges and reductions,
+/// with the live objects taken from `args` and everything else from `plan`. Returns the
+/// seconds spent communicating (not overlapped with compute).
+fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f64> {
     let comm = set.comm();
     let mut comm_seconds = 0.0;
-    // Unique Dats (a Dat may appear several times, e.g. through two map indices).
-    let mut uses: Vec<DatUse> = Vec::new();
-    for a in args {
-        if let ArgKind::Dat { dat, path, access } = &a.0 {
-            let pos = uses
-                .iter()
-                .position(|u| u.dat.ptr_eq(dat))
-                .unwrap_or_else(|| {
-                    uses.push(DatUse {
-                        dat: dat.clone(),
-                        access: *access,
-                        maps: Vec::new(),
-                    });
-                    uses.len() - 1
-                });
-            if let Path::Index(m, _) | Path::Vector(m) = path {
-                if !uses[pos].maps.iter().any(|x| x.ptr_eq(m)) {
-                    uses[pos].maps.push(m.clone());
-                }
-            }
+    let dat_of = |u: usize| -> &Dat {
+        match &args[plan.dats[u].arg].0 {
+            ArgKind::Dat { dat, .. } => dat,
+            _ => unreachable!("a Dat slot names a Dat argument"),
         }
-    }
-    let parallel = comm.size() > 1;
-
-    let mut guards: Vec<_> = uses.iter().map(|u| u.dat.write()).collect();
-    // Unique Mats (one lock each, with their access) and the position tables of their map
-    // pairs.
-    let mut mats: Vec<Mat> = Vec::new();
-    let mut mat_access: Vec<Access> = Vec::new();
-    let mut tables: Vec<Option<Arc<PosTable>>> = Vec::with_capacity(args.len());
-    for a in args {
-        tables.push(match &a.0 {
-            ArgKind::Mat {
-                mat,
-                rmap,
-                cmap,
-                access,
-            } => {
-                if !mats.iter().any(|m| m.ptr_eq(mat)) {
-                    mats.push(mat.clone());
-                    mat_access.push(*access);
-                }
-                let k = mat
-                    .sparsity()
-                    .pair_index(rmap, cmap)
-                    .expect("checked by arg_shape");
-                Some(mat.sparsity().positions(k))
-            }
-            _ => None,
-        });
-    }
-    let mut mat_guards: Vec<_> = mats.iter().map(|m| m.write()).collect();
+    };
+    let mat_of = |m: usize| -> &Mat {
+        match &args[plan.mats[m].arg].0 {
+            ArgKind::Mat { mat, .. } => mat,
+            _ => unreachable!("a Mat slot names a Mat argument"),
+        }
+    };
+    let mut guards: Vec<_> = (0..plan.dats.len()).map(|u| dat_of(u).write()).collect();
+    let mut mat_guards: Vec<_> = (0..plan.mats.len()).map(|m| mat_of(m).write()).collect();
     // On a distributed mesh halo rows collect this loop's contributions for their owners.
-    for (m, g) in mats.iter().zip(mat_guards.iter_mut()) {
-        if m.sparsity().dist().is_some() {
-            let bs = m.sparsity().dims().0 * m.sparsity().dims().1;
-            g[m.sparsity().halo_block_start() * bs..].fill(0.0);
+    for (m, g) in mat_guards.iter_mut().enumerate() {
+        let sp = mat_of(m).sparsity();
+        if sp.dist().is_some() {
+            let bs = sp.dims().0 * sp.dims().1;
+            g[sp.halo_block_start() * bs..].fill(0.0);
         }
     }
 
     // Before: indirect INC starts from zero halo copies; indirect READ/RW need fresh copies.
-    let mut forward: Vec<usize> = Vec::new();
-    for (i, u) in uses.iter().enumerate() {
-        if halo_of(parallel, u).is_none() {
-            continue;
+    for (u, d) in plan.dats.iter().enumerate() {
+        if d.exchanges && d.access == Access::Inc {
+            let dat = dat_of(u);
+            let eb = elem_bytes(dat);
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut guards[u][..]);
+            bytes[dat.set().size() * eb..dat.set().total_size() * eb].fill(0);
         }
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut guards[i][..]);
-        let eb = elem_bytes(&u.dat);
-        match u.access {
-            Access::Inc => bytes[u.dat.set().size() * eb..u.dat.set().total_size() * eb].fill(0),
-            Access::Read | Access::RW if !u.dat.halo_valid() => forward.push(i),
-            _ => {}
+    }
+    let mut forward: Vec<usize> = Vec::new();
+    for &u in &plan.refresh {
+        if !dat_of(u).halo_valid() {
+            forward.push(u);
         }
     }
 
     // Global reduction buffers.
-    let mut gbufs: Vec<Vec<u64>> = args
-        .iter()
-        .map(|a| match &a.0 {
-            ArgKind::Global {
-                global,
-                access: Access::Inc,
-            } => vec![0u64; global.read().len()],
-            ArgKind::Global { global, .. } => global.read().clone(),
-            _ => Vec::new(),
-        })
-        .collect();
+    let mut gbufs: Vec<Vec<u64>> = Vec::new();
+    if plan.reduces || plan.slots.iter().any(|s| matches!(s, Slot::Global(_))) {
+        gbufs = args
+            .iter()
+            .map(|a| match &a.0 {
+                ArgKind::Global {
+                    global,
+                    access: Access::Inc,
+                } => vec![0u64; global.read().len()],
+                ArgKind::Global { global, .. } => global.read().clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+    }
 
     // Argument and map pointers, in argument order.
     let mut ptrs: Vec<*mut c_void> = Vec::with_capacity(args.len());
     let mut maps: Vec<*const i32> = Vec::with_capacity(args.len());
-    for (i, a) in args.iter().enumerate() {
-        match &a.0 {
-            ArgKind::Dat { dat, path, .. } => {
-                let u = uses
-                    .iter()
-                    .position(|u| u.dat.ptr_eq(dat))
-                    .expect("collected above");
+    let mut tables: Vec<Arc<PosTable>> = Vec::new();
+    for (i, (a, s)) in args.iter().zip(&plan.slots).enumerate() {
+        match (&a.0, *s) {
+            (ArgKind::Dat { path, .. }, Slot::Dat(u)) => {
                 ptrs.push(guards[u].as_mut_ptr() as *mut c_void);
                 maps.push(match path {
                     Path::Direct => std::ptr::null(),
                     Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
                 });
             }
-            ArgKind::Global { .. } => {
+            (ArgKind::Global { .. }, _) => {
                 ptrs.push(gbufs[i].as_mut_ptr() as *mut c_void);
                 maps.push(std::ptr::null());
             }
-            ArgKind::Mat { mat, .. } => {
-                let m = mats
-                    .iter()
-                    .position(|m| m.ptr_eq(mat))
-                    .expect("collected above");
+            (ArgKind::Mat { mat, .. }, Slot::Mat { m, pair }) => {
                 ptrs.push(mat_guards[m].as_mut_ptr() as *mut c_void);
-                maps.push(tables[i].as_ref().expect("Mat argument").table.as_ptr());
+                let t = mat.sparsity().positions(pair);
+                maps.push(t.table.as_ptr());
+                tables.push(t);
             }
+            _ => unreachable!("the plan's slots follow the arguments"),
         }
     }
 
@@ -278,9 +186,9 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
     // so [0, owned) is in range; Global buffers hold `dim` values of their dtype. The generated
     // code was produced for exactly these shapes (they are its cache key). A Mat pointer comes
     // from a write guard on its values (held until after the calls) holding block_nnz * rdim *
-    // cdim doubles; its position table holds, for every owned element of the iteration set (the
-    // pair's maps start there) and every (i, j) of the element matrix, a block index below
-    // block_nnz, built from the same maps.
+    // cdim doubles; its position table (held in `tables` until after the calls) holds, for
+    // every owned element of the iteration set (the pair's maps start there) and every (i, j)
+    // of the element matrix, a block index below block_nnz, built from the same maps.
     if forward.is_empty() {
         unsafe { loaded.call(0, owned, &ptrs, &maps) };
     } else {
@@ -288,10 +196,11 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         // elements while the messages fly, unpack, then run the elements that touch the halo.
         let mut sends: BTreeMap<i32, Vec<u8>> = BTreeMap::new();
         let mut lens: BTreeMap<i32, usize> = BTreeMap::new();
-        for &i in &forward {
-            let halo = halo_of(parallel, &uses[i]).expect("forward implies halo");
-            let eb = elem_bytes(&uses[i].dat);
-            for (r, b) in halo.forward_sends(bytemuck::cast_slice(&guards[i][..]), eb) {
+        for &u in &forward {
+            let dat = dat_of(u);
+            let halo = dat.set().halo().expect("exchanges imply a halo");
+            let eb = elem_bytes(dat);
+            for (r, b) in halo.forward_sends(bytemuck::cast_slice(&guards[u][..]), eb) {
                 sends.entry(r).or_default().extend(b);
             }
             for (r, n) in halo.forward_recv_lens(eb) {
@@ -311,9 +220,10 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
         let mut offset: BTreeMap<i32, usize> = BTreeMap::new();
         let by_rank: BTreeMap<i32, &Vec<u8>> =
             lens.iter().map(|(r, _)| *r).zip(recvs.iter()).collect();
-        for &i in &forward {
-            let halo = halo_of(parallel, &uses[i]).expect("forward implies halo");
-            let eb = elem_bytes(&uses[i].dat);
+        for &u in &forward {
+            let dat = dat_of(u);
+            let halo = dat.set().halo().expect("exchanges imply a halo");
+            let eb = elem_bytes(dat);
             let parts: Vec<Vec<u8>> = halo
                 .forward_recv_lens(eb)
                 .into_iter()
@@ -324,122 +234,103 @@ fn execute(loaded: &LoadedKernel, set: &Set, args: &[Arg]) -> Result<f64> {
                     part
                 })
                 .collect();
-            halo.forward_unpack(bytemuck::cast_slice_mut(&mut guards[i][..]), eb, &parts)?;
-            uses[i].dat.set_halo_valid(true);
+            halo.forward_unpack(bytemuck::cast_slice_mut(&mut guards[u][..]), eb, &parts)?;
+            dat.set_halo_valid(true);
         }
         unsafe { loaded.call(core, owned, &ptrs, &maps) };
     }
+    drop(tables);
 
     // After: indirect writes travel back to owners; any write leaves halo copies stale.
-    let tx = std::time::Instant::now();
-    for (i, u) in uses.iter().enumerate() {
-        if !u.access.writes() {
+    let tx = (comm.size() > 1).then(std::time::Instant::now);
+    for (u, d) in plan.dats.iter().enumerate() {
+        if !d.access.writes() {
             continue;
         }
-        if let Some(halo) = halo_of(parallel, u) {
-            let eb = elem_bytes(&u.dat);
-            if u.access == Access::Inc {
-                let sends = halo.reverse_sends(bytemuck::cast_slice(&guards[i][..]), eb);
+        let dat = dat_of(u);
+        if d.exchanges {
+            let halo = dat.set().halo().expect("exchanges imply a halo");
+            let eb = elem_bytes(dat);
+            if d.access == Access::Inc {
+                let sends = halo.reverse_sends(bytemuck::cast_slice(&guards[u][..]), eb);
                 let (recvs, ()) =
                     comm.exchange(TAG_REVERSE, &sends, &halo.reverse_recv_lens(eb), || ())?;
-                add_received(&halo, &mut guards[i], u.dat.dtype(), u.dat.dim(), &recvs)?;
+                add_received(halo, &mut guards[u], dat.dtype(), dat.dim(), &recvs)?;
             } else {
-                let touched = touched_halo(set, &u.maps, u.dat.set().total_size());
-                let sends =
-                    halo.reverse_sends_touched(bytemuck::cast_slice(&guards[i][..]), eb, &touched);
-                let size_msgs: Vec<(i32, Vec<u8>)> = sends
-                    .iter()
-                    .map(|(r, b)| (*r, (b.len() as u64).to_le_bytes().to_vec()))
-                    .collect();
-                let size_lens: Vec<(i32, usize)> =
-                    halo.neighbour_ranks().into_iter().map(|r| (r, 8)).collect();
-                let (sizes, ()) = comm.exchange(TAG_REVERSE, &size_msgs, &size_lens, || ())?;
-                let lens: Vec<(i32, usize)> = halo
-                    .neighbour_ranks()
-                    .into_iter()
-                    .zip(&sizes)
-                    .map(|(r, s)| {
-                        (
-                            r,
-                            u64::from_le_bytes(s[..8].try_into().expect("8 bytes")) as usize,
-                        )
-                    })
-                    .collect();
-                let (recvs, ()) = comm.exchange(TAG_REVERSE, &sends, &lens, || ())?;
-                halo.reverse_unpack_touched(
-                    bytemuck::cast_slice_mut(&mut guards[i][..]),
-                    eb,
-                    &recvs,
-                )?;
+                reverse_touched(comm, halo, &mut guards[u], eb, &d.touched)?;
             }
         }
-        u.dat.mark_halo_stale();
+        dat.mark_halo_stale();
     }
     drop(guards);
     // Halo rows of Mats go to their owners: added (INC) or stored where touched (WRITE).
-    for (k, (m, g)) in mats.iter().zip(mat_guards.iter_mut()).enumerate() {
-        let sp = m.sparsity();
-        let Some(plan) = sp.dist() else { continue };
+    for (m, g) in mat_guards.iter_mut().enumerate() {
+        let sp = mat_of(m).sparsity();
+        let Some(dist) = sp.dist() else { continue };
         let bs = sp.dims().0 * sp.dims().1;
-        if mat_access[k] == Access::Inc {
-            plan.reverse_add(sp.rowptr(), bs, g)?;
+        if plan.mats[m].access == Access::Inc {
+            dist.reverse_add(sp.rowptr(), bs, g)?;
         } else {
-            let first = sp.halo_block_start();
-            let mut touched = vec![false; sp.block_nnz() - first];
-            for (a, t) in args.iter().zip(&tables) {
-                if let (ArgKind::Mat { mat, .. }, Some(t)) = (&a.0, t) {
-                    if mat.ptr_eq(m) {
-                        for &b in &t.table {
-                            if b as usize >= first {
-                                touched[b as usize - first] = true;
-                            }
-                        }
-                    }
-                }
-            }
-            plan.reverse_write(sp.rowptr(), sp.owned_rows(), bs, g, &touched)?;
+            dist.reverse_write(sp.rowptr(), sp.owned_rows(), bs, g, &plan.mats[m].halo_touched)?;
         }
     }
     drop(mat_guards);
-    drop(tables);
 
     // Globals: combine this rank's result with every other rank's.
-    for (i, a) in args.iter().enumerate() {
-        if let ArgKind::Global { global, access } = &a.0 {
-            if *access == Access::Read {
-                continue;
-            }
-            let op = match access {
-                Access::Inc => ReduceOp::Sum,
-                Access::Min => ReduceOp::Min,
-                _ => ReduceOp::Max,
-            };
-            let reduced = reduce_words(comm, global.dtype(), global.dim(), &gbufs[i], op)?;
-            let mut g = global.write();
-            if *access == Access::Inc {
-                add_words(global.dtype(), global.dim(), &mut g, &reduced);
-            } else {
-                *g = reduced;
+    if plan.reduces {
+        for (i, a) in args.iter().enumerate() {
+            if let ArgKind::Global { global, access } = &a.0 {
+                if *access == Access::Read {
+                    continue;
+                }
+                let op = match access {
+                    Access::Inc => ReduceOp::Sum,
+                    Access::Min => ReduceOp::Min,
+                    _ => ReduceOp::Max,
+                };
+                let reduced = reduce_words(comm, global.dtype(), global.dim(), &gbufs[i], op)?;
+                let mut g = global.write();
+                if *access == Access::Inc {
+                    add_words(global.dtype(), global.dim(), &mut g, &reduced);
+                } else {
+                    *g = reduced;
+                }
             }
         }
     }
-    comm_seconds += if comm.size() > 1 {
-        tx.elapsed().as_secs_f64()
-    } else {
-        0.0
-    };
+    comm_seconds += tx.map_or(0.0, |t| t.elapsed().as_secs_f64());
     Ok(comm_seconds)
 }
 
-/// Halo elements of the target set reached from owned iteration elements through `maps`.
-fn touched_halo(set: &Set, maps: &[Map], total: usize) -> Vec<bool> {
-    let mut t = vec![false; total];
-    for m in maps {
-        for &v in &m.values()[..set.size() * m.arity()] {
-            t[v as usize] = true;
-        }
-    }
-    t
+/// Send the touched halo entries of an indirect WRITE/RW back to their owners, who store them.
+fn reverse_touched(
+    comm: Comm,
+    halo: &Halo,
+    words: &mut [u64],
+    eb: usize,
+    touched: &[bool],
+) -> Result<()> {
+    let sends = halo.reverse_sends_touched(bytemuck::cast_slice(words), eb, touched);
+    let size_msgs: Vec<(i32, Vec<u8>)> = sends
+        .iter()
+        .map(|(r, b)| (*r, (b.len() as u64).to_le_bytes().to_vec()))
+        .collect();
+    let size_lens: Vec<(i32, usize)> =
+        halo.neighbour_ranks().into_iter().map(|r| (r, 8)).collect();
+    let (sizes, ()) = comm.exchange(TAG_REVERSE, &size_msgs, &size_lens, || ())?;
+    let lens: Vec<(i32, usize)> = halo
+        .neighbour_ranks()
+        .into_iter()
+        .zip(&sizes)
+        .map(|(r, s)| {
+            (
+                r,
+                u64::from_le_bytes(s[..8].try_into().expect("8 bytes")) as usize,
+            )
+        })
+        .collect();
+    let (recvs, ()) = comm.exchange(TAG_REVERSE, &sends, &lens, || ())?;
+    halo.reverse_unpack_touched(bytemuck::cast_slice_mut(words), eb, &recvs)
 }
 
 macro_rules! by_dtype {

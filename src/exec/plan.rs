@@ -1,0 +1,279 @@
+//! Loop execution plans: what a par_loop works out once and reuses on every call.
+//!
+//! A plan holds what does not change between calls of the same loop: which arguments name the
+//! same Dat or Mat (the unique targets and their access), which Dats may need a halo refresh
+//! before and which travel back to their owners after, the halo entries an indirect WRITE/RW
+//! touches (a full pass over the maps, once), the Mat map-pair positions and halo-row masks,
+//! the Global reduction layout, and the kernel's timing slot. The run step (`parloop`) takes
+//! the live objects from the call's arguments and does only the exchanges and the calls.
+//!
+//! # Identity and lifetime
+//! Plans live in the iteration set's object cache, so they are freed with the set. A plan
+//! holds no Dat, Mat, Map or Set handle (that would keep data alive in the set's cache, and
+//! `Set -> cache -> plan -> Dat -> DataSet -> Set` would be a reference cycle that never
+//! frees): it holds only derived index lists and masks. Its key is made of identities:
+//! the loop's class key (kernel, argument shapes, toolchain, communicator), the iteration set
+//! (it is the cache owner), and per argument the ids of the Maps, Sparsities and the argument
+//! aliasing pattern (which earlier argument names the same Dat/Mat). Dats themselves are not
+//! in the key: everything a plan derives from a Dat (its set through the map, dim, dtype) is
+//! already fixed by the maps and the shapes, so a loop over fresh temporaries on every time
+//! step reuses one plan instead of filling the set's cache with one plan per temporary.
+
+use std::sync::Arc;
+
+use crate::cache::object::Entry;
+use crate::data::access::Access;
+use crate::data::set::Set;
+use crate::error::Result;
+use crate::exec::arg::{Arg, ArgKind, Path};
+use crate::exec::timing::{self, TimingSlot};
+
+/// Cache name of plans in reports.
+pub const CACHE_NAME: &str = "object:Plan";
+
+/// What argument `i` is, in terms of the plan's unique targets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Slot {
+    /// Unique Dat number `u` (an index into [`Plan::dats`]).
+    Dat(usize),
+    /// A Global (its reduction buffer is the argument's own).
+    Global(Access),
+    /// Unique Mat number `m`, through map pair number `pair` of its Sparsity.
+    Mat { m: usize, pair: usize },
+}
+
+/// How one unique Dat takes part in the loop.
+#[derive(Debug)]
+pub(crate) struct DatPlan {
+    /// The first argument that names it (where the run step finds the live Dat).
+    pub(crate) arg: usize,
+    pub(crate) access: Access,
+    /// Reached through a map on a distributed mesh: takes part in halo exchanges.
+    pub(crate) exchanges: bool,
+    /// For indirect WRITE/RW with exchanges: halo entries of its set reached from owned
+    /// elements (what is sent back to the owners).
+    pub(crate) touched: Vec<bool>,
+}
+
+/// How one unique Mat takes part in the loop.
+#[derive(Debug)]
+pub(crate) struct MatPlan {
+    /// The first argument that names it.
+    pub(crate) arg: usize,
+    pub(crate) access: Access,
+    /// For WRITE on a distributed Sparsity: halo-row blocks this loop stores into.
+    pub(crate) halo_touched: Vec<bool>,
+}
+
+/// A loop execution plan (see the module documentation).
+pub(crate) struct Plan {
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) dats: Vec<DatPlan>,
+    pub(crate) mats: Vec<MatPlan>,
+    /// Indices into `dats` of indirect READ/RW Dats that exchange (refreshed before the loop
+    /// when their halo copies are stale).
+    pub(crate) refresh: Vec<usize>,
+    /// True if any Global is reduced (INC/MIN/MAX).
+    pub(crate) reduces: bool,
+    pub(crate) timing: Arc<TimingSlot>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("slots", &self.slots)
+            .field("dats", &self.dats.len())
+            .field("mats", &self.mats.len())
+            .finish()
+    }
+}
+
+/// The plan of a loop over `set` with `args` (already validated), whose class key is
+/// `class_key`: from the set's object cache, built on a miss.
+pub(crate) fn plan_for(
+    kernel_name: &str,
+    class_key: u128,
+    set: &Set,
+    args: &[Arg],
+) -> Result<Arc<Entry<Plan>>> {
+    set.cache()
+        .get_or_try_insert(CACHE_NAME, key(class_key, args), |_| {
+            let plan = build(kernel_name, set, args);
+            let bytes = std::mem::size_of::<Plan>()
+                + plan.slots.len() * std::mem::size_of::<Slot>()
+                + plan
+                    .dats
+                    .iter()
+                    .map(|d| std::mem::size_of::<DatPlan>() + d.touched.len())
+                    .sum::<usize>()
+                + plan
+                    .mats
+                    .iter()
+                    .map(|m| std::mem::size_of::<MatPlan>() + m.halo_touched.len())
+                    .sum::<usize>();
+            Ok((plan, bytes as u64))
+        })
+}
+
+/// The plan key: identities only (see the module documentation).
+fn key(class_key: u128, args: &[Arg]) -> Vec<u64> {
+    let mut k = Vec::with_capacity(2 + 4 * args.len());
+    k.push(class_key as u64);
+    k.push((class_key >> 64) as u64);
+    for (i, a) in args.iter().enumerate() {
+        match &a.0 {
+            ArgKind::Dat { dat, path, .. } => {
+                let first = args[..i]
+                    .iter()
+                    .position(|b| matches!(&b.0, ArgKind::Dat { dat: d, .. } if d.ptr_eq(dat)))
+                    .unwrap_or(i);
+                k.push(1 + first as u64);
+                match path {
+                    Path::Direct => k.push(0),
+                    Path::Index(m, _) | Path::Vector(m) => k.push(m.id()),
+                }
+            }
+            ArgKind::Global { .. } => k.push(0),
+            ArgKind::Mat {
+                mat, rmap, cmap, ..
+            } => {
+                let first = args[..i]
+                    .iter()
+                    .position(|b| matches!(&b.0, ArgKind::Mat { mat: m, .. } if m.ptr_eq(mat)))
+                    .unwrap_or(i);
+                k.push(1 + first as u64);
+                k.push(mat.sparsity().id());
+                k.push(rmap.id());
+                k.push(cmap.id());
+            }
+        }
+    }
+    k
+}
+
+fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
+    let parallel = set.comm().size() > 1;
+    let mut slots = Vec::with_capacity(args.len());
+    let mut dats: Vec<DatPlan> = Vec::new();
+    let mut mats: Vec<MatPlan> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        slots.push(match &a.0 {
+            ArgKind::Dat { dat, access, .. } => {
+                let u = dats
+                    .iter()
+                    .position(|d| match &args[d.arg].0 {
+                        ArgKind::Dat { dat: x, .. } => x.ptr_eq(dat),
+                        _ => false,
+                    })
+                    .unwrap_or_else(|| {
+                        dats.push(DatPlan {
+                            arg: i,
+                            access: *access,
+                            exchanges: false,
+                            touched: Vec::new(),
+                        });
+                        dats.len() - 1
+                    });
+                Slot::Dat(u)
+            }
+            ArgKind::Global { access, .. } => Slot::Global(*access),
+            ArgKind::Mat {
+                mat,
+                rmap,
+                cmap,
+                access,
+            } => {
+                let m = mats
+                    .iter()
+                    .position(|p| match &args[p.arg].0 {
+                        ArgKind::Mat { mat: x, .. } => x.ptr_eq(mat),
+                        _ => false,
+                    })
+                    .unwrap_or_else(|| {
+                        mats.push(MatPlan {
+                            arg: i,
+                            access: *access,
+                            halo_touched: Vec::new(),
+                        });
+                        mats.len() - 1
+                    });
+                let pair = mat
+                    .sparsity()
+                    .pair_index(rmap, cmap)
+                    .expect("checked by arg_shape");
+                Slot::Mat { m, pair }
+            }
+        });
+    }
+    // Halo participation and the halo entries indirect writes touch.
+    for (u, d) in dats.iter_mut().enumerate() {
+        let maps: Vec<_> = args
+            .iter()
+            .zip(&slots)
+            .filter_map(|(a, s)| match (&a.0, s) {
+                (
+                    ArgKind::Dat {
+                        path: Path::Index(m, _) | Path::Vector(m),
+                        ..
+                    },
+                    Slot::Dat(x),
+                ) if *x == u => Some(m),
+                _ => None,
+            })
+            .collect();
+        let ArgKind::Dat { dat, .. } = &args[d.arg].0 else {
+            unreachable!("a Dat slot names a Dat argument")
+        };
+        d.exchanges = parallel && !maps.is_empty() && dat.set().halo().is_some();
+        if d.exchanges && matches!(d.access, Access::Write | Access::RW) {
+            let mut t = vec![false; dat.set().total_size()];
+            for m in &maps {
+                for &v in &m.values()[..set.size() * m.arity()] {
+                    t[v as usize] = true;
+                }
+            }
+            d.touched = t;
+        }
+    }
+    let refresh = dats
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.exchanges && matches!(d.access, Access::Read | Access::RW))
+        .map(|(u, _)| u)
+        .collect();
+    // Halo-row blocks a Mat WRITE stores into (sent to the owners after the loop).
+    for (k, mp) in mats.iter_mut().enumerate() {
+        let ArgKind::Mat { mat, .. } = &args[mp.arg].0 else {
+            unreachable!("a Mat slot names a Mat argument")
+        };
+        let sp = mat.sparsity();
+        if sp.dist().is_none() || mp.access != Access::Write {
+            continue;
+        }
+        let first = sp.halo_block_start();
+        let mut touched = vec![false; sp.block_nnz() - first];
+        for s in &slots {
+            if let Slot::Mat { m, pair } = *s {
+                if m == k {
+                    for &b in &sp.positions(pair).table {
+                        if b as usize >= first {
+                            touched[b as usize - first] = true;
+                        }
+                    }
+                }
+            }
+        }
+        mp.halo_touched = touched;
+    }
+    let reduces = slots
+        .iter()
+        .any(|s| matches!(s, Slot::Global(a) if *a != Access::Read));
+    Plan {
+        slots,
+        dats,
+        mats,
+        refresh,
+        reduces,
+        timing: timing::slot(kernel_name),
+    }
+}
