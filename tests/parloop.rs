@@ -100,7 +100,7 @@ fn vector_map_read_and_inc() {
     let xn: Vec<f32> = (0..194).map(|i| i as f32).collect();
     let x = Dat::new(&ds, xn.clone()).unwrap();
     let acc = Dat::zeros(&ds, op2::DType::F32);
-    let k = Kernel::new("k_vec", "void k_vec(const float **x, float **a) { for (int i = 0; i < 2; i++) { a[i][0] += x[1-i][0]; a[i][1] += 1.0f; } }").unwrap();
+    let k = Kernel::new("k_vec", "void k_vec(const float *x, float *a) { for (int i = 0; i < 2; i++) { a[2 * i] += x[2 * (1-i)]; a[2 * i + 1] += 1.0f; } }").unwrap();
     par_loop(
         &k,
         &edges,
