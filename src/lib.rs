@@ -10,12 +10,23 @@
 //! `par_loop` -> cache key -> caches (class cache, disk cache) -> codegen/compile -> execute.
 //! See `docs/ARCHITECTURE.md`.
 //!
+//! The README's first example (`tests/heat.rs` checks that the README shows this code):
+//!
 //! ```
-//! let s = op2::Set::new(1).unwrap();
-//! let ds = op2::DataSet::new(&s, 10).unwrap();
-//! let ds2 = op2::DataSet::new(&s, 10).unwrap();
-//! assert!(ds.ptr_eq(&ds2)); // PyOP2's `ds is ds2`
+//! # let dir = tempfile::tempdir().unwrap();
+//! # std::env::set_var("OP2_CACHE_DIR", dir.path());
+//! use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Set};
+//!
+//! let cells = Set::new(4).unwrap();
+//! let area = Dat::new(&DataSet::new(&cells, 1).unwrap(), vec![0.5f64, 0.25, 0.125, 0.125]).unwrap();
+//! let total = Global::scalar(0.0f64);
+//! let sum = Kernel::new("sum", "void sum(const double *a, double *t) { t[0] += a[0]; }").unwrap();
+//! par_loop(&sum, &cells, &[area.arg(Access::Read), total.arg(Access::Inc)]).unwrap();
+//! assert_eq!(total.get::<f64>().unwrap(), 1.0);
 //! ```
+//!
+//! `docs/GUIDE.md` is the getting-started page (a whole solver, the kernel calling convention,
+//! PyOP2 and OP2 names).
 
 // Layers, bottom to top (a module imports only from its own layer or below; see
 // docs/ARCHITECTURE.md):

@@ -262,3 +262,49 @@ fn warnings_are_shown_and_kept_beside_the_entry_and_werror_makes_them_errors() {
     let text = mismatch(e);
     assert!(text.contains("argument 0: op2 passes `const double *`"), "{text}");
 }
+
+#[test]
+fn op2_cache_verify_does_not_call_a_library_without_its_entry_point_healthy() {
+    env();
+    let s = Set::new(3).unwrap();
+    let x = Dat::new(&DataSet::new(&s, 1).unwrap(), vec![1.0f64; 3]).unwrap();
+    let k = Kernel::new("healthy", "void healthy(double *x) { x[0] += 1; }").unwrap();
+    par_loop(&k, &s, &[x.arg(Access::RW)]).unwrap();
+    let meta = files_with(&env().cache, "meta")
+        .into_iter()
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("\"kernel\": \"healthy\""))
+        .unwrap();
+    // Replace the library by a well-formed one without `op2_loop`, and record its checksum
+    // and size, as a foreign or tampered entry would: the checksum alone passes.
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("other.c");
+    std::fs::write(&c, "__attribute__((visibility(\"default\"))) void other(void) {}").unwrap();
+    let so = meta.with_extension("so");
+    let ok = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.path().join("other.so"))
+        .arg(&c)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let bytes = std::fs::read(dir.path().join("other.so")).unwrap();
+    let _ = std::fs::remove_file(&so);
+    std::fs::write(&so, &bytes).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    m["checksum"] = xxhash_rust::xxh3::xxh3_64(&bytes).into();
+    m["size"] = (bytes.len() as u64).into();
+    let _ = std::fs::remove_file(&meta);
+    std::fs::write(&meta, serde_json::to_vec(&m).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_op2"))
+        .args(["cache", "verify", "--cache-dir"])
+        .arg(&env().cache)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("BAD") && l.contains("(healthy)"))
+        .unwrap_or_else(|| panic!("the entry must be reported\n{text}"));
+    assert!(line.contains("does not export the entry point `op2_loop`"), "{line}");
+}

@@ -18,7 +18,8 @@
 //! Options: `--n N` (squares per side, default 64), `--perturb P` (interior node displacement
 //! in units of h, default 0.2), `--solution sine|exp` (u = sin(πx) sin(πy), zero on the boundary;
 //! or u = e^x sin(πy), non-zero on the boundary), `--rtol R` (CG stops when
-//! |r| <= R |b|, default 1e-10), `--max-it M`.
+//! |r| <= R |b|, default 1e-10), `--max-it M`, `--vtu PATH` (the solution as ParaView's parallel
+//! format: PATH, a `.pvtu`, and one piece per rank beside it).
 //!
 //! Runs under `op2::run` on any number of ranks (`mpiexec -n 4 poisson`): rank 0 generates the
 //! mesh as an [`op2::GlobalMesh`] (node coordinates for the partitioner) and
@@ -60,6 +61,9 @@ struct Args {
     /// Largest number of CG iterations.
     #[arg(long, default_value_t = 100_000)]
     max_it: usize,
+    /// Write the solution as PVTU (one piece per rank) to this path.
+    #[arg(long)]
+    vtu: Option<std::path::PathBuf>,
 }
 
 /// The C kernels. Boundary conditions by symmetric elimination: with `bc[i] = 1` on boundary
@@ -432,6 +436,10 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
             max_err.arg(Access::Max),
         ],
     )?;
+
+    if let Some(path) = &args.vtu {
+        op2::mesh::vtu::Output::new(c2n, &coords)?.write_pvtu(path, &[&u])?;
+    }
 
     // Global figures; only rank 0 reports.
     let nnz = comm.allreduce_u64(

@@ -465,6 +465,10 @@ macro_rules! by_dtype {
                 type $T = u32;
                 $body
             }
+            DType::U64 => {
+                type $T = u64;
+                $body
+            }
         }
     };
 }
