@@ -227,6 +227,15 @@ fn packed_arg_vec_gathers_and_scatters_inc_write_rw() {
         }
     }
     assert_eq!(inc.to_vec::<f64>().unwrap(), want);
+    // The same layout declared as two-dimensional arrays (x[k][d]).
+    let inc2 = Dat::zeros(&dn, op2::DType::F64);
+    let k = Kernel::new(
+        "pk2",
+        "void pk2(const double x[2][2], double a[][2]) { for (int k = 0; k < 2; k++) { a[k][0] += x[1 - k][0]; a[k][1] += 1.0; } }",
+    )
+    .unwrap();
+    par_loop(&k, &edges, &[xd.arg_vec(Access::Read, &m), inc2.arg_vec(Access::Inc, &m)]).unwrap();
+    assert_eq!(inc2.to_vec::<f64>().unwrap(), want);
     // RW through a map of arity 1 (each node once): gathered, updated, scattered.
     let ident = Map::new(&nodes, &nodes, 1, (0..n as i32).collect()).unwrap();
     let k = Kernel::new("rw1", "void rw1(double *v) { v[0] = 2 * v[0] + v[1]; v[1] = -1; }").unwrap();

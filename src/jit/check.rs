@@ -67,7 +67,7 @@ fn parse_diag(l: &str) -> Option<(usize, &str, &str)> {
 fn diagnose(kernel: &Kernel, shapes: &[ArgShape], stderr: &str) -> Option<String> {
     let (_, lines) = generate_mapped(kernel, shapes);
     let name = kernel.name();
-    let params = kernel_params(kernel.code(), name);
+    let params = kernel.params();
     let expected = || {
         shapes
             .iter()
@@ -97,7 +97,7 @@ fn diagnose(kernel: &Kernel, shapes: &[ArgShape], stderr: &str) -> Option<String
         }
         if msg.contains("implicit declaration of function") && msg.contains(&format!("'{name}'"))
         {
-            let defined = defined_functions(kernel.code());
+            let defined = kernel.defined_functions();
             found.push(format!(
                 "the code defines no C function named `{name}` (the name given to Kernel::new(name, code)){}",
                 if defined.is_empty() {
@@ -145,141 +145,9 @@ fn diagnose(kernel: &Kernel, shapes: &[ArgShape], stderr: &str) -> Option<String
     Some(found.join("\n"))
 }
 
-/// The code without comments (replaced by spaces, so offsets keep their meaning roughly).
-fn strip_comments(code: &str) -> String {
-    let mut out = String::with_capacity(code.len());
-    let mut it = code.chars().peekable();
-    while let Some(c) = it.next() {
-        match (c, it.peek()) {
-            ('/', Some('/')) => {
-                for c in it.by_ref() {
-                    if c == '\n' {
-                        out.push('\n');
-                        break;
-                    }
-                }
-            }
-            ('/', Some('*')) => {
-                it.next();
-                let mut prev = ' ';
-                for c in it.by_ref() {
-                    if prev == '*' && c == '/' {
-                        break;
-                    }
-                    prev = c;
-                }
-                out.push(' ');
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Every function defined at file scope: `(name, parameter text)`.
-fn definitions(code: &str) -> Vec<(String, String)> {
-    let code = strip_comments(code);
-    let b = code.as_bytes();
-    let mut out = Vec::new();
-    let (mut depth, mut i) = (0i32, 0usize);
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    while i < b.len() {
-        match b[i] {
-            b'{' => depth += 1,
-            b'}' => depth -= 1,
-            b'(' if depth == 0 => {
-                // Identifier right before the parenthesis.
-                let mut e = i;
-                while e > 0 && b[e - 1].is_ascii_whitespace() {
-                    e -= 1;
-                }
-                let mut s = e;
-                while s > 0 && ident(b[s - 1]) {
-                    s -= 1;
-                }
-                // Matching parenthesis.
-                let (mut d, mut j) = (0i32, i);
-                while j < b.len() {
-                    match b[j] {
-                        b'(' => d += 1,
-                        b')' => {
-                            d -= 1;
-                            if d == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                if j >= b.len() {
-                    break;
-                }
-                let mut k = j + 1;
-                while k < b.len() && b[k].is_ascii_whitespace() {
-                    k += 1;
-                }
-                if s < e && k < b.len() && b[k] == b'{' {
-                    out.push((code[s..e].to_string(), code[i + 1..j].to_string()));
-                }
-                i = j;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out
-}
-
-fn defined_functions(code: &str) -> Vec<String> {
-    definitions(code).into_iter().map(|d| d.0).collect()
-}
-
-/// The parameter declarations of the definition of `name`, whitespace normalised.
-fn kernel_params(code: &str, name: &str) -> Option<Vec<String>> {
-    let (_, params) = definitions(code).into_iter().rev().find(|d| d.0 == name)?;
-    let params = params.trim();
-    if params.is_empty() || params == "void" {
-        return Some(Vec::new());
-    }
-    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0i32);
-    for c in params.chars() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    out.push(cur);
-    Some(
-        out.iter()
-            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_definitions_and_parameters() {
-        let code = "/* k(x) */ static double h(const double *x) { return x[0]; }\n\
-                    // void k(int);\n\
-                    void k(double **x,\n   const double K[9], int (*f)(int, int)) { if (1) { h(0); } }";
-        assert_eq!(defined_functions(code), vec!["h", "k"]);
-        assert_eq!(
-            kernel_params(code, "k").unwrap(),
-            vec!["double **x", "const double K[9]", "int (*f)(int, int)"]
-        );
-        assert_eq!(kernel_params("void k(void) {}", "k").unwrap(), Vec::<String>::new());
-        assert!(kernel_params("void k(double *);", "k").is_none());
-    }
 
     #[test]
     fn parses_gcc_and_clang_locations() {

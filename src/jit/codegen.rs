@@ -23,7 +23,8 @@
 //! `-Werror=int-conversion`, `-Wl,-z,defs`) a wrong pointer type, a wrong argument count or a
 //! kernel name that the code does not define is a compile error, which `jit/check.rs` maps back
 //! to the argument (by the line of the call it points at) and the expected type. A kernel that
-//! declares a READ argument without `const` compiles with a warning.
+//! declares a READ argument without `const` compiles with a warning; a parameter declared as a
+//! multi-dimensional array (`double A[3][3]`) is passed as a pointer to its rows (same layout).
 //!
 //! **Aliasing.** A Dat's base pointer is `restrict` only when no other argument of the loop is
 //! the same Dat (the shapes' `datnum`); map pointers are read-only and always `restrict`.
@@ -41,7 +42,7 @@
 use std::fmt::Write;
 
 use crate::data::access::Access;
-use crate::jit::kernel::Kernel;
+use crate::jit::kernel::{array_dims, Kernel};
 use crate::jit::shape::{ArgShape, MapUse};
 
 /// Name of the exported entry point.
@@ -72,6 +73,19 @@ fn unshared_dat(args: &[ArgShape], i: usize) -> bool {
     !args.iter().enumerate().any(|(j, a)| {
         j != i && matches!(*a, ArgShape::Dat { datnum: d, .. } if d == datnum)
     })
+}
+
+/// The type the call casts argument `a` to: the convention's pointer type, or, when the
+/// kernel declares the parameter as a multi-dimensional array (`double A[3][3]`,
+/// `const double x[3][2]`: the same packed layout), a pointer to its rows.
+fn param_type(a: &ArgShape, declared: Option<&String>) -> String {
+    let base = a.c_param();
+    let dims = declared.map(|p| array_dims(p)).unwrap_or_default();
+    if dims.len() < 2 {
+        return base;
+    }
+    let rows: String = dims[1..].iter().map(|d| format!("[{d}]")).collect();
+    format!("{} (*){rows}", base.trim_end_matches('*').trim_end())
 }
 
 /// [`generate`], plus the lines of the kernel call.
@@ -136,8 +150,9 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
     }
     s.push_str("  for (int n = start; n < end; n++) {\n");
     let mut call = Vec::with_capacity(args.len());
+    let params = kernel.params();
     for (i, a) in args.iter().enumerate() {
-        let cast = a.c_param();
+        let cast = param_type(a, params.as_ref().and_then(|p| p.get(i)));
         match *a {
             ArgShape::Dat {
                 dtype,
