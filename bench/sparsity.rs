@@ -12,11 +12,11 @@ use std::time::Instant;
 use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Map, Mat, Set, Sparsity};
 
 const LAPLACE: &str = r#"
-void p1_laplace(double *A, const double **x)
+void p1_laplace(double *A, const double *x)
 {
-  double det = (x[1][0] - x[0][0]) * (x[2][1] - x[0][1]) - (x[2][0] - x[0][0]) * (x[1][1] - x[0][1]);
-  double b[3] = {x[1][1] - x[2][1], x[2][1] - x[0][1], x[0][1] - x[1][1]};
-  double c[3] = {x[2][0] - x[1][0], x[0][0] - x[2][0], x[1][0] - x[0][0]};
+  double det = (x[2] - x[0]) * (x[5] - x[1]) - (x[4] - x[0]) * (x[3] - x[1]);
+  double b[3] = {x[3] - x[5], x[5] - x[1], x[1] - x[3]};
+  double c[3] = {x[4] - x[2], x[0] - x[4], x[2] - x[0]};
   double s = 1.0 / (2.0 * fabs(det));
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++) A[3 * i + j] = (b[i] * b[j] + c[i] * c[j]) * s;

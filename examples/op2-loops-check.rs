@@ -93,11 +93,11 @@ void centroid(const double *a, const double *b, const double *c, const double *d
 void edge_inc(const double *x0, const double *x1, double *a0, double *a1, int64_t *d0, int64_t *d1) {
   double l = sqrt((x1[0]-x0[0])*(x1[0]-x0[0]) + (x1[1]-x0[1])*(x1[1]-x0[1]));
   a0[0] += l; a1[0] -= 0.5 * l; d0[0] += 1; d1[0] += 1; }
-void cell_vec(const double **x, double **area, int64_t *sum_id, const int64_t *id, double *mn, double *mx, double *tot) {
+void cell_vec(const double *x, double *area, int64_t *sum_id, const int64_t *id, double *mn, double *mx, double *tot) {
   double s = 0.0;
-  for (int k = 0; k < 4; k++) { int l = (k + 1) % 4; s += x[k][0] * x[l][1] - x[l][0] * x[k][1]; }
+  for (int k = 0; k < 4; k++) { int l = (k + 1) % 4; s += x[2 * k] * x[2 * l + 1] - x[2 * l] * x[2 * k + 1]; }
   s *= 0.5;
-  for (int k = 0; k < 4; k++) area[k][0] += 0.25 * s;
+  for (int k = 0; k < 4; k++) area[k] += 0.25 * s;
   sum_id[0] += id[0];
   if (s < mn[0]) mn[0] = s;
   if (s > mx[0]) mx[0] = s;

@@ -62,31 +62,31 @@ fn mesh(n: usize) -> Result<Mesh> {
 
 const KERNELS: &str = r#"
 #include <math.h>
-static double tri_area(const double **x)
+static double tri_area(const double *x)
 {
-  return 0.5 * fabs((x[1][0] - x[0][0]) * (x[2][1] - x[0][1]) - (x[2][0] - x[0][0]) * (x[1][1] - x[0][1]));
+  return 0.5 * fabs((x[2] - x[0]) * (x[5] - x[1]) - (x[4] - x[0]) * (x[3] - x[1]));
 }
-void blk_inc(double *A, const double **x)
+void blk_inc(double *A, const double *x)
 {
   double a = tri_area(x);
   for (int i = 0; i < 3; i++)
     for (int r = 0; r < 2; r++)
       for (int j = 0; j < 3; j++)
         for (int c = 0; c < 2; c++)
-          A[(2 * i + r) * 6 + 2 * j + c] = a * (1.0 + x[i][0] + 2.0 * x[j][1] + r - 0.5 * c);
+          A[(2 * i + r) * 6 + 2 * j + c] = a * (1.0 + x[2 * i] + 2.0 * x[2 * j + 1] + r - 0.5 * c);
 }
 void bc_write(double *A, const double *x) { A[0] = 7.0 + x[0]; A[1] = 1.0; A[2] = 2.0; A[3] = 9.0 + x[1]; }
-void pair_write(double *W, const double **x)
+void pair_write(double *W, const double *x)
 {
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
-      W[3 * i + j] = 1.0 + x[i][0] * x[j][1] + 0.25 * (x[i][1] - x[j][0]);
+      W[3 * i + j] = 1.0 + x[2 * i] * x[2 * j + 1] + 0.25 * (x[2 * i + 1] - x[2 * j]);
 }
-void rect_inc(double *B, const double **x)
+void rect_inc(double *B, const double *x)
 {
   double a = tri_area(x);
   for (int i = 0; i < 3; i++)
-    for (int r = 0; r < 2; r++) B[2 * i + r] = a * (r + 1.0) * (1.0 + x[i][0]);
+    for (int r = 0; r < 2; r++) B[2 * i + r] = a * (r + 1.0) * (1.0 + x[2 * i]);
 }
 void scale(double *v) { v[0] = -0.5 * v[0] + 1.0; v[1] = 3.0 * v[1] - 2.0; }
 "#;

@@ -3,6 +3,8 @@
 //! Rust reference. Used by the integration tests of the collective compile protocol.
 //!
 //! Options: `--kernels N` (default 3), `--bad` (one kernel has a C syntax error),
+//! `--bad-signature` (one kernel takes `double **` where op2 passes `const double *`),
+//! `--bad-name` (one kernel's code defines a function of another name),
 //! `--diverge` (rank 1 runs a different kernel: an SPMD violation), `--repeat R` (run the
 //! loops R times; default 2), `--fail-rank R` (rank R returns an error of its own at the end),
 //! `--mat` (instead: every rank assembles a P1 matrix on its own mesh, of a size depending on
@@ -41,7 +43,7 @@ fn mat_check(rt: &op2::Runtime) -> op2::Result<()> {
     let coords = Dat::new(&DataSet::new(&nodes, 2)?, mesh.coords.clone())?;
     let k = Kernel::new(
         "mass_like",
-        "void mass_like(double *A, const double **x) { for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) A[3 * i + j] = x[i][0] + 2.0 * x[j][1]; }",
+        "void mass_like(double *A, const double *x) { for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) A[3 * i + j] = x[2 * i] + 2.0 * x[2 * j + 1]; }",
     )?;
     par_loop(
         &k,
@@ -120,6 +122,12 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
             );
             if has("--bad") && k == nk - 1 {
                 code = format!("void scale{k}(const double *x, double *s) {{ s[0] += x[0] +; }}");
+            }
+            if has("--bad-signature") && k == nk - 1 {
+                code = format!("void scale{k}(double **x, double *s) {{ s[0] += x[0][0]; }}");
+            }
+            if has("--bad-name") && k == nk - 1 {
+                code = format!("void scale{k}_(const double *x, double *s) {{ s[0] += x[0]; }}");
             }
             let mut name = format!("scale{k}");
             if has("--diverge") && rank == 1 && k == 0 {

@@ -12,6 +12,7 @@ use std::fmt;
 /// use op2::DType;
 /// assert_eq!(DType::F64.c_name(), "double");
 /// assert_eq!(DType::U32.size(), 4);
+/// assert_eq!(DType::U64.c_name(), "uint64_t");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
@@ -20,13 +21,14 @@ pub enum DType {
     I32,
     I64,
     U32,
+    U64,
 }
 
 impl DType {
     /// Size of one element in bytes.
     pub fn size(self) -> usize {
         match self {
-            DType::F64 | DType::I64 => 8,
+            DType::F64 | DType::I64 | DType::U64 => 8,
             DType::F32 | DType::I32 | DType::U32 => 4,
         }
     }
@@ -38,6 +40,7 @@ impl DType {
             DType::I32 => "int32_t",
             DType::I64 => "int64_t",
             DType::U32 => "uint32_t",
+            DType::U64 => "uint64_t",
         }
     }
     /// Short stable tag used in cache keys.
@@ -48,6 +51,7 @@ impl DType {
             DType::I32 => 3,
             DType::I64 => 4,
             DType::U32 => 5,
+            DType::U64 => 6,
         }
     }
 }
@@ -101,6 +105,7 @@ scalar!(f32, F32);
 scalar!(i32, I32);
 scalar!(i64, I64);
 scalar!(u32, U32);
+scalar!(u64, U64);
 
 /// Number of `u64` words needed for `n` elements of `dtype`.
 pub(crate) fn words_for(dtype: DType, n: usize) -> usize {

@@ -50,6 +50,16 @@ pub enum Error {
         source_path: PathBuf,
     },
 
+    /// A kernel's C definition does not match the loop's arguments (wrong parameter types or
+    /// count, or no function of the kernel's name in its code): the compiler's check of the
+    /// typed call, mapped back to the argument. Every rank returns this same error.
+    #[error("kernel `{kernel}` does not match its par_loop arguments: {detail}\nsource kept at {source_path}")]
+    KernelMismatch {
+        kernel: String,
+        detail: String,
+        source_path: PathBuf,
+    },
+
     /// A compiled module could not be loaded or lacks its entry point.
     #[error("loading kernel `{kernel}` from {path} failed on rank {rank}: {detail}")]
     Load {

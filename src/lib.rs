@@ -5,43 +5,26 @@
 //! lock, into a disk cache shared by every rank and job), loads it everywhere, and runs it over
 //! partitioned meshes.
 //!
-//! A first loop: a mesh of 3 edges over 4 nodes, a kernel that adds each edge's weight to its
-//! two nodes (an indirect increment), and a Global reduction:
+//! The README's first example (`tests/heat.rs` checks that the README shows this code):
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
 //! # std::env::set_var("OP2_CACHE_DIR", dir.path());
-//! use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Map, Set};
-//! let nodes = Set::new(4)?;
-//! let edges = Set::new(3)?;
-//! let edge_nodes = Map::new(&edges, &nodes, 2, vec![0, 1, 1, 2, 2, 3])?;
-//! let w = Dat::new(&DataSet::new(&edges, 1)?, vec![1.0f64, 2.0, 3.0])?;
-//! let deg = Dat::new(&DataSet::new(&nodes, 1)?, vec![0.0f64; 4])?;
-//! let spread = Kernel::new(
-//!     "spread",
-//!     "void spread(const double *w, double *a, double *b) { a[0] += w[0]; b[0] += w[0]; }",
-//! )?;
-//! par_loop(&spread, &edges, &[
-//!     w.arg(Access::Read),
-//!     deg.arg_map(Access::Inc, &edge_nodes, 0),
-//!     deg.arg_map(Access::Inc, &edge_nodes, 1),
-//! ])?;
-//! assert_eq!(deg.to_vec::<f64>()?, vec![1.0, 3.0, 5.0, 3.0]);
+//! use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Set};
 //!
-//! let total = Global::new(vec![0.0f64])?;
-//! let sum = Kernel::new("sum", "void sum(const double *d, double *t) { t[0] += d[0]; }")?;
-//! par_loop(&sum, &nodes, &[deg.arg(Access::Read), total.arg(Access::Inc)])?;
-//! assert_eq!(total.value::<f64>()?, vec![12.0]);
-//! # Ok::<(), op2::Error>(())
+//! let cells = Set::new(4).unwrap();
+//! let area = Dat::new(&DataSet::new(&cells, 1).unwrap(), vec![0.5f64, 0.25, 0.125, 0.125]).unwrap();
+//! let total = Global::scalar(0.0f64);
+//! let sum = Kernel::new("sum", "void sum(const double *a, double *t) { t[0] += a[0]; }").unwrap();
+//! par_loop(&sum, &cells, &[area.arg(Access::Read), total.arg(Access::Inc)]).unwrap();
+//! assert_eq!(total.get::<f64>().unwrap(), 1.0);
 //! ```
 //!
-//! The kernel is compiled once into the disk cache (`OP2_CACHE_DIR`) and loaded from there by
-//! every later run. Under `mpiexec`, wrap the program in [`run`] (or call [`init`]) and build the
-//! mesh with [`distribute`]: the same loops then run on every rank over its part of the mesh.
+//! `docs/GUIDE.md` is the getting-started page (a whole solver, the kernel calling convention,
+//! PyOP2 and OP2 names).
 //!
-//! Data flows one way: user API (`Set`, `Map`, `DataSet`, `Dat`, `Global`, `Sparsity`, `Mat`,
-//! `Kernel`) -> `par_loop` -> cache key -> caches (class cache, disk cache) -> codegen/compile
-//! -> execute. See `docs/ARCHITECTURE.md`.
+//! Under `mpiexec`, wrap the program in [`run`] (or call [`init`]) and build the mesh with
+//! [`distribute`]: the same loops then run on every rank over its part of the mesh.
 
 // Layers, bottom to top (a module imports only from its own layer or below; see
 // docs/ARCHITECTURE.md):

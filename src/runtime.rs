@@ -213,7 +213,7 @@ impl Error {
     pub fn is_collective(&self) -> bool {
         matches!(
             self,
-            Error::Compile { .. } | Error::SpmdMismatch { .. } | Error::Remote { .. }
+            Error::Compile { .. } | Error::KernelMismatch { .. } | Error::SpmdMismatch { .. } | Error::Remote { .. }
         )
     }
 }

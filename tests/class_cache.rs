@@ -65,7 +65,7 @@ fn class_cache_entries_follow_metadata_not_data() {
     // vector-map loop run twice -> 1
     let kv = Kernel::new(
         "kv",
-        "void kv(double **a, double *e) { e[0] = a[0][0] + a[1][0]; }",
+        "void kv(const double *a, double *e) { e[0] = a[0] + a[1]; }",
     )
     .unwrap();
     let base = n();

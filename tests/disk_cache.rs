@@ -143,6 +143,47 @@ fn a_syntax_error_fails_every_rank_with_the_compiler_message() {
 }
 
 #[test]
+fn a_kernel_not_matching_its_arguments_fails_every_rank_naming_the_argument() {
+    for (flag, want) in [
+        (
+            "--bad-signature",
+            "argument 0: op2 passes `const double *` (1 value(s) of a direct READ Dat argument), but the kernel declares `double **x`",
+        ),
+        (
+            "--bad-name",
+            "the code defines no C function named `scale1` (the name given to Kernel::new(name, code)); it defines: scale1_",
+        ),
+    ] {
+        let cache = common::cache_dir();
+        let tools = tempfile::tempdir().unwrap();
+        let (cc, log) = logging_cc(tools.path());
+        let out = common::run(
+            selftest(3, cache.path(), &cc, &["--kernels", "2", flag]),
+            Duration::from_secs(60),
+        );
+        assert!(!out.success(), "{flag}: must exit non-zero\n{}", out.stderr);
+        assert!(out.stderr.contains(want), "{flag}: diagnosis missing\n{}", out.stderr);
+        assert!(!out.stderr.contains("symbol lookup error"), "{}", out.stderr);
+        for r in 0..3 {
+            assert!(
+                out.stderr.contains(&format!(
+                    "op2: rank {r}: error: kernel `scale1` does not match its par_loop arguments"
+                )),
+                "{flag}: rank {r}\n{}",
+                out.stderr
+            );
+        }
+        assert_eq!(compiles(&log), 2, "{flag}: compiled once, by rank 0");
+        // Nothing unusable is cached: only the good kernel has an entry.
+        let metas = walk(cache.path())
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "meta"))
+            .count();
+        assert_eq!(metas, 1, "{flag}");
+    }
+}
+
+#[test]
 fn corrupt_or_truncated_entries_are_detected_and_rebuilt() {
     let cache = common::cache_dir();
     let tools = tempfile::tempdir().unwrap();

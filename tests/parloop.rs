@@ -100,7 +100,7 @@ fn vector_map_read_and_inc() {
     let xn: Vec<f32> = (0..194).map(|i| i as f32).collect();
     let x = Dat::new(&ds, xn.clone()).unwrap();
     let acc = Dat::zeros(&ds, op2::DType::F32);
-    let k = Kernel::new("k_vec", "void k_vec(const float **x, float **a) { for (int i = 0; i < 2; i++) { a[i][0] += x[1-i][0]; a[i][1] += 1.0f; } }").unwrap();
+    let k = Kernel::new("k_vec", "void k_vec(const float *x, float *a) { for (int i = 0; i < 2; i++) { a[2 * i] += x[2 * (1-i)]; a[2 * i + 1] += 1.0f; } }").unwrap();
     par_loop(
         &k,
         &edges,
@@ -171,6 +171,15 @@ fn globals_read_inc_min_max_in_every_integer_and_float_type() {
     assert_eq!(gf.value::<f32>().unwrap(), vec![776.0 * 0.25]);
     assert_eq!(gu.value::<u32>().unwrap(), vec![2 * 777]);
     assert_eq!(gi.value::<i32>().unwrap(), vec![0]);
+    // u64 Dats and Globals, and the dim-1 helpers.
+    let xu = Dat::new(&ds, (0..777u64).map(|i| (1u64 << 40) + i).collect::<Vec<_>>()).unwrap();
+    let big = Global::scalar(0u64);
+    let top = Global::scalar(0u64);
+    let k3 = Kernel::new("k_u64", "void k_u64(const uint64_t *x, uint64_t *s, uint64_t *m) { s[0] += x[0]; if (x[0] > m[0]) m[0] = x[0]; }").unwrap();
+    par_loop(&k3, &s, &[xu.arg(Access::Read), big.arg(Access::Inc), top.arg(Access::Max)]).unwrap();
+    assert_eq!(big.get::<u64>().unwrap(), 777 * (1u64 << 40) + 776 * 777 / 2);
+    assert_eq!(top.get::<u64>().unwrap(), (1u64 << 40) + 776);
+    assert!(sum.get::<i64>().is_err(), "dim 2 has no single value");
 }
 
 #[test]

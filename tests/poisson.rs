@@ -101,3 +101,30 @@ fn l2_error_is_second_order_for_zero_boundary_values_on_1_2_and_4_ranks() {
 fn l2_error_is_second_order_with_non_zero_dirichlet_values_on_1_and_4_ranks() {
     check("exp", &[4]);
 }
+
+#[test]
+fn the_solution_is_written_as_pvtu_pieces_that_meshio_reads() {
+    let cache = common::cache_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.pvtu");
+    let out = common::run(
+        common::mpiexec(2, "poisson", &["--n", "8", "--vtu", path.to_str().unwrap()], cache.path()),
+        Duration::from_secs(240),
+    );
+    out.assert_ok();
+    let check = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check_vtk.py"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{text}{}", String::from_utf8_lossy(&check.stderr));
+    let s: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(s["pieces"], 2, "{s}");
+    assert_eq!(s["cells"], 128, "{s}");
+    assert_eq!(s["points"], 81, "{s}");
+    // u = sin(pi x) sin(pi y): zero on the boundary, close to 1 at the centre.
+    let u = &s["point_fields"]["u"];
+    assert!(u["min"].as_f64().unwrap().abs() < 1e-12, "{s}");
+    assert!((u["max"].as_f64().unwrap() - 1.0).abs() < 0.05, "{s}");
+}

@@ -18,7 +18,8 @@
 //! Options: `--n N` (squares per side, default 64), `--perturb P` (interior node displacement
 //! in units of h, default 0.2), `--solution sine|exp` (u = sin(πx) sin(πy), zero on the boundary;
 //! or u = e^x sin(πy), non-zero on the boundary), `--rtol R` (CG stops when
-//! |r| <= R |b|, default 1e-10), `--max-it M`.
+//! |r| <= R |b|, default 1e-10), `--max-it M`, `--vtu PATH` (the solution as ParaView's parallel
+//! format: PATH, a `.pvtu`, and one piece per rank beside it).
 //!
 //! Runs under `op2::run` on any number of ranks (`mpiexec -n 4 poisson`): rank 0 generates the
 //! mesh as an [`op2::GlobalMesh`] (node coordinates for the partitioner) and
@@ -60,6 +61,9 @@ struct Args {
     /// Largest number of CG iterations.
     #[arg(long, default_value_t = 100_000)]
     max_it: usize,
+    /// Write the solution as PVTU (one piece per rank) to this path.
+    #[arg(long)]
+    vtu: Option<std::path::PathBuf>,
 }
 
 /// The C kernels. Boundary conditions by symmetric elimination: with `bc[i] = 1` on boundary
@@ -88,11 +92,11 @@ mod kernels {
 static double exact(double x, double y) {{ return {u}; }}
 static double forcing(double x, double y) {{ return {f}; }}
 /* K_ij = area * grad(phi_i) . grad(phi_j) for the triangle x[0..3]; returns the area. */
-static double p1_stiffness(const double **x, double K[9])
+static double p1_stiffness(const double *x, double K[9])
 {{
-  double det = (x[1][0] - x[0][0]) * (x[2][1] - x[0][1]) - (x[2][0] - x[0][0]) * (x[1][1] - x[0][1]);
-  double b[3] = {{x[1][1] - x[2][1], x[2][1] - x[0][1], x[0][1] - x[1][1]}};
-  double c[3] = {{x[2][0] - x[1][0], x[0][0] - x[2][0], x[1][0] - x[0][0]}};
+  double det = (x[2] - x[0]) * (x[5] - x[1]) - (x[4] - x[0]) * (x[3] - x[1]);
+  double b[3] = {{x[3] - x[5], x[5] - x[1], x[1] - x[3]}};
+  double c[3] = {{x[4] - x[2], x[0] - x[4], x[2] - x[0]}};
   double area = 0.5 * fabs(det);
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++) K[3 * i + j] = (b[i] * b[j] + c[i] * c[j]) / (4.0 * area);
@@ -111,32 +115,32 @@ void bc_values(const double *x, double *flag, double *g, double *u)
 }"#;
 
     pub const LAPLACE: &str = r#"
-void p1_laplace(double *A, const double **x, const double **bc)
+void p1_laplace(double *A, const double *x, const double *bc)
 {
   double K[9];
   p1_stiffness(x, K);
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
-      A[3 * i + j] = (bc[i][0] != 0.0 || bc[j][0] != 0.0) ? 0.0 : K[3 * i + j];
+      A[3 * i + j] = (bc[i] != 0.0 || bc[j] != 0.0) ? 0.0 : K[3 * i + j];
 }"#;
 
     /// Load vector by the edge-midpoint rule (exact for quadratics), plus the lifting of the
     /// Dirichlet values.
     pub const LOAD: &str = r#"
-void p1_load(double **b, const double **x, const double **bc, const double **g)
+void p1_load(double *b, const double *x, const double *bc, const double *g)
 {
   double K[9];
   double area = p1_stiffness(x, K);
   for (int k = 0; k < 3; k++) {
     int i1 = (k + 1) % 3, i2 = (k + 2) % 3;
-    double fw = forcing(0.5 * (x[i1][0] + x[i2][0]), 0.5 * (x[i1][1] + x[i2][1])) * area / 6.0;
-    if (bc[i1][0] == 0.0) b[i1][0] += fw;
-    if (bc[i2][0] == 0.0) b[i2][0] += fw;
+    double fw = forcing(0.5 * (x[2 * i1] + x[2 * i2]), 0.5 * (x[2 * i1 + 1] + x[2 * i2 + 1])) * area / 6.0;
+    if (bc[i1] == 0.0) b[i1] += fw;
+    if (bc[i2] == 0.0) b[i2] += fw;
   }
   for (int i = 0; i < 3; i++) {
-    if (bc[i][0] != 0.0) continue;
+    if (bc[i] != 0.0) continue;
     for (int j = 0; j < 3; j++)
-      if (bc[j][0] != 0.0) b[i][0] -= K[3 * i + j] * g[j][0];
+      if (bc[j] != 0.0) b[i] -= K[3 * i + j] * g[j];
   }
 }"#;
 
@@ -178,21 +182,21 @@ void cg_direction(double *p, const double *z, const double *beta) { p[0] = z[0] 
 
     /// Squared L2 error by the 6-point degree-4 rule (Strang & Fix).
     pub const L2_ERROR: &str = r#"
-void l2_error(const double **x, const double **u, double *err)
+void l2_error(const double *x, const double *u, double *err)
 {
   const double a1 = 0.445948490915965, b1 = 0.108103018168070, w1 = 0.223381589678011;
   const double a2 = 0.091576213509771, b2 = 0.816847572980459, w2 = 0.109951743655322;
   const double l[6][3] = {{a1, a1, b1}, {a1, b1, a1}, {b1, a1, a1},
                           {a2, a2, b2}, {a2, b2, a2}, {b2, a2, a2}};
   const double w[6] = {w1, w1, w1, w2, w2, w2};
-  double det = (x[1][0] - x[0][0]) * (x[2][1] - x[0][1]) - (x[2][0] - x[0][0]) * (x[1][1] - x[0][1]);
+  double det = (x[2] - x[0]) * (x[5] - x[1]) - (x[4] - x[0]) * (x[3] - x[1]);
   double area = 0.5 * fabs(det);
   for (int q = 0; q < 6; q++) {
     double px = 0, py = 0, uh = 0;
     for (int k = 0; k < 3; k++) {
-      px += l[q][k] * x[k][0];
-      py += l[q][k] * x[k][1];
-      uh += l[q][k] * u[k][0];
+      px += l[q][k] * x[2 * k];
+      py += l[q][k] * x[2 * k + 1];
+      uh += l[q][k] * u[k];
     }
     double e = uh - exact(px, py);
     err[0] += w[q] * area * e * e;
@@ -432,6 +436,10 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
             max_err.arg(Access::Max),
         ],
     )?;
+
+    if let Some(path) = &args.vtu {
+        op2::mesh::vtu::Output::new(c2n, &coords)?.write_pvtu(path, &[&u])?;
+    }
 
     // Global figures; only rank 0 reports.
     let nnz = comm.allreduce_u64(

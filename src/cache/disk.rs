@@ -115,12 +115,8 @@ pub(crate) fn fetch_or_compile(
                 stderr,
                 source_path,
             } => {
-                return Err(Error::Compile {
-                    kernel: name.to_string(),
-                    command,
-                    stderr,
-                    source_path,
-                });
+                let (k, sh) = (req.kernel, req.shapes);
+                return Err(crate::jit::check::explain(k, sh, command, stderr, source_path));
             }
             Outcome::Failed { detail } => {
                 return Err(Error::Remote {
@@ -315,7 +311,7 @@ fn compile_entry(
         s.compiles += 1;
         s.compile_seconds += secs;
     });
-    if let Err(fail) = result {
+    if let Err(fail) = &result {
         let _ = fs::remove_file(&so_tmp);
         let failed = cache.dir().join("failed");
         fsutil::create_private_dir(&failed)?;
@@ -336,6 +332,9 @@ fn compile_entry(
         }));
     }
     let _ = fs::remove_file(&src_tmp);
+    if let Some(w) = crate::jit::check::show_warnings(req.kernel.name(), result.as_deref().unwrap_or("")) {
+        fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes())?; // beside the entry
+    }
     let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp)?;
     let meta = Meta {
         format: crate::cache::key::FORMAT_VERSION,

@@ -138,10 +138,12 @@ impl DiskCache {
             .map_err(|e| Verify::Corrupt(format!("unreadable metadata {}: {e}", meta.display())))
     }
 
-    /// Verify an entry: metadata parses and the `.so` has the recorded size and checksum.
+    /// Verify an entry: metadata parses, the `.so` has the recorded size and checksum and exports
+    /// the entry point.
     pub fn verify(paths: &EntryPaths) -> std::result::Result<Meta, Verify> {
         let meta = Self::read_meta(&paths.meta)?;
         check_file(&paths.so, meta.size, meta.checksum).map_err(Verify::Corrupt)?;
+        crate::jit::compile::check_exports(&paths.so).map_err(Verify::Corrupt)?; // usable, too
         Ok(meta)
     }
 

@@ -234,6 +234,33 @@ impl Global {
             data: RwLock::new(dtype::to_words(&values)),
         })))
     }
+    /// A Global of one value (dim 1): a constant or a reduction target.
+    ///
+    /// ```
+    /// let dt = op2::Global::scalar(0.01f64);
+    /// assert_eq!(dt.get::<f64>().unwrap(), 0.01);
+    /// dt.set(0.02f64).unwrap();
+    /// assert_eq!(dt.get::<f64>().unwrap(), 0.02);
+    /// assert!(dt.get::<f32>().is_err()); // wrong type: an error, not a reinterpretation
+    /// ```
+    pub fn scalar<T: Scalar>(value: T) -> Global {
+        Global::new(vec![value]).expect("one value is a valid Global")
+    }
+    /// The value of a dim-1 Global (for a reduction: its result on every rank).
+    pub fn get<T: Scalar>(&self) -> Result<T> {
+        self.check::<T>("Global::get")?;
+        if self.0.dim != 1 {
+            return Err(Error::invalid(
+                format!("Global::get({})", self.0.name),
+                format!("the Global has dim {}; use value()", self.0.dim),
+            ));
+        }
+        Ok(dtype::view::<T>(&self.read(), 1)[0])
+    }
+    /// Set the value of a dim-1 Global (every rank must set the same value).
+    pub fn set<T: Scalar>(&self, value: T) -> Result<()> {
+        self.set_value(&[value])
+    }
     /// Current values.
     pub fn value<T: Scalar>(&self) -> Result<Vec<T>> {
         self.check::<T>("Global::value")?;
@@ -389,6 +416,9 @@ pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
                 }
                 DType::U32 => {
                     halo.reverse_unpack_add(dtype::view_mut::<u32>(&mut w, n), dim, &recvs)?
+                }
+                DType::U64 => {
+                    halo.reverse_unpack_add(dtype::view_mut::<u64>(&mut w, n), dim, &recvs)?
                 }
             },
         }

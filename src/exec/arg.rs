@@ -72,7 +72,10 @@ impl Dat {
             access,
         })
     }
-    /// Access this Dat at every entry of `map` (the kernel gets an array of `arity` pointers).
+    /// Access this Dat at every entry of `map`: the kernel gets one packed array of
+    /// `arity * dim` values (`x[k * dim + d]` is component `d` at map entry `k`; PyOP2's
+    /// layout), `const T *` for READ, `T *` otherwise. The generated wrapper gathers the values
+    /// before the call and, for INC (the array starts at zero), WRITE and RW, scatters them back.
     pub fn arg_vec(&self, access: Access, map: &Map) -> Arg {
         Arg(ArgKind::Dat {
             dat: self.clone(),
@@ -134,6 +137,7 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
             }
         }
     };
+    let mut dats: Vec<u64> = Vec::new();
     let mut out = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         match &a.0 {
@@ -195,11 +199,17 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
                         }
                     }
                 };
+                // Which arguments share a Dat (may alias): a numbering, never an address.
+                let datnum = dats.iter().position(|&id| id == dat.id()).unwrap_or_else(|| {
+                    dats.push(dat.id());
+                    dats.len() - 1
+                }) as u32;
                 out.push(ArgShape::Dat {
                     access: *access,
                     dtype: dat.dtype(),
                     dim: u32_of("dim", dat.dim())?,
                     map,
+                    datnum,
                 });
             }
             ArgKind::Global { global, access } => {

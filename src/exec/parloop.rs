@@ -356,6 +356,10 @@ macro_rules! by_dtype {
                 type $T = u32;
                 $body
             }
+            DType::U64 => {
+                type $T = u64;
+                $body
+            }
         }
     };
 }

@@ -14,6 +14,21 @@
 //! buffer); `maps[i]` is that argument's map values (`arity` per element) or `NULL`. Global
 //! INC/MIN/MAX are reduced in locals and folded into `args[i]` once at the end of the range.
 //!
+//! **The kernel call is typed and checked.** The user's code comes first; the wrapper then
+//! calls the kernel with one argument per line, each cast to the C type of the calling
+//! convention ([`ArgShape::c_param`]: `const T *` for READ, `T *` otherwise; an `arg_vec`
+//! argument is a packed `T *` of `arity * dim` values). The compiler thus checks the call
+//! against the kernel's own definition: with the flags `compile.rs` adds
+//! (`-Werror=incompatible-pointer-types`, `-Werror=implicit-function-declaration`,
+//! `-Werror=int-conversion`, `-Wl,-z,defs`) a wrong pointer type, a wrong argument count or a
+//! kernel name that the code does not define is a compile error, which `jit/check.rs` maps back
+//! to the argument (by the line of the call it points at) and the expected type. A kernel that
+//! declares a READ argument without `const` compiles with a warning; a parameter declared as a
+//! multi-dimensional array (`double A[3][3]`) is passed as a pointer to its rows (same layout).
+//!
+//! **Aliasing.** A Dat's base pointer is `restrict` only when no other argument of the loop is
+//! the same Dat (the shapes' `datnum`); map pointers are read-only and always `restrict`.
+//!
 //! For a **Mat** argument (assembled through a row map of arity `ar` and a column map of arity
 //! `ac`, block dims `rd x cd`), `args[i]` is the matrix's block CSR values (`double`, block `k`
 //! at `k * rd * cd`, row-major) and `maps[i]` its Sparsity's *position table* for that map
@@ -27,7 +42,7 @@
 use std::fmt::Write;
 
 use crate::data::access::Access;
-use crate::jit::kernel::Kernel;
+use crate::jit::kernel::{array_dims, Kernel};
 use crate::jit::shape::{ArgShape, MapUse};
 
 /// Name of the exported entry point.
@@ -35,6 +50,46 @@ pub const ENTRY: &str = "op2_loop";
 
 /// Generate the module source for `kernel` called with arguments of the given shapes.
 pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
+    generate_mapped(kernel, args).0
+}
+
+/// Where the kernel call sits in the generated source (1-based lines), for mapping compiler
+/// messages back to arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallLines {
+    /// Lines of the user's code: `[first, last]`.
+    pub user: (usize, usize),
+    /// The line naming the kernel (the call expression).
+    pub call: usize,
+    /// The line of each argument.
+    pub args: Vec<usize>,
+}
+
+/// Is argument `i` a Dat that no other argument of the loop shares?
+fn unshared_dat(args: &[ArgShape], i: usize) -> bool {
+    let ArgShape::Dat { datnum, .. } = args[i] else {
+        return false;
+    };
+    !args.iter().enumerate().any(|(j, a)| {
+        j != i && matches!(*a, ArgShape::Dat { datnum: d, .. } if d == datnum)
+    })
+}
+
+/// The type the call casts argument `a` to: the convention's pointer type, or, when the
+/// kernel declares the parameter as a multi-dimensional array (`double A[3][3]`,
+/// `const double x[3][2]`: the same packed layout), a pointer to its rows.
+fn param_type(a: &ArgShape, declared: Option<&String>) -> String {
+    let base = a.c_param();
+    let dims = declared.map(|p| array_dims(p)).unwrap_or_default();
+    if dims.len() < 2 {
+        return base;
+    }
+    let rows: String = dims[1..].iter().map(|d| format!("[{d}]")).collect();
+    format!("{} (*){rows}", base.trim_end_matches('*').trim_end())
+}
+
+/// [`generate`], plus the lines of the kernel call.
+pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, CallLines) {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -43,8 +98,13 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
         kernel.name()
     );
     s.push_str("#include <stdint.h>\n#include <math.h>\n#include <float.h>\n\n");
+    let first = s.lines().count() + 1;
     s.push_str(kernel.code());
-    s.push_str("\n\n");
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    let user = (first, s.lines().count());
+    s.push('\n');
     let _ = writeln!(
         s,
         "__attribute__((visibility(\"default\")))\nvoid {ENTRY}(int start, int end, void **args, const int **maps)\n{{"
@@ -53,9 +113,10 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
     for (i, a) in args.iter().enumerate() {
         match *a {
             ArgShape::Dat { dtype, map, .. } => {
+                let restrict = if unshared_dat(args, i) { "restrict " } else { "" };
                 let _ = writeln!(
                     s,
-                    "  {t} *restrict a{i} = ({t} *)args[{i}];",
+                    "  {t} *{restrict}a{i} = ({t} *)args[{i}];",
                     t = dtype.c_name()
                 );
                 if map != MapUse::Direct {
@@ -89,52 +150,87 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
     }
     s.push_str("  for (int n = start; n < end; n++) {\n");
     let mut call = Vec::with_capacity(args.len());
+    let params = kernel.params();
     for (i, a) in args.iter().enumerate() {
+        let cast = param_type(a, params.as_ref().and_then(|p| p.get(i)));
         match *a {
             ArgShape::Dat {
-                dtype, dim, map, ..
+                dtype,
+                dim,
+                map,
+                access,
+                ..
             } => match map {
-                MapUse::Direct => call.push(format!("a{i} + (long)n * {dim}")),
+                MapUse::Direct => call.push(format!("({cast})(a{i} + (long)n * {dim})")),
                 MapUse::Index { arity, idx, .. } => call.push(format!(
-                    "a{i} + (long)m{i}[(long)n * {arity} + {idx}] * {dim}"
+                    "({cast})(a{i} + (long)m{i}[(long)n * {arity} + {idx}] * {dim})"
                 )),
                 MapUse::Vector { arity, .. } => {
-                    let _ = writeln!(
-                        s,
-                        "    {t} *v{i}[{arity}];\n    for (int k = 0; k < {arity}; k++) v{i}[k] = a{i} + (long)m{i}[(long)n * {arity} + k] * {dim};",
-                        t = dtype.c_name()
-                    );
-                    call.push(format!("(void *)v{i}"));
+                    // Packed: v[k * dim + d] = component d at map entry k.
+                    let size = arity * dim;
+                    let _ = writeln!(s, "    {t} v{i}[{size}];", t = dtype.c_name());
+                    if matches!(access, Access::Read | Access::RW) {
+                        let _ = writeln!(
+                            s,
+                            "    for (int k = 0; k < {arity}; k++)\n      for (int d = 0; d < {dim}; d++) v{i}[k * {dim} + d] = a{i}[(long)m{i}[(long)n * {arity} + k] * {dim} + d];"
+                        );
+                    } else {
+                        let _ = writeln!(s, "    for (int k = 0; k < {size}; k++) v{i}[k] = 0;");
+                    }
+                    call.push(format!("({cast})v{i}"));
                 }
             },
             ArgShape::Global {
                 access: Access::Read,
                 ..
-            } => call.push(format!("g{i}")),
-            ArgShape::Global { .. } => call.push(format!("l{i}")),
+            } => call.push(format!("({cast})g{i}")),
+            ArgShape::Global { .. } => call.push(format!("({cast})l{i}")),
             ArgShape::Mat { dims, arities, .. } => {
                 let size = arities.0 * dims.0 * arities.1 * dims.1;
                 let _ = writeln!(s, "    for (int k = 0; k < {size}; k++) e{i}[k] = 0.0;");
-                call.push(format!("(void *)e{i}"));
+                call.push(format!("({cast})e{i}"));
             }
         }
     }
-    let _ = writeln!(s, "    {}({});", kernel.name(), call.join(", "));
+    // One argument per line: a compiler message about argument i points at its own line.
+    let call_line = s.lines().count() + 1;
+    let _ = writeln!(s, "    {}(", kernel.name());
+    let mut arg_lines = Vec::with_capacity(call.len());
+    for (k, c) in call.iter().enumerate() {
+        arg_lines.push(s.lines().count() + 1);
+        let sep = if k + 1 < call.len() { "," } else { "" };
+        let _ = writeln!(s, "      {c}{sep}");
+    }
+    s.push_str("    );\n");
     for (i, a) in args.iter().enumerate() {
-        if let ArgShape::Mat {
-            access,
-            dims: (rd, cd),
-            arities: (ar, ac),
-        } = *a
-        {
-            let op = if access == Access::Write { "=" } else { "+=" };
-            let _ = writeln!(
-                s,
-                "    for (int ii = 0; ii < {ar}; ii++)\n      for (int jj = 0; jj < {ac}; jj++) {{\n        double *blk = a{i} + (long)p{i}[((long)n * {ar} + ii) * {ac} + jj] * {rdcd};\n        const double *loc = e{i} + ii * {rcols} + jj * {cd};\n        for (int r = 0; r < {rd}; r++)\n          for (int c = 0; c < {cd}; c++) blk[r * {cd} + c] {op} loc[r * {ccols} + c];\n      }}",
-                rdcd = rd * cd,
-                rcols = rd * ac * cd,
-                ccols = ac * cd,
-            );
+        match *a {
+            ArgShape::Dat {
+                dim,
+                map: MapUse::Vector { arity, .. },
+                access,
+                ..
+            } if access != Access::Read => {
+                let op = if access == Access::Inc { "+=" } else { "=" };
+                let _ = writeln!(
+                    s,
+                    "    for (int k = 0; k < {arity}; k++)\n      for (int d = 0; d < {dim}; d++) a{i}[(long)m{i}[(long)n * {arity} + k] * {dim} + d] {op} v{i}[k * {dim} + d];"
+                );
+            }
+            ArgShape::Mat {
+                access,
+                dims: (rd, cd),
+                arities: (ar, ac),
+            } => {
+                let op = if access == Access::Write { "=" } else { "+=" };
+                let _ = writeln!(
+                    s,
+                    "    for (int ii = 0; ii < {ar}; ii++)\n      for (int jj = 0; jj < {ac}; jj++) {{\n        double *blk = a{i} + (long)p{i}[((long)n * {ar} + ii) * {ac} + jj] * {rdcd};\n        const double *loc = e{i} + ii * {rcols} + jj * {cd};\n        for (int r = 0; r < {rd}; r++)\n          for (int c = 0; c < {cd}; c++) blk[r * {cd} + c] {op} loc[r * {ccols} + c];\n      }}",
+                    rdcd = rd * cd,
+                    rcols = rd * ac * cd,
+                    ccols = ac * cd,
+                );
+            }
+            _ => {}
         }
     }
     s.push_str("  }\n");
@@ -150,7 +246,12 @@ pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
         }
     }
     s.push_str("}\n");
-    s
+    let lines = CallLines {
+        user,
+        call: call_line,
+        args: arg_lines,
+    };
+    (s, lines)
 }
 
 #[cfg(test)]
@@ -181,7 +282,7 @@ mod tests {
             src.contains("for (int k = 0; k < 24; k++) e0[k] = 0.0;"),
             "{src}"
         );
-        assert!(src.contains("k((void *)e0, (void *)e1);"), "{src}");
+        assert!(src.contains("    k(\n      (double *)e0,\n      (double *)e1\n    );"), "{src}");
         assert!(
             src.contains("a0 + (long)p0[((long)n * 3 + ii) * 4 + jj] * 2;"),
             "{src}"
@@ -191,44 +292,79 @@ mod tests {
         assert!(src.contains("blk[r * 1 + c] = loc[r * 1 + c];"), "{src}");
     }
 
+    fn dat(access: Access, dim: u32, map: MapUse, datnum: u32) -> ArgShape {
+        ArgShape::Dat {
+            access,
+            dtype: DType::F64,
+            dim,
+            map,
+            datnum,
+        }
+    }
+
     #[test]
-    fn wrapper_gathers_through_maps_and_reduces_globals() {
-        let k = Kernel::new("k", "void k(double *a, const double **b, double *g) {}").unwrap();
+    fn wrapper_gathers_packs_scatters_and_reduces_globals() {
+        let k = Kernel::new("k", "void k(double *a, const double *b, double *c, double *g) {}")
+            .unwrap();
+        let idx = MapUse::Index {
+            arity: 3,
+            idx: 1,
+            mapnum: 0,
+        };
+        let vec = MapUse::Vector {
+            arity: 3,
+            mapnum: 0,
+        };
+        let args = [
+            dat(Access::Inc, 2, idx, 0),
+            dat(Access::Read, 1, vec, 1),
+            dat(Access::Inc, 2, vec, 2),
+            ArgShape::Global {
+                access: Access::Max,
+                dtype: DType::F64,
+                dim: 1,
+            },
+        ];
+        let (src, lines) = generate_mapped(&k, &args);
+        assert!(src.contains("(double *)(a0 + (long)m0[(long)n * 3 + 1] * 2)"), "{src}");
+        // Packed gather of a READ, zeroed INC, scatter-add of the INC.
+        assert!(src.contains("double v1[3];"), "{src}");
+        assert!(src.contains("v1[k * 1 + d] = a1[(long)m1[(long)n * 3 + k] * 1 + d];"), "{src}");
+        assert!(src.contains("for (int k = 0; k < 6; k++) v2[k] = 0;"), "{src}");
+        assert!(src.contains("a2[(long)m2[(long)n * 3 + k] * 2 + d] += v2[k * 2 + d];"), "{src}");
+        assert!(!src.contains("a1[(long)m1[(long)n * 3 + k] * 1 + d] ="), "READ is not scattered");
+        assert!(src.contains("(const double *)v1,"), "{src}");
+        assert!(src.contains("if (l3[d] > g3[d]) g3[d] = l3[d];"), "{src}");
+        // The line map points at each argument of the call.
+        let text: Vec<&str> = src.lines().collect();
+        assert_eq!(text[lines.call - 1].trim(), "k(");
+        assert_eq!(text[lines.args[1] - 1].trim(), "(const double *)v1,");
+        assert_eq!(text[lines.args[3] - 1].trim(), "(double *)l3");
+        assert_eq!(text[lines.user.0 - 1], k.code());
+        // Every Dat here is distinct: all restrict.
+        for i in 0..3 {
+            assert!(src.contains(&format!("double *restrict a{i} =")), "{src}");
+        }
+    }
+
+    #[test]
+    fn no_restrict_on_a_dat_passed_twice() {
+        let k = Kernel::new("k", "void k(double *a, double *b, const double *c) {}").unwrap();
+        let m = |idx| MapUse::Index {
+            arity: 2,
+            idx,
+            mapnum: 0,
+        };
         let src = generate(
             &k,
             &[
-                ArgShape::Dat {
-                    access: Access::Inc,
-                    dtype: DType::F64,
-                    dim: 2,
-                    map: MapUse::Index {
-                        arity: 3,
-                        idx: 1,
-                        mapnum: 0,
-                    },
-                },
-                ArgShape::Dat {
-                    access: Access::Read,
-                    dtype: DType::F64,
-                    dim: 1,
-                    map: MapUse::Vector {
-                        arity: 3,
-                        mapnum: 0,
-                    },
-                },
-                ArgShape::Global {
-                    access: Access::Max,
-                    dtype: DType::F64,
-                    dim: 1,
-                },
+                dat(Access::Inc, 1, m(0), 0),
+                dat(Access::Inc, 1, m(1), 0),
+                dat(Access::Read, 1, MapUse::Direct, 1),
             ],
         );
-        assert!(src.contains("a0 + (long)m0[(long)n * 3 + 1] * 2"), "{src}");
-        assert!(src.contains("double *v1[3];"), "{src}");
-        assert!(src.contains("if (l2[d] > g2[d]) g2[d] = l2[d];"), "{src}");
-        assert!(
-            src.contains("k(a0 + (long)m0[(long)n * 3 + 1] * 2, (void *)v1, l2);"),
-            "{src}"
-        );
+        assert!(src.contains("  double *a0 = (double *)args[0];"), "{src}");
+        assert!(src.contains("  double *a1 = (double *)args[1];"), "{src}");
+        assert!(src.contains("  double *restrict a2 = (double *)args[2];"), "{src}");
     }
 }

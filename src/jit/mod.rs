@@ -3,6 +3,7 @@
 //!
 //! Knows nothing about caching (the caches in `cache/` decide *whether* to compile) nor about
 //! Dats or MPI: it turns argument shapes into code and code into a callable function.
+pub mod check;
 pub mod codegen;
 pub mod compile;
 pub mod ffi;

@@ -1,5 +1,6 @@
 //! Argument shapes: what the generated code knows of each par_loop argument (kind, access,
-//! dtype, dim, map arity and index, which arguments share a map) and the codegen format version.
+//! dtype, dim, map arity and index, which arguments share a map, which share a Dat) and the
+//! codegen format version.
 //!
 //! The vocabulary shared by code generation (which turns shapes into C) and the cache keys
 //! (which hash them). Holds no identities, sizes, data or pointers.
@@ -8,8 +9,9 @@ use crate::data::access::Access;
 use crate::dtype::DType;
 
 /// Version of the generated-code format: bump it when codegen output changes.
-/// (2: Mat arguments.)
-pub const FORMAT_VERSION: u64 = 3;
+/// (2: Mat arguments; 4: typed kernel call checked by the compiler, packed `arg_vec`, `restrict`
+/// only on unshared Dats.)
+pub const FORMAT_VERSION: u64 = 4;
 
 /// How a Dat argument reaches the data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -18,7 +20,8 @@ pub(crate) enum MapUse {
     Direct,
     /// One entry of a map.
     Index { arity: u32, idx: u32, mapnum: u32 },
-    /// All entries of a map (the kernel gets an array of pointers).
+    /// All entries of a map: the kernel gets one packed array of `arity * dim` values
+    /// (PyOP2's layout), gathered before and scattered (INC/WRITE/RW) after the call.
     Vector { arity: u32, mapnum: u32 },
 }
 
@@ -30,6 +33,9 @@ pub(crate) enum ArgShape {
         dtype: DType,
         dim: u32,
         map: MapUse,
+        /// Numbering of the Dat's identity within the loop (first Dat 0, next new Dat 1, ...):
+        /// arguments with equal numbers are the same Dat and may alias. Never an address.
+        datnum: u32,
     },
     Global {
         access: Access,
@@ -52,6 +58,7 @@ impl ArgShape {
                 dtype,
                 dim,
                 map,
+                datnum,
             } => {
                 let (kind, arity, idx, num) = match map {
                     MapUse::Direct => (1u64, 0, 0, 0),
@@ -60,7 +67,7 @@ impl ArgShape {
                 };
                 out.push(kind << 56 | access.tag() << 48 | (dtype.tag() as u64) << 40 | dim as u64);
                 out.push((arity as u64) << 32 | idx as u64);
-                out.push(num as u64);
+                out.push((datnum as u64) << 32 | num as u64);
             }
             ArgShape::Global { access, dtype, dim } => {
                 out.push(4u64 << 56 | access.tag() << 48 | (dtype.tag() as u64) << 40 | dim as u64);
@@ -77,6 +84,48 @@ impl ArgShape {
         }
     }
 
+    /// The C type the kernel's parameter receives (the calling convention, in one place):
+    /// `const T *` for READ, `T *` for every other access; an `arg_vec` argument is one packed
+    /// array of `arity * dim` values; a Mat's element matrix is `double *`.
+    pub(crate) fn c_param(&self) -> String {
+        match *self {
+            ArgShape::Dat { access, dtype, .. } | ArgShape::Global { access, dtype, .. } => {
+                if access == Access::Read {
+                    format!("const {} *", dtype.c_name())
+                } else {
+                    format!("{} *", dtype.c_name())
+                }
+            }
+            ArgShape::Mat { .. } => "double *".into(),
+        }
+    }
+
+    /// What the kernel's parameter points to, in words (for error messages).
+    pub(crate) fn pointee(&self) -> String {
+        match *self {
+            ArgShape::Dat {
+                access, dim, map, ..
+            } => match map {
+                MapUse::Direct => format!("{dim} value(s) of a direct {} Dat argument", access.name()),
+                MapUse::Index { .. } => {
+                    format!("{dim} value(s) of an arg_map {} Dat argument", access.name())
+                }
+                MapUse::Vector { arity, .. } => format!(
+                    "an arg_vec {} Dat argument: {arity} x {dim} values packed (x[k * {dim} + d]), not an array of pointers",
+                    access.name()
+                ),
+            },
+            ArgShape::Global { access, dim, .. } => {
+                format!("{dim} value(s) of a {} Global", access.name())
+            }
+            ArgShape::Mat { dims, arities, .. } => format!(
+                "a dense {}x{} element matrix",
+                arities.0 * dims.0,
+                arities.1 * dims.1
+            ),
+        }
+    }
+
     pub(crate) fn describe(&self) -> String {
         match *self {
             ArgShape::Dat {
@@ -84,6 +133,7 @@ impl ArgShape {
                 dtype,
                 dim,
                 map,
+                datnum,
             } => {
                 let how = match map {
                     MapUse::Direct => "direct".to_string(),
@@ -92,7 +142,7 @@ impl ArgShape {
                     }
                     MapUse::Vector { arity, mapnum } => format!("map#{mapnum} arity {arity} all"),
                 };
-                format!("dat {} {dtype} dim {dim} {how}", access.name())
+                format!("dat#{datnum} {} {dtype} dim {dim} {how}", access.name())
             }
             ArgShape::Global { access, dtype, dim } => {
                 format!("global {} {dtype} dim {dim}", access.name())

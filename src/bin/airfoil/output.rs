@@ -1,5 +1,4 @@
 //! Airfoil's outputs: constants read from `kernels.c`, the timing summary, VTU and PNG files.
-use std::io::Write;
 use std::path::Path;
 
 use op2::mesh::AirfoilMesh;
@@ -108,44 +107,31 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io("write", path, e)
 }
 
-/// ParaView-readable unstructured grid (VTK XML, ASCII): quads with cell data.
+/// ParaView-readable unstructured grid (the library's VTU writer): quads with cell data.
 pub fn write_vtu(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
+    use op2::mesh::vtu::{write_piece, Field, Piece};
     let (rho, p, mach) = fields(q);
-    let f = std::fs::File::create(path).map_err(io(path))?;
-    let mut w = std::io::BufWriter::new(f);
-    let e = io(path);
-    (|| -> std::io::Result<()> {
-        writeln!(w, "<?xml version=\"1.0\"?>")?;
-        writeln!(w, "<VTKFile type=\"UnstructuredGrid\" version=\"0.1\" byte_order=\"LittleEndian\">")?;
-        writeln!(w, "<UnstructuredGrid><Piece NumberOfPoints=\"{}\" NumberOfCells=\"{}\">", m.nnode, m.ncell)?;
-        writeln!(w, "<Points><DataArray type=\"Float64\" NumberOfComponents=\"3\" format=\"ascii\">")?;
-        for xy in m.x.chunks_exact(2) {
-            writeln!(w, "{} {} 0", xy[0], xy[1])?;
-        }
-        writeln!(w, "</DataArray></Points>\n<Cells>\n<DataArray type=\"Int32\" Name=\"connectivity\" format=\"ascii\">")?;
-        for c in m.cell.chunks_exact(4) {
-            writeln!(w, "{} {} {} {}", c[0], c[1], c[2], c[3])?;
-        }
-        writeln!(w, "</DataArray>\n<DataArray type=\"Int32\" Name=\"offsets\" format=\"ascii\">")?;
-        for i in 1..=m.ncell {
-            writeln!(w, "{}", 4 * i)?;
-        }
-        writeln!(w, "</DataArray>\n<DataArray type=\"UInt8\" Name=\"types\" format=\"ascii\">")?;
-        for _ in 0..m.ncell {
-            writeln!(w, "9")?;
-        }
-        writeln!(w, "</DataArray>\n</Cells>\n<CellData Scalars=\"mach\">")?;
-        for (name, v) in [("density", &rho), ("pressure", &p), ("mach", &mach)] {
-            writeln!(w, "<DataArray type=\"Float64\" Name=\"{name}\" format=\"ascii\">")?;
-            for x in v.iter() {
-                writeln!(w, "{x}")?;
-            }
-            writeln!(w, "</DataArray>")?;
-        }
-        writeln!(w, "</CellData>\n</Piece></UnstructuredGrid>\n</VTKFile>")?;
-        w.flush()
-    })()
-    .map_err(e)
+    let cells: Vec<i64> = m.cell.iter().map(|&c| c as i64).collect();
+    let field = |name, values| Field {
+        name,
+        components: 1,
+        values,
+    };
+    write_piece(
+        path,
+        &Piece {
+            points: &m.x,
+            point_dim: 2,
+            connectivity: &cells,
+            nodes_per_cell: 4,
+            point_data: vec![],
+            cell_data: vec![
+                field("density", &rho),
+                field("pressure", &p),
+                field("mach", &mach),
+            ],
+        },
+    )
 }
 
 /// A perceptual-ish blue -> cyan -> yellow -> red ramp.
