@@ -6,6 +6,7 @@ pub(crate) mod fsutil;
 pub mod key;
 pub mod layout;
 pub mod memory;
+pub mod node;
 pub mod object;
 pub mod prune;
 pub mod stats;
