@@ -8,6 +8,7 @@ pub mod layout;
 pub mod memory;
 pub mod node;
 pub mod object;
+pub mod pack;
 pub mod prune;
 pub mod stats;
 

@@ -245,3 +245,12 @@ pub fn flip_and_truncate(files: &[PathBuf]) {
     let b1 = std::fs::read(&files[1]).unwrap();
     std::fs::write(&files[1], &b1[..b1.len() / 3]).unwrap();
 }
+
+/// Seconds to rank 0's first loop result, from `op2-selftest`'s output.
+pub fn first_result(stdout: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("first loop result after "))
+        .and_then(|l| l.trim_end_matches(" s").parse().ok())
+        .expect("timing line")
+}
