@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Set};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 /// The test program `op2-selftest` (an example, not an installed binary): built on demand.
 fn selftest_exe() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("bench path");
@@ -60,35 +63,10 @@ fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64)
     )
 }
 
-fn first_result(stdout: &str) -> f64 {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("first loop result after "))
-        .and_then(|l| l.trim_end_matches(" s").parse().ok())
-        .expect("timing line")
-}
-
 fn main() {
     let tools = tempfile::tempdir().unwrap();
-    let log = tools.path().join("cc.log");
-    let cc = tools.path().join("cc-logged");
-    std::fs::write(
-        &cc,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec cc \"$@\"\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let count = || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.split_whitespace().any(|w| w == "-o"))
-            .count()
-    };
+    let (cc, log) = common::logging_cc(tools.path());
+    let count = || common::compile_count(&log);
 
     // OP2_BENCH_ONLY=c: run only figure (c) (no MPI jobs, no test programs to build).
     let only_c = std::env::var("OP2_BENCH_ONLY").is_ok_and(|v| v == "c");
@@ -114,8 +92,8 @@ fn figures_a_b(cc: &Path, count: &dyn Fn() -> usize) {
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        cold.push(first_result(&selftest(4, dir.path(), cc, 1).0));
-        warm.push(first_result(&selftest(4, dir.path(), cc, 1).0));
+        cold.push(common::first_result(&selftest(4, dir.path(), cc, 1).0));
+        warm.push(common::first_result(&selftest(4, dir.path(), cc, 1).0));
     }
     cold.sort_by(f64::total_cmp);
     warm.sort_by(f64::total_cmp);
@@ -153,7 +131,7 @@ fn dispatch() {
         per_loop = per_loop.min(t0.elapsed().as_secs_f64() / batch as f64);
     }
     // The same compiled module, loaded and called with no runtime in between.
-    let so = walk(dir.path())
+    let so = common::files_under(dir.path())
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "so"))
         .unwrap();
@@ -180,17 +158,4 @@ fn dispatch() {
         (per_loop - direct) * 1e9
     );
     let _ = DType::F64;
-}
-
-fn walk(d: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -7,6 +7,7 @@
 //! `--bad-name` (one kernel's code defines a function of another name),
 //! `--diverge` (rank 1 runs a different kernel: an SPMD violation), `--repeat R` (run the
 //! loops R times; default 2), `--fail-rank R` (rank R returns an error of its own at the end),
+//! `--pids` (print `rank R pid P` first, to attribute traced file operations to ranks),
 //! `--mat` (instead: every rank assembles a P1 matrix on its own mesh, of a size depending on
 //! its rank, through a Sparsity and a Mat, and checks it and `Mat::mult` against a dense
 //! reference; the Mat tests run it under mpiexec).
@@ -104,6 +105,9 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
         return mat_check(rt);
     }
     let rank = rt.rank();
+    if has("--pids") {
+        println!("rank {rank} pid {}", std::process::id());
+    }
     let nk = arg_value("--kernels", 3);
     let repeat = arg_value("--repeat", 2);
     let n = 1000 + 17 * rank as usize;

@@ -6,7 +6,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` | disk cache of compiled kernels, shared by all ranks and jobs |
+//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node) |
 //! | `OP2_CC` (`CC`) | `cc` | C compiler used for generated code |
 //! | `OP2_CFLAGS` | `-O3` | flags for that compiler (`-shared -fPIC -fvisibility=hidden` are always added) |
 //! | `OP2_MEMORY_CACHE_MAX_ENTRIES` | `1024` | class-cache capacity (loaded kernels per process), LRU |
@@ -15,6 +15,8 @@
 //! | `OP2_CACHE_REPORT` | unset | also write that report as JSON to this path |
 //! | `OP2_SPMD_STRICT` | `0` | compare full cache keys across ranks, not just their hash |
 //! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
+//! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies), `auto` (detect once per job); see docs/ARCHITECTURE.md |
+//! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
 //! | `OP2_THREADS` | `1` | rayon threads per rank, used by Sparsity construction and `Mat::mult` (par_loops run on one thread per rank) |
 
 use std::path::PathBuf;
@@ -52,6 +54,56 @@ pub struct Config {
     pub lock_timeout_s: u64,
     /// rayon threads per rank (Sparsity construction, `Mat::mult`).
     pub threads: usize,
+    /// How the disk cache is shared between nodes.
+    pub cache_mode: CacheMode,
+    /// Testing: fake nodes of this many ranks (0 = real nodes, by shared memory).
+    pub fake_node_size: usize,
+}
+
+/// How ranks on different nodes share compiled kernels (`OP2_CACHE_MODE`).
+///
+/// In every mode only rank 0 compiles, once per kernel per job, and ranks other than rank 0
+/// (`Shared`) or the node leaders (`Node`) never touch the cache directory: they receive the
+/// library's bytes over MPI and load them from memory.
+///
+/// ```
+/// use op2::config::CacheMode;
+/// assert_eq!("node".parse::<CacheMode>().unwrap(), CacheMode::Node);
+/// assert!("nfs".parse::<CacheMode>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// Detect once per job whether `OP2_CACHE_DIR` is one directory on every node with
+    /// working locks (then `Shared`, else `Node`).
+    #[default]
+    Auto,
+    /// One directory seen by every node: rank 0's copy is the only one.
+    Shared,
+    /// A directory per node: rank 0 finds or compiles in its node's directory, one leader per
+    /// other node publishes a copy into its own.
+    Node,
+}
+
+impl std::str::FromStr for CacheMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(CacheMode::Auto),
+            "shared" => Ok(CacheMode::Shared),
+            "node" => Ok(CacheMode::Node),
+            _ => Err("expected auto, shared or node".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for CacheMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CacheMode::Auto => "auto",
+            CacheMode::Shared => "shared",
+            CacheMode::Node => "node",
+        })
+    }
 }
 
 impl Default for Config {
@@ -67,6 +119,8 @@ impl Default for Config {
             spmd_strict: false,
             lock_timeout_s: 600,
             threads: 1,
+            cache_mode: CacheMode::Auto,
+            fake_node_size: 0,
         }
     }
 }
@@ -187,6 +241,16 @@ impl Config {
         if let Some((n, v)) = var(&["OP2_LOCK_TIMEOUT"]) {
             c.lock_timeout_s = parse_num(&n, &v)?;
         }
+        if let Some((n, v)) = var(&["OP2_CACHE_MODE"]) {
+            c.cache_mode = v.parse().map_err(|detail| Error::Config {
+                var: n,
+                value: v.clone(),
+                detail,
+            })?;
+        }
+        if let Some((n, v)) = var(&["OP2_FAKE_NODE_SIZE"]) {
+            c.fake_node_size = parse_num(&n, &v)?;
+        }
         if let Some((n, v)) = var(&["OP2_THREADS"]) {
             c.threads = parse_num(&n, &v)?;
             if c.threads == 0 {
@@ -204,6 +268,32 @@ impl Config {
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
         self
+    }
+
+    /// How nodes share the disk cache ([`CacheMode`]).
+    pub fn cache_mode(mut self, mode: CacheMode) -> Self {
+        self.cache_mode = mode;
+        self
+    }
+    /// Testing on one machine: split the ranks into fake nodes of `k` ranks (0 = real nodes).
+    pub fn fake_node_size(mut self, k: usize) -> Self {
+        self.fake_node_size = k;
+        self
+    }
+
+    /// The cache directory of node `node`: `{node}` in the path replaced by its number.
+    ///
+    /// ```
+    /// let c = op2::Config::default().cache_dir("/tmp/op2-{node}/cache");
+    /// assert_eq!(c.node_cache_dir(3), std::path::PathBuf::from("/tmp/op2-3/cache"));
+    /// ```
+    pub fn node_cache_dir(&self, node: usize) -> PathBuf {
+        let s = self.cache_dir.to_string_lossy();
+        if s.contains("{node}") {
+            PathBuf::from(s.replace("{node}", &node.to_string()))
+        } else {
+            self.cache_dir.clone()
+        }
     }
 
     /// Set the disk-cache directory.

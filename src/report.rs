@@ -45,9 +45,15 @@ pub struct Report {
     pub disk_entries: u64,
     pub disk_bytes: u64,
     pub summary: String,
+    /// The cache mode the job ran in and why (`shared`/`node`, auto-detected or set).
+    #[serde(default)]
+    pub cache_mode: String,
+    /// Keys (32 hex digits) of the disk entries the job used: `op2 cache pack --from-report`.
+    #[serde(default)]
+    pub used_entries: Vec<String>,
 }
 
-const METRICS: [&str; 10] = [
+const METRICS: [&str; 12] = [
     "entries",
     "bytes",
     "hits",
@@ -58,6 +64,8 @@ const METRICS: [&str; 10] = [
     "wait_seconds",
     "loaded_from_disk",
     "corrupt",
+    "bytes_broadcast",
+    "published",
 ];
 
 fn metric(c: &Counters, m: &str) -> f64 {
@@ -71,6 +79,8 @@ fn metric(c: &Counters, m: &str) -> f64 {
         "compile_seconds" => c.compile_seconds,
         "wait_seconds" => c.wait_seconds,
         "loaded_from_disk" => c.loaded_from_disk as f64,
+        "bytes_broadcast" => c.bytes_broadcast as f64,
+        "published" => c.published as f64,
         _ => c.corrupt as f64,
     }
 }
@@ -117,7 +127,7 @@ pub(crate) fn build(
             .unwrap_or(0.0)
     };
     let summary = format!(
-        "{} ranks, {} kernels compiled once ({:.2} s), {} found on disk by rank 0, {} loaded from disk by other ranks, {} corrupt; class cache {} hits / {} misses; disk cache {} entries, {}",
+        "{} ranks, {} kernels compiled once ({:.2} s), {} found on disk by rank 0, {} loaded by other ranks (from rank 0's broadcast), {} corrupt; class cache {} hits / {} misses; disk cache {} entries, {}",
         per_rank.len(),
         sum("disk", "compiles"),
         sum("disk", "compile_seconds"),
@@ -137,6 +147,8 @@ pub(crate) fn build(
         disk_entries,
         disk_bytes,
         summary,
+        cache_mode: String::new(),
+        used_entries: Vec::new(),
     }
 }
 
@@ -215,16 +227,21 @@ pub(crate) fn at_finalize(comm: Comm, config: &Config) -> Result<()> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let disk = DiskCache::new(&config.cache_dir);
+    let plan = crate::cache::node::current_plan();
+    let dir = plan
+        .as_ref()
+        .map(|p| p.dir.clone())
+        .unwrap_or_else(|| config.node_cache_dir(0));
+    let disk = DiskCache::new(&dir);
     let (entries, bytes) = admin::summary(&disk)
         .map(|s| (s.entries, s.bytes))
         .unwrap_or((0, 0));
-    let report = build(
-        per_rank,
-        config.cache_dir.display().to_string(),
-        entries,
-        bytes,
-    );
+    let mut report = build(per_rank, dir.display().to_string(), entries, bytes);
+    report.cache_mode = plan.map(|p| p.describe()).unwrap_or_default();
+    report.used_entries = crate::cache::node::used_entries();
+    if !report.cache_mode.is_empty() {
+        report.summary = format!("{}; cache mode {}", report.summary, report.cache_mode);
+    }
     if config.print_cache_size {
         print!("{}", report.table());
     }

@@ -6,31 +6,7 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(180);
 
-/// A `cc` wrapper that logs each invocation to `log`.
-fn logging_cc(dir: &Path) -> (PathBuf, PathBuf) {
-    let log = dir.join("cc.log");
-    let script = dir.join("cc-logged");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$$ $*\" >> '{}'\nexec cc \"$@\"\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script, log)
-}
-
-/// Compiler invocations with `-o` (real compilations, not `--version` sniffs).
-fn compiles(log: &Path) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.split_whitespace().any(|w| w == "-o"))
-        .count()
-}
+use common::{compile_count as compiles, logging_cc};
 
 fn selftest(np: usize, cache: &Path, cc: &Path, args: &[&str]) -> std::process::Command {
     let mut c = common::mpiexec(np, "op2-selftest", args, cache);
@@ -193,18 +169,12 @@ fn corrupt_or_truncated_entries_are_detected_and_rebuilt() {
         4,
         4,
     );
-    let sos: Vec<PathBuf> = walk(cache.path())
+    let sos: Vec<PathBuf> = common::files_under(cache.path())
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "so"))
         .collect();
     assert_eq!(sos.len(), 2);
-    // One flipped in the middle (same size), one truncated.
-    let mut bytes = std::fs::read(&sos[0]).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(&sos[0], &bytes).unwrap();
-    let b1 = std::fs::read(&sos[1]).unwrap();
-    std::fs::write(&sos[1], &b1[..b1.len() / 3]).unwrap();
+    common::flip_and_truncate(&sos);
     let out = common::run(selftest(4, cache.path(), &cc, &["--kernels", "2"]), T);
     assert_all_ranks_ok(&out, 4, 4);
     assert!(out.stderr.contains("corrupt cache entry"), "{}", out.stderr);
@@ -235,17 +205,4 @@ fn ranks_running_different_loops_get_an_error_not_a_deadlock() {
         "{}",
         out.stderr
     );
-}
-
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

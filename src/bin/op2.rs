@@ -56,6 +56,19 @@ enum CacheCmd {
     },
     /// Delete every entry (processes that loaded one keep working).
     Clear,
+    /// Write verified entries into one pack file (all, or those a job used).
+    Pack {
+        /// The pack file to write.
+        file: PathBuf,
+        /// Only the entries listed in this job's JSON cache report (OP2_CACHE_REPORT).
+        #[arg(long, value_name = "REPORT")]
+        from_report: Option<PathBuf>,
+    },
+    /// Verify a pack file and publish its entries into the cache directory.
+    Unpack {
+        /// The pack file to read.
+        file: PathBuf,
+    },
 }
 
 fn when(secs: u64) -> String {
@@ -76,7 +89,7 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
     let config = op2::Config::from_env()?;
     let dir = cache_dir.unwrap_or(config.cache_dir.clone());
     let disk = DiskCache::new(&dir);
-    if !matches!(cmd, CacheCmd::Dir) {
+    if !matches!(cmd, CacheCmd::Dir | CacheCmd::Unpack { .. }) {
         admin::require_dir(&dir)?;
     }
     match cmd {
@@ -152,6 +165,42 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
                     r.skipped_busy
                 );
             }
+        }
+        CacheCmd::Pack { file, from_report } => {
+            let keys = match from_report {
+                None => None,
+                Some(r) => {
+                    let text =
+                        std::fs::read(&r).map_err(|e| op2::Error::io("read report", &r, e))?;
+                    let report: op2::report::Report =
+                        serde_json::from_slice(&text).map_err(|e| {
+                            op2::Error::invalid(
+                                "op2 cache pack --from-report",
+                                format!("{}: {e}", r.display()),
+                            )
+                        })?;
+                    if report.used_entries.is_empty() {
+                        return Err(op2::Error::invalid(
+                            "op2 cache pack --from-report",
+                            format!("{} lists no used cache entries", r.display()),
+                        ));
+                    }
+                    Some(report.used_entries)
+                }
+            };
+            let n = op2::cache::pack::pack(&disk, &file, keys.as_deref())?;
+            println!("packed {n} entries into {}", file.display());
+        }
+        CacheCmd::Unpack { file } => {
+            let r =
+                op2::cache::pack::unpack(&file, &disk, Duration::from_secs(config.lock_timeout_s))?;
+            println!(
+                "unpacked {} entries into {} ({} written, {} already present)",
+                r.written + r.present,
+                dir.display(),
+                r.written,
+                r.present
+            );
         }
         CacheCmd::Clear => {
             let (files, bytes) = admin::clear(&disk)?;

@@ -21,8 +21,9 @@
 //!    entry's lock, looks again (another job may have just written it), compiles into a
 //!    temporary, checksums, renames into place, unlocks.
 //! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error.
-//! 4. Every other rank memory-maps the `.so`, verifies the checksum, and loads it. They never
-//!    compile and never wait on a lock.
+//! 4. Rank 0 broadcasts the library's bytes; every other rank verifies the checksum and loads
+//!    them from memory, never touching the cache directory (node leaders in node mode publish
+//!    a copy into their node's directory first: `node.rs`). They never compile.
 //! 5. An allreduce of "loaded ok": if any rank failed (corrupt, truncated, unloadable), rank 0
 //!    moves the entry aside and rebuilds it once, collectively; a second failure is an error on
 //!    every rank. A corrupt entry is never executed.
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::fsutil;
 use crate::cache::key::{ArgShape, Signature};
-use crate::cache::layout::{check_file, now_secs, DiskCache, EntryPaths, Meta, Verify, CACHE_NAME};
+use crate::cache::layout::{now_secs, DiskCache, EntryPaths, Meta, Verify, CACHE_NAME};
 use crate::cache::stats;
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
@@ -79,7 +80,9 @@ pub(crate) fn fetch_or_compile(
     req: &Request,
 ) -> Result<Arc<LoadedKernel>> {
     spmd_check(comm, config, req)?;
-    let cache = DiskCache::new(&config.cache_dir);
+    // Cache mode and node directories (`node.rs`): collective once per job.
+    let plan = crate::cache::node::plan(comm, config)?;
+    let cache = DiskCache::new(&plan.dir);
     let name = req.kernel.name();
     for attempt in 0..2 {
         let t0 = Instant::now();
@@ -125,17 +128,10 @@ pub(crate) fn fetch_or_compile(
                 })
             }
         };
-        // Rank 0 verified (or just wrote) the file; the others verify what they map.
-        let loaded = if comm.is_root() {
-            LoadedKernel::load(&so, name, 0)
-        } else {
-            check_file(&so, size, checksum)
-                .map_err(|detail| Error::CorruptEntry {
-                    path: so.clone(),
-                    detail,
-                })
-                .and_then(|()| LoadedKernel::load(&so, name, comm.rank()))
-        };
+        // Rank 0 verified (or just wrote) the file; the others receive its bytes over MPI,
+        // verify them and load them from memory; node leaders publish copies (`node.rs`).
+        let loaded =
+            crate::cache::node::distribute(comm, config, &plan, &so, checksum, size, name)?;
         let ok = comm.allreduce_u64(loaded.is_ok() as u64, ReduceOp::Min)? == 1;
         if ok {
             let secs = t0.elapsed().as_secs_f64();

@@ -6,7 +6,9 @@ pub(crate) mod fsutil;
 pub mod key;
 pub mod layout;
 pub mod memory;
+pub mod node;
 pub mod object;
+pub mod pack;
 pub mod prune;
 pub mod stats;
 

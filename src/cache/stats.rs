@@ -24,10 +24,18 @@ pub struct Counters {
     pub compile_seconds: f64,
     /// Seconds ranks other than 0 waited for rank 0's outcome and loaded the result.
     pub wait_seconds: f64,
-    /// Entries loaded from disk that another process compiled.
+    /// Entries this rank loaded that rank 0 found or compiled (received over MPI, loaded from
+    /// memory; the name is historical).
     pub loaded_from_disk: u64,
-    /// Corrupt entries detected and rebuilt.
+    /// Corrupt entries detected and rebuilt (or, on node leaders, replaced).
     pub corrupt: u64,
+    /// Bytes of compiled libraries this rank received from rank 0's broadcasts.
+    #[serde(default)]
+    pub bytes_broadcast: u64,
+    /// Entries a node leader published into its node's directory (node mode) or `op2 cache
+    /// unpack` wrote.
+    #[serde(default)]
+    pub published: u64,
 }
 
 static STATS: Mutex<BTreeMap<&'static str, Counters>> = Mutex::new(BTreeMap::new());

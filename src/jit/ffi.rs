@@ -11,11 +11,48 @@ use crate::error::{Error, Result};
 
 type Entry = unsafe extern "C" fn(i32, i32, *const *mut c_void, *const *const i32);
 
+/// Where [`LoadedKernel::load_bytes`] put the bytes it loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MemoryLoad {
+    /// An anonymous memory file: no filesystem operation at all.
+    Memfd,
+    /// A private temporary file (memfd unavailable), removed after loading.
+    TempFile,
+}
+
+/// An anonymous, close-on-exec memory file holding `bytes` (Linux `memfd_create`).
+#[cfg(target_os = "linux")]
+fn memfd_with(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated static string and the flags are valid; the call
+    // only creates a new descriptor (or fails with -1, checked below).
+    let fd = unsafe { libc::memfd_create(c"op2-kernel".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by memfd_create, is open, and nothing else owns it; the
+    // File takes sole ownership and closes it on drop.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    f.write_all(bytes)?;
+    Ok(f)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn memfd_with(_bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
 /// A generated module loaded into this process. The library stays loaded as long as any
 /// `Arc<LoadedKernel>` exists (an entry evicted from the class cache stays valid while in use).
 pub struct LoadedKernel {
     entry: Entry,
+    // Field order matters: the library is closed before its memory file. glibc identifies a
+    // loaded library by the path string it was opened with, so the descriptor behind
+    // `/proc/self/fd/N` stays open while the library is loaded: were N reused by the next
+    // memory file, dlopen would return this library instead of loading the new one.
     _lib: libloading::Library,
+    _memfd: Option<std::fs::File>,
     name: String,
 }
 
@@ -51,8 +88,59 @@ impl LoadedKernel {
         Ok(LoadedKernel {
             entry,
             _lib: lib,
+            _memfd: None,
             name: kernel.to_string(),
         })
+    }
+
+    /// Load a module from bytes held in memory (received over MPI, checksum verified by the
+    /// caller), without touching the cache directory. Returns the module and where it was
+    /// loaded from: on Linux an anonymous memory file (`memfd_create`, then `dlopen` of
+    /// `/proc/self/fd/N`); where that is unavailable (no memfd, no /proc) a private temporary
+    /// file in the system temporary directory, unlinked right after loading. A memory file's
+    /// descriptor stays open while the module is loaded (one per loaded kernel).
+    pub(crate) fn load_bytes(
+        bytes: &[u8],
+        kernel: &str,
+        rank: i32,
+    ) -> Result<(LoadedKernel, MemoryLoad)> {
+        match memfd_with(bytes) {
+            Ok(file) => {
+                use std::os::fd::AsRawFd;
+                let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+                if let Ok(mut k) = Self::load(&path, kernel, rank) {
+                    k._memfd = Some(file);
+                    return Ok((k, MemoryLoad::Memfd));
+                }
+            }
+            Err(_) => {}
+        }
+        let dir = std::env::temp_dir();
+        let tmp = dir.join(format!(
+            ".op2-load-{}-{:016x}.so",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let written = (|| {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o700)
+                .open(&tmp)?;
+            f.write_all(bytes)
+        })();
+        let out = written
+            .map_err(|e| Error::Load {
+                kernel: kernel.to_string(),
+                path: tmp.clone(),
+                rank,
+                detail: format!("no memfd, and the private temporary copy failed: {e}"),
+            })
+            .and_then(|()| Self::load(&tmp, kernel, rank));
+        let _ = std::fs::remove_file(&tmp);
+        Ok((out?, MemoryLoad::TempFile))
     }
 
     /// Run the generated loop over elements `[start, end)`.

@@ -1,7 +1,8 @@
 //! Communicators: the only module that calls MPI.
 //!
 //! Owns every collective and point-to-point operation op2 performs, behind a small typed
-//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `exchange`, `idle_barrier`). Other modules never
+//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `exchange`, `idle_barrier`,
+//! `node_layout`). Other modules never
 //! import `mpi` directly, so the rules below live in one place:
 //!
 //! * A [`Comm`] is a small `Copy` descriptor: either MPI's world communicator or a serial
@@ -329,6 +330,73 @@ impl Comm {
     }
 }
 
+/// Which node a rank is on, and which rank leads each node (the same on every rank).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeLayout {
+    /// This rank's node, numbered 0.. in the order of the nodes' lowest ranks (rank 0's
+    /// node is node 0).
+    pub node: usize,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// True on the lowest rank of each node (its leader).
+    pub leader: bool,
+    /// The leaders' ranks, by node.
+    pub leaders: Vec<i32>,
+    /// True when the nodes are fake (fixed-size blocks of consecutive ranks).
+    pub fake: bool,
+}
+
+impl Comm {
+    /// Collective: group the ranks into nodes. `fake_size` > 0 makes every `fake_size`
+    /// consecutive ranks one node (testing on one machine); 0 asks MPI which ranks share
+    /// memory (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`).
+    ///
+    /// ```
+    /// let l = op2::Comm::serial().node_layout(0).unwrap();
+    /// assert_eq!((l.node, l.nodes, l.leader), (0, 1, true));
+    /// ```
+    pub fn node_layout(&self, fake_size: usize) -> Result<NodeLayout> {
+        let size = self.size as usize;
+        if fake_size > 0 || size == 1 {
+            let k = if fake_size > 0 { fake_size } else { size };
+            let me = self.rank as usize;
+            return Ok(NodeLayout {
+                node: me / k,
+                nodes: size.div_ceil(k),
+                leader: me % k == 0,
+                leaders: (0..size).step_by(k).map(|r| r as i32).collect(),
+                fake: fake_size > 0,
+            });
+        }
+        let Some(c) = self.mpi()? else {
+            unreachable!("size > 1 has an MPI communicator")
+        };
+        // The lowest world rank on my node, found inside the node's communicator (keyed by
+        // world rank, so the node's rank 0 is that lowest rank); the communicator is freed
+        // when dropped.
+        let node_comm = c.split_shared(self.rank);
+        let mut leader = self.rank;
+        node_comm.process_at_rank(0).broadcast_into(&mut leader);
+        let is_leader = node_comm.rank() == 0;
+        drop(node_comm);
+        let mut all = vec![0i32; size];
+        c.all_gather_into(&leader, &mut all[..]);
+        let mut leaders = all.clone();
+        leaders.sort_unstable();
+        leaders.dedup();
+        let node = leaders
+            .binary_search(&leader)
+            .expect("my leader is a leader");
+        Ok(NodeLayout {
+            node,
+            nodes: leaders.len(),
+            leader: is_leader,
+            leaders,
+            fake: false,
+        })
+    }
+}
+
 /// Offsets of consecutive blocks of the given lengths (MPI's `displs`).
 fn displacements(lens: &[i32]) -> Vec<i32> {
     lens.iter()
@@ -358,11 +426,15 @@ pub(crate) fn abort(code: i32) -> ! {
 
 /// All ranks agree on success: if any rank failed, every rank returns `Error::Remote` naming
 /// the lowest failed rank (that rank with its own message).
+/// "No rank failed" in an allreduce(MIN) of failed ranks. Not u64::MAX: MPICH's MPI_MIN on
+/// 64-bit unsigned values was seen to compare them as signed, so u64::MAX (-1) always won.
+const NOBODY: u64 = i64::MAX as u64;
+
 pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
     let me = if r.is_err() {
         comm.rank() as u64
     } else {
-        u64::MAX
+        NOBODY
     };
     let first = comm.allreduce_u64(me, ReduceOp::Min)?;
     match r {
@@ -370,7 +442,7 @@ pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
             rank: comm.rank(),
             detail: e.to_string(),
         }),
-        Ok(_) if first != u64::MAX => Err(Error::Remote {
+        Ok(_) if first != NOBODY => Err(Error::Remote {
             rank: first as i32,
             detail: "it could not build its part of the distributed data (see its message)".into(),
         }),

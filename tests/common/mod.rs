@@ -53,6 +53,12 @@ pub fn bin(name: &str) -> PathBuf {
 pub fn mpiexec(np: usize, binary: &str, args: &[&str], cache: &Path) -> Command {
     let mut c = Command::new("mpiexec");
     c.arg("-n").arg(np.to_string()).arg(bin(binary)).args(args);
+    op2_env(&mut c, cache);
+    c
+}
+
+/// OP2_CACHE_DIR = `cache`, and no other op2 setting inherited from the caller.
+fn op2_env(c: &mut Command, cache: &Path) {
     c.env("OP2_CACHE_DIR", cache);
     for v in [
         "OP2_CC",
@@ -62,10 +68,11 @@ pub fn mpiexec(np: usize, binary: &str, args: &[&str], cache: &Path) -> Command 
         "OP2_CACHE_REPORT",
         "PYOP2_CACHE_DIR",
         "OP2_CACHE_MAX_SIZE",
+        "OP2_CACHE_MODE",
+        "OP2_FAKE_NODE_SIZE",
     ] {
         c.env_remove(v);
     }
-    c
 }
 
 /// Run `cmd` to completion, killing it (and failing the test) after `timeout`.
@@ -126,4 +133,124 @@ pub fn cache_dir() -> tempfile::TempDir {
         .prefix("op2-test-cache-")
         .tempdir()
         .unwrap()
+}
+
+/// A `cc` wrapper in `dir` that logs each invocation to `dir/cc.log`: (wrapper, log).
+pub fn logging_cc(dir: &Path) -> (PathBuf, PathBuf) {
+    let log = dir.join("cc.log");
+    let script = dir.join("cc-logged");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$$ $*\" >> '{}'\nexec cc \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+/// Compiler invocations logged by [`logging_cc`] with `-o` (compilations, not `--version`).
+pub fn compile_count(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == "-o"))
+        .count()
+}
+
+/// Every file under `d` (recursively).
+pub fn files_under(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(d) else {
+        return out;
+    };
+    for e in rd {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// True if `strace` can trace here (installed, ptrace allowed).
+pub fn strace_works() -> bool {
+    Command::new("strace")
+        .args(["-qq", "-e", "trace=%file", "-o", "/dev/null", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `mpiexec -n np strace -ff ... <bin> args`: every process's file system calls (`%file`)
+/// traced into `trace_dir/t.<pid>` (threads and child processes get their own files).
+pub fn mpiexec_traced(
+    np: usize,
+    binary: &str,
+    args: &[&str],
+    cache: &Path,
+    trace_dir: &Path,
+) -> Command {
+    let mut c = Command::new("mpiexec");
+    c.arg("-n").arg(np.to_string()).arg("strace");
+    c.args(["-ff", "-qq", "-s", "4096", "-e", "trace=%file", "-o"]);
+    c.arg(trace_dir.join("t")).arg(bin(binary)).args(args);
+    op2_env(&mut c, cache);
+    c
+}
+
+/// File system calls naming a path under `needle`, per rank (from the `rank R pid P` lines a
+/// program printed with `--pids`), and the sum over every other traced process or thread
+/// (the compiler rank 0 runs, helper threads).
+pub fn file_ops_per_rank(stdout: &str, trace_dir: &Path, needle: &str) -> (Vec<usize>, usize) {
+    let mut pid_rank = std::collections::BTreeMap::new();
+    for l in stdout.lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        if w.len() == 4 && w[0] == "rank" && w[2] == "pid" {
+            pid_rank.insert(w[3].to_string(), w[1].parse::<usize>().unwrap());
+        }
+    }
+    let mut per_rank = vec![0; pid_rank.len()];
+    let mut other = 0;
+    for f in files_under(trace_dir) {
+        let pid = f
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_string();
+        let n = std::fs::read_to_string(&f)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count();
+        match pid_rank.get(&pid) {
+            Some(&r) => per_rank[r] += n,
+            None => other += n,
+        }
+    }
+    (per_rank, other)
+}
+
+/// Damage two files: flip a byte in the middle of the first (same size), truncate the second
+/// to a third.
+pub fn flip_and_truncate(files: &[PathBuf]) {
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&files[0], &bytes).unwrap();
+    let b1 = std::fs::read(&files[1]).unwrap();
+    std::fs::write(&files[1], &b1[..b1.len() / 3]).unwrap();
+}
+
+/// Seconds to rank 0's first loop result, from `op2-selftest`'s output.
+pub fn first_result(stdout: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("first loop result after "))
+        .and_then(|l| l.trim_end_matches(" s").parse().ok())
+        .expect("timing line")
 }

@@ -1,0 +1,483 @@
+//! Sharing compiled kernels across nodes: the cache mode of a job, node directories, and how
+//! rank 0's library reaches every rank.
+//!
+//! `disk.rs` finds or compiles an entry in *one* directory (rank 0's). This file decides, once
+//! per job, where that directory is and whether other nodes see it (`OP2_CACHE_MODE`), and
+//! moves the library from rank 0 to every rank over MPI:
+//!
+//! 1. **Plan** (collective, once per job and communicator): group ranks into nodes
+//!    (`Comm::node_layout`: shared-memory split, or fake nodes of `OP2_FAKE_NODE_SIZE` ranks);
+//!    each node's directory is `OP2_CACHE_DIR` with `{node}` replaced by its number. In `auto`
+//!    mode rank 0 writes a token file and holds a lock on it; every other node's leader looks
+//!    for the token in its own directory and tries the lock; one allreduce: if every leader
+//!    saw the token and found the lock held, the directory is shared with working locks
+//!    (`shared`), else `node`. Only rank 0 and the leaders touch the filesystem.
+//! 2. **Distribute** (collective, per kernel after rank 0's outcome): rank 0 reads the verified
+//!    library once and broadcasts one frame: a small JSON header (key, metadata) and the bytes.
+//!    Every other rank checks size and xxh3-64 of what it received against the checksum rank 0
+//!    verified, and loads it from memory (`LoadedKernel::load_bytes`): it never opens the cache
+//!    directory. In `node` mode each other node's leader first publishes the bytes into its
+//!    node's directory with the disk cache's protocol (shared lock to look, exclusive lock to
+//!    write, verify again, move a damaged copy aside, temporary + fsync + rename for the `.so`
+//!    then the `.meta`); a failed publish is agreed (one allreduce) and becomes the same error,
+//!    naming the leader and its directory, on every rank.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::fsutil;
+use crate::cache::layout::{DiskCache, Meta, Verify, CACHE_NAME};
+use crate::cache::stats;
+use crate::config::{CacheMode, Config};
+use crate::error::{Error, IoContext, Result};
+use crate::jit::ffi::LoadedKernel;
+use crate::mpi::comm::{Comm, NodeLayout, ReduceOp};
+
+/// The cache mode a job runs in, after `auto` detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// One directory for every node; only rank 0 touches it.
+    Shared,
+    /// A directory per node; rank 0 and one leader per node touch their own.
+    Node,
+}
+
+/// How this job shares its disk cache (the same on every rank except `dir`).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub layout: NodeLayout,
+    pub mode: Resolved,
+    /// This rank's node's cache directory (rank 0's is the one compiles go to).
+    pub dir: PathBuf,
+    /// Why this mode, for the report.
+    pub why: String,
+}
+
+impl Plan {
+    /// True on ranks that publish into their node's directory: the leaders of nodes other
+    /// than rank 0's, in node mode.
+    fn publishes(&self) -> bool {
+        self.mode == Resolved::Node && self.layout.leader && self.layout.node != 0
+    }
+
+    /// One line for the report: `node (auto: ...)`.
+    pub fn describe(&self) -> String {
+        let m = match self.mode {
+            Resolved::Shared => "shared",
+            Resolved::Node => "node",
+        };
+        format!(
+            "{m} ({}; {} {}node{})",
+            self.why,
+            self.layout.nodes,
+            if self.layout.fake { "fake " } else { "" },
+            if self.layout.nodes == 1 { "" } else { "s" }
+        )
+    }
+}
+
+type PlanKey = (u64, i32, PathBuf, CacheMode, usize);
+static PLAN: Mutex<Option<(PlanKey, Arc<Plan>)>> = Mutex::new(None);
+/// Keys (hex) of the entries rank 0 handed out in this process, for the report and packs.
+static USED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// The plan of the most recent job in this process, if any.
+pub fn current_plan() -> Option<Arc<Plan>> {
+    PLAN.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|(_, p)| p.clone())
+}
+
+/// Keys (32 hex digits) of every disk entry this process obtained as rank 0.
+pub fn used_entries() -> Vec<String> {
+    USED.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect()
+}
+
+/// Collective on first use per communicator and configuration: the job's plan.
+pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<Plan>> {
+    let key: PlanKey = (
+        comm.id(),
+        comm.size(),
+        config.cache_dir.clone(),
+        config.cache_mode,
+        config.fake_node_size,
+    );
+    if let Some((k, p)) = PLAN.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if *k == key {
+            return Ok(p.clone());
+        }
+    }
+    let layout = comm.node_layout(config.fake_node_size)?;
+    let dir = config.node_cache_dir(layout.node);
+    let (mode, why) = match config.cache_mode {
+        CacheMode::Shared => (Resolved::Shared, "OP2_CACHE_MODE=shared".to_string()),
+        CacheMode::Node => (Resolved::Node, "OP2_CACHE_MODE=node".to_string()),
+        CacheMode::Auto => detect(comm, &layout, &dir)?,
+    };
+    let plan = Arc::new(Plan {
+        layout,
+        mode,
+        dir,
+        why,
+    });
+    *PLAN.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, plan.clone()));
+    Ok(plan)
+}
+
+/// `auto`: is rank 0's directory the very directory every other node's leader sees, with
+/// locks that exclude across nodes? Rank 0 writes a token and holds its lock; the leaders look.
+fn detect(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(Resolved, String)> {
+    if layout.nodes == 1 {
+        return Ok((Resolved::Shared, "auto: one node".into()));
+    }
+    let mut held = None;
+    let mut token = String::new();
+    if comm.is_root() {
+        let name = format!(
+            ".op2-probe-{}-{}-{:016x}",
+            fsutil::hostname(),
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        let made = fsutil::create_private_dir(dir)
+            .and_then(|()| fs::write(dir.join(&name), name.as_bytes()).ctx("write", dir))
+            .and_then(|()| {
+                fsutil::lock_exclusive(&dir.join(format!("{name}.lock")), Duration::from_secs(5))
+            });
+        match made {
+            Ok(g) => {
+                held = Some(g);
+                token = name;
+            }
+            Err(e) => eprintln!("op2: cache mode detection: {e}; assuming node-local directories"),
+        }
+    }
+    let token = String::from_utf8(comm.broadcast_bytes(0, token.into_bytes())?)
+        .map_err(|e| Error::Mpi(format!("garbled cache probe name from rank 0: {e}")))?;
+    // 2: same directory, locks exclude; 1: same directory, locks do not; 0: another directory.
+    let mut vote = 2u64;
+    if layout.leader && layout.node != 0 {
+        let path = dir.join(&token);
+        let seen = !token.is_empty() && fs::read(&path).is_ok_and(|b| b == token.as_bytes());
+        vote = if !seen {
+            0
+        } else {
+            match fsutil::try_lock_exclusive(&dir.join(format!("{token}.lock"))) {
+                Ok(None) => 2,
+                _ => 1,
+            }
+        };
+    }
+    if token.is_empty() {
+        vote = 0;
+    }
+    let agreed = comm.allreduce_u64(vote, ReduceOp::Min)?;
+    if comm.is_root() && !token.is_empty() {
+        let _ = fs::remove_file(dir.join(&token));
+        let _ = fs::remove_file(dir.join(format!("{token}.lock")));
+        drop(held);
+    }
+    Ok(match agreed {
+        2 => (
+            Resolved::Shared,
+            "auto: every node sees rank 0's directory and its locks".into(),
+        ),
+        1 => (
+            Resolved::Node,
+            "auto: the directory is shared but its locks do not exclude across nodes".into(),
+        ),
+        _ => (
+            Resolved::Node,
+            "auto: OP2_CACHE_DIR is not the same directory on every node".into(),
+        ),
+    })
+}
+
+/// The header of rank 0's frame.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    /// Empty if rank 0 could not read back a verified library (then `detail` says why).
+    key: String,
+    detail: String,
+    /// Rank 0's metadata, sent in node mode only (leaders publish it).
+    meta: Option<Meta>,
+}
+
+/// Collective, after rank 0 broadcast `Ready { so, checksum, size }`: move the library to every
+/// rank and load it. The outer error is a failure every rank agreed on (a node directory that
+/// cannot take the entry); the inner result is this rank's load, for the caller's "loaded ok"
+/// agreement (a corrupt transfer or an unloadable library triggers its rebuild).
+pub(crate) fn distribute(
+    comm: Comm,
+    config: &Config,
+    plan: &Plan,
+    so: &Path,
+    checksum: u64,
+    size: u64,
+    kernel: &str,
+) -> Result<Result<LoadedKernel>> {
+    if comm.size() == 1 {
+        record_used(so);
+        return Ok(LoadedKernel::load(so, kernel, 0));
+    }
+    let frame = if comm.is_root() {
+        record_used(so);
+        root_frame(plan, so, checksum, size)
+    } else {
+        Vec::new()
+    };
+    let frame = comm.broadcast_bytes(0, frame)?;
+    let corrupt = |detail: String| Error::CorruptEntry {
+        path: so.to_path_buf(),
+        detail,
+    };
+    let (header, bytes) = split_frame(&frame).map_err(|d| Error::Mpi(d))?;
+    let received = if header.key.is_empty() {
+        Err(corrupt(format!(
+            "rank 0 could not read it back: {}",
+            header.detail
+        )))
+    } else if bytes.len() as u64 != size || xxhash_rust::xxh3::xxh3_64(bytes) != checksum {
+        Err(corrupt(format!(
+            "rank {} received {} bytes whose checksum does not match rank 0's",
+            comm.rank(),
+            bytes.len()
+        )))
+    } else {
+        Ok(())
+    };
+    if !comm.is_root() {
+        stats::update(CACHE_NAME, |s| s.bytes_broadcast += frame.len() as u64);
+    }
+    if plan.mode == Resolved::Node && plan.layout.nodes > 1 {
+        let mine = if plan.publishes() && received.is_ok() {
+            publish_received(config, plan, &header, bytes, checksum, size)
+        } else {
+            Ok(())
+        };
+        // "Nobody failed" is the size, not u64::MAX: MPICH's MPI_MIN on 64-bit unsigned
+        // values compares them as signed (u64::MAX would win as -1).
+        let none = comm.size() as u64;
+        let me = if mine.is_err() {
+            comm.rank() as u64
+        } else {
+            none
+        };
+        let first = comm.allreduce_u64(me, ReduceOp::Min)?;
+        if first != none {
+            let msg = match &mine {
+                Err(e) => e.to_string().into_bytes(),
+                Ok(()) => Vec::new(),
+            };
+            let msg = comm.broadcast_bytes(first as i32, msg)?;
+            return Err(Error::Remote {
+                rank: first as i32,
+                detail: format!(
+                    "node leader could not publish kernel `{kernel}` into its node's cache directory: {}",
+                    String::from_utf8_lossy(&msg)
+                ),
+            });
+        }
+    }
+    if comm.is_root() {
+        return Ok(received.and_then(|()| LoadedKernel::load(so, kernel, 0)));
+    }
+    Ok(
+        received
+            .and_then(|()| LoadedKernel::load_bytes(bytes, kernel, comm.rank()).map(|(k, _)| k)),
+    )
+}
+
+fn record_used(so: &Path) {
+    if let Some(k) = key_of(so) {
+        USED.lock().unwrap_or_else(|e| e.into_inner()).insert(k);
+    }
+}
+
+/// The key (hex) of an entry from its `.so` path: `<k0k1>/<k2..k31>.so`.
+fn key_of(so: &Path) -> Option<String> {
+    let stem = so.file_stem()?.to_str()?;
+    let sub = so.parent()?.file_name()?.to_str()?;
+    let k = format!("{sub}{stem}");
+    (k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())).then_some(k)
+}
+
+/// Rank 0: `[u64 header length][header JSON][library bytes]`, read back once from the entry
+/// it verified (or wrote) and checked again (so what travels is what was verified).
+fn root_frame(plan: &Plan, so: &Path, checksum: u64, size: u64) -> Vec<u8> {
+    let read = (|| -> std::result::Result<(String, Option<Meta>, Vec<u8>), String> {
+        let key =
+            key_of(so).ok_or_else(|| format!("{} is not a cache entry path", so.display()))?;
+        let bytes = fs::read(so).map_err(|e| format!("cannot read {}: {e}", so.display()))?;
+        if bytes.len() as u64 != size || xxhash_rust::xxh3::xxh3_64(&bytes) != checksum {
+            return Err(format!("{} changed after it was verified", so.display()));
+        }
+        let meta = if plan.mode == Resolved::Node && plan.layout.nodes > 1 {
+            Some(
+                DiskCache::read_meta(&so.with_extension("meta")).map_err(|v| match v {
+                    Verify::Missing => format!("{} vanished", so.with_extension("meta").display()),
+                    Verify::Corrupt(w) => w,
+                })?,
+            )
+        } else {
+            None
+        };
+        Ok((key, meta, bytes))
+    })();
+    let (header, bytes) = match read {
+        Ok((key, meta, bytes)) => (
+            Header {
+                key,
+                detail: String::new(),
+                meta,
+            },
+            bytes,
+        ),
+        Err(detail) => (
+            Header {
+                key: String::new(),
+                detail,
+                meta: None,
+            },
+            Vec::new(),
+        ),
+    };
+    let h = serde_json::to_vec(&header).expect("header serialises");
+    let mut frame = Vec::with_capacity(8 + h.len() + bytes.len());
+    frame.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    frame.extend_from_slice(&h);
+    frame.extend_from_slice(&bytes);
+    frame
+}
+
+fn split_frame(frame: &[u8]) -> std::result::Result<(Header, &[u8]), String> {
+    let bad = || "garbled kernel broadcast from rank 0".to_string();
+    let n = u64::from_le_bytes(
+        frame
+            .get(..8)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    );
+    let end = 8usize
+        .checked_add(n as usize)
+        .filter(|&e| e <= frame.len())
+        .ok_or_else(bad)?;
+    let header: Header =
+        serde_json::from_slice(&frame[8..end]).map_err(|e| format!("{}: {e}", bad()))?;
+    Ok((header, &frame[end..]))
+}
+
+/// A leader: publish what rank 0 sent into this node's directory.
+fn publish_received(
+    config: &Config,
+    plan: &Plan,
+    header: &Header,
+    bytes: &[u8],
+    checksum: u64,
+    size: u64,
+) -> Result<()> {
+    let meta = header.meta.clone().ok_or_else(|| {
+        Error::Mpi("rank 0 sent no metadata with the library in node mode".into())
+    })?;
+    if meta.checksum != checksum || meta.size != size || meta.key != header.key {
+        return Err(Error::Mpi(format!(
+            "rank 0's metadata for {} does not match the library it sent",
+            header.key
+        )));
+    }
+    let key = u128::from_str_radix(&header.key, 16)
+        .map_err(|e| Error::Mpi(format!("bad key {:?} from rank 0: {e}", header.key)))?;
+    let cache = DiskCache::new(&plan.dir);
+    publish(
+        &cache,
+        key,
+        &meta,
+        bytes,
+        Duration::from_secs(config.lock_timeout_s),
+    )?;
+    crate::cache::prune::after_insert(&cache, config.cache_max_size);
+    Ok(())
+}
+
+/// What [`publish`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// A verified copy was already there.
+    Present,
+    /// Written.
+    Written,
+    /// A damaged copy was moved aside and replaced.
+    Repaired,
+}
+
+/// Publish an entry whose bytes and metadata are in memory (checked by the caller: `meta`'s
+/// size and checksum are those of `bytes`) into `cache`, with the disk cache's protocol:
+/// shared lock to look; exclusive lock, look again, move a damaged copy to `corrupt/`, write
+/// the `.so` then the `.meta` atomically. Used by node leaders and by `op2 cache unpack`.
+pub fn publish(
+    cache: &DiskCache,
+    key: u128,
+    meta: &Meta,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<Published> {
+    let paths = cache.entry(key);
+    let sub = paths.so.parent().expect("entry has a directory");
+    fsutil::create_private_dir(cache.dir())?;
+    fsutil::create_private_dir(sub)?;
+    {
+        let _look = fsutil::lock_shared(&paths.lock, timeout)?;
+        if DiskCache::verify(&paths).is_ok() {
+            return Ok(Published::Present);
+        }
+    }
+    let _write = fsutil::lock_exclusive(&paths.lock, timeout)?;
+    let mut repaired = false;
+    match DiskCache::verify(&paths) {
+        Ok(_) => return Ok(Published::Present),
+        Err(Verify::Missing) => {}
+        Err(Verify::Corrupt(why)) => {
+            eprintln!(
+                "op2: corrupt cache entry for kernel `{}` in {}: {why}; replacing it",
+                meta.kernel,
+                cache.dir().display()
+            );
+            stats::update(CACHE_NAME, |s| s.corrupt += 1);
+            cache.quarantine(&paths)?;
+            repaired = true;
+        }
+    }
+    let tmp = fsutil::temp_path(sub, &format!("{key:032x}.so"));
+    let written = (|| {
+        let mut f = fs::File::create(&tmp).ctx("create", &tmp)?;
+        f.write_all(bytes).ctx("write", &tmp)?;
+        drop(f);
+        fsutil::atomic_rename(&tmp, &paths.so)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fsutil::atomic_write(
+        &paths.meta,
+        &serde_json::to_vec_pretty(meta).expect("meta serialises"),
+    )?;
+    stats::update(CACHE_NAME, |s| s.published += 1);
+    Ok(if repaired {
+        Published::Repaired
+    } else {
+        Published::Written
+    })
+}
