@@ -3,12 +3,12 @@
 //! (b) time to the first loop result with a cold and a warm disk cache (4 ranks);
 //! (c) par_loop dispatch on a class-cache hit versus calling the same compiled function pointer
 //!     directly (one process, a 1-element set, so the loop body is negligible).
-use std::ffi::c_void;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Set};
+#[path = "common/mod.rs"]
+mod common;
 
 fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64) {
     let t0 = Instant::now();
@@ -96,53 +96,11 @@ fn main() {
 
     println!("(c) dispatch overhead, class-cache hit vs direct call of the same function pointer");
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("OP2_CACHE_DIR", dir.path());
-    let s = Set::new(1).unwrap();
-    let x = Dat::new(&DataSet::new(&s, 1).unwrap(), vec![0.0f64]).unwrap();
-    let k = Kernel::new("bump", "void bump(double *x) { x[0] += 1.0; }").unwrap();
-    par_loop(&k, &s, &[x.arg(Access::RW)]).unwrap();
-    let n = 200_000;
-    let t0 = Instant::now();
-    for _ in 0..n {
-        par_loop(&k, &s, &[x.arg(Access::RW)]).unwrap();
-    }
-    let per_loop = t0.elapsed().as_secs_f64() / n as f64;
-    // The same compiled module, loaded and called with no runtime in between.
-    let so = walk(dir.path())
-        .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "so"))
-        .unwrap();
-    let lib = unsafe { libloading::Library::new(&so) }.unwrap();
-    type Entry = unsafe extern "C" fn(i32, i32, *const *mut c_void, *const *const i32);
-    let f: libloading::Symbol<Entry> = unsafe { lib.get(b"op2_loop") }.unwrap();
-    let mut v = [0.0f64];
-    let args = [v.as_mut_ptr() as *mut c_void];
-    let maps = [std::ptr::null::<i32>()];
-    let t0 = Instant::now();
-    for _ in 0..n {
-        unsafe { f(0, 1, args.as_ptr(), maps.as_ptr()) };
-    }
-    let direct = t0.elapsed().as_secs_f64() / n as f64;
-    assert_eq!(v[0], n as f64);
-    assert_eq!(x.to_vec::<f64>().unwrap()[0], (n + 1) as f64);
+    let (per_loop, direct) = common::dispatch_overhead(dir.path(), 200_000, 1)[0];
     println!(
         "    par_loop on a hit: {:.0} ns   direct call: {:.1} ns   overhead: {:.0} ns per loop",
         per_loop * 1e9,
         direct * 1e9,
         (per_loop - direct) * 1e9
     );
-    let _ = DType::F64;
-}
-
-fn walk(d: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
