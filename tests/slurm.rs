@@ -43,7 +43,12 @@ impl Drop for Cluster {
 
 /// `sbatch --wait` one script of cluster-configs/ on `ntasks` tasks with `env`; returns the
 /// job's output file.
-fn sbatch(script: &str, ntasks: usize, out_dir: &Path, env: &[(&str, String)]) -> (common::Outcome, String) {
+fn sbatch(
+    script: &str,
+    ntasks: usize,
+    out_dir: &Path,
+    env: &[(&str, String)],
+) -> (common::Outcome, String) {
     let log = out_dir.join(format!("{script}.out"));
     let mut c = Command::new("sbatch");
     c.args(["--wait", "--nodes=1"])
@@ -56,7 +61,12 @@ fn sbatch(script: &str, ntasks: usize, out_dir: &Path, env: &[(&str, String)]) -
         .env("SLURM_CONF", format!("{SLURM_DIR}/slurm.conf"))
         .env("OP2_ROOT", ROOT)
         .env("OUT_DIR", out_dir);
-    for v in ["OP2_CACHE_REPORT", "OP2_PRINT_CACHE_SIZE", "OP2_CACHE_DIR", "PYOP2_CACHE_DIR"] {
+    for v in [
+        "OP2_CACHE_REPORT",
+        "OP2_PRINT_CACHE_SIZE",
+        "OP2_CACHE_DIR",
+        "PYOP2_CACHE_DIR",
+    ] {
         c.env_remove(v);
     }
     c.envs(env.iter().map(|(k, v)| (k, v)));
@@ -101,7 +111,9 @@ fn slurm_batch_scripts() {
     let up = slurm_local("up");
     let _cluster = Cluster;
     up.assert_ok();
-    let np = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+    let np = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(2);
     let tmp = tempfile::tempdir().unwrap();
 
     // 1. Airfoil with srun (--mpi=pmi2), warm-up on one rank, then OP2's full benchmark on the
@@ -113,16 +125,30 @@ fn slurm_batch_scripts() {
         "slurm-airfoil.sh",
         np,
         &out,
-        &[("OP2_CACHE_DIR", cache.display().to_string()), ("LAUNCHER", "srun".into())],
+        &[
+            ("OP2_CACHE_DIR", cache.display().to_string()),
+            ("LAUNCHER", "srun".into()),
+        ],
     );
-    assert!(o.success(), "sbatch failed: {}{}\n--- job output\n{log}", o.stdout, o.stderr);
+    assert!(
+        o.success(),
+        "sbatch failed: {}{}\n--- job output\n{log}",
+        o.stdout,
+        o.stderr
+    );
     let id = job_id(&o.stdout);
     assert!(log.contains("This test is considered PASSED"), "{log}");
     assert!(log.contains(&format!(" on {np} rank(s)")), "{log}");
-    assert!(log.contains(&format!("op2 cache report ({np} ranks")), "{log}");
+    assert!(
+        log.contains(&format!("op2 cache report ({np} ranks")),
+        "{log}"
+    );
     let r = report(&out.join(format!("op2-cache-{id}.json")));
     assert_eq!(r["ranks"], np);
-    assert_eq!(r["caches"]["disk"]["compiles"]["sum"], 0.0, "the warm-up left kernels to compile: {r}");
+    assert_eq!(
+        r["caches"]["disk"]["compiles"]["sum"], 0.0,
+        "the warm-up left kernels to compile: {r}"
+    );
     assert_eq!(r["caches"]["disk"]["hits"]["sum"], 5.0, "{r}");
 
     // 2. Airfoil with mpiexec (hydra inside the allocation), no warm-up, a fresh cache: the
@@ -133,13 +159,21 @@ fn slurm_batch_scripts() {
         np,
         &out,
         &[
-            ("OP2_CACHE_DIR", tmp.path().join("cache-fresh").display().to_string()),
+            (
+                "OP2_CACHE_DIR",
+                tmp.path().join("cache-fresh").display().to_string(),
+            ),
             ("LAUNCHER", "mpiexec".into()),
             ("WARMUP", "none".into()),
             ("AIRFOIL_ARGS", "--i 40 --j 60 --iters 100".into()),
         ],
     );
-    assert!(o.success(), "sbatch failed: {}{}\n--- job output\n{log}", o.stdout, o.stderr);
+    assert!(
+        o.success(),
+        "sbatch failed: {}{}\n--- job output\n{log}",
+        o.stdout,
+        o.stderr
+    );
     let id = job_id(&o.stdout);
     assert!(log.contains(&format!(" on {np} rank(s)")), "{log}");
     assert!(log.contains(" 100 "), "no rms line at iteration 100: {log}");
@@ -160,9 +194,15 @@ fn slurm_batch_scripts() {
                 ("AIRFOIL_ARGS", "--i 20 --j 30 --iters 10".into()),
             ],
         );
-        assert!(!o.success(), "a job of separate 1-rank programs passed: {log}");
+        assert!(
+            !o.success(),
+            "a job of separate 1-rank programs passed: {log}"
+        );
         assert!(log.contains(" on 1 rank(s)"), "{log}");
-        assert!(log.contains(&format!("did not run as one job of {np} ranks")), "{log}");
+        assert!(
+            log.contains(&format!("did not run as one job of {np} ranks")),
+            "{log}"
+        );
     }
 
     // 4. The scaling study in quick form under srun: a results file with every section.
@@ -177,22 +217,38 @@ fn slurm_batch_scripts() {
             ("BENCH_ARGS", "--quick --repeat 1".into()),
         ],
     );
-    assert!(o.success(), "sbatch failed: {}{}\n--- job output\n{log}", o.stdout, o.stderr);
+    assert!(
+        o.success(),
+        "sbatch failed: {}{}\n--- job output\n{log}",
+        o.stdout,
+        o.stderr
+    );
     let id = job_id(&o.stdout);
     assert!(log.contains("op2-job: results file written"), "{log}");
     let file = std::fs::read_dir(&out)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "json") && p.to_string_lossy().contains("scaling-"))
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json") && p.to_string_lossy().contains("scaling-")
+        })
         .expect("a scaling results file");
-    let res: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let res: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(res["machine"]["slurm_job_id"], id.as_str());
     assert_eq!(res["options"]["launcher"], "srun --mpi=pmi2 -n {n}");
-    let ranks: Vec<u64> = res["strong"].as_array().unwrap().iter().map(|s| s["ranks"].as_u64().unwrap()).collect();
+    let ranks: Vec<u64> = res["strong"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ranks"].as_u64().unwrap())
+        .collect();
     let want: Vec<u64> = if np > 1 { vec![1, np as u64] } else { vec![1] };
     assert_eq!(ranks, want);
     for s in res["strong"].as_array().unwrap() {
-        assert!(s["seconds_per_iteration"]["median"].as_f64().unwrap() > 0.0, "{s}");
+        assert!(
+            s["seconds_per_iteration"]["median"].as_f64().unwrap() > 0.0,
+            "{s}"
+        );
     }
     for s in res["startup"].as_array().unwrap() {
         assert_eq!(s["compiles_per_kernel_cold"]["median"], 1.0, "{s}");
@@ -217,24 +273,50 @@ fn pbs_scripts_outside_a_scheduler() {
             .env("OP2_ROOT", ROOT)
             .env("OUT_DIR", tmp.path().join("out"))
             .env("OP2_CACHE_DIR", tmp.path().join("cache"));
-        for v in ["OP2_CACHE_REPORT", "OP2_PRINT_CACHE_SIZE", "SLURM_JOB_ID", "SLURM_NTASKS"] {
+        for v in [
+            "OP2_CACHE_REPORT",
+            "OP2_PRINT_CACHE_SIZE",
+            "SLURM_JOB_ID",
+            "SLURM_NTASKS",
+        ] {
             c.env_remove(v);
         }
         c.envs(env.iter().copied());
         common::run(c, Duration::from_secs(600))
     };
-    let o = run("pbs-airfoil.sh", &[("AIRFOIL_ARGS", "--i 40 --j 60 --iters 100")]);
+    let o = run(
+        "pbs-airfoil.sh",
+        &[("AIRFOIL_ARGS", "--i 40 --j 60 --iters 100")],
+    );
     o.assert_ok();
-    assert!(o.stdout.contains(&format!("mpiexec -f {} -n 2", nodes.display())), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains(&format!("mpiexec -f {} -n 2", nodes.display())),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains(" on 2 rank(s)"), "{}", o.stdout);
     let r = report(&tmp.path().join("out/op2-cache-42.json"));
     assert_eq!(r["ranks"], 2);
-    assert_eq!(r["caches"]["disk"]["compiles"]["sum"], 0.0, "warm-up compiled everything: {r}");
+    assert_eq!(
+        r["caches"]["disk"]["compiles"]["sum"], 0.0,
+        "warm-up compiled everything: {r}"
+    );
 
     let o = run("pbs-scaling.sh", &[("DRY_RUN", "1")]);
     o.assert_ok();
-    assert!(o.stdout.contains("--ranks 1,2 --launcher mpiexec -f"), "{}", o.stdout);
-    for script in ["slurm-airfoil.sh", "slurm-scaling.sh", "pbs-airfoil.sh", "pbs-scaling.sh", "lib.sh"] {
+    assert!(
+        o.stdout.contains("--ranks 1,2 --launcher mpiexec -f"),
+        "{}",
+        o.stdout
+    );
+    for script in [
+        "slurm-airfoil.sh",
+        "slurm-scaling.sh",
+        "pbs-airfoil.sh",
+        "pbs-scaling.sh",
+        "lib.sh",
+    ] {
         let mut c = Command::new("bash");
         c.arg("-n").arg(format!("{ROOT}/cluster-configs/{script}"));
         common::run(c, Duration::from_secs(30)).assert_ok();
