@@ -49,6 +49,8 @@ fn sbatch(
     out_dir: &Path,
     env: &[(&str, String)],
 ) -> (common::Outcome, String) {
+    // Slurm opens the output file before the script runs: its folder must exist.
+    std::fs::create_dir_all(out_dir).unwrap();
     let log = out_dir.join(format!("{script}.out"));
     let mut c = Command::new("sbatch");
     c.args(["--wait", "--nodes=1"])
@@ -72,6 +74,7 @@ fn sbatch(
     c.envs(env.iter().map(|(k, v)| (k, v)));
     let o = common::run(c, Duration::from_secs(900));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("slurm test: {script} job took {:.0} s", o.elapsed.as_secs_f64());
     (o, text)
 }
 
