@@ -111,6 +111,9 @@ def weak(results, many, path):
                            textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax[1].plot(ranks, [100 * med(per[0]) / med(p) for p in per], marker="o",
                    label=label(r, many))
+    ticks = sorted({row["ranks"] for r in results for row in r["weak"]})
+    for a in ax:
+        a.set_xticks(ticks)
     ax[0].set(title="Airfoil weak scaling: time per iteration (labels: total cells)",
               xlabel="MPI ranks", ylabel="seconds per iteration", ylim=(0, None))
     ax[1].axhline(100, color="k", ls="--", lw=1)
