@@ -88,8 +88,15 @@ fn report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("cache report is JSON")
 }
 
-fn job_id(sbatch_stdout: &str) -> String {
-    sbatch_stdout
+/// The job id of a job that must have succeeded.
+fn job_ok(o: &common::Outcome, log: &str) -> String {
+    assert!(
+        o.success(),
+        "sbatch failed: {}{}\n--- job output\n{log}",
+        o.stdout,
+        o.stderr
+    );
+    o.stdout
         .split_whitespace()
         .last()
         .expect("sbatch prints `Submitted batch job N`")
@@ -143,13 +150,7 @@ fn slurm_batch_scripts() {
             ),
         ],
     );
-    assert!(
-        o.success(),
-        "sbatch failed: {}{}\n--- job output\n{log}",
-        o.stdout,
-        o.stderr
-    );
-    let id = job_id(&o.stdout);
+    let id = job_ok(&o, &log);
     // OP2's residual at iteration 100 on this mesh (as tests/airfoil.rs checks).
     assert!(log.contains(" 100  5.02186e-04 "), "{log}");
     if full {
@@ -185,13 +186,7 @@ fn slurm_batch_scripts() {
             ("AIRFOIL_ARGS", "--i 40 --j 60 --iters 100".into()),
         ],
     );
-    assert!(
-        o.success(),
-        "sbatch failed: {}{}\n--- job output\n{log}",
-        o.stdout,
-        o.stderr
-    );
-    let id = job_id(&o.stdout);
+    let id = job_ok(&o, &log);
     assert!(log.contains(&format!(" on {np} rank(s)")), "{log}");
     assert!(log.contains(" 100 "), "no rms line at iteration 100: {log}");
     let r = report(&out.join(format!("op2-cache-{id}.json")));
@@ -234,13 +229,7 @@ fn slurm_batch_scripts() {
             ("BENCH_ARGS", "--quick --repeat 1".into()),
         ],
     );
-    assert!(
-        o.success(),
-        "sbatch failed: {}{}\n--- job output\n{log}",
-        o.stdout,
-        o.stderr
-    );
-    let id = job_id(&o.stdout);
+    let id = job_ok(&o, &log);
     assert!(log.contains("op2-job: results file written"), "{log}");
     let file = std::fs::read_dir(&out)
         .unwrap()
