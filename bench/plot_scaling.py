@@ -76,8 +76,13 @@ def strong(results, many, path):
             comm = [row["comm_share_percent"] for row in rows]
             ax[1, 1].errorbar(ranks, [med(c) for c in comm], yerr=err(comm), marker="o",
                               capsize=3, label=name)
-    ideal = list(range(1, max_r + 1))
+    ideal = [1, max_r]
     ax[0, 1].plot(ideal, ideal, "k--", lw=1, label="ideal")
+    ticks = sorted({row["ranks"] for r in results for row in r["strong"]})
+    cores = min(r["machine"]["cores"] for r in results)
+    for a in ax.flat:
+        if cores < max_r and len(results) == 1:  # beyond this, ranks share cores
+            a.axvline(cores, color="grey", ls=":", lw=1, label=f"{cores} cores")
     ax[1, 0].axhline(100, color="k", ls="--", lw=1)
     ax[0, 0].set(title="Airfoil strong scaling: time per iteration", xlabel="MPI ranks",
                  ylabel="seconds per iteration")
@@ -88,7 +93,8 @@ def strong(results, many, path):
                  ylabel="percent of loop time")
     for a in ax.flat:
         a.grid(alpha=0.3)
-        a.set_xticks(ideal if max_r <= 16 else a.get_xticks())
+        if len(ticks) <= 12:
+            a.set_xticks(ticks)
         a.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -232,6 +232,10 @@ impl Runner {
 
 fn main() {
     let o = Opts::parse();
+    assert!(
+        o.launcher.contains("{n}"),
+        "--launcher needs {{n}} where the rank count goes, e.g. \"mpiexec -n {{n}}\""
+    );
     let plan = Plan::new(&o);
     std::fs::create_dir_all(&o.out).expect("creating --out");
     let cache_root = o.cache_root.clone().unwrap_or_else(|| o.out.clone());
