@@ -145,7 +145,7 @@ op2_scaling() {
   # The study sets its own cache directories and reports.
   # shellcheck disable=SC2086
   OP2_CACHE_REPORT= OP2_PRINT_CACHE_SIZE=0 op2_run "${exe:-scaling}" \
-    --ranks "$ranks" --launcher "$(op2_launcher '{n}')" --out "$OUT_DIR" "${plot[@]}" $BENCH_ARGS
+    --ranks "$ranks" --launcher "$(op2_launcher '%n')" --out "$OUT_DIR" "${plot[@]}" $BENCH_ARGS
   [ "${DRY_RUN:-0}" = 1 ] && return 0
   local res
   res=$(ls -t "$OUT_DIR"/scaling-*.json 2>/dev/null | head -1)

@@ -241,7 +241,7 @@ fn slurm_batch_scripts() {
     let res: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(res["machine"]["slurm_job_id"], id.as_str());
-    assert_eq!(res["options"]["launcher"], "srun --mpi=pmi2 -n {n}");
+    assert_eq!(res["options"]["launcher"], "srun --mpi=pmi2 -n %n");
     let ranks: Vec<u64> = res["strong"]
         .as_array()
         .unwrap()

@@ -53,8 +53,9 @@ struct Opts {
     /// Poisson mesh size n (2 n² cells) for sparsity vs assembly (default 400, quick 100).
     #[arg(long)]
     poisson_n: Option<usize>,
-    /// How to launch N ranks; `{n}` is replaced (e.g. "srun --mpi=pmi2 -n {n}" in Slurm).
-    #[arg(long, default_value = "mpiexec -n {n}")]
+    /// How to launch a run; %n is replaced by its rank count (e.g. "srun --mpi=pmi2 -n %n" in
+    /// Slurm).
+    #[arg(long, default_value = "mpiexec -n %n")]
     launcher: String,
     /// Folder for the results file and the plots.
     #[arg(long, default_value = "target/scaling")]
@@ -165,7 +166,7 @@ impl Runner {
         let argv: Vec<String> = self
             .launcher
             .iter()
-            .map(|a| a.replace("{n}", &n.to_string()))
+            .map(|a| a.replace("%n", &n.to_string()))
             .collect();
         let mut c = Command::new(&argv[0]);
         c.args(&argv[1..]).arg(bin).args(args);
@@ -233,8 +234,8 @@ impl Runner {
 fn main() {
     let o = Opts::parse();
     assert!(
-        o.launcher.contains("{n}"),
-        "--launcher needs {{n}} where the rank count goes, e.g. \"mpiexec -n {{n}}\""
+        o.launcher.contains("%n"),
+        "--launcher needs %n where the rank count goes, e.g. \"mpiexec -n %n\""
     );
     let plan = Plan::new(&o);
     std::fs::create_dir_all(&o.out).expect("creating --out");
