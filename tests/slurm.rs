@@ -42,26 +42,33 @@ impl Drop for Cluster {
     }
 }
 
-/// `sbatch --wait` one script of cluster-configs/ on `ntasks` tasks with `env`; returns the
-/// job's output file.
-fn sbatch(
-    script: &str,
-    ntasks: usize,
-    out_dir: &Path,
-    env: &[(&str, String)],
-) -> (common::Outcome, String) {
+/// A finished batch job.
+struct Job {
+    id: String,
+    /// Slurm's final JobState (COMPLETED, FAILED, ...) and ExitCode.
+    state: String,
+    exit: String,
+    /// The job's output file.
+    log: String,
+}
+
+/// `sbatch` one script of cluster-configs/ on `ntasks` tasks with `env`, then wait for it
+/// (polling `scontrol` every half second: `sbatch --wait` polls with a growing interval and
+/// would add tens of seconds per job).
+fn sbatch(script: &str, ntasks: usize, out_dir: &Path, env: &[(&str, String)]) -> Job {
     // Slurm opens the output file before the script runs: its folder must exist.
     std::fs::create_dir_all(out_dir).unwrap();
     let log = out_dir.join(format!("{script}.out"));
+    let conf = format!("{SLURM_DIR}/slurm.conf");
     let mut c = Command::new("sbatch");
-    c.args(["--wait", "--nodes=1"])
+    c.args(["--parsable", "--nodes=1"])
         .arg(format!("--ntasks={ntasks}"))
         .arg(format!("--ntasks-per-node={ntasks}"))
         .arg(format!("--output={}", log.display()))
         .arg("--time=00:15:00")
         .arg(format!("{ROOT}/cluster-configs/{script}"))
         .current_dir(ROOT)
-        .env("SLURM_CONF", format!("{SLURM_DIR}/slurm.conf"))
+        .env("SLURM_CONF", &conf)
         .env("OP2_ROOT", ROOT)
         .env("OUT_DIR", out_dir);
     for v in [
@@ -73,34 +80,60 @@ fn sbatch(
         c.env_remove(v);
     }
     c.envs(env.iter().map(|(k, v)| (k, v)));
-    let o = common::run(c, Duration::from_secs(900));
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let o = common::run(c, Duration::from_secs(60));
+    o.assert_ok();
+    let id = o.stdout.trim().split(';').next().unwrap().to_string();
+    let t0 = std::time::Instant::now();
+    let (state, exit) = loop {
+        let mut q = Command::new("scontrol");
+        q.args(["show", "job", "-o", &id]).env("SLURM_CONF", &conf);
+        let line = common::run(q, Duration::from_secs(30))
+            .assert_ok()
+            .stdout
+            .clone();
+        let field = |k: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .unwrap_or("")
+                .to_string()
+        };
+        let state = field("JobState=");
+        if !["PENDING", "CONFIGURING", "RUNNING", "COMPLETING", ""].contains(&state.as_str()) {
+            break (state, field("ExitCode="));
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(900),
+            "job {id} ({script}) still {state} after 900 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
     eprintln!(
-        "slurm test: {script} job took {:.0} s",
-        o.elapsed.as_secs_f64()
+        "slurm test: {script} job {id}: {state} (exit {exit}) after {:.0} s",
+        t0.elapsed().as_secs_f64()
     );
-    (o, text)
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    Job {
+        id,
+        state,
+        exit,
+        log,
+    }
+}
+
+/// The id of a job that must have completed successfully.
+fn job_ok(j: &Job) -> String {
+    assert_eq!(
+        j.state, "COMPLETED",
+        "job {} ended {} (exit {})\n--- job output\n{}",
+        j.id, j.state, j.exit, j.log
+    );
+    j.id.clone()
 }
 
 fn report(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cache report {}: {e}", path.display()));
     serde_json::from_str(&text).expect("cache report is JSON")
-}
-
-/// The job id of a job that must have succeeded.
-fn job_ok(o: &common::Outcome, log: &str) -> String {
-    assert!(
-        o.success(),
-        "sbatch failed: {}{}\n--- job output\n{log}",
-        o.stdout,
-        o.stderr
-    );
-    o.stdout
-        .split_whitespace()
-        .last()
-        .expect("sbatch prints `Submitted batch job N`")
-        .to_string()
 }
 
 fn scaling_bin() -> PathBuf {
@@ -137,7 +170,7 @@ fn slurm_batch_scripts() {
     let full = std::env::var("OP2_SLURM_TEST_FULL").is_ok_and(|v| v == "1");
     let out = tmp.path().join("srun");
     let cache = tmp.path().join("cache-shared");
-    let (o, log) = sbatch(
+    let job = sbatch(
         "slurm-airfoil.sh",
         np,
         &out,
@@ -150,7 +183,7 @@ fn slurm_batch_scripts() {
             ),
         ],
     );
-    let id = job_ok(&o, &log);
+    let (id, log) = (job_ok(&job), &job.log);
     // OP2's residual at iteration 100 on this mesh (as tests/airfoil.rs checks).
     assert!(log.contains(" 100  5.02186e-04 "), "{log}");
     if full {
@@ -172,7 +205,7 @@ fn slurm_batch_scripts() {
     // 2. Airfoil with mpiexec (hydra inside the allocation), no warm-up, a fresh cache: the
     //    report counts each of the five kernels compiled exactly once.
     let out = tmp.path().join("mpiexec");
-    let (o, log) = sbatch(
+    let job = sbatch(
         "slurm-airfoil.sh",
         np,
         &out,
@@ -186,7 +219,7 @@ fn slurm_batch_scripts() {
             ("AIRFOIL_ARGS", "--i 40 --j 60 --iters 100".into()),
         ],
     );
-    let id = job_ok(&o, &log);
+    let (id, log) = (job_ok(&job), &job.log);
     assert!(log.contains(&format!(" on {np} rank(s)")), "{log}");
     assert!(log.contains(" 100 "), "no rms line at iteration 100: {log}");
     let r = report(&out.join(format!("op2-cache-{id}.json")));
@@ -196,7 +229,7 @@ fn slurm_batch_scripts() {
     //    under MPICH, which the scripts' rank-count check catches. Needs 2+ tasks.
     if np > 1 {
         let out = tmp.path().join("bad");
-        let (o, log) = sbatch(
+        let job = sbatch(
             "slurm-airfoil.sh",
             np,
             &out,
@@ -206,9 +239,10 @@ fn slurm_batch_scripts() {
                 ("AIRFOIL_ARGS", "--i 20 --j 30 --iters 10".into()),
             ],
         );
-        assert!(
-            !o.success(),
-            "a job of separate 1-rank programs passed: {log}"
+        let log = &job.log;
+        assert_eq!(
+            job.state, "FAILED",
+            "a job of separate 1-rank programs: {log}"
         );
         assert!(log.contains(" on 1 rank(s)"), "{log}");
         assert!(
@@ -219,7 +253,7 @@ fn slurm_batch_scripts() {
 
     // 4. The scaling study in quick form under srun: a results file with every section.
     let out = tmp.path().join("scaling");
-    let (o, log) = sbatch(
+    let job = sbatch(
         "slurm-scaling.sh",
         np,
         &out,
@@ -229,7 +263,7 @@ fn slurm_batch_scripts() {
             ("BENCH_ARGS", "--quick --repeat 1".into()),
         ],
     );
-    let id = job_ok(&o, &log);
+    let (id, log) = (job_ok(&job), &job.log);
     assert!(log.contains("op2-job: results file written"), "{log}");
     let file = std::fs::read_dir(&out)
         .unwrap()

@@ -526,7 +526,7 @@ fn summary(r: &Value) {
     }
     let b = &r["baseline"];
     println!(
-        "baseline: plain C {:.5} s/iteration, op2 1 rank {:.5}, ratio {:.2}",
+        "baseline: plain C {:.5} s/iteration, op2 1 rank {:.5}, op2/C {:.2} (median of paired ratios)",
         m(&b["c_seconds_per_iteration"]),
         m(&b["op2_seconds_per_iteration"]),
         m(&b["op2_over_c"])
