@@ -37,14 +37,6 @@ fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64)
     )
 }
 
-fn first_result(stdout: &str) -> f64 {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("first loop result after "))
-        .and_then(|l| l.trim_end_matches(" s").parse().ok())
-        .expect("timing line")
-}
-
 fn main() {
     let tools = tempfile::tempdir().unwrap();
     let log = tools.path().join("cc.log");
@@ -82,8 +74,8 @@ fn main() {
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        cold.push(first_result(&selftest(4, dir.path(), &cc, 1).0));
-        warm.push(first_result(&selftest(4, dir.path(), &cc, 1).0));
+        cold.push(common::first_result(&selftest(4, dir.path(), &cc, 1).0));
+        warm.push(common::first_result(&selftest(4, dir.path(), &cc, 1).0));
     }
     cold.sort_by(f64::total_cmp);
     warm.sort_by(f64::total_cmp);

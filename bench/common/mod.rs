@@ -91,6 +91,15 @@ pub fn parse_airfoil(stdout: &str) -> Option<AirfoilRun> {
     })
 }
 
+/// Seconds to the first loop result, as `op2-selftest` prints it.
+pub fn first_result(stdout: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("first loop result after "))
+        .and_then(|l| l.trim_end_matches(" s").parse().ok())
+        .expect("timing line")
+}
+
 /// par_loop dispatch on a class-cache hit versus calling the same compiled loop function
 /// directly, `n` calls each on a 1-element set, `rounds` times (one process: call this once, as
 /// op2 reads its settings, `OP2_CACHE_DIR` = `cache`, at the first use).

@@ -367,11 +367,7 @@ fn main() {
                     &env,
                 );
                 let wall = t0.elapsed().as_secs_f64();
-                let first: f64 = out
-                    .lines()
-                    .find_map(|l| l.strip_prefix("first loop result after "))
-                    .and_then(|l| l.trim_end_matches(" s").parse().ok())
-                    .expect("op2-selftest's timing line");
+                let first = common::first_result(&out);
                 let n = disk_compiles(&report) / KERNELS as f64;
                 if pass == 0 {
                     cold.push(first);
