@@ -7,6 +7,9 @@
 //! `AIRFOIL_BENCH_ITERS` (default 200) sets the iteration count of every run.
 use std::process::Command;
 
+#[path = "common/mod.rs"]
+mod common;
+
 fn main() {
     let iters: usize = std::env::var("AIRFOIL_BENCH_ITERS")
         .ok()
@@ -20,36 +23,8 @@ fn main() {
         .write_op2(&grid)
         .unwrap();
     // Plain C reference, same flags.
-    let exe = dir.path().join("airfoil_ref");
-    let mut cc = Command::new("cc");
-    cc.args(cflags.split_whitespace())
-        .arg("-std=c99")
-        .arg("-o")
-        .arg(&exe)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/airfoil_ref.c"))
-        .arg("-lm");
-    assert!(cc.status().unwrap().success(), "compiling airfoil_ref.c");
-    let out = Command::new(&exe)
-        .arg(&grid)
-        .arg(iters.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The reference times its iteration loop itself (mesh reading excluded), as op2 does.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let c_per: f64 = stdout
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("time: ")
-                .and_then(|r| r.split(", ").nth(1))
-                .and_then(|r| r.split(' ').next())
-                .and_then(|v| v.parse().ok())
-        })
-        .expect("the reference prints `time: ..., X s per iteration`");
+    let exe = common::build_c_reference(dir.path(), &cflags);
+    let c_per = common::run_c_reference(&exe, &grid, iters);
     println!("plain C reference ({cflags}): {c_per:.5} s/iteration (iteration loop only)");
 
     let cache = tempfile::tempdir().unwrap();
@@ -73,23 +48,8 @@ fn main() {
             "{s}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let per = s
-            .lines()
-            .find_map(|l| {
-                l.split(" s per iteration")
-                    .next()
-                    .filter(|_| l.contains("s per iteration"))
-                    .and_then(|p| p.rsplit(", ").next())
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-            })
-            .expect("timing line");
-        let comm = s
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("halo exchange + reductions: "))
-            .and_then(|v| v.split('%').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .expect("comm line");
-        (per, comm)
+        let r = common::parse_airfoil(&s).expect("airfoil's timing lines");
+        (r.per_iter, r.comm_share)
     };
     run(1); // warm the disk cache so that compile time is not in the figures
     for np in [1, 2, 4] {

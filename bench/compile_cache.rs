@@ -12,29 +12,8 @@ use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Set};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-
-/// The test program `op2-selftest` (an example, not an installed binary): built on demand.
-fn selftest_exe() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    let profile = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>/deps");
-    let p = profile.join("examples").join("op2-selftest");
-    if !p.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--release", "--example", "op2-selftest"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(
-            ok && p.exists(),
-            "build the test programs first: cargo build --release --examples"
-        );
-    }
-    p
-}
+#[path = "common/mod.rs"]
+mod bcommon;
 
 fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64) {
     let t0 = Instant::now();
@@ -42,7 +21,7 @@ fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64)
         .args([
             "-n",
             &np.to_string(),
-            selftest_exe().to_str().expect("utf-8 path"),
+            bcommon::example("op2-selftest").to_str().expect("utf-8 path"),
             "--kernels",
             &kernels.to_string(),
             "--repeat",

@@ -24,5 +24,10 @@ if ! python3 -c "import meshio" >/dev/null 2>&1; then
   echo "setup: installing the Python package meshio"
   python3 -m pip install --quiet meshio </dev/null || python3 -m pip install --quiet --user meshio </dev/null
 fi
+# matplotlib draws the scaling study's plots (bench/plot_scaling.py).
+if ! python3 -c "import matplotlib" >/dev/null 2>&1; then
+  echo "setup: installing the Python package matplotlib"
+  python3 -m pip install --quiet matplotlib </dev/null || python3 -m pip install --quiet --user matplotlib </dev/null
+fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }
 echo "setup: ok ($(mpiexec --version 2>/dev/null | sed -n 's/ *Version: *//p' | head -1 | xargs echo MPICH), $(cargo --version))"

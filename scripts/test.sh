@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, doc and MPI integration tests (the slow ones marked #[ignore]
 # included). Integration tests launch `mpiexec -n 4` on the built binaries, each with its own
-# temporary cache directory and a timeout.
+# temporary cache directory and a timeout; tests/slurm.rs submits cluster-configs/ to a one-node
+# Slurm it starts (root). Then the scaling study's quick form (results file + plots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --bins --examples
+cargo bench --bench scaling --no-run   # tests/slurm.rs runs the built study in a Slurm job
 cargo test --release -- --include-ignored
+bash scripts/bench.sh --quick --out target/scaling-quick
