@@ -157,12 +157,12 @@ fn main() {
                 let traces = tempfile::tempdir().unwrap();
                 let r = job(np, mode, base.path(), &cc, &report, Some(traces.path()));
                 if r.ok {
-                    let per = ops_per_rank(
+                    let (per, _compiler) = file_ops_per_rank(
                         &r.stdout,
                         traces.path(),
                         &base.path().display().to_string(),
-                        np,
                     );
+                    assert_eq!(per.len(), np, "every rank printed its pid");
                     let leader = |q: usize| mode == "node" && q % NODE == 0;
                     let k = KERNELS as f64;
                     let leaders: Vec<usize> =

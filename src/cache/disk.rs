@@ -20,7 +20,8 @@
 //! 2. Rank 0 alone decides hit or miss: it verifies an existing entry (checksum), or takes the
 //!    entry's lock, looks again (another job may have just written it), compiles into a
 //!    temporary, checksums, renames into place, unlocks.
-//! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error.
+//! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error (the other
+//!    ranks wait for it in a sleeping barrier, leaving the CPU to the compiler).
 //! 4. Rank 0 broadcasts the library's bytes; every other rank verifies the checksum and loads
 //!    them from memory, never touching the cache directory (node leaders in node mode publish
 //!    a copy into their node's directory first: `node.rs`). They never compile.
@@ -104,6 +105,9 @@ pub(crate) fn fetch_or_compile(
                 None,
             )
         };
+        // Ranks waiting for rank 0's compile sleep instead of spinning in the broadcast: on a
+        // node with fewer cores than ranks, spinning ranks starve the compiler (stampede bench).
+        comm.idle_barrier(Duration::from_millis(1))?;
         let bytes = if comm.is_root() {
             serde_json::to_vec(&outcome).expect("outcome serialises")
         } else {
