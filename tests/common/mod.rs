@@ -62,6 +62,8 @@ pub fn mpiexec(np: usize, binary: &str, args: &[&str], cache: &Path) -> Command 
         "OP2_CACHE_REPORT",
         "PYOP2_CACHE_DIR",
         "OP2_CACHE_MAX_SIZE",
+        "OP2_THREADS",
+        "OP2_BLOCK_SIZE",
     ] {
         c.env_remove(v);
     }
