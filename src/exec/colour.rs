@@ -36,10 +36,6 @@ pub(crate) struct Schedule {
 }
 
 impl Schedule {
-    /// Number of colours (the larger of the two groups).
-    pub(crate) fn colours(&self) -> usize {
-        self.groups[0].len().max(self.groups[1].len())
-    }
     /// Bytes held (for the cache report).
     pub(crate) fn bytes(&self) -> u64 {
         (self.blocks.len() * (16 + 8) + std::mem::size_of::<Schedule>()) as u64
@@ -241,6 +237,5 @@ mod tests {
         assert_eq!(s.blocks.len(), 3 + 4);
         assert_eq!(s.groups[0], vec![vec![0, 1, 2]]);
         assert_eq!(s.groups[1], vec![vec![3, 4, 5, 6]]);
-        assert_eq!(s.colours(), 1);
     }
 }
