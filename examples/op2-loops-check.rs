@@ -5,7 +5,9 @@
 //! 0 compares with a plain serial Rust computation over the global mesh: exact for integer data,
 //! 1e-12 relative for floating point. Prints `ok: N values checked` on rank 0 and exits non-zero
 //! on every rank on any mismatch. Options: `--nx N --ny N` (default 60 x 50), `--iters K`
-//! (repeat the whole sequence, exercising halo validity tracking; default 2).
+//! (repeat the whole sequence, exercising halo validity tracking; default 2). Threads per rank
+//! come from `OP2_THREADS` (and block size from `OP2_BLOCK_SIZE`) as for any op2 program; each
+//! rank prints `rank R: T thread(s) per rank`.
 use std::process::ExitCode;
 
 use op2::{par_loop, Access, DType, Dat, DataSet, Error, Global, GlobalMesh, Kernel, Result};
@@ -108,6 +110,11 @@ void bump(const int32_t *m, double *a) { a[0] += (double)m[0]; }
 
 fn check(rt: &op2::Runtime) -> Result<()> {
     let comm = rt.comm();
+    println!(
+        "rank {}: {} thread(s) per rank",
+        comm.rank(),
+        rt.config().threads
+    );
     let (nx, ny, iters) = (arg("--nx", 60), arg("--ny", 50), arg("--iters", 2));
     let g = if comm.is_root() {
         Some(mesh(nx, ny))

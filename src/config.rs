@@ -17,7 +17,8 @@
 //! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
 //! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies), `auto` (detect once per job); see docs/ARCHITECTURE.md |
 //! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
-//! | `OP2_THREADS` | `1` | rayon threads per rank, used by Sparsity construction and `Mat::mult` (par_loops run on one thread per rank) |
+//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (counted with `MPI_Comm_split_type(SHARED)`), else the cores available to the process (`std::thread::available_parallelism`) |
+//! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -52,8 +53,11 @@ pub struct Config {
     pub spmd_strict: bool,
     /// Seconds to wait for a disk-cache lock.
     pub lock_timeout_s: u64,
-    /// rayon threads per rank (Sparsity construction, `Mat::mult`).
+    /// Threads per rank for par_loops, Sparsity construction and `Mat::mult`; 0 = decide
+    /// (1 when several ranks share the node, else the cores available; see [`Config::threads`]).
     pub threads: usize,
+    /// Elements per block of a threaded par_loop.
+    pub block_size: usize,
     /// How the disk cache is shared between nodes.
     pub cache_mode: CacheMode,
     /// Testing: fake nodes of this many ranks (0 = real nodes, by shared memory).
@@ -118,7 +122,8 @@ impl Default for Config {
             cache_report: None,
             spmd_strict: false,
             lock_timeout_s: 600,
-            threads: 1,
+            threads: 0,
+            block_size: 512,
             cache_mode: CacheMode::Auto,
             fake_node_size: 0,
         }
@@ -251,9 +256,12 @@ impl Config {
         if let Some((n, v)) = var(&["OP2_FAKE_NODE_SIZE"]) {
             c.fake_node_size = parse_num(&n, &v)?;
         }
-        if let Some((n, v)) = var(&["OP2_THREADS"]) {
+        if let Some((n, v)) = var(&["OP2_THREADS"]).filter(|(_, v)| !v.trim().is_empty()) {
             c.threads = parse_num(&n, &v)?;
-            if c.threads == 0 {
+        }
+        if let Some((n, v)) = var(&["OP2_BLOCK_SIZE"]) {
+            c.block_size = parse_num(&n, &v)?;
+            if c.block_size == 0 {
                 return Err(Error::Config {
                     var: n,
                     value: v,
@@ -264,9 +272,16 @@ impl Config {
         Ok(c)
     }
 
-    /// rayon threads per rank (at least 1), for Sparsity construction and `Mat::mult`.
+    /// Threads per rank for par_loops (and Sparsity construction, `Mat::mult`). `0` lets op2
+    /// decide when the runtime starts: 1 if several ranks of the job share this node (MPI's
+    /// shared-memory split of the world), else every core available to the process.
+    ///
+    /// ```
+    /// assert_eq!(op2::Config::default().threads(2).threads, 2);
+    /// assert_eq!(op2::Config::default().threads, 0); // decided at init
+    /// ```
     pub fn threads(mut self, n: usize) -> Self {
-        self.threads = n.max(1);
+        self.threads = n;
         self
     }
 
@@ -293,6 +308,24 @@ impl Config {
             PathBuf::from(s.replace("{node}", &node.to_string()))
         } else {
             self.cache_dir.clone()
+        }
+    }
+
+    /// Elements per block of a threaded par_loop (at least 1).
+    pub fn block_size(mut self, n: usize) -> Self {
+        self.block_size = n.max(1);
+        self
+    }
+
+    /// The thread count to use given how many ranks share this node: `threads` if set, else
+    /// 1 when `ranks_on_node > 1`, else the cores available.
+    pub fn resolved_threads(&self, ranks_on_node: usize) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else if ranks_on_node > 1 {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
         }
     }
 
@@ -366,7 +399,15 @@ pub fn current() -> Result<Arc<Config>> {
     static FALLBACK: std::sync::OnceLock<std::result::Result<Arc<Config>, String>> =
         std::sync::OnceLock::new();
     FALLBACK
-        .get_or_init(|| Config::from_env().map(Arc::new).map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            Config::from_env()
+                .map(|mut c| {
+                    // Serial use (no runtime, so one process): every core unless told.
+                    c.threads = c.resolved_threads(1);
+                    Arc::new(c)
+                })
+                .map_err(|e| e.to_string())
+        })
         .clone()
         .map_err(|e| Error::invalid("op2 configuration from the environment", e))
 }

@@ -61,10 +61,22 @@ pub fn init(config: Config) -> Result<Runtime> {
     } else {
         Some(mpi::initialize().ok_or_else(|| Error::Mpi("MPI_Init failed".into()))?)
     };
-    let config = Arc::new(config);
-    *slot = Some(config.clone());
     comm::set_mpi_active(true);
     let comm = Comm::world();
+    // Threads per rank: decided once, from how many ranks share this node (collective).
+    let mut config = config;
+    if config.threads == 0 {
+        let on_node = match comm.ranks_on_node() {
+            Ok(n) => n,
+            Err(e) => {
+                comm::set_mpi_active(false);
+                return Err(e);
+            }
+        };
+        config.threads = config.resolved_threads(on_node);
+    }
+    let config = Arc::new(config);
+    *slot = Some(config.clone());
     // Always size the pool (1 included): rayon's default is every core, which oversubscribes
     // nodes running one rank per core (Sparsity construction, Mat::mult use rayon).
     // A second init in the same process (tests) finds the pool built: not an error.

@@ -16,11 +16,17 @@ const HISTORY: [&str; 10] = [
 ];
 
 fn airfoil(np: usize, args: &[&str], secs: u64) -> common::Outcome {
+    airfoil_threads(np, args, secs, None)
+}
+
+/// Airfoil with `OP2_THREADS` set (None: op2 decides).
+fn airfoil_threads(np: usize, args: &[&str], secs: u64, threads: Option<usize>) -> common::Outcome {
     let cache = common::cache_dir();
-    let out = common::run(
-        common::mpiexec(np, "airfoil", args, cache.path()),
-        Duration::from_secs(secs),
-    );
+    let mut cmd = common::mpiexec(np, "airfoil", args, cache.path());
+    if let Some(t) = threads {
+        cmd.env("OP2_THREADS", t.to_string());
+    }
+    let out = common::run(cmd, Duration::from_secs(secs));
     out.assert_ok();
     out
 }
@@ -57,13 +63,33 @@ fn first_100_iterations_on_two_ranks_match_op2() {
 #[test]
 #[ignore = "slow (full benchmark); scripts/test.sh runs it with --include-ignored"]
 fn full_1000_iterations_on_one_rank_pass() {
-    let out = airfoil(1, &["--progress", "0"], 1500);
+    let out = airfoil_threads(1, &["--progress", "0"], 1500, Some(1));
     assert_history(&out, 10);
     assert!(
         out.stdout.contains("This test is considered PASSED"),
         "{}",
         out.stdout
     );
+}
+
+#[test]
+#[ignore = "slow (full benchmark); scripts/test.sh runs it with --include-ignored"]
+fn full_1000_iterations_on_one_rank_with_two_threads_pass() {
+    let out = airfoil_threads(1, &["--progress", "0"], 1500, Some(2));
+    assert_history(&out, 10);
+    assert!(
+        out.stdout.contains("This test is considered PASSED"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn first_100_iterations_on_two_ranks_with_two_threads_match_op2() {
+    // The 100-iteration residual of 2 ranks x 2 threads equals OP2's (and the 1-thread run's)
+    // to the 6 printed digits.
+    let out = airfoil_threads(2, &["--iters", "100"], 600, Some(2));
+    assert_history(&out, 1);
 }
 
 #[test]

@@ -46,13 +46,11 @@ pub(crate) fn get(key: u128) -> Option<Arc<LoadedKernel>> {
             s.kernel.clone()
         })
     });
-    stats::update(CACHE_NAME, |s| {
-        if hit.is_some() {
-            s.hits += 1
-        } else {
-            s.misses += 1
-        }
-    });
+    if hit.is_some() {
+        stats::hit(CACHE_NAME)
+    } else {
+        stats::update(CACHE_NAME, |s| s.misses += 1)
+    }
     hit
 }
 

@@ -110,7 +110,7 @@ impl ObjectCache {
     ) -> Result<Arc<Entry<T>>> {
         let k = (TypeId::of::<T>(), key);
         if let Some(hit) = self.lock().get(&k) {
-            stats::update(kind, |c| c.hits += 1);
+            stats::hit(kind);
             return Ok(hit
                 .clone()
                 .downcast::<Entry<T>>()

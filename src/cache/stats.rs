@@ -4,6 +4,7 @@
 //! ranks, printing, JSON) reads a `Snapshot`. Counters never influence cache behaviour.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,48 @@ pub(crate) fn update(name: &'static str, f: impl FnOnce(&mut Counters)) {
     f(s.entry(name).or_default());
 }
 
+/// Hit counters without a lock, for the caches hit on every par_loop (class cache, plans):
+/// slot `i` counts hits of the cache named `HOT_NAMES[i]`. Folded into the counters by
+/// [`snapshot`] and [`get`].
+const HOT: usize = 16;
+static HOT_NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+static HOT_PTRS: [AtomicUsize; HOT] = [const { AtomicUsize::new(0) }; HOT];
+static HOT_HITS: [AtomicU64; HOT] = [const { AtomicU64::new(0) }; HOT];
+
+/// Count one hit of cache `name` (lock-free once the name has been seen).
+pub(crate) fn hit(name: &'static str) {
+    let p = name.as_ptr() as usize;
+    for (slot, hits) in HOT_PTRS.iter().zip(&HOT_HITS) {
+        match slot.load(Ordering::Acquire) {
+            0 => break,
+            q if q == p => {
+                hits.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            _ => {}
+        }
+    }
+    // First hit through this pointer (or the table is full): register it under the lock.
+    let mut names = HOT_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if names.len() < HOT {
+        let i = names.len();
+        names.push(name);
+        HOT_HITS[i].fetch_add(1, Ordering::Relaxed);
+        HOT_PTRS[i].store(p, Ordering::Release);
+    } else {
+        drop(names);
+        update(name, |c| c.hits += 1);
+    }
+}
+
+/// Add the lock-free hit counts into `into`.
+fn fold_hot(into: &mut BTreeMap<&'static str, Counters>) {
+    let names = HOT_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    for (i, n) in names.iter().enumerate() {
+        into.entry(n).or_default().hits += HOT_HITS[i].load(Ordering::Relaxed);
+    }
+}
+
 /// A copy of every cache's counters on this process, by cache name.
 ///
 /// ```
@@ -53,12 +96,14 @@ pub(crate) fn update(name: &'static str, f: impl FnOnce(&mut Counters)) {
 /// assert!(snap.values().all(|c| c.hits + c.misses >= 0));
 /// ```
 pub fn snapshot() -> BTreeMap<String, Counters> {
-    let s = STATS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = STATS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    fold_hot(&mut s);
     s.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
 /// Counters of one cache (zeros if it was never used).
 pub fn get(name: &str) -> Counters {
-    let s = STATS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = STATS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    fold_hot(&mut s);
     s.get(name).copied().unwrap_or_default()
 }

@@ -5,6 +5,9 @@
 //! The top of the library below mesh input: it reaches down into the caches for the loaded
 //! code and never generates or compiles code itself.
 pub mod arg;
+pub mod blocks;
+pub mod colour;
 pub mod parloop;
 pub mod plan;
+pub mod threads;
 pub mod timing;

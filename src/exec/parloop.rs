@@ -16,12 +16,14 @@ use std::sync::Arc;
 
 use crate::cache::key::{self, ArgShape, Signature};
 use crate::cache::{disk, memory};
+use crate::config::Config;
 use crate::data::access::Access;
 use crate::data::dat::Dat;
 use crate::data::set::Set;
 use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::exec::arg::{shapes, Arg, ArgKind, Path};
+use crate::exec::blocks::Blocks;
 use crate::exec::plan::{plan_for, Plan, Slot};
 use crate::jit::ffi::LoadedKernel;
 use crate::jit::kernel::Kernel;
@@ -50,8 +52,16 @@ use crate::mpi::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE a
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let t0 = std::time::Instant::now();
     let shapes = shapes(kernel, set, args)?;
-    let (loaded, class_key) = lookup(kernel, set.comm(), &shapes)?;
-    let plan = plan_for(kernel.name(), class_key, set, args)?;
+    let config = crate::config::current()?;
+    let (loaded, class_key) = lookup(&config, kernel, set.comm(), &shapes)?;
+    let plan = plan_for(
+        kernel.name(),
+        class_key,
+        set,
+        args,
+        config.threads.max(1),
+        config.block_size,
+    )?;
     let comm_seconds = run(&loaded, &plan, set, args)?;
     plan.timing
         .record(t0.elapsed().as_secs_f64(), comm_seconds);
@@ -59,8 +69,12 @@ pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
 }
 
 /// Class cache, then (collectively, on a miss) the disk cache.
-fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<(Arc<LoadedKernel>, u128)> {
-    let config = crate::config::current()?;
+fn lookup(
+    config: &Config,
+    kernel: &Kernel,
+    comm: Comm,
+    shapes: &[ArgShape],
+) -> Result<(Arc<LoadedKernel>, u128)> {
     let toolchain = key::toolchain_words(&config.cc, &config.cflags);
     let class_key = Signature {
         kernel,
@@ -76,7 +90,7 @@ fn lookup(kernel: &Kernel, comm: Comm, shapes: &[ArgShape]) -> Result<(Arc<Loade
         class_key,
         toolchain,
     };
-    let loaded = disk::fetch_or_compile(comm, &config, &req)?;
+    let loaded = disk::fetch_or_compile(comm, config, &req)?;
     memory::insert(
         class_key,
         loaded.clone(),
@@ -179,7 +193,7 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
     }
 
     let (core, owned) = (set.core_size(), set.size());
-    // SAFETY (the three calls below): every Dat pointer comes from a write guard held until after the
+    // SAFETY (the calls below, direct or through `Blocks::run`): every Dat pointer comes from a write guard held until after the
     // calls, over storage of `total_size * dim` elements of the Dat's dtype; map values were
     // validated at Map construction to index [0, total_size) of the Dat's set and cover every
     // owned element of the iteration set (arity each); direct arguments are on the iteration set
@@ -189,8 +203,18 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
     // cdim doubles; its position table (held in `tables` until after the calls) holds, for
     // every owned element of the iteration set (the pair's maps start there) and every (i, j)
     // of the element matrix, a block index below block_nnz, built from the same maps.
+    let mut blocks = plan
+        .threaded
+        .as_ref()
+        .map(|t| Blocks::new(t, args, &plan.slots, &ptrs, &gbufs));
     if forward.is_empty() {
-        unsafe { loaded.call(0, owned, &ptrs, &maps) };
+        match blocks.as_mut() {
+            None => unsafe { loaded.call(0, owned, &ptrs, &maps) },
+            Some(b) => {
+                unsafe { b.run(loaded, 0, &maps) };
+                unsafe { b.run(loaded, 1, &maps) };
+            }
+        }
     } else {
         // Pack every stale Dat for every neighbour into one message per neighbour, run the core
         // elements while the messages fly, unpack, then run the elements that touch the halo.
@@ -212,7 +236,10 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
         let tx = std::time::Instant::now();
         let (recvs, core_seconds) = comm.exchange(TAG_FORWARD, &sends, &lens, || {
             let tc = std::time::Instant::now();
-            unsafe { loaded.call(0, core, &ptrs, &maps) };
+            match blocks.as_mut() {
+                None => unsafe { loaded.call(0, core, &ptrs, &maps) },
+                Some(b) => unsafe { b.run(loaded, 0, &maps) },
+            }
             tc.elapsed().as_secs_f64()
         })?;
         comm_seconds += (tx.elapsed().as_secs_f64() - core_seconds).max(0.0);
@@ -237,9 +264,16 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
             halo.forward_unpack(bytemuck::cast_slice_mut(&mut guards[u][..]), eb, &parts)?;
             dat.set_halo_valid(true);
         }
-        unsafe { loaded.call(core, owned, &ptrs, &maps) };
+        match blocks.as_mut() {
+            None => unsafe { loaded.call(core, owned, &ptrs, &maps) },
+            Some(b) => unsafe { b.run(loaded, 1, &maps) },
+        }
     }
     drop(tables);
+    // Per-block Global results, combined in block order (independent of scheduling).
+    if let Some(b) = blocks {
+        b.combine(args, &mut gbufs);
+    }
 
     // After: indirect writes travel back to owners; any write leaves halo copies stale.
     let tx = (comm.size() > 1).then(std::time::Instant::now);

@@ -26,6 +26,8 @@ use crate::data::access::Access;
 use crate::data::set::Set;
 use crate::error::Result;
 use crate::exec::arg::{Arg, ArgKind, Path};
+use crate::exec::colour::{self, Schedule, Written};
+use crate::exec::threads;
 use crate::exec::timing::{self, TimingSlot};
 
 /// Cache name of plans in reports.
@@ -76,6 +78,15 @@ pub(crate) struct Plan {
     /// True if any Global is reduced (INC/MIN/MAX).
     pub(crate) reduces: bool,
     pub(crate) timing: Arc<TimingSlot>,
+    /// Blocks, their colouring and the pool, when the loop runs on several threads.
+    pub(crate) threaded: Option<Threaded>,
+}
+
+/// How a loop runs on several threads.
+pub(crate) struct Threaded {
+    pub(crate) pool: Arc<rayon::ThreadPool>,
+    /// Cached on the iteration set too (shared by loops writing through the same maps).
+    pub(crate) schedule: Arc<Entry<Schedule>>,
 }
 
 impl std::fmt::Debug for Plan {
@@ -90,15 +101,24 @@ impl std::fmt::Debug for Plan {
 
 /// The plan of a loop over `set` with `args` (already validated), whose class key is
 /// `class_key`: from the set's object cache, built on a miss.
+/// `threads` and `block` are the thread count and block size in force.
 pub(crate) fn plan_for(
     kernel_name: &str,
     class_key: u128,
     set: &Set,
     args: &[Arg],
+    threads: usize,
+    block: usize,
 ) -> Result<Arc<Entry<Plan>>> {
     set.cache()
-        .get_or_try_insert(CACHE_NAME, key(class_key, args), |_| {
-            let plan = build(kernel_name, set, args);
+        .get_or_try_insert(CACHE_NAME, key(class_key, args, threads, block), |_| {
+            let mut plan = build(kernel_name, set, args);
+            if threads > 1 && set.size() > block {
+                plan.threaded = Some(Threaded {
+                    pool: threads::pool(threads)?,
+                    schedule: schedule(set, args, block)?,
+                });
+            }
             let bytes = std::mem::size_of::<Plan>()
                 + plan.slots.len() * std::mem::size_of::<Slot>()
                 + plan
@@ -116,10 +136,12 @@ pub(crate) fn plan_for(
 }
 
 /// The plan key: identities only (see the module documentation).
-fn key(class_key: u128, args: &[Arg]) -> Vec<u64> {
-    let mut k = Vec::with_capacity(2 + 4 * args.len());
+fn key(class_key: u128, args: &[Arg], threads: usize, block: usize) -> Vec<u64> {
+    let mut k = Vec::with_capacity(4 + 4 * args.len());
     k.push(class_key as u64);
     k.push((class_key >> 64) as u64);
+    k.push(threads as u64);
+    k.push(block as u64);
     for (i, a) in args.iter().enumerate() {
         match &a.0 {
             ArgKind::Dat { dat, path, .. } => {
@@ -275,5 +297,62 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
         refresh,
         reduces,
         timing: timing::slot(kernel_name),
+        threaded: None,
     }
+}
+
+/// The block schedule of a threaded loop over `set`: from the set's object cache, keyed on the
+/// set's layering, the block size and the maps written through.
+fn schedule(set: &Set, args: &[Arg], block: usize) -> Result<Arc<Entry<Schedule>>> {
+    // Targets written through maps: (target set, map); Mats conflict through their row map
+    // (two elements can share a matrix block only if they share its row).
+    let mut through: Vec<(&Set, &crate::data::map::Map)> = Vec::new();
+    for a in args {
+        match &a.0 {
+            ArgKind::Dat {
+                path: Path::Index(m, _) | Path::Vector(m),
+                access,
+                ..
+            } if access.writes() => through.push((m.to_set(), m)),
+            ArgKind::Mat { rmap, .. } => through.push((rmap.to_set(), rmap)),
+            _ => {}
+        }
+    }
+    // A direct write conflicts with indirect writes into the iteration set itself.
+    let direct_into_set = through.iter().any(|(t, _)| *t == set)
+        && args.iter().any(|a| {
+            matches!(&a.0, ArgKind::Dat { path: Path::Direct, access, .. } if access.writes())
+        });
+    let mut words: Vec<(u64, u64)> = through.iter().map(|(t, m)| (t.id(), m.id())).collect();
+    if direct_into_set {
+        words.push((set.id(), 0));
+    }
+    let key = colour::key(set, block, &words);
+    set.cache().get_or_try_insert(colour::CACHE_NAME, key, |_| {
+        let mut spaces: Vec<(u64, usize)> = Vec::new();
+        let mut space = |t: &Set| match spaces.iter().position(|s| s.0 == t.id()) {
+            Some(i) => i,
+            None => {
+                spaces.push((t.id(), t.total_size()));
+                spaces.len() - 1
+            }
+        };
+        let mut written: Vec<Written> = through
+            .iter()
+            .map(|(t, m)| Written {
+                space: space(t),
+                map: Some(*m),
+            })
+            .collect();
+        if direct_into_set {
+            written.push(Written {
+                space: space(set),
+                map: None,
+            });
+        }
+        let sizes: Vec<usize> = spaces.iter().map(|s| s.1).collect();
+        let sched = colour::build(set.core_size(), set.size(), block, &sizes, &written);
+        let bytes = sched.bytes();
+        Ok((sched, bytes))
+    })
 }

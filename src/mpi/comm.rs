@@ -122,6 +122,15 @@ impl Comm {
         }
     }
 
+    /// Number of ranks of this communicator on this node (MPI_Comm_split_type SHARED);
+    /// collective. 1 for a serial communicator.
+    pub fn ranks_on_node(&self) -> Result<usize> {
+        let Some(c) = self.mpi()? else {
+            return Ok(1);
+        };
+        Ok(c.split_shared(self.rank).size() as usize)
+    }
+
     /// Barrier.
     pub fn barrier(&self) -> Result<()> {
         if let Some(c) = self.mpi()? {

@@ -70,6 +70,8 @@ fn op2_env(c: &mut Command, cache: &Path) {
         "OP2_CACHE_MAX_SIZE",
         "OP2_CACHE_MODE",
         "OP2_FAKE_NODE_SIZE",
+        "OP2_THREADS",
+        "OP2_BLOCK_SIZE",
     ] {
         c.env_remove(v);
     }
