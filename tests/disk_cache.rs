@@ -151,7 +151,7 @@ fn a_kernel_not_matching_its_arguments_fails_every_rank_naming_the_argument() {
         }
         assert_eq!(compiles(&log), 2, "{flag}: compiled once, by rank 0");
         // Nothing unusable is cached: only the good kernel has an entry.
-        let metas = walk(cache.path())
+        let metas = common::files_under(cache.path())
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "meta"))
             .count();
