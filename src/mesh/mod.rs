@@ -1,16 +1,28 @@
 //! Mesh input and distribution: the standard benchmark meshes as plain arrays (Airfoil's
 //! NACA0012 mesh and OP2's ASCII format, generated unit-square triangle meshes), partitioners,
-//! and the distribution of a global mesh over the ranks as Sets, Maps and Dats.
+//! and the distribution of a mesh over the ranks as Sets, Maps and Dats.
 //!
-//! The readers and generators know nothing of Sets, Maps or MPI; `distribute` builds those
+//! Two ways onto many ranks:
+//! * **rank 0 path**: a whole [`GlobalMesh`] on rank 0, partitioned there and scattered
+//!   ([`distribute()`]);
+//! * **parallel path**: every rank holds its own contiguous block of each set ([`MeshBlock`],
+//!   e.g. read from a [`MeshFile`]); the blocks are partitioned in parallel and migrate to
+//!   their owners ([`distribute_blocks`]). No rank ever holds the whole mesh.
+//!
+//! The readers and generators know nothing of Sets, Maps or MPI; the distribution builds those
 //! from the arrays.
 pub mod airfoil;
 pub mod distribute;
+pub mod global;
+pub mod local;
 pub mod meshgen;
 mod naca0012;
 pub mod partition;
+mod wire;
 
 pub use airfoil::AirfoilMesh;
-pub use distribute::{distribute, DistributedMesh, GlobalMesh};
+pub use distribute::distribute;
+pub use global::GlobalMesh;
+pub use local::DistributedMesh;
 pub use meshgen::{unit_square, TriMesh};
 pub use naca0012::{naca0012, STANDARD_I, STANDARD_J};
