@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what op2 needs on a Debian machine, idempotently: MPICH (mpiexec, headers) and
-# libclang (the `mpi` crate generates its bindings with it). Rust must already be installed.
+# Install what op2 needs on a Debian machine, idempotently: MPICH (mpiexec, headers),
+# libclang (the `mpi` crate generates its bindings with it) and METIS (libmetis-dev: the graph
+# partitioner, linked through the `metis` crate). Rust must already be installed.
 set -euo pipefail
 
 need=()
@@ -8,6 +9,7 @@ command -v mpiexec >/dev/null 2>&1 || need+=(mpich)
 [ -e /usr/include/x86_64-linux-gnu/mpich/mpi.h ] || [ -e /usr/include/mpich/mpi.h ] || [ -n "$(find /usr/include -name mpi.h -path '*mpich*' -print -quit 2>/dev/null)" ] || need+=(libmpich-dev)
 ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' || need+=(libclang-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+[ -e /usr/include/metis.h ] || need+=(libmetis-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
@@ -15,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq </dev/null
-  $SUDO apt-get install -y -qq mpich libmpich-dev libclang-dev gcc </dev/null >/dev/null
+  $SUDO apt-get install -y -qq mpich libmpich-dev libclang-dev gcc libmetis-dev </dev/null >/dev/null
 fi
 # meshio (an independent VTK reader) checks the solver's VTU output in the tests.
 if ! python3 -c "import meshio" >/dev/null 2>&1; then

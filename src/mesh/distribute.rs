@@ -34,7 +34,8 @@ use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::mesh::global::GlobalMesh;
 use crate::mesh::local::DistributedMesh;
-use crate::mesh::partition::{self, MapSpec};
+use crate::mesh::metis;
+use crate::mesh::partition::{self, MapSpec, Partitioner};
 use crate::mesh::wire::{check_scatter_size, root_verdict, R, W};
 use crate::mpi::comm::{agree, Comm};
 use crate::mpi::halo::{Halo, Neighbour};
@@ -95,29 +96,18 @@ pub fn distribute(comm: Comm, mesh: Option<GlobalMesh>) -> Result<DistributedMes
         sets,
         maps,
         root_owned: plan.map(|p| p.owned),
+        blocks: None,
     })
 }
 
 fn serial(comm: Comm, mesh: Option<GlobalMesh>) -> Result<DistributedMesh> {
     let mesh = mesh.ok_or_else(|| Error::invalid(WHAT, "rank 0 passed no mesh"))?;
     let ends = mesh.check()?;
-    let sets: Vec<Set> = mesh
-        .sets
-        .iter()
-        .map(|s| Set::from_parts(&s.name, comm, s.size, s.size, s.size, None, None, s.size))
-        .collect();
-    let maps = mesh
-        .maps
-        .into_iter()
-        .zip(ends)
-        .map(|(m, (f, t))| Map::named(&m.name, &sets[f], &sets[t], m.arity, m.values))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(DistributedMesh {
-        comm,
-        sets,
-        maps,
-        root_owned: None,
-    })
+    if let Some((set, own)) = &mesh.owners {
+        let n = mesh.set_index(set).map(|s| mesh.sets[s].size).unwrap_or(0);
+        partition::check_owners(&format!("{WHAT}: owners of `{set}`"), own, n, 1)?;
+    }
+    DistributedMesh::identity(comm, &mesh.sets, mesh.maps, &ends)
 }
 
 /// What every rank learns first: names, sizes and map shapes.
@@ -210,13 +200,28 @@ impl Plan {
             })
             .collect();
         let mut given = vec![None; sizes.len()];
-        match &mesh.coords {
-            Some(c) => {
+        match (&mesh.owners, &mesh.coords, mesh.partitioner) {
+            (Some((set, own)), _, _) => {
+                let s = mesh.set_index(set).unwrap_or(0);
+                let what = format!("{WHAT}: owners of `{set}`");
+                partition::check_owners(&what, own, sizes[s], nparts)?;
+                given[s] = Some(own.clone());
+            }
+            (None, _, Partitioner::Metis) => {
+                if let Some(m) = specs.iter().find(|m| m.arity >= 2) {
+                    given[m.from] = Some(metis::part_dual(sizes[m.from], m, nparts)?);
+                } else if !sizes.is_empty() {
+                    given[0] = Some(partition::block(sizes[0], nparts)?);
+                }
+            }
+            (None, Some(c), Partitioner::Rcb) => {
                 let s = mesh.set_index(&c.set).unwrap_or(0);
                 given[s] = Some(partition::rcb(&c.values, c.dim, nparts)?);
             }
-            None if !sizes.is_empty() => given[0] = Some(partition::block(sizes[0], nparts)?),
-            None => {}
+            (None, _, _) if !sizes.is_empty() => {
+                given[0] = Some(partition::block(sizes[0], nparts)?)
+            }
+            (None, _, _) => {}
         }
         let owners = partition::derive_owners(&sizes, &specs, given, nparts);
         let layouts: Vec<Layout> = (0..sizes.len())

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::data::set::MAX_SET_SIZE;
 use crate::error::{Error, Result};
-use crate::mesh::partition;
+use crate::mesh::partition::{self, Partitioner};
 
 const WHAT: &str = "distribute";
 
@@ -32,6 +32,8 @@ pub struct GlobalMesh {
     pub(crate) sets: Vec<GSet>,
     pub(crate) maps: Vec<GMap>,
     pub(crate) coords: Option<GCoords>,
+    pub(crate) owners: Option<(String, Vec<i32>)>,
+    pub(crate) partitioner: Partitioner,
 }
 
 #[derive(Clone)]
@@ -152,6 +154,35 @@ impl GlobalMesh {
         self
     }
 
+    /// A user partition: the owner rank of every element of `set` (from METIS, ParMETIS,
+    /// PT-Scotch or a mesh generator). The other sets get their owners through maps, as for a
+    /// partitioner's result ([`crate::mesh::partition`]'s rules). Overrides the partitioner.
+    /// Owners are checked against the communicator's size at [`crate::distribute()`].
+    ///
+    /// ```
+    /// let m = op2::GlobalMesh::new().add_set("cells", 3).owners("cells", vec![0, 0, 0]);
+    /// let d = op2::distribute(op2::Comm::serial(), Some(m)).unwrap();
+    /// assert_eq!(d.set("cells").unwrap().size(), 3);
+    /// let bad = op2::GlobalMesh::new().add_set("cells", 2).owners("cells", vec![0, 1]);
+    /// assert!(op2::distribute(op2::Comm::serial(), Some(bad)).is_err()); // no rank 1
+    /// ```
+    pub fn owners(mut self, set: &str, owners: Vec<i32>) -> Self {
+        self.owners = Some((set.to_string(), owners));
+        self
+    }
+
+    /// The partitioner used when no owners are given (default [`Partitioner::Rcb`]).
+    ///
+    /// ```
+    /// use op2::mesh::Partitioner;
+    /// let m = op2::GlobalMesh::new().add_set("a", 4).partitioner(Partitioner::Block);
+    /// assert!(op2::distribute(op2::Comm::serial(), Some(m)).is_ok());
+    /// ```
+    pub fn partitioner(mut self, p: Partitioner) -> Self {
+        self.partitioner = p;
+        self
+    }
+
     /// Check names, sizes, map lengths and ranges, and coordinates; the error names the
     /// offending set/map and element.
     ///
@@ -250,6 +281,18 @@ impl GlobalMesh {
                     c.values[i]
                 )));
             }
+        }
+        if let Some((set, own)) = &self.owners {
+            let s = idx
+                .get(set.as_str())
+                .copied()
+                .ok_or_else(|| err(format!("owners: no set named `{set}`")))?;
+            partition::check_owners(
+                &format!("{WHAT}: owners of `{set}`"),
+                own,
+                self.sets[s].size,
+                i32::MAX as usize,
+            )?;
         }
         Ok(ends)
     }

@@ -11,6 +11,7 @@ use crate::data::map::Map;
 use crate::data::set::Set;
 use crate::dtype::Scalar;
 use crate::error::{Error, Result};
+use crate::mesh::global::{GMap, GSet};
 use crate::mesh::wire::{bytes_to_vec, check_scatter_size, root_verdict};
 use crate::mpi::comm::{agree, Comm, ReduceOp};
 
@@ -31,6 +32,19 @@ pub struct DistributedMesh {
     /// Root only, more than one rank: per set, per rank, global ids of that rank's owned
     /// elements in local order (what [`DistributedMesh::scatter_dat`] sends where).
     pub(crate) root_owned: Option<Vec<Vec<Vec<u32>>>>,
+    /// Parallel path, more than one rank: per set, where this rank's block went.
+    pub(crate) blocks: Option<Vec<BlockInfo>>,
+}
+
+/// Parallel path: where the elements of this rank's block of a set live now, and how to find
+/// an owned element by global id.
+pub(crate) struct BlockInfo {
+    /// Owner of each element of this rank's block.
+    pub(crate) owners: Vec<i32>,
+    /// Owned global ids, sorted.
+    pub(crate) own_gids: Vec<u32>,
+    /// Local index of `own_gids[i]`.
+    pub(crate) local_of: Vec<u32>,
 }
 
 impl std::fmt::Debug for DistributedMesh {
@@ -195,6 +209,188 @@ impl DistributedMesh {
         let dat = agree(comm, local)?;
         crate::data::dat::update_halo(&dat)?;
         Ok(dat)
+    }
+}
+
+impl DistributedMesh {
+    /// One rank: sets and maps as given, in their own numbering (no halo, no global ids).
+    pub(crate) fn identity(
+        comm: Comm,
+        sets: &[GSet],
+        maps: Vec<GMap>,
+        ends: &[(usize, usize)],
+    ) -> Result<DistributedMesh> {
+        let sets: Vec<Set> = sets
+            .iter()
+            .map(|s| Set::from_parts(&s.name, comm, s.size, s.size, s.size, None, None, s.size))
+            .collect();
+        let maps = maps
+            .into_iter()
+            .zip(ends)
+            .map(|(m, &(f, t))| Map::named(&m.name, &sets[f], &sets[t], m.arity, m.values))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DistributedMesh {
+            comm,
+            sets,
+            maps,
+            root_owned: None,
+            blocks: None,
+        })
+    }
+
+    /// A Dat called `name` on set `set` with `dim` values per element, from this rank's block
+    /// of values (parallel path: the elements [`crate::mesh::block_range`] gives this rank, in
+    /// global order, `dim` each). The values migrate to their owners and the halo copies are
+    /// filled. On the rank-0 path's meshes use [`DistributedMesh::scatter_dat`]. Collective; a
+    /// wrong length on any rank is returned by every rank.
+    ///
+    /// ```
+    /// let b = op2::mesh::MeshBlock::new().add_set("cells", 3);
+    /// let m = op2::mesh::distribute_blocks(op2::Comm::serial(), b).unwrap();
+    /// let d = m.dat_from_block("q", "cells", 1, vec![1i32, 2, 3]).unwrap();
+    /// assert_eq!(d.to_vec::<i32>().unwrap(), [1, 2, 3]);
+    /// assert!(m.dat_from_block("q", "cells", 2, vec![1i32, 2, 3]).is_err());
+    /// ```
+    pub fn dat_from_block<T: Scalar>(
+        &self,
+        name: &str,
+        set: &str,
+        dim: usize,
+        block_values: Vec<T>,
+    ) -> Result<Dat> {
+        let what = format!("DistributedMesh::dat_from_block({name} on {set})");
+        let s = self.set(set)?.clone();
+        let si = self.sets.iter().position(|x| x.ptr_eq(&s)).unwrap_or(0);
+        let ds = DataSet::new(&s, dim)?;
+        let comm = self.comm;
+        let (p, me) = (comm.size() as usize, comm.rank() as usize);
+        let n = s.global_size();
+        let want = crate::mesh::block::block_range(n, p, me).len() * dim;
+        let len_ok = if block_values.len() == want {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                &what,
+                format!(
+                    "{} values in rank {me}'s block, expected {want} (x dim {dim})",
+                    block_values.len()
+                ),
+            ))
+        };
+        agree(comm, len_ok)?;
+        if p == 1 {
+            return Dat::named(name, &ds, block_values);
+        }
+        let info = self
+            .blocks
+            .as_ref()
+            .and_then(|b| b.get(si))
+            .ok_or_else(|| {
+                Error::invalid(&what, "the mesh was not distributed from blocks (use scatter_dat)")
+            })?;
+        let start = crate::mesh::block::block_range(n, p, me).start as u32;
+        let mut gids: Vec<Vec<u32>> = vec![Vec::new(); p];
+        let mut vals: Vec<Vec<T>> = vec![Vec::new(); p];
+        for (i, &o) in info.owners.iter().enumerate() {
+            gids[o as usize].push(start + i as u32);
+            vals[o as usize].extend_from_slice(&block_values[i * dim..(i + 1) * dim]);
+        }
+        let parts = gids
+            .iter()
+            .zip(&vals)
+            .map(|(g, v)| {
+                let mut b: Vec<u8> = (g.len() as u64).to_ne_bytes().to_vec();
+                b.extend_from_slice(bytemuck::cast_slice(g));
+                b.extend_from_slice(bytemuck::cast_slice(v));
+                b
+            })
+            .collect();
+        let got = comm.alltoallv_bytes(parts)?;
+        let mut local = vec![T::zero(); s.size() * dim];
+        let mut placed = 0usize;
+        let mut bad = None;
+        let eb = std::mem::size_of::<T>() * dim;
+        for (q, b) in got.iter().enumerate() {
+            let k = b.get(..8).map(bytemuck::pod_read_unaligned::<u64>).unwrap_or(0) as usize;
+            if b.len() != 8 + k * 4 + k * eb {
+                bad = Some(format!("{} bytes from rank {q}", b.len()));
+                break;
+            }
+            let g = bytes_to_vec::<u32>(&b[8..8 + 4 * k]);
+            let v = bytes_to_vec::<T>(&b[8 + 4 * k..]);
+            for (j, gid) in g.iter().enumerate() {
+                match info.own_gids.binary_search(gid) {
+                    Ok(pos) => {
+                        let l = info.local_of[pos] as usize;
+                        local[l * dim..(l + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
+                        placed += 1;
+                    }
+                    Err(_) => bad = Some(format!("rank {q} sent element {gid}, not owned here")),
+                }
+            }
+        }
+        let dat = match bad {
+            None if placed == s.size() => Dat::named(name, &ds, local),
+            None => Err(Error::Mpi(format!("{what}: {placed} of {} owned values arrived", s.size()))),
+            Some(d) => Err(Error::Mpi(format!("{what}: {d}"))),
+        };
+        let dat = agree(comm, dat)?;
+        crate::data::dat::update_halo(&dat)?;
+        Ok(dat)
+    }
+
+    /// Partition quality, for reports: per set (in order) the halo sizes summed over ranks
+    /// and their maximum. Collective.
+    ///
+    /// ```
+    /// let m = op2::distribute(op2::Comm::serial(), Some(op2::GlobalMesh::new().add_set("a", 2)))
+    ///     .unwrap();
+    /// assert_eq!(m.halo_sizes().unwrap(), vec![("a".to_string(), 0, 0)]);
+    /// ```
+    pub fn halo_sizes(&self) -> Result<Vec<(String, u64, u64)>> {
+        let mut out = Vec::new();
+        for s in &self.sets {
+            let h = (s.total_size() - s.size()) as u64;
+            out.push((
+                s.name().to_string(),
+                self.comm.allreduce_u64(h, ReduceOp::Sum)?,
+                self.comm.allreduce_u64(h, ReduceOp::Max)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Edge cut through map `map`: the number of its source elements (over all ranks) whose
+    /// targets are not all owned by one rank. For a map from faces to the two cells beside them
+    /// (Airfoil's `pecell`) this is the edge cut of the cells' dual graph. Collective.
+    ///
+    /// ```
+    /// let mesh = op2::GlobalMesh::new().add_set("c", 2).add_set("f", 1)
+    ///     .add_map("f2c", "f", "c", 2, vec![0, 1]);
+    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
+    /// assert_eq!(m.cut("f2c").unwrap(), 0);
+    /// ```
+    pub fn cut(&self, map: &str) -> Result<u64> {
+        let m = self.map(map)?;
+        let to = m.to_set();
+        // Owner of every local element of the target set: me, or a halo neighbour.
+        let mut owner = vec![self.comm.rank(); to.total_size()];
+        if let Some(h) = to.halo() {
+            for n in &h.neighbours {
+                for &i in &n.recv {
+                    owner[i as usize] = n.rank;
+                }
+            }
+        }
+        let a = m.arity();
+        let cut = m.values()[..m.from_set().size() * a]
+            .chunks(a)
+            .filter(|row| {
+                let o = owner[row[0] as usize];
+                row.iter().any(|&t| owner[t as usize] != o)
+            })
+            .count();
+        self.comm.allreduce_u64(cut as u64, ReduceOp::Sum)
     }
 }
 

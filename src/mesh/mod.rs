@@ -12,17 +12,26 @@
 //! The readers and generators know nothing of Sets, Maps or MPI; the distribution builds those
 //! from the arrays.
 pub mod airfoil;
+pub mod block;
 pub mod distribute;
 pub mod global;
 pub mod local;
+pub mod meshfile;
 pub mod meshgen;
+mod metis;
+mod migrate;
 mod naca0012;
 pub mod partition;
+mod prcb;
 mod wire;
 
 pub use airfoil::AirfoilMesh;
+pub use block::{block_range, MeshBlock};
 pub use distribute::distribute;
 pub use global::GlobalMesh;
 pub use local::DistributedMesh;
+pub use meshfile::{FileDat, MeshFile, MeshFileWriter};
+pub use migrate::distribute_blocks;
+pub use partition::Partitioner;
 pub use meshgen::{unit_square, TriMesh};
 pub use naca0012::{naca0012, STANDARD_I, STANDARD_J};
