@@ -376,7 +376,7 @@ fn dtype_size(name: &str) -> Option<u64> {
         .map(|d| d.size() as u64)
 }
 
-impl crate::mesh::AirfoilMesh {
+impl crate::mesh::airfoil::AirfoilMesh {
     /// The mesh as a [`GlobalMesh`] with OP2's Airfoil names: sets `nodes`, `cells`, `edges`,
     /// `bedges`; maps `pcell`, `pedge`, `pecell`, `pbedge`, `pbecell`; node coordinates.
     ///
