@@ -13,7 +13,13 @@
 //! Prints one line per rank (`rank R of P: ok: ...`) and exits non-zero on every rank if any
 //! rank found a mismatch. Options: `--nx N --ny N` (mesh size, default 60 x 50), `--block`
 //! (no coordinates: block partition), `--bad-map` (rank 0 passes an out-of-range map value;
-//! every rank must fail with the same message), `--no-checks` (distribute and time only).
+//! every rank must fail with the same message), `--no-checks` (distribute and time only),
+//! `--parallel` (the parallel path: every rank builds only its block of each set and map,
+//! `op2::mesh::distribute_blocks`, Dats from blocks), `--owners stripes|skip-last` (a user
+//! partition of the cells: vertical stripes, or round-robin over all ranks but the last, which
+//! then owns no cells), `--metis` (METIS on the rank-0 path), `--compare` (also distribute the
+//! other path with the same partition and check that both give identical local numbering,
+//! halo lists and maps).
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -26,6 +32,10 @@ struct Args {
     block: bool,
     bad_map: bool,
     checks: bool,
+    parallel: bool,
+    owners: Option<String>,
+    metis: bool,
+    compare: bool,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
@@ -35,6 +45,10 @@ fn parse_args() -> std::result::Result<Args, String> {
         block: false,
         bad_map: false,
         checks: true,
+        parallel: false,
+        owners: None,
+        metis: false,
+        compare: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(s) = it.next() {
@@ -50,6 +64,10 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--block" => a.block = true,
             "--bad-map" => a.bad_map = true,
             "--no-checks" => a.checks = false,
+            "--parallel" => a.parallel = true,
+            "--metis" => a.metis = true,
+            "--compare" => a.compare = true,
+            "--owners" => a.owners = Some(it.next().ok_or("--owners needs a mode")?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -146,7 +164,7 @@ fn build_mesh(nx: usize, ny: usize) -> Mesh {
     }
 }
 
-fn global_mesh(m: &Mesh, a: &Args, rank: i32) -> GlobalMesh {
+fn global_mesh(m: &Mesh, a: &Args, rank: i32, size: i32) -> GlobalMesh {
     let mut e2n = m.e2n.clone();
     if a.bad_map && rank == 0 {
         e2n[5 * 2 + 1] = m.nodes as i32;
@@ -161,10 +179,106 @@ fn global_mesh(m: &Mesh, a: &Args, rank: i32) -> GlobalMesh {
         .add_map("edge_nodes", "edges", "nodes", 2, e2n)
         .add_map("bedge_cells", "bedges", "cells", 1, m.b2c.clone())
         .add_map("bedge_nodes", "bedges", "nodes", 2, m.b2n.clone());
-    if a.block {
+    let g = if a.block {
         g
     } else {
         g.coordinates("nodes", 2, m.xy.clone())
+    };
+    let g = if a.metis {
+        g.partitioner(op2::mesh::Partitioner::Metis)
+    } else {
+        g
+    };
+    match cell_owners(m, a, size) {
+        Some(o) => g.owners("cells", o),
+        None => g,
+    }
+}
+
+/// The user partition of the cells (`--owners`), for all cells.
+fn cell_owners(m: &Mesh, a: &Args, size: i32) -> Option<Vec<i32>> {
+    let nx = a.nx;
+    match a.owners.as_deref()? {
+        "stripes" => Some(
+            (0..m.cells)
+                .map(|c| ((c % nx) * size as usize / nx) as i32)
+                .collect(),
+        ),
+        "skip-last" => {
+            let k = (size - 1).max(1) as usize;
+            Some((0..m.cells).map(|c| ((c / 7) % k) as i32).collect())
+        }
+        _ => None,
+    }
+}
+
+/// This rank's block of the mesh (parallel path): rows of the block ranges only.
+fn mesh_block(m: &Mesh, a: &Args, comm: Comm) -> op2::mesh::MeshBlock {
+    use op2::mesh::block_range;
+    let (p, r) = (comm.size() as usize, comm.rank() as usize);
+    let rows = |v: &[i32], n: usize, k: usize| -> Vec<i32> {
+        let b = block_range(n, p, r);
+        v[b.start * k..b.end * k].to_vec()
+    };
+    let mut e2n = m.e2n.clone();
+    if a.bad_map {
+        e2n[5 * 2 + 1] = m.nodes as i32;
+    }
+    let b = op2::mesh::MeshBlock::new()
+        .add_set("nodes", m.nodes)
+        .add_set("cells", m.cells)
+        .add_set("edges", m.edges)
+        .add_set("bedges", m.bedges)
+        .add_map("cell_nodes", "cells", "nodes", 4, rows(&m.c2n, m.cells, 4))
+        .add_map("edge_cells", "edges", "cells", 2, rows(&m.e2c, m.edges, 2))
+        .add_map("edge_nodes", "edges", "nodes", 2, rows(&e2n, m.edges, 2))
+        .add_map("bedge_cells", "bedges", "cells", 1, rows(&m.b2c, m.bedges, 1))
+        .add_map("bedge_nodes", "bedges", "nodes", 2, rows(&m.b2n, m.bedges, 2));
+    let b = if a.block {
+        b.partitioner(op2::mesh::Partitioner::Block)
+    } else {
+        let xb = block_range(m.nodes, p, r);
+        b.coordinates("nodes", 2, m.xy[2 * xb.start..2 * xb.end].to_vec())
+    };
+    match cell_owners(m, a, comm.size()) {
+        Some(o) => {
+            let cb = block_range(m.cells, p, r);
+            b.owners("cells", o[cb].to_vec())
+        }
+        None => b,
+    }
+}
+
+/// Distribute along the path `a` asks for (`other`: the other one).
+fn distribute(m: &Mesh, a: &Args, comm: Comm, other: bool) -> Result<op2::DistributedMesh> {
+    if a.parallel != other {
+        op2::mesh::distribute_blocks(comm, mesh_block(m, a, comm))
+    } else {
+        let mesh = comm.is_root().then(|| global_mesh(m, a, comm.rank(), comm.size()));
+        op2::distribute(comm, mesh)
+    }
+}
+
+/// Both paths give identical local sets, halo lists and maps.
+fn same_layout(x: &op2::DistributedMesh, y: &op2::DistributedMesh, f: &mut Fails) {
+    for (s, t) in x.sets().iter().zip(y.sets()) {
+        let a = (s.core_size(), s.size(), s.total_size(), s.global_ids());
+        let b = (t.core_size(), t.size(), t.total_size(), t.global_ids());
+        f.check(a == b, || format!("compare: set {} differs between paths", s.name()));
+        let nb = |s: &Set| {
+            s.halo()
+                .map(|h| {
+                    h.lists()
+                        .into_iter()
+                        .map(|(r, s, v)| (r, s.to_vec(), v.to_vec()))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        f.check(nb(s) == nb(t), || format!("compare: halo of {} differs", s.name()));
+    }
+    for (m, n) in x.maps().iter().zip(y.maps()) {
+        f.check(m.values() == n.values(), || format!("compare: map {} differs", m.name()));
     }
 }
 
@@ -188,10 +302,9 @@ fn work(rt: &op2::Runtime, a: &Args) -> Result<()> {
     let comm = rt.comm();
     let (rank, size) = (comm.rank(), comm.size());
     let m = build_mesh(a.nx, a.ny);
-    let mesh = comm.is_root().then(|| global_mesh(&m, a, rank));
     comm.barrier()?;
     let t0 = Instant::now();
-    let dm = op2::distribute(comm, mesh)?;
+    let dm = distribute(&m, a, comm, false)?;
     comm.barrier()?;
     let secs = t0.elapsed().as_secs_f64();
     if comm.is_root() {
@@ -207,11 +320,21 @@ fn work(rt: &op2::Runtime, a: &Args) -> Result<()> {
         .collect::<Result<_>>()?;
     let mut f = Fails::default();
     if a.checks {
-        check_all(comm, &dm, &m, &sets, &mut f)?;
+        check_all(comm, &dm, &m, &sets, a.parallel, &mut f)?;
+    }
+    if a.compare {
+        let other = distribute(&m, a, comm, true)?;
+        same_layout(&dm, &other, &mut f);
+    }
+    let cut = dm.cut("edge_cells")?;
+    let halos = dm.halo_sizes()?;
+    if comm.is_root() {
+        println!("edge cut {cut}, halo sizes {halos:?}");
     }
     // Every rank learns whether any rank failed.
+    // "none failed" is the size, not u64::MAX (MPICH's MIN over u64 compares as signed).
     let mine = if f.0.is_empty() {
-        u64::MAX
+        size as u64
     } else {
         rank as u64
     };
@@ -244,7 +367,7 @@ fn work(rt: &op2::Runtime, a: &Args) -> Result<()> {
             f.0.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
         );
     }
-    if first_bad != u64::MAX {
+    if first_bad != size as u64 {
         return Err(Error::Remote {
             rank: first_bad as i32,
             detail: "distribution check found mismatches".into(),
@@ -258,8 +381,27 @@ fn check_all(
     dm: &op2::DistributedMesh,
     m: &Mesh,
     sets: &[Set],
+    parallel: bool,
     f: &mut Fails,
 ) -> Result<()> {
+    // A Dat from global values: scattered from rank 0, or from every rank's block.
+    fn make<T: op2::Scalar>(
+        dm: &op2::DistributedMesh,
+        parallel: bool,
+        name: &str,
+        set: &str,
+        dim: usize,
+        v: &[T],
+    ) -> Result<Dat> {
+        let comm = dm.comm();
+        if parallel {
+            let n = dm.set(set)?.global_size();
+            let b = op2::mesh::block_range(n, comm.size() as usize, comm.rank() as usize);
+            dm.dat_from_block(name, set, dim, v[b.start * dim..b.end * dim].to_vec())
+        } else {
+            dm.scatter_dat(name, set, dim, comm.is_root().then(|| v.to_vec()))
+        }
+    }
     let (nodes, cells, edges, bedges) = (&sets[0], &sets[1], &sets[2], &sets[3]);
     let gsizes = [m.nodes, m.cells, m.edges, m.bedges];
 
@@ -446,7 +588,7 @@ fn check_all(
     let ve: Vec<f64> = (0..m.edges)
         .flat_map(|g| (0..3).map(move |k| fe(g, k)))
         .collect();
-    let e = dm.scatter_dat("e", "edges", 3, comm.is_root().then(|| ve.clone()))?;
+    let e = make(dm, parallel, "e", "edges", 3, &ve)?;
     let got = e.to_vec::<f64>()?;
     for i in 0..edges.size() {
         let g = gid(edges, i);
@@ -464,7 +606,7 @@ fn check_all(
     }
     let fu = |g: usize| (g as u32).wrapping_mul(2654435761);
     let vc: Vec<u32> = (0..m.cells).flat_map(|g| [fu(g), g as u32]).collect();
-    let cd = dm.scatter_dat("cu", "cells", 2, comm.is_root().then(|| vc.clone()))?;
+    let cd = make(dm, parallel, "cu", "cells", 2, &vc)?;
     let all = cd.to_vec_with_halo::<u32>()?;
     for i in 0..cells.total_size() {
         let g = gid(cells, i);
@@ -487,11 +629,16 @@ fn check_all(
         });
     }
     // Errors decided on rank 0 come back on every rank, identical.
-    let bad = dm.scatter_dat("bad", "cells", 2, comm.is_root().then(|| vec![0u32; 3]));
-    let msg = bad.err().map(|e| e.to_string()).unwrap_or_default();
-    f.check(msg.contains("3 values given"), || {
-        format!("bad scatter_dat gave {msg:?}")
-    });
+    if !parallel {
+        let bad = dm.scatter_dat("bad", "cells", 2, comm.is_root().then(|| vec![0u32; 3]));
+        let msg = bad.err().map(|e| e.to_string()).unwrap_or_default();
+        f.check(msg.contains("3 values given"), || {
+            format!("bad scatter_dat gave {msg:?}")
+        });
+    } else {
+        let bad = dm.dat_from_block("bad", "cells", 2, vec![0u32; 3]);
+        f.check(bad.is_err(), || "bad dat_from_block succeeded".into());
+    }
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install what op2 needs on a Debian machine, idempotently: MPICH (mpiexec, headers) and
-# libclang (the `mpi` crate generates its bindings with it), strace (file-operation counts). Rust must already be installed.
+# Install what op2 needs on a Debian machine, idempotently: MPICH (mpiexec, headers),
+# libclang (the `mpi` crate generates its bindings with it), strace (file-operation counts) and
+# METIS (libmetis-dev: the graph partitioner, linked through the `metis` crate). Rust must
+# already be installed.
 set -euo pipefail
 
 need=()
@@ -10,6 +12,7 @@ ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' || need+=(libclang-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 # strace counts cache-directory file operations per rank (tests/node_cache.rs, bench/stampede.rs).
 command -v strace >/dev/null 2>&1 || need+=(strace)
+[ -e /usr/include/metis.h ] || need+=(libmetis-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
@@ -17,7 +20,7 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq </dev/null
-  $SUDO apt-get install -y -qq mpich libmpich-dev libclang-dev gcc strace </dev/null >/dev/null
+  $SUDO apt-get install -y -qq mpich libmpich-dev libclang-dev gcc strace libmetis-dev </dev/null >/dev/null
 fi
 # meshio (an independent VTK reader) checks the solver's VTU output in the tests.
 if ! python3 -c "import meshio" >/dev/null 2>&1; then

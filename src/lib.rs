@@ -68,6 +68,6 @@ pub use exec::timing::{timings, LoopTiming};
 pub use jit::kernel::Kernel;
 pub use linalg::mat::{GatheredMat, Mat};
 pub use linalg::sparsity::Sparsity;
-pub use mesh::distribute::{distribute, DistributedMesh, GlobalMesh};
+pub use mesh::{distribute, DistributedMesh, GlobalMesh};
 pub use mpi::comm::{Comm, ReduceOp};
 pub use runtime::{init, run, run_with, Runtime};

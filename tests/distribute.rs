@@ -107,3 +107,99 @@ fn a_bad_map_on_rank_0_fails_every_rank_with_the_same_message() {
     assert!(!out.stderr.contains("MPI_Abort"), "{}", out.stderr);
     assert!(!out.stdout.contains(": ok:"), "{}", out.stdout);
 }
+
+/// Runs `op2-dist-check` with `args` and checks every rank's report; returns the output.
+fn check_ok(np: usize, args: &[&str]) -> common::Outcome {
+    let out = check(np, args);
+    assert!(!out.stdout.contains("FAILED"), "{}", out.stdout);
+    out
+}
+
+#[test]
+fn parallel_path_matches_the_rank_0_path_on_1_to_4_ranks() {
+    // Parallel RCB over the ranks' blocks gives the rank-0 RCB partition, and the migrated
+    // mesh has the rank-0 path's numbering, halo lists and maps (`--compare`).
+    for np in 1..=4 {
+        check_ok(np, &["--parallel", "--compare"]);
+    }
+}
+
+#[test]
+fn parallel_block_partition_matches_the_rank_0_path() {
+    check_ok(3, &["--parallel", "--block", "--compare"]);
+}
+
+#[test]
+fn user_partition_on_both_paths_with_a_rank_that_owns_nothing() {
+    for path in [&[][..], &["--parallel"][..]] {
+        let mut args = vec!["--owners", "skip-last", "--compare"];
+        args.extend_from_slice(path);
+        let out = check_ok(4, &args);
+        assert!(
+            out.stdout.contains(
+                "rank 3 of 4: ok: nodes 0/0 core 0, cells 0/0 core 0, edges 0/0 core 0, \
+                 bedges 0/0 core 0"
+            ),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn user_stripes_partition_is_followed() {
+    // 60 x 50 cells in 4 vertical stripes of 15 columns: 750 cells per rank, and the cut is
+    // the 3 interfaces x 50 rows of edges.
+    for path in [&[][..], &["--parallel"][..]] {
+        let mut args = vec!["--owners", "stripes", "--compare"];
+        args.extend_from_slice(path);
+        let out = check_ok(4, &args);
+        for r in 0..4 {
+            assert!(
+                out.stdout.contains(&format!("rank {r} of 4: ok: nodes ")),
+                "{}",
+                out.stdout
+            );
+        }
+        assert_eq!(out.stdout.matches(", cells 750/").count(), 4, "{}", out.stdout);
+        assert!(out.stdout.contains("edge cut 150,"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn metis_partition_on_rank_0_cuts_fewer_edges_than_rcb() {
+    let cut = |out: &common::Outcome| -> u64 {
+        let l = out.stdout.lines().find(|l| l.starts_with("edge cut ")).unwrap();
+        l["edge cut ".len()..].split(',').next().unwrap().parse().unwrap()
+    };
+    let metis = check_ok(4, &["--metis"]);
+    let rcb = check_ok(4, &[]);
+    assert!(cut(&metis) > 0 && cut(&metis) < cut(&rcb), "{}\n{}", metis.stdout, rcb.stdout);
+}
+
+#[test]
+fn a_bad_map_in_a_block_fails_every_rank() {
+    let np = 3;
+    let cache = common::cache_dir();
+    let out = common::run(
+        common::mpiexec(np, "op2-dist-check", &["--parallel", "--bad-map"], cache.path()),
+        Duration::from_secs(120),
+    );
+    assert!(!out.success(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "map `edge_nodes` (edges -> nodes): value 3111 at element 5, slot 1 is outside the \
+             target set `nodes` [0, 3111)"
+        ),
+        "{}",
+        out.stderr
+    );
+    for r in 0..np {
+        assert!(
+            out.stderr.contains(&format!("op2: rank {r}: error:")),
+            "rank {r} reported no error\n{}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains("MPI_Abort"), "{}", out.stderr);
+}

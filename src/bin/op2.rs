@@ -13,7 +13,7 @@ use op2::report::human_bytes;
 #[command(
     name = "op2",
     version,
-    about = "op2 runtime tools: inspect and maintain the compiled-kernel disk cache"
+    about = "op2 runtime tools: the compiled-kernel disk cache, mesh files"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +30,59 @@ enum Cmd {
         #[command(subcommand)]
         cmd: CacheCmd,
     },
+    /// Mesh files: convert OP2's ASCII Airfoil mesh (new_grid.dat) or a generated NACA0012
+    /// mesh into op2's parallel mesh file, which every rank reads its own block of.
+    Mesh {
+        #[command(subcommand)]
+        cmd: MeshCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum MeshCmd {
+    /// Write an op2 mesh file from OP2's ASCII `new_grid.dat` (INPUT), or with `--naca I J`
+    /// from a generated NACA0012 mesh of I x J cells per block (standard: 400 600).
+    Convert {
+        /// OP2 ASCII mesh file (omit with --naca).
+        input: Option<PathBuf>,
+        /// Output file.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Generate the NACA0012 mesh of size I J instead of reading INPUT.
+        #[arg(long, num_args = 2, value_names = ["I", "J"])]
+        naca: Option<Vec<usize>>,
+    },
+}
+
+fn mesh(cmd: MeshCmd) -> op2::Result<ExitCode> {
+    match cmd {
+        MeshCmd::Convert {
+            input,
+            output,
+            naca,
+        } => {
+            let m = match (input, naca) {
+                (Some(p), None) => op2::mesh::AirfoilMesh::read_op2(p)?,
+                (None, Some(ij)) => op2::mesh::naca0012(ij[0], ij[1])?,
+                _ => {
+                    return Err(op2::Error::invalid(
+                        "op2 mesh convert",
+                        "give either an input file or --naca I J",
+                    ))
+                }
+            };
+            m.write_mesh_file(&output)?;
+            println!(
+                "wrote {}: {} nodes, {} cells, {} edges, {} boundary edges",
+                output.display(),
+                m.nnode,
+                m.ncell,
+                m.nedge,
+                m.nbedge
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -214,6 +267,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = match cli.cmd {
         Cmd::Cache { cache_dir, cmd } => cache(cache_dir, cmd),
+        Cmd::Mesh { cmd } => mesh(cmd),
     };
     out.unwrap_or_else(|e| {
         eprintln!("op2: error: {e}");

@@ -2,7 +2,7 @@
 //! distributed mesh equal the serial matrix.
 //!
 //! Owns, for a Sparsity whose row or column set was distributed over more than one rank
-//! ([`crate::mesh::distribute`]):
+//! ([`crate::distribute()`]):
 //! * the **pattern merge**, once, when the Sparsity is built: every rank sends the column
 //!   pattern of its *halo rows* (rows owned elsewhere that its owned iteration elements
 //!   contribute to) to their owners, naming each column by global id and owner rank, and every

@@ -25,610 +25,22 @@
 //! indices into owned + halo elements. On one rank the numbering is the identity, there is no
 //! halo and no global-id array.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::data::dat::Dat;
-use crate::data::dataset::DataSet;
 use crate::data::map::Map;
-use crate::data::set::{Set, MAX_SET_SIZE};
-use crate::dtype::Scalar;
+use crate::data::set::Set;
 use crate::error::{Error, Result};
-use crate::mesh::partition::{self, MapSpec};
-use crate::mpi::comm::{agree, Comm, ReduceOp};
+use crate::mesh::global::GlobalMesh;
+use crate::mesh::local::DistributedMesh;
+use crate::mesh::metis;
+use crate::mesh::partition::{self, MapSpec, Partitioner};
+use crate::mesh::wire::{check_scatter_size, root_verdict, R, W};
+use crate::mpi::comm::{agree, Comm};
 use crate::mpi::halo::{Halo, Neighbour};
 
 const WHAT: &str = "distribute";
-
-/// A whole mesh in global numbering, built on rank 0 and handed to [`distribute`].
-///
-/// Builder style; nothing is checked until [`GlobalMesh::validate`] or [`distribute`] (which
-/// validates on rank 0 and reports any problem on every rank).
-///
-/// ```
-/// // Two triangles sharing an edge.
-/// let mesh = op2::GlobalMesh::new()
-///     .add_set("nodes", 4)
-///     .add_set("cells", 2)
-///     .add_map("cell_nodes", "cells", "nodes", 3, vec![0, 1, 2, 1, 3, 2])
-///     .coordinates("nodes", 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-/// assert!(mesh.validate().is_ok());
-/// let bad = op2::GlobalMesh::new().add_set("nodes", 4).add_set("cells", 1)
-///     .add_map("cell_nodes", "cells", "nodes", 3, vec![0, 1, 4]);
-/// assert!(bad.validate().unwrap_err().to_string().contains("value 4"));
-/// ```
-#[derive(Clone, Default)]
-pub struct GlobalMesh {
-    sets: Vec<GSet>,
-    maps: Vec<GMap>,
-    coords: Option<GCoords>,
-}
-
-#[derive(Clone)]
-struct GSet {
-    name: String,
-    size: usize,
-}
-
-#[derive(Clone)]
-struct GMap {
-    name: String,
-    from: String,
-    to: String,
-    arity: usize,
-    values: Vec<i32>,
-}
-
-#[derive(Clone)]
-struct GCoords {
-    set: String,
-    dim: usize,
-    values: Vec<f64>,
-}
-
-impl std::fmt::Debug for GlobalMesh {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sets: Vec<_> = self
-            .sets
-            .iter()
-            .map(|s| format!("{}[{}]", s.name, s.size))
-            .collect();
-        let maps: Vec<_> = self
-            .maps
-            .iter()
-            .map(|m| format!("{}: {} -> {} x{}", m.name, m.from, m.to, m.arity))
-            .collect();
-        f.debug_struct("GlobalMesh")
-            .field("sets", &sets)
-            .field("maps", &maps)
-            .field(
-                "coordinates",
-                &self
-                    .coords
-                    .as_ref()
-                    .map(|c| format!("{} (dim {})", c.set, c.dim)),
-            )
-            .finish()
-    }
-}
-
-impl GlobalMesh {
-    /// An empty mesh.
-    ///
-    /// ```
-    /// assert!(op2::GlobalMesh::new().validate().is_ok());
-    /// ```
-    pub fn new() -> GlobalMesh {
-        GlobalMesh::default()
-    }
-
-    /// Add a set of `size` elements, numbered `0..size` (its global numbering).
-    ///
-    /// ```
-    /// let m = op2::GlobalMesh::new().add_set("nodes", 10);
-    /// assert!(m.validate().is_ok());
-    /// ```
-    pub fn add_set(mut self, name: &str, size: usize) -> Self {
-        self.sets.push(GSet {
-            name: name.to_string(),
-            size,
-        });
-        self
-    }
-
-    /// Add a map `from -> to` (set names): `arity` global target numbers per element of
-    /// `from`, row-major.
-    ///
-    /// ```
-    /// let m = op2::GlobalMesh::new().add_set("a", 2).add_set("b", 3)
-    ///     .add_map("a2b", "a", "b", 2, vec![0, 1, 1, 2]);
-    /// assert!(m.validate().is_ok());
-    /// ```
-    pub fn add_map(
-        mut self,
-        name: &str,
-        from: &str,
-        to: &str,
-        arity: usize,
-        values: Vec<i32>,
-    ) -> Self {
-        self.maps.push(GMap {
-            name: name.to_string(),
-            from: from.to_string(),
-            to: to.to_string(),
-            arity,
-            values,
-        });
-        self
-    }
-
-    /// Coordinates (`dim` = 1, 2 or 3 values per element) of one set, used to partition it by
-    /// recursive coordinate bisection; every other set gets its owners through maps (see
-    /// [`crate::mesh::partition`]). Without coordinates the first set added is partitioned into
-    /// blocks by index. A second call replaces the first.
-    ///
-    /// ```
-    /// let m = op2::GlobalMesh::new().add_set("nodes", 2)
-    ///     .coordinates("nodes", 2, vec![0.0, 0.0, 1.0, 0.0]);
-    /// assert!(m.validate().is_ok());
-    /// assert!(m.coordinates("nodes", 4, vec![0.0; 8]).validate().is_err()); // dim 4
-    /// ```
-    pub fn coordinates(mut self, set: &str, dim: usize, values: Vec<f64>) -> Self {
-        self.coords = Some(GCoords {
-            set: set.to_string(),
-            dim,
-            values,
-        });
-        self
-    }
-
-    /// Check names, sizes, map lengths and ranges, and coordinates; the error names the
-    /// offending set/map and element.
-    ///
-    /// ```
-    /// let m = op2::GlobalMesh::new().add_set("a", 2).add_set("a", 3);
-    /// assert!(m.validate().unwrap_err().to_string().contains("duplicate set name `a`"));
-    /// ```
-    pub fn validate(&self) -> Result<()> {
-        self.check().map(|_| ())
-    }
-
-    /// Validate; returns (from, to) set indices of every map.
-    fn check(&self) -> Result<Vec<(usize, usize)>> {
-        let err = |d: String| Error::invalid(WHAT, d);
-        let mut idx = HashMap::new();
-        for (i, s) in self.sets.iter().enumerate() {
-            if s.name.is_empty() {
-                return Err(err(format!("set {i} has an empty name")));
-            }
-            if idx.insert(s.name.as_str(), i).is_some() {
-                return Err(err(format!("duplicate set name `{}`", s.name)));
-            }
-            if s.size > MAX_SET_SIZE {
-                return Err(err(format!(
-                    "set `{}` has {} elements, more than the maximum {MAX_SET_SIZE}",
-                    s.name, s.size
-                )));
-            }
-        }
-        let mut names = HashSet::new();
-        let mut ends = Vec::with_capacity(self.maps.len());
-        for m in &self.maps {
-            let what = format!("map `{}` ({} -> {})", m.name, m.from, m.to);
-            if m.name.is_empty() {
-                return Err(err(format!("{what} has an empty name")));
-            }
-            if !names.insert(m.name.as_str()) {
-                return Err(err(format!("duplicate map name `{}`", m.name)));
-            }
-            let find = |n: &str| {
-                idx.get(n)
-                    .copied()
-                    .ok_or_else(|| err(format!("{what}: no set named `{n}`")))
-            };
-            let (f, t) = (find(&m.from)?, find(&m.to)?);
-            if m.arity == 0 {
-                return Err(err(format!("{what}: arity must be at least 1")));
-            }
-            let want = self.sets[f]
-                .size
-                .checked_mul(m.arity)
-                .ok_or_else(|| err(format!("{what}: size x arity overflows")))?;
-            if m.values.len() != want {
-                return Err(err(format!(
-                    "{what}: {} values given, expected {want} ({} elements x arity {})",
-                    m.values.len(),
-                    self.sets[f].size,
-                    m.arity
-                )));
-            }
-            let n = self.sets[t].size;
-            if let Some(i) = partition::first_where(&m.values, |&v| v < 0 || v as usize >= n) {
-                return Err(err(format!(
-                    "{what}: value {} at element {}, slot {} is outside the target set `{}` [0, {n})",
-                    m.values[i],
-                    i / m.arity,
-                    i % m.arity,
-                    m.to
-                )));
-            }
-            ends.push((f, t));
-        }
-        if let Some(c) = &self.coords {
-            let what = format!("coordinates of `{}`", c.set);
-            let s = idx
-                .get(c.set.as_str())
-                .copied()
-                .ok_or_else(|| err(format!("{what}: no set named `{}`", c.set)))?;
-            if !(1..=3).contains(&c.dim) {
-                return Err(err(format!("{what}: dim {} (must be 1, 2 or 3)", c.dim)));
-            }
-            if c.values.len() != self.sets[s].size * c.dim {
-                return Err(err(format!(
-                    "{what}: {} values given, expected {} ({} elements x dim {})",
-                    c.values.len(),
-                    self.sets[s].size * c.dim,
-                    self.sets[s].size,
-                    c.dim
-                )));
-            }
-            if let Some(i) = partition::first_where(&c.values, |v| !v.is_finite()) {
-                return Err(err(format!(
-                    "{what}: coordinate {} of element {} is {} (must be finite)",
-                    i % c.dim,
-                    i / c.dim,
-                    c.values[i]
-                )));
-            }
-        }
-        Ok(ends)
-    }
-
-    fn set_index(&self, name: &str) -> Option<usize> {
-        self.sets.iter().position(|s| s.name == name)
-    }
-}
-
-/// The local part of a distributed mesh on this rank: Sets and Maps by name.
-///
-/// ```
-/// let mesh = op2::GlobalMesh::new().add_set("nodes", 3).add_set("edges", 2)
-///     .add_map("edge_nodes", "edges", "nodes", 2, vec![0, 1, 1, 2]);
-/// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
-/// assert_eq!(m.set("nodes").unwrap().size(), 3);
-/// assert_eq!(m.map("edge_nodes").unwrap().values(), &[0, 1, 1, 2]); // serial: identity
-/// assert!(m.set("cells").is_err());
-/// ```
-pub struct DistributedMesh {
-    comm: Comm,
-    sets: Vec<Set>,
-    maps: Vec<Map>,
-    /// Root only, more than one rank: per set, per rank, global ids of that rank's owned
-    /// elements in local order (what [`DistributedMesh::scatter_dat`] sends where).
-    root_owned: Option<Vec<Vec<Vec<u32>>>>,
-}
-
-impl std::fmt::Debug for DistributedMesh {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DistributedMesh")
-            .field("rank", &self.comm.rank())
-            .field("sets", &self.sets)
-            .field("maps", &self.maps)
-            .finish()
-    }
-}
-
-impl DistributedMesh {
-    /// The communicator the mesh is distributed over.
-    ///
-    /// ```
-    /// let m = op2::distribute(op2::Comm::serial(), Some(op2::GlobalMesh::new())).unwrap();
-    /// assert_eq!(m.comm().size(), 1);
-    /// ```
-    pub fn comm(&self) -> Comm {
-        self.comm
-    }
-
-    /// The local part of the set called `name`.
-    ///
-    /// ```
-    /// let mesh = op2::GlobalMesh::new().add_set("cells", 5);
-    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
-    /// assert_eq!(m.set("cells").unwrap().global_size(), 5);
-    /// ```
-    pub fn set(&self, name: &str) -> Result<&Set> {
-        self.sets.iter().find(|s| s.name() == name).ok_or_else(|| {
-            Error::invalid(
-                format!("DistributedMesh::set({name})"),
-                format!(
-                    "no such set; the mesh has {:?}",
-                    self.sets.iter().map(|s| s.name()).collect::<Vec<_>>()
-                ),
-            )
-        })
-    }
-
-    /// The local part of the map called `name`.
-    ///
-    /// ```
-    /// let mesh = op2::GlobalMesh::new().add_set("a", 1).add_map("self", "a", "a", 1, vec![0]);
-    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
-    /// assert_eq!(m.map("self").unwrap().arity(), 1);
-    /// assert!(m.map("other").is_err());
-    /// ```
-    pub fn map(&self, name: &str) -> Result<&Map> {
-        self.maps.iter().find(|m| m.name() == name).ok_or_else(|| {
-            Error::invalid(
-                format!("DistributedMesh::map({name})"),
-                format!(
-                    "no such map; the mesh has {:?}",
-                    self.maps.iter().map(|m| m.name()).collect::<Vec<_>>()
-                ),
-            )
-        })
-    }
-
-    /// All sets, in the order they were added.
-    ///
-    /// ```
-    /// let mesh = op2::GlobalMesh::new().add_set("a", 1).add_set("b", 2);
-    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
-    /// assert_eq!(m.sets().iter().map(|s| s.name()).collect::<Vec<_>>(), ["a", "b"]);
-    /// ```
-    pub fn sets(&self) -> &[Set] {
-        &self.sets
-    }
-
-    /// All maps, in the order they were added.
-    ///
-    /// ```
-    /// let m = op2::distribute(op2::Comm::serial(), Some(op2::GlobalMesh::new())).unwrap();
-    /// assert!(m.maps().is_empty());
-    /// ```
-    pub fn maps(&self) -> &[Map] {
-        &self.maps
-    }
-
-    /// A Dat called `name` on set `set` with `dim` values per element, from `values_on_root`
-    /// (global numbering, `global_size * dim` values, read on rank 0 only; other ranks pass
-    /// `None`). Every rank gets its owned values, and the halo copies are filled (the Dat's
-    /// halo is valid). Collective; errors are decided on rank 0 and returned by every rank.
-    ///
-    /// ```
-    /// let mesh = op2::GlobalMesh::new().add_set("nodes", 3);
-    /// let m = op2::distribute(op2::Comm::serial(), Some(mesh)).unwrap();
-    /// let x = m.scatter_dat("x", "nodes", 2, Some(vec![0.0f64, 1.0, 2.0, 3.0, 4.0, 5.0])).unwrap();
-    /// assert_eq!(x.gather::<f64>(0).unwrap().unwrap(), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
-    /// assert!(m.scatter_dat("y", "nodes", 2, Some(vec![0.0f64; 5])).is_err()); // wrong length
-    /// ```
-    pub fn scatter_dat<T: Scalar>(
-        &self,
-        name: &str,
-        set: &str,
-        dim: usize,
-        values_on_root: Option<Vec<T>>,
-    ) -> Result<Dat> {
-        let what = format!("DistributedMesh::scatter_dat({name} on {set})");
-        // Local checks give the same answer on every rank (same sets, same arguments).
-        let s = self.set(set)?.clone();
-        let si = self.sets.iter().position(|x| x.ptr_eq(&s)).unwrap_or(0);
-        let ds = DataSet::new(&s, dim)?;
-        let want = s.global_size() * dim;
-        let check_root = |v: Option<Vec<T>>| -> Result<Vec<T>> {
-            let v = v.ok_or_else(|| Error::invalid(&what, "rank 0 passed no values"))?;
-            if v.len() != want {
-                return Err(Error::invalid(
-                    &what,
-                    format!(
-                        "{} values given, expected {want} ({} elements x dim {dim})",
-                        v.len(),
-                        s.global_size()
-                    ),
-                ));
-            }
-            Ok(v)
-        };
-        let comm = self.comm;
-        if comm.size() == 1 {
-            return Dat::named(name, &ds, check_root(values_on_root)?);
-        }
-        let parts = if comm.is_root() {
-            Some(check_root(values_on_root).and_then(|v| {
-                let owned = self
-                    .root_owned
-                    .as_ref()
-                    .ok_or_else(|| Error::invalid(&what, "rank 0 lost its distribution plan"))?;
-                let eb = dim * std::mem::size_of::<T>();
-                let parts: Vec<Vec<u8>> = owned[si]
-                    .par_iter()
-                    .map(|gids| {
-                        let mut out = Vec::with_capacity(gids.len() * eb);
-                        for &g in gids {
-                            let g = g as usize;
-                            out.extend_from_slice(bytemuck::cast_slice(&v[g * dim..(g + 1) * dim]));
-                        }
-                        out
-                    })
-                    .collect();
-                check_scatter_size(&what, &parts)?;
-                Ok(parts)
-            }))
-        } else {
-            None
-        };
-        let parts = root_verdict(comm, parts)?;
-        let mine = comm.scatter_bytes(0, parts)?;
-        let local = if mine.len() == s.size() * dim * std::mem::size_of::<T>() {
-            Dat::named(name, &ds, bytes_to_vec::<T>(&mine))
-        } else {
-            Err(Error::Mpi(format!(
-                "{what}: received {} bytes for {} elements",
-                mine.len(),
-                s.size()
-            )))
-        };
-        let dat = agree(comm, local)?;
-        crate::data::dat::update_halo(&dat)?;
-        Ok(dat)
-    }
-}
-
-impl Dat {
-    /// The owned values of every rank, in global numbering, on rank `root` (`None` elsewhere).
-    /// For a distributed set value `i` is global element `i`'s; a set that was never
-    /// distributed gathers the ranks' owned values concatenated in rank order. Collective.
-    ///
-    /// ```
-    /// let s = op2::Set::new(2).unwrap();
-    /// let d = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![4i32, 5]).unwrap();
-    /// assert_eq!(d.gather::<i32>(0).unwrap(), Some(vec![4, 5]));
-    /// assert!(d.gather::<f64>(0).is_err()); // wrong dtype
-    /// assert!(d.gather::<i32>(1).is_err()); // no rank 1
-    /// ```
-    pub fn gather<T: Scalar>(&self, root: i32) -> Result<Option<Vec<T>>> {
-        let what = format!("Dat::gather({})", self.name());
-        let set = self.set().clone();
-        let comm = set.comm();
-        if T::DTYPE != self.dtype() {
-            return Err(Error::invalid(
-                &what,
-                format!("the Dat holds {}, not {}", self.dtype(), T::DTYPE),
-            ));
-        }
-        if root < 0 || root >= comm.size() {
-            return Err(Error::invalid(
-                &what,
-                format!(
-                    "root {root} is not a rank of a {}-rank communicator",
-                    comm.size()
-                ),
-            ));
-        }
-        let dim = self.dim();
-        let eb = dim * std::mem::size_of::<T>();
-        let gids = set.global_ids();
-        let mut payload: Vec<u8> = bytemuck::cast_slice(&self.to_vec::<T>()?).to_vec();
-        if let Some(g) = gids {
-            payload.extend_from_slice(bytemuck::cast_slice(&g[..set.size()]));
-        }
-        let total = comm.allreduce_u64(payload.len() as u64, ReduceOp::Sum)?;
-        if total > i32::MAX as u64 {
-            return Err(Error::invalid(
-                &what,
-                format!(
-                    "{total} bytes exceed what one gather can move ({})",
-                    i32::MAX
-                ),
-            ));
-        }
-        let Some(all) = comm.gather_bytes(root, &payload)? else {
-            return Ok(None);
-        };
-        let Some(_) = gids else {
-            let mut out = Vec::with_capacity(total as usize / std::mem::size_of::<T>());
-            for b in &all {
-                out.extend(bytes_to_vec::<T>(b));
-            }
-            return Ok(Some(out));
-        };
-        let n = set.global_size();
-        let mut out = vec![T::zero(); n * dim];
-        let mut seen = vec![false; n];
-        let corrupt = |r: usize, d: String| Error::Mpi(format!("{what}: from rank {r}: {d}"));
-        for (r, b) in all.iter().enumerate() {
-            if b.len() % (eb + 8) != 0 {
-                return Err(corrupt(r, format!("{} bytes", b.len())));
-            }
-            let k = b.len() / (eb + 8);
-            let (vals, ids) = b.split_at(k * eb);
-            let vals = bytes_to_vec::<T>(vals);
-            for (j, id) in ids.chunks_exact(8).enumerate() {
-                let g = bytemuck::pod_read_unaligned::<u64>(id) as usize;
-                if g >= n || seen[g] {
-                    return Err(corrupt(
-                        r,
-                        format!("global id {g} out of range or repeated"),
-                    ));
-                }
-                seen[g] = true;
-                out[g * dim..(g + 1) * dim].copy_from_slice(&vals[j * dim..(j + 1) * dim]);
-            }
-        }
-        if let Some(g) = seen.iter().position(|&s| !s) {
-            return Err(corrupt(0, format!("no rank owns global element {g}")));
-        }
-        Ok(Some(out))
-    }
-
-    /// The owned and halo values (`set.total_size() * dim`): halo copies as last refreshed
-    /// (see [`crate::update_halo`]) or accumulated. For inspection and tests.
-    ///
-    /// ```
-    /// let s = op2::Set::new(2).unwrap();
-    /// let d = op2::Dat::new(&op2::DataSet::new(&s, 1).unwrap(), vec![1.0f32, 2.0]).unwrap();
-    /// assert_eq!(d.to_vec_with_halo::<f32>().unwrap(), vec![1.0, 2.0]);
-    /// ```
-    pub fn to_vec_with_halo<T: Scalar>(&self) -> Result<Vec<T>> {
-        if T::DTYPE != self.dtype() {
-            return Err(Error::invalid(
-                format!("Dat::to_vec_with_halo({})", self.name()),
-                format!("the Dat holds {}, not {}", self.dtype(), T::DTYPE),
-            ));
-        }
-        let n = self.set().total_size() * self.dim();
-        Ok(crate::dtype::view::<T>(&self.read(), n).to_vec())
-    }
-}
-
-/// Bytes (any alignment) to values.
-fn bytes_to_vec<T: Scalar>(b: &[u8]) -> Vec<T> {
-    match bytemuck::try_cast_slice::<u8, T>(b) {
-        Ok(v) => v.to_vec(),
-        Err(_) => b
-            .chunks_exact(std::mem::size_of::<T>())
-            .map(bytemuck::pod_read_unaligned::<T>)
-            .collect(),
-    }
-}
-
-/// Broadcast rank 0's verdict on `root` (`Some` on rank 0 only). An error there becomes
-/// `Error::Remote { rank: 0 }` with its message on every rank; otherwise rank 0 gets its value
-/// back and the other ranks `None`.
-fn root_verdict<T>(comm: Comm, root: Option<Result<T>>) -> Result<Option<T>> {
-    let msg = match &root {
-        Some(Err(e)) => {
-            let mut b = vec![1u8];
-            b.extend_from_slice(e.to_string().as_bytes());
-            b
-        }
-        _ => vec![0u8],
-    };
-    let msg = comm.broadcast_bytes(0, msg)?;
-    if msg.first() == Some(&1) {
-        return Err(Error::Remote {
-            rank: 0,
-            detail: String::from_utf8_lossy(&msg[1..]).into_owned(),
-        });
-    }
-    Ok(root.and_then(|r| r.ok()))
-}
-
-fn check_scatter_size(what: &str, parts: &[Vec<u8>]) -> Result<()> {
-    let total: usize = parts.iter().map(|p| p.len()).sum();
-    if total > i32::MAX as usize {
-        return Err(Error::invalid(
-            what,
-            format!(
-                "{total} bytes exceed what one scatter can move ({}); distribute a smaller mesh",
-                i32::MAX
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Distribute `mesh` (given on rank 0; other ranks pass `None`, and anything they pass is
 /// ignored) over `comm`: partition it (see [`crate::mesh::partition`]), and build on every rank its
 /// local Sets (with halo plans and global ids), local Maps, in the numbering described in the
@@ -684,29 +96,18 @@ pub fn distribute(comm: Comm, mesh: Option<GlobalMesh>) -> Result<DistributedMes
         sets,
         maps,
         root_owned: plan.map(|p| p.owned),
+        blocks: None,
     })
 }
 
 fn serial(comm: Comm, mesh: Option<GlobalMesh>) -> Result<DistributedMesh> {
     let mesh = mesh.ok_or_else(|| Error::invalid(WHAT, "rank 0 passed no mesh"))?;
     let ends = mesh.check()?;
-    let sets: Vec<Set> = mesh
-        .sets
-        .iter()
-        .map(|s| Set::from_parts(&s.name, comm, s.size, s.size, s.size, None, None, s.size))
-        .collect();
-    let maps = mesh
-        .maps
-        .into_iter()
-        .zip(ends)
-        .map(|(m, (f, t))| Map::named(&m.name, &sets[f], &sets[t], m.arity, m.values))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(DistributedMesh {
-        comm,
-        sets,
-        maps,
-        root_owned: None,
-    })
+    if let Some((set, own)) = &mesh.owners {
+        let n = mesh.set_index(set).map(|s| mesh.sets[s].size).unwrap_or(0);
+        partition::check_owners(&format!("{WHAT}: owners of `{set}`"), own, n, 1)?;
+    }
+    DistributedMesh::identity(comm, &mesh.sets, mesh.maps, &ends)
 }
 
 /// What every rank learns first: names, sizes and map shapes.
@@ -799,13 +200,28 @@ impl Plan {
             })
             .collect();
         let mut given = vec![None; sizes.len()];
-        match &mesh.coords {
-            Some(c) => {
+        match (&mesh.owners, &mesh.coords, mesh.partitioner) {
+            (Some((set, own)), _, _) => {
+                let s = mesh.set_index(set).unwrap_or(0);
+                let what = format!("{WHAT}: owners of `{set}`");
+                partition::check_owners(&what, own, sizes[s], nparts)?;
+                given[s] = Some(own.clone());
+            }
+            (None, _, Partitioner::Metis) => {
+                if let Some(m) = specs.iter().find(|m| m.arity >= 2) {
+                    given[m.from] = Some(metis::part_dual(sizes[m.from], m, nparts)?);
+                } else if !sizes.is_empty() {
+                    given[0] = Some(partition::block(sizes[0], nparts)?);
+                }
+            }
+            (None, Some(c), Partitioner::Rcb) => {
                 let s = mesh.set_index(&c.set).unwrap_or(0);
                 given[s] = Some(partition::rcb(&c.values, c.dim, nparts)?);
             }
-            None if !sizes.is_empty() => given[0] = Some(partition::block(sizes[0], nparts)?),
-            None => {}
+            (None, _, _) if !sizes.is_empty() => {
+                given[0] = Some(partition::block(sizes[0], nparts)?)
+            }
+            (None, _, _) => {}
         }
         let owners = partition::derive_owners(&sizes, &specs, given, nparts);
         let layouts: Vec<Layout> = (0..sizes.len())
@@ -1058,73 +474,6 @@ fn build_local(
         maps.push(Map::named(name, &sets[*f], &sets[*t], *arity, values)?);
     }
     Ok((sets, maps))
-}
-
-/// Message writer (native byte order: all ranks run the same build on the same kind of node).
-#[derive(Default)]
-struct W(Vec<u8>);
-
-impl W {
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_ne_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u64(s.len() as u64);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn u32s(&mut self, v: &[u32]) {
-        self.u64(v.len() as u64);
-        self.0.extend_from_slice(bytemuck::cast_slice(v));
-    }
-    fn i32s(&mut self, v: &[i32]) {
-        self.u64(v.len() as u64);
-        self.0.extend_from_slice(bytemuck::cast_slice(v));
-    }
-}
-
-/// Message reader; every read is checked.
-struct R<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> R<'a> {
-    fn new(b: &'a [u8]) -> Self {
-        R { b, at: 0 }
-    }
-    fn corrupt(&self, what: &str) -> Error {
-        Error::Mpi(format!(
-            "corrupt distribution message ({what}, at byte {} of {})",
-            self.at,
-            self.b.len()
-        ))
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
-        let Some(end) = end else {
-            return Err(self.corrupt("truncated"));
-        };
-        let s = &self.b[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-    fn u64(&mut self) -> Result<u64> {
-        Ok(bytemuck::pod_read_unaligned(self.take(8)?))
-    }
-    fn str(&mut self) -> Result<String> {
-        let n = self.u64()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| self.corrupt("name"))
-    }
-    fn u32s(&mut self) -> Result<Vec<u32>> {
-        let n = self.u64()? as usize;
-        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
-        Ok(bytes_to_vec::<u32>(b))
-    }
-    fn i32s(&mut self) -> Result<Vec<i32>> {
-        let n = self.u64()? as usize;
-        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
-        Ok(bytes_to_vec::<i32>(b))
-    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,39 @@
 //! Mesh input and distribution: the standard benchmark meshes as plain arrays (Airfoil's
 //! NACA0012 mesh and OP2's ASCII format, generated unit-square triangle meshes), partitioners,
-//! and the distribution of a global mesh over the ranks as Sets, Maps and Dats; results out as
-//! VTU / PVTU files (`vtu`).
+//! and the distribution of a mesh over the ranks as Sets, Maps and Dats; results out as VTU /
+//! PVTU files (`vtu`).
 //!
-//! The readers and generators know nothing of Sets, Maps or MPI; `distribute` builds those
+//! Two ways onto many ranks:
+//! * **rank 0 path**: a whole [`GlobalMesh`] on rank 0, partitioned there and scattered
+//!   ([`distribute()`]);
+//! * **parallel path**: every rank holds its own contiguous block of each set ([`MeshBlock`],
+//!   e.g. read from a [`MeshFile`]); the blocks are partitioned in parallel and migrate to
+//!   their owners ([`distribute_blocks`]). No rank ever holds the whole mesh.
+//!
+//! The readers and generators know nothing of Sets, Maps or MPI; the distribution builds those
 //! from the arrays.
 pub mod airfoil;
+pub mod block;
 pub mod distribute;
+pub mod global;
+pub mod local;
+pub mod meshfile;
 pub mod meshgen;
+mod metis;
+mod migrate;
 mod naca0012;
 pub mod partition;
+mod prcb;
+mod wire;
 pub mod vtu;
 
 pub use airfoil::AirfoilMesh;
-pub use distribute::{distribute, DistributedMesh, GlobalMesh};
+pub use block::{block_range, MeshBlock};
+pub use distribute::distribute;
+pub use global::GlobalMesh;
+pub use local::DistributedMesh;
+pub use meshfile::{FileDat, MeshFile, MeshFileWriter};
+pub use migrate::distribute_blocks;
+pub use partition::Partitioner;
 pub use meshgen::{unit_square, TriMesh};
 pub use naca0012::{naca0012, STANDARD_I, STANDARD_J};

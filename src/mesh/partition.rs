@@ -35,6 +35,64 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
+/// How a mesh is partitioned when no owners are given.
+///
+/// * `Rcb`: recursive coordinate bisection of the set with coordinates (on the parallel path,
+///   in parallel over the ranks' blocks; same result as on rank 0). Without coordinates, `Block`.
+/// * `Block`: the first set added, by index into contiguous blocks ([`block`]).
+/// * `Metis`: METIS (k-way) on the dual graph of the first map added whose arity is at least 2
+///   (its source set's elements are adjacent when they share `min(2, arity - 1)` targets);
+///   rank 0 path only.
+///
+/// ```
+/// use op2::mesh::Partitioner;
+/// assert_eq!("metis".parse::<Partitioner>().unwrap(), Partitioner::Metis);
+/// assert_eq!("parallel-rcb".parse::<Partitioner>().unwrap(), Partitioner::Rcb);
+/// assert!("scotch".parse::<Partitioner>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Partitioner {
+    #[default]
+    Rcb,
+    Block,
+    Metis,
+}
+
+impl std::str::FromStr for Partitioner {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Partitioner> {
+        match s {
+            "rcb" | "parallel-rcb" => Ok(Partitioner::Rcb),
+            "block" => Ok(Partitioner::Block),
+            "metis" => Ok(Partitioner::Metis),
+            _ => Err(Error::invalid(
+                "partitioner",
+                format!("`{s}`: expected rcb, parallel-rcb, block or metis"),
+            )),
+        }
+    }
+}
+
+/// Check a user partition: `owners.len() == n`, every owner in `[0, nparts)`.
+pub(crate) fn check_owners(what: &str, owners: &[i32], n: usize, nparts: usize) -> Result<()> {
+    if owners.len() != n {
+        return Err(Error::invalid(
+            what,
+            format!("{} owners given for {n} elements", owners.len()),
+        ));
+    }
+    if let Some(i) = first_where(owners, |&o| o < 0 || o as usize >= nparts) {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "owner {} of element {i} is not a rank of a {nparts}-rank communicator",
+                owners[i]
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Index of the first element of `v` for which `bad` holds (parallel over large chunks).
 pub(crate) fn first_where<T: Sync>(v: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
     const CHUNK: usize = 1 << 16;
@@ -44,7 +102,7 @@ pub(crate) fn first_where<T: Sync>(v: &[T], bad: impl Fn(&T) -> bool + Sync) -> 
 }
 
 /// Exact size of part `p` when `n` elements are split into `nparts` parts.
-fn part_size(n: usize, nparts: usize, p: usize) -> usize {
+pub(crate) fn part_size(n: usize, nparts: usize, p: usize) -> usize {
     n / nparts + usize::from(p < n % nparts)
 }
 
@@ -78,7 +136,7 @@ fn block_unchecked(n: usize, nparts: usize) -> Vec<i32> {
 }
 
 /// Block owner of index `i` among `n` (see [`block`]), in O(1).
-fn block_owner(i: usize, n: usize, nparts: usize) -> i32 {
+pub(crate) fn block_owner(i: usize, n: usize, nparts: usize) -> i32 {
     let (q, r) = (n / nparts, n % nparts);
     // The first r blocks have q + 1 elements.
     let big = r * (q + 1);

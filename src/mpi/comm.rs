@@ -1,8 +1,8 @@
 //! Communicators: the only module that calls MPI.
 //!
 //! Owns every collective and point-to-point operation op2 performs, behind a small typed
-//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `exchange`, `idle_barrier`,
-//! `node_layout`). Other modules never
+//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `alltoallv_bytes`, `exchange`,
+//! `idle_barrier`, `node_layout`). Other modules never
 //! import `mpi` directly, so the rules below live in one place:
 //!
 //! * A [`Comm`] is a small `Copy` descriptor: either MPI's world communicator or a serial
@@ -295,6 +295,74 @@ impl Comm {
         }
     }
 
+    /// Personalised all-to-all: send `parts[q]` to rank `q` (one buffer per rank, empty ones
+    /// allowed) and return the buffer each rank sent here, in rank order. What every rank
+    /// sends in total, and receives in total, must stay under 2^31 bytes (MPI's count limit);
+    /// a rank over it fails before the exchange and the others learn it (every rank returns an
+    /// error, none hangs).
+    ///
+    /// ```
+    /// let c = op2::Comm::serial();
+    /// assert_eq!(c.alltoallv_bytes(vec![b"me".to_vec()]).unwrap(), vec![b"me".to_vec()]);
+    /// assert!(c.alltoallv_bytes(vec![]).is_err());
+    /// ```
+    pub fn alltoallv_bytes(&self, parts: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
+        let what = "Comm::alltoallv_bytes";
+        let bad = if parts.len() != self.size as usize {
+            Some(format!("{} parts for {} ranks", parts.len(), self.size))
+        } else {
+            let total: usize = parts.iter().map(|b| b.len()).sum();
+            (total > i32::MAX as usize)
+                .then(|| format!("{total} bytes to send exceed {}", i32::MAX))
+        };
+        let Some(c) = self.mpi()? else {
+            return match bad {
+                Some(d) => Err(Error::invalid(what, d)),
+                None => Ok(parts),
+            };
+        };
+        // Counts first (a rank that cannot send announces nothing), then one agreement on
+        // whether every rank can send and receive, then the data.
+        let send_lens: Vec<i32> = if bad.is_some() {
+            vec![0; self.size as usize]
+        } else {
+            parts.iter().map(|b| b.len() as i32).collect()
+        };
+        let mut recv_lens = vec![0i32; self.size as usize];
+        c.all_to_all_into(&send_lens[..], &mut recv_lens[..]);
+        let total_in: u64 = recv_lens.iter().map(|&l| l as u64).sum();
+        let bad = bad.or_else(|| {
+            (total_in > i32::MAX as u64)
+                .then(|| format!("{total_in} bytes to receive exceed {}", i32::MAX))
+        });
+        let none = self.size as u64;
+        let me = if bad.is_some() { self.rank as u64 } else { none };
+        let first = self.allreduce_u64(me, ReduceOp::Min)?;
+        if let Some(d) = bad {
+            return Err(Error::invalid(what, d));
+        }
+        if first != none {
+            return Err(Error::Remote {
+                rank: first as i32,
+                detail: format!("{what}: it could not send or receive its parts"),
+            });
+        }
+        let send_displs = displacements(&send_lens);
+        let recv_displs = displacements(&recv_lens);
+        let flat: Vec<u8> = parts.concat();
+        let mut all = vec![0u8; total_in as usize];
+        {
+            let sp = Partition::new(&flat[..], &send_lens[..], &send_displs[..]);
+            let mut rp = PartitionMut::new(&mut all[..], &recv_lens[..], &recv_displs[..]);
+            c.all_to_all_varcount_into(&sp, &mut rp);
+        }
+        Ok(recv_lens
+            .iter()
+            .zip(&recv_displs)
+            .map(|(&l, &d)| all[d as usize..(d + l) as usize].to_vec())
+            .collect())
+    }
+
     /// Neighbour exchange: send `sends[i].1` to rank `sends[i].0` and receive `recv_lens[j].1`
     /// bytes from rank `recv_lens[j].0`, running `during` while messages are in flight
     /// (communication/computation overlap). Returns the received buffers in `recv_lens` order
@@ -435,23 +503,20 @@ pub(crate) fn abort(code: i32) -> ! {
 
 /// All ranks agree on success: if any rank failed, every rank returns `Error::Remote` naming
 /// the lowest failed rank (that rank with its own message).
-/// "No rank failed" in an allreduce(MIN) of failed ranks. Not u64::MAX: MPICH's MPI_MIN on
-/// 64-bit unsigned values was seen to compare them as signed, so u64::MAX (-1) always won.
-const NOBODY: u64 = i64::MAX as u64;
-
+///
+/// "No failure" is encoded as the communicator's size, not `u64::MAX`: with MPICH, a `MIN`
+/// reduction of `u64`s over `{0, u64::MAX}` returned `u64::MAX` (the values compared as
+/// signed), so a failure on one rank went unseen by the others.
 pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
-    let me = if r.is_err() {
-        comm.rank() as u64
-    } else {
-        NOBODY
-    };
+    let none = comm.size() as u64;
+    let me = if r.is_err() { comm.rank() as u64 } else { none };
     let first = comm.allreduce_u64(me, ReduceOp::Min)?;
     match r {
         Err(e) => Err(Error::Remote {
             rank: comm.rank(),
             detail: e.to_string(),
         }),
-        Ok(_) if first != NOBODY => Err(Error::Remote {
+        Ok(_) if first != none => Err(Error::Remote {
             rank: first as i32,
             detail: "it could not build its part of the distributed data (see its message)".into(),
         }),

@@ -102,6 +102,19 @@ impl Halo {
         self.neighbours.iter().map(|n| n.rank).collect()
     }
 
+    /// Every neighbour's (rank, send list, receive list), by increasing rank (for inspection
+    /// and tests).
+    ///
+    /// ```
+    /// assert!(op2::mpi::halo::Halo::default().lists().is_empty());
+    /// ```
+    pub fn lists(&self) -> Vec<(i32, &[u32], &[u32])> {
+        self.neighbours
+            .iter()
+            .map(|n| (n.rank, &n.send[..], &n.recv[..]))
+            .collect()
+    }
+
     /// Total number of owned elements sent forward (counted once per neighbour).
     ///
     /// ```

@@ -5,13 +5,17 @@
 //! iterations, and for the standard mesh a final comparison with OP2's published value.
 //!
 //! ```text
-//! mpiexec -n 4 airfoil [--iters N] [--i I --j J | --mesh new_grid.dat] [--vtu out.vtu] [--png out.png]
+//! mpiexec -n 4 airfoil [--iters N] [--i I --j J | --mesh new_grid.dat | --mesh-bin grid.op2mesh]
+//!                      [--partitioner rcb|parallel-rcb|block|metis] [--vtu out.vtu] [--png out.png]
 //! ```
+//! With `--mesh-bin` (a file from `op2 mesh convert`) the mesh takes the parallel path: every
+//! rank reads its own block and the blocks migrate to their owners; no rank holds the whole
+//! mesh. Otherwise rank 0 builds or reads the whole mesh and scatters it.
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use op2::{par_loop, Access, DType, Dat, DataSet, Global, GlobalMesh, Kernel};
+use op2::{par_loop, Access, DType, Dat, DataSet, Global, Kernel};
 
 mod output;
 
@@ -33,6 +37,13 @@ struct Args {
     /// Read an OP2 ASCII mesh file (new_grid.dat format) instead of generating one.
     #[arg(long)]
     mesh: Option<std::path::PathBuf>,
+    /// Read an op2 mesh file (`op2 mesh convert`) in parallel: each rank reads its block.
+    #[arg(long, conflicts_with = "mesh")]
+    mesh_bin: Option<std::path::PathBuf>,
+    /// Partitioner: rcb (default; in parallel with --mesh-bin), parallel-rcb (the same),
+    /// block, or metis (rank-0 path only).
+    #[arg(long, default_value = "rcb")]
+    partitioner: op2::mesh::Partitioner,
     /// Write the final density, pressure and Mach number to this VTU file (ParaView).
     #[arg(long)]
     vtu: Option<std::path::PathBuf>,
@@ -50,39 +61,77 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
     let comm = rt.comm();
     let root = comm.is_root();
     let t_setup = Instant::now();
-    // Rank 0 builds or reads the global mesh; everyone receives its part.
-    let (global, standard) = if root {
-        let m = match &args.mesh {
-            Some(p) => op2::mesh::AirfoilMesh::read_op2(p)?,
-            None => op2::mesh::naca0012(args.i, args.j)?,
-        };
-        let standard =
-            m.ncell == 720_000 && m.nnode == 721_801 && m.nedge == 1_438_600 && m.nbedge == 2_800;
-        (Some(m), standard)
-    } else {
-        (None, false)
+    let qinf = output::qinf();
+    let (global, dm, p_x, p_bound, p_q) = match &args.mesh_bin {
+        Some(path) => {
+            if args.vtu.is_some() || args.png.is_some() {
+                return Err(op2::Error::invalid(
+                    "airfoil",
+                    "--vtu/--png need the whole mesh on rank 0: use --mesh, not --mesh-bin",
+                ));
+            }
+            let f = op2::mesh::MeshFile::open(comm, path)?;
+            let block = f.block(comm)?.partitioner(args.partitioner);
+            let dm = op2::mesh::distribute_blocks(comm, block)?;
+            let p_x = dm.dat_from_block("p_x", "nodes", 2, f.dat_block::<f64>(comm, "p_x")?)?;
+            let p_bound =
+                dm.dat_from_block("p_bound", "bedges", 1, f.dat_block::<i32>(comm, "p_bound")?)?;
+            let q: Vec<f64> = qinf
+                .iter()
+                .copied()
+                .cycle()
+                .take(4 * dm.set("cells")?.size())
+                .collect();
+            let p_q = Dat::named("p_q", &DataSet::new(dm.set("cells")?, 4)?, q)?;
+            (None, dm, p_x, p_bound, p_q)
+        }
+        None => {
+            // Rank 0 builds or reads the global mesh; everyone receives its part.
+            let global = if root {
+                Some(match &args.mesh {
+                    Some(p) => op2::mesh::AirfoilMesh::read_op2(p)?,
+                    None => op2::mesh::naca0012(args.i, args.j)?,
+                })
+            } else {
+                None
+            };
+            let gm = global
+                .as_ref()
+                .map(|m| m.to_global_mesh().partitioner(args.partitioner));
+            let dm = op2::distribute(comm, gm)?;
+            let p_x = dm.scatter_dat("p_x", "nodes", 2, global.as_ref().map(|m| m.x.clone()))?;
+            let p_bound = dm.scatter_dat(
+                "p_bound",
+                "bedges",
+                1,
+                global.as_ref().map(|m| m.bound.clone()),
+            )?;
+            let p_q = dm.scatter_dat(
+                "p_q",
+                "cells",
+                4,
+                global.as_ref().map(|m| {
+                    qinf.iter()
+                        .copied()
+                        .cycle()
+                        .take(4 * m.ncell)
+                        .collect::<Vec<f64>>()
+                }),
+            )?;
+            (global, dm, p_x, p_bound, p_q)
+        }
     };
-    let standard = comm.broadcast_bytes(0, vec![standard as u8])?[0] == 1;
-    let gm = global.as_ref().map(|m| {
-        GlobalMesh::new()
-            .add_set("nodes", m.nnode)
-            .add_set("cells", m.ncell)
-            .add_set("edges", m.nedge)
-            .add_set("bedges", m.nbedge)
-            .add_map("pcell", "cells", "nodes", 4, m.cell.clone())
-            .add_map("pedge", "edges", "nodes", 2, m.edge.clone())
-            .add_map("pecell", "edges", "cells", 2, m.ecell.clone())
-            .add_map("pbedge", "bedges", "nodes", 2, m.bedge.clone())
-            .add_map("pbecell", "bedges", "cells", 1, m.becell.clone())
-            .coordinates("nodes", 2, m.x.clone())
-    });
-    let dm = op2::distribute(comm, gm)?;
+    let t_dist = t_setup.elapsed().as_secs_f64();
     let (nodes, cells, edges, bedges) = (
         dm.set("nodes")?,
         dm.set("cells")?,
         dm.set("edges")?,
         dm.set("bedges")?,
     );
+    let standard = cells.global_size() == 720_000
+        && nodes.global_size() == 721_801
+        && edges.global_size() == 1_438_600
+        && bedges.global_size() == 2_800;
     let (pcell, pedge, pecell, pbedge, pbecell) = (
         dm.map("pcell")?,
         dm.map("pedge")?,
@@ -91,27 +140,8 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
         dm.map("pbecell")?,
     );
     let ncell_global = cells.global_size();
+    output::mesh_report(comm, &dm, t_dist, args.mesh_bin.is_some(), args.partitioner)?;
 
-    let qinf = output::qinf();
-    let p_x = dm.scatter_dat("p_x", "nodes", 2, global.as_ref().map(|m| m.x.clone()))?;
-    let p_bound = dm.scatter_dat(
-        "p_bound",
-        "bedges",
-        1,
-        global.as_ref().map(|m| m.bound.clone()),
-    )?;
-    let p_q = dm.scatter_dat(
-        "p_q",
-        "cells",
-        4,
-        global.as_ref().map(|m| {
-            qinf.iter()
-                .copied()
-                .cycle()
-                .take(4 * m.ncell)
-                .collect::<Vec<f64>>()
-        }),
-    )?;
     let ds4 = DataSet::new(cells, 4)?;
     let p_qold = Dat::zeros(&ds4, DType::F64);
     let p_res = Dat::zeros(&ds4, DType::F64);
@@ -214,11 +244,15 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
         }
     }
     let total = t0.elapsed().as_secs_f64();
+    if root {
+        println!("airfoil: final rms {rms:.16e} after {} iterations", args.iters);
+    }
     output::timing_summary(comm, total, args.iters)?;
 
     if args.vtu.is_some() || args.png.is_some() {
         let q = p_q.gather::<f64>(0)?;
-        if let (Some(m), Some(q)) = (global.as_ref(), q) {
+        let global = global.as_ref();
+        if let (Some(m), Some(q)) = (global, q) {
             if let Some(p) = &args.vtu {
                 output::write_vtu(p, m, &q)?;
                 println!("airfoil: wrote {}", p.display());

@@ -224,3 +224,61 @@ pub fn write_png(path: &Path, m: &AirfoilMesh, q: &[f64]) -> Result<()> {
         .map_err(|e| Error::invalid("write_png", format!("{}: {e}", path.display())))?;
     Ok(())
 }
+
+/// This process's peak resident set size in KiB (Linux `VmHWM`, the value `getrusage`'s
+/// `ru_maxrss` reports), 0 where unavailable.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Rank 0 prints the time to a distributed mesh (max over ranks), the partition's quality
+/// (edge cut of the cells' dual graph through `pecell`, halo sizes summed and max over ranks)
+/// and the peak RSS of rank 0 and of the other ranks so far.
+pub fn mesh_report(
+    comm: Comm,
+    dm: &op2::DistributedMesh,
+    secs: f64,
+    parallel: bool,
+    partitioner: op2::mesh::Partitioner,
+) -> Result<()> {
+    let t = comm.allreduce(&[secs], ReduceOp::Max)?[0];
+    let cut = dm.cut("pecell")?;
+    let halos = dm.halo_sizes()?;
+    let rss = comm.gather_bytes(0, &peak_rss_kib().to_le_bytes())?;
+    if let Some(rss) = rss {
+        let mib: Vec<f64> = rss
+            .iter()
+            .map(|b| u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])) as f64 / 1024.0)
+            .collect();
+        let others = &mib[1..];
+        let omax = others.iter().cloned().fold(0.0, f64::max);
+        let omin = others.iter().cloned().fold(f64::INFINITY, f64::min);
+        let h: Vec<String> = halos
+            .iter()
+            .filter(|(n, _, _)| n == "nodes" || n == "cells")
+            .map(|(n, sum, max)| format!("{n} {sum} (max {max})"))
+            .collect();
+        println!(
+            "mesh: {} path, partitioner {partitioner:?}: distributed in {t:.3} s; edge cut {cut}; \
+             halo {}",
+            if parallel { "parallel" } else { "rank-0" },
+            h.join(", ")
+        );
+        if others.is_empty() {
+            println!("mesh: peak RSS rank 0 {:.1} MiB", mib[0]);
+        } else {
+            println!(
+                "mesh: peak RSS rank 0 {:.1} MiB, other ranks {omin:.1}..{omax:.1} MiB",
+                mib[0]
+            );
+        }
+    }
+    Ok(())
+}

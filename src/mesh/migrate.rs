@@ -1,0 +1,420 @@
+//! The parallel path: from every rank's block of a mesh ([`MeshBlock`]) to distributed Sets
+//! and Maps, without any rank holding the whole mesh.
+//!
+//! Steps (all collective, through [`Comm::alltoallv_bytes`] and `allreduce`):
+//! 1. **partition**: owners of this rank's block of the primary set, from the user
+//!    ([`MeshBlock::owners`]), parallel RCB ([`crate::mesh::prcb`]) or blocks;
+//! 2. **derived owners**: the rules of [`crate::mesh::partition`] (source rule, then target
+//!    rule, then blocks), applied to blocks: an owner that lives in another rank's block is
+//!    asked of that rank (a *directory*: rank `r` answers for its block of every set);
+//! 3. **migration**: every element, with its map rows, goes to its owner;
+//! 4. **local numbering**: owners of referenced elements are asked of the directory; core,
+//!    boundary and halo are laid out exactly as on the rank-0 path (module documentation of
+//!    [`crate::distribute()`]), and halo send lists are agreed with the neighbours.
+//!
+//! For the same owners of the primary set, the result (local numbering, halo plans, local
+//! maps) is identical to the rank-0 path's. Memory per rank: its block plus its owned and halo
+//! elements, never the whole mesh.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::data::map::Map;
+use crate::data::set::Set;
+use crate::error::{Error, Result};
+use crate::mesh::block::{block_range, MeshBlock};
+use crate::mesh::local::{BlockInfo, DistributedMesh};
+use crate::mesh::partition::Partitioner;
+use crate::mesh::prcb;
+use crate::mesh::wire::bytes_to_vec;
+use crate::mpi::comm::{agree, Comm};
+use crate::mpi::halo::{Halo, Neighbour};
+
+/// Rank holding global element `g` of a set of `n` in its block.
+fn holder(g: usize, n: usize, nranks: usize) -> usize {
+    crate::mesh::partition::block_owner(g, n, nranks) as usize
+}
+
+/// Ask the directory: the values (`dir` = this rank's block of some per-element array of a set
+/// of `n`) of global elements `queries`, in query order. Collective.
+fn lookup(comm: Comm, n: usize, dir: &[i32], queries: &[u32]) -> Result<Vec<i32>> {
+    let p = comm.size() as usize;
+    let mut out: Vec<Vec<u32>> = vec![Vec::new(); p];
+    for &g in queries {
+        out[holder(g as usize, n, p)].push(g);
+    }
+    let sent: Vec<Vec<u8>> = out.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect();
+    let asked = comm.alltoallv_bytes(sent)?;
+    let start = block_range(n, p, comm.rank() as usize).start;
+    let answers: Vec<Vec<u8>> = asked
+        .iter()
+        .map(|b| {
+            let gs = bytes_to_vec::<u32>(b);
+            let a: Vec<i32> = gs
+                .iter()
+                .map(|&g| dir.get(g as usize - start).copied().unwrap_or(-1))
+                .collect();
+            bytemuck::cast_slice(&a).to_vec()
+        })
+        .collect();
+    let back: Vec<Vec<i32>> = comm
+        .alltoallv_bytes(answers)?
+        .iter()
+        .map(|b| bytes_to_vec::<i32>(b))
+        .collect();
+    let mut pos = vec![0usize; p];
+    let mut res = Vec::with_capacity(queries.len());
+    for &g in queries {
+        let r = holder(g as usize, n, p);
+        let v = back[r].get(pos[r]).copied().unwrap_or(-1);
+        pos[r] += 1;
+        if v < 0 {
+            return Err(Error::Mpi(format!(
+                "distribute_blocks: rank {r} gave no owner for element {g}"
+            )));
+        }
+        res.push(v);
+    }
+    Ok(res)
+}
+
+/// One map as this rank sees it: block rows, and later owned rows.
+struct BMap {
+    from: usize,
+    to: usize,
+    arity: usize,
+}
+
+/// Distribute a mesh given as every rank's block ([`MeshBlock`]) over `comm`: partition it in
+/// parallel (or take the user's owners), migrate every element to its owner, and build local
+/// Sets (halo plans, global ids) and Maps in the numbering of the rank-0 path. Collective; a
+/// problem in any rank's block is returned by every rank (as [`Error::Remote`] on the others).
+/// Dats follow with [`DistributedMesh::dat_from_block`].
+///
+/// ```
+/// use op2::mesh::{block_range, distribute_blocks, MeshBlock};
+/// let comm = op2::Comm::serial();
+/// let (p, r) = (comm.size() as usize, comm.rank() as usize);
+/// // A chain of 5 nodes and 4 edges; each rank adds its block of the edges' rows.
+/// let e2n: Vec<i32> = block_range(4, p, r).flat_map(|e| [e as i32, e as i32 + 1]).collect();
+/// let b = MeshBlock::new().add_set("nodes", 5).add_set("edges", 4)
+///     .add_map("e2n", "edges", "nodes", 2, e2n);
+/// let m = distribute_blocks(comm, b).unwrap();
+/// assert_eq!(m.set("edges").unwrap().global_size(), 4);
+/// let x = m.dat_from_block("x", "nodes", 1, block_range(5, p, r).map(|i| i as f64).collect())
+///     .unwrap();
+/// assert_eq!(x.gather::<f64>(0).unwrap().unwrap(), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+/// ```
+pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh> {
+    let (p, me) = (comm.size() as usize, comm.rank() as usize);
+    // Same schema everywhere (rank 0's is the reference), each block valid.
+    let schema = block.schema_bytes();
+    let reference = comm.broadcast_bytes(0, schema.clone())?;
+    let checked = if reference != schema {
+        Err(Error::invalid(
+            "distribute_blocks",
+            format!("rank {me}'s sets, maps or partitioner differ from rank 0's"),
+        ))
+    } else {
+        block.check(p, me)
+    };
+    let ends = agree(comm, checked)?;
+    let sizes: Vec<usize> = block.sets.iter().map(|s| s.size).collect();
+    let starts: Vec<usize> = sizes.iter().map(|&n| block_range(n, p, me).start).collect();
+    let maps: Vec<BMap> = block
+        .maps
+        .iter()
+        .zip(&ends)
+        .map(|(m, &(from, to))| BMap {
+            from,
+            to,
+            arity: m.arity,
+        })
+        .collect();
+    let set_index = |name: &str| block.sets.iter().position(|s| s.name == name);
+
+    // 1. Owners of the primary set's block.
+    let mut owners: Vec<Option<Vec<i32>>> = vec![None; sizes.len()];
+    if let Some((set, own)) = &block.owners {
+        owners[set_index(set).unwrap_or(0)] = Some(own.clone());
+    } else if let (Some(c), Partitioner::Rcb) = (&block.coords, block.partitioner) {
+        let s = set_index(&c.set).unwrap_or(0);
+        owners[s] = Some(prcb::rcb(comm, &c.values, c.dim, starts[s] as u64, p)?);
+    } else if !sizes.is_empty() {
+        owners[0] = Some(vec![me as i32; block_range(sizes[0], p, me).len()]);
+    }
+
+    // 2. Derived owners, by the rules of partition::derive_owners.
+    loop {
+        let src = maps
+            .iter()
+            .find(|m| owners[m.from].is_none() && owners[m.to].is_some())
+            .map(|m| m.from);
+        if let Some(s) = src {
+            if let Some((k, m)) = maps
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.from == s && owners[m.to].is_some())
+            {
+                let first: Vec<u32> = block.maps[k]
+                    .values
+                    .chunks(m.arity)
+                    .map(|row| row[0] as u32)
+                    .collect();
+                let dir = owners[m.to].as_deref().unwrap_or(&[]);
+                owners[s] = Some(lookup(comm, sizes[m.to], dir, &first)?);
+                continue;
+            }
+        }
+        let tgt = maps
+            .iter()
+            .find(|m| owners[m.to].is_none() && owners[m.from].is_some())
+            .map(|m| m.to);
+        if let Some(t) = tgt {
+            let n = sizes[t];
+            let mut out: Vec<Vec<i32>> = vec![Vec::new(); p];
+            for (k, m) in maps.iter().enumerate() {
+                if m.to != t || m.from == t || owners[m.from].is_none() {
+                    continue;
+                }
+                let from = owners[m.from].as_deref().unwrap_or(&[]);
+                for (row, &o) in block.maps[k].values.chunks(m.arity).zip(from) {
+                    for &v in row {
+                        let q = &mut out[holder(v as usize, n, p)];
+                        q.push(v);
+                        q.push(o);
+                    }
+                }
+            }
+            let got = comm.alltoallv_bytes(
+                out.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect(),
+            )?;
+            let mut best = vec![i32::MAX; block_range(n, p, me).len()];
+            for b in &got {
+                for pair in bytes_to_vec::<i32>(b).chunks_exact(2) {
+                    let i = pair[0] as usize - starts[t];
+                    best[i] = best[i].min(pair[1]);
+                }
+            }
+            for b in &mut best {
+                if *b == i32::MAX {
+                    *b = me as i32; // the block owner of an element in my block is me
+                }
+            }
+            owners[t] = Some(best);
+            continue;
+        }
+        break;
+    }
+    let owners: Vec<Vec<i32>> = owners
+        .into_iter()
+        .enumerate()
+        .map(|(s, o)| o.unwrap_or_else(|| vec![me as i32; block_range(sizes[s], p, me).len()]))
+        .collect();
+
+    if p == 1 {
+        return serial(comm, block, &ends, owners);
+    }
+
+    // 3. Migration: (gid, rows of every map from the set) to the owner.
+    let mut own_gids: Vec<Vec<u32>> = Vec::with_capacity(sizes.len());
+    let mut own_rows: Vec<Vec<i32>> = vec![Vec::new(); maps.len()];
+    for s in 0..sizes.len() {
+        let from: Vec<usize> = (0..maps.len()).filter(|&k| maps[k].from == s).collect();
+        let width = 1 + from.iter().map(|&k| maps[k].arity).sum::<usize>();
+        let mut out: Vec<Vec<i32>> = vec![Vec::new(); p];
+        for (i, &o) in owners[s].iter().enumerate() {
+            let q = &mut out[o as usize];
+            q.push((starts[s] + i) as i32);
+            for &k in &from {
+                let a = maps[k].arity;
+                q.extend_from_slice(&block.maps[k].values[i * a..(i + 1) * a]);
+            }
+        }
+        let got = comm.alltoallv_bytes(
+            out.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect(),
+        )?;
+        let mut recs: Vec<i32> = Vec::new();
+        for b in &got {
+            recs.extend(bytes_to_vec::<i32>(b));
+        }
+        let mut order: Vec<&[i32]> = recs.chunks_exact(width).collect();
+        order.sort_unstable_by_key(|r| r[0]);
+        own_gids.push(order.iter().map(|r| r[0] as u32).collect());
+        let mut off = 1;
+        for &k in &from {
+            let a = maps[k].arity;
+            own_rows[k] = order.iter().flat_map(|r| r[off..off + a].iter().copied()).collect();
+            off += a;
+        }
+    }
+    let block_owners = owners;
+
+    // 4. Owners of every referenced element not owned here (the halo candidates).
+    let mut remote: Vec<HashMap<u32, i32>> = vec![HashMap::new(); sizes.len()];
+    for t in 0..sizes.len() {
+        let mut want: Vec<u32> = Vec::new();
+        for (k, m) in maps.iter().enumerate() {
+            if m.to == t {
+                want.extend(
+                    own_rows[k]
+                        .iter()
+                        .map(|&v| v as u32)
+                        .filter(|g| own_gids[t].binary_search(g).is_err()),
+                );
+            }
+        }
+        want.par_sort_unstable();
+        want.dedup();
+        let dir = &block_owners[t];
+        let got = lookup(comm, sizes[t], dir, &want)?;
+        remote[t] = want.into_iter().zip(got).collect();
+    }
+
+    // Layout per set: core then boundary, each in gid order; position in own_gids -> local.
+    let mut core = vec![0usize; sizes.len()];
+    let mut local_of: Vec<Vec<u32>> = Vec::with_capacity(sizes.len());
+    let mut order: Vec<Vec<u32>> = Vec::with_capacity(sizes.len()); // local -> gid
+    for s in 0..sizes.len() {
+        let n = own_gids[s].len();
+        let from: Vec<usize> = (0..maps.len()).filter(|&k| maps[k].from == s).collect();
+        let is_bnd: Vec<bool> = (0..n)
+            .map(|i| {
+                from.iter().any(|&k| {
+                    let a = maps[k].arity;
+                    own_rows[k][i * a..(i + 1) * a]
+                        .iter()
+                        .any(|&v| remote[maps[k].to].contains_key(&(v as u32)))
+                })
+            })
+            .collect();
+        let mut lo = vec![0u32; n];
+        let mut ord = Vec::with_capacity(n);
+        for pass in [false, true] {
+            for i in 0..n {
+                if is_bnd[i] == pass {
+                    lo[i] = ord.len() as u32;
+                    ord.push(own_gids[s][i]);
+                }
+            }
+            if !pass {
+                core[s] = ord.len();
+            }
+        }
+        local_of.push(lo);
+        order.push(ord);
+    }
+
+    // Halo lists sorted by (owner, gid); ask each owner for its send lists.
+    let halos: Vec<Vec<(i32, u32)>> = remote
+        .iter()
+        .map(|r| {
+            let mut h: Vec<(i32, u32)> = r.iter().map(|(&g, &o)| (o, g)).collect();
+            h.sort_unstable();
+            h
+        })
+        .collect();
+    let mut sets = Vec::with_capacity(sizes.len());
+    for s in 0..sizes.len() {
+        let n_owned = own_gids[s].len();
+        let mut ask: Vec<Vec<u32>> = vec![Vec::new(); p];
+        for &(o, g) in &halos[s] {
+            ask[o as usize].push(g);
+        }
+        let asked = comm.alltoallv_bytes(
+            ask.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect(),
+        )?;
+        let mut neighbours = Vec::new();
+        let mut at = 0usize;
+        for q in 0..p {
+            let recv: Vec<u32> = (at..at + ask[q].len()).map(|i| (n_owned + i) as u32).collect();
+            at += ask[q].len();
+            let mut send = Vec::new();
+            for g in bytes_to_vec::<u32>(&asked[q]) {
+                let i = own_gids[s].binary_search(&g).map_err(|_| {
+                    Error::Mpi(format!(
+                        "distribute_blocks: rank {q} asked rank {me} for element {g} of `{}`, \
+                         which it does not own",
+                        block.sets[s].name
+                    ))
+                })?;
+                send.push(local_of[s][i]);
+            }
+            if q != me && !(send.is_empty() && recv.is_empty()) {
+                neighbours.push(Neighbour {
+                    rank: q as i32,
+                    send,
+                    recv,
+                });
+            }
+        }
+        let gids: Vec<u64> = order[s]
+            .iter()
+            .copied()
+            .chain(halos[s].iter().map(|&(_, g)| g))
+            .map(u64::from)
+            .collect();
+        let total = gids.len();
+        sets.push(Set::from_parts(
+            &block.sets[s].name,
+            comm,
+            core[s],
+            n_owned,
+            total,
+            Some(Arc::new(Halo { neighbours })),
+            Some(Arc::new(gids)),
+            sizes[s],
+        ));
+    }
+
+    // Local maps, rows in local order.
+    let mut out_maps = Vec::with_capacity(maps.len());
+    for (k, m) in maps.iter().enumerate() {
+        let (s, t) = (m.from, m.to);
+        let halo_pos: HashMap<u32, u32> = halos[t]
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, g))| (g, (own_gids[t].len() + i) as u32))
+            .collect();
+        let n = own_gids[s].len();
+        let mut vals = vec![0i32; n * m.arity];
+        for i in 0..n {
+            let l = local_of[s][i] as usize;
+            for j in 0..m.arity {
+                let g = own_rows[k][i * m.arity + j] as u32;
+                vals[l * m.arity + j] = match own_gids[t].binary_search(&g) {
+                    Ok(pos) => local_of[t][pos] as i32,
+                    Err(_) => halo_pos.get(&g).map(|&x| x as i32).unwrap_or(-1),
+                };
+            }
+        }
+        out_maps.push(Map::named(&block.maps[k].name, &sets[s], &sets[t], m.arity, vals));
+    }
+    let out_maps = agree(comm, out_maps.into_iter().collect::<Result<Vec<_>>>())?;
+    let blocks = (0..sizes.len())
+        .map(|s| BlockInfo {
+            owners: block_owners[s].clone(),
+            own_gids: std::mem::take(&mut own_gids[s]),
+            local_of: std::mem::take(&mut local_of[s]),
+        })
+        .collect();
+    Ok(DistributedMesh {
+        comm,
+        sets,
+        maps: out_maps,
+        root_owned: None,
+        blocks: Some(blocks),
+    })
+}
+
+/// One rank: the block is the whole mesh, numbered as given (no halo, no global ids).
+fn serial(
+    comm: Comm,
+    block: MeshBlock,
+    ends: &[(usize, usize)],
+    _owners: Vec<Vec<i32>>,
+) -> Result<DistributedMesh> {
+    DistributedMesh::identity(comm, &block.sets, block.maps, ends)
+}

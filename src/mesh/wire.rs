@@ -1,0 +1,121 @@
+//! Messages between ranks during distribution: a writer and a checked reader of plain
+//! length-prefixed arrays (native byte order: all ranks run the same build on the same kind of
+//! node).
+
+use crate::dtype::Scalar;
+use crate::error::{Error, Result};
+use crate::mpi::comm::Comm;
+
+/// Bytes (any alignment) to values.
+pub(crate) fn bytes_to_vec<T: Scalar>(b: &[u8]) -> Vec<T> {
+    match bytemuck::try_cast_slice::<u8, T>(b) {
+        Ok(v) => v.to_vec(),
+        Err(_) => b
+            .chunks_exact(std::mem::size_of::<T>())
+            .map(bytemuck::pod_read_unaligned::<T>)
+            .collect(),
+    }
+}
+
+/// Message writer (native byte order: all ranks run the same build on the same kind of node).
+#[derive(Default)]
+pub(crate) struct W(pub(crate) Vec<u8>);
+
+impl W {
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+    }
+    pub(crate) fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    pub(crate) fn u32s(&mut self, v: &[u32]) {
+        self.u64(v.len() as u64);
+        self.0.extend_from_slice(bytemuck::cast_slice(v));
+    }
+    pub(crate) fn i32s(&mut self, v: &[i32]) {
+        self.u64(v.len() as u64);
+        self.0.extend_from_slice(bytemuck::cast_slice(v));
+    }
+}
+
+/// Message reader; every read is checked.
+pub(crate) struct R<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> R<'a> {
+    pub(crate) fn new(b: &'a [u8]) -> Self {
+        R { b, at: 0 }
+    }
+    pub(crate) fn corrupt(&self, what: &str) -> Error {
+        Error::Mpi(format!(
+            "corrupt distribution message ({what}, at byte {} of {})",
+            self.at,
+            self.b.len()
+        ))
+    }
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
+        let Some(end) = end else {
+            return Err(self.corrupt("truncated"));
+        };
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(bytemuck::pod_read_unaligned(self.take(8)?))
+    }
+    pub(crate) fn str(&mut self) -> Result<String> {
+        let n = self.u64()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| self.corrupt("name"))
+    }
+    pub(crate) fn u32s(&mut self) -> Result<Vec<u32>> {
+        let n = self.u64()? as usize;
+        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
+        Ok(bytes_to_vec::<u32>(b))
+    }
+    pub(crate) fn i32s(&mut self) -> Result<Vec<i32>> {
+        let n = self.u64()? as usize;
+        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
+        Ok(bytes_to_vec::<i32>(b))
+    }
+}
+
+/// Broadcast rank 0's verdict on `root` (`Some` on rank 0 only). An error there becomes
+/// `Error::Remote { rank: 0 }` with its message on every rank; otherwise rank 0 gets its value
+/// back and the other ranks `None`.
+pub(crate) fn root_verdict<T>(comm: Comm, root: Option<Result<T>>) -> Result<Option<T>> {
+    let msg = match &root {
+        Some(Err(e)) => {
+            let mut b = vec![1u8];
+            b.extend_from_slice(e.to_string().as_bytes());
+            b
+        }
+        _ => vec![0u8],
+    };
+    let msg = comm.broadcast_bytes(0, msg)?;
+    if msg.first() == Some(&1) {
+        return Err(Error::Remote {
+            rank: 0,
+            detail: String::from_utf8_lossy(&msg[1..]).into_owned(),
+        });
+    }
+    Ok(root.and_then(|r| r.ok()))
+}
+
+pub(crate) fn check_scatter_size(what: &str, parts: &[Vec<u8>]) -> Result<()> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total > i32::MAX as usize {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{total} bytes exceed what one scatter can move ({}); distribute a smaller mesh",
+                i32::MAX
+            ),
+        ));
+    }
+    Ok(())
+}
