@@ -38,31 +38,20 @@ fn selftest(np: usize, cache: &Path, cc: &Path, args: &[&str]) -> std::process::
     c
 }
 
-fn assert_all_ranks_ok(out: &common::Outcome, np: usize, loops: usize) {
-    out.assert_ok();
-    for r in 0..np {
-        assert!(
-            out.stdout.contains(&format!("rank {r}: ok {loops} loops")),
-            "rank {r} missing\n{}",
-            out.stdout
-        );
-    }
-}
-
 #[test]
 fn cold_cache_compiles_each_kernel_once_and_warm_cache_never() {
     let cache = common::cache_dir();
     let tools = tempfile::tempdir().unwrap();
     let (cc, log) = logging_cc(tools.path());
     let out = common::run(selftest(4, cache.path(), &cc, &["--kernels", "3"]), T);
-    assert_all_ranks_ok(&out, 4, 6);
+    common::assert_all_ok(&out, 4, 6);
     assert_eq!(
         compiles(&log),
         3,
         "cold: one compile per distinct kernel, on rank 0 only"
     );
     let out = common::run(selftest(4, cache.path(), &cc, &["--kernels", "3"]), T);
-    assert_all_ranks_ok(&out, 4, 6);
+    common::assert_all_ok(&out, 4, 6);
     assert_eq!(compiles(&log), 3, "warm rerun must not compile");
     // The directory is private to the user.
     use std::os::unix::fs::PermissionsExt;
@@ -88,8 +77,8 @@ fn two_jobs_started_together_on_a_cold_directory_compile_once() {
     let ja = std::thread::spawn(move || common::run(a, T));
     let jb = std::thread::spawn(move || common::run(b, T));
     let (oa, ob) = (ja.join().unwrap(), jb.join().unwrap());
-    assert_all_ranks_ok(&oa, 4, 8);
-    assert_all_ranks_ok(&ob, 4, 8);
+    common::assert_all_ok(&oa, 4, 8);
+    common::assert_all_ok(&ob, 4, 8);
     assert_eq!(
         compiles(&log),
         4,
@@ -147,12 +136,12 @@ fn corrupt_or_truncated_entries_are_detected_and_rebuilt() {
     let cache = common::cache_dir();
     let tools = tempfile::tempdir().unwrap();
     let (cc, log) = logging_cc(tools.path());
-    assert_all_ranks_ok(
+    common::assert_all_ok(
         &common::run(selftest(4, cache.path(), &cc, &["--kernels", "2"]), T),
         4,
         4,
     );
-    let sos: Vec<PathBuf> = walk(cache.path())
+    let sos: Vec<PathBuf> = common::walk(cache.path())
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "so"))
         .collect();
@@ -165,7 +154,7 @@ fn corrupt_or_truncated_entries_are_detected_and_rebuilt() {
     let b1 = std::fs::read(&sos[1]).unwrap();
     std::fs::write(&sos[1], &b1[..b1.len() / 3]).unwrap();
     let out = common::run(selftest(4, cache.path(), &cc, &["--kernels", "2"]), T);
-    assert_all_ranks_ok(&out, 4, 4);
+    common::assert_all_ok(&out, 4, 4);
     assert!(out.stderr.contains("corrupt cache entry"), "{}", out.stderr);
     assert_eq!(compiles(&log), 4, "both damaged entries rebuilt once each");
     assert_eq!(
@@ -196,15 +185,3 @@ fn ranks_running_different_loops_get_an_error_not_a_deadlock() {
     );
 }
 
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}

@@ -91,10 +91,12 @@ pub fn timings() -> Vec<LoopTiming> {
 /// ```
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let t0 = std::time::Instant::now();
+    crate::mpi::comm::watch_context(kernel.name());
     let shapes = shapes(kernel, set, args)?;
     let loaded = lookup(kernel, set.comm(), &shapes)?;
     let comm_seconds = execute(&loaded, set, args)?;
     record(kernel.name(), t0.elapsed().as_secs_f64(), comm_seconds);
+    crate::mpi::comm::watch_context("");
     Ok(())
 }
 

@@ -127,3 +127,39 @@ pub fn cache_dir() -> tempfile::TempDir {
         .tempdir()
         .unwrap()
 }
+
+/// Panic unless the job exited 0 and every rank of `np` printed `rank r: ok <loops> loops`
+/// (op2-selftest's line after checking every loop's answer against a Rust reference).
+pub fn assert_all_ok(out: &Outcome, np: usize, loops: usize) {
+    out.assert_ok();
+    for r in 0..np {
+        assert!(
+            out.stdout.contains(&format!("rank {r}: ok {loops} loops")),
+            "rank {r} missing\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+/// Every file under `d`, recursively, sorted.
+pub fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `op2 cache <args> --cache-dir <cache>`.
+pub fn op2_cache(cache: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin("op2"));
+    c.arg("cache").args(args).arg("--cache-dir").arg(cache);
+    c
+}
