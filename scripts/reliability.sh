@@ -153,9 +153,9 @@ else
   row "read-only cache" 0 0 "skipped: no bind mount (not root)"
 fi
 mkdir -m 700 "$WORK/full"
-if mount -t tmpfs -o size=64k,mode=700 tmpfs "$WORK/full" 2>/dev/null; then
-  ! job 2 "$WORK/full" --kernels 2 && grep -q "op2: rank 1: error" "$WORK/out" && grep -qi "no space" "$WORK/out"
-  row "full filesystem (64k tmpfs): every rank fails, ENOSPC named" 1 $?
+if mount -t tmpfs -o size=16k,mode=700 tmpfs "$WORK/full" 2>/dev/null; then
+  ! job 2 "$WORK/full" --kernels 4 && grep -q "op2: rank 1: error" "$WORK/out" && grep -qi "no space" "$WORK/out"
+  row "full filesystem (16k tmpfs): every rank fails, ENOSPC named" 1 $?
   umount "$WORK/full"
 else
   row "full filesystem" 0 0 "skipped: cannot mount a tmpfs (not root)"

@@ -289,7 +289,7 @@ fn waiting_on_a_held_lock_says_so_once() {
         .find(|p| p.extension().is_some_and(|e| e == "lock"))
         .unwrap();
     std::fs::remove_file(lock.with_extension("meta")).unwrap(); // a miss: the compile needs the lock
-    let mut holder = Command::new("flock").arg(&lock).args(["sleep", "2"]).spawn().unwrap();
+    let mut holder = Command::new("flock").arg(&lock).args(["sleep", "6"]).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let out = common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path()), T);
     let _ = holder.wait();

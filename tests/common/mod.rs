@@ -113,10 +113,24 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Outcome {
     }
 }
 
+/// Kill `pid`'s process group and every descendant of `pid`: MPICH's launcher starts each
+/// proxy and rank in a session of its own, so killing the launcher's group alone leaves ranks
+/// blocked (and holding the output pipes this harness reads to the end).
 fn unsafe_kill_group(pid: u32) {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let p = all[i];
+        for task in std::fs::read_dir(format!("/proc/{p}/task")).into_iter().flatten().flatten() {
+            let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()));
+        }
+        i += 1;
+    }
     let _ = Command::new("kill")
         .arg("-KILL")
         .arg(format!("-{pid}"))
+        .args(all.iter().map(|p| p.to_string()))
         .status();
 }
 
