@@ -17,9 +17,11 @@
 //! # Collective protocol (on a class-cache miss, in the loop's communicator)
 //! 1. SPMD check: one allreduce of the key hash (and, with `OP2_SPMD_STRICT`, a comparison of
 //!    the full key text); divergence is an error on every rank naming each rank's kernel.
-//! 2. Rank 0 alone decides hit or miss: it verifies an existing entry (checksum), or takes the
-//!    entry's lock, looks again (another job may have just written it), compiles into a
-//!    temporary, checksums, renames into place, unlocks.
+//! 2. Rank 0 alone decides hit or miss: it checks that the directories are trusted
+//!    (`trust.rs`), verifies an existing entry (its `.meta` names this key, format and kernel;
+//!    the `.so` matches its checksum), or takes the entry's lock, looks again (another job may
+//!    have just written it), compiles into a temporary (killed after `OP2_COMPILE_TIMEOUT`),
+//!    checksums, renames into place and keeps the lock until every rank has loaded it.
 //! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error.
 //! 4. Every other rank memory-maps the `.so`, verifies the checksum, and loads it. They never
 //!    compile and never wait on a lock.
