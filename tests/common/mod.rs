@@ -38,10 +38,14 @@ impl Outcome {
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps -> target/<profile>
-    for p in [dir.join(name), dir.join("examples").join(name)] {
-        if p.exists() {
-            return p;
-        }
+    // The newer of the two: a program that moved from src/bin/ to examples/ leaves a stale
+    // copy in target/<profile>/ that must not shadow the fresh one.
+    let found = [dir.join(name), dir.join("examples").join(name)]
+        .into_iter()
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max();
+    if let Some((_, p)) = found {
+        return p;
     }
     panic!(
         "program {name} not built in {} or its examples/ (run cargo build --bins --examples)",
