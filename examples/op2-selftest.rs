@@ -5,7 +5,8 @@
 //! Options: `--kernels N` (default 3), `--bad` (one kernel has a C syntax error),
 //! `--bad-signature` (one kernel takes `double **` where op2 passes `const double *`),
 //! `--bad-name` (one kernel's code defines a function of another name),
-//! `--diverge` (rank 1 runs a different kernel: an SPMD violation), `--repeat R` (run the
+//! `--diverge` (rank 1 runs a different kernel: an SPMD violation), `--rank0-loop` (rank 0
+//! alone runs a loop, then every rank enters a barrier: a hang for the watchdog), `--repeat R` (run the
 //! loops R times; default 2), `--fail-rank R` (rank R returns an error of its own at the end),
 //! `--pids` (print `rank R pid P` first, to attribute traced file operations to ranks),
 //! `--mat` (instead: every rank assembles a P1 matrix on its own mesh, of a size depending on
@@ -105,6 +106,20 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
         return mat_check(rt);
     }
     let rank = rt.rank();
+    if has("--rank0-loop") {
+        // An SPMD violation the key check cannot see: rank 0 alone runs a loop (its collective
+        // compile), the others go straight to a barrier. OP2_HANG_TIMEOUT turns it into an error.
+        if rank == 0 {
+            let s = Set::new(10)?;
+            let x = Dat::new(&DataSet::new(&s, 1)?, vec![1.0f64; 10])?;
+            let g = Global::new(vec![0.0f64])?;
+            let k = Kernel::new("lonely", "void lonely(const double *x, double *s) { s[0] += x[0]; }")?;
+            par_loop(&k, &s, &[x.arg(Access::Read), g.arg(Access::Inc)])?;
+        }
+        rt.comm().barrier()?;
+        println!("rank {rank}: passed the barrier");
+        return Ok(());
+    }
     if has("--pids") {
         println!("rank {rank} pid {}", std::process::id());
     }

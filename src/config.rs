@@ -6,7 +6,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node) |
+//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` (created 0700; refused if someone else created it first) | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node); a relative path is made absolute at startup |
 //! | `OP2_CC` (`CC`) | `cc` | C compiler used for generated code |
 //! | `OP2_CFLAGS` | `-O3` | flags for that compiler (`-shared -fPIC -fvisibility=hidden` are always added) |
 //! | `OP2_MEMORY_CACHE_MAX_ENTRIES` | `1024` | class-cache capacity (loaded kernels per process), LRU |
@@ -19,6 +19,20 @@
 //! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
 //! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (counted with `MPI_Comm_split_type(SHARED)`), else the cores available to the process (`std::thread::available_parallelism`) |
 //! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
+//! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member; without it op2 refuses a cache directory or entry not owned by you or writable by others |
+//! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
+//! | `OP2_HANG_TIMEOUT` | `0` (off) | seconds a collective may wait before every rank prints which loop and collective it is in and the job aborts (a hang becomes an error) |
+//!
+//! **Agreement across ranks.** The settings that decide whether a rank takes part in a
+//! collective (`OP2_CC`, `OP2_CFLAGS`, `OP2_MEMORY_CACHE_MAX_ENTRIES`, `OP2_SPMD_STRICT`,
+//! `OP2_PRINT_CACHE_SIZE`, whether `OP2_CACHE_REPORT` is set, `OP2_HANG_TIMEOUT`,
+//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`) must be equal
+//! on every rank: [`crate::init`] compares them (one allreduce of their hashes) and fails on
+//! every rank naming the variable and the ranks that differ. A malformed value on any rank
+//! fails every rank too (MPI is initialised first, then the outcome agreed). The others are
+//! rank-local by design: `OP2_CACHE_DIR`, `OP2_CACHE_MAX_SIZE`, `OP2_LOCK_TIMEOUT`,
+//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP` are only read by rank 0 (which alone
+//! touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE` and the report path are per process.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -56,6 +70,12 @@ pub struct Config {
     /// Threads per rank for par_loops, Sparsity construction and `Mat::mult`; 0 = decide
     /// (1 when several ranks share the node, else the cores available; see [`Config::threads`]).
     pub threads: usize,
+    /// Group (name or gid) trusted to write the disk cache (`OP2_CACHE_TRUSTED_GROUP`).
+    pub cache_trusted_group: Option<String>,
+    /// Seconds a compilation may take (0 = no limit).
+    pub compile_timeout_s: u64,
+    /// Seconds a collective may wait before the job is aborted with a message (0 = off).
+    pub hang_timeout_s: u64,
     /// Elements per block of a threaded par_loop.
     pub block_size: usize,
     /// How the disk cache is shared between nodes.
@@ -126,6 +146,9 @@ impl Default for Config {
             block_size: 512,
             cache_mode: CacheMode::Auto,
             fake_node_size: 0,
+            cache_trusted_group: None,
+            compile_timeout_s: 300,
+            hang_timeout_s: 0,
         }
     }
 }
@@ -246,6 +269,15 @@ impl Config {
         if let Some((n, v)) = var(&["OP2_LOCK_TIMEOUT"]) {
             c.lock_timeout_s = parse_num(&n, &v)?;
         }
+        if let Some((_, v)) = var(&["OP2_CACHE_TRUSTED_GROUP"]).filter(|(_, v)| !v.is_empty()) {
+            c.cache_trusted_group = Some(v);
+        }
+        if let Some((n, v)) = var(&["OP2_COMPILE_TIMEOUT"]) {
+            c.compile_timeout_s = parse_num(&n, &v)?;
+        }
+        if let Some((n, v)) = var(&["OP2_HANG_TIMEOUT"]) {
+            c.hang_timeout_s = parse_num(&n, &v)?;
+        }
         if let Some((n, v)) = var(&["OP2_CACHE_MODE"]) {
             c.cache_mode = v.parse().map_err(|detail| Error::Config {
                 var: n,
@@ -283,6 +315,44 @@ impl Config {
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n;
         self
+    }
+
+    /// Seconds a compilation may take before the compiler is killed (0 = no limit).
+    pub fn compile_timeout(mut self, secs: u64) -> Self {
+        self.compile_timeout_s = secs;
+        self
+    }
+    /// Seconds a collective may wait before the job aborts with a message (0 = off).
+    pub fn hang_timeout(mut self, secs: u64) -> Self {
+        self.hang_timeout_s = secs;
+        self
+    }
+    /// Trust this group (name or gid) to write the disk cache.
+    pub fn cache_trusted_group(mut self, group: impl Into<String>) -> Self {
+        self.cache_trusted_group = Some(group.into());
+        self
+    }
+
+    /// The settings that decide which collectives a rank enters, as (variable, value text):
+    /// they must be equal on every rank (compared at [`crate::init`]).
+    pub fn collective_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("OP2_CC", self.cc.clone()),
+            ("OP2_CFLAGS", self.cflags.clone()),
+            (
+                "OP2_MEMORY_CACHE_MAX_ENTRIES",
+                self.memory_cache_max_entries.to_string(),
+            ),
+            ("OP2_SPMD_STRICT", self.spmd_strict.to_string()),
+            ("OP2_PRINT_CACHE_SIZE", self.print_cache_size.to_string()),
+            (
+                "OP2_CACHE_REPORT (set or not)",
+                self.cache_report.is_some().to_string(),
+            ),
+            ("OP2_HANG_TIMEOUT", self.hang_timeout_s.to_string()),
+            ("OP2_CACHE_MODE", self.cache_mode.to_string()),
+            ("OP2_FAKE_NODE_SIZE", self.fake_node_size.to_string()),
+        ]
     }
 
     /// How nodes share the disk cache ([`CacheMode`]).

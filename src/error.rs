@@ -69,6 +69,11 @@ pub enum Error {
         detail: String,
     },
 
+    /// A cache directory or file that someone other than you (or your trusted group) could
+    /// have written: op2 refuses to run code from it. `detail` says why and how to fix it.
+    #[error("refusing to use the op2 cache at {path}: {detail}")]
+    Untrusted { path: PathBuf, detail: String },
+
     /// A disk-cache entry failed verification (checksum, size, header).
     #[error("corrupt cache entry {path}: {detail}")]
     CorruptEntry { path: PathBuf, detail: String },

@@ -41,7 +41,18 @@ pub struct Runtime {
 
 /// Initialise op2: start MPI (or attach to an MPI the caller already initialised) and install
 /// `config` for the process. A program started without a launcher is a 1-rank world.
+///
+/// Collective: the settings that decide which collectives a rank enters
+/// ([`Config::collective_settings`]) are compared across ranks (one allreduce of their hashes)
+/// and a difference fails every rank with a message naming the variable and the ranks.
 pub fn init(config: Config) -> Result<Runtime> {
+    init_agreed(Ok(config))
+}
+
+/// [`init`] for a configuration that may have failed to parse on this rank: MPI is started
+/// first, then the ranks agree, so a bad setting on one rank fails every rank with its message
+/// instead of leaving the others waiting in `MPI_Init`.
+fn init_agreed(config: Result<Config>) -> Result<Runtime> {
     let mut slot = crate::config::ACTIVE
         .write()
         .unwrap_or_else(|e| e.into_inner());
@@ -63,6 +74,23 @@ pub fn init(config: Config) -> Result<Runtime> {
     };
     comm::set_mpi_active(true);
     let comm = Comm::world();
+    let config = config.and_then(|mut c| {
+        // Rank 0 shares paths under this directory with every rank: never a relative one.
+        if c.cache_dir.is_relative() {
+            c.cache_dir = std::path::absolute(&c.cache_dir)
+                .map_err(|e| Error::io("make OP2_CACHE_DIR absolute", &c.cache_dir, e))?;
+        }
+        Ok(c)
+    });
+    let config = match agree_config(comm, config) {
+        Ok(c) => c,
+        Err(e) => {
+            // Every rank got the same verdict: finalize together.
+            comm::set_mpi_active(false);
+            drop(universe);
+            return Err(e);
+        }
+    };
     // Threads per rank: decided once, from how many ranks share this node (collective).
     let mut config = config;
     if config.threads == 0 {
@@ -77,6 +105,10 @@ pub fn init(config: Config) -> Result<Runtime> {
     }
     let config = Arc::new(config);
     *slot = Some(config.clone());
+    comm::set_watchdog(
+        std::time::Duration::from_secs(config.hang_timeout_s),
+        comm.rank(),
+    );
     // Always size the pool (1 included): rayon's default is every core, which oversubscribes
     // nodes running one rank per core (Sparsity construction, Mat::mult use rayon).
     // A second init in the same process (tests) finds the pool built: not an error.
@@ -88,6 +120,84 @@ pub fn init(config: Config) -> Result<Runtime> {
         comm,
         config,
         done: false,
+    })
+}
+
+/// Collective: every rank's configuration parsed, and the settings that decide collectives are
+/// equal everywhere. One allreduce when all is well; on a problem, one allgather to say which
+/// variable differs on which ranks (or which rank has a malformed value).
+fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
+    let n = Config::default().collective_settings().len();
+    let settings = config
+        .as_ref()
+        .map(|c| c.collective_settings())
+        .unwrap_or_default();
+    let mut words = vec![config.is_err() as u64];
+    words.extend((0..n).map(|i| {
+        settings
+            .get(i)
+            .map_or(0, |(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes()))
+    }));
+    // max(w) and max(!w) = !min(w) in one reduction.
+    let both: Vec<u64> = words.iter().copied().chain(words.iter().map(|w| !w)).collect();
+    let max = comm.allreduce_words(&both, crate::mpi::comm::ReduceOp::Max)?;
+    let bad = max[0] == 1;
+    let differs = (1..=n).any(|i| max[i] != !max[n + 1 + i]);
+    if !bad && !differs {
+        return config;
+    }
+    let mine = match &config {
+        Err(e) => format!("E{e}"),
+        Ok(_) => format!(
+            "S{}",
+            serde_json::to_string(&settings).expect("strings serialise")
+        ),
+    };
+    let all = comm.allgather_bytes(mine.as_bytes())?;
+    let all: Vec<String> = all
+        .into_iter()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .collect();
+    let list = |rs: &[usize]| {
+        rs.iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if bad {
+        let lines: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter_map(|(r, m)| m.strip_prefix('E').map(|e| format!("rank {r}: {e}")))
+            .collect();
+        return Err(Error::SpmdMismatch {
+            what: "the configuration (a setting is malformed on some ranks; fix it there)".into(),
+            detail: lines.join("; "),
+        });
+    }
+    let per_rank: Vec<Vec<(String, String)>> = all
+        .iter()
+        .map(|m| serde_json::from_str(m.strip_prefix('S').unwrap_or("[]")).unwrap_or_default())
+        .collect();
+    let mut lines = Vec::new();
+    for i in 0..n {
+        let mut by_value: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (r, s) in per_rank.iter().enumerate() {
+            let v = s.get(i).map_or("?", |(_, v)| v.as_str());
+            by_value.entry(v).or_default().push(r);
+        }
+        if by_value.len() > 1 {
+            let var = per_rank[0].get(i).map_or("?", |(k, _)| k.as_str());
+            let parts: Vec<String> = by_value
+                .iter()
+                .map(|(v, rs)| format!("{v:?} on rank(s) {}", list(rs)))
+                .collect();
+            lines.push(format!("{var} is {}", parts.join(", ")));
+        }
+    }
+    Err(Error::SpmdMismatch {
+        what: "settings that must be equal on every rank (they decide which collectives a rank enters; set them before mpiexec, or with mpiexec -genv, not per rank)".into(),
+        detail: lines.join("; "),
     })
 }
 
@@ -120,6 +230,7 @@ impl Runtime {
         }
         self.done = true;
         let report = crate::report::at_finalize(self.comm, &self.config);
+        comm::set_watchdog(std::time::Duration::ZERO, self.comm.rank());
         comm::set_mpi_active(false);
         *crate::config::ACTIVE
             .write()
@@ -167,22 +278,25 @@ impl Drop for Runtime {
 /// }
 /// ```
 pub fn run(body: impl FnOnce(&Runtime) -> Result<()>) -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            say!("op2: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    run_with(config, body)
+    run_agreed(Config::from_env(), body)
 }
 
 /// [`run`] with an explicit configuration.
 pub fn run_with(config: Config, body: impl FnOnce(&Runtime) -> Result<()>) -> ExitCode {
-    let rt = match init(config) {
+    run_agreed(Ok(config), body)
+}
+
+fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>) -> ExitCode {
+    let rank = || {
+        std::env::var("PMI_RANK")
+            .or_else(|_| std::env::var("OMPI_COMM_WORLD_RANK"))
+            .map(|r| format!("rank {r}: "))
+            .unwrap_or_default()
+    };
+    let rt = match init_agreed(config) {
         Ok(rt) => rt,
         Err(e) => {
-            say!("op2: {e}");
+            say!("op2: {}error: {e}", rank());
             return ExitCode::from(2);
         }
     };

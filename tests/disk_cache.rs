@@ -14,31 +14,20 @@ fn selftest(np: usize, cache: &Path, cc: &Path, args: &[&str]) -> std::process::
     c
 }
 
-fn assert_all_ranks_ok(out: &common::Outcome, np: usize, loops: usize) {
-    out.assert_ok();
-    for r in 0..np {
-        assert!(
-            out.stdout.contains(&format!("rank {r}: ok {loops} loops")),
-            "rank {r} missing\n{}",
-            out.stdout
-        );
-    }
-}
-
 #[test]
 fn cold_cache_compiles_each_kernel_once_and_warm_cache_never() {
     let cache = common::cache_dir();
     let tools = tempfile::tempdir().unwrap();
     let (cc, log) = logging_cc(tools.path());
     let out = common::run(selftest(4, cache.path(), &cc, &["--kernels", "3"]), T);
-    assert_all_ranks_ok(&out, 4, 6);
+    common::assert_all_ok(&out, 4, 6);
     assert_eq!(
         compiles(&log),
         3,
         "cold: one compile per distinct kernel, on rank 0 only"
     );
     let out = common::run(selftest(4, cache.path(), &cc, &["--kernels", "3"]), T);
-    assert_all_ranks_ok(&out, 4, 6);
+    common::assert_all_ok(&out, 4, 6);
     assert_eq!(compiles(&log), 3, "warm rerun must not compile");
     // The directory is private to the user.
     use std::os::unix::fs::PermissionsExt;
@@ -64,8 +53,8 @@ fn two_jobs_started_together_on_a_cold_directory_compile_once() {
     let ja = std::thread::spawn(move || common::run(a, T));
     let jb = std::thread::spawn(move || common::run(b, T));
     let (oa, ob) = (ja.join().unwrap(), jb.join().unwrap());
-    assert_all_ranks_ok(&oa, 4, 8);
-    assert_all_ranks_ok(&ob, 4, 8);
+    common::assert_all_ok(&oa, 4, 8);
+    common::assert_all_ok(&ob, 4, 8);
     assert_eq!(
         compiles(&log),
         4,
@@ -164,7 +153,7 @@ fn corrupt_or_truncated_entries_are_detected_and_rebuilt() {
     let cache = common::cache_dir();
     let tools = tempfile::tempdir().unwrap();
     let (cc, log) = logging_cc(tools.path());
-    assert_all_ranks_ok(
+    common::assert_all_ok(
         &common::run(selftest(4, cache.path(), &cc, &["--kernels", "2"]), T),
         4,
         4,
@@ -176,7 +165,7 @@ fn corrupt_or_truncated_entries_are_detected_and_rebuilt() {
     assert_eq!(sos.len(), 2);
     common::flip_and_truncate(&sos);
     let out = common::run(selftest(4, cache.path(), &cc, &["--kernels", "2"]), T);
-    assert_all_ranks_ok(&out, 4, 4);
+    common::assert_all_ok(&out, 4, 4);
     assert!(out.stderr.contains("corrupt cache entry"), "{}", out.stderr);
     assert_eq!(compiles(&log), 4, "both damaged entries rebuilt once each");
     assert_eq!(

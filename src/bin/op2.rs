@@ -160,6 +160,14 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
                 if let (Some(o), Some(n)) = (s.oldest, s.newest) {
                     println!("oldest: {}   newest: {}", when(o), when(n));
                 }
+                if s.temporaries > 0 {
+                    println!(
+                        "leftover temporaries: {} ({} older than {} s, removed by `verify --fix` or `prune`)",
+                        s.temporaries,
+                        s.stale_temporaries,
+                        op2::cache::fsutil::STALE_TEMP_SECS
+                    );
+                }
                 for (k, (n, b)) in &s.per_kernel {
                     println!("  {k:<32} {n:>6} entries {:>12}", human_bytes(*b));
                 }
@@ -181,7 +189,20 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
             }
         }
         CacheCmd::Verify { fix } => {
+            let temps = disk.temporaries();
             let (bad, n) = admin::verify(&disk, fix, Duration::from_secs(config.lock_timeout_s))?;
+            for (p, age) in &temps {
+                let stale = *age >= op2::cache::fsutil::STALE_TEMP_SECS;
+                println!(
+                    "TMP {} ({age} s old{})",
+                    p.display(),
+                    match (stale, fix) {
+                        (true, true) => ", stale: removed",
+                        (true, false) => ", stale: `--fix` removes it",
+                        _ => ", may belong to a compile in progress: kept",
+                    }
+                );
+            }
             for d in &bad {
                 println!(
                     "BAD {} ({}): {}",
@@ -256,8 +277,20 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
             );
         }
         CacheCmd::Clear => {
-            let (files, bytes) = admin::clear(&disk)?;
-            println!("removed {files} files, {}", human_bytes(bytes));
+            let r = admin::clear(&disk)?;
+            println!("removed {} files, {}", r.files, human_bytes(r.bytes));
+            if r.busy > 0 {
+                println!(
+                    "{} entries in use by a running job were kept (run clear again when it is done)",
+                    r.busy
+                );
+            }
+            if r.live_temporaries > 0 {
+                println!(
+                    "{} temporaries of compiles in progress were kept",
+                    r.live_temporaries
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

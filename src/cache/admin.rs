@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cache::fsutil;
-use crate::cache::layout::{list, size, DiskCache, Verify};
+use crate::cache::layout::{list, size, DiskCache, EntryPaths, Verify};
 use crate::error::{Error, IoContext, Result};
 
 /// Fail clearly if the directory is missing or unreadable.
@@ -33,6 +33,9 @@ pub struct Summary {
     pub newest: Option<u64>,
     /// Per kernel name: (entries, bytes).
     pub per_kernel: BTreeMap<String, (u64, u64)>,
+    /// Leftover temporaries (`.tmp-*`): all of them, and those past the staleness bound.
+    pub temporaries: u64,
+    pub stale_temporaries: u64,
 }
 
 /// Entries, bytes, age range and per-kernel totals.
@@ -55,6 +58,10 @@ pub fn summary(cache: &DiskCache) -> Result<Summary> {
         k.0 += 1;
         k.1 += e.bytes;
     }
+    for (_, age) in cache.temporaries() {
+        s.temporaries += 1;
+        s.stale_temporaries += (age >= fsutil::STALE_TEMP_SECS) as u64;
+    }
     Ok(s)
 }
 
@@ -66,8 +73,9 @@ pub struct Damage {
     pub reason: String,
 }
 
-/// Checksum every entry; with `fix`, move damaged ones aside (under their lock, so an entry
-/// being rewritten by a compile is not touched). Returns the damaged entries and how many were
+/// Checksum every entry and check it is bound to its place (recorded key, format); with
+/// `fix`, move damaged ones aside (under their lock, so an entry being rewritten by a compile
+/// is not touched) and remove stale temporaries. Returns the damaged entries and how many were
 /// checked.
 pub fn verify(
     cache: &DiskCache,
@@ -78,10 +86,10 @@ pub fn verify(
     let mut bad = Vec::new();
     for e in &entries {
         let paths = e.paths();
-        if let Err(Verify::Corrupt(reason)) = DiskCache::verify(&paths) {
+        if let Err(Verify::Corrupt(reason)) = DiskCache::verify(&paths, None) {
             if fix {
                 let _lock = fsutil::lock_exclusive(&paths.lock, lock_timeout)?;
-                if let Err(Verify::Corrupt(_)) = DiskCache::verify(&paths) {
+                if let Err(Verify::Corrupt(_)) = DiskCache::verify(&paths, None) {
                     cache.quarantine(&paths)?;
                 }
             }
@@ -92,16 +100,51 @@ pub fn verify(
             });
         }
     }
+    if fix {
+        remove_stale_temporaries(cache);
+    }
     Ok((bad, entries.len()))
 }
 
-/// Remove every entry, failed source, quarantined file and stale temporary. Entries are unlinked
+/// Remove leftover temporaries older than [`fsutil::STALE_TEMP_SECS`] (younger ones may
+/// belong to a live compile). Returns how many were removed.
+pub fn remove_stale_temporaries(cache: &DiskCache) -> usize {
+    let mut n = 0;
+    for (p, _) in cache.temporaries() {
+        if fsutil::is_stale_temp(&p) && fs::remove_file(&p).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// What `clear` did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ClearReport {
+    pub files: u64,
+    pub bytes: u64,
+    /// Entries skipped because a live process held their lock (compiling or loading them).
+    pub busy: u64,
+    /// Temporaries kept because they are younger than the staleness bound (a live compile's).
+    pub live_temporaries: u64,
+}
+
+/// Remove every entry, failed source, quarantined file and stale temporary, never what a live
+/// process writes or holds: each entry is removed under its own lock taken without waiting
+/// (a held entry is skipped and counted), young temporaries are kept. Entries are unlinked
 /// (never truncated), so processes that loaded one keep working.
-pub fn clear(cache: &DiskCache) -> Result<(u64, u64)> {
-    let (mut files, mut bytes) = (0u64, 0u64);
+pub fn clear(cache: &DiskCache) -> Result<ClearReport> {
+    let mut r = ClearReport::default();
     let rd = match fs::read_dir(cache.dir()) {
         Ok(rd) => rd,
         Err(e) => return Err(Error::io("open cache directory", cache.dir(), e)),
+    };
+    let remove = |p: &Path, r: &mut ClearReport| {
+        let bytes = size(p);
+        if fs::remove_file(p).is_ok() {
+            r.files += 1;
+            r.bytes += bytes;
+        }
     };
     for sub in rd {
         let sub = sub.ctx("read cache directory", cache.dir())?.path();
@@ -110,19 +153,52 @@ pub fn clear(cache: &DiskCache) -> Result<(u64, u64)> {
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_string();
-        let ours = (name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit()))
-            || name == "failed"
-            || name == "corrupt";
-        if !sub.is_dir() || !ours {
+        let entry_dir = name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit());
+        if !sub.is_dir() || !(entry_dir || name == "failed" || name == "corrupt") {
             continue;
         }
+        let mut stems = std::collections::BTreeSet::new();
         for f in fs::read_dir(&sub).ctx("read cache directory", &sub)? {
             let p = f.ctx("read cache directory", &sub)?.path();
-            bytes += size(&p);
-            fs::remove_file(&p).ctx("remove", &p)?;
-            files += 1;
+            let fname = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if fsutil::is_temp_name(fname) {
+                if fsutil::is_stale_temp(&p) {
+                    remove(&p, &mut r);
+                } else {
+                    r.live_temporaries += 1;
+                }
+            } else if entry_dir {
+                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                    stems.insert(stem.to_string());
+                }
+            } else {
+                remove(&p, &mut r);
+            }
+        }
+        for stem in stems {
+            let paths = EntryPaths {
+                so: sub.join(format!("{stem}.so")),
+                meta: sub.join(format!("{stem}.meta")),
+                lock: sub.join(format!("{stem}.lock")),
+            };
+            match fsutil::try_lock_exclusive(&paths.lock) {
+                Ok(Some(_held)) => {
+                    remove(&paths.meta, &mut r);
+                    remove(&paths.so, &mut r);
+                    // Safe while we hold it: lockers check that the file they locked is
+                    // still the one at this path (fsutil), and start again if not.
+                    let _ = fs::remove_file(&paths.lock);
+                }
+                Ok(None) => r.busy += 1,
+                // An unusable lock file (a directory, a dangling symlink): not ours to keep.
+                Err(_) => {
+                    for p in [&paths.meta, &paths.so] {
+                        remove(p, &mut r);
+                    }
+                }
+            }
         }
         let _ = fs::remove_dir(&sub);
     }
-    Ok((files, bytes))
+    Ok(r)
 }

@@ -17,9 +17,11 @@
 //! # Collective protocol (on a class-cache miss, in the loop's communicator)
 //! 1. SPMD check: one allreduce of the key hash (and, with `OP2_SPMD_STRICT`, a comparison of
 //!    the full key text); divergence is an error on every rank naming each rank's kernel.
-//! 2. Rank 0 alone decides hit or miss: it verifies an existing entry (checksum), or takes the
-//!    entry's lock, looks again (another job may have just written it), compiles into a
-//!    temporary, checksums, renames into place, unlocks.
+//! 2. Rank 0 alone decides hit or miss: it checks that the directories are trusted
+//!    (`trust.rs`), verifies an existing entry (its `.meta` names this key, format and kernel;
+//!    the `.so` matches its checksum), or takes the entry's lock, looks again (another job may
+//!    have just written it), compiles into a temporary (killed after `OP2_COMPILE_TIMEOUT`),
+//!    checksums, renames into place and keeps the lock until every rank has loaded it.
 //! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error (the other
 //!    ranks wait for it in a sleeping barrier, leaving the CPU to the compiler).
 //! 4. Rank 0 broadcasts the library's bytes; every other rank verifies the checksum and loads
@@ -36,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::fsutil;
+use crate::cache::{fsutil, trust};
 use crate::cache::key::{ArgShape, Signature};
 use crate::cache::layout::{now_secs, DiskCache, EntryPaths, Meta, Verify, CACHE_NAME};
 use crate::cache::stats;
@@ -190,27 +192,39 @@ fn spmd_check(comm: Comm, config: &Config, req: &Request) -> Result<()> {
     }
     let mine = format!("kernel `{}` key {:032x}", req.kernel.name(), req.class_key);
     let all = comm.allgather_bytes(mine.as_bytes())?;
+    let all: Vec<String> = all
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    let name_of = |s: &str| s.split('`').nth(1).unwrap_or("").to_string();
+    let names: std::collections::BTreeSet<String> = all.iter().map(|s| name_of(s)).collect();
+    let hint = if names.len() > 1 {
+        "the ranks are running different kernels: a par_loop is inside a rank-dependent branch, or the ranks' loops are in a different order; every rank must run the same par_loops in the same order"
+    } else {
+        "same kernel, different loop: an argument differs between ranks (a Dat's dim or type, an access mode, a map's arity) or the kernel's source or flags do"
+    };
     let detail = all
         .iter()
         .enumerate()
-        .map(|(r, b)| format!("rank {r}: {}", String::from_utf8_lossy(b)))
+        .map(|(r, s)| format!("rank {r}: {s}"))
         .collect::<Vec<_>>()
         .join("; ");
     Err(Error::SpmdMismatch {
         what: "the next generated-code loop (SPMD violation: ranks ran different par_loops)".into(),
-        detail,
+        detail: format!("{hint}. {detail}"),
     })
 }
 
-/// Rank 0: find a verified entry or compile one, and return it with a *shared* lock on the
-/// entry, to be held until every rank has loaded it (so a concurrent prune skips it instead of
-/// unlinking it under the other ranks). `rebuild`: another rank failed to use the current
+/// Rank 0: find a verified entry or compile one, and return it with a lock on the entry
+/// (shared for a hit, the writer's exclusive lock after a compile), to be held until every
+/// rank has loaded it: a concurrent prune or `op2 cache clear` skips a locked entry instead of
+/// unlinking it under the other ranks. `rebuild`: another rank failed to use the current
 /// entry, so move it aside first.
 fn rank0_obtain(
     cache: &DiskCache,
     config: &Config,
     req: &Request,
-    mut rebuild: bool,
+    rebuild: bool,
 ) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
     let compiler_id = compile::compiler_id(&config.cc, &config.cflags)?;
     let sig = Signature {
@@ -219,65 +233,124 @@ fn rank0_obtain(
     };
     let key = sig.disk_key(req.toolchain, &compiler_id);
     let paths = cache.entry(key);
+    let sub = paths.so.parent().expect("entry has a directory");
     fsutil::create_private_dir(cache.dir())?;
-    fsutil::create_private_dir(paths.so.parent().expect("entry has a directory"))?;
-    let timeout = Duration::from_secs(config.lock_timeout_s);
-    let mut compiled = false;
-    // Bounded: an entry can vanish between our compile and our shared lock only through a
-    // concurrent prune, which then skips it once we hold the lock.
-    for _ in 0..4 {
-        let mut corrupt = rebuild;
-        if !rebuild {
-            let shared = fsutil::lock_shared(&paths.lock, timeout)?;
-            match DiskCache::verify(&paths) {
-                Ok(meta) => {
-                    touch(&paths.meta);
-                    if !compiled {
-                        stats::update(CACHE_NAME, |s| s.hits += 1);
-                    }
-                    return Ok((
-                        Ready {
-                            so: paths.so.clone(),
-                            checksum: meta.checksum,
-                            size: meta.size,
-                        },
-                        Some(shared),
-                    ));
-                }
-                Err(Verify::Missing) => {}
-                Err(Verify::Corrupt(why)) => {
-                    eprintln!(
-                        "op2: corrupt cache entry for kernel `{}`: {why}; rebuilding",
-                        req.kernel.name()
-                    );
-                    corrupt = true;
-                }
-            }
-        }
-        let exclusive = fsutil::lock_exclusive(&paths.lock, timeout)?;
-        if corrupt {
-            // Another process may have rebuilt it meanwhile: only move aside what is still bad.
-            if rebuild || matches!(DiskCache::verify(&paths), Err(Verify::Corrupt(_))) {
-                stats::update(CACHE_NAME, |s| s.corrupt += 1);
-                cache.quarantine(&paths)?;
-            }
-        }
-        rebuild = false;
-        if DiskCache::verify(&paths).is_err() {
-            if let Some(failure) =
-                compile_entry(cache, config, req, &sig, &compiler_id, key, &paths)?
-            {
-                return Ok((failure, None));
-            }
-            compiled = true;
-        }
-        drop(exclusive);
+    trust::check_dir(cache.dir())?;
+    if !writable(cache.dir()) {
+        return read_only_hit(cache, req, &paths);
     }
-    Err(Error::io(
-        "cache entry kept disappearing right after it was written (is another process clearing the cache?)",
-        &paths.so,
-        std::io::Error::from(std::io::ErrorKind::NotFound),
-    ))
+    fsutil::create_private_dir(sub)?;
+    trust::check_dir(sub)?;
+    let timeout = Duration::from_secs(config.lock_timeout_s);
+    let name = req.kernel.name();
+    let mut corrupt = rebuild;
+    if !rebuild {
+        let shared = fsutil::lock_shared(&paths.lock, timeout)?;
+        match checked(&paths, name)? {
+            Some(meta) => {
+                touch(&paths.meta);
+                stats::update(CACHE_NAME, |s| s.hits += 1);
+                return Ok((ready(&paths, &meta), Some(shared)));
+            }
+            None => corrupt = paths.meta.exists() || paths.so.exists(),
+        }
+    }
+    let exclusive = fsutil::lock_exclusive(&paths.lock, timeout)?;
+    if corrupt {
+        // Another process may have rebuilt it meanwhile: only move aside what is still bad.
+        let still_bad = match DiskCache::verify(&paths, Some(name)) {
+            Ok(_) => false,
+            Err(Verify::Missing) => paths.so.symlink_metadata().is_ok(),
+            Err(Verify::Corrupt(_)) => true,
+        };
+        if rebuild || still_bad {
+            stats::update(CACHE_NAME, |s| s.corrupt += 1);
+            cache.quarantine(&paths)?;
+        }
+    }
+    if let Some(meta) = checked(&paths, name)? {
+        // Another job wrote it while we waited for the lock.
+        return Ok((ready(&paths, &meta), Some(exclusive)));
+    }
+    if let Some(failure) = compile_entry(cache, config, req, &sig, &compiler_id, key, &paths)? {
+        return Ok((failure, None));
+    }
+    // Still under our exclusive lock: nobody can have removed or replaced it.
+    let meta = DiskCache::verify(&paths, Some(name)).map_err(|v| Error::CorruptEntry {
+        path: paths.so.clone(),
+        detail: match v {
+            Verify::Missing => "missing right after it was written".into(),
+            Verify::Corrupt(why) => why,
+        },
+    })?;
+    Ok((ready(&paths, &meta), Some(exclusive)))
+}
+
+fn ready(paths: &EntryPaths, meta: &Meta) -> Outcome {
+    Ready {
+        so: paths.so.clone(),
+        checksum: meta.checksum,
+        size: meta.size,
+    }
+}
+
+/// Verify the entry for kernel `name`: `Some` if usable, `None` if missing or damaged (damage is
+/// reported once); an entry someone untrusted could have written is an error, never rebuilt
+/// silently.
+fn checked(paths: &EntryPaths, name: &str) -> Result<Option<Meta>> {
+    match DiskCache::verify(paths, Some(name)) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(Verify::Missing) => Ok(None),
+        Err(Verify::Corrupt(why)) if trust::is_refusal(&why) => Err(Error::Untrusted {
+            path: paths.meta.clone(),
+            detail: why,
+        }),
+        Err(Verify::Corrupt(why)) => {
+            eprintln!("op2: corrupt cache entry for kernel `{name}`: {why}; rebuilding");
+            Ok(None)
+        }
+    }
+}
+
+/// True if this process can create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    let probe = fsutil::temp_path(dir, "probe");
+    match fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            true
+        }
+        Err(e) => !fsutil::is_read_only(&e),
+    }
+}
+
+/// A cache this process cannot write: serve hits (under a shared lock where a lock file
+/// exists), fail a miss with a message; warn once that nothing new can be stored.
+fn read_only_hit(
+    cache: &DiskCache,
+    req: &Request,
+    paths: &EntryPaths,
+) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        eprintln!(
+            "op2: warning: the disk cache {} is read-only: kernels found there are used, nothing new can be stored",
+            cache.dir().display()
+        )
+    });
+    let name = req.kernel.name();
+    let shared = fsutil::try_lock_shared(&paths.lock);
+    match checked(paths, name)? {
+        Some(meta) => {
+            stats::update(CACHE_NAME, |s| s.hits += 1);
+            Ok((ready(paths, &meta), shared))
+        }
+        None => Err(Error::io(
+            "kernel not in the read-only disk cache, and nothing new can be stored (make it writable or set OP2_CACHE_DIR to a writable directory)",
+            cache.dir(),
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        )),
+    }
 }
 
 /// Under the entry's exclusive lock: generate, compile once, checksum, and rename the `.so` then
@@ -297,7 +370,14 @@ fn compile_entry(
     let source = crate::jit::codegen::generate(req.kernel, req.shapes);
     let src_tmp = fsutil::temp_path(dir, &format!("{hex}.c"));
     let so_tmp = fsutil::temp_path(dir, &format!("{hex}.so"));
-    fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
+    if let Err(e) = fs::write(&src_tmp, &source) {
+        // Its folder was removed by a concurrent `op2 cache clear`: make it again, once.
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(Error::io("write generated source", &src_tmp, e));
+        }
+        fsutil::create_private_dir(dir)?;
+        fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
+    }
     let t0 = Instant::now();
     let result = compile::compile(
         &config.cc,
@@ -305,6 +385,7 @@ fn compile_entry(
         req.kernel.flags(),
         &src_tmp,
         &so_tmp,
+        Duration::from_secs(config.compile_timeout_s),
     );
     let secs = t0.elapsed().as_secs_f64();
     stats::update(CACHE_NAME, |s| {
@@ -314,9 +395,13 @@ fn compile_entry(
     if let Err(fail) = &result {
         let _ = fs::remove_file(&so_tmp);
         let failed = cache.dir().join("failed");
-        fsutil::create_private_dir(&failed)?;
         let kept = failed.join(format!("{hex}.c"));
-        fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)?;
+        // `failed/` may be removed by a concurrent `op2 cache clear` between the two steps.
+        let keep = || {
+            fsutil::create_private_dir(&failed)?;
+            fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)
+        };
+        keep().or_else(|_| keep())?;
         // Point the compiler's messages at the file that still exists.
         let (tmp, keep) = (src_tmp.display().to_string(), kept.display().to_string());
         let command = fail.command.replace(&tmp, &keep);

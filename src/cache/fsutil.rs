@@ -39,13 +39,53 @@ impl Drop for LockGuard {
 }
 
 fn open_lock(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .ctx("open lock file", path)
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+    };
+    match open() {
+        Ok(f) => Ok(f),
+        // Its folder was removed by a concurrent `op2 cache clear`: make it again.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(d) = path.parent() {
+                create_private_dir(d)?;
+            }
+            open().ctx("open lock file", path)
+        }
+        // A read-only cache: an existing lock file can still be locked through a read-only
+        // descriptor (flock does not need write access).
+        Err(e) if is_read_only(&e) => OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .ctx("open lock file (read-only cache)", path),
+        Err(e) => Err(Error::io("open lock file", path, e)),
+    }
+}
+
+/// True for "cannot write here" errors (permission, read-only filesystem).
+pub(crate) fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EPERM)
+    )
+}
+
+/// True if the lock we hold is still on the file at `path` (not on one a concurrent
+/// `op2 cache clear` unlinked after we opened it: then a newcomer would lock a new file).
+fn still_linked(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn unsupported(e: &std::io::Error) -> bool {
@@ -85,9 +125,10 @@ fn would_block(e: &std::io::Error) -> bool {
 /// Poll a non-blocking try-lock with backoff (1 ms doubling to 100 ms) until `timeout`: never
 /// a blocking `flock`, which can hang forever on some NFS mounts.
 fn lock_polling(path: &Path, timeout: Duration, shared: bool) -> Result<LockGuard> {
-    let file = open_lock(path)?;
+    let mut file = open_lock(path)?;
     let t0 = Instant::now();
     let mut wait = Duration::from_millis(1);
+    let mut told = false;
     loop {
         let tried = if shared {
             FileExt::try_lock_shared(&file)
@@ -95,7 +136,12 @@ fn lock_polling(path: &Path, timeout: Duration, shared: bool) -> Result<LockGuar
             FileExt::try_lock_exclusive(&file)
         };
         match tried {
-            Ok(()) => return Ok(LockGuard { file }),
+            Ok(()) if still_linked(&file, path) => return Ok(LockGuard { file }),
+            // The lock file was removed (by `clear`) while we waited: lock the new one.
+            Ok(()) => {
+                drop(file);
+                file = open_lock(path)?;
+            }
             Err(e) if would_block(&e) => {
                 if t0.elapsed() >= timeout {
                     return Err(Error::io(
@@ -103,6 +149,15 @@ fn lock_polling(path: &Path, timeout: Duration, shared: bool) -> Result<LockGuar
                         path,
                         e,
                     ));
+                }
+                if !told && t0.elapsed() >= Duration::from_millis(500) {
+                    told = true;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "op2: Blocking waiting for file lock on {} (another process is compiling or pruning this entry; waiting at most {} s, OP2_LOCK_TIMEOUT)",
+                        path.display(),
+                        timeout.as_secs()
+                    );
                 }
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_millis(100));
@@ -116,9 +171,20 @@ fn lock_polling(path: &Path, timeout: Duration, shared: bool) -> Result<LockGuar
 pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
     let file = open_lock(path)?;
     match file.try_lock_exclusive() {
-        Ok(()) => Ok(Some(LockGuard { file })),
+        Ok(()) if still_linked(&file, path) => Ok(Some(LockGuard { file })),
+        Ok(()) => Ok(None),
         Err(e) if would_block(&e) => Ok(None),
         Err(e) => Err(lock_error(path, e)),
+    }
+}
+
+/// Try once to take a shared lock; `None` if it is held exclusively or cannot be taken at all
+/// (a read-only cache without a lock file: the caller goes on unlocked).
+pub fn try_lock_shared(path: &Path) -> Option<LockGuard> {
+    let file = open_lock(path).ok()?;
+    match FileExt::try_lock_shared(&file) {
+        Ok(()) => Some(LockGuard { file }),
+        Err(_) => None,
     }
 }
 
@@ -132,6 +198,23 @@ pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
         hostname(),
         std::process::id()
     ))
+}
+
+/// A temporary older than this is left over by a crashed writer and may be removed (by
+/// `op2 cache prune`, `verify --fix`, `clear`, or the pruning after an insert). Younger ones
+/// may belong to a live compile and are never touched; `OP2_COMPILE_TIMEOUT` (default 300 s)
+/// bounds how long a live compile keeps one.
+pub const STALE_TEMP_SECS: u64 = 3600;
+
+/// True if the file at `p` is a temporary older than [`STALE_TEMP_SECS`].
+pub fn is_stale_temp(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    name.is_some_and(|n| is_temp_name(&n))
+        && fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= STALE_TEMP_SECS)
 }
 
 /// True for names made by [`temp_path`].
@@ -162,7 +245,17 @@ pub fn atomic_write(dest: &Path, bytes: &[u8]) -> Result<()> {
     let stem = dest.file_name().and_then(|s| s.to_str()).unwrap_or("file");
     let tmp = temp_path(dir, stem);
     let res = (|| {
-        let mut f = File::create(&tmp).ctx("create", &tmp)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // 0644 whatever the umask: the trust check refuses group- or world-writable files.
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .ctx("create", &tmp)?;
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .ctx("chmod", &tmp)?;
         f.write_all(bytes).ctx("write", &tmp)?;
         f.sync_all().ctx("fsync", &tmp)?;
         drop(f);
@@ -176,25 +269,35 @@ pub fn atomic_write(dest: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Move an already written and fsynced file into place atomically.
+/// Its mode loses group and other write bits (a compiler honours the umask; the trust check
+/// refuses group- or world-writable entries).
 pub fn atomic_rename(tmp: &Path, dest: &Path) -> Result<()> {
-    File::open(tmp)
-        .and_then(|f| f.sync_all())
-        .ctx("fsync", tmp)?;
+    use std::os::unix::fs::PermissionsExt;
+    let f = File::open(tmp).ctx("open", tmp)?;
+    let mode = f.metadata().ctx("stat", tmp)?.permissions().mode();
+    f.set_permissions(fs::Permissions::from_mode(mode & 0o755))
+        .ctx("chmod", tmp)?;
+    f.sync_all().ctx("fsync", tmp)?;
+    drop(f);
     fs::rename(tmp, dest).ctx("rename into place", dest)?;
     fsync_dir(dest.parent().unwrap_or(Path::new(".")))
 }
 
-/// Create `dir` (and parents) with mode 0700 if missing.
+/// Create `dir` (and parents) with mode 0700 if missing. `mkdir` is exclusive: a directory
+/// someone else made first is kept as it is, and refused by `trust::check_dir` before use.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .ctx("create directory", dir)
+    match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if dir.is_dir() => {
+            let _ = e; // made concurrently by another process
+            Ok(())
+        }
+        Err(e) => Err(Error::io("create directory", dir, e)),
+    }
 }
 
 #[cfg(test)]

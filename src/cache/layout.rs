@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::fsutil;
+use crate::cache::{fsutil, trust};
 use crate::error::{Error, IoContext, Result};
 
 /// Name of this cache in reports.
@@ -122,29 +122,86 @@ impl DiskCache {
         Ok(out)
     }
 
-    /// Read and parse an entry's metadata.
+    /// Read and parse an entry's metadata (refusing symlinks, FIFOs, untrusted files).
     pub fn read_meta(meta: &Path) -> std::result::Result<Meta, Verify> {
-        let text = match fs::read(meta) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Verify::Missing),
-            Err(e) => {
-                return Err(Verify::Corrupt(format!(
-                    "cannot read {}: {e}",
-                    meta.display()
-                )))
-            }
+        use std::io::Read;
+        let mut f = match trust::open_entry(meta) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(Verify::Missing),
+            Err(why) => return Err(Verify::Corrupt(why)),
         };
+        let mut text = Vec::new();
+        // A .meta is a few hundred bytes: anything huge is not ours.
+        (&mut f)
+            .take(1 << 20)
+            .read_to_end(&mut text)
+            .map_err(|e| Verify::Corrupt(format!("cannot read {}: {e}", meta.display())))?;
         serde_json::from_slice(&text)
             .map_err(|e| Verify::Corrupt(format!("unreadable metadata {}: {e}", meta.display())))
     }
 
-    /// Verify an entry: metadata parses, the `.so` has the recorded size and checksum and exports
-    /// the entry point.
-    pub fn verify(paths: &EntryPaths) -> std::result::Result<Meta, Verify> {
+    /// Verify an entry: metadata parses, is bound to this entry (its recorded key is the one
+    /// the entry's path encodes, its format is this op2's), the `.so` has the recorded size and
+    /// checksum and exports the entry point. `kernel`: the kernel name the caller asked for, if
+    /// known.
+    pub fn verify(paths: &EntryPaths, kernel: Option<&str>) -> std::result::Result<Meta, Verify> {
         let meta = Self::read_meta(&paths.meta)?;
+        let want = key_of(&paths.meta);
+        if want.as_deref() != Some(meta.key.as_str()) {
+            return Err(Verify::Corrupt(format!(
+                "{} records key {} but sits at the place of key {} (another entry's files copied over it?)",
+                paths.meta.display(),
+                meta.key,
+                want.unwrap_or_else(|| "?".into())
+            )));
+        }
+        if meta.format != crate::cache::key::FORMAT_VERSION {
+            return Err(Verify::Corrupt(format!(
+                "{} has entry format {}, this op2 writes format {}",
+                paths.meta.display(),
+                meta.format,
+                crate::cache::key::FORMAT_VERSION
+            )));
+        }
+        if let Some(k) = kernel {
+            if meta.kernel != k {
+                return Err(Verify::Corrupt(format!(
+                    "{} is for kernel `{}`, not `{k}`",
+                    paths.meta.display(),
+                    meta.kernel
+                )));
+            }
+        }
         check_file(&paths.so, meta.size, meta.checksum).map_err(Verify::Corrupt)?;
         crate::jit::compile::check_exports(&paths.so).map_err(Verify::Corrupt)?; // usable, too
         Ok(meta)
+    }
+
+    /// Leftover temporaries (`.tmp-*` in the entry folders), with their age in seconds.
+    pub fn temporaries(&self) -> Vec<(PathBuf, u64)> {
+        let mut out = Vec::new();
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return out;
+        };
+        for sub in rd.flatten() {
+            let Ok(files) = fs::read_dir(sub.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                if fsutil::is_temp_name(&f.file_name().to_string_lossy()) {
+                    let age = f
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    out.push((f.path(), age));
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Move a damaged entry aside (rename, never truncate: processes that loaded it keep it).
@@ -168,6 +225,14 @@ impl DiskCache {
     }
 }
 
+/// The key (32 hex digits) an entry's path encodes: `<k0k1>/<k2..k31>.meta`.
+pub(crate) fn key_of(meta: &Path) -> Option<String> {
+    let stem = meta.file_stem()?.to_str()?;
+    let sub = meta.parent()?.file_name()?.to_str()?;
+    let key = format!("{sub}{stem}");
+    (key.len() == 32 && key.chars().all(|c| c.is_ascii_hexdigit())).then_some(key)
+}
+
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -177,7 +242,7 @@ pub(crate) fn now_secs() -> u64 {
 
 /// Check size and xxh3-64 of a file through a memory map.
 pub(crate) fn check_file(path: &Path, size: u64, checksum: u64) -> std::result::Result<(), String> {
-    let f = fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let f = trust::open_entry(path)?.ok_or_else(|| format!("{} is missing", path.display()))?;
     let len = f
         .metadata()
         .map_err(|e| format!("cannot stat {}: {e}", path.display()))?

@@ -2,7 +2,8 @@
 //! disk cache of compiled kernels, their keys and their counters.
 pub mod admin;
 pub mod disk;
-pub(crate) mod fsutil;
+pub mod fsutil;
+pub(crate) mod trust;
 pub mod key;
 pub mod layout;
 pub mod memory;

@@ -11,7 +11,6 @@
 //! writers "hold" the same lock.
 
 use std::fs;
-use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -73,32 +72,9 @@ pub fn prune_to(cache: &DiskCache, target: u64) -> Result<PruneReport> {
         r.removed += 1;
         r.freed += e.bytes;
     }
-    remove_stale_temporaries(cache);
+    crate::cache::admin::remove_stale_temporaries(cache);
     r.bytes_after = total;
     Ok(r)
-}
-
-fn remove_stale_temporaries(cache: &DiskCache) {
-    let Ok(rd) = fs::read_dir(cache.dir()) else {
-        return;
-    };
-    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-    for sub in rd.flatten() {
-        let Ok(files) = fs::read_dir(sub.path()) else {
-            continue;
-        };
-        for f in files.flatten() {
-            let name = f.file_name();
-            let old = f
-                .metadata()
-                .and_then(|m| m.modified())
-                .map(|t| t < hour_ago)
-                .unwrap_or(false);
-            if fsutil::is_temp_name(&name.to_string_lossy()) && old {
-                let _ = fs::remove_file(f.path());
-            }
-        }
-    }
 }
 
 /// After an insert: if the cache exceeds `max_bytes` (0 = unbounded), prune to ~90% of it.

@@ -51,6 +51,7 @@ use crate::mpi::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE a
 /// ```
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let t0 = std::time::Instant::now();
+    crate::mpi::comm::watch_context(kernel.name());
     let shapes = shapes(kernel, set, args)?;
     let config = crate::config::current()?;
     let (loaded, class_key) = lookup(&config, kernel, set.comm(), &shapes)?;
@@ -65,6 +66,7 @@ pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let comm_seconds = run(&loaded, &plan, set, args)?;
     plan.timing
         .record(t0.elapsed().as_secs_f64(), comm_seconds);
+    crate::mpi::comm::watch_context("");
     Ok(())
 }
 

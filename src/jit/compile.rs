@@ -6,7 +6,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
@@ -50,7 +53,14 @@ pub(crate) fn compiler_id(cc: &str, cflags: &str) -> Result<String> {
     let out = Command::new(&path)
         .arg("--version")
         .output()
-        .map_err(|e| Error::io("run compiler --version", &path, e))?;
+        .map_err(|e| Error::Config {
+            var: "OP2_CC".into(),
+            value: cc.into(),
+            detail: format!(
+                "cannot run the C compiler {}: {e} (install one, or set OP2_CC to a compiler)",
+                path.display()
+            ),
+        })?;
     let version = String::from_utf8_lossy(&out.stdout)
         .lines()
         .next()
@@ -102,16 +112,19 @@ pub(crate) const CHECK_FLAGS: [&str; 4] = [
     "-Wl,-z,defs",
 ];
 
-/// Compile `source` into the shared object `out`: one run of `cc`, with `-o`. On success,
-/// returns the compiler's warnings (empty when it printed nothing) after checking that the
-/// library exports the generated entry point ([`check_exports`]); a library that fails the
-/// check is a failure, so it is never cached.
+/// Compile `source` into the shared object `out`: one run of `cc`, with `-o`, in its own
+/// process group. After `timeout` (zero: no limit) the whole group is killed (a compiler
+/// driver's `cc1`/`as`/`ld` children too) and the failure says so. On success, returns the
+/// compiler's warnings (empty when it printed nothing) after checking that the library exports
+/// the generated entry point ([`check_exports`]); a library that fails the check is a failure,
+/// so it is never cached.
 pub(crate) fn compile(
     cc: &str,
     cflags: &str,
     extra: &[String],
     source: &Path,
     out: &Path,
+    timeout: Duration,
 ) -> std::result::Result<String, CompileFailure> {
     let mut args = split_flags(cflags);
     args.extend(extra.iter().cloned());
@@ -128,41 +141,126 @@ pub(crate) fn compile(
     args.push(source.display().to_string());
     args.push("-lm".into());
     let command = format!("{cc} {}", args.join(" "));
-    // Plain ASCII messages (no locale quotes), which `jit/check.rs` reads.
-    let run = Command::new(cc)
+    let fail = |stderr: String| CompileFailure {
+        command: command.clone(),
+        stderr,
+    };
+    let mut child = Command::new(cc)
         .args(&args)
+        // Plain ASCII messages (no locale quotes), which `jit/check.rs` reads.
         .env("LC_ALL", "C")
         .env_remove("GCC_COLORS")
-        .output();
-    match run {
-        Ok(o) => {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            )
-            .trim_end()
-            .to_string();
-            if !o.status.success() {
-                return Err(CompileFailure {
-                    command,
-                    stderr: text,
-                });
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| fail(format!("could not run the compiler: {e}")))?;
+    let pipe = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut s);
             }
+            s
+        })
+    };
+    let out_t = pipe(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let err_t = pipe(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let t0 = Instant::now();
+    let mut wait = Duration::from_millis(1);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Ok(st),
+            Ok(None) if !timeout.is_zero() && t0.elapsed() >= timeout => {
+                kill_group(child.id());
+                let _ = child.wait();
+                break Err(format!(
+                    "the compiler did not finish within {} s (OP2_COMPILE_TIMEOUT) and was killed with its process group",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => break Err(format!("waiting for the compiler failed: {e}")),
+        }
+    };
+    let text = |o: Vec<u8>, e: Vec<u8>| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o),
+            String::from_utf8_lossy(&e)
+        )
+        .trim_end()
+        .to_string()
+    };
+    // A timed-out group is dead, so its pipes close and these joins return.
+    let (o, e) = (
+        out_t.join().unwrap_or_default(),
+        err_t.join().unwrap_or_default(),
+    );
+    match status {
+        Ok(st) if st.success() => {
+            let printed = text(o, e);
             match check_exports(out) {
-                Ok(()) => Ok(text),
-                Err(detail) => Err(CompileFailure {
-                    command,
-                    stderr: format!("{text}\nthe compiled library is unusable: {detail}")
+                Ok(()) => Ok(printed),
+                Err(detail) => Err(fail(
+                    format!("{printed}\nthe compiled library is unusable: {detail}")
                         .trim_start()
                         .to_string(),
-                }),
+                )),
             }
         }
-        Err(e) => Err(CompileFailure {
-            command,
-            stderr: format!("could not run the compiler: {e}"),
-        }),
+        Ok(st) => {
+            let mut msg = text(o, e);
+            if let Some(sig) = st.signal() {
+                let name = signal_name(sig);
+                msg = format!("the compiler was killed by signal {sig} ({name}){}{msg}", if msg.is_empty() { "" } else { "\n" });
+            } else if msg.is_empty() {
+                msg = format!("the compiler exited with {st} and printed nothing");
+            }
+            Err(fail(msg))
+        }
+        Err(why) => {
+            let printed = text(o, e);
+            Err(fail(if printed.is_empty() {
+                why
+            } else {
+                format!("{why}\n{printed}")
+            }))
+        }
+    }
+}
+
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals the process group we created for the
+    // compiler (`process_group(0)` made its pid the group id); no memory is involved.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+/// The usual name of a signal number (`SIGSEGV`...), for messages.
+pub(crate) fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL (out of memory?)",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU (CPU time limit)",
+        libc::SIGXFSZ => "SIGXFSZ (file size limit)",
+        _ => "signal",
     }
 }
 

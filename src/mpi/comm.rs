@@ -13,7 +13,9 @@
 //! * Collectives must be entered by every rank of the communicator in the same order
 //!   (SPMD). Callers that might diverge check first (see `cache::disk`'s key check).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
@@ -26,6 +28,114 @@ static MPI_ACTIVE: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn set_mpi_active(on: bool) {
     MPI_ACTIVE.store(on, Ordering::SeqCst);
+}
+
+// ---- Hang watchdog (OP2_HANG_TIMEOUT) ----------------------------------------------------
+//
+// Every collective below marks itself in two atomics (which operation, since when) and clears
+// them when it returns: two relaxed stores, and only while the watchdog is on. A per-process
+// thread wakes a few times per timeout and, if one collective has been waiting longer than the
+// timeout, prints which loop and collective this rank is in and aborts the job (MPI_Abort): a
+// rank that never joins a collective turns into an error message on every rank that waits.
+
+const OPS: [&str; 9] = [
+    "",
+    "barrier",
+    "broadcast",
+    "allreduce",
+    "gather",
+    "allgather",
+    "scatter",
+    "halo exchange (point-to-point)",
+    "idle barrier",
+];
+
+static WATCH_ON: AtomicBool = AtomicBool::new(false);
+static WATCH_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
+/// Milliseconds since `watch_epoch()` + 1 when the current collective started; 0 = none.
+static WATCH_SINCE: AtomicU64 = AtomicU64::new(0);
+static WATCH_OP: AtomicU8 = AtomicU8::new(0);
+static WATCH_LOOP: Mutex<String> = Mutex::new(String::new());
+
+fn watch_epoch() -> Instant {
+    static E: OnceLock<Instant> = OnceLock::new();
+    *E.get_or_init(Instant::now)
+}
+
+/// Marks one collective as in progress while alive (no-op while the watchdog is off).
+struct Watch(bool);
+
+fn watch(op: u8) -> Watch {
+    if !WATCH_ON.load(Ordering::Relaxed) || WATCH_SINCE.load(Ordering::Relaxed) != 0 {
+        return Watch(false); // off, or inside an outer watched collective
+    }
+    WATCH_OP.store(op, Ordering::Relaxed);
+    let now = watch_epoch().elapsed().as_millis() as u64 + 1;
+    WATCH_SINCE.store(now, Ordering::Relaxed);
+    Watch(true)
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if self.0 {
+            WATCH_SINCE.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Name the loop this rank is running, for the watchdog's message (only stored while on).
+pub(crate) fn watch_context(what: &str) {
+    if WATCH_ON.load(Ordering::Relaxed) {
+        let mut l = WATCH_LOOP.lock().unwrap_or_else(|e| e.into_inner());
+        l.clear();
+        l.push_str(what);
+    }
+}
+
+/// Turn the watchdog on with `timeout` (zero: off) for this process, whose world rank is
+/// `rank`. The thread is started once per process; turning off just stops it from acting.
+pub(crate) fn set_watchdog(timeout: Duration, rank: i32) {
+    WATCH_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::SeqCst);
+    WATCH_ON.store(!timeout.is_zero(), Ordering::SeqCst);
+    if timeout.is_zero() {
+        return;
+    }
+    watch_epoch();
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("op2-watchdog".into())
+            .spawn(move || loop {
+                let limit = WATCH_TIMEOUT_MS.load(Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis((limit / 4).clamp(50, 1000)));
+                let since = WATCH_SINCE.load(Ordering::Relaxed);
+                if !WATCH_ON.load(Ordering::Relaxed) || since == 0 {
+                    continue;
+                }
+                let now = watch_epoch().elapsed().as_millis() as u64 + 1;
+                if now.saturating_sub(since) < limit {
+                    continue;
+                }
+                let op = OPS[WATCH_OP.load(Ordering::Relaxed) as usize % OPS.len()];
+                let lp = WATCH_LOOP.lock().map(|l| l.clone()).unwrap_or_default();
+                let lp = if lp.is_empty() {
+                    "outside any par_loop".to_string()
+                } else {
+                    format!("in loop `{lp}`")
+                };
+                let line = format!(
+                    "op2: rank {rank}: hang: {op} {lp} has waited {:.0} s for the other ranks (OP2_HANG_TIMEOUT={} s): some rank never joined it (ranks ran different code?); aborting the MPI job\n",
+                    (now - since) as f64 / 1000.0,
+                    limit / 1000
+                );
+                use std::io::Write as _;
+                let _ = std::io::stderr().write_all(line.as_bytes());
+                // Give the other ranks' watchdogs a moment to print their side too.
+                std::thread::sleep(Duration::from_millis(limit.min(2000)));
+                abort(3);
+            })
+            .expect("spawn the watchdog thread");
+    });
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -134,6 +244,7 @@ impl Comm {
     /// Barrier.
     pub fn barrier(&self) -> Result<()> {
         if let Some(c) = self.mpi()? {
+            let _w = watch(1);
             c.barrier();
         }
         Ok(())
@@ -151,6 +262,7 @@ impl Comm {
         let Some(c) = self.mpi()? else {
             return Ok(());
         };
+        let _w = watch(8);
         let mut req = c.immediate_barrier();
         loop {
             match req.test() {
@@ -168,6 +280,7 @@ impl Comm {
         let Some(c) = self.mpi()? else {
             return Ok(data);
         };
+        let _w = watch(2);
         let p = c.process_at_rank(root);
         let mut len = data.len() as u64;
         p.broadcast_into(&mut len);
@@ -187,6 +300,7 @@ impl Comm {
         let Some(c) = self.mpi()? else {
             return Ok(vals.to_vec());
         };
+        let _w = watch(3);
         let mut out = vals.to_vec();
         let sop = match op {
             ReduceOp::Sum => SystemOperation::sum(),
@@ -201,14 +315,24 @@ impl Comm {
 
     /// Reduce one `u64` (convenience for counters and hashes).
     pub fn allreduce_u64(&self, v: u64, op: ReduceOp) -> Result<u64> {
-        let Some(c) = self.mpi()? else { return Ok(v) };
-        let mut out = 0u64;
+        Ok(self.allreduce_words(&[v], op)?[0])
+    }
+
+    /// Element-wise reduction of `u64` words (hashes, flags) over all ranks.
+    pub fn allreduce_words(&self, vals: &[u64], op: ReduceOp) -> Result<Vec<u64>> {
+        let Some(c) = self.mpi()? else {
+            return Ok(vals.to_vec());
+        };
+        let _w = watch(3);
+        let mut out = vals.to_vec();
         let sop = match op {
             ReduceOp::Sum => SystemOperation::sum(),
             ReduceOp::Min => SystemOperation::min(),
             ReduceOp::Max => SystemOperation::max(),
         };
-        c.all_reduce_into(&v, &mut out, sop);
+        if !vals.is_empty() {
+            c.all_reduce_into(vals, &mut out[..], sop);
+        }
         Ok(out)
     }
 
@@ -217,6 +341,7 @@ impl Comm {
         let Some(c) = self.mpi()? else {
             return Ok(Some(vec![data.to_vec()]));
         };
+        let _w = watch(4);
         let p = c.process_at_rank(root);
         let len = data.len() as i32;
         if self.rank == root {
@@ -247,6 +372,7 @@ impl Comm {
         let Some(c) = self.mpi()? else {
             return Ok(vec![data.to_vec()]);
         };
+        let _w = watch(5);
         let mut lens = vec![0i32; self.size as usize];
         c.all_gather_into(&(data.len() as i32), &mut lens[..]);
         let displs = displacements(&lens);
@@ -268,6 +394,7 @@ impl Comm {
         let Some(c) = self.mpi()? else {
             return Ok(parts.and_then(|mut p| p.pop()).unwrap_or_default());
         };
+        let _w = watch(6);
         let p = c.process_at_rank(root);
         let mut my_len = 0i32;
         if self.rank == root {
@@ -399,6 +526,7 @@ impl Comm {
                 );
             }
             let r = during();
+            let _w = watch(7); // the wait only: `during` is computation
             let mut statuses = Vec::new();
             coll.wait_all(&mut statuses);
             r

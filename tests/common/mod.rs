@@ -38,10 +38,14 @@ impl Outcome {
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps -> target/<profile>
-    for p in [dir.join(name), dir.join("examples").join(name)] {
-        if p.exists() {
-            return p;
-        }
+    // The newer of the two: a program that moved from src/bin/ to examples/ leaves a stale
+    // copy in target/<profile>/ that must not shadow the fresh one.
+    let found = [dir.join(name), dir.join("examples").join(name)]
+        .into_iter()
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max();
+    if let Some((_, p)) = found {
+        return p;
     }
     panic!(
         "program {name} not built in {} or its examples/ (run cargo build --bins --examples)",
@@ -122,10 +126,24 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Outcome {
     }
 }
 
+/// Kill `pid`'s process group and every descendant of `pid`: MPICH's launcher starts each
+/// proxy and rank in a session of its own, so killing the launcher's group alone leaves ranks
+/// blocked (and holding the output pipes this harness reads to the end).
 fn unsafe_kill_group(pid: u32) {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let p = all[i];
+        for task in std::fs::read_dir(format!("/proc/{p}/task")).into_iter().flatten().flatten() {
+            let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()));
+        }
+        i += 1;
+    }
     let _ = Command::new("kill")
         .arg("-KILL")
         .arg(format!("-{pid}"))
+        .args(all.iter().map(|p| p.to_string()))
         .status();
 }
 
@@ -163,7 +181,7 @@ pub fn compile_count(log: &Path) -> usize {
         .count()
 }
 
-/// Every file under `d` (recursively).
+/// Every file under `d` (recursively), sorted.
 pub fn files_under(d: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(d) else {
@@ -177,6 +195,7 @@ pub fn files_under(d: &Path) -> Vec<PathBuf> {
             out.push(p);
         }
     }
+    out.sort();
     out
 }
 
@@ -255,4 +274,25 @@ pub fn first_result(stdout: &str) -> f64 {
         .find_map(|l| l.strip_prefix("first loop result after "))
         .and_then(|l| l.trim_end_matches(" s").parse().ok())
         .expect("timing line")
+}
+
+/// Panic unless the job exited 0 and every rank of `np` printed `rank r: ok <loops> loops`
+/// (op2-selftest's line after checking every loop's answer against a Rust reference).
+pub fn assert_all_ok(out: &Outcome, np: usize, loops: usize) {
+    out.assert_ok();
+    for r in 0..np {
+        assert!(
+            out.stdout.contains(&format!("rank {r}: ok {loops} loops")),
+            "rank {r} missing\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+/// `op2 cache <args> --cache-dir <cache>`.
+pub fn op2_cache(cache: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin("op2"));
+    c.arg("cache").args(args).arg("--cache-dir").arg(cache);
+    c
 }

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Reliability scenarios of issue 11, with trial counts too big for CI: prints one table
+# (scenario, trials, failures). Every trial checks the answer (op2-selftest compares every loop
+# with a Rust reference and prints "rank r: ok N loops" on every rank), not just the exit code.
+#
+#   bash scripts/reliability.sh            # default trial counts
+#   TRIALS_KILL=50 LOOPS=2000 bash scripts/reliability.sh
+#
+# Needs the release build: cargo build --release --bins --examples
+set -u
+cd "$(dirname "$0")/.."
+BIN=target/release
+SELF=$BIN/examples/op2-selftest
+OP2=$BIN/op2
+TRIALS_KILL=${TRIALS_KILL:-20}
+LOOPS=${LOOPS:-300}
+[ -x "$SELF" ] && [ -x "$OP2" ] || { echo "build first: cargo build --release --bins --examples"; exit 2; }
+WORK=$(mktemp -d /tmp/op2-reliability-XXXXXX)
+chmod 700 "$WORK"
+trap 'umount "$WORK"/full 2>/dev/null; umount "$WORK"/ro 2>/dev/null; rm -rf "$WORK"' EXIT
+ROWS=()
+row() { ROWS+=("$(printf '%-58s %7s %9s  %s' "$1" "$2" "$3" "${4:-}")"); }
+
+# all_ok OUT NP LOOPS: every rank printed its ok line.
+all_ok() {
+  local r
+  for ((r = 0; r < $2; r++)); do grep -q "rank $r: ok $3 loops" "$1" || return 1; done
+}
+# job NP CACHE ARGS...: run op2-selftest under a 120 s limit; output in $WORK/out
+job() {
+  local np=$1 cache=$2
+  shift 2
+  OP2_CACHE_DIR=$cache timeout -s KILL 120 mpiexec -n "$np" "$SELF" "$@" >"$WORK/out" 2>&1
+}
+tree() { # tree PID: PID and all its descendants (ranks live in their own sessions under hydra)
+  echo "$1"
+  local c
+  for c in $(pgrep -P "$1"); do tree "$c"; done
+}
+fake_cc() { # fake_cc NAME BODY: cc for --version, BODY for compilations
+  printf '#!/bin/sh\ncase "$*" in *-o*) %s ;; *) exec cc "$@" ;; esac\n' "$2" >"$WORK/$1"
+  chmod 755 "$WORK/$1"
+  echo "$WORK/$1"
+}
+
+# 1. kill -9 mid-compile at random moments, then a normal run must succeed and verify clean.
+fails=0
+SLOW=$(fake_cc slowcc 'sleep 0.$((RANDOM % 5)); exec cc "$@"')
+for ((t = 0; t < TRIALS_KILL; t++)); do
+  C=$WORK/kill$t
+  mkdir -m 700 "$C"
+  OP2_CC=$SLOW OP2_CACHE_DIR=$C mpiexec -n 4 "$SELF" --kernels 4 >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$((RANDOM % 9 + 1))"
+  kill -9 $(tree "$pid") 2>/dev/null # the launcher, its proxy, the ranks and the compiler
+  wait "$pid" 2>/dev/null
+  if ! job 4 "$C" --kernels 4 || ! all_ok "$WORK/out" 4 8 || ! "$OP2" cache verify --cache-dir "$C" >/dev/null; then
+    fails=$((fails + 1))
+  fi
+done
+row "kill -9 mid-compile, then rerun + verify (4 ranks)" "$TRIALS_KILL" "$fails"
+
+# 2. damage of every kind to a warm entry: detected, rebuilt, right answer.
+C=$WORK/damage
+mkdir -m 700 "$C"
+job 4 "$C" --kernels 2
+for kind in truncated empty flipped swapped text fifo symlink no-meta no-so dir; do
+  job 4 "$C" --kernels 2 # heal from the previous kind
+  mapfile -t SO < <(find "$C" -name '*.so' ! -name '.tmp-*' -path '*/??/*' | sort)
+  so=${SO[0]}
+  case $kind in
+  truncated) truncate -s 100 "$so" ;;
+  empty) : >"$so" ;;
+  flipped) printf '\xff' | dd of="$so" bs=1 seek=2000 conv=notrunc 2>/dev/null ;;
+  swapped) cp "${SO[1]}" "$so"; cp "${SO[1]%.so}.meta" "${so%.so}.meta" ;;
+  text) echo 'not a library' >"$so" ;;
+  fifo) rm "$so"; mkfifo "$so" ;;
+  symlink) rm "$so"; ln -s "${SO[1]}" "$so" ;;
+  no-meta) rm "${so%.so}.meta" ;;
+  no-so) rm "$so" ;;
+  dir) rm "$so"; mkdir "$so" ;;
+  esac
+  if job 4 "$C" --kernels 2 && all_ok "$WORK/out" 4 4 && "$OP2" cache verify --cache-dir "$C" >/dev/null; then f=0; else f=1; fi
+  row "damage: $kind .so -> detected, rebuilt" 1 "$f"
+done
+
+# 3. compiler failure, crash, absence, hang at 4 and 8 ranks: every rank fails with the reason.
+for np in 4 8; do
+  for what in failure crash absent hang; do
+    C=$WORK/cc-$what-$np
+    mkdir -m 700 "$C"
+    case $what in
+    failure) CC=$(fake_cc ccfail 'echo "cc: error: broken" >&2; exit 1'); want="broken" ;;
+    crash) CC=$(fake_cc cccrash 'kill -SEGV $$'); want="SIGSEGV" ;;
+    absent) CC=/nonexistent/cc; want="OP2_CC" ;;
+    hang) CC=$(fake_cc cchang 'sleep 600'); want="OP2_COMPILE_TIMEOUT" ;;
+    esac
+    OP2_CC=$CC OP2_COMPILE_TIMEOUT=3 job "$np" "$C" --kernels 1
+    rc=$?
+    f=0
+    [ $rc -ne 0 ] && [ $rc -ne 137 ] || f=1
+    for ((r = 0; r < np; r++)); do grep -q "op2: rank $r: error" "$WORK/out" || f=1; done
+    grep -q "$want" "$WORK/out" || f=1
+    row "compiler $what, $np ranks: error on every rank" 1 "$f"
+  done
+done
+
+# 4. a setting on one rank only: every rank fails naming it (never a hang).
+for kv in OP2_THREADS=abc OP2_MEMORY_CACHE_MAX_ENTRIES=1 OP2_SPMD_STRICT=1 OP2_PRINT_CACHE_SIZE=1 OP2_CFLAGS=-O1 OP2_CC=gcc OP2_HANG_TIMEOUT=99 OP2_CACHE_REPORT=/dev/null; do
+  var=${kv%%=*}
+  C=$WORK/div-$var
+  mkdir -m 700 "$C"
+  OP2_CACHE_DIR=$C timeout -s KILL 60 mpiexec -n 3 sh -c "if [ \"\$PMI_RANK\" = 1 ]; then export $kv; fi; exec \"\$0\" --kernels 1" "$SELF" >"$WORK/out" 2>&1
+  rc=$?
+  f=0
+  [ $rc -ne 0 ] && [ $rc -ne 137 ] || f=1
+  grep -q "$var" "$WORK/out" || f=1
+  for r in 0 1 2; do grep -q "op2: rank $r: error" "$WORK/out" || f=1; done
+  row "divergent $var on rank 1: all ranks fail, named" 1 "$f"
+done
+
+# 5. 4 jobs x 4 ranks on a cold directory while clear and prune loop beside them.
+C=$WORK/contend
+mkdir -m 700 "$C"
+SLOW2=$(fake_cc slow2 'sleep 0.2; exec cc "$@"')
+(while [ ! -e "$WORK/stop" ]; do "$OP2" cache clear --cache-dir "$C" >/dev/null || echo clearfail >>"$WORK/bg"; sleep 0.05; done) &
+(while [ ! -e "$WORK/stop" ]; do "$OP2" cache prune --max-size 0 --cache-dir "$C" >/dev/null || echo prunefail >>"$WORK/bg"; sleep 0.05; done) &
+pids=()
+for j in 1 2 3 4; do
+  OP2_CC=$SLOW2 OP2_CACHE_DIR=$C timeout -s KILL 300 mpiexec -n 4 "$SELF" --kernels 4 >"$WORK/out$j" 2>&1 &
+  pids+=($!)
+done
+fails=0
+for j in 1 2 3 4; do
+  wait "${pids[$((j - 1))]}" && all_ok "$WORK/out$j" 4 8 || fails=$((fails + 1))
+done
+touch "$WORK/stop"
+wait
+[ -e "$WORK/bg" ] && fails=$((fails + 1))
+row "4 jobs x 4 ranks, clear + prune looping beside them" 4 "$fails"
+
+# 6. directories: read-only (hits served), full, file instead of dir, unwritable parent.
+C=$WORK/ro-src
+mkdir -m 700 "$C" "$WORK/ro"
+job 2 "$C" --kernels 2
+if mount --bind -o ro "$C" "$WORK/ro" 2>/dev/null && mount -o remount,ro,bind "$WORK/ro" 2>/dev/null; then
+  job 2 "$WORK/ro" --kernels 2 && all_ok "$WORK/out" 2 4 && grep -q "read-only" "$WORK/out"
+  row "read-only cache: hits served with a warning" 1 $?
+  ! job 2 "$WORK/ro" --kernels 3 && grep -q "nothing new can be stored" "$WORK/out"
+  row "read-only cache: a miss fails with a message" 1 $?
+  umount "$WORK/ro"
+else
+  row "read-only cache" 0 0 "skipped: no bind mount (not root)"
+fi
+mkdir -m 700 "$WORK/full"
+if mount -t tmpfs -o size=16k,mode=700 tmpfs "$WORK/full" 2>/dev/null; then
+  ! job 2 "$WORK/full" --kernels 4 && grep -q "op2: rank 1: error" "$WORK/out" && grep -qi "no space" "$WORK/out"
+  row "full filesystem (16k tmpfs): every rank fails, ENOSPC named" 1 $?
+  umount "$WORK/full"
+else
+  row "full filesystem" 0 0 "skipped: cannot mount a tmpfs (not root)"
+fi
+echo file >"$WORK/afile"
+! job 2 "$WORK/afile" --kernels 1 && grep -q "afile" "$WORK/out"
+row "a file where the cache dir should be: error naming it" 1 $?
+mkdir -m 770 "$WORK/gw"
+! job 2 "$WORK/gw" --kernels 1 && grep -q "writable by its group" "$WORK/out"
+row "group-writable cache dir refused" 1 $?
+C=$WORK/own
+mkdir -m 700 "$C"
+job 2 "$C" --kernels 1
+if chown 65534 "$(find "$C" -name '*.so' -path '*/??/*' | head -1)" 2>/dev/null; then
+  ! job 2 "$C" --kernels 1 && grep -q "owned by uid 65534" "$WORK/out"
+  row "entry owned by another uid refused" 1 $?
+else
+  row "entry owned by another uid refused" 0 0 "skipped: not root"
+fi
+
+# 7. many distinct loops under small bounds: RSS stays flat (class cache 50, disk 2M).
+C=$WORK/many
+mkdir -m 700 "$C"
+if [ -x /usr/bin/time ]; then
+  OP2_MEMORY_CACHE_MAX_ENTRIES=50 OP2_CACHE_MAX_SIZE=2M OP2_CACHE_DIR=$C /usr/bin/time -f "%M" -o "$WORK/rss" \
+    "$SELF" --kernels "$LOOPS" --repeat 1 >"$WORK/out" 2>&1
+  ok=$?
+  all_ok "$WORK/out" 1 "$LOOPS" && [ $ok -eq 0 ]
+  row "$LOOPS distinct loops, 50-entry class cache, 2M disk bound" 1 $? "max RSS $(cat "$WORK/rss") KiB"
+fi
+
+printf '%-58s %7s %9s  %s\n' scenario trials failures note
+for r in "${ROWS[@]}"; do echo "$r"; done
