@@ -45,6 +45,12 @@ fn a_pack_of_the_entries_a_job_used_warms_an_empty_cache() {
     let report = tools.path().join("report.json");
     selftest(src.path(), &cc, 2, Some(&report));
     assert_eq!(common::compile_count(&log), 4);
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(
+        r["used_entries"].as_array().map(|a| a.len()),
+        Some(2),
+        "{r}"
+    );
     let all = tools.path().join("all.op2pack");
     let used = tools.path().join("used.op2pack");
     let out = op2(src.path(), &["pack", all.to_str().unwrap()]);
