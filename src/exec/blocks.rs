@@ -171,5 +171,6 @@ pub(crate) fn combine_words(dtype: DType, dim: usize, access: Access, into: &mut
         DType::I32 => go::<i32>(into, from, dim, access),
         DType::I64 => go::<i64>(into, from, dim, access),
         DType::U32 => go::<u32>(into, from, dim, access),
+        DType::U64 => go::<u64>(into, from, dim, access),
     }
 }
