@@ -437,15 +437,18 @@ pub fn publish(
     let sub = paths.so.parent().expect("entry has a directory");
     fsutil::create_private_dir(cache.dir())?;
     fsutil::create_private_dir(sub)?;
+    // A node's directory is as untrusted as rank 0's: refuse one others could write.
+    crate::cache::trust::check_dir(cache.dir())?;
+    crate::cache::trust::check_dir(sub)?;
     {
         let _look = fsutil::lock_shared(&paths.lock, timeout)?;
-        if DiskCache::verify(&paths).is_ok() {
+        if DiskCache::verify(&paths, Some(&meta.kernel)).is_ok() {
             return Ok(Published::Present);
         }
     }
     let _write = fsutil::lock_exclusive(&paths.lock, timeout)?;
     let mut repaired = false;
-    match DiskCache::verify(&paths) {
+    match DiskCache::verify(&paths, Some(&meta.kernel)) {
         Ok(_) => return Ok(Published::Present),
         Err(Verify::Missing) => {}
         Err(Verify::Corrupt(why)) => {

@@ -82,7 +82,7 @@ pub fn pack(cache: &DiskCache, out: &Path, only: Option<&[String]>) -> Result<us
             lock: m.with_extension("lock"),
             meta: m.clone(),
         };
-        let meta = match DiskCache::verify(&paths) {
+        let meta = match DiskCache::verify(&paths, None) {
             Ok(meta) => meta,
             Err(why) => {
                 let why = match why {
