@@ -91,16 +91,18 @@ fn init_agreed(config: Result<Config>) -> Result<Runtime> {
             return Err(e);
         }
     };
-    // Threads per rank: decided once, from how many ranks share this node (collective).
+    // Threads per rank: decided once, from how many ranks share this node. The count is a
+    // collective, so every rank takes part whatever its own OP2_THREADS says (threads are
+    // rank-local and may differ between ranks; whether a rank joins a collective may not).
     let mut config = config;
+    let on_node = match comm.ranks_on_node() {
+        Ok(n) => n,
+        Err(e) => {
+            comm::set_mpi_active(false);
+            return Err(e);
+        }
+    };
     if config.threads == 0 {
-        let on_node = match comm.ranks_on_node() {
-            Ok(n) => n,
-            Err(e) => {
-                comm::set_mpi_active(false);
-                return Err(e);
-            }
-        };
         config.threads = config.resolved_threads(on_node);
     }
     let config = Arc::new(config);

@@ -232,13 +232,17 @@ impl Comm {
         }
     }
 
-    /// Number of ranks of this communicator on this node (MPI_Comm_split_type SHARED);
-    /// collective. 1 for a serial communicator.
+    /// Number of ranks of this communicator on this node: ranks with the same processor name
+    /// (one allgather; see `node_layout` for why not MPI_Comm_split_type). Collective: every
+    /// rank must call it. 1 for a serial communicator.
     pub fn ranks_on_node(&self) -> Result<usize> {
-        let Some(c) = self.mpi()? else {
+        if self.mpi()?.is_none() {
             return Ok(1);
-        };
-        Ok(c.split_shared(self.rank).size() as usize)
+        }
+        let name = mpi::environment::processor_name()
+            .map_err(|e| Error::Mpi(format!("MPI_Get_processor_name: {e}")))?;
+        let names = self.allgather_bytes(name.as_bytes())?;
+        Ok(names.iter().filter(|n| n.as_slice() == name.as_bytes()).count())
     }
 
     /// Barrier.
