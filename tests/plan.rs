@@ -115,12 +115,12 @@ fn scatter(from: &Set, to: &Set, arity: usize, seed: u64) -> Map {
 fn colourings() {
     let inc = Kernel::new(
         "inc2",
-        "void inc2(const double *x, double **y, long *c, double *s) { y[0][0] += x[0]; y[1][0] += 0.5 * x[0]; c[0] += 1; s[0] += x[0]; }",
+        "void inc2(const double *x, double *y, long *c, double *s) { y[0] += x[0]; y[1] += 0.5 * x[0]; c[0] += 1; s[0] += x[0]; }",
     )
     .unwrap();
     let inc_other = Kernel::new(
         "inc2b",
-        "void inc2b(const double *x, double **y) { y[0][0] -= x[0]; y[1][0] -= x[0]; }",
+        "void inc2b(const double *x, double *y) { y[0] -= x[0]; y[1] -= x[0]; }",
     )
     .unwrap();
     let c0 = stats::get(COLOURINGS);
@@ -186,7 +186,7 @@ fn colourings() {
         let y3 = Dat::new(&tds, vec![0.0f64; nt]).unwrap();
         let k3 = Kernel::new(
             "inc2c",
-            "void inc2c(const double *x, double **y) { y[0][0] += 2.0 * x[0]; y[1][0] += x[0]; }",
+            "void inc2c(const double *x, double *y) { y[0] += 2.0 * x[0]; y[1] += x[0]; }",
         )
         .unwrap();
         par_loop(&k3, &s, &[x.arg(Access::Read), y3.arg_vec(Access::Inc, &m)]).unwrap();
