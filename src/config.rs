@@ -17,7 +17,7 @@
 //! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
 //! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies), `auto` (detect once per job); see docs/ARCHITECTURE.md |
 //! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
-//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (counted with `MPI_Comm_split_type(SHARED)`), else the cores available to the process (`std::thread::available_parallelism`) |
+//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (ranks with the same MPI processor name), else the cores available to the process (`std::thread::available_parallelism`) |
 //! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
 //! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member; without it op2 refuses a cache directory or entry not owned by you or writable by others |
 //! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
@@ -305,8 +305,8 @@ impl Config {
     }
 
     /// Threads per rank for par_loops (and Sparsity construction, `Mat::mult`). `0` lets op2
-    /// decide when the runtime starts: 1 if several ranks of the job share this node (MPI's
-    /// shared-memory split of the world), else every core available to the process.
+    /// decide when the runtime starts: 1 if several ranks of the job share this node (same MPI
+    /// processor name), else every core available to the process.
     ///
     /// ```
     /// assert_eq!(op2::Config::default().threads(2).threads, 2);
