@@ -72,7 +72,12 @@ fn airfoil(
     threads: usize,
 ) -> Run {
     let out = Command::new("mpiexec")
-        .args(["-n", &np.to_string(), env!("CARGO_BIN_EXE_airfoil"), "--mesh"])
+        .args([
+            "-n",
+            &np.to_string(),
+            env!("CARGO_BIN_EXE_airfoil"),
+            "--mesh",
+        ])
         .arg(grid)
         .args(["--iters", &iters.to_string(), "--progress", "0"])
         .env("OP2_CACHE_DIR", cache)
@@ -137,7 +142,10 @@ fn loop_bytes(m: &op2::mesh::AirfoilMesh) -> BTreeMap<&'static str, f64> {
             nn * 2.0 * d + nc * 5.0 * d + nc * 8.0 * d + ne * 4.0 * 4.0,
         ),
         // Boundary edges: maps, bound, x, q, adt, res per edge.
-        ("bres_calc", nb * (3.0 * 4.0 + 4.0 + 4.0 * d + 5.0 * d + 8.0 * d)),
+        (
+            "bres_calc",
+            nb * (3.0 * 4.0 + 4.0 + 4.0 * d + 5.0 * d + 8.0 * d),
+        ),
         // qold, adt read, q written, res read and zeroed.
         ("update", nc * (4.0 + 1.0 + 4.0 + 8.0) * d),
     ])
@@ -219,8 +227,7 @@ fn main() {
     airfoil(&grid, cache.path(), &cflags, 2, 1, 1); // warm the disk cache: no compile in figures
     let bytes = loop_bytes(&mesh);
     let floor: f64 = bytes["save_soln"]
-        + 2.0
-            * (bytes["adt_calc"] + bytes["res_calc"] + bytes["bres_calc"] + bytes["update"]);
+        + 2.0 * (bytes["adt_calc"] + bytes["res_calc"] + bytes["bres_calc"] + bytes["update"]);
     println!(
         "bandwidth floor: {:.3} GB per iteration, {:.4} s/iteration at the 1-thread triad rate",
         floor / 1e9,
@@ -261,7 +268,11 @@ fn main() {
                     "    {name:<10} {:>8.2} ms/call {gbs:>6.1} GB/s  ({:.0}% of the {} triad)",
                     secs / *calls as f64 * 1e3,
                     100.0 * gbs / tri,
-                    if np * threads > 1 { "2-thread" } else { "1-thread" }
+                    if np * threads > 1 {
+                        "2-thread"
+                    } else {
+                        "1-thread"
+                    }
                 );
             }
         }

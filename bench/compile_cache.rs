@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Set};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "common/mod.rs"]
 mod bcommon;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64) {
     let t0 = Instant::now();
@@ -21,7 +21,9 @@ fn selftest(np: usize, cache: &Path, cc: &Path, kernels: usize) -> (String, f64)
         .args([
             "-n",
             &np.to_string(),
-            bcommon::example("op2-selftest").to_str().expect("utf-8 path"),
+            bcommon::example("op2-selftest")
+                .to_str()
+                .expect("utf-8 path"),
             "--kernels",
             &kernels.to_string(),
             "--repeat",
@@ -82,7 +84,6 @@ fn figures_a_b(cc: &Path, count: &dyn Fn() -> usize) {
         warm[1] * 1e3,
         cold[1] / warm[1]
     );
-
 }
 
 fn dispatch() {

@@ -50,7 +50,14 @@ fn main() {
         let file = dir.path().join(format!("{i}x{j}.op2mesh"));
         let t = Instant::now();
         let conv = run(Command::new(env!("CARGO_BIN_EXE_op2"))
-            .args(["mesh", "convert", "--naca", &i.to_string(), &j.to_string(), "-o"])
+            .args([
+                "mesh",
+                "convert",
+                "--naca",
+                &i.to_string(),
+                &j.to_string(),
+                "-o",
+            ])
             .arg(&file));
         println!(
             "\n== {name}: {} (convert {:.1} s, file {:.0} MiB)",

@@ -40,7 +40,9 @@ fn main() {
         .map(|i| [1.0, 0.47, 0.01, 2.61][i % 4] * (1.0 + 1e-3 * ((i * 7919) % 101) as f64))
         .collect();
     let q = Dat::new(&DataSet::new(&cells, 4).unwrap(), qv).unwrap();
-    let adtv: Vec<f64> = (0..m.ncell).map(|i| 1.0 + 0.1 * ((i * 31) % 17) as f64).collect();
+    let adtv: Vec<f64> = (0..m.ncell)
+        .map(|i| 1.0 + 0.1 * ((i * 31) % 17) as f64)
+        .collect();
     let adt = Dat::new(&DataSet::new(&cells, 1).unwrap(), adtv).unwrap();
     let kernels = include_str!("../src/bin/airfoil/kernels.c");
     let per_index = Kernel::new("res_calc", &format!("{INLINE}{kernels}")).unwrap();
@@ -85,13 +87,22 @@ fn main() {
         let (t, r) = run(true);
         (t_vec, r_vec) = (t_vec.min(t), r);
     }
-    assert_eq!(r_idx, r_vec, "packed and per-index res_calc must agree bit for bit");
+    assert_eq!(
+        r_idx, r_vec,
+        "packed and per-index res_calc must agree bit for bit"
+    );
     println!(
         "res_calc over {} edges, best of 3 rounds of {iters} loops, 1 rank, OP2_CFLAGS={}",
         m.nedge,
         std::env::var("OP2_CFLAGS").unwrap_or_else(|_| "-O3 (default)".into())
     );
-    println!("  per-index (8 args, arg_map)  {:.3} ms per loop", t_idx * 1e3);
-    println!("  packed    (4 args, arg_vec)  {:.3} ms per loop", t_vec * 1e3);
+    println!(
+        "  per-index (8 args, arg_map)  {:.3} ms per loop",
+        t_idx * 1e3
+    );
+    println!(
+        "  packed    (4 args, arg_vec)  {:.3} ms per loop",
+        t_vec * 1e3
+    );
     println!("  packed / per-index           {:.3}", t_vec / t_idx);
 }

@@ -70,22 +70,49 @@ fn solve(rt: &op2::Runtime) -> op2::Result<()> {
 
     // 3. Kernels: Kernel::new(name of the C function, C code), then loops over sets.
     let k = |name: &str| Kernel::new(name, KERNELS);
-    let (mass, diffuse, init, step, total) =
-        (k("mass")?, k("diffuse")?, k("init")?, k("step")?, k("total")?);
-    par_loop(&mass, cells, &[x.arg_vec(Access::Read, c2n), m.arg_vec(Access::Inc, c2n)])?;
+    let (mass, diffuse, init, step, total) = (
+        k("mass")?,
+        k("diffuse")?,
+        k("init")?,
+        k("step")?,
+        k("total")?,
+    );
+    par_loop(
+        &mass,
+        cells,
+        &[x.arg_vec(Access::Read, c2n), m.arg_vec(Access::Inc, c2n)],
+    )?;
     par_loop(&init, nodes, &[x.arg(Access::Read), u.arg(Access::Write)])?;
     let heat_and_max = || -> op2::Result<(f64, f64)> {
         let (heat, umax) = (Global::scalar(0.0f64), Global::scalar(f64::MIN));
-        let args = [m.arg(Access::Read), u.arg(Access::Read), heat.arg(Access::Inc), umax.arg(Access::Max)];
+        let args = [
+            m.arg(Access::Read),
+            u.arg(Access::Read),
+            heat.arg(Access::Inc),
+            umax.arg(Access::Max),
+        ];
         par_loop(&total, nodes, &args)?;
         Ok((heat.get()?, umax.get()?))
     };
     let (heat0, max0) = heat_and_max()?;
     let dt = Global::scalar(0.1 / (n * n) as f64);
     for _ in 0..steps {
-        let rates = [x.arg_vec(Access::Read, c2n), u.arg_vec(Access::Read, c2n), r.arg_vec(Access::Inc, c2n)];
+        let rates = [
+            x.arg_vec(Access::Read, c2n),
+            u.arg_vec(Access::Read, c2n),
+            r.arg_vec(Access::Inc, c2n),
+        ];
         par_loop(&diffuse, cells, &rates)?;
-        par_loop(&step, nodes, &[u.arg(Access::RW), r.arg(Access::RW), m.arg(Access::Read), dt.arg(Access::Read)])?;
+        par_loop(
+            &step,
+            nodes,
+            &[
+                u.arg(Access::RW),
+                r.arg(Access::RW),
+                m.arg(Access::Read),
+                dt.arg(Access::Read),
+            ],
+        )?;
     }
     let (heat, umax) = heat_and_max()?;
     if comm.is_root() {
@@ -107,8 +134,13 @@ fn solve(rt: &op2::Runtime) -> op2::Result<()> {
 fn options() -> (usize, usize, Option<std::path::PathBuf>) {
     let a: Vec<String> = std::env::args().collect();
     let get = |flag: &str| a.iter().position(|x| x == flag).and_then(|i| a.get(i + 1));
-    let num = |flag: &str, default: usize| get(flag).map_or(default, |v| v.parse().expect("a number"));
-    (num("--n", 32), num("--steps", 200), get("--out").map(Into::into))
+    let num =
+        |flag: &str, default: usize| get(flag).map_or(default, |v| v.parse().expect("a number"));
+    (
+        num("--n", 32),
+        num("--steps", 200),
+        get("--out").map(Into::into),
+    )
 }
 
 fn main() -> std::process::ExitCode {

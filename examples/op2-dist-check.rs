@@ -232,8 +232,20 @@ fn mesh_block(m: &Mesh, a: &Args, comm: Comm) -> op2::mesh::MeshBlock {
         .add_map("cell_nodes", "cells", "nodes", 4, rows(&m.c2n, m.cells, 4))
         .add_map("edge_cells", "edges", "cells", 2, rows(&m.e2c, m.edges, 2))
         .add_map("edge_nodes", "edges", "nodes", 2, rows(&e2n, m.edges, 2))
-        .add_map("bedge_cells", "bedges", "cells", 1, rows(&m.b2c, m.bedges, 1))
-        .add_map("bedge_nodes", "bedges", "nodes", 2, rows(&m.b2n, m.bedges, 2));
+        .add_map(
+            "bedge_cells",
+            "bedges",
+            "cells",
+            1,
+            rows(&m.b2c, m.bedges, 1),
+        )
+        .add_map(
+            "bedge_nodes",
+            "bedges",
+            "nodes",
+            2,
+            rows(&m.b2n, m.bedges, 2),
+        );
     let b = if a.block {
         b.partitioner(op2::mesh::Partitioner::Block)
     } else {
@@ -254,7 +266,9 @@ fn distribute(m: &Mesh, a: &Args, comm: Comm, other: bool) -> Result<op2::Distri
     if a.parallel != other {
         op2::mesh::distribute_blocks(comm, mesh_block(m, a, comm))
     } else {
-        let mesh = comm.is_root().then(|| global_mesh(m, a, comm.rank(), comm.size()));
+        let mesh = comm
+            .is_root()
+            .then(|| global_mesh(m, a, comm.rank(), comm.size()));
         op2::distribute(comm, mesh)
     }
 }
@@ -264,7 +278,9 @@ fn same_layout(x: &op2::DistributedMesh, y: &op2::DistributedMesh, f: &mut Fails
     for (s, t) in x.sets().iter().zip(y.sets()) {
         let a = (s.core_size(), s.size(), s.total_size(), s.global_ids());
         let b = (t.core_size(), t.size(), t.total_size(), t.global_ids());
-        f.check(a == b, || format!("compare: set {} differs between paths", s.name()));
+        f.check(a == b, || {
+            format!("compare: set {} differs between paths", s.name())
+        });
         let nb = |s: &Set| {
             s.halo()
                 .map(|h| {
@@ -275,10 +291,14 @@ fn same_layout(x: &op2::DistributedMesh, y: &op2::DistributedMesh, f: &mut Fails
                 })
                 .unwrap_or_default()
         };
-        f.check(nb(s) == nb(t), || format!("compare: halo of {} differs", s.name()));
+        f.check(nb(s) == nb(t), || {
+            format!("compare: halo of {} differs", s.name())
+        });
     }
     for (m, n) in x.maps().iter().zip(y.maps()) {
-        f.check(m.values() == n.values(), || format!("compare: map {} differs", m.name()));
+        f.check(m.values() == n.values(), || {
+            format!("compare: map {} differs", m.name())
+        });
     }
 }
 

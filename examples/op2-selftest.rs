@@ -113,7 +113,10 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
             let s = Set::new(10)?;
             let x = Dat::new(&DataSet::new(&s, 1)?, vec![1.0f64; 10])?;
             let g = Global::new(vec![0.0f64])?;
-            let k = Kernel::new("lonely", "void lonely(const double *x, double *s) { s[0] += x[0]; }")?;
+            let k = Kernel::new(
+                "lonely",
+                "void lonely(const double *x, double *s) { s[0] += x[0]; }",
+            )?;
             par_loop(&k, &s, &[x.arg(Access::Read), g.arg(Access::Inc)])?;
         }
         rt.comm().barrier()?;

@@ -141,7 +141,11 @@ fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
             .map_or(0, |(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes()))
     }));
     // max(w) and max(!w) = !min(w) in one reduction.
-    let both: Vec<u64> = words.iter().copied().chain(words.iter().map(|w| !w)).collect();
+    let both: Vec<u64> = words
+        .iter()
+        .copied()
+        .chain(words.iter().map(|w| !w))
+        .collect();
     let max = comm.allreduce_words(&both, crate::mpi::comm::ReduceOp::Max)?;
     let bad = max[0] == 1;
     let differs = (1..=n).any(|i| max[i] != !max[n + 1 + i]);
@@ -341,7 +345,10 @@ impl Error {
     pub fn is_collective(&self) -> bool {
         matches!(
             self,
-            Error::Compile { .. } | Error::KernelMismatch { .. } | Error::SpmdMismatch { .. } | Error::Remote { .. }
+            Error::Compile { .. }
+                | Error::KernelMismatch { .. }
+                | Error::SpmdMismatch { .. }
+                | Error::Remote { .. }
         )
     }
 }

@@ -161,7 +161,12 @@ fn user_stripes_partition_is_followed() {
                 out.stdout
             );
         }
-        assert_eq!(out.stdout.matches(", cells 750/").count(), 4, "{}", out.stdout);
+        assert_eq!(
+            out.stdout.matches(", cells 750/").count(),
+            4,
+            "{}",
+            out.stdout
+        );
         assert!(out.stdout.contains("edge cut 150,"), "{}", out.stdout);
     }
 }
@@ -169,12 +174,26 @@ fn user_stripes_partition_is_followed() {
 #[test]
 fn metis_partition_on_rank_0_cuts_fewer_edges_than_rcb() {
     let cut = |out: &common::Outcome| -> u64 {
-        let l = out.stdout.lines().find(|l| l.starts_with("edge cut ")).unwrap();
-        l["edge cut ".len()..].split(',').next().unwrap().parse().unwrap()
+        let l = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("edge cut "))
+            .unwrap();
+        l["edge cut ".len()..]
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let metis = check_ok(4, &["--metis"]);
     let rcb = check_ok(4, &[]);
-    assert!(cut(&metis) > 0 && cut(&metis) < cut(&rcb), "{}\n{}", metis.stdout, rcb.stdout);
+    assert!(
+        cut(&metis) > 0 && cut(&metis) < cut(&rcb),
+        "{}\n{}",
+        metis.stdout,
+        rcb.stdout
+    );
 }
 
 #[test]
@@ -182,7 +201,12 @@ fn a_bad_map_in_a_block_fails_every_rank() {
     let np = 3;
     let cache = common::cache_dir();
     let out = common::run(
-        common::mpiexec(np, "op2-dist-check", &["--parallel", "--bad-map"], cache.path()),
+        common::mpiexec(
+            np,
+            "op2-dist-check",
+            &["--parallel", "--bad-map"],
+            cache.path(),
+        ),
         Duration::from_secs(120),
     );
     assert!(!out.success(), "{}", out.stdout);

@@ -56,12 +56,19 @@ fn a_malformed_setting_on_one_rank_fails_every_rank_without_hanging() {
     assert!(!out.success());
     for r in 0..2 {
         assert!(
-            out.stderr.contains(&format!("op2: rank {r}: error: ranks disagree on the configuration")),
+            out.stderr.contains(&format!(
+                "op2: rank {r}: error: ranks disagree on the configuration"
+            )),
             "rank {r}\n{}",
             out.stderr
         );
     }
-    assert!(out.stderr.contains("rank 1: configuration error in OP2_THREADS=\"abc\""), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("rank 1: configuration error in OP2_THREADS=\"abc\""),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -74,10 +81,14 @@ fn settings_that_decide_collectives_must_match_on_every_rank() {
         ("OP2_HANG_TIMEOUT", "100", "\"100\" on rank(s) 0"),
     ] {
         let cache = common::cache_dir();
-        let out = common::run(one_rank_sets(3, 0, var, value, cache.path()), Duration::from_secs(60));
+        let out = common::run(
+            one_rank_sets(3, 0, var, value, cache.path()),
+            Duration::from_secs(60),
+        );
         assert!(!out.success(), "{var}: must fail");
         assert!(
-            out.stderr.contains("ranks disagree on settings that must be equal on every rank")
+            out.stderr
+                .contains("ranks disagree on settings that must be equal on every rank")
                 && out.stderr.contains(&format!("{var} is"))
                 && out.stderr.contains(shown)
                 && out.stderr.contains("on rank(s) 1, 2"),
@@ -85,7 +96,11 @@ fn settings_that_decide_collectives_must_match_on_every_rank() {
             out.stderr
         );
         for r in 0..3 {
-            assert!(out.stderr.contains(&format!("op2: rank {r}: error:")), "{var} rank {r}\n{}", out.stderr);
+            assert!(
+                out.stderr.contains(&format!("op2: rank {r}: error:")),
+                "{var} rank {r}\n{}",
+                out.stderr
+            );
         }
     }
     // Rank-local by design: a different OP2_THREADS or OP2_LOCK_TIMEOUT on one rank is fine.
@@ -108,16 +123,26 @@ fn a_hanging_compiler_is_killed_after_the_compile_timeout_on_every_rank() {
     let out = common::run(c, Duration::from_secs(60));
     assert!(!out.success());
     assert!(out.elapsed < Duration::from_secs(40), "{:?}", out.elapsed);
-    assert!(out.stderr.contains("did not finish within 2 s (OP2_COMPILE_TIMEOUT)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("did not finish within 2 s (OP2_COMPILE_TIMEOUT)"),
+        "{}",
+        out.stderr
+    );
     for r in 0..4 {
         assert!(
-            out.stderr.contains(&format!("op2: rank {r}: error: compiling kernel `scale0` failed")),
+            out.stderr.contains(&format!(
+                "op2: rank {r}: error: compiling kernel `scale0` failed"
+            )),
             "rank {r}\n{}",
             out.stderr
         );
     }
     // No sleeper left behind.
-    let ps = Command::new("pgrep").args(["-f", "sleep 600"]).output().unwrap();
+    let ps = Command::new("pgrep")
+        .args(["-f", "sleep 600"])
+        .output()
+        .unwrap();
     assert!(ps.stdout.is_empty(), "compiler children survived");
 }
 
@@ -130,12 +155,20 @@ fn a_compiler_killed_by_a_signal_is_named_and_an_absent_one_reported() {
     c.env("OP2_CC", &cc);
     let out = common::run(c, Duration::from_secs(60));
     assert!(!out.success());
-    assert!(out.stderr.contains("killed by signal 11 (SIGSEGV)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("killed by signal 11 (SIGSEGV)"),
+        "{}",
+        out.stderr
+    );
     let mut c = common::mpiexec(4, "op2-selftest", &["--kernels", "1"], cache.path());
     c.env("OP2_CC", "/nonexistent/cc");
     let out = common::run(c, Duration::from_secs(60));
     assert!(!out.success());
-    assert!(out.stderr.contains("OP2_CC") && out.stderr.contains("/nonexistent/cc"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("OP2_CC") && out.stderr.contains("/nonexistent/cc"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -152,13 +185,13 @@ fn a_loop_entered_by_one_rank_only_becomes_an_error_with_the_hang_timeout() {
         out.stderr
     );
     assert!(
-        out.stderr.contains("in loop `lonely`") || out.stderr.contains("barrier outside any par_loop"),
+        out.stderr.contains("in loop `lonely`")
+            || out.stderr.contains("barrier outside any par_loop"),
         "{}",
         out.stderr
     );
     assert!(!out.stdout.contains("passed the barrier"), "{}", out.stdout);
 }
-
 
 /// 4 ranks compile on a cold directory while `op2 cache clear` and `prune --max-size 0` loop
 /// beside them; the compiler is slowed so that every clear lands mid-compile.
@@ -174,7 +207,11 @@ pub fn clear_and_prune_during_jobs(jobs: usize, kernels: usize) {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let out = common::op2_cache(&dir, &args).output().unwrap();
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 n += 1;
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -199,7 +236,10 @@ pub fn clear_and_prune_during_jobs(jobs: usize, kernels: usize) {
     for out in &outs {
         common::assert_all_ok(out, 4, 2 * kernels);
     }
-    assert!(runs.iter().all(|&n| n >= 2), "clear/prune ran {runs:?} times");
+    assert!(
+        runs.iter().all(|&n| n >= 2),
+        "clear/prune ran {runs:?} times"
+    );
 }
 
 #[test]
@@ -217,7 +257,10 @@ fn four_jobs_of_four_ranks_survive_clear_and_prune_looping_beside_them() {
 fn clear_skips_entries_in_use_and_young_temporaries() {
     let cache = common::cache_dir();
     common::assert_all_ok(
-        &common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "2"], cache.path()), T),
+        &common::run(
+            common::mpiexec(2, "op2-selftest", &["--kernels", "2"], cache.path()),
+            T,
+        ),
         2,
         4,
     );
@@ -239,39 +282,71 @@ fn clear_skips_entries_in_use_and_young_temporaries() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let out = common::op2_cache(cache.path(), &["clear"]).output().unwrap();
+    let out = common::op2_cache(cache.path(), &["clear"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("1 entries in use by a running job were kept"), "{text}");
-    assert!(text.contains("1 temporaries of compiles in progress were kept"), "{text}");
+    assert!(
+        text.contains("1 entries in use by a running job were kept"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 temporaries of compiles in progress were kept"),
+        "{text}"
+    );
     assert!(young.exists() && !old.exists());
-    assert!(locks[0].with_extension("so").exists(), "the held entry is kept");
-    assert!(!locks[1].with_extension("so").exists(), "the free one is removed");
+    assert!(
+        locks[0].with_extension("so").exists(),
+        "the held entry is kept"
+    );
+    assert!(
+        !locks[1].with_extension("so").exists(),
+        "the free one is removed"
+    );
 }
 
 #[test]
 fn leftover_temporaries_show_in_verify_and_stats_and_stale_ones_go_with_fix() {
     let cache = common::cache_dir();
     common::assert_all_ok(
-        &common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path()), T),
+        &common::run(
+            common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path()),
+            T,
+        ),
         2,
         2,
     );
-    let sub = common::files_under(cache.path())[0].parent().unwrap().to_path_buf();
+    let sub = common::files_under(cache.path())[0]
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let old = sub.join(".tmp-host-9-0-x.so");
     let young = sub.join(".tmp-host-9-1-y.c");
     std::fs::write(&old, b"half").unwrap();
     std::fs::write(&young, b"half").unwrap();
     set_age(&old, 7200);
-    let s = common::op2_cache(cache.path(), &["stats"]).output().unwrap();
+    let s = common::op2_cache(cache.path(), &["stats"])
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&s.stdout);
-    assert!(s.contains("leftover temporaries: 2 (1 older than 3600 s"), "{s}");
-    let v = common::op2_cache(cache.path(), &["verify"]).output().unwrap();
+    assert!(
+        s.contains("leftover temporaries: 2 (1 older than 3600 s"),
+        "{s}"
+    );
+    let v = common::op2_cache(cache.path(), &["verify"])
+        .output()
+        .unwrap();
     let v = String::from_utf8_lossy(&v.stdout);
-    assert!(v.contains("TMP") && v.contains("stale: `--fix` removes it"), "{v}");
-    let v = common::op2_cache(cache.path(), &["verify", "--fix"]).output().unwrap();
+    assert!(
+        v.contains("TMP") && v.contains("stale: `--fix` removes it"),
+        "{v}"
+    );
+    let v = common::op2_cache(cache.path(), &["verify", "--fix"])
+        .output()
+        .unwrap();
     assert!(v.status.success());
     assert!(!old.exists() && young.exists());
 }
@@ -280,7 +355,10 @@ fn leftover_temporaries_show_in_verify_and_stats_and_stale_ones_go_with_fix() {
 fn waiting_on_a_held_lock_says_so_once() {
     let cache = common::cache_dir();
     common::assert_all_ok(
-        &common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path()), T),
+        &common::run(
+            common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path()),
+            T,
+        ),
         2,
         2,
     );
@@ -289,13 +367,22 @@ fn waiting_on_a_held_lock_says_so_once() {
         .find(|p| p.extension().is_some_and(|e| e == "lock"))
         .unwrap();
     std::fs::remove_file(lock.with_extension("meta")).unwrap(); // a miss: the compile needs the lock
-    let mut holder = Command::new("flock").arg(&lock).args(["sleep", "6"]).spawn().unwrap();
+    let mut holder = Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "6"])
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let out = common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path()), T);
+    let out = common::run(
+        common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path()),
+        T,
+    );
     let _ = holder.wait();
     common::assert_all_ok(&out, 2, 2);
     assert_eq!(
-        out.stderr.matches("Blocking waiting for file lock on").count(),
+        out.stderr
+            .matches("Blocking waiting for file lock on")
+            .count(),
         1,
         "{}",
         out.stderr
@@ -306,7 +393,10 @@ fn waiting_on_a_held_lock_says_so_once() {
 fn a_read_only_cache_serves_hits_with_a_warning() {
     let cache = common::cache_dir();
     common::assert_all_ok(
-        &common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "2"], cache.path()), T),
+        &common::run(
+            common::mpiexec(2, "op2-selftest", &["--kernels", "2"], cache.path()),
+            T,
+        ),
         2,
         4,
     );
@@ -322,18 +412,35 @@ fn a_read_only_cache_serves_hits_with_a_warning() {
         eprintln!("SKIP: cannot make a read-only bind mount here (not root?)");
         return;
     }
-    let _ = Command::new("mount").args(["-o", "remount,ro,bind"]).arg(ro.path()).status();
-    let hit = common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "2"], ro.path()), T);
-    let miss = common::run(common::mpiexec(2, "op2-selftest", &["--kernels", "3"], ro.path()), T);
+    let _ = Command::new("mount")
+        .args(["-o", "remount,ro,bind"])
+        .arg(ro.path())
+        .status();
+    let hit = common::run(
+        common::mpiexec(2, "op2-selftest", &["--kernels", "2"], ro.path()),
+        T,
+    );
+    let miss = common::run(
+        common::mpiexec(2, "op2-selftest", &["--kernels", "3"], ro.path()),
+        T,
+    );
     let _ = Command::new("umount").arg(ro.path()).status();
     common::assert_all_ok(&hit, 2, 4);
-    assert!(hit.stderr.contains("is read-only") && hit.stderr.contains("nothing new can be stored"), "{}", hit.stderr);
+    assert!(
+        hit.stderr.contains("is read-only") && hit.stderr.contains("nothing new can be stored"),
+        "{}",
+        hit.stderr
+    );
     assert!(!miss.success());
-    assert!(miss.stderr.contains("not in the read-only disk cache"), "{}", miss.stderr);
+    assert!(
+        miss.stderr.contains("not in the read-only disk cache"),
+        "{}",
+        miss.stderr
+    );
 }
 
 fn set_age(p: &Path, secs: u64) {
     let f = std::fs::File::options().append(true).open(p).unwrap();
-    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs)).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs))
+        .unwrap();
 }
-

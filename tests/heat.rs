@@ -16,7 +16,14 @@ fn run_heat(np: usize, out: &Path) -> (f64, f64, f64, f64) {
         common::mpiexec(
             np,
             "heat",
-            &["--n", "16", "--steps", "100", "--out", out.to_str().unwrap()],
+            &[
+                "--n",
+                "16",
+                "--steps",
+                "100",
+                "--out",
+                out.to_str().unwrap(),
+            ],
             cache.path(),
         ),
         Duration::from_secs(240),
@@ -81,9 +88,15 @@ fn heat_is_conserved_and_agrees_across_1_and_3_ranks_and_its_output_reads_back()
             assert!(close(s["area"].as_f64().unwrap(), 1.0, 1e-12), "{s}");
             // The fields as written give the solver's totals back.
             let mass = s["point_fields"]["mass"]["sum"].as_f64().unwrap();
-            assert!(close(mass, 1.0, 1e-12), "lumped masses sum to the area: {s}");
+            assert!(
+                close(mass, 1.0, 1e-12),
+                "lumped masses sum to the area: {s}"
+            );
             let heat = s["dot"]["mass*u"].as_f64().unwrap();
-            assert!(close(heat, h1, 1e-12), "sum of mass * u = {heat}, solver said {h1}");
+            assert!(
+                close(heat, h1, 1e-12),
+                "sum of mass * u = {heat}, solver said {h1}"
+            );
             let umax = s["point_fields"]["u"]["max"].as_f64().unwrap();
             assert!(close(umax, m1, 1e-12), "{s}");
             summaries.push(s);
@@ -100,13 +113,17 @@ fn heat_is_conserved_and_agrees_across_1_and_3_ranks_and_its_output_reads_back()
     }
     assert!(three.with_extension("pvtu").exists());
     for r in 0..3 {
-        assert!(dir.path().join(format!("three_{r}.vtu")).exists(), "piece {r}");
+        assert!(
+            dir.path().join(format!("three_{r}.vtu")).exists(),
+            "piece {r}"
+        );
     }
 }
 
 #[test]
 fn the_guide_shows_the_example_as_it_is() {
-    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/GUIDE.md")).unwrap();
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/GUIDE.md")).unwrap();
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/heat.rs")).unwrap();
     let block = guide
@@ -124,19 +141,26 @@ fn the_guide_shows_the_example_as_it_is() {
 
 #[test]
 fn the_readme_opens_with_the_crate_docs_tested_par_loop() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let lib = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs")).unwrap();
     let shown = readme
         .split("```rust\n")
         .nth(1)
         .and_then(|b| b.split("\n```").next())
         .expect("README has a rust block");
-    assert!(shown.contains("par_loop("), "the first example is a par_loop");
+    assert!(
+        shown.contains("par_loop("),
+        "the first example is a par_loop"
+    );
     // The crate-level doctest, without its hidden lines.
     let doc: Vec<&str> = lib
         .lines()
         .take_while(|l| l.starts_with("//!"))
-        .map(|l| l.strip_prefix("//! ").unwrap_or(l.strip_prefix("//!").unwrap()))
+        .map(|l| {
+            l.strip_prefix("//! ")
+                .unwrap_or(l.strip_prefix("//!").unwrap())
+        })
         .collect();
     let start = doc.iter().position(|l| *l == "```").unwrap() + 1;
     let end = start + doc[start..].iter().position(|l| *l == "```").unwrap();

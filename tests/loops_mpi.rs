@@ -14,7 +14,8 @@ fn check_threads(np: usize, extra: &[&str], threads: Option<usize>) {
     let mut cmd = common::mpiexec(np, "op2-loops-check", extra, cache.path());
     match threads {
         Some(t) => {
-            cmd.env("OP2_THREADS", t.to_string()).env("OP2_BLOCK_SIZE", "64");
+            cmd.env("OP2_THREADS", t.to_string())
+                .env("OP2_BLOCK_SIZE", "64");
         }
         None => {
             cmd.env_remove("OP2_THREADS").env_remove("OP2_BLOCK_SIZE");

@@ -9,8 +9,15 @@ use std::time::Duration;
 fn convert(dir: &std::path::Path, i: usize, j: usize) -> std::path::PathBuf {
     let path = dir.join(format!("naca_{i}x{j}.op2mesh"));
     let mut c = Command::new(common::bin("op2"));
-    c.args(["mesh", "convert", "--naca", &i.to_string(), &j.to_string(), "-o"])
-        .arg(&path);
+    c.args([
+        "mesh",
+        "convert",
+        "--naca",
+        &i.to_string(),
+        &j.to_string(),
+        "-o",
+    ])
+    .arg(&path);
     let out = common::run(c, Duration::from_secs(300));
     out.assert_ok();
     assert!(out.stdout.contains("wrote "), "{}", out.stdout);
@@ -69,16 +76,31 @@ fn airfoil_from_a_mesh_file_matches_the_rank_0_path_on_1_to_4_ranks_and_any_part
         );
         assert!(out.stdout.contains("mesh: parallel path"), "{}", out.stdout);
         let got = final_rms(&out);
-        assert!(close(got, want), "{np} ranks, {part}: rms {got:e}, rank-0 path {want:e}");
+        assert!(
+            close(got, want),
+            "{np} ranks, {part}: rms {got:e}, rank-0 path {want:e}"
+        );
     }
     for (np, part) in [(2, "metis"), (4, "block")] {
         let out = airfoil(
             np,
-            &["--iters", "100", "--i", &is, "--j", &js, "--partitioner", part],
+            &[
+                "--iters",
+                "100",
+                "--i",
+                &is,
+                "--j",
+                &js,
+                "--partitioner",
+                part,
+            ],
         );
         assert!(out.stdout.contains("mesh: rank-0 path"), "{}", out.stdout);
         let got = final_rms(&out);
-        assert!(close(got, want), "rank-0 path, {np} ranks, {part}: rms {got:e} vs {want:e}");
+        assert!(
+            close(got, want),
+            "rank-0 path, {np} ranks, {part}: rms {got:e} vs {want:e}"
+        );
     }
 }
 
@@ -87,9 +109,15 @@ fn standard_mesh_from_the_file_matches_op2_at_100_iterations_on_3_ranks() {
     let dir = tempfile::tempdir().unwrap();
     let file = convert(dir.path(), 400, 600);
     let out = airfoil(3, &["--iters", "100", "--mesh-bin", file.to_str().unwrap()]);
-    assert!(out.stdout.lines().any(|l| l == " 100  5.02186e-04 "), "{}", out.stdout);
     assert!(
-        out.stdout.contains("720000 cells, 721801 nodes, 1438600 edges, 2800 boundary edges on 3 rank(s)"),
+        out.stdout.lines().any(|l| l == " 100  5.02186e-04 "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "720000 cells, 721801 nodes, 1438600 edges, 2800 boundary edges on 3 rank(s)"
+        ),
         "{}",
         out.stdout
     );
@@ -102,7 +130,12 @@ fn a_bad_mesh_file_is_a_clear_error_on_every_rank() {
     std::fs::write(&bad, b"OP2MESH1 but then nothing sensible").unwrap();
     let cache = common::cache_dir();
     let out = common::run(
-        common::mpiexec(2, "airfoil", &["--mesh-bin", bad.to_str().unwrap()], cache.path()),
+        common::mpiexec(
+            2,
+            "airfoil",
+            &["--mesh-bin", bad.to_str().unwrap()],
+            cache.path(),
+        ),
         Duration::from_secs(120),
     );
     assert!(!out.success());
@@ -120,12 +153,21 @@ fn metis_on_the_parallel_path_is_refused_on_every_rank() {
         common::mpiexec(
             2,
             "airfoil",
-            &["--mesh-bin", file.to_str().unwrap(), "--partitioner", "metis"],
+            &[
+                "--mesh-bin",
+                file.to_str().unwrap(),
+                "--partitioner",
+                "metis",
+            ],
             cache.path(),
         ),
         Duration::from_secs(120),
     );
     assert!(!out.success());
-    assert!(out.stderr.contains("METIS runs on the rank-0 path only"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("METIS runs on the rank-0 path only"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("op2: rank 1: error:"), "{}", out.stderr);
 }

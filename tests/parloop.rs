@@ -172,12 +172,28 @@ fn globals_read_inc_min_max_in_every_integer_and_float_type() {
     assert_eq!(gu.value::<u32>().unwrap(), vec![2 * 777]);
     assert_eq!(gi.value::<i32>().unwrap(), vec![0]);
     // u64 Dats and Globals, and the dim-1 helpers.
-    let xu = Dat::new(&ds, (0..777u64).map(|i| (1u64 << 40) + i).collect::<Vec<_>>()).unwrap();
+    let xu = Dat::new(
+        &ds,
+        (0..777u64).map(|i| (1u64 << 40) + i).collect::<Vec<_>>(),
+    )
+    .unwrap();
     let big = Global::scalar(0u64);
     let top = Global::scalar(0u64);
     let k3 = Kernel::new("k_u64", "void k_u64(const uint64_t *x, uint64_t *s, uint64_t *m) { s[0] += x[0]; if (x[0] > m[0]) m[0] = x[0]; }").unwrap();
-    par_loop(&k3, &s, &[xu.arg(Access::Read), big.arg(Access::Inc), top.arg(Access::Max)]).unwrap();
-    assert_eq!(big.get::<u64>().unwrap(), 777 * (1u64 << 40) + 776 * 777 / 2);
+    par_loop(
+        &k3,
+        &s,
+        &[
+            xu.arg(Access::Read),
+            big.arg(Access::Inc),
+            top.arg(Access::Max),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        big.get::<u64>().unwrap(),
+        777 * (1u64 << 40) + 776 * 777 / 2
+    );
     assert_eq!(top.get::<u64>().unwrap(), (1u64 << 40) + 776);
     assert!(sum.get::<i64>().is_err(), "dim 2 has no single value");
 }

@@ -42,13 +42,22 @@ fn plans() {
 
         par_loop(&k, &s, &args()).unwrap();
         let c2 = stats::get(PLANS);
-        assert_eq!(c2.hits, c1.hits + 1, "second call with the same args is a hit");
+        assert_eq!(
+            c2.hits,
+            c1.hits + 1,
+            "second call with the same args is a hit"
+        );
         assert_eq!((c2.misses, c2.entries), (c1.misses, c1.entries));
         assert_eq!(y.to_vec::<f64>().unwrap(), vec![10.0, 4.0, 6.0]);
 
         // Another Map object (same values) is another identity: another plan.
         let m2 = Map::new(&s, &t, 1, vec![0, 1, 2, 0]).unwrap();
-        par_loop(&k, &s, &[x.arg(Access::Read), y.arg_map(Access::Inc, &m2, 0)]).unwrap();
+        par_loop(
+            &k,
+            &s,
+            &[x.arg(Access::Read), y.arg_map(Access::Inc, &m2, 0)],
+        )
+        .unwrap();
         let c3 = stats::get(PLANS);
         assert_eq!(c3.misses, c2.misses + 1);
         assert_eq!(c3.entries, c2.entries + 1);
@@ -76,7 +85,12 @@ fn plans() {
 
         // A fresh Dat on the same DataSet reuses the plan (Dats are not part of its key).
         let x2 = Dat::new(&DataSet::new(&s, 1).unwrap(), vec![1.0f64; 4]).unwrap();
-        par_loop(&k, &s, &[x2.arg(Access::Read), y.arg_map(Access::Inc, &m, 0)]).unwrap();
+        par_loop(
+            &k,
+            &s,
+            &[x2.arg(Access::Read), y.arg_map(Access::Inc, &m, 0)],
+        )
+        .unwrap();
         let c5 = stats::get(PLANS);
         assert_eq!(c5.misses, c4.misses);
         assert_eq!(c5.hits, c4.hits + 1);
@@ -86,7 +100,12 @@ fn plans() {
         let s2 = Set::named("cells2", 4).unwrap();
         let m3 = Map::new(&s2, &t, 1, vec![0, 1, 2, 0]).unwrap();
         let x3 = Dat::new(&DataSet::new(&s2, 1).unwrap(), vec![1.0f64; 4]).unwrap();
-        par_loop(&k, &s2, &[x3.arg(Access::Read), y.arg_map(Access::Inc, &m3, 0)]).unwrap();
+        par_loop(
+            &k,
+            &s2,
+            &[x3.arg(Access::Read), y.arg_map(Access::Inc, &m3, 0)],
+        )
+        .unwrap();
         let c6 = stats::get(PLANS);
         assert_eq!(c6.misses, c5.misses + 1);
         assert_eq!(c6.entries, c0.entries + 5);
@@ -148,11 +167,19 @@ fn colourings() {
                 ],
             )
             .unwrap();
-            (y.to_vec::<f64>().unwrap(), c.to_vec::<i64>().unwrap(), sum.value::<f64>().unwrap()[0])
+            (
+                y.to_vec::<f64>().unwrap(),
+                c.to_vec::<i64>().unwrap(),
+                sum.value::<f64>().unwrap()[0],
+            )
         };
         let (y1, cnt1, s1) = run();
         let c1 = stats::get(COLOURINGS);
-        assert_eq!(c1.misses, c0.misses + 1, "the first threaded loop colours its blocks");
+        assert_eq!(
+            c1.misses,
+            c0.misses + 1,
+            "the first threaded loop colours its blocks"
+        );
         assert_eq!(c1.entries, c0.entries + 1);
         // Serial reference: integers exact, floats to rounding.
         let mv = m.values();
@@ -174,13 +201,31 @@ fn colourings() {
         assert_eq!(cnt1, cnt2);
         assert_eq!(s1.to_bits(), s2.to_bits());
         let c2 = stats::get(COLOURINGS);
-        assert_eq!(c2.misses, c1.misses + 1, "a fresh written map is another colouring");
+        assert_eq!(
+            c2.misses,
+            c1.misses + 1,
+            "a fresh written map is another colouring"
+        );
         // Another loop writing through the same map reuses the colouring (a cache hit).
         let y = Dat::new(&tds, vec![0.0f64; nt]).unwrap();
-        par_loop(&inc_other, &s, &[x.arg(Access::Read), y.arg_vec(Access::Inc, &m)]).unwrap();
+        par_loop(
+            &inc_other,
+            &s,
+            &[x.arg(Access::Read), y.arg_vec(Access::Inc, &m)],
+        )
+        .unwrap();
         let c3 = stats::get(COLOURINGS);
-        assert_eq!(c3.misses, c2.misses + 1, "written through m only: another key");
-        par_loop(&inc_other, &s, &[x.arg(Access::Read), y.arg_vec(Access::Inc, &m)]).unwrap();
+        assert_eq!(
+            c3.misses,
+            c2.misses + 1,
+            "written through m only: another key"
+        );
+        par_loop(
+            &inc_other,
+            &s,
+            &[x.arg(Access::Read), y.arg_vec(Access::Inc, &m)],
+        )
+        .unwrap();
         let c4 = stats::get(COLOURINGS);
         assert_eq!(c4.misses, c3.misses, "plan hit: nothing recoloured");
         let y3 = Dat::new(&tds, vec![0.0f64; nt]).unwrap();
@@ -191,7 +236,10 @@ fn colourings() {
         .unwrap();
         par_loop(&k3, &s, &[x.arg(Access::Read), y3.arg_vec(Access::Inc, &m)]).unwrap();
         let c5 = stats::get(COLOURINGS);
-        assert_eq!(c5.misses, c4.misses, "same set, block size and written map: a hit");
+        assert_eq!(
+            c5.misses, c4.misses,
+            "same set, block size and written map: a hit"
+        );
         assert_eq!(c5.hits, c4.hits + 1);
         assert!(c5.bytes > c0.bytes);
         s.downgrade()

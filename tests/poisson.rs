@@ -108,7 +108,12 @@ fn the_solution_is_written_as_pvtu_pieces_that_meshio_reads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("u.pvtu");
     let out = common::run(
-        common::mpiexec(2, "poisson", &["--n", "8", "--vtu", path.to_str().unwrap()], cache.path()),
+        common::mpiexec(
+            2,
+            "poisson",
+            &["--n", "8", "--vtu", path.to_str().unwrap()],
+            cache.path(),
+        ),
         Duration::from_secs(240),
     );
     out.assert_ok();
@@ -118,7 +123,11 @@ fn the_solution_is_written_as_pvtu_pieces_that_meshio_reads() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{text}{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let s: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(s["pieces"], 2, "{s}");
     assert_eq!(s["cells"], 128, "{s}");

@@ -52,10 +52,17 @@ fn group_or_world_writable_cache_dir_is_refused_unless_its_group_is_trusted() {
         "{}",
         out.stderr
     );
-    assert!(files(cache.path(), "so").is_empty(), "nothing compiled into it");
+    assert!(
+        files(cache.path(), "so").is_empty(),
+        "nothing compiled into it"
+    );
     chmod(cache.path(), 0o707);
     let out = common::run(selftest(2, cache.path(), &["--kernels", "1"]), T);
-    assert!(!out.success() && out.stderr.contains("writable by every user"), "{}", out.stderr);
+    assert!(
+        !out.success() && out.stderr.contains("writable by every user"),
+        "{}",
+        out.stderr
+    );
     // Opt-in: the directory's group is trusted (world-writable stays refused).
     use std::os::unix::fs::MetadataExt;
     let gid = std::fs::metadata(cache.path()).unwrap().gid();
@@ -72,7 +79,11 @@ fn entries_owned_by_another_user_are_refused_never_loaded() {
         return;
     }
     let cache = common::cache_dir();
-    common::assert_all_ok(&common::run(selftest(2, cache.path(), &["--kernels", "1"]), T), 2, 2);
+    common::assert_all_ok(
+        &common::run(selftest(2, cache.path(), &["--kernels", "1"]), T),
+        2,
+        2,
+    );
     let so = files(cache.path(), "so").pop().unwrap();
     // A planted library: valid (it is the real one) but owned by `nobody`.
     std::os::unix::fs::chown(&so, Some(65534), Some(65534)).unwrap();
@@ -88,15 +99,27 @@ fn entries_owned_by_another_user_are_refused_never_loaded() {
     let meta = files(cache.path(), "meta").pop().unwrap();
     chmod(&meta, 0o664);
     let out = common::run(selftest(2, cache.path(), &["--kernels", "1"]), T);
-    assert!(!out.success() && out.stderr.contains("writable by its group"), "{}", out.stderr);
+    assert!(
+        !out.success() && out.stderr.contains("writable by its group"),
+        "{}",
+        out.stderr
+    );
     chmod(&meta, 0o644);
-    common::assert_all_ok(&common::run(selftest(2, cache.path(), &["--kernels", "1"]), T), 2, 2);
+    common::assert_all_ok(
+        &common::run(selftest(2, cache.path(), &["--kernels", "1"]), T),
+        2,
+        2,
+    );
 }
 
 #[test]
 fn another_entrys_files_copied_over_an_entry_are_detected_rebuilt_never_run() {
     let cache = common::cache_dir();
-    common::assert_all_ok(&common::run(selftest(4, cache.path(), &["--kernels", "2"]), T), 4, 4);
+    common::assert_all_ok(
+        &common::run(selftest(4, cache.path(), &["--kernels", "2"]), T),
+        4,
+        4,
+    );
     let (sos, metas) = (files(cache.path(), "so"), files(cache.path(), "meta"));
     assert_eq!(sos.len(), 2);
     // A botched rsync: entry 0's files over entry 1's.
@@ -104,7 +127,11 @@ fn another_entrys_files_copied_over_an_entry_are_detected_rebuilt_never_run() {
     std::fs::copy(&metas[0], &metas[1]).unwrap();
     let v = common::run(common::op2_cache(cache.path(), &["verify"]), T);
     assert_eq!(v.code, Some(1), "verify must report it\n{}", v.stdout);
-    assert!(v.stdout.contains("records key") && v.stdout.contains("1 damaged"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("records key") && v.stdout.contains("1 damaged"),
+        "{}",
+        v.stdout
+    );
     let out = common::run(selftest(4, cache.path(), &["--kernels", "2"]), T);
     common::assert_all_ok(&out, 4, 4);
     assert!(out.stderr.contains("records key"), "{}", out.stderr);
@@ -115,7 +142,11 @@ fn another_entrys_files_copied_over_an_entry_are_detected_rebuilt_never_run() {
 #[test]
 fn fifo_symlink_or_directory_at_an_entry_path_never_blocks_and_is_rebuilt() {
     let cache = common::cache_dir();
-    common::assert_all_ok(&common::run(selftest(2, cache.path(), &["--kernels", "3"]), T), 2, 6);
+    common::assert_all_ok(
+        &common::run(selftest(2, cache.path(), &["--kernels", "3"]), T),
+        2,
+        6,
+    );
     let sos = files(cache.path(), "so");
     // A FIFO (would block rank 0 in open), a symlink to another entry, a directory.
     std::fs::remove_file(&sos[0]).unwrap();
@@ -125,12 +156,18 @@ fn fifo_symlink_or_directory_at_an_entry_path_never_blocks_and_is_rebuilt() {
     std::os::unix::fs::symlink(&sos[2], &sos[1]).unwrap();
     std::fs::remove_file(&sos[2]).unwrap();
     std::fs::create_dir(&sos[2]).unwrap();
-    let out = common::run(selftest(2, cache.path(), &["--kernels", "3"]), Duration::from_secs(60));
+    let out = common::run(
+        selftest(2, cache.path(), &["--kernels", "3"]),
+        Duration::from_secs(60),
+    );
     common::assert_all_ok(&out, 2, 6);
     assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
     for so in &sos {
-        assert!(std::fs::symlink_metadata(so).unwrap().is_file(), "{so:?} rebuilt as a file");
+        assert!(
+            std::fs::symlink_metadata(so).unwrap().is_file(),
+            "{so:?} rebuilt as a file"
+        );
     }
 }
 
@@ -148,8 +185,12 @@ fn the_default_tmp_directory_made_first_by_someone_else_is_refused() {
     chmod(&d, 0o755);
     std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
     let mut c = Command::new("mpiexec");
-    c.args(["-n", "2"]).arg(common::bin("op2-selftest")).args(["--kernels", "1"]);
-    c.env_remove("HOME").env_remove("XDG_CACHE_HOME").env_remove("OP2_CACHE_DIR");
+    c.args(["-n", "2"])
+        .arg(common::bin("op2-selftest"))
+        .args(["--kernels", "1"]);
+    c.env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("OP2_CACHE_DIR");
     c.env("USER", &user);
     let out = common::run(c, T);
     let _ = std::fs::remove_dir_all(&d);
@@ -165,9 +206,10 @@ fn the_default_tmp_directory_made_first_by_someone_else_is_refused() {
 fn a_relative_cache_dir_is_made_absolute_before_rank_0_shares_it() {
     let work = common::cache_dir();
     let mut c = Command::new("mpiexec");
-    c.args(["-n", "3"]).arg(common::bin("op2-selftest")).args(["--kernels", "2"]);
+    c.args(["-n", "3"])
+        .arg(common::bin("op2-selftest"))
+        .args(["--kernels", "2"]);
     c.current_dir(work.path()).env("OP2_CACHE_DIR", "rel/cache");
     common::assert_all_ok(&common::run(c, T), 3, 4);
     assert_eq!(files(&work.path().join("rel/cache"), "so").len(), 2);
 }
-

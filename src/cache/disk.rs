@@ -38,10 +38,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{fsutil, trust};
 use crate::cache::key::{ArgShape, Signature};
 use crate::cache::layout::{now_secs, DiskCache, EntryPaths, Meta, Verify, CACHE_NAME};
 use crate::cache::stats;
+use crate::cache::{fsutil, trust};
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
 use crate::jit::compile;
@@ -125,7 +125,13 @@ pub(crate) fn fetch_or_compile(
                 source_path,
             } => {
                 let (k, sh) = (req.kernel, req.shapes);
-                return Err(crate::jit::check::explain(k, sh, command, stderr, source_path));
+                return Err(crate::jit::check::explain(
+                    k,
+                    sh,
+                    command,
+                    stderr,
+                    source_path,
+                ));
             }
             Outcome::Failed { detail } => {
                 return Err(Error::Remote {
@@ -417,7 +423,9 @@ fn compile_entry(
         }));
     }
     let _ = fs::remove_file(&src_tmp);
-    if let Some(w) = crate::jit::check::show_warnings(req.kernel.name(), result.as_deref().unwrap_or("")) {
+    if let Some(w) =
+        crate::jit::check::show_warnings(req.kernel.name(), result.as_deref().unwrap_or(""))
+    {
         fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes())?; // beside the entry
     }
     let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp)?;

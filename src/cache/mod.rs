@@ -3,7 +3,6 @@
 pub mod admin;
 pub mod disk;
 pub mod fsutil;
-pub(crate) mod trust;
 pub mod key;
 pub mod layout;
 pub mod memory;
@@ -12,5 +11,6 @@ pub mod object;
 pub mod pack;
 pub mod prune;
 pub mod stats;
+pub(crate) mod trust;
 
 pub use layout::{DiskCache, EntryInfo};

@@ -161,7 +161,10 @@ mod tests {
         check_dir(d.path()).unwrap();
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o770)).unwrap();
         let e = check_dir(d.path()).unwrap_err().to_string();
-        assert!(e.contains("writable by its group") && e.contains("chmod go-w"), "{e}");
+        assert!(
+            e.contains("writable by its group") && e.contains("chmod go-w"),
+            "{e}"
+        );
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o707)).unwrap();
         let e = check_dir(d.path()).unwrap_err().to_string();
         assert!(e.contains("every user"), "{e}");

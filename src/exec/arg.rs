@@ -200,10 +200,13 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
                     }
                 };
                 // Which arguments share a Dat (may alias): a numbering, never an address.
-                let datnum = dats.iter().position(|&id| id == dat.id()).unwrap_or_else(|| {
-                    dats.push(dat.id());
-                    dats.len() - 1
-                }) as u32;
+                let datnum = dats
+                    .iter()
+                    .position(|&id| id == dat.id())
+                    .unwrap_or_else(|| {
+                        dats.push(dat.id());
+                        dats.len() - 1
+                    }) as u32;
                 out.push(ArgShape::Dat {
                     access: *access,
                     dtype: dat.dtype(),

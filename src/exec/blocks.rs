@@ -145,7 +145,13 @@ impl<'a> Blocks<'a> {
 }
 
 /// `into = into (+ | min | max) from`, elementwise over `dim` values of `dtype`.
-pub(crate) fn combine_words(dtype: DType, dim: usize, access: Access, into: &mut [u64], from: &[u64]) {
+pub(crate) fn combine_words(
+    dtype: DType,
+    dim: usize,
+    access: Access,
+    into: &mut [u64],
+    from: &[u64],
+) {
     fn go<T: Scalar + std::ops::AddAssign + PartialOrd>(
         into: &mut [u64],
         from: &[u64],

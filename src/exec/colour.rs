@@ -171,7 +171,9 @@ mod tests {
                 &from,
                 &to,
                 arity,
-                (0..n * arity).map(|_| rng.gen_range(0..nt as i32)).collect(),
+                (0..n * arity)
+                    .map(|_| rng.gen_range(0..nt as i32))
+                    .collect(),
             )
             .unwrap();
             let m2 = Map::new(

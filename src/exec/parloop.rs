@@ -64,8 +64,7 @@ pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
         config.block_size,
     )?;
     let comm_seconds = run(&loaded, &plan, set, args)?;
-    plan.timing
-        .record(t0.elapsed().as_secs_f64(), comm_seconds);
+    plan.timing.record(t0.elapsed().as_secs_f64(), comm_seconds);
     crate::mpi::comm::watch_context("");
     Ok(())
 }
@@ -307,7 +306,13 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
         if plan.mats[m].access == Access::Inc {
             dist.reverse_add(sp.rowptr(), bs, g)?;
         } else {
-            dist.reverse_write(sp.rowptr(), sp.owned_rows(), bs, g, &plan.mats[m].halo_touched)?;
+            dist.reverse_write(
+                sp.rowptr(),
+                sp.owned_rows(),
+                bs,
+                g,
+                &plan.mats[m].halo_touched,
+            )?;
         }
     }
     drop(mat_guards);
@@ -351,8 +356,7 @@ fn reverse_touched(
         .iter()
         .map(|(r, b)| (*r, (b.len() as u64).to_le_bytes().to_vec()))
         .collect();
-    let size_lens: Vec<(i32, usize)> =
-        halo.neighbour_ranks().into_iter().map(|r| (r, 8)).collect();
+    let size_lens: Vec<(i32, usize)> = halo.neighbour_ranks().into_iter().map(|r| (r, 8)).collect();
     let (sizes, ()) = comm.exchange(TAG_REVERSE, &size_msgs, &size_lens, || ())?;
     let lens: Vec<(i32, usize)> = halo
         .neighbour_ranks()

@@ -320,9 +320,9 @@ fn schedule(set: &Set, args: &[Arg], block: usize) -> Result<Arc<Entry<Schedule>
     }
     // A direct write conflicts with indirect writes into the iteration set itself.
     let direct_into_set = through.iter().any(|(t, _)| *t == set)
-        && args.iter().any(|a| {
-            matches!(&a.0, ArgKind::Dat { path: Path::Direct, access, .. } if access.writes())
-        });
+        && args.iter().any(
+            |a| matches!(&a.0, ArgKind::Dat { path: Path::Direct, access, .. } if access.writes()),
+        );
     let mut words: Vec<(u64, u64)> = through.iter().map(|(t, m)| (t.id(), m.id())).collect();
     if direct_into_set {
         words.push((set.id(), 0));

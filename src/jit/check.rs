@@ -95,8 +95,7 @@ fn diagnose(kernel: &Kernel, shapes: &[ArgShape], stderr: &str) -> Option<String
         if sev != "error" {
             continue;
         }
-        if msg.contains("implicit declaration of function") && msg.contains(&format!("'{name}'"))
-        {
+        if msg.contains("implicit declaration of function") && msg.contains(&format!("'{name}'")) {
             let defined = kernel.defined_functions();
             found.push(format!(
                 "the code defines no C function named `{name}` (the name given to Kernel::new(name, code)){}",
@@ -127,7 +126,12 @@ fn diagnose(kernel: &Kernel, shapes: &[ArgShape], stderr: &str) -> Option<String
                 .iter()
                 .take_while(|x| parse_diag(x).is_none_or(|(_, sev, _)| sev == "note"))
                 .find(|x| x.contains("note: expected"))
-                .map(|x| format!("\n  compiler: {}", x.split_once("note:").map_or(*x, |y| y.1.trim())))
+                .map(|x| {
+                    format!(
+                        "\n  compiler: {}",
+                        x.split_once("note:").map_or(*x, |y| y.1.trim())
+                    )
+                })
                 .unwrap_or_default();
             found.push(format!(
                 "argument {i}: op2 passes `{}` ({}), but {declared}\n  compiler: {msg}{note}",
@@ -152,13 +156,19 @@ mod tests {
     #[test]
     fn parses_gcc_and_clang_locations() {
         assert_eq!(
-            parse_diag("/tmp/x/ab.c:12:7: error: passing argument 2 of 'k' from incompatible pointer type"),
-            Some((12, "error", "passing argument 2 of 'k' from incompatible pointer type"))
+            parse_diag(
+                "/tmp/x/ab.c:12:7: error: passing argument 2 of 'k' from incompatible pointer type"
+            ),
+            Some((
+                12,
+                "error",
+                "passing argument 2 of 'k' from incompatible pointer type"
+            ))
         );
+        assert_eq!(parse_diag("f.c:3: warning: x"), Some((3, "warning", "x")));
         assert_eq!(
-            parse_diag("f.c:3: warning: x"),
-            Some((3, "warning", "x"))
+            parse_diag("collect2: error: ld returned 1 exit status"),
+            None
         );
-        assert_eq!(parse_diag("collect2: error: ld returned 1 exit status"), None);
     }
 }

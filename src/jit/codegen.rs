@@ -70,9 +70,10 @@ fn unshared_dat(args: &[ArgShape], i: usize) -> bool {
     let ArgShape::Dat { datnum, .. } = args[i] else {
         return false;
     };
-    !args.iter().enumerate().any(|(j, a)| {
-        j != i && matches!(*a, ArgShape::Dat { datnum: d, .. } if d == datnum)
-    })
+    !args
+        .iter()
+        .enumerate()
+        .any(|(j, a)| j != i && matches!(*a, ArgShape::Dat { datnum: d, .. } if d == datnum))
 }
 
 /// The type the call casts argument `a` to: the convention's pointer type, or, when the
@@ -113,7 +114,11 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
     for (i, a) in args.iter().enumerate() {
         match *a {
             ArgShape::Dat { dtype, map, .. } => {
-                let restrict = if unshared_dat(args, i) { "restrict " } else { "" };
+                let restrict = if unshared_dat(args, i) {
+                    "restrict "
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     s,
                     "  {t} *{restrict}a{i} = ({t} *)args[{i}];",
@@ -282,7 +287,10 @@ mod tests {
             src.contains("for (int k = 0; k < 24; k++) e0[k] = 0.0;"),
             "{src}"
         );
-        assert!(src.contains("    k(\n      (double *)e0,\n      (double *)e1\n    );"), "{src}");
+        assert!(
+            src.contains("    k(\n      (double *)e0,\n      (double *)e1\n    );"),
+            "{src}"
+        );
         assert!(
             src.contains("a0 + (long)p0[((long)n * 3 + ii) * 4 + jj] * 2;"),
             "{src}"
@@ -304,8 +312,11 @@ mod tests {
 
     #[test]
     fn wrapper_gathers_packs_scatters_and_reduces_globals() {
-        let k = Kernel::new("k", "void k(double *a, const double *b, double *c, double *g) {}")
-            .unwrap();
+        let k = Kernel::new(
+            "k",
+            "void k(double *a, const double *b, double *c, double *g) {}",
+        )
+        .unwrap();
         let idx = MapUse::Index {
             arity: 3,
             idx: 1,
@@ -326,13 +337,28 @@ mod tests {
             },
         ];
         let (src, lines) = generate_mapped(&k, &args);
-        assert!(src.contains("(double *)(a0 + (long)m0[(long)n * 3 + 1] * 2)"), "{src}");
+        assert!(
+            src.contains("(double *)(a0 + (long)m0[(long)n * 3 + 1] * 2)"),
+            "{src}"
+        );
         // Packed gather of a READ, zeroed INC, scatter-add of the INC.
         assert!(src.contains("double v1[3];"), "{src}");
-        assert!(src.contains("v1[k * 1 + d] = a1[(long)m1[(long)n * 3 + k] * 1 + d];"), "{src}");
-        assert!(src.contains("for (int k = 0; k < 6; k++) v2[k] = 0;"), "{src}");
-        assert!(src.contains("a2[(long)m2[(long)n * 3 + k] * 2 + d] += v2[k * 2 + d];"), "{src}");
-        assert!(!src.contains("a1[(long)m1[(long)n * 3 + k] * 1 + d] ="), "READ is not scattered");
+        assert!(
+            src.contains("v1[k * 1 + d] = a1[(long)m1[(long)n * 3 + k] * 1 + d];"),
+            "{src}"
+        );
+        assert!(
+            src.contains("for (int k = 0; k < 6; k++) v2[k] = 0;"),
+            "{src}"
+        );
+        assert!(
+            src.contains("a2[(long)m2[(long)n * 3 + k] * 2 + d] += v2[k * 2 + d];"),
+            "{src}"
+        );
+        assert!(
+            !src.contains("a1[(long)m1[(long)n * 3 + k] * 1 + d] ="),
+            "READ is not scattered"
+        );
         assert!(src.contains("(const double *)v1,"), "{src}");
         assert!(src.contains("if (l3[d] > g3[d]) g3[d] = l3[d];"), "{src}");
         // The line map points at each argument of the call.
@@ -365,6 +391,9 @@ mod tests {
         );
         assert!(src.contains("  double *a0 = (double *)args[0];"), "{src}");
         assert!(src.contains("  double *a1 = (double *)args[1];"), "{src}");
-        assert!(src.contains("  double *restrict a2 = (double *)args[2];"), "{src}");
+        assert!(
+            src.contains("  double *restrict a2 = (double *)args[2];"),
+            "{src}"
+        );
     }
 }

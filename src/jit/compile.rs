@@ -5,12 +5,12 @@
 //! decides *whether* to compile (the disk cache does) and never loads the result (see `ffi`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -165,8 +165,18 @@ pub(crate) fn compile(
             s
         })
     };
-    let out_t = pipe(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
-    let err_t = pipe(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let out_t = pipe(
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let err_t = pipe(
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
     let t0 = Instant::now();
     let mut wait = Duration::from_millis(1);
     let status = loop {
@@ -217,7 +227,10 @@ pub(crate) fn compile(
             let mut msg = text(o, e);
             if let Some(sig) = st.signal() {
                 let name = signal_name(sig);
-                msg = format!("the compiler was killed by signal {sig} ({name}){}{msg}", if msg.is_empty() { "" } else { "\n" });
+                msg = format!(
+                    "the compiler was killed by signal {sig} ({name}){}{msg}",
+                    if msg.is_empty() { "" } else { "\n" }
+                );
             } else if msg.is_empty() {
                 msg = format!("the compiler exited with {st} and printed nothing");
             }
@@ -269,8 +282,7 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
 /// Reads the file only (no code runs), so it is safe on untrusted cache files and cheap enough
 /// for every verification of an entry.
 pub(crate) fn check_exports(path: &Path) -> std::result::Result<(), String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let found = elf_defines(&bytes, crate::jit::codegen::ENTRY.as_bytes())
         .map_err(|e| format!("{} is not a usable shared object: {e}", path.display()))?;
     if found {
@@ -318,14 +330,27 @@ fn elf_defines(b: &[u8], name: &[u8]) -> std::result::Result<bool, &'static str>
     };
     let (shoff, shentsize) = (us(shoff)?, us(shentsize)?);
     // Section header fields: (type, offset, size, link, entsize).
-    let section = |i: usize| -> std::result::Result<(u64, usize, usize, usize, usize), &'static str> {
-        let h = shoff.saturating_add(i.saturating_mul(shentsize));
-        Ok(if wide {
-            (get(h.saturating_add(4), 4)?, us(get(h.saturating_add(24), 8)?)?, us(get(h.saturating_add(32), 8)?)?, us(get(h.saturating_add(40), 4)?)?, us(get(h.saturating_add(56), 8)?)?)
-        } else {
-            (get(h.saturating_add(4), 4)?, us(get(h.saturating_add(16), 4)?)?, us(get(h.saturating_add(20), 4)?)?, us(get(h.saturating_add(24), 4)?)?, us(get(h.saturating_add(36), 4)?)?)
-        })
-    };
+    let section =
+        |i: usize| -> std::result::Result<(u64, usize, usize, usize, usize), &'static str> {
+            let h = shoff.saturating_add(i.saturating_mul(shentsize));
+            Ok(if wide {
+                (
+                    get(h.saturating_add(4), 4)?,
+                    us(get(h.saturating_add(24), 8)?)?,
+                    us(get(h.saturating_add(32), 8)?)?,
+                    us(get(h.saturating_add(40), 4)?)?,
+                    us(get(h.saturating_add(56), 8)?)?,
+                )
+            } else {
+                (
+                    get(h.saturating_add(4), 4)?,
+                    us(get(h.saturating_add(16), 4)?)?,
+                    us(get(h.saturating_add(20), 4)?)?,
+                    us(get(h.saturating_add(24), 4)?)?,
+                    us(get(h.saturating_add(36), 4)?)?,
+                )
+            })
+        };
     const SHT_DYNSYM: u64 = 11;
     for i in 0..us(shnum)? {
         let (kind, off, size, link, entsize) = section(i)?;
@@ -343,16 +368,31 @@ fn elf_defines(b: &[u8], name: &[u8]) -> std::result::Result<bool, &'static str>
         for k in 0..size / entsize {
             let e = off.saturating_add(k.saturating_mul(entsize));
             let (st_name, info, other, shndx) = if wide {
-                (us(get(e, 4)?)?, get(e.saturating_add(4), 1)?, get(e.saturating_add(5), 1)?, get(e.saturating_add(6), 2)?)
+                (
+                    us(get(e, 4)?)?,
+                    get(e.saturating_add(4), 1)?,
+                    get(e.saturating_add(5), 1)?,
+                    get(e.saturating_add(6), 2)?,
+                )
             } else {
-                (us(get(e, 4)?)?, get(e.saturating_add(12), 1)?, get(e.saturating_add(13), 1)?, get(e.saturating_add(14), 2)?)
+                (
+                    us(get(e, 4)?)?,
+                    get(e.saturating_add(12), 1)?,
+                    get(e.saturating_add(13), 1)?,
+                    get(e.saturating_add(14), 2)?,
+                )
             };
             let Some(rest) = strtab.get(st_name..) else {
                 return Err("bad symbol name");
             };
             let sym = &rest[..rest.iter().position(|&c| c == 0).unwrap_or(rest.len())];
             let (bind, typ, vis) = (info >> 4, info & 0xf, other & 3);
-            if sym == name && shndx != 0 && matches!(bind, 1 | 2) && typ == 2 && matches!(vis, 0 | 3) {
+            if sym == name
+                && shndx != 0
+                && matches!(bind, 1 | 2)
+                && typ == 2
+                && matches!(vis, 0 | 3)
+            {
                 return Ok(true);
             }
         }
@@ -387,7 +427,9 @@ mod tests {
         );
         assert_eq!(check_exports(&good), Ok(()));
         let hidden = build("hidden", "void op2_loop(void) {}");
-        assert!(check_exports(&hidden).unwrap_err().contains("does not export"));
+        assert!(check_exports(&hidden)
+            .unwrap_err()
+            .contains("does not export"));
         let other = build(
             "other",
             "__attribute__((visibility(\"default\"))) void op2_loop2(void) {}",

@@ -101,7 +101,9 @@ pub(crate) fn array_dims(param: &str) -> Vec<String> {
     let mut dims = Vec::new();
     let mut rest = param;
     while let Some(open) = rest.find('[') {
-        let Some(close) = rest[open..].find(']') else { break };
+        let Some(close) = rest[open..].find(']') else {
+            break;
+        };
         dims.push(rest[open + 1..open + close].trim().to_string());
         rest = &rest[open + close + 1..];
     }
@@ -246,7 +248,10 @@ mod tests {
             kernel_params(code, "k").unwrap(),
             vec!["double **x", "const double K[9]", "int (*f)(int, int)"]
         );
-        assert_eq!(kernel_params("void k(void) {}", "k").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            kernel_params("void k(void) {}", "k").unwrap(),
+            Vec::<String>::new()
+        );
         assert!(kernel_params("void k(double *);", "k").is_none());
     }
 

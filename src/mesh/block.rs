@@ -72,7 +72,14 @@ impl MeshBlock {
 
     /// Add a map `from -> to`: `arity` global target numbers for each element of this rank's
     /// block of `from`, row-major.
-    pub fn add_map(mut self, name: &str, from: &str, to: &str, arity: usize, rows: Vec<i32>) -> Self {
+    pub fn add_map(
+        mut self,
+        name: &str,
+        from: &str,
+        to: &str,
+        arity: usize,
+        rows: Vec<i32>,
+    ) -> Self {
         self.maps.push(GMap {
             name: name.into(),
             from: from.into(),
@@ -134,10 +141,16 @@ impl MeshBlock {
         let mut idx = HashMap::new();
         for (i, s) in self.sets.iter().enumerate() {
             if s.name.is_empty() || idx.insert(s.name.as_str(), i).is_some() {
-                return Err(err(format!("set {i}: empty or duplicate name `{}`", s.name)));
+                return Err(err(format!(
+                    "set {i}: empty or duplicate name `{}`",
+                    s.name
+                )));
             }
             if s.size > MAX_SET_SIZE {
-                return Err(err(format!("set `{}` has more than {MAX_SET_SIZE} elements", s.name)));
+                return Err(err(format!(
+                    "set `{}` has more than {MAX_SET_SIZE} elements",
+                    s.name
+                )));
             }
         }
         let len = |s: usize| block_range(self.sets[s].size, nranks, rank).len();
@@ -195,7 +208,12 @@ impl MeshBlock {
         }
         if let Some((set, own)) = &self.owners {
             let s = find(set, "owners")?;
-            partition::check_owners(&format!("{WHAT}: owners of `{set}` on rank {rank}"), own, len(s), nranks)?;
+            partition::check_owners(
+                &format!("{WHAT}: owners of `{set}` on rank {rank}"),
+                own,
+                len(s),
+                nranks,
+            )?;
         } else if self.partitioner == Partitioner::Metis {
             return Err(err(
                 "METIS runs on the rank-0 path only (GlobalMesh); give owners or use RCB".into(),

@@ -286,7 +286,10 @@ impl DistributedMesh {
             .as_ref()
             .and_then(|b| b.get(si))
             .ok_or_else(|| {
-                Error::invalid(&what, "the mesh was not distributed from blocks (use scatter_dat)")
+                Error::invalid(
+                    &what,
+                    "the mesh was not distributed from blocks (use scatter_dat)",
+                )
             })?;
         let start = crate::mesh::block::block_range(n, p, me).start as u32;
         let mut gids: Vec<Vec<u32>> = vec![Vec::new(); p];
@@ -311,7 +314,10 @@ impl DistributedMesh {
         let mut bad = None;
         let eb = std::mem::size_of::<T>() * dim;
         for (q, b) in got.iter().enumerate() {
-            let k = b.get(..8).map(bytemuck::pod_read_unaligned::<u64>).unwrap_or(0) as usize;
+            let k = b
+                .get(..8)
+                .map(bytemuck::pod_read_unaligned::<u64>)
+                .unwrap_or(0) as usize;
             if b.len() != 8 + k * 4 + k * eb {
                 bad = Some(format!("{} bytes from rank {q}", b.len()));
                 break;
@@ -331,7 +337,10 @@ impl DistributedMesh {
         }
         let dat = match bad {
             None if placed == s.size() => Dat::named(name, &ds, local),
-            None => Err(Error::Mpi(format!("{what}: {placed} of {} owned values arrived", s.size()))),
+            None => Err(Error::Mpi(format!(
+                "{what}: {placed} of {} owned values arrived",
+                s.size()
+            ))),
             Some(d) => Err(Error::Mpi(format!("{what}: {d}"))),
         };
         let dat = agree(comm, dat)?;

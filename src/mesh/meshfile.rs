@@ -90,7 +90,13 @@ pub struct MeshFileWriter<'a> {
 
 impl MeshFileWriter<'_> {
     /// Append dat `name` on set `set` (`dim` values per element, global order).
-    pub fn dat<T: Scalar>(&mut self, name: &str, set: &str, dim: usize, values: &[T]) -> Result<()> {
+    pub fn dat<T: Scalar>(
+        &mut self,
+        name: &str,
+        set: &str,
+        dim: usize,
+        values: &[T],
+    ) -> Result<()> {
         let what = format!("MeshFile::write: dat `{name}`");
         let n = self
             .mesh
@@ -179,7 +185,10 @@ impl MeshFile {
         }
         dats(&mut w)?;
         for d in &w.dats {
-            header += &format!("dat {} {} {} {} {}\n", d.name, d.set, d.dim, d.dtype, d.offset);
+            header += &format!(
+                "dat {} {} {} {} {}\n",
+                d.name, d.set, d.dim, d.dtype, d.offset
+            );
         }
         if let Some(c) = coords {
             if !w.dats.iter().any(|d| d.name == c) {
@@ -189,7 +198,10 @@ impl MeshFile {
         }
         let (hoff, hlen) = (w.at, header.len() as u64);
         w.out.write_all(header.as_bytes()).map_err(io_err(&what))?;
-        let mut f = w.out.into_inner().map_err(|e| Error::invalid(&what, e.to_string()))?;
+        let mut f = w
+            .out
+            .into_inner()
+            .map_err(|e| Error::invalid(&what, e.to_string()))?;
         f.seek(SeekFrom::Start(0)).map_err(io_err(&what))?;
         let mut head = MAGIC.to_vec();
         head.extend_from_slice(&hoff.to_le_bytes());
@@ -219,7 +231,9 @@ impl MeshFile {
         let u = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap_or([0; 8]));
         let (hoff, hlen) = (u(8), u(16));
         if hoff.checked_add(hlen).is_none_or(|e| e > flen) || hlen > 1 << 30 {
-            return Err(bad(format!("header [{hoff}, +{hlen}) outside the file ({flen} bytes)")));
+            return Err(bad(format!(
+                "header [{hoff}, +{hlen}) outside the file ({flen} bytes)"
+            )));
         }
         let mut text = vec![0u8; hlen as usize];
         f.read_exact_at(&mut text, hoff).map_err(io_err(&what))?;
@@ -250,7 +264,12 @@ impl MeshFile {
             match w.as_slice() {
                 ["set", name, size] => mf.sets.push((name.to_string(), num(size)? as usize)),
                 ["map", name, from, to, arity, off] => {
-                    let (f, t, a, o) = (set(from, &mf.sets)?, set(to, &mf.sets)?, num(arity)?, num(off)?);
+                    let (f, t, a, o) = (
+                        set(from, &mf.sets)?,
+                        set(to, &mf.sets)?,
+                        num(arity)?,
+                        num(off)?,
+                    );
                     extent(o, mf.sets[f].1 as u64, a * 4)?;
                     mf.maps.push(FMap {
                         name: name.to_string(),
@@ -278,7 +297,9 @@ impl MeshFile {
                         .iter()
                         .position(|d| d.name == *name)
                         .ok_or_else(|| at("no such dat"))?;
-                    if mf.dats[i].dtype != DType::F64.to_string() || !(1..=3).contains(&mf.dats[i].dim) {
+                    if mf.dats[i].dtype != DType::F64.to_string()
+                        || !(1..=3).contains(&mf.dats[i].dim)
+                    {
                         return Err(at("coordinates must be doubles of dim 1 to 3"));
                     }
                     mf.coords = Some(i);

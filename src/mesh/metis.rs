@@ -13,7 +13,10 @@ pub(crate) fn part_dual(n: usize, map: &MapSpec<'_>, nparts: usize) -> Result<Ve
         return Ok(vec![0; n]);
     }
     if n >= i32::MAX as usize || map.values.len() >= i32::MAX as usize {
-        return Err(Error::invalid(what, format!("{n} elements are too many for METIS")));
+        return Err(Error::invalid(
+            what,
+            format!("{n} elements are too many for METIS"),
+        ));
     }
     let (xadj, adj) = dual_graph(n, map);
     let xadj: Vec<metis::Idx> = xadj.into_iter().map(|x| x as metis::Idx).collect();
@@ -30,7 +33,12 @@ pub(crate) fn part_dual(n: usize, map: &MapSpec<'_>, nparts: usize) -> Result<Ve
 pub(crate) fn dual_graph(n: usize, map: &MapSpec<'_>) -> (Vec<usize>, Vec<u32>) {
     let a = map.arity;
     let ncommon = 2.min(a.saturating_sub(1)).max(1);
-    let nt = map.values.iter().map(|&v| v as usize + 1).max().unwrap_or(0);
+    let nt = map
+        .values
+        .iter()
+        .map(|&v| v as usize + 1)
+        .max()
+        .unwrap_or(0);
     // Target -> elements (CSR).
     let mut start = vec![0usize; nt + 1];
     for &v in map.values {

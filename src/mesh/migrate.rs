@@ -45,7 +45,10 @@ fn lookup(comm: Comm, n: usize, dir: &[i32], queries: &[u32]) -> Result<Vec<i32>
     for &g in queries {
         out[holder(g as usize, n, p)].push(g);
     }
-    let sent: Vec<Vec<u8>> = out.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect();
+    let sent: Vec<Vec<u8>> = out
+        .iter()
+        .map(|v| bytemuck::cast_slice(v).to_vec())
+        .collect();
     let asked = comm.alltoallv_bytes(sent)?;
     let start = block_range(n, p, comm.rank() as usize).start;
     let answers: Vec<Vec<u8>> = asked
@@ -189,7 +192,9 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
                 }
             }
             let got = comm.alltoallv_bytes(
-                out.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect(),
+                out.iter()
+                    .map(|v| bytemuck::cast_slice(v).to_vec())
+                    .collect(),
             )?;
             let mut best = vec![i32::MAX; block_range(n, p, me).len()];
             for b in &got {
@@ -234,7 +239,9 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
             }
         }
         let got = comm.alltoallv_bytes(
-            out.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect(),
+            out.iter()
+                .map(|v| bytemuck::cast_slice(v).to_vec())
+                .collect(),
         )?;
         let mut recs: Vec<i32> = Vec::new();
         for b in &got {
@@ -246,7 +253,10 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
         let mut off = 1;
         for &k in &from {
             let a = maps[k].arity;
-            own_rows[k] = order.iter().flat_map(|r| r[off..off + a].iter().copied()).collect();
+            own_rows[k] = order
+                .iter()
+                .flat_map(|r| r[off..off + a].iter().copied())
+                .collect();
             off += a;
         }
     }
@@ -324,12 +334,16 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
             ask[o as usize].push(g);
         }
         let asked = comm.alltoallv_bytes(
-            ask.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect(),
+            ask.iter()
+                .map(|v| bytemuck::cast_slice(v).to_vec())
+                .collect(),
         )?;
         let mut neighbours = Vec::new();
         let mut at = 0usize;
         for q in 0..p {
-            let recv: Vec<u32> = (at..at + ask[q].len()).map(|i| (n_owned + i) as u32).collect();
+            let recv: Vec<u32> = (at..at + ask[q].len())
+                .map(|i| (n_owned + i) as u32)
+                .collect();
             at += ask[q].len();
             let mut send = Vec::new();
             for g in bytes_to_vec::<u32>(&asked[q]) {
@@ -390,7 +404,13 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
                 };
             }
         }
-        out_maps.push(Map::named(&block.maps[k].name, &sets[s], &sets[t], m.arity, vals));
+        out_maps.push(Map::named(
+            &block.maps[k].name,
+            &sets[s],
+            &sets[t],
+            m.arity,
+            vals,
+        ));
     }
     let out_maps = agree(comm, out_maps.into_iter().collect::<Result<Vec<_>>>())?;
     let blocks = (0..sizes.len())

@@ -103,7 +103,13 @@ pub(crate) fn rcb(
                 let b = at[e] as usize;
                 let t = thr[b];
                 // Keys whose bits above `shift + 8` equal t's; below that prefix: counted in 256.
-                let high = |x: u128| if shift + 8 == 128 { 0 } else { x >> (shift + 8) };
+                let high = |x: u128| {
+                    if shift + 8 == 128 {
+                        0
+                    } else {
+                        x >> (shift + 8)
+                    }
+                };
                 if high(k) == high(t) {
                     cnt[b * 257 + ((k >> shift) & 0xff) as usize] += 1;
                 } else if k < t {
@@ -165,7 +171,11 @@ mod tests {
             .collect();
         for nparts in [1, 2, 3, 4, 7] {
             let serial = crate::mesh::partition::rcb(&c, 2, nparts).unwrap();
-            assert_eq!(rcb(Comm::serial(), &c, 2, 0, nparts).unwrap(), serial, "{nparts}");
+            assert_eq!(
+                rcb(Comm::serial(), &c, 2, 0, nparts).unwrap(),
+                serial,
+                "{nparts}"
+            );
         }
         assert!(ordered(-1.0) < ordered(-0.5) && ordered(-0.0) < ordered(0.0));
         assert!(ordered(0.0) < ordered(2.0));

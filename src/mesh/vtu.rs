@@ -282,7 +282,10 @@ impl Output {
             .map(|d| {
                 let what = || format!("VTU output of Dat {}", d.name());
                 if d.dtype() != DType::F64 {
-                    return Err(Error::invalid(what(), format!("holds {}, not f64", d.dtype())));
+                    return Err(Error::invalid(
+                        what(),
+                        format!("holds {}, not f64", d.dtype()),
+                    ));
                 }
                 if d.set() == self.c2n.from_set() {
                     Ok(Centre::Cell)
@@ -395,11 +398,15 @@ impl Output {
         let comm = self.comm();
         let stem = path
             .file_stem()
-            .ok_or_else(|| Error::invalid("VTU output", format!("{} has no file name", path.display())))?
+            .ok_or_else(|| {
+                Error::invalid("VTU output", format!("{} has no file name", path.display()))
+            })?
             .to_string_lossy()
             .into_owned();
         let dir = path.parent().unwrap_or(Path::new(""));
-        let names: Vec<String> = (0..comm.size()).map(|r| format!("{stem}_{r}.vtu")).collect();
+        let names: Vec<String> = (0..comm.size())
+            .map(|r| format!("{stem}_{r}.vtu"))
+            .collect();
         // Halo nodes carry their owners' values (collective refreshes).
         update_halo(&self.coords)?;
         for (d, c) in fields.iter().zip(&centres) {
@@ -423,8 +430,16 @@ impl Output {
         }
         let values: Vec<&[f64]> = values.iter().map(Vec::as_slice).collect();
         let piece = self.piece(&coords, &conn, fields, &centres, &values);
-        let pdecl: Vec<(&str, usize)> = piece.point_data.iter().map(|f| (f.name, f.components)).collect();
-        let cdecl: Vec<(&str, usize)> = piece.cell_data.iter().map(|f| (f.name, f.components)).collect();
+        let pdecl: Vec<(&str, usize)> = piece
+            .point_data
+            .iter()
+            .map(|f| (f.name, f.components))
+            .collect();
+        let cdecl: Vec<(&str, usize)> = piece
+            .cell_data
+            .iter()
+            .map(|f| (f.name, f.components))
+            .collect();
         let mine = dir.join(&names[comm.rank() as usize]);
         let mut result = write_piece(&mine, &piece);
         if result.is_ok() && comm.is_root() {
@@ -469,10 +484,16 @@ mod tests {
         write_piece(&p, &good).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("Name=\"a&lt;b\""), "{text}");
-        assert!(text.contains("\n0 1 2\n") && text.contains("\n5\n"), "{text}");
+        assert!(
+            text.contains("\n0 1 2\n") && text.contains("\n5\n"),
+            "{text}"
+        );
         let mut bad = good.clone();
         bad.connectivity = &[0, 1, 3];
-        assert!(write_piece(&p, &bad).unwrap_err().to_string().contains("out of range"));
+        assert!(write_piece(&p, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
         let mut bad = good.clone();
         bad.cell_data[0].values = &[1.0, 2.0];
         assert!(write_piece(&p, &bad).is_err());

@@ -242,7 +242,10 @@ impl Comm {
         let name = mpi::environment::processor_name()
             .map_err(|e| Error::Mpi(format!("MPI_Get_processor_name: {e}")))?;
         let names = self.allgather_bytes(name.as_bytes())?;
-        Ok(names.iter().filter(|n| n.as_slice() == name.as_bytes()).count())
+        Ok(names
+            .iter()
+            .filter(|n| n.as_slice() == name.as_bytes())
+            .count())
     }
 
     /// Barrier.
@@ -467,7 +470,11 @@ impl Comm {
                 .then(|| format!("{total_in} bytes to receive exceed {}", i32::MAX))
         });
         let none = self.size as u64;
-        let me = if bad.is_some() { self.rank as u64 } else { none };
+        let me = if bad.is_some() {
+            self.rank as u64
+        } else {
+            none
+        };
         let first = self.allreduce_u64(me, ReduceOp::Min)?;
         if let Some(d) = bad {
             return Err(Error::invalid(what, d));

@@ -38,8 +38,8 @@ impl Outcome {
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/<profile>/deps -> target/<profile>
-    // The newer of the two: a program that moved from src/bin/ to examples/ leaves a stale
-    // copy in target/<profile>/ that must not shadow the fresh one.
+                                                       // The newer of the two: a program that moved from src/bin/ to examples/ leaves a stale
+                                                       // copy in target/<profile>/ that must not shadow the fresh one.
     let found = [dir.join(name), dir.join("examples").join(name)]
         .into_iter()
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
@@ -134,9 +134,16 @@ fn unsafe_kill_group(pid: u32) {
     let mut i = 0;
     while i < all.len() {
         let p = all[i];
-        for task in std::fs::read_dir(format!("/proc/{p}/task")).into_iter().flatten().flatten() {
+        for task in std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            all.extend(kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()));
+            all.extend(
+                kids.split_whitespace()
+                    .filter_map(|k| k.parse::<u32>().ok()),
+            );
         }
         i += 1;
     }

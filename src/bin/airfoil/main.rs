@@ -245,7 +245,10 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
     }
     let total = t0.elapsed().as_secs_f64();
     if root {
-        println!("airfoil: final rms {rms:.16e} after {} iterations", args.iters);
+        println!(
+            "airfoil: final rms {rms:.16e} after {} iterations",
+            args.iters
+        );
     }
     output::timing_summary(comm, total, args.iters)?;
 
