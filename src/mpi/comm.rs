@@ -327,20 +327,7 @@ impl Comm {
 
     /// Element-wise reduction of `u64` words (hashes, flags) over all ranks.
     pub fn allreduce_words(&self, vals: &[u64], op: ReduceOp) -> Result<Vec<u64>> {
-        let Some(c) = self.mpi()? else {
-            return Ok(vals.to_vec());
-        };
-        let _w = watch(3);
-        let mut out = vals.to_vec();
-        let sop = match op {
-            ReduceOp::Sum => SystemOperation::sum(),
-            ReduceOp::Min => SystemOperation::min(),
-            ReduceOp::Max => SystemOperation::max(),
-        };
-        if !vals.is_empty() {
-            c.all_reduce_into(vals, &mut out[..], sop);
-        }
-        Ok(out)
+        self.allreduce(vals, op)
     }
 
     /// Gather variable-length byte buffers to `root`. Root gets one buffer per rank, others `None`.
