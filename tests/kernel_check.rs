@@ -2,7 +2,8 @@
 //! match the calling convention, a kernel name the code does not define, or a kernel that is
 //! only declared gives a clear `Error::KernelMismatch` (never garbage, never the dynamic
 //! linker's crash) and nothing is cached; warnings are shown and kept beside the entry; a Dat
-//! passed twice gets no `restrict` and correct results. One process, serial, real compiler; the
+//! passed twice gets one base pointer and correct results; kernels declared plain, `static` or
+//! `static inline` are all checked and inlined into the generated loop. One process, serial, real compiler; the
 //! configured compiler is a wrapper that keeps a copy of every generated source for inspection.
 use std::path::{Path, PathBuf};
 
@@ -74,15 +75,20 @@ fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
     out
 }
 
-fn entries_of(kernel: &str) -> usize {
+/// The `.meta` files of the cache entries for `kernel`.
+fn metas_of(kernel: &str) -> Vec<PathBuf> {
     files_with(&env().cache, "meta")
-        .iter()
+        .into_iter()
         .filter(|p| {
             std::fs::read_to_string(p)
                 .unwrap()
                 .contains(&format!("\"kernel\": \"{kernel}\""))
         })
-        .count()
+        .collect()
+}
+
+fn entries_of(kernel: &str) -> usize {
+    metas_of(kernel).len()
 }
 
 fn mismatch(e: Error) -> String {
@@ -202,7 +208,7 @@ fn a_wrong_count_or_name_or_a_declared_only_kernel_is_an_error() {
 }
 
 #[test]
-fn a_dat_passed_twice_gets_no_restrict_and_correct_results() {
+fn a_dat_passed_twice_gets_one_pointer_and_correct_results() {
     env();
     let n = 64;
     let (edges, nodes, m) = ring(n);
@@ -239,15 +245,16 @@ fn a_dat_passed_twice_gets_no_restrict_and_correct_results() {
     }
     assert_eq!(acc.to_vec::<f64>().unwrap(), want);
     let src = generated("flux2");
-    for i in 0..5 {
-        assert!(
-            src.contains(&format!("  double *a{i} = (double *)args[{i}];")),
-            "arg {i}\n{src}"
-        );
-    }
-    assert!(!src.contains("double *restrict a"), "{src}");
+    // Two Dats behind the five arguments: one base pointer each, through which every access
+    // to it goes (u: arguments 0-2, acc: 3-4).
+    assert!(
+        src.contains("  double *restrict d0 = (double *)args[0];")
+            && src.contains("  double *restrict d1 = (double *)args[3];"),
+        "{src}"
+    );
+    assert_eq!(src.matches("*restrict d").count(), 2, "{src}");
 
-    // A loop with distinct Dats keeps restrict.
+    // A loop with distinct Dats: one restrict pointer each.
     let v = Dat::zeros(&DataSet::new(&edges, 1).unwrap(), op2::DType::F64);
     let k = Kernel::new(
         "grad1",
@@ -262,13 +269,125 @@ fn a_dat_passed_twice_gets_no_restrict_and_correct_results() {
     .unwrap();
     let src = generated("grad1");
     assert!(
-        src.contains("double *restrict a0") && src.contains("double *restrict a1"),
+        src.contains("double *restrict d0") && src.contains("double *restrict d1"),
         "{src}"
     );
     let got = v.to_vec::<f64>().unwrap();
     for e in 0..n {
         assert_eq!(got[e], uv[(e + 1) % n] - uv[e]);
     }
+}
+
+/// The disassembly of `op2_loop` in the cached library of kernel `name`.
+fn loop_disassembly(name: &str) -> String {
+    let meta = metas_of(name)
+        .pop()
+        .unwrap_or_else(|| panic!("no cache entry for {name}"));
+    let out = std::process::Command::new("objdump")
+        .args(["-d", "--no-show-raw-insn"])
+        .arg(meta.with_extension("so"))
+        .output()
+        .expect("objdump (binutils, installed with the C compiler)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let start = text.find("<op2_loop>:").expect("op2_loop in the library");
+    let body = &text[start..];
+    body[..body.find("\n\n").unwrap_or(body.len())].to_string()
+}
+
+#[test]
+fn plain_static_and_static_inline_kernels_are_checked_and_inlined_into_the_loop() {
+    env();
+    let n = 40;
+    let (edges, nodes, m) = ring(n);
+    let dn = DataSet::new(&nodes, 2).unwrap();
+    let x: Vec<f64> = (0..2 * n).map(|i| (i * i % 11) as f64).collect();
+    let xd = Dat::new(&dn, x.clone()).unwrap();
+    // A kernel big enough that GCC at -O3 keeps it out of line unless told otherwise (it
+    // calls a helper, as Airfoil's res_calc does), declared three ways.
+    let body = |decl: &str, name: &str| {
+        format!(
+            "static double h_{name}(const double *a, double s) {{ return s * (a[0] * a[0] + a[1] * a[1]) / (1.0 + a[0] * a[0]); }}\n\
+             {decl} void {name}(const double *a, const double *b, double *ra, double *rb) {{\n\
+               double f[2];\n\
+               for (int i = 0; i < 2; i++) f[i] = h_{name}(a, 0.5) * b[i] - h_{name}(b, 0.25) * a[i] + sqrt(1.0 + a[i] * a[i]) / (2.0 + b[i] * b[i]);\n\
+               for (int i = 0; i < 2; i++) {{ ra[i] += f[i] + f[1 - i] * a[i] / (1.0 + b[0] * b[0]); rb[i] -= f[i] - f[1 - i] * b[i] / (3.0 + a[1] * a[1]); }}\n\
+             }}"
+        )
+    };
+    let mut results = Vec::new();
+    for (decl, name) in [
+        ("", "flux_plain"),
+        ("static", "flux_static"),
+        ("static inline", "flux_inline"),
+    ] {
+        let k = Kernel::new(name, &body(decl, name)).unwrap();
+        let r = Dat::zeros(&dn, op2::DType::F64);
+        par_loop(
+            &k,
+            &edges,
+            &[
+                xd.arg_map(Access::Read, &m, 0),
+                xd.arg_map(Access::Read, &m, 1),
+                r.arg_map(Access::Inc, &m, 0),
+                r.arg_map(Access::Inc, &m, 1),
+            ],
+        )
+        .unwrap();
+        let asm = loop_disassembly(name);
+        assert!(
+            !asm.contains(&format!("<{name}>")) && !asm.contains(&format!("<h_{name}>")),
+            "{name} is called, not inlined, in the loop:\n{asm}"
+        );
+        results.push(r.to_vec::<f64>().unwrap());
+    }
+    // Same results however declared, and as computed here in the same order.
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0], results[2]);
+    let h = |a: &[f64], s: f64| s * (a[0] * a[0] + a[1] * a[1]) / (1.0 + a[0] * a[0]);
+    let mut want = vec![0.0; 2 * n];
+    for e in 0..n {
+        let (i, j) = (e, (e + 1) % n);
+        let (a, b) = (&x[2 * i..2 * i + 2], &x[2 * j..2 * j + 2]);
+        let mut f = [0.0; 2];
+        for c in 0..2 {
+            f[c] = h(a, 0.5) * b[c] - h(b, 0.25) * a[c]
+                + (1.0 + a[c] * a[c]).sqrt() / (2.0 + b[c] * b[c]);
+        }
+        for c in 0..2 {
+            want[2 * i + c] += f[c] + f[1 - c] * a[c] / (1.0 + b[0] * b[0]);
+            want[2 * j + c] -= f[c] - f[1 - c] * b[c] / (3.0 + a[1] * a[1]);
+        }
+    }
+    for (g, w) in results[0].iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "{g} vs {w}");
+    }
+
+    // A `static inline` kernel with a wrong parameter type is still caught by the typed call.
+    let k = Kernel::new(
+        "inline_wrong",
+        "static inline void inline_wrong(const float *a, double *r) { r[0] += a[0]; }",
+    )
+    .unwrap();
+    let r = Dat::zeros(&dn, op2::DType::F64);
+    let e = par_loop(
+        &k,
+        &edges,
+        &[
+            xd.arg_map(Access::Read, &m, 0),
+            r.arg_map(Access::Inc, &m, 0),
+        ],
+    )
+    .unwrap_err();
+    let text = mismatch(e);
+    assert!(
+        text.contains("argument 0: op2 passes `const double *`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the kernel declares `const float *a`"),
+        "{text}"
+    );
 }
 
 #[test]
