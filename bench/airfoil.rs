@@ -12,6 +12,10 @@
 //! * the cost of building a loop's plan and block colouring (first call on a fresh set) against
 //!   one execution of the loop (later calls), for an edge loop incrementing cells.
 //! `AIRFOIL_BENCH_ITERS` (default 200) sets the iteration count of every run.
+//! `AIRFOIL_BENCH_BASELINE=/path/to/airfoil` (another build of op2's `airfoil`, e.g. of the
+//! previous commit) runs it interleaved with this build, run for run with its own disk cache,
+//! so a change is measured before/after in one session under the same load; the figures of
+//! both are printed side by side. The load average is printed at the start and the end.
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Instant;
@@ -64,6 +68,7 @@ struct Run {
 }
 
 fn airfoil(
+    exe: &std::path::Path,
     grid: &std::path::Path,
     cache: &std::path::Path,
     cflags: &str,
@@ -72,12 +77,9 @@ fn airfoil(
     threads: usize,
 ) -> Run {
     let out = Command::new("mpiexec")
-        .args([
-            "-n",
-            &np.to_string(),
-            env!("CARGO_BIN_EXE_airfoil"),
-            "--mesh",
-        ])
+        .args(["-n", &np.to_string()])
+        .arg(exe)
+        .arg("--mesh")
         .arg(grid)
         .args(["--iters", &iters.to_string(), "--progress", "0"])
         .env("OP2_CACHE_DIR", cache)
@@ -197,6 +199,13 @@ fn colouring_cost(m: &op2::mesh::AirfoilMesh) -> (f64, f64, f64) {
     (first - later, later, nt as f64)
 }
 
+/// `/proc/loadavg`'s first three fields (1, 5, 15 minutes), or "?".
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn main() {
     let iters = env_num("AIRFOIL_BENCH_ITERS", 200);
     let repeat = env_num("AIRFOIL_BENCH_REPEAT", 3).max(1);
@@ -205,7 +214,8 @@ fn main() {
         .map(|n| n.get())
         .unwrap_or(1);
     println!(
-        "(this machine: {cores} cores, possibly shared with other jobs: every figure is the minimum of {repeat} runs)"
+        "(this machine: {cores} cores, possibly shared with other jobs: every figure is the minimum of {repeat} runs; load average at the start: {})",
+        loadavg()
     );
     let tri1 = triad(20_000_000, 1);
     let tri2 = triad(20_000_000, 2);
@@ -223,58 +233,94 @@ fn main() {
     }
     println!("plain C reference ({cflags}): {c_per:.5} s/iteration (iteration loop only)");
 
-    let cache = tempfile::tempdir().unwrap();
-    airfoil(&grid, cache.path(), &cflags, 2, 1, 1); // warm the disk cache: no compile in figures
+    // This build first, then the baseline build if given: each with its own disk cache,
+    // warmed so that no compile is in the figures.
+    let mut builds: Vec<(String, std::path::PathBuf, tempfile::TempDir)> = vec![(
+        "op2".into(),
+        env!("CARGO_BIN_EXE_airfoil").into(),
+        tempfile::tempdir().unwrap(),
+    )];
+    if let Ok(base) = std::env::var("AIRFOIL_BENCH_BASELINE") {
+        builds.push(("baseline".into(), base.into(), tempfile::tempdir().unwrap()));
+    }
+    for (_, exe, cache) in &builds {
+        airfoil(exe, &grid, cache.path(), &cflags, 2, 1, 1);
+    }
+    let cache = &builds[0].2;
     let bytes = loop_bytes(&mesh);
     let floor: f64 = bytes["save_soln"]
         + 2.0 * (bytes["adt_calc"] + bytes["res_calc"] + bytes["bres_calc"] + bytes["update"]);
+    let floor_s = floor / (tri1 * 1e9);
     println!(
-        "bandwidth floor: {:.3} GB per iteration, {:.4} s/iteration at the 1-thread triad rate",
+        "bandwidth floor: {:.3} GB per iteration, {floor_s:.4} s/iteration at the 1-thread triad rate",
         floor / 1e9,
-        floor / (tri1 * 1e9)
     );
+    let mut per: BTreeMap<(usize, usize, usize), f64> = BTreeMap::new();
     for (np, threads) in [(1, 1), (1, 2), (2, 1)] {
-        let mut best: Option<Run> = None;
+        // Runs interleaved: build 0, build 1, build 0, ... (the same load for both).
+        let mut best: Vec<Option<Run>> = builds.iter().map(|_| None).collect();
         for _ in 0..repeat {
-            let r = airfoil(&grid, cache.path(), &cflags, iters, np, threads);
-            best = Some(match best {
-                None => r,
-                Some(b) => {
-                    let mut loops = b.loops.clone();
-                    for (k, v) in &r.loops {
-                        let e = loops.entry(k.clone()).or_insert(*v);
-                        e.1 = e.1.min(v.1);
+            for (b, (_, exe, cache)) in builds.iter().enumerate() {
+                let r = airfoil(exe, &grid, cache.path(), &cflags, iters, np, threads);
+                best[b] = Some(match best[b].take() {
+                    None => r,
+                    Some(b) => {
+                        let mut loops = b.loops.clone();
+                        for (k, v) in &r.loops {
+                            let e = loops.entry(k.clone()).or_insert(*v);
+                            e.1 = e.1.min(v.1);
+                        }
+                        Run {
+                            per: b.per.min(r.per),
+                            comm: if r.per < b.per { r.comm } else { b.comm },
+                            loops,
+                        }
                     }
-                    Run {
-                        per: b.per.min(r.per),
-                        comm: if r.per < b.per { r.comm } else { b.comm },
-                        loops,
-                    }
-                }
-            });
-        }
-        let r = best.unwrap();
-        println!(
-            "op2 airfoil, {np} rank(s) x {threads} thread(s): {:.5} s/iteration   ratio to plain C (1 core): {:.2}   halo exchange + reductions: {:.1}% of loop time",
-            r.per,
-            r.per / c_per,
-            r.comm
-        );
-        let tri = if np * threads > 1 { tri2 } else { tri1 };
-        for (name, (calls, secs)) in &r.loops {
-            if let Some(b) = bytes.get(name.as_str()) {
-                let gbs = b * *calls as f64 / secs / 1e9;
-                println!(
-                    "    {name:<10} {:>8.2} ms/call {gbs:>6.1} GB/s  ({:.0}% of the {} triad)",
-                    secs / *calls as f64 * 1e3,
-                    100.0 * gbs / tri,
-                    if np * threads > 1 {
-                        "2-thread"
-                    } else {
-                        "1-thread"
-                    }
-                );
+                });
             }
+        }
+        for (b, r) in best.into_iter().enumerate() {
+            let r = r.unwrap();
+            let label = &builds[b].0;
+            per.insert((b, np, threads), r.per);
+            println!(
+                "{label} airfoil, {np} rank(s) x {threads} thread(s): {:.5} s/iteration   ratio to plain C (1 core): {:.2}   {:.2}x the 1-thread bandwidth floor   halo exchange + reductions: {:.1}% of loop time",
+                r.per,
+                r.per / c_per,
+                r.per / floor_s,
+                r.comm
+            );
+            let tri = if np * threads > 1 { tri2 } else { tri1 };
+            for (name, (calls, secs)) in &r.loops {
+                if let Some(b) = bytes.get(name.as_str()) {
+                    let gbs = b * *calls as f64 / secs / 1e9;
+                    println!(
+                        "    {name:<10} {:>8.2} ms/call {gbs:>6.1} GB/s  ({:.0}% of the {} triad)",
+                        secs / *calls as f64 * 1e3,
+                        100.0 * gbs / tri,
+                        if np * threads > 1 {
+                            "2-thread"
+                        } else {
+                            "1-thread"
+                        }
+                    );
+                }
+            }
+        }
+    }
+    for (b, (label, _, _)) in builds.iter().enumerate() {
+        println!(
+            "{label}: 1 rank x 2 threads / 2 ranks x 1 thread = {:.2} (goal <= 1.10); 1 x 1 / floor = {:.2} (goal <= 2)",
+            per[&(b, 1, 2)] / per[&(b, 2, 1)],
+            per[&(b, 1, 1)] / floor_s
+        );
+    }
+    if builds.len() > 1 {
+        for (np, threads) in [(1, 1), (1, 2), (2, 1)] {
+            println!(
+                "op2 / baseline, {np} x {threads}: {:.3}",
+                per[&(0, np, threads)] / per[&(1, np, threads)]
+            );
         }
     }
     // In this process: 2 threads (the run above chose its own with OP2_THREADS).
@@ -288,5 +334,8 @@ fn main() {
         run * 1e3,
         build / run
     );
-    println!("({iters} iterations per run)");
+    println!(
+        "({iters} iterations per run; load average at the end: {})",
+        loadavg()
+    );
 }
