@@ -15,7 +15,9 @@
 //! `AIRFOIL_BENCH_BASELINE=/path/to/airfoil` (another build of op2's `airfoil`, e.g. of the
 //! previous commit) runs it interleaved with this build, run for run with its own disk cache,
 //! so a change is measured before/after in one session under the same load; the figures of
-//! both are printed side by side. The load average is printed at the start and the end.
+//! both are printed side by side, and `bench/airfoil_loops_ab.c` runs the two builds' generated
+//! loop libraries call by call in one process (`AIRFOIL_BENCH_AB_ITERS` iterations, default
+//! 40). The load average is printed at the start and the end.
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Instant;
@@ -322,6 +324,39 @@ fn main() {
                 per[&(0, np, threads)] / per[&(1, np, threads)]
             );
         }
+    }
+    if builds.len() > 1 {
+        // Per loop, the two builds' generated libraries call by call in one process (A: the
+        // baseline's, B: this build's), alternating every iteration: the fairest before/after
+        // on a shared machine (loops whose generated code is identical in both show the noise).
+        let exe = dir.path().join("airfoil_loops_ab");
+        let ok = Command::new("cc")
+            .args(["-O2", "-o"])
+            .arg(&exe)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/bench/airfoil_loops_ab.c"
+            ))
+            .args(["-ldl", "-lm"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "compiling bench/airfoil_loops_ab.c failed");
+        let out = Command::new(&exe)
+            .arg(&grid)
+            .arg(builds[1].2.path())
+            .arg(builds[0].2.path())
+            .arg(env_num("AIRFOIL_BENCH_AB_ITERS", 40).to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "generated loops call by call, A = baseline, B = op2 (this build):\n{}",
+            String::from_utf8_lossy(&out.stdout).trim_end()
+        );
     }
     // In this process: 2 threads (the run above chose its own with OP2_THREADS).
     std::env::set_var("OP2_THREADS", "2");
