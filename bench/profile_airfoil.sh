@@ -7,9 +7,9 @@
 # `cargo build --release --bin airfoil`); ITERS to 50 (perf) and 5 (callgrind).
 # Prints, per generated library (one per loop, named by the kernel from its source's first
 # line):
-#   * perf (cpu-clock sampling): the share of samples in the library, split by symbol: after
-#     the codegen of format 5 the kernel is inlined, so all of a loop's time is in `op2_loop`;
-#     before it, the kernel (res_calc, adt_calc) shows as its own symbol, a call per element;
+#   * perf (cpu-clock sampling): the share of samples in the library, split by symbol: a
+#     kernel the compiler kept out of line (res_calc, adt_calc at -O3) shows as its own symbol
+#     beside `op2_loop`, the wrapper's own share (gathers, scatters, map reads);
 #   * callgrind: instructions executed per element of the loop (load-independent) and the
 #     number of calls from op2_loop into other functions of the library.
 # Also writes the disassembly of each loop's op2_loop to $OUT/<kernel>.s (OUT defaults to a

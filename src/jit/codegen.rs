@@ -38,13 +38,15 @@
 //! sees two pointers into one array, which the compiler must and does assume may alias). Map
 //! pointers are read-only and `restrict`.
 //!
-//! **Inlining.** The wrapper is `__attribute__((flatten))`: the kernel and whatever it calls
-//! are inlined into the loop wherever the compiler can, whatever the kernel's declaration
-//! (plain, `static`, `static inline`). Without it GCC 12 at -O3 keeps Airfoil's res_calc and
-//! adt_calc as calls. The typed call stays a call in the source, so the compiler's check of it
-//! (`check.rs`) is unchanged. No `ivdep`/`omp simd`: direct loops vectorise where the
-//! compiler can prove it with `restrict`, and a floating-point Global reduction is never
-//! reordered (results stay identical to the sequential order).
+//! **Inlining is the compiler's choice.** Forcing the kernel inline
+//! (`__attribute__((flatten))` on the wrapper, codegen format 5) was measured on Airfoil
+//! (`bench/airfoil_loops_ab.c`, thread CPU time, both orders): res_calc 14% slower than the
+//! same loop calling the kernel (the inlined body spills beside the loop's live pointers and
+//! constants), adt_calc unchanged; so the wrapper leaves it to the compiler (GCC 12 at -O3
+//! keeps res_calc and adt_calc as calls, inlines small kernels). No `ivdep`/`omp simd`:
+//! direct loops vectorise where the compiler can prove it with `restrict`, and a
+//! floating-point Global reduction is never reordered (results stay identical to the
+//! sequential order).
 //!
 //! For a **Mat** argument (assembled through a row map of arity `ar` and a column map of arity
 //! `ac`, block dims `rd x cd`), `args[i]` is the matrix's block CSR values (`double`, block `k`
@@ -145,13 +147,11 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
     }
     let user = (first, s.lines().count());
     s.push('\n');
-    // `flatten`: every call in the wrapper, the kernel's and the kernel's own calls, is inlined
-    // where possible, so the kernel body is specialised for this loop's constant dims,
-    // arities and pointers whatever its declaration (plain, `static`, `static inline`). GCC 12
-    // at -O3 leaves large kernels (Airfoil's res_calc, adt_calc) as calls otherwise.
+    // No `flatten`/`always_inline`: the compiler decides whether to inline the kernel (see
+    // the module docs: forcing it made Airfoil's res_calc slower).
     let _ = writeln!(
         s,
-        "__attribute__((visibility(\"default\"), flatten))\nvoid {ENTRY}(int start, int end, void **args, const int **maps)\n{{"
+        "__attribute__((visibility(\"default\")))\nvoid {ENTRY}(int start, int end, void **args, const int **maps)\n{{"
     );
     // One typed base pointer per distinct Dat, one pointer per distinct map: loaded once,
     // before the loop. Every access to a Dat in this function goes through its one pointer
@@ -430,7 +430,10 @@ mod tests {
             src.contains("    const int *r0 = m0 + (long)n * 3;\n"),
             "{src}"
         );
-        assert!(src.contains("__attribute__((visibility(\"default\"), flatten))"));
+        assert!(
+            src.contains("__attribute__((visibility(\"default\")))\nvoid op2_loop("),
+            "{src}"
+        );
     }
 
     #[test]
