@@ -220,7 +220,10 @@ impl MeshFile {
     /// True if `path` starts like an op2 mesh file (its magic bytes).
     pub fn is_mesh_file(path: impl AsRef<Path>) -> bool {
         let mut head = [0u8; 8];
-        File::open(path).and_then(|f| f.read_exact_at(&mut head, 0)).is_ok() && &head == MAGIC
+        File::open(path)
+            .and_then(|f| f.read_exact_at(&mut head, 0))
+            .is_ok()
+            && &head == MAGIC
     }
 
     fn open_local(path: &Path) -> Result<MeshFile> {

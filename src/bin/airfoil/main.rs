@@ -305,10 +305,14 @@ fn read_h5(
     for name in ["gam", "gm1", "cfl", "eps", "qinf"] {
         let (file, kernels) = (f.constant::<f64>(name)?, output::constant(name));
         if file != kernels {
-            return Err(op2::Error::invalid(
-                format!("airfoil --mesh-h5 {}", path.display()),
-                format!("constant `{name}` is {file:?} in the file but {kernels:?} in the kernels"),
-            ));
+            // Every rank read the same constants and fails here alike: a collective error.
+            return Err(op2::Error::Remote {
+                rank: 0,
+                detail: format!(
+                    "airfoil --mesh-h5 {}: constant `{name}` is {file:?} in the file but {kernels:?} in the kernels",
+                    path.display()
+                ),
+            });
         }
     }
     let block = f

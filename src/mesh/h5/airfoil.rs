@@ -47,11 +47,11 @@ impl AirfoilMesh {
             .set("edges")
             .set("bedges")
             .set("cells")
-            .map("pedge", "edges", "nodes")
-            .map("pecell", "edges", "cells")
-            .map("pbedge", "bedges", "nodes")
-            .map("pbecell", "bedges", "cells")
-            .map("pcell", "cells", "nodes")
+            .map("pedge", "edges", "nodes", 2)
+            .map("pecell", "edges", "cells", 2)
+            .map("pbedge", "bedges", "nodes", 2)
+            .map("pbecell", "bedges", "cells", 1)
+            .map("pcell", "cells", "nodes", 4)
             .coordinates("p_x", "nodes")
     }
 

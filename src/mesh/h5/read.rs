@@ -24,19 +24,19 @@ const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 /// Which datasets of an OP2 HDF5 file make the mesh. OP2's files do not say which sets a map
 /// joins (the program declares it: `op_decl_map_hdf5(edges, nodes, 2, file, "pedge")`), so the
-/// reader is told; arities and dat dims come from the datasets' shapes.
+/// reader is told, with each map's arity (checked against the dataset's shape).
 ///
 /// ```
 /// let airfoil = op2::mesh::H5Layout::new()
 ///     .set("nodes").set("cells")
-///     .map("pcell", "cells", "nodes")
+///     .map("pcell", "cells", "nodes", 4)
 ///     .coordinates("p_x", "nodes");
 /// assert_eq!(airfoil.sets(), ["nodes", "cells"]);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct H5Layout {
     sets: Vec<String>,
-    maps: Vec<(String, String, String)>,
+    maps: Vec<(String, String, String, usize)>,
     coords: Option<(String, String)>,
 }
 
@@ -52,9 +52,10 @@ impl H5Layout {
         self
     }
 
-    /// A map `from -> to`: a dataset `name` of integers, shape `[size(from), arity]`.
-    pub fn map(mut self, name: &str, from: &str, to: &str) -> Self {
-        self.maps.push((name.into(), from.into(), to.into()));
+    /// A map `from -> to` with `arity` targets per element: a dataset `name` of integers,
+    /// shape `[size(from), arity]` (OP2: `op_decl_map_hdf5(from, to, arity, file, name)`).
+    pub fn map(mut self, name: &str, from: &str, to: &str, arity: usize) -> Self {
+        self.maps.push((name.into(), from.into(), to.into(), arity));
         self
     }
 
@@ -238,7 +239,7 @@ impl H5MeshFile {
                     Error::invalid("H5Layout", format!("{what}: no set `{set}` in the layout"))
                 })
         };
-        for (name, from, to) in &layout.maps {
+        for (name, from, to, want) in &layout.maps {
             let what = format!("map `{name}`");
             let (nf, nt) = (size_of(from, &what)?, size_of(to, &what)?);
             let r = (|| {
@@ -247,6 +248,12 @@ impl H5MeshFile {
                     return Err(self.err(name, format!("a map holds integers, found {t:?}")));
                 }
                 let arity = self.check_rows(name, &ds, &shape, nf)?;
+                if arity != *want {
+                    return Err(self.err(
+                        name,
+                        format!("shape {shape:?}: arity {arity}, the program expects {want}"),
+                    ));
+                }
                 Ok((ds, arity))
             })();
             let (ds, arity) = agree_detail(self.comm, r)?;
