@@ -267,7 +267,11 @@ fn bad_hdf5_files_are_clear_errors_naming_file_and_dataset_on_every_rank() {
 
     let cases: [(&str, usize, &[&str]); 4] = [
         ("missing", 2, &["dataset `pcell`: not in the file"]),
-        ("shape", 3, &["dataset `pcell`: shape [300, 3]: arity 3, the program expects 4"]),
+        (
+            "shape",
+            3,
+            &["dataset `pcell`: shape [300, 3]: arity 3, the program expects 4"],
+        ),
         ("type", 2, &["dataset `p_x`: stored as int, read as double"]),
         (
             "out-of-range",
