@@ -72,7 +72,9 @@ impl H5Layout {
 }
 
 /// An OP2 HDF5 mesh file, open on every rank of a communicator (with HDF5's MPI-IO driver
-/// on more than one rank). See `docs/MESH-INPUT.md` for the layout.
+/// on more than one rank). See `docs/MESH-INPUT.md` for the layout. Closing it (drop) is
+/// collective on more than one rank: drop it on every rank at the same point, before the
+/// runtime finalizes MPI (every method agrees on errors, so an early `?` return does).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
