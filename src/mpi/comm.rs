@@ -666,6 +666,7 @@ pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
 /// Like [`agree`], but every rank learns the first failed rank's own message (one allgather of
 /// the messages): for errors that name what is at fault (a file, a dataset, an element), which
 /// the other ranks should print too. On a one-rank communicator the error is returned as is.
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
 pub(crate) fn agree_detail<T>(comm: Comm, r: Result<T>) -> Result<T> {
     if comm.size() == 1 {
         return r;
