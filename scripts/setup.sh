@@ -29,6 +29,11 @@ if ! python3 -c "import meshio" >/dev/null 2>&1; then
   echo "setup: installing the Python package meshio"
   python3 -m pip install --quiet meshio </dev/null || python3 -m pip install --quiet --user meshio </dev/null
 fi
+# h5py (with its own HDF5 library) checks op2's HDF5 mesh files independently (scripts/check_h5.py).
+if ! python3 -c "import h5py" >/dev/null 2>&1; then
+  echo "setup: installing the Python package h5py"
+  python3 -m pip install --quiet h5py </dev/null || python3 -m pip install --quiet --user h5py </dev/null
+fi
 # matplotlib draws the scaling study's plots (bench/plot_scaling.py).
 if ! python3 -c "import matplotlib" >/dev/null 2>&1; then
   echo "setup: installing the Python package matplotlib"

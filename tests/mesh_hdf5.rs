@@ -182,6 +182,50 @@ fn standard_airfoil_from_hdf5_at_100_iterations_matches_the_ascii_rank_0_path() 
     assert!(close(final_rms(&out), final_rms(&base)));
 }
 
+fn check_h5_py(args: &[&Path]) -> String {
+    let out = Command::new("python3")
+        .arg("scripts/check_h5.py")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+fn an_independent_hdf5_library_reads_our_layout_and_we_read_its_file() {
+    // h5py (scripts/setup.sh installs it) brings its own HDF5 library.
+    let dir = tempfile::tempdir().unwrap();
+    let ascii = dir.path().join("new_grid.dat");
+    naca0012(30, 40).unwrap().write_op2(&ascii).unwrap();
+    let (ours, theirs) = (dir.path().join("ours.h5"), dir.path().join("theirs.h5"));
+    convert(&[ascii.to_str().unwrap()], &ours);
+    let check = check_h5_py(&[Path::new("check"), &ascii, &ours]);
+    assert!(check.starts_with("h5 layout ok"), "{check}");
+    // A file OP2's way, written without op2, gives the ASCII rank-0 path's answer.
+    check_h5_py(&[Path::new("write"), &ascii, &theirs]);
+    let base = run(
+        1,
+        "airfoil",
+        &["--iters", "50", "--mesh", ascii.to_str().unwrap()],
+        300,
+    );
+    base.assert_ok();
+    let out = run(
+        3,
+        "airfoil",
+        &["--iters", "50", "--mesh-h5", theirs.to_str().unwrap()],
+        300,
+    );
+    out.assert_ok();
+    assert!(close(final_rms(&out), final_rms(&base)), "{}", out.stdout);
+}
+
 /// An Airfoil HDF5 file like `AirfoilMesh::write_h5`'s, with one thing broken by `bad`.
 fn write_variant(path: &Path, m: &AirfoilMesh, bad: &str) {
     let mut w = H5Writer::create(path).unwrap();
