@@ -7,7 +7,7 @@
 //! [`Error::InvalidArgument`] naming the file and the dataset, returned by every rank (as
 //! [`Error::Remote`] naming the rank that found it, on more than one rank).
 
-use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
@@ -19,7 +19,7 @@ use crate::mesh::block::{block_range, MeshBlock};
 use crate::mesh::h5::{ffi, op2_c_type};
 use crate::mpi::comm::{agree_detail, Comm};
 
-/// HDF5's file signature (at offset 0 unless the file has a user block).
+/// HDF5's file signature (at offset 0, or 512, 1024, ... after a user block).
 const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 /// Which datasets of an OP2 HDF5 file make the mesh. OP2's files do not say which sets a map
@@ -122,14 +122,22 @@ impl H5MeshFile {
         let what = format!("H5MeshFile({})", path.display());
         let looked = std::fs::File::open(&path)
             .map_err(|e| Error::io("open", &path, e))
-            .and_then(|mut f| {
-                let mut sig = [0u8; 8];
-                match f.read_exact(&mut sig) {
-                    Ok(()) if &sig == SIGNATURE => Ok(()),
-                    _ => Err(Error::invalid(
+            .and_then(|f| {
+                // At 0, or after a user block of 512, 1024, 2048, ... bytes.
+                let found = std::iter::once(0u64)
+                    .chain((9..40).map(|k| 1u64 << k))
+                    .map_while(|at| {
+                        let mut sig = [0u8; 8];
+                        f.read_exact_at(&mut sig, at).ok().map(|()| sig)
+                    })
+                    .any(|sig| &sig == SIGNATURE);
+                if found {
+                    Ok(())
+                } else {
+                    Err(Error::invalid(
                         &what,
                         "not an HDF5 file (no HDF5 signature)",
-                    )),
+                    ))
                 }
             });
         agree_detail(comm, looked)?;
