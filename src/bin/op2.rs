@@ -30,8 +30,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: CacheCmd,
     },
-    /// Mesh files: convert OP2's ASCII Airfoil mesh (new_grid.dat) or a generated NACA0012
-    /// mesh into op2's parallel mesh file, which every rank reads its own block of.
+    /// Mesh files: convert OP2's ASCII Airfoil mesh (new_grid.dat), an op2 mesh file or a
+    /// generated NACA0012 mesh into op2's parallel mesh file or OP2's HDF5 layout
+    /// (new_grid.h5), which every rank reads its own block of.
     Mesh {
         #[command(subcommand)]
         cmd: MeshCmd,
@@ -40,14 +41,20 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum MeshCmd {
-    /// Write an op2 mesh file from OP2's ASCII `new_grid.dat` (INPUT), or with `--naca I J`
-    /// from a generated NACA0012 mesh of I x J cells per block (standard: 400 600).
+    /// Write an Airfoil mesh file from OP2's ASCII `new_grid.dat` or an op2 mesh file (INPUT),
+    /// or with `--naca I J` from a generated NACA0012 mesh of I x J cells per block (standard:
+    /// 400 600). The output is OP2's HDF5 layout if its name ends in `.h5` (or with
+    /// `--format h5`), else op2's binary mesh file.
     Convert {
-        /// OP2 ASCII mesh file (omit with --naca).
+        /// OP2 ASCII mesh file or op2 mesh file (omit with --naca).
         input: Option<PathBuf>,
         /// Output file.
         #[arg(long, short)]
         output: PathBuf,
+        /// Output format: `h5` (OP2's HDF5 layout) or `op2mesh` (op2's binary file); default
+        /// from the output's extension (`.h5`: h5, else op2mesh).
+        #[arg(long, value_parser = ["h5", "op2mesh"])]
+        format: Option<String>,
         /// Generate the NACA0012 mesh of size I J instead of reading INPUT.
         #[arg(long, num_args = 2, value_names = ["I", "J"])]
         naca: Option<Vec<usize>>,
@@ -59,9 +66,13 @@ fn mesh(cmd: MeshCmd) -> op2::Result<ExitCode> {
         MeshCmd::Convert {
             input,
             output,
+            format,
             naca,
         } => {
             let m = match (input, naca) {
+                (Some(p), None) if op2::mesh::MeshFile::is_mesh_file(&p) => {
+                    op2::mesh::AirfoilMesh::read_mesh_file(p)?
+                }
                 (Some(p), None) => op2::mesh::AirfoilMesh::read_op2(p)?,
                 (None, Some(ij)) => op2::mesh::naca0012(ij[0], ij[1])?,
                 _ => {
@@ -71,7 +82,15 @@ fn mesh(cmd: MeshCmd) -> op2::Result<ExitCode> {
                     ))
                 }
             };
-            m.write_mesh_file(&output)?;
+            let h5 = match format.as_deref() {
+                Some(f) => f == "h5",
+                None => output.extension().is_some_and(|e| e == "h5"),
+            };
+            if h5 {
+                write_h5(&m, &output)?;
+            } else {
+                m.write_mesh_file(&output)?;
+            }
             println!(
                 "wrote {}: {} nodes, {} cells, {} edges, {} boundary edges",
                 output.display(),
@@ -83,6 +102,19 @@ fn mesh(cmd: MeshCmd) -> op2::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+#[cfg(feature = "hdf5")]
+fn write_h5(m: &op2::mesh::AirfoilMesh, path: &std::path::Path) -> op2::Result<()> {
+    m.write_h5(path)
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn write_h5(_: &op2::mesh::AirfoilMesh, _: &std::path::Path) -> op2::Result<()> {
+    Err(op2::Error::invalid(
+        "op2 mesh convert",
+        "this op2 was built without the `hdf5` feature (cargo build --features hdf5)",
+    ))
 }
 
 #[derive(Subcommand)]

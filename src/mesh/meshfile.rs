@@ -217,6 +217,15 @@ impl MeshFile {
         agree(comm, MeshFile::open_local(path.as_ref()))
     }
 
+    /// True if `path` starts like an op2 mesh file (its magic bytes).
+    pub fn is_mesh_file(path: impl AsRef<Path>) -> bool {
+        let mut head = [0u8; 8];
+        File::open(path)
+            .and_then(|f| f.read_exact_at(&mut head, 0))
+            .is_ok()
+            && &head == MAGIC
+    }
+
     fn open_local(path: &Path) -> Result<MeshFile> {
         let what = format!("MeshFile({})", path.display());
         let bad = |d: String| Error::invalid(&what, d);
@@ -417,6 +426,53 @@ impl crate::mesh::airfoil::AirfoilMesh {
             .add_map("pbedge", "bedges", "nodes", 2, self.bedge.clone())
             .add_map("pbecell", "bedges", "cells", 1, self.becell.clone())
             .coordinates("nodes", 2, self.x.clone())
+    }
+
+    /// Read an Airfoil mesh back from an op2 mesh file written by [`Self::write_mesh_file`]
+    /// (OP2's Airfoil names), whole, in this process: for converters.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let m = op2::mesh::naca0012(3, 2).unwrap();
+    /// m.write_mesh_file(dir.path().join("g.op2mesh")).unwrap();
+    /// let back = op2::mesh::AirfoilMesh::read_mesh_file(dir.path().join("g.op2mesh")).unwrap();
+    /// assert!(back == m);
+    /// ```
+    pub fn read_mesh_file(path: impl AsRef<Path>) -> Result<crate::mesh::AirfoilMesh> {
+        let path = path.as_ref();
+        let what = format!("AirfoilMesh::read_mesh_file({})", path.display());
+        let comm = Comm::serial();
+        let f = MeshFile::open_local(path)?;
+        let b = f.block_local(comm)?;
+        let size = |n: &str| {
+            b.sets
+                .iter()
+                .find(|s| s.name == n)
+                .map(|s| s.size)
+                .ok_or_else(|| Error::invalid(&what, format!("no set `{n}` (not an Airfoil mesh)")))
+        };
+        let map = |n: &str| {
+            b.maps
+                .iter()
+                .find(|m| m.name == n)
+                .map(|m| m.values.clone())
+                .ok_or_else(|| Error::invalid(&what, format!("no map `{n}` (not an Airfoil mesh)")))
+        };
+        let m = crate::mesh::AirfoilMesh {
+            nnode: size("nodes")?,
+            ncell: size("cells")?,
+            nedge: size("edges")?,
+            nbedge: size("bedges")?,
+            x: f.dat_block_local::<f64>(comm, "p_x")?,
+            cell: map("pcell")?,
+            edge: map("pedge")?,
+            ecell: map("pecell")?,
+            bedge: map("pbedge")?,
+            becell: map("pbecell")?,
+            bound: f.dat_block_local::<i32>(comm, "p_bound")?,
+        };
+        m.validate()?;
+        Ok(m)
     }
 
     /// Write the mesh as an op2 mesh file ([`MeshFile`]): the sets and maps of

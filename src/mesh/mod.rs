@@ -8,7 +8,8 @@
 //!   ([`distribute()`]);
 //! * **parallel path**: every rank holds its own contiguous block of each set ([`MeshBlock`],
 //!   e.g. read from a [`MeshFile`]); the blocks are partitioned in parallel and migrate to
-//!   their owners ([`distribute_blocks`]). No rank ever holds the whole mesh.
+//!   their owners ([`distribute_blocks`]). No rank ever holds the whole mesh. Blocks come from
+//!   op2's own binary file ([`MeshFile`]) or OP2's HDF5 layout (`h5`, the `hdf5` feature).
 //!
 //! The readers and generators know nothing of Sets, Maps or MPI; the distribution builds those
 //! from the arrays.
@@ -16,6 +17,8 @@ pub mod airfoil;
 pub mod block;
 pub mod distribute;
 pub mod global;
+#[cfg(feature = "hdf5")]
+pub mod h5;
 pub mod local;
 pub mod meshfile;
 pub mod meshgen;
@@ -31,6 +34,8 @@ pub use airfoil::AirfoilMesh;
 pub use block::{block_range, MeshBlock};
 pub use distribute::distribute;
 pub use global::GlobalMesh;
+#[cfg(feature = "hdf5")]
+pub use h5::{airfoil_constants, H5Layout, H5MeshFile, H5Writer};
 pub use local::DistributedMesh;
 pub use meshfile::{FileDat, MeshFile, MeshFileWriter};
 pub use meshgen::{unit_square, TriMesh};

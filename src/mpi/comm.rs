@@ -232,6 +232,15 @@ impl Comm {
         }
     }
 
+    /// The raw MPI communicator, for a library that runs its own MPI on it (HDF5's MPI-IO
+    /// driver), or `None` where op2 uses no MPI (a serial or one-rank communicator). Errors
+    /// after finalize.
+    #[cfg(feature = "hdf5")]
+    pub(crate) fn raw_mpi(&self) -> Result<Option<mpi::ffi::MPI_Comm>> {
+        use mpi::raw::AsRaw;
+        Ok(self.mpi()?.map(|c| c.as_raw()))
+    }
+
     /// Number of ranks of this communicator on this node: ranks with the same processor name
     /// (one allgather; see `node_layout` for why not MPI_Comm_split_type). Collective: every
     /// rank must call it. 1 for a serial communicator.
@@ -651,5 +660,27 @@ pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
             detail: "it could not build its part of the distributed data (see its message)".into(),
         }),
         Ok(v) => Ok(v),
+    }
+}
+
+/// Like [`agree`], but every rank learns the first failed rank's own message (one allgather of
+/// the messages): for errors that name what is at fault (a file, a dataset, an element), which
+/// the other ranks should print too. On a one-rank communicator the error is returned as is.
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
+pub(crate) fn agree_detail<T>(comm: Comm, r: Result<T>) -> Result<T> {
+    if comm.size() == 1 {
+        return r;
+    }
+    let mine = match &r {
+        Err(e) => e.to_string().into_bytes(),
+        Ok(_) => Vec::new(),
+    };
+    let all = comm.allgather_bytes(&mine)?;
+    match all.iter().position(|m| !m.is_empty()) {
+        None => r,
+        Some(first) => Err(Error::Remote {
+            rank: first as i32,
+            detail: String::from_utf8_lossy(&all[first]).into_owned(),
+        }),
     }
 }

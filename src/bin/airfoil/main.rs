@@ -5,12 +5,14 @@
 //! iterations, and for the standard mesh a final comparison with OP2's published value.
 //!
 //! ```text
-//! mpiexec -n 4 airfoil [--iters N] [--i I --j J | --mesh new_grid.dat | --mesh-bin grid.op2mesh]
+//! mpiexec -n 4 airfoil [--iters N] [--i I --j J | --mesh new_grid.dat | --mesh-bin grid.op2mesh
+//!                       | --mesh-h5 new_grid.h5]
 //!                      [--partitioner rcb|parallel-rcb|block|metis] [--vtu out.vtu] [--png out.png]
 //! ```
-//! With `--mesh-bin` (a file from `op2 mesh convert`) the mesh takes the parallel path: every
-//! rank reads its own block and the blocks migrate to their owners; no rank holds the whole
-//! mesh. Otherwise rank 0 builds or reads the whole mesh and scatters it.
+//! With `--mesh-bin` or `--mesh-h5` (files from `op2 mesh convert`; `--mesh-h5` reads OP2's
+//! own `new_grid.h5` too) the mesh takes the parallel path: every rank reads its own block and
+//! the blocks migrate to their owners; no rank holds the whole mesh. Otherwise rank 0 builds
+//! or reads the whole mesh and scatters it.
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -40,7 +42,11 @@ struct Args {
     /// Read an op2 mesh file (`op2 mesh convert`) in parallel: each rank reads its block.
     #[arg(long, conflicts_with = "mesh")]
     mesh_bin: Option<std::path::PathBuf>,
-    /// Partitioner: rcb (default; in parallel with --mesh-bin), parallel-rcb (the same),
+    /// Read OP2's HDF5 mesh file (new_grid.h5 layout, `op2 mesh convert -o grid.h5`) in
+    /// parallel: each rank reads its block with collective MPI-IO (the `hdf5` feature).
+    #[arg(long, conflicts_with_all = ["mesh", "mesh_bin"])]
+    mesh_h5: Option<std::path::PathBuf>,
+    /// Partitioner: rcb (default; in parallel with --mesh-bin/--mesh-h5), parallel-rcb (the same),
     /// block, or metis (rank-0 path only).
     #[arg(long, default_value = "rcb")]
     partitioner: op2::mesh::Partitioner,
@@ -62,14 +68,19 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
     let root = comm.is_root();
     let t_setup = Instant::now();
     let qinf = output::qinf();
-    let (global, dm, p_x, p_bound, p_q) = match &args.mesh_bin {
-        Some(path) => {
-            if args.vtu.is_some() || args.png.is_some() {
-                return Err(op2::Error::invalid(
-                    "airfoil",
-                    "--vtu/--png need the whole mesh on rank 0: use --mesh, not --mesh-bin",
-                ));
-            }
+    let parallel = args.mesh_bin.is_some() || args.mesh_h5.is_some();
+    if parallel && (args.vtu.is_some() || args.png.is_some()) {
+        return Err(op2::Error::invalid(
+            "airfoil",
+            "--vtu/--png need the whole mesh on rank 0: use --mesh, not --mesh-bin/--mesh-h5",
+        ));
+    }
+    let (global, dm, p_x, p_bound, p_q) = match (&args.mesh_bin, &args.mesh_h5) {
+        (None, Some(path)) => {
+            let (dm, p_x, p_bound, p_q) = read_h5(comm, path, args.partitioner)?;
+            (None, dm, p_x, p_bound, p_q)
+        }
+        (Some(path), _) => {
             let f = op2::mesh::MeshFile::open(comm, path)?;
             let block = f.block(comm)?.partitioner(args.partitioner);
             let dm = op2::mesh::distribute_blocks(comm, block)?;
@@ -85,7 +96,7 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
             let p_q = Dat::named("p_q", &DataSet::new(dm.set("cells")?, 4)?, q)?;
             (None, dm, p_x, p_bound, p_q)
         }
-        None => {
+        (None, None) => {
             // Rank 0 builds or reads the global mesh; everyone receives its part.
             let global = if root {
                 Some(match &args.mesh {
@@ -140,7 +151,7 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
         dm.map("pbecell")?,
     );
     let ncell_global = cells.global_size();
-    output::mesh_report(comm, &dm, t_dist, args.mesh_bin.is_some(), args.partitioner)?;
+    output::mesh_report(comm, &dm, t_dist, parallel, args.partitioner)?;
 
     let ds4 = DataSet::new(cells, 4)?;
     let p_qold = Dat::zeros(&ds4, DType::F64);
@@ -280,6 +291,55 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
         }
     }
     Ok(passed)
+}
+
+/// The mesh and the dats `p_x`, `p_bound`, `p_q` from OP2's HDF5 layout, each rank reading
+/// its block. The file's flow constants must be the kernels' (compiled into kernels.c).
+#[cfg(feature = "hdf5")]
+fn read_h5(
+    comm: op2::Comm,
+    path: &std::path::Path,
+    partitioner: op2::mesh::Partitioner,
+) -> op2::Result<(op2::DistributedMesh, Dat, Dat, Dat)> {
+    let f = op2::mesh::H5MeshFile::open(comm, path)?;
+    for name in ["gam", "gm1", "cfl", "eps", "qinf"] {
+        let (file, kernels) = (f.constant::<f64>(name)?, output::constant(name));
+        if file != kernels {
+            // Every rank read the same constants and fails here alike: a collective error.
+            return Err(op2::Error::Remote {
+                rank: 0,
+                detail: format!(
+                    "airfoil --mesh-h5 {}: constant `{name}` is {file:?} in the file but {kernels:?} in the kernels",
+                    path.display()
+                ),
+            });
+        }
+    }
+    let block = f
+        .block(&op2::mesh::AirfoilMesh::h5_layout())?
+        .partitioner(partitioner);
+    let dm = op2::mesh::distribute_blocks(comm, block)?;
+    let p_x = dm.dat_from_block("p_x", "nodes", 2, f.dat_block::<f64>("p_x", "nodes", 2)?)?;
+    let p_bound = dm.dat_from_block(
+        "p_bound",
+        "bedges",
+        1,
+        f.dat_block::<i32>("p_bound", "bedges", 1)?,
+    )?;
+    let p_q = dm.dat_from_block("p_q", "cells", 4, f.dat_block::<f64>("p_q", "cells", 4)?)?;
+    Ok((dm, p_x, p_bound, p_q))
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn read_h5(
+    _: op2::Comm,
+    _: &std::path::Path,
+    _: op2::mesh::Partitioner,
+) -> op2::Result<(op2::DistributedMesh, Dat, Dat, Dat)> {
+    Err(op2::Error::invalid(
+        "airfoil --mesh-h5",
+        "this airfoil was built without the `hdf5` feature (cargo build --features hdf5)",
+    ))
 }
 
 fn main() -> ExitCode {

@@ -6,7 +6,7 @@ use op2::{Comm, Error, ReduceOp, Result};
 
 /// A `static const double NAME = VALUE;` (or the array `qinf`) from kernels.c: the kernels'
 /// constants have one source of truth.
-fn constant(name: &str) -> Vec<f64> {
+pub fn constant(name: &str) -> Vec<f64> {
     let src = super::KERNELS;
     let start = src
         .find(&format!("static const double {name}"))
