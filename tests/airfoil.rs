@@ -97,20 +97,11 @@ fn full_run_passes(np: usize, threads: Option<usize>) {
 
 #[test]
 #[ignore = "slow (full benchmark); scripts/test.sh runs it with --include-ignored"]
-fn full_1000_iterations_on_one_rank_from_hdf5_pass() {
-    full_run_passes(1, Some(1));
-}
-
-#[test]
-#[ignore = "slow (full benchmark); scripts/test.sh runs it with --include-ignored"]
-fn full_1000_iterations_on_one_rank_with_two_threads_pass() {
-    let out = airfoil_threads(1, &["--progress", "0"], 1500, Some(2));
-    assert_history(&out, 10);
-    assert!(
-        out.stdout.contains("This test is considered PASSED"),
-        "{}",
-        out.stdout
-    );
+fn full_1000_iterations_on_one_rank_with_two_threads_from_hdf5_pass() {
+    // Issue 13: Airfoil PASSED with threads at 1 rank (the ASCII rank-0 path is checked
+    // against OP2 at 100 iterations above; one 1000-iteration run per rank count keeps the
+    // suite's time down).
+    full_run_passes(1, Some(2));
 }
 
 #[test]
