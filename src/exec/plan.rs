@@ -25,7 +25,7 @@ use crate::cache::object::Entry;
 use crate::data::access::Access;
 use crate::data::set::Set;
 use crate::error::Result;
-use crate::exec::arg::{Arg, ArgKind, Path};
+use crate::exec::arg::{first_alias, Arg, ArgKind, Path};
 use crate::exec::colour::{self, Schedule, Written};
 use crate::exec::threads;
 use crate::exec::timing::{self, TimingSlot};
@@ -144,12 +144,8 @@ fn key(class_key: u128, args: &[Arg], threads: usize, block: usize) -> Vec<u64> 
     k.push(block as u64);
     for (i, a) in args.iter().enumerate() {
         match &a.0 {
-            ArgKind::Dat { dat, path, .. } => {
-                let first = args[..i]
-                    .iter()
-                    .position(|b| matches!(&b.0, ArgKind::Dat { dat: d, .. } if d.ptr_eq(dat)))
-                    .unwrap_or(i);
-                k.push(1 + first as u64);
+            ArgKind::Dat { path, .. } => {
+                k.push(1 + first_alias(args, i) as u64);
                 match path {
                     Path::Direct => k.push(0),
                     Path::Index(m, _) | Path::Vector(m) => k.push(m.id()),
@@ -159,11 +155,7 @@ fn key(class_key: u128, args: &[Arg], threads: usize, block: usize) -> Vec<u64> 
             ArgKind::Mat {
                 mat, rmap, cmap, ..
             } => {
-                let first = args[..i]
-                    .iter()
-                    .position(|b| matches!(&b.0, ArgKind::Mat { mat: m, .. } if m.ptr_eq(mat)))
-                    .unwrap_or(i);
-                k.push(1 + first as u64);
+                k.push(1 + first_alias(args, i) as u64);
                 k.push(mat.sparsity().id());
                 k.push(rmap.id());
                 k.push(cmap.id());
