@@ -77,7 +77,8 @@ pub(crate) fn touch(held: &Held) -> bool {
         return false;
     }
     held.last_used.store(tick(), Ordering::Relaxed);
-    stats::hit(CACHE_NAME);
+    static HITS: stats::HitCounter = stats::HitCounter::new(CACHE_NAME);
+    HITS.hit();
     true
 }
 

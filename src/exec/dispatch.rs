@@ -39,13 +39,28 @@ use crate::jit::kernel::Kernel;
 /// and replaces the slot.
 const SLOTS: usize = 256;
 
-/// One call's identity (see the module documentation): its words are visited, never stored,
-/// except when the full path remembers them.
-pub(crate) struct Ident<'a> {
-    kernel: &'a Kernel,
-    set: &'a Set,
-    args: &'a [Arg],
-    epoch: u64,
+const HEADER: usize = 5;
+/// Identity words kept on the stack: the header and 8 arguments (longer loops use the heap).
+const INLINE: usize = HEADER + 4 * 8;
+
+/// Storage for one call's identity words, in the caller's frame (never moved).
+pub(crate) struct Words {
+    inline: [u64; INLINE],
+    spill: Vec<u64>,
+}
+
+impl Words {
+    pub(crate) fn new() -> Words {
+        Words {
+            inline: [0; INLINE],
+            spill: Vec::new(),
+        }
+    }
+}
+
+/// One call's identity (see the module documentation).
+pub(crate) struct Ident<'w> {
+    words: &'w [u64],
     hash: u64,
 }
 
@@ -63,50 +78,40 @@ fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
 }
 
-impl<'a> Ident<'a> {
-    /// The identity of `kernel` over `set` with `args`. `epoch` is the configuration epoch,
-    /// read before the full path reads the configuration.
-    pub(crate) fn of(kernel: &'a Kernel, set: &'a Set, args: &'a [Arg], epoch: u64) -> Self {
-        let mut id = Ident {
-            kernel,
-            set,
-            args,
-            epoch,
-            hash: 0,
+impl<'w> Ident<'w> {
+    /// The identity of `kernel` over `set` with `args`, written into `buf`. `epoch` is the
+    /// configuration epoch, read before the full path reads the configuration.
+    pub(crate) fn of(
+        kernel: &Kernel,
+        set: &Set,
+        args: &[Arg],
+        epoch: u64,
+        buf: &'w mut Words,
+    ) -> Ident<'w> {
+        let len = HEADER + 4 * args.len();
+        let words: &'w mut [u64] = if len <= INLINE {
+            &mut buf.inline[..len]
+        } else {
+            buf.spill.resize(len, 0);
+            &mut buf.spill
         };
-        let mut h = 0;
-        id.visit(|w| {
-            h = mix(h, w);
-            true
-        });
-        id.hash = h;
-        id
-    }
-
-    /// Feed every identity word to `f` until it returns false; returns whether all were fed.
-    #[inline]
-    fn visit(&self, mut f: impl FnMut(u64) -> bool) -> bool {
-        let kh = self.kernel.0.hash;
-        let header = [
+        let kh = kernel.0.hash;
+        words[..HEADER].copy_from_slice(&[
             kh as u64,
             (kh >> 64) as u64,
-            self.set.id(),
-            self.epoch,
-            self.args.len() as u64,
-        ];
-        if !header.into_iter().all(&mut f) {
-            return false;
+            set.id(),
+            epoch,
+            args.len() as u64,
+        ]);
+        for (i, (a, w)) in args
+            .iter()
+            .zip(words[HEADER..].chunks_exact_mut(4))
+            .enumerate()
+        {
+            w.copy_from_slice(&arg_words(args, i, a));
         }
-        for (i, a) in self.args.iter().enumerate() {
-            if !arg_words(self.args, i, a).into_iter().all(&mut f) {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn words_len(&self) -> usize {
-        5 + 4 * self.args.len()
+        let hash = words.iter().fold(0, |h, &w| mix(h, w));
+        Ident { words, hash }
     }
 
     fn slot(&self) -> usize {
@@ -119,11 +124,7 @@ impl<'a> Ident<'a> {
         let (class, plan) = TABLE.with(|t| {
             let t = t.borrow();
             let r = t.get(self.slot())?.as_ref()?;
-            if r.words.len() != self.words_len() {
-                return None;
-            }
-            let mut stored = r.words.iter();
-            if !self.visit(|w| stored.next() == Some(&w)) {
+            if *r.words != *self.words {
                 return None;
             }
             Some((r.class.upgrade()?, r.plan.upgrade()?))
@@ -131,19 +132,15 @@ impl<'a> Ident<'a> {
         if !memory::touch(&class) {
             return None;
         }
-        stats::hit(plan::CACHE_NAME);
+        static PLAN_HITS: stats::HitCounter = stats::HitCounter::new(plan::CACHE_NAME);
+        PLAN_HITS.hit();
         Some((class, plan))
     }
 
     /// Remember what the full path found for these words.
     pub(crate) fn remember(&self, class: &Arc<Held>, plan: &Arc<Entry<Plan>>) {
-        let mut words = Vec::with_capacity(self.words_len());
-        self.visit(|w| {
-            words.push(w);
-            true
-        });
         let r = Remembered {
-            words: words.into(),
+            words: self.words.into(),
             class: Arc::downgrade(class),
             plan: Arc::downgrade(plan),
         };

@@ -26,7 +26,7 @@ use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::exec::arg::{shapes, Arg, ArgKind, Path};
 use crate::exec::blocks::Blocks;
-use crate::exec::dispatch::Ident;
+use crate::exec::dispatch::{Ident, Words};
 use crate::exec::plan::{plan_for, Plan, Slot};
 use crate::jit::ffi::LoadedKernel;
 use crate::jit::kernel::Kernel;
@@ -55,7 +55,8 @@ use crate::mpi::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE a
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let t0 = std::time::Instant::now();
     crate::mpi::comm::watch_context(kernel.name());
-    let ident = Ident::of(kernel, set, args, crate::config::epoch());
+    let mut words = Words::new();
+    let ident = Ident::of(kernel, set, args, crate::config::epoch(), &mut words);
     let (class, plan) = match ident.find() {
         Some(hit) => hit,
         None => resolve(kernel, set, args, &ident)?,
@@ -119,6 +120,47 @@ fn lookup(
 /// Argument and map pointer tables up to this many arguments live on the stack.
 const INLINE_ARGS: usize = 8;
 
+/// The argument and map pointer tables of one run, in argument order.
+struct PtrTables {
+    n: usize,
+    ptrs: [*mut c_void; INLINE_ARGS],
+    maps: [*const i32; INLINE_ARGS],
+    spill: (Vec<*mut c_void>, Vec<*const i32>),
+}
+
+impl PtrTables {
+    fn new(n: usize) -> PtrTables {
+        let mut spill = (Vec::new(), Vec::new());
+        if n > INLINE_ARGS {
+            spill.0.resize(n, std::ptr::null_mut());
+            spill.1.resize(n, std::ptr::null());
+        }
+        PtrTables {
+            n,
+            ptrs: [std::ptr::null_mut(); INLINE_ARGS],
+            maps: [std::ptr::null(); INLINE_ARGS],
+            spill,
+        }
+    }
+
+    fn slices(&mut self) -> (&mut [*mut c_void], &mut [*const i32]) {
+        if self.n <= INLINE_ARGS {
+            (&mut self.ptrs[..self.n], &mut self.maps[..self.n])
+        } else {
+            (&mut self.spill.0, &mut self.spill.1)
+        }
+    }
+}
+
+/// A Dat argument's data pointer (from its write guard) and map pointer (null if direct).
+fn dat_pointers(data: &mut [u64], path: &Path) -> (*mut c_void, *const i32) {
+    let map = match path {
+        Path::Direct => std::ptr::null(),
+        Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
+    };
+    (data.as_mut_ptr() as *mut c_void, map)
+}
+
 fn elem_bytes(d: &Dat) -> usize {
     d.dim() * d.dtype().size()
 }
@@ -145,6 +187,25 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
     let mut guards = smallvec::SmallVec::<[_; 4]>::new();
     for u in 0..plan.dats.len() {
         guards.push(dat_of(u).write());
+    }
+    if plan.plain {
+        let mut tables = PtrTables::new(args.len());
+        let (ptrs, maps) = tables.slices();
+        for (i, (a, s)) in args.iter().zip(&plan.slots).enumerate() {
+            let (ArgKind::Dat { path, .. }, Slot::Dat(u)) = (&a.0, *s) else {
+                unreachable!("a plain plan has Dat slots only")
+            };
+            (ptrs[i], maps[i]) = dat_pointers(&mut guards[u], path);
+        }
+        // SAFETY: as for the calls of the general path below (Dat arguments only).
+        unsafe { loaded.call(0, set.size(), ptrs, maps) };
+        drop(guards);
+        for (u, d) in plan.dats.iter().enumerate() {
+            if d.access.writes() {
+                dat_of(u).mark_halo_stale();
+            }
+        }
+        return Ok(0.0);
     }
     let mut mat_guards = Vec::new();
     for m in 0..plan.mats.len() {
@@ -192,28 +253,13 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
     }
 
     // Argument and map pointers, in argument order.
-    let n = args.len();
-    let (mut ptr_buf, mut map_buf) = (
-        [std::ptr::null_mut::<c_void>(); INLINE_ARGS],
-        [std::ptr::null::<i32>(); INLINE_ARGS],
-    );
-    let (mut ptr_vec, mut map_vec) = (Vec::new(), Vec::new());
-    let (ptrs, maps): (&mut [*mut c_void], &mut [*const i32]) = if n <= INLINE_ARGS {
-        (&mut ptr_buf[..n], &mut map_buf[..n])
-    } else {
-        ptr_vec.resize(n, std::ptr::null_mut());
-        map_vec.resize(n, std::ptr::null());
-        (&mut ptr_vec, &mut map_vec)
-    };
+    let mut ptr_tables = PtrTables::new(args.len());
+    let (ptrs, maps) = ptr_tables.slices();
     let mut tables: Vec<Arc<PosTable>> = Vec::new();
     for (i, (a, s)) in args.iter().zip(&plan.slots).enumerate() {
         match (&a.0, *s) {
             (ArgKind::Dat { path, .. }, Slot::Dat(u)) => {
-                ptrs[i] = guards[u].as_mut_ptr() as *mut c_void;
-                maps[i] = match path {
-                    Path::Direct => std::ptr::null(),
-                    Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
-                };
+                (ptrs[i], maps[i]) = dat_pointers(&mut guards[u], path);
             }
             (ArgKind::Global { .. }, _) => {
                 ptrs[i] = gbufs[i].as_mut_ptr() as *mut c_void;

@@ -80,6 +80,18 @@ pub(crate) struct Plan {
     pub(crate) timing: Arc<TimingSlot>,
     /// Blocks, their colouring and the pool, when the loop runs on several threads.
     pub(crate) threaded: Option<Threaded>,
+    /// Only Dats, no halo exchange, no Global, no Mat, one thread: the run step is lock, call,
+    /// mark written halos stale.
+    pub(crate) plain: bool,
+}
+
+impl Plan {
+    fn is_plain(&self) -> bool {
+        self.mats.is_empty()
+            && self.threaded.is_none()
+            && self.dats.iter().all(|d| !d.exchanges)
+            && self.slots.iter().all(|s| matches!(s, Slot::Dat(_)))
+    }
 }
 
 /// How a loop runs on several threads.
@@ -119,6 +131,7 @@ pub(crate) fn plan_for(
                     schedule: schedule(set, args, block)?,
                 });
             }
+            plan.plain = plan.is_plain();
             let bytes = std::mem::size_of::<Plan>()
                 + plan.slots.len() * std::mem::size_of::<Slot>()
                 + plan
@@ -290,6 +303,7 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
         reduces,
         timing: timing::slot(kernel_name),
         threaded: None,
+        plain: false,
     }
 }
 
