@@ -460,6 +460,25 @@ mod tests {
 
 pub(crate) static ACTIVE: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
+/// Bumped (under `ACTIVE`'s write lock) whenever the configuration in force changes, so that
+/// what par_loop derived from it (class keys, plans) can be reused without reading it again.
+static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The configuration's epoch: equal epochs mean [`current`] returns the same configuration.
+pub(crate) fn epoch() -> u64 {
+    EPOCH.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Install `config` as the one in force (`None`: back to the environment's). The caller holds
+/// `ACTIVE`'s write lock and passes its guard.
+pub(crate) fn install(
+    slot: &mut std::sync::RwLockWriteGuard<'_, Option<Arc<Config>>>,
+    config: Option<Arc<Config>>,
+) {
+    **slot = config;
+    EPOCH.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
 /// The configuration in force: the one given to [`crate::init`] while a runtime is active, otherwise
 /// [`Config::from_env`] read once, at the first use without a runtime (serial use).
 pub fn current() -> Result<Arc<Config>> {

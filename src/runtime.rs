@@ -106,7 +106,7 @@ fn init_agreed(config: Result<Config>) -> Result<Runtime> {
         config.threads = config.resolved_threads(on_node);
     }
     let config = Arc::new(config);
-    *slot = Some(config.clone());
+    crate::config::install(&mut slot, Some(config.clone()));
     comm::set_watchdog(
         std::time::Duration::from_secs(config.hang_timeout_s),
         comm.rank(),
@@ -238,9 +238,12 @@ impl Runtime {
         let report = crate::report::at_finalize(self.comm, &self.config);
         comm::set_watchdog(std::time::Duration::ZERO, self.comm.rank());
         comm::set_mpi_active(false);
-        *crate::config::ACTIVE
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+        crate::config::install(
+            &mut crate::config::ACTIVE
+                .write()
+                .unwrap_or_else(|e| e.into_inner()),
+            None,
+        );
         drop(self.universe.take()); // MPI_Finalize
         report
     }

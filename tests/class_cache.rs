@@ -139,4 +139,104 @@ fn class_cache_entries_follow_metadata_not_data() {
     // And the counters saw hits for the repeats.
     let c = op2::cache::stats::get(op2::cache::memory::CACHE_NAME);
     assert!(c.hits >= 5 && c.misses >= 9, "{c:?}");
+
+    // Repeats of one loop (par_loop then finds it without a lookup) count one class hit and
+    // one plan hit each, exactly; a change of any key property after them is a new entry.
+    let class = || op2::cache::stats::get(op2::cache::memory::CACHE_NAME);
+    let plans = || op2::cache::stats::get("object:Plan");
+    let kr = Kernel::new("kr", "void kr(void *a, void *b) { }").unwrap();
+    let dn2 = DataSet::new(&nodes, 2).unwrap();
+    let base_args = || {
+        [
+            a.arg_map(Access::Inc, &m, 0),
+            b.arg_map(Access::Read, &m, 1),
+        ]
+    };
+    par_loop(&kr, &edges, &base_args()).unwrap();
+    let (c0, p0, n0) = (class(), plans(), n());
+    for _ in 0..50 {
+        par_loop(&kr, &edges, &base_args()).unwrap();
+    }
+    let (c1, p1) = (class(), plans());
+    assert_eq!(
+        (c1.hits - c0.hits, c1.misses - c0.misses),
+        (50, 0),
+        "{c1:?}"
+    );
+    assert_eq!(
+        (p1.hits - p0.hits, p1.misses - p0.misses),
+        (50, 0),
+        "{p1:?}"
+    );
+    assert_eq!(n(), n0);
+    let variants: Vec<(&str, Vec<op2::Arg>)> = vec![
+        (
+            "access",
+            vec![a.arg_map(Access::RW, &m, 0), b.arg_map(Access::Read, &m, 1)],
+        ),
+        (
+            "map index",
+            vec![
+                a.arg_map(Access::Inc, &m, 1),
+                b.arg_map(Access::Read, &m, 1),
+            ],
+        ),
+        (
+            "arg_vec",
+            vec![a.arg_vec(Access::Inc, &m), b.arg_map(Access::Read, &m, 1)],
+        ),
+        (
+            "dtype",
+            vec![
+                Dat::zeros(&dn, DType::F32).arg_map(Access::Inc, &m, 0),
+                b.arg_map(Access::Read, &m, 1),
+            ],
+        ),
+        (
+            "dim",
+            vec![
+                Dat::zeros(&dn2, DType::F64).arg_map(Access::Inc, &m, 0),
+                b.arg_map(Access::Read, &m, 1),
+            ],
+        ),
+        (
+            "aliasing",
+            vec![a.arg_map(Access::Inc, &m, 0), a.arg_map(Access::Inc, &m, 1)],
+        ),
+        (
+            "direct",
+            vec![x.arg(Access::Inc), b.arg_map(Access::Read, &m, 1)],
+        ),
+        (
+            "Global",
+            vec![
+                a.arg_map(Access::Inc, &m, 0),
+                Global::new(vec![0.0f64]).unwrap().arg(Access::Read),
+            ],
+        ),
+    ];
+    for (what, args) in variants {
+        for _ in 0..3 {
+            par_loop(&kr, &edges, &base_args()).unwrap();
+        }
+        let before = n();
+        par_loop(&kr, &edges, &args).unwrap();
+        assert_eq!(n(), before + 1, "{what}: a new class-cache entry");
+        par_loop(&kr, &edges, &args).unwrap();
+        assert_eq!(n(), before + 1, "{what}: then a hit");
+    }
+    // Another Map object (same values): the same code, another plan.
+    let m2 = Map::new(&edges, &nodes, 2, (0..20).collect()).unwrap();
+    let (before, p2) = (n(), plans());
+    par_loop(
+        &kr,
+        &edges,
+        &[
+            a.arg_map(Access::Inc, &m2, 0),
+            b.arg_map(Access::Read, &m2, 1),
+        ],
+    )
+    .unwrap();
+    assert_eq!(n(), before, "same shapes through another map: same code");
+    assert_eq!(plans().misses, p2.misses + 1, "another map: another plan");
 }

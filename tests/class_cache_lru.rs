@@ -32,4 +32,23 @@ fn lru_bound_evicts_oldest_and_reloads_from_disk() {
     let disk = op2::cache::stats::get(op2::cache::layout::CACHE_NAME);
     assert_eq!(disk.compiles, 3, "an evicted kernel must not be recompiled");
     assert_eq!(disk.hits, 1, "{disk:?}");
+
+    // Repeated hits keep an entry recent. k3 was inserted before k1 (the cache holds both);
+    // use k3 again and again, then insert k2: k1 (least recently used) goes, k3 stays.
+    for _ in 0..5 {
+        par_loop(&ks[2], &s, &[d.arg(Access::RW)]).unwrap();
+    }
+    par_loop(&ks[1], &s, &[d.arg(Access::RW)]).unwrap();
+    let disk_hits = || op2::cache::stats::get(op2::cache::layout::CACHE_NAME).hits;
+    assert_eq!(disk_hits(), 2, "k2 came back from disk");
+    par_loop(&ks[2], &s, &[d.arg(Access::RW)]).unwrap();
+    assert_eq!(disk_hits(), 2, "k3 was kept (recently used)");
+    par_loop(&ks[0], &s, &[d.arg(Access::RW)]).unwrap();
+    assert_eq!(disk_hits(), 3, "k1 was evicted");
+    // 7 (above) + 5 * 3 (k3) + 2 (k2) + 3 (k3) + 1 (k1)
+    assert_eq!(d.to_vec::<f64>().unwrap(), vec![28.0; 10]);
+    assert_eq!(
+        op2::cache::stats::get(op2::cache::layout::CACHE_NAME).compiles,
+        3
+    );
 }

@@ -250,3 +250,179 @@ fn a_c_syntax_error_names_kernel_compiler_and_kept_source() {
         e => panic!("expected a compile error, got {e}"),
     }
 }
+
+/// After a loop has run (so par_loop's dispatch slot remembers its code and plan), a call that
+/// changes one argument property must run the right code with the right plan, or fail
+/// validation: never reuse the remembered entry. Each check is preceded by repeats of the base
+/// loop, so the slot is warm.
+#[test]
+fn a_remembered_loop_is_never_reused_for_changed_arguments() {
+    let _d = setup();
+    let (edges, nodes, m, vals) = mesh(40, 17);
+    let dn1 = DataSet::new(&nodes, 1).unwrap();
+    let x = Dat::new(&dn1, (0..17).map(|i| i as f64).collect::<Vec<_>>()).unwrap();
+    let k = Kernel::new(
+        "k_fast",
+        "void k_fast(const double *x, double *y) { y[0] += x[0] + 1.0; }",
+    )
+    .unwrap();
+    let run = |args: &[op2::Arg]| par_loop(&k, &edges, args);
+    // Reference: y[vals[2e + idx]] += x[vals[2e + 1 - idx]] + 1 over every edge.
+    let expect = |vals: &[i32], idx: usize, times: usize| -> Vec<f64> {
+        let mut y = vec![0.0; 17];
+        for e in 0..40 {
+            let (t, s) = (vals[2 * e + idx] as usize, vals[2 * e + 1 - idx] as usize);
+            y[t] += times as f64 * (s as f64 + 1.0);
+        }
+        y
+    };
+    let warm = |times: usize| -> Vec<f64> {
+        let y = Dat::zeros(&dn1, op2::DType::F64);
+        for _ in 0..times {
+            run(&[
+                x.arg_map(Access::Read, &m, 1),
+                y.arg_map(Access::Inc, &m, 0),
+            ])
+            .unwrap();
+        }
+        y.to_vec::<f64>().unwrap()
+    };
+    assert_eq!(warm(3), expect(&vals, 0, 3), "base loop, fresh Dat");
+
+    // Another map with other values (same sets and arity).
+    warm(2);
+    let other: Vec<i32> = vals.iter().map(|v| (v + 3) % 17).collect();
+    let m2 = Map::new(&edges, &nodes, 2, other.clone()).unwrap();
+    let y = Dat::zeros(&dn1, op2::DType::F64);
+    run(&[
+        x.arg_map(Access::Read, &m2, 1),
+        y.arg_map(Access::Inc, &m2, 0),
+    ])
+    .unwrap();
+    assert_eq!(
+        y.to_vec::<f64>().unwrap(),
+        expect(&other, 0, 1),
+        "other map"
+    );
+
+    // Other map indices.
+    warm(2);
+    let y = Dat::zeros(&dn1, op2::DType::F64);
+    run(&[
+        x.arg_map(Access::Read, &m, 0),
+        y.arg_map(Access::Inc, &m, 1),
+    ])
+    .unwrap();
+    assert_eq!(
+        y.to_vec::<f64>().unwrap(),
+        expect(&vals, 1, 1),
+        "other indices"
+    );
+
+    // Another access mode: through arg_vec, INC adds the packed values, WRITE stores them.
+    warm(2);
+    let kv = Kernel::new(
+        "k_vec5",
+        "void k_vec5(double *y) { y[0] = 5.0; y[1] = 5.0; }",
+    )
+    .unwrap();
+    let hits = |t: usize| vals.iter().filter(|&&v| v as usize == t).count() as f64;
+    let y = Dat::zeros(&dn1, op2::DType::F64);
+    for _ in 0..3 {
+        par_loop(&kv, &edges, &[y.arg_vec(Access::Inc, &m)]).unwrap();
+    }
+    let want: Vec<f64> = (0..17).map(|t| 15.0 * hits(t)).collect();
+    assert_eq!(y.to_vec::<f64>().unwrap(), want, "vec INC");
+    let y = Dat::new(&dn1, vec![1.0f64; 17]).unwrap();
+    par_loop(&kv, &edges, &[y.arg_vec(Access::Write, &m)]).unwrap();
+    let want: Vec<f64> = (0..17)
+        .map(|t| if hits(t) > 0.0 { 5.0 } else { 1.0 })
+        .collect();
+    assert_eq!(
+        y.to_vec::<f64>().unwrap(),
+        want,
+        "vec WRITE after warm vec INC"
+    );
+
+    // Another dim: the code's stride changes.
+    warm(2);
+    let kd = Kernel::new("k_dim", "void k_dim(double *a) { a[0] += 1.0; }").unwrap();
+    let dn2 = DataSet::new(&nodes, 2).unwrap();
+    let a1 = Dat::zeros(&dn1, op2::DType::F64);
+    let a2 = Dat::zeros(&dn2, op2::DType::F64);
+    for _ in 0..3 {
+        par_loop(&kd, &nodes, &[a1.arg(Access::RW)]).unwrap();
+    }
+    par_loop(&kd, &nodes, &[a2.arg(Access::RW)]).unwrap();
+    assert_eq!(a1.to_vec::<f64>().unwrap(), vec![3.0; 17]);
+    let want: Vec<f64> = (0..34)
+        .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
+        .collect();
+    assert_eq!(a2.to_vec::<f64>().unwrap(), want, "dim 2 Dat");
+
+    // Another dtype: the same bits, read as f32, would not be 1.0.
+    let kt = Kernel::new("k_type", "void k_type(void *a) { }").unwrap();
+    let kt2 = Kernel::new(
+        "k_type2",
+        "#include <stdint.h>\nvoid k_type2(int32_t *a) { a[0] += 1; }",
+    )
+    .unwrap();
+    let i32s = Dat::zeros(&dn1, op2::DType::I32);
+    let f32s = Dat::zeros(&dn1, op2::DType::F32);
+    for _ in 0..3 {
+        par_loop(&kt2, &nodes, &[i32s.arg(Access::RW)]).unwrap();
+        par_loop(&kt, &nodes, &[i32s.arg(Access::RW)]).unwrap();
+    }
+    assert_eq!(i32s.to_vec::<i32>().unwrap(), vec![3; 17]);
+    // The generated wrapper is typed: an f32 Dat through an int32_t kernel is refused by the
+    // compiler's check, which only a fresh lookup (not the remembered i32 loop) runs.
+    assert!(par_loop(&kt2, &nodes, &[f32s.arg(Access::RW)]).is_err());
+    assert_eq!(f32s.to_vec::<f32>().unwrap(), vec![0.0; 17]);
+
+    // Another iteration set, the same argument objects: validation still runs.
+    warm(2);
+    let y = Dat::zeros(&dn1, op2::DType::F64);
+    let e = par_loop(
+        &k,
+        &nodes,
+        &[
+            x.arg_map(Access::Read, &m, 1),
+            y.arg_map(Access::Inc, &m, 0),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("starts from set edges"), "{e}");
+    // A Dat passed with two access modes, a Global written: refused after warm calls too.
+    warm(2);
+    let e = run(&[
+        x.arg_map(Access::Read, &m, 1),
+        x.arg_map(Access::Inc, &m, 0),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("two access modes"), "{e}");
+    let e = run(&[
+        x.arg_map(Access::Read, &m, 1),
+        x.arg_map(Access::Min, &m, 0),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("MIN/MAX apply to Globals only"), "{e}");
+    // And the base loop is still right afterwards.
+    assert_eq!(warm(2), expect(&vals, 0, 2));
+
+    // Every call above that ran was timed under its kernel's name.
+    let calls = |name: &str| {
+        op2::timings()
+            .into_iter()
+            .find(|t| t.kernel == name)
+            .map_or(0, |t| t.calls)
+    };
+    assert_eq!(calls("k_dim"), 4);
+    assert_eq!(calls("k_vec5"), 4);
+    assert_eq!(calls("k_type"), 3);
+    assert_eq!(calls("k_type2"), 3);
+    // k_fast: 3 + 2+1 + 2+1 + 2 + 2 + 2 + 2 + 2 successful calls.
+    assert_eq!(calls("k_fast"), 19);
+}

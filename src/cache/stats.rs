@@ -57,27 +57,62 @@ static HOT_HITS: [AtomicU64; HOT] = [const { AtomicU64::new(0) }; HOT];
 
 /// Count one hit of cache `name` (lock-free once the name has been seen).
 pub(crate) fn hit(name: &'static str) {
+    match hot_slot(name) {
+        Some(i) => {
+            HOT_HITS[i].fetch_add(1, Ordering::Relaxed);
+        }
+        None => update(name, |c| c.hits += 1),
+    }
+}
+
+/// The lock-free hit counter of cache `name`, for a caller that counts a hit on every
+/// par_loop and resolves it once ([`HitCounter`]); `None` when the table is full.
+fn hot_slot(name: &'static str) -> Option<usize> {
     let p = name.as_ptr() as usize;
-    for (slot, hits) in HOT_PTRS.iter().zip(&HOT_HITS) {
+    for (i, slot) in HOT_PTRS.iter().enumerate() {
         match slot.load(Ordering::Acquire) {
             0 => break,
-            q if q == p => {
-                hits.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+            q if q == p => return Some(i),
             _ => {}
         }
     }
-    // First hit through this pointer (or the table is full): register it under the lock.
+    // First use of this pointer (or the table is full): register it under the lock.
     let mut names = HOT_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = names.iter().position(|n| n.as_ptr() as usize == p) {
+        return Some(i);
+    }
     if names.len() < HOT {
         let i = names.len();
         names.push(name);
-        HOT_HITS[i].fetch_add(1, Ordering::Relaxed);
         HOT_PTRS[i].store(p, Ordering::Release);
+        Some(i)
     } else {
-        drop(names);
-        update(name, |c| c.hits += 1);
+        None
+    }
+}
+
+/// The hit counter of one cache, found once (for a `static`): `HitCounter::new(NAME).hit()`.
+pub(crate) struct HitCounter {
+    name: &'static str,
+    slot: std::sync::OnceLock<Option<usize>>,
+}
+
+impl HitCounter {
+    pub(crate) const fn new(name: &'static str) -> HitCounter {
+        HitCounter {
+            name,
+            slot: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Count one hit, as [`hit`] does.
+    pub(crate) fn hit(&self) {
+        match *self.slot.get_or_init(|| hot_slot(self.name)) {
+            Some(i) => {
+                HOT_HITS[i].fetch_add(1, Ordering::Relaxed);
+            }
+            None => update(self.name, |c| c.hits += 1),
+        }
     }
 }
 

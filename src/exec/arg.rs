@@ -120,6 +120,17 @@ impl Global {
     }
 }
 
+/// The first argument that names the same Dat or Mat as `args[i]` (`i` itself if none before
+/// it; Globals are never aliased): the aliasing pattern that plan keys and dispatch slots use.
+pub(crate) fn first_alias(args: &[Arg], i: usize) -> usize {
+    let same = |b: &Arg| match (&args[i].0, &b.0) {
+        (ArgKind::Dat { dat: x, .. }, ArgKind::Dat { dat: y, .. }) => x.ptr_eq(y),
+        (ArgKind::Mat { mat: x, .. }, ArgKind::Mat { mat: y, .. }) => x.ptr_eq(y),
+        _ => false,
+    };
+    args[..i].iter().position(same).unwrap_or(i)
+}
+
 fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::invalid("par_loop", format!("{what} {v} is too large")))
 }

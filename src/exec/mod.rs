@@ -7,6 +7,7 @@
 pub mod arg;
 pub mod blocks;
 pub mod colour;
+pub mod dispatch;
 pub mod parloop;
 pub mod plan;
 pub mod threads;

@@ -14,8 +14,10 @@ use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 
+use crate::cache::disk;
 use crate::cache::key::{self, ArgShape, Signature};
-use crate::cache::{disk, memory};
+use crate::cache::memory::{self, Held};
+use crate::cache::object::Entry;
 use crate::config::Config;
 use crate::data::access::Access;
 use crate::data::dat::Dat;
@@ -24,6 +26,7 @@ use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::exec::arg::{shapes, Arg, ArgKind, Path};
 use crate::exec::blocks::Blocks;
+use crate::exec::dispatch::{Ident, Words};
 use crate::exec::plan::{plan_for, Plan, Slot};
 use crate::jit::ffi::LoadedKernel;
 use crate::jit::kernel::Kernel;
@@ -52,9 +55,29 @@ use crate::mpi::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE a
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let t0 = std::time::Instant::now();
     crate::mpi::comm::watch_context(kernel.name());
+    let mut words = Words::new();
+    let ident = Ident::of(kernel, set, args, crate::config::epoch(), &mut words);
+    let (class, plan) = match ident.find() {
+        Some(hit) => hit,
+        None => resolve(kernel, set, args, &ident)?,
+    };
+    let comm_seconds = run(&class.kernel, &plan, set, args)?;
+    plan.timing.record(t0.elapsed().as_secs_f64(), comm_seconds);
+    crate::mpi::comm::watch_context("");
+    Ok(())
+}
+
+/// The full path: validate the arguments, then the class cache (the disk cache on a miss) and
+/// the plan cache; remembers what it found under `ident` for the next call.
+fn resolve(
+    kernel: &Kernel,
+    set: &Set,
+    args: &[Arg],
+    ident: &Ident,
+) -> Result<(Arc<Held>, Arc<Entry<Plan>>)> {
     let shapes = shapes(kernel, set, args)?;
     let config = crate::config::current()?;
-    let (loaded, class_key) = lookup(&config, kernel, set.comm(), &shapes)?;
+    let (class, class_key) = lookup(&config, kernel, set.comm(), &shapes)?;
     let plan = plan_for(
         kernel.name(),
         class_key,
@@ -63,10 +86,8 @@ pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
         config.threads.max(1),
         config.block_size,
     )?;
-    let comm_seconds = run(&loaded, &plan, set, args)?;
-    plan.timing.record(t0.elapsed().as_secs_f64(), comm_seconds);
-    crate::mpi::comm::watch_context("");
-    Ok(())
+    ident.remember(&class, &plan);
+    Ok((class, plan))
 }
 
 /// Class cache, then (collectively, on a miss) the disk cache.
@@ -75,7 +96,7 @@ fn lookup(
     kernel: &Kernel,
     comm: Comm,
     shapes: &[ArgShape],
-) -> Result<(Arc<LoadedKernel>, u128)> {
+) -> Result<(Arc<Held>, u128)> {
     let toolchain = key::toolchain_words(&config.cc, &config.cflags);
     let class_key = Signature {
         kernel,
@@ -92,13 +113,52 @@ fn lookup(
         toolchain,
     };
     let loaded = disk::fetch_or_compile(comm, config, &req)?;
-    memory::insert(
-        class_key,
-        loaded.clone(),
-        0,
-        config.memory_cache_max_entries,
-    );
-    Ok((loaded, class_key))
+    let held = memory::insert(class_key, loaded, 0, config.memory_cache_max_entries);
+    Ok((held, class_key))
+}
+
+/// Argument and map pointer tables up to this many arguments live on the stack.
+const INLINE_ARGS: usize = 8;
+
+/// The argument and map pointer tables of one run, in argument order.
+struct PtrTables {
+    n: usize,
+    ptrs: [*mut c_void; INLINE_ARGS],
+    maps: [*const i32; INLINE_ARGS],
+    spill: (Vec<*mut c_void>, Vec<*const i32>),
+}
+
+impl PtrTables {
+    fn new(n: usize) -> PtrTables {
+        let mut spill = (Vec::new(), Vec::new());
+        if n > INLINE_ARGS {
+            spill.0.resize(n, std::ptr::null_mut());
+            spill.1.resize(n, std::ptr::null());
+        }
+        PtrTables {
+            n,
+            ptrs: [std::ptr::null_mut(); INLINE_ARGS],
+            maps: [std::ptr::null(); INLINE_ARGS],
+            spill,
+        }
+    }
+
+    fn slices(&mut self) -> (&mut [*mut c_void], &mut [*const i32]) {
+        if self.n <= INLINE_ARGS {
+            (&mut self.ptrs[..self.n], &mut self.maps[..self.n])
+        } else {
+            (&mut self.spill.0, &mut self.spill.1)
+        }
+    }
+}
+
+/// A Dat argument's data pointer (from its write guard) and map pointer (null if direct).
+fn dat_pointers(data: &mut [u64], path: &Path) -> (*mut c_void, *const i32) {
+    let map = match path {
+        Path::Direct => std::ptr::null(),
+        Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
+    };
+    (data.as_mut_ptr() as *mut c_void, map)
 }
 
 fn elem_bytes(d: &Dat) -> usize {
@@ -123,8 +183,34 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
             _ => unreachable!("a Mat slot names a Mat argument"),
         }
     };
-    let mut guards: Vec<_> = (0..plan.dats.len()).map(|u| dat_of(u).write()).collect();
-    let mut mat_guards: Vec<_> = (0..plan.mats.len()).map(|m| mat_of(m).write()).collect();
+    // (No heap allocation for up to 4 unique Dats; an empty Vec allocates nothing.)
+    let mut guards = smallvec::SmallVec::<[_; 4]>::new();
+    for u in 0..plan.dats.len() {
+        guards.push(dat_of(u).write());
+    }
+    if plan.plain {
+        let mut tables = PtrTables::new(args.len());
+        let (ptrs, maps) = tables.slices();
+        for (i, (a, s)) in args.iter().zip(&plan.slots).enumerate() {
+            let (ArgKind::Dat { path, .. }, Slot::Dat(u)) = (&a.0, *s) else {
+                unreachable!("a plain plan has Dat slots only")
+            };
+            (ptrs[i], maps[i]) = dat_pointers(&mut guards[u], path);
+        }
+        // SAFETY: as for the calls of the general path below (Dat arguments only).
+        unsafe { loaded.call(0, set.size(), ptrs, maps) };
+        drop(guards);
+        for (u, d) in plan.dats.iter().enumerate() {
+            if d.access.writes() {
+                dat_of(u).mark_halo_stale();
+            }
+        }
+        return Ok(0.0);
+    }
+    let mut mat_guards = Vec::new();
+    for m in 0..plan.mats.len() {
+        mat_guards.push(mat_of(m).write());
+    }
     // On a distributed mesh halo rows collect this loop's contributions for their owners.
     for (m, g) in mat_guards.iter_mut().enumerate() {
         let sp = mat_of(m).sparsity();
@@ -167,26 +253,21 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
     }
 
     // Argument and map pointers, in argument order.
-    let mut ptrs: Vec<*mut c_void> = Vec::with_capacity(args.len());
-    let mut maps: Vec<*const i32> = Vec::with_capacity(args.len());
+    let mut ptr_tables = PtrTables::new(args.len());
+    let (ptrs, maps) = ptr_tables.slices();
     let mut tables: Vec<Arc<PosTable>> = Vec::new();
     for (i, (a, s)) in args.iter().zip(&plan.slots).enumerate() {
         match (&a.0, *s) {
             (ArgKind::Dat { path, .. }, Slot::Dat(u)) => {
-                ptrs.push(guards[u].as_mut_ptr() as *mut c_void);
-                maps.push(match path {
-                    Path::Direct => std::ptr::null(),
-                    Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
-                });
+                (ptrs[i], maps[i]) = dat_pointers(&mut guards[u], path);
             }
             (ArgKind::Global { .. }, _) => {
-                ptrs.push(gbufs[i].as_mut_ptr() as *mut c_void);
-                maps.push(std::ptr::null());
+                ptrs[i] = gbufs[i].as_mut_ptr() as *mut c_void;
             }
             (ArgKind::Mat { mat, .. }, Slot::Mat { m, pair }) => {
-                ptrs.push(mat_guards[m].as_mut_ptr() as *mut c_void);
+                ptrs[i] = mat_guards[m].as_mut_ptr() as *mut c_void;
                 let t = mat.sparsity().positions(pair);
-                maps.push(t.table.as_ptr());
+                maps[i] = t.table.as_ptr();
                 tables.push(t);
             }
             _ => unreachable!("the plan's slots follow the arguments"),

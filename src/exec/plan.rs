@@ -25,7 +25,7 @@ use crate::cache::object::Entry;
 use crate::data::access::Access;
 use crate::data::set::Set;
 use crate::error::Result;
-use crate::exec::arg::{Arg, ArgKind, Path};
+use crate::exec::arg::{first_alias, Arg, ArgKind, Path};
 use crate::exec::colour::{self, Schedule, Written};
 use crate::exec::threads;
 use crate::exec::timing::{self, TimingSlot};
@@ -80,6 +80,18 @@ pub(crate) struct Plan {
     pub(crate) timing: Arc<TimingSlot>,
     /// Blocks, their colouring and the pool, when the loop runs on several threads.
     pub(crate) threaded: Option<Threaded>,
+    /// Only Dats, no halo exchange, no Global, no Mat, one thread: the run step is lock, call,
+    /// mark written halos stale.
+    pub(crate) plain: bool,
+}
+
+impl Plan {
+    fn is_plain(&self) -> bool {
+        self.mats.is_empty()
+            && self.threaded.is_none()
+            && self.dats.iter().all(|d| !d.exchanges)
+            && self.slots.iter().all(|s| matches!(s, Slot::Dat(_)))
+    }
 }
 
 /// How a loop runs on several threads.
@@ -119,6 +131,7 @@ pub(crate) fn plan_for(
                     schedule: schedule(set, args, block)?,
                 });
             }
+            plan.plain = plan.is_plain();
             let bytes = std::mem::size_of::<Plan>()
                 + plan.slots.len() * std::mem::size_of::<Slot>()
                 + plan
@@ -144,12 +157,8 @@ fn key(class_key: u128, args: &[Arg], threads: usize, block: usize) -> Vec<u64> 
     k.push(block as u64);
     for (i, a) in args.iter().enumerate() {
         match &a.0 {
-            ArgKind::Dat { dat, path, .. } => {
-                let first = args[..i]
-                    .iter()
-                    .position(|b| matches!(&b.0, ArgKind::Dat { dat: d, .. } if d.ptr_eq(dat)))
-                    .unwrap_or(i);
-                k.push(1 + first as u64);
+            ArgKind::Dat { path, .. } => {
+                k.push(1 + first_alias(args, i) as u64);
                 match path {
                     Path::Direct => k.push(0),
                     Path::Index(m, _) | Path::Vector(m) => k.push(m.id()),
@@ -159,11 +168,7 @@ fn key(class_key: u128, args: &[Arg], threads: usize, block: usize) -> Vec<u64> 
             ArgKind::Mat {
                 mat, rmap, cmap, ..
             } => {
-                let first = args[..i]
-                    .iter()
-                    .position(|b| matches!(&b.0, ArgKind::Mat { mat: m, .. } if m.ptr_eq(mat)))
-                    .unwrap_or(i);
-                k.push(1 + first as u64);
+                k.push(1 + first_alias(args, i) as u64);
                 k.push(mat.sparsity().id());
                 k.push(rmap.id());
                 k.push(cmap.id());
@@ -298,6 +303,7 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
         reduces,
         timing: timing::slot(kernel_name),
         threaded: None,
+        plain: false,
     }
 }
 

@@ -35,7 +35,9 @@ impl TimingSlot {
         let comm = ((comm_seconds * 1e9) as u64).min(total);
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.nanos.fetch_add(total, Ordering::Relaxed);
-        self.comm_nanos.fetch_add(comm, Ordering::Relaxed);
+        if comm > 0 {
+            self.comm_nanos.fetch_add(comm, Ordering::Relaxed);
+        }
     }
 }
 

@@ -84,6 +84,7 @@ impl Drop for Watch {
 }
 
 /// Name the loop this rank is running, for the watchdog's message (only stored while on).
+#[inline]
 pub(crate) fn watch_context(what: &str) {
     if WATCH_ON.load(Ordering::Relaxed) {
         let mut l = WATCH_LOOP.lock().unwrap_or_else(|e| e.into_inner());
