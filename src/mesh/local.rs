@@ -41,10 +41,22 @@ pub struct DistributedMesh {
 pub(crate) struct BlockInfo {
     /// Owner of each element of this rank's block.
     pub(crate) owners: Vec<i32>,
-    /// Owned global ids, sorted.
-    pub(crate) own_gids: Vec<u32>,
-    /// Local index of `own_gids[i]`.
-    pub(crate) local_of: Vec<u32>,
+}
+
+/// Local index of owned element `gid` of a set distributed from blocks: its owned elements are
+/// laid out as core then boundary, each part in global-id order, so two binary searches of
+/// the set's global ids find it (no per-element table kept for it).
+pub(crate) fn local_index(set: &Set, gid: u64) -> Option<usize> {
+    let gids = set.global_ids()?;
+    two_run_index(gids.get(..set.size())?, set.core_size(), &gid)
+}
+
+/// Position of `g` in `ids`, which is sorted in two runs, `..core` and `core..`.
+pub(crate) fn two_run_index<T: Ord>(ids: &[T], core: usize, g: &T) -> Option<usize> {
+    let (c, b) = (ids.get(..core)?, ids.get(core..)?);
+    c.binary_search(g)
+        .ok()
+        .or_else(|| b.binary_search(g).ok().map(|i| core + i))
 }
 
 impl std::fmt::Debug for DistributedMesh {
@@ -308,13 +320,12 @@ impl DistributedMesh {
         let mut placed = 0usize;
         let mut bad = None;
         for (j, gid) in gids.iter().enumerate() {
-            match info.own_gids.binary_search(gid) {
-                Ok(pos) => {
-                    let l = info.local_of[pos] as usize;
+            match local_index(&s, u64::from(*gid)) {
+                Some(l) => {
                     local[l * dim..(l + 1) * dim].copy_from_slice(&vals[j * dim..(j + 1) * dim]);
                     placed += 1;
                 }
-                Err(_) => {
+                None => {
                     bad = Some(format!("element {gid} arrived, not owned here"));
                     break;
                 }

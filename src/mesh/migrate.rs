@@ -25,7 +25,7 @@ use crate::data::map::Map;
 use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
-use crate::mesh::local::{BlockInfo, DistributedMesh};
+use crate::mesh::local::{local_index, two_run_index, BlockInfo, DistributedMesh};
 use crate::mesh::partition::Partitioner;
 use crate::mesh::prcb;
 use crate::mesh::wire::{by_rank, offsets};
@@ -274,12 +274,13 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         remote[t] = want.into_iter().zip(got).collect();
     }
 
-    // Layout per set: core then boundary, each in gid order; position in own_gids -> local.
+    // Layout per set: core then boundary, each in gid order (so two binary searches find an
+    // owned element's local index, [`two_run_index`]); the sorted owned ids are dropped.
     let mut core = vec![0usize; sizes.len()];
-    let mut local_of: Vec<Vec<u32>> = Vec::with_capacity(sizes.len());
     let mut order: Vec<Vec<u32>> = Vec::with_capacity(sizes.len()); // local -> gid
     for s in 0..sizes.len() {
-        let n = own_gids[s].len();
+        let own = std::mem::take(&mut own_gids[s]);
+        let n = own.len();
         let from: Vec<usize> = (0..maps.len()).filter(|&k| maps[k].from == s).collect();
         let is_bnd: Vec<bool> = (0..n)
             .map(|i| {
@@ -291,20 +292,13 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
                 })
             })
             .collect();
-        let mut lo = vec![0u32; n];
         let mut ord = Vec::with_capacity(n);
         for pass in [false, true] {
-            for i in 0..n {
-                if is_bnd[i] == pass {
-                    lo[i] = ord.len() as u32;
-                    ord.push(own_gids[s][i]);
-                }
-            }
+            ord.extend((0..n).filter(|&i| is_bnd[i] == pass).map(|i| own[i]));
             if !pass {
                 core[s] = ord.len();
             }
         }
-        local_of.push(lo);
         order.push(ord);
     }
 
@@ -320,7 +314,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
     drop(remote);
     let mut sets = Vec::with_capacity(sizes.len());
     for s in 0..sizes.len() {
-        let n_owned = own_gids[s].len();
+        let n_owned = order[s].len();
         let h = &halos[s];
         let (ask, ask_counts) = by_rank(
             p,
@@ -339,14 +333,14 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
             at += ask_counts[q];
             let mut send = Vec::with_capacity(asked_counts[q]);
             for &g in &asked[at_asked..at_asked + asked_counts[q]] {
-                let i = own_gids[s].binary_search(&g).map_err(|_| {
+                let l = two_run_index(&order[s], core[s], &g).ok_or_else(|| {
                     Error::Mpi(format!(
                         "distribute_blocks: rank {q} asked rank {me} for element {g} of `{}`, \
                          which it does not own",
                         block.sets[s].name
                     ))
                 })?;
-                send.push(local_of[s][i]);
+                send.push(l as u32);
             }
             at_asked += asked_counts[q];
             if q != me && !(send.is_empty() && recv.is_empty()) {
@@ -376,24 +370,37 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
     }
 
     // Local maps, rows in local order; each map's global rows are dropped once renumbered.
+    // The sets' global ids (core, then boundary, each sorted) now give every local index.
+    drop(own_gids);
     let mut out_maps = Vec::with_capacity(maps.len());
     for (k, m) in maps.iter().enumerate() {
         let (s, t) = (m.from, m.to);
+        let n_owned_t = sets[t].size();
         let halo_pos: HashMap<u32, u32> = halos[t]
             .iter()
             .enumerate()
-            .map(|(i, &(_, g))| (g, (own_gids[t].len() + i) as u32))
+            .map(|(i, &(_, g))| (g, (n_owned_t + i) as u32))
             .collect();
         let rows = std::mem::take(&mut own_rows[k]);
-        let n = own_gids[s].len();
+        let gids = sets[s].global_ids().unwrap_or(&[]);
+        let (n, core) = (sets[s].size(), sets[s].core_size());
         let mut vals = vec![0i32; n * m.arity];
+        // Rows arrived in global-id order: merging the core and boundary runs of the ids
+        // gives each row's local index.
+        let (mut ci, mut bi) = (0, core);
         for i in 0..n {
-            let l = local_of[s][i] as usize;
+            let l = if bi >= n || (ci < core && gids[ci] < gids[bi]) {
+                ci += 1;
+                ci - 1
+            } else {
+                bi += 1;
+                bi - 1
+            };
             for j in 0..m.arity {
                 let g = rows[i * m.arity + j] as u32;
-                vals[l * m.arity + j] = match own_gids[t].binary_search(&g) {
-                    Ok(pos) => local_of[t][pos] as i32,
-                    Err(_) => halo_pos.get(&g).map(|&x| x as i32).unwrap_or(-1),
+                vals[l * m.arity + j] = match local_index(&sets[t], u64::from(g)) {
+                    Some(pos) => pos as i32,
+                    None => halo_pos.get(&g).map(|&x| x as i32).unwrap_or(-1),
                 };
             }
         }
@@ -409,13 +416,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
     let out_maps = agree(comm, out_maps.into_iter().collect::<Result<Vec<_>>>())?;
     let blocks = block_owners
         .into_iter()
-        .zip(own_gids)
-        .zip(local_of)
-        .map(|((owners, own_gids), local_of)| BlockInfo {
-            owners,
-            own_gids,
-            local_of,
-        })
+        .map(|owners| BlockInfo { owners })
         .collect();
     Ok(DistributedMesh {
         comm,
