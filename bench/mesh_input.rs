@@ -3,7 +3,8 @@
 //! (Linux `VmHWM`, i.e. `getrusage`'s `ru_maxrss`, per rank, gathered, measured once the mesh
 //! and its Dats are distributed), on the rank-0 path (rank 0 generates the whole mesh and
 //! scatters it) and the parallel path (every rank reads its block of an op2 mesh file), at 1, 2
-//! and 4 ranks; then the edge cut and halo sizes per partitioner on the Airfoil mesh.
+//! and 4 ranks; then the edge cut and halo sizes per partitioner (RCB, blocks, METIS) on the
+//! Airfoil mesh, on both paths.
 //!
 //! ```text
 //! cargo bench --bench mesh_input              # both meshes (about 10 minutes on 2 cores)
@@ -106,7 +107,7 @@ fn main() {
             Some((a.parse().ok()?, b.parse().ok()?))
         })
         .unwrap_or((1265, 1900));
-    let mut meshes = vec![("Airfoil mesh 400x600", 400usize, 600usize)];
+    let mut meshes = vec![("Airfoil mesh", 400usize, 600usize)];
     if !quick {
         meshes.push(("generated NACA0012 mesh", big.0, big.1));
     }
@@ -142,7 +143,7 @@ fn main() {
             print(np, &airfoil(np, &["--mesh-bin", f], &cache));
         }
         if i == 400 {
-            println!("\n-- partition quality per partitioner, {name} (METIS: rank-0 path only)");
+            println!("\n-- partition quality per partitioner, {name} (parallel METIS: on rank 0)");
             header();
             let nps: &[usize] = if quick { &[4] } else { &[2, 4] };
             for &np in nps {
@@ -150,7 +151,7 @@ fn main() {
                     let a = ["--i", &is, "--j", &js, "--partitioner", part];
                     print(np, &airfoil(np, &a, &cache));
                 }
-                for part in ["rcb", "block"] {
+                for part in ["rcb", "block", "metis"] {
                     print(
                         np,
                         &airfoil(np, &["--mesh-bin", f, "--partitioner", part], &cache),

@@ -3,7 +3,8 @@
 //!
 //! Steps (all collective, through [`Comm::alltoallv_bytes`] and `allreduce`):
 //! 1. **partition**: owners of this rank's block of the primary set, from the user
-//!    ([`MeshBlock::owners`]), parallel RCB ([`crate::mesh::prcb`]) or blocks;
+//!    ([`MeshBlock::owners`]), parallel RCB ([`crate::mesh::prcb`]), METIS on rank 0 (the rows
+//!    of one map gathered there: for meshes whose dual graph fits on rank 0) or blocks;
 //! 2. **derived owners**: the rules of [`crate::mesh::partition`] (source rule, then target
 //!    rule, then blocks), applied to blocks: an owner that lives in another rank's block is
 //!    asked of that rank (a *directory*: rank `r` answers for its block of every set);
@@ -26,9 +27,11 @@ use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
 use crate::mesh::local::{local_index, two_run_index, BlockInfo, DistributedMesh};
+use crate::mesh::metis;
+use crate::mesh::partition::MapSpec;
 use crate::mesh::partition::Partitioner;
 use crate::mesh::prcb;
-use crate::mesh::wire::{by_rank, offsets};
+use crate::mesh::wire::{by_rank, bytes_to_vec, offsets, root_verdict};
 use crate::mpi::comm::{agree, Comm};
 use crate::mpi::halo::{Halo, Neighbour};
 
@@ -77,6 +80,36 @@ fn lookup(
         res.push(v);
     }
     Ok(res)
+}
+
+/// METIS on the parallel path, for meshes whose dual graph fits on rank 0: the rows of the map
+/// `spec` = (source set size, source, target, arity) are gathered to rank 0 (in block order,
+/// i.e. global order), partitioned there exactly as on the rank-0 path
+/// ([`metis::part_dual`]), and each rank gets the owners of its block back. Collective; a
+/// failure on rank 0 fails every rank.
+fn metis_on_root(comm: Comm, spec: (usize, usize, usize, usize), rows: &[i32]) -> Result<Vec<i32>> {
+    let (n, from, to, arity) = spec;
+    let p = comm.size() as usize;
+    let gathered = comm.gather_bytes(0, bytemuck::cast_slice(rows))?;
+    let parts = gathered.map(|parts| -> Result<Vec<Vec<u8>>> {
+        let mut all: Vec<i32> = Vec::with_capacity(n * arity);
+        for b in parts {
+            all.extend(bytes_to_vec::<i32>(&b));
+        }
+        let map = MapSpec {
+            from,
+            to,
+            arity,
+            values: &all,
+        };
+        let own = metis::part_dual(n, &map, p)?;
+        drop(all);
+        Ok((0..p)
+            .map(|r| bytemuck::cast_slice(&own[block_range(n, p, r)]).to_vec())
+            .collect())
+    });
+    let parts = root_verdict(comm, parts)?;
+    Ok(bytes_to_vec::<i32>(&comm.scatter_bytes(0, parts)?))
 }
 
 /// One map as this rank sees it: block rows, and later owned rows.
@@ -146,6 +179,12 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
     } else if let (Some(c), Partitioner::Rcb) = (&coords, block.partitioner) {
         let s = set_index(&c.set).unwrap_or(0);
         owners[s] = Some(prcb::rcb(comm, &c.values, c.dim, starts[s] as u64, p)?);
+    } else if let (Partitioner::Metis, Some(k)) =
+        (block.partitioner, maps.iter().position(|m| m.arity >= 2))
+    {
+        let m = &maps[k];
+        let spec = (sizes[m.from], m.from, m.to, m.arity);
+        owners[m.from] = Some(metis_on_root(comm, spec, &block.maps[k].values)?);
     } else if !sizes.is_empty() {
         owners[0] = Some(vec![me as i32; block_range(sizes[0], p, me).len()]);
     }
