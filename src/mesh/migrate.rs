@@ -1,7 +1,7 @@
 //! The parallel path: from every rank's block of a mesh ([`MeshBlock`]) to distributed Sets
 //! and Maps, without any rank holding the whole mesh.
 //!
-//! Steps (all collective, through [`Comm::alltoallv_bytes`] and `allreduce`):
+//! Steps (all collective, through [`Comm::alltoallv`] and `allreduce`):
 //! 1. **partition**: owners of this rank's block of the primary set, from the user
 //!    ([`MeshBlock::owners`]), parallel RCB ([`crate::mesh::prcb`]), METIS on rank 0 (the rows
 //!    of one map gathered there: for meshes whose dual graph fits on rank 0) or blocks;
@@ -15,7 +15,9 @@
 //!
 //! For the same owners of the primary set, the result (local numbering, halo plans, local
 //! maps) is identical to the rank-0 path's. Memory per rank: its block plus its owned and halo
-//! elements, never the whole mesh.
+//! elements, never the whole mesh (with METIS, rank 0 also holds the one map it partitions).
+//! Every exchange is one flat buffer with counts per rank ([`by_rank`]), received into one
+//! buffer; block rows are dropped once sent, migrated rows once renumbered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
