@@ -318,16 +318,20 @@ impl DistributedMesh {
         let (vals, _) = comm.alltoallv(out, &counts)?;
         let mut local = vec![T::zero(); s.total_size() * dim];
         let mut placed = 0usize;
-        let mut bad = None;
-        for (j, gid) in gids.iter().enumerate() {
-            match local_index(&s, u64::from(*gid)) {
-                Some(l) => {
-                    local[l * dim..(l + 1) * dim].copy_from_slice(&vals[j * dim..(j + 1) * dim]);
-                    placed += 1;
-                }
-                None => {
-                    bad = Some(format!("element {gid} arrived, not owned here"));
-                    break;
+        let mut bad = (vals.len() != gids.len() * dim)
+            .then(|| format!("{} ids but {} values arrived", gids.len(), vals.len()));
+        if bad.is_none() {
+            for (j, gid) in gids.iter().enumerate() {
+                match local_index(&s, u64::from(*gid)) {
+                    Some(l) => {
+                        local[l * dim..(l + 1) * dim]
+                            .copy_from_slice(&vals[j * dim..(j + 1) * dim]);
+                        placed += 1;
+                    }
+                    None => {
+                        bad = Some(format!("element {gid} arrived, not owned here"));
+                        break;
+                    }
                 }
             }
         }
