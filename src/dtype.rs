@@ -120,6 +120,15 @@ pub(crate) fn to_words<T: Scalar>(v: &[T]) -> Vec<u64> {
     w
 }
 
+/// Move a typed vector into 8-byte-aligned storage: no copy for 8-byte types (the allocation
+/// is reused), a copy ([`to_words`]) for the others.
+pub(crate) fn into_words<T: Scalar>(v: Vec<T>) -> Vec<u64> {
+    match bytemuck::allocation::try_cast_vec::<T, u64>(v) {
+        Ok(w) => w,
+        Err((_, v)) => to_words(&v),
+    }
+}
+
 /// View `n` elements of storage as `[T]`.
 pub(crate) fn view<T: Scalar>(w: &[u64], n: usize) -> &[T] {
     &bytemuck::cast_slice::<u64, T>(w)[..n]
@@ -139,5 +148,20 @@ mod tests {
         let w = to_words(&v);
         assert_eq!(w.len(), 2);
         assert_eq!(view::<f32>(&w, 3), &v);
+    }
+    #[test]
+    fn into_words_keeps_values() {
+        let v = vec![1.5f64, -2.0, 3.25];
+        let ptr = v.as_ptr() as usize;
+        let w = into_words(v);
+        assert_eq!(
+            w.as_ptr() as usize,
+            ptr,
+            "8-byte values keep their allocation"
+        );
+        assert_eq!(view::<f64>(&w, 3), &[1.5, -2.0, 3.25]);
+        let w = into_words(vec![7i32, 8, 9]);
+        assert_eq!(w.len(), 2);
+        assert_eq!(view::<i32>(&w, 3), &[7, 8, 9]);
     }
 }

@@ -71,7 +71,7 @@ impl Dat {
             name,
             ds,
             T::DTYPE,
-            dtype::to_words(&values),
+            dtype::into_words(values),
             halo_valid,
         ))
     }

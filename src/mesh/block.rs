@@ -109,7 +109,8 @@ impl MeshBlock {
     }
 
     /// The partitioner used when no owners are given (default [`Partitioner::Rcb`], in
-    /// parallel; [`Partitioner::Metis`] is refused on this path).
+    /// parallel; [`Partitioner::Metis`] gathers one map's rows to rank 0, for meshes whose
+    /// dual graph fits there).
     pub fn partitioner(mut self, p: Partitioner) -> Self {
         self.partitioner = p;
         self
@@ -214,10 +215,6 @@ impl MeshBlock {
                 len(s),
                 nranks,
             )?;
-        } else if self.partitioner == Partitioner::Metis {
-            return Err(err(
-                "METIS runs on the rank-0 path only (GlobalMesh); give owners or use RCB".into(),
-            ));
         }
         Ok(ends)
     }

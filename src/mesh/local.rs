@@ -12,7 +12,7 @@ use crate::data::set::Set;
 use crate::dtype::Scalar;
 use crate::error::{Error, Result};
 use crate::mesh::global::{GMap, GSet};
-use crate::mesh::wire::{bytes_to_vec, check_scatter_size, root_verdict};
+use crate::mesh::wire::{by_rank, bytes_to_vec, check_scatter_size, root_verdict};
 use crate::mpi::comm::{agree, Comm, ReduceOp};
 
 /// The local part of a distributed mesh on this rank: Sets and Maps by name.
@@ -41,10 +41,22 @@ pub struct DistributedMesh {
 pub(crate) struct BlockInfo {
     /// Owner of each element of this rank's block.
     pub(crate) owners: Vec<i32>,
-    /// Owned global ids, sorted.
-    pub(crate) own_gids: Vec<u32>,
-    /// Local index of `own_gids[i]`.
-    pub(crate) local_of: Vec<u32>,
+}
+
+/// Local index of owned element `gid` of a set distributed from blocks: its owned elements are
+/// laid out as core then boundary, each part in global-id order, so two binary searches of
+/// the set's global ids find it (no per-element table kept for it).
+pub(crate) fn local_index(set: &Set, gid: u64) -> Option<usize> {
+    let gids = set.global_ids()?;
+    two_run_index(gids.get(..set.size())?, set.core_size(), &gid)
+}
+
+/// Position of `g` in `ids`, which is sorted in two runs, `..core` and `core..`.
+pub(crate) fn two_run_index<T: Ord>(ids: &[T], core: usize, g: &T) -> Option<usize> {
+    let (c, b) = (ids.get(..core)?, ids.get(core..)?);
+    c.binary_search(g)
+        .ok()
+        .or_else(|| b.binary_search(g).ok().map(|i| core + i))
 }
 
 impl std::fmt::Debug for DistributedMesh {
@@ -291,50 +303,39 @@ impl DistributedMesh {
                     "the mesh was not distributed from blocks (use scatter_dat)",
                 )
             })?;
+        // Global ids and values to the owners, each in one flat buffer.
         let start = crate::mesh::block::block_range(n, p, me).start as u32;
-        let mut gids: Vec<Vec<u32>> = vec![Vec::new(); p];
-        let mut vals: Vec<Vec<T>> = vec![Vec::new(); p];
-        for (i, &o) in info.owners.iter().enumerate() {
-            gids[o as usize].push(start + i as u32);
-            vals[o as usize].extend_from_slice(&block_values[i * dim..(i + 1) * dim]);
-        }
-        let parts = gids
-            .iter()
-            .zip(&vals)
-            .map(|(g, v)| {
-                let mut b: Vec<u8> = (g.len() as u64).to_ne_bytes().to_vec();
-                b.extend_from_slice(bytemuck::cast_slice(g));
-                b.extend_from_slice(bytemuck::cast_slice(v));
-                b
-            })
-            .collect();
-        let got = comm.alltoallv_bytes(parts)?;
-        let mut local = vec![T::zero(); s.size() * dim];
+        let own = &info.owners;
+        let dest = |i: usize| own[i] as usize;
+        let (out, counts) = by_rank(p, own.len(), 1, dest, |i, r: &mut [u32]| {
+            r[0] = start + i as u32
+        });
+        let (gids, _) = comm.alltoallv(out, &counts)?;
+        let (out, counts) = by_rank(p, own.len(), dim, dest, |i, r: &mut [T]| {
+            r.copy_from_slice(&block_values[i * dim..(i + 1) * dim])
+        });
+        drop(block_values);
+        let (vals, _) = comm.alltoallv(out, &counts)?;
+        let mut local = vec![T::zero(); s.total_size() * dim];
         let mut placed = 0usize;
-        let mut bad = None;
-        let eb = std::mem::size_of::<T>() * dim;
-        for (q, b) in got.iter().enumerate() {
-            let k = b
-                .get(..8)
-                .map(bytemuck::pod_read_unaligned::<u64>)
-                .unwrap_or(0) as usize;
-            if b.len() != 8 + k * 4 + k * eb {
-                bad = Some(format!("{} bytes from rank {q}", b.len()));
-                break;
-            }
-            let g = bytes_to_vec::<u32>(&b[8..8 + 4 * k]);
-            let v = bytes_to_vec::<T>(&b[8 + 4 * k..]);
-            for (j, gid) in g.iter().enumerate() {
-                match info.own_gids.binary_search(gid) {
-                    Ok(pos) => {
-                        let l = info.local_of[pos] as usize;
-                        local[l * dim..(l + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
+        let mut bad = (vals.len() != gids.len() * dim)
+            .then(|| format!("{} ids but {} values arrived", gids.len(), vals.len()));
+        if bad.is_none() {
+            for (j, gid) in gids.iter().enumerate() {
+                match local_index(&s, u64::from(*gid)) {
+                    Some(l) => {
+                        local[l * dim..(l + 1) * dim]
+                            .copy_from_slice(&vals[j * dim..(j + 1) * dim]);
                         placed += 1;
                     }
-                    Err(_) => bad = Some(format!("rank {q} sent element {gid}, not owned here")),
+                    None => {
+                        bad = Some(format!("element {gid} arrived, not owned here"));
+                        break;
+                    }
                 }
             }
         }
+        drop((gids, vals));
         let dat = match bad {
             None if placed == s.size() => Dat::named(name, &ds, local),
             None => Err(Error::Mpi(format!(

@@ -141,15 +141,6 @@ fn le_bytes<T: Scalar>(v: &[T]) -> Vec<u8> {
     b
 }
 
-fn from_le<T: Scalar>(mut b: Vec<u8>) -> Vec<T> {
-    if cfg!(target_endian = "big") {
-        for c in b.chunks_mut(std::mem::size_of::<T>()) {
-            c.reverse();
-        }
-    }
-    crate::mesh::wire::bytes_to_vec(&b)
-}
-
 impl MeshFile {
     /// Write `mesh` (validated first) and the dats `dats` adds, to `path`; `coords` names a
     /// dat of doubles (dim 1 to 3) used for RCB on reading. One process writes (a converter).
@@ -330,14 +321,28 @@ impl MeshFile {
         &self.dats
     }
 
-    /// Read `count` rows of `width` bytes from `offset + first * width`.
-    fn read_rows(&self, offset: u64, first: usize, count: usize, width: usize) -> Result<Vec<u8>> {
+    /// Read `count` rows of `width` little-endian values of `T` from `offset + first * row`,
+    /// straight into the returned vector.
+    fn read_rows<T: Scalar>(
+        &self,
+        offset: u64,
+        first: usize,
+        count: usize,
+        width: usize,
+    ) -> Result<Vec<T>> {
         let what = format!("MeshFile({})", self.path.display());
         let f = File::open(&self.path).map_err(io_err(&what))?;
-        let mut b = vec![0u8; count * width];
-        f.read_exact_at(&mut b, offset + (first * width) as u64)
+        let mut v = vec![T::zero(); count * width];
+        let row = (width * std::mem::size_of::<T>()) as u64;
+        let b: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
+        f.read_exact_at(b, offset + first as u64 * row)
             .map_err(io_err(&what))?;
-        Ok(b)
+        if cfg!(target_endian = "big") {
+            for c in b.chunks_mut(std::mem::size_of::<T>()) {
+                c.reverse();
+            }
+        }
+        Ok(v)
     }
 
     /// This rank's block of every set's maps (and of the coordinates, if the file names them),
@@ -356,13 +361,13 @@ impl MeshFile {
         }
         for m in &self.maps {
             let r = block_range(self.sets[m.from].1, p, me);
-            let rows = self.read_rows(m.offset, r.start, r.len(), m.arity * 4)?;
+            let rows = self.read_rows::<i32>(m.offset, r.start, r.len(), m.arity)?;
             b = b.add_map(
                 &m.name,
                 &self.sets[m.from].0,
                 &self.sets[m.to].0,
                 m.arity,
-                from_le::<i32>(rows),
+                rows,
             );
         }
         if let Some(c) = self.coords {
@@ -394,8 +399,7 @@ impl MeshFile {
         }
         let n = self.sets.iter().find(|s| s.0 == d.set).map_or(0, |s| s.1);
         let r = block_range(n, comm.size() as usize, comm.rank() as usize);
-        let b = self.read_rows(d.offset, r.start, r.len(), d.dim * std::mem::size_of::<T>())?;
-        Ok(from_le(b))
+        self.read_rows(d.offset, r.start, r.len(), d.dim)
     }
 }
 

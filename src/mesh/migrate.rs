@@ -1,9 +1,10 @@
 //! The parallel path: from every rank's block of a mesh ([`MeshBlock`]) to distributed Sets
 //! and Maps, without any rank holding the whole mesh.
 //!
-//! Steps (all collective, through [`Comm::alltoallv_bytes`] and `allreduce`):
+//! Steps (all collective, through [`Comm::alltoallv`] and `allreduce`):
 //! 1. **partition**: owners of this rank's block of the primary set, from the user
-//!    ([`MeshBlock::owners`]), parallel RCB ([`crate::mesh::prcb`]) or blocks;
+//!    ([`MeshBlock::owners`]), parallel RCB ([`crate::mesh::prcb`]), METIS on rank 0 (the rows
+//!    of one map gathered there: for meshes whose dual graph fits on rank 0) or blocks;
 //! 2. **derived owners**: the rules of [`crate::mesh::partition`] (source rule, then target
 //!    rule, then blocks), applied to blocks: an owner that lives in another rank's block is
 //!    asked of that rank (a *directory*: rank `r` answers for its block of every set);
@@ -14,7 +15,9 @@
 //!
 //! For the same owners of the primary set, the result (local numbering, halo plans, local
 //! maps) is identical to the rank-0 path's. Memory per rank: its block plus its owned and halo
-//! elements, never the whole mesh.
+//! elements, never the whole mesh (with METIS, rank 0 also holds the one map it partitions).
+//! Every exchange is one flat buffer with counts per rank ([`by_rank`]), received into one
+//! buffer; block rows are dropped once sent, migrated rows once renumbered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,10 +28,12 @@ use crate::data::map::Map;
 use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
-use crate::mesh::local::{BlockInfo, DistributedMesh};
+use crate::mesh::local::{local_index, two_run_index, BlockInfo, DistributedMesh};
+use crate::mesh::metis;
+use crate::mesh::partition::MapSpec;
 use crate::mesh::partition::Partitioner;
 use crate::mesh::prcb;
-use crate::mesh::wire::bytes_to_vec;
+use crate::mesh::wire::{by_rank, bytes_to_vec, offsets, root_verdict};
 use crate::mpi::comm::{agree, Comm};
 use crate::mpi::halo::{Halo, Neighbour};
 
@@ -38,49 +43,75 @@ fn holder(g: usize, n: usize, nranks: usize) -> usize {
 }
 
 /// Ask the directory: the values (`dir` = this rank's block of some per-element array of a set
-/// of `n`) of global elements `queries`, in query order. Collective.
-fn lookup(comm: Comm, n: usize, dir: &[i32], queries: &[u32]) -> Result<Vec<i32>> {
+/// of `n`) of the `nq` global elements `query(0..nq)`, in query order. Collective.
+fn lookup(
+    comm: Comm,
+    n: usize,
+    dir: &[i32],
+    nq: usize,
+    query: impl Fn(usize) -> u32,
+) -> Result<Vec<i32>> {
     let p = comm.size() as usize;
-    let mut out: Vec<Vec<u32>> = vec![Vec::new(); p];
-    for &g in queries {
-        out[holder(g as usize, n, p)].push(g);
-    }
-    let sent: Vec<Vec<u8>> = out
-        .iter()
-        .map(|v| bytemuck::cast_slice(v).to_vec())
-        .collect();
-    let asked = comm.alltoallv_bytes(sent)?;
+    let dest = |i: usize| holder(query(i) as usize, n, p);
+    let (ask, counts) = by_rank(p, nq, 1, dest, |i, out: &mut [u32]| out[0] = query(i));
+    let (asked, asked_counts) = comm.alltoallv(ask, &counts)?;
     let start = block_range(n, p, comm.rank() as usize).start;
-    let answers: Vec<Vec<u8>> = asked
+    let answers: Vec<i32> = asked
         .iter()
-        .map(|b| {
-            let gs = bytes_to_vec::<u32>(b);
-            let a: Vec<i32> = gs
-                .iter()
-                .map(|&g| dir.get(g as usize - start).copied().unwrap_or(-1))
-                .collect();
-            bytemuck::cast_slice(&a).to_vec()
+        .map(|&g| {
+            dir.get((g as usize).wrapping_sub(start))
+                .copied()
+                .unwrap_or(-1)
         })
         .collect();
-    let back: Vec<Vec<i32>> = comm
-        .alltoallv_bytes(answers)?
-        .iter()
-        .map(|b| bytes_to_vec::<i32>(b))
-        .collect();
-    let mut pos = vec![0usize; p];
-    let mut res = Vec::with_capacity(queries.len());
-    for &g in queries {
-        let r = holder(g as usize, n, p);
-        let v = back[r].get(pos[r]).copied().unwrap_or(-1);
+    drop(asked);
+    let (back, _) = comm.alltoallv(answers, &asked_counts)?;
+    // Answers come back grouped by holder, each group in query order.
+    let mut pos = offsets(&counts);
+    let mut res = Vec::with_capacity(nq);
+    for i in 0..nq {
+        let r = dest(i);
+        let v = back.get(pos[r]).copied().unwrap_or(-1);
         pos[r] += 1;
         if v < 0 {
             return Err(Error::Mpi(format!(
-                "distribute_blocks: rank {r} gave no owner for element {g}"
+                "distribute_blocks: rank {r} gave no owner for element {}",
+                query(i)
             )));
         }
         res.push(v);
     }
     Ok(res)
+}
+
+/// METIS on the parallel path, for meshes whose dual graph fits on rank 0: the rows of the map
+/// `spec` = (source set size, source, target, arity) are gathered to rank 0 (in block order,
+/// i.e. global order), partitioned there exactly as on the rank-0 path
+/// ([`metis::part_dual`]), and each rank gets the owners of its block back. Collective; a
+/// failure on rank 0 fails every rank.
+fn metis_on_root(comm: Comm, spec: (usize, usize, usize, usize), rows: &[i32]) -> Result<Vec<i32>> {
+    let (n, from, to, arity) = spec;
+    let p = comm.size() as usize;
+    let gathered = comm.gather_bytes(0, bytemuck::cast_slice(rows))?;
+    let parts = gathered.map(|parts| -> Result<Vec<Vec<u8>>> {
+        let mut all: Vec<i32> = Vec::with_capacity(n * arity);
+        for b in parts {
+            all.extend(bytes_to_vec::<i32>(&b));
+        }
+        let map = MapSpec {
+            from,
+            to,
+            arity,
+            values: &all,
+        };
+        let own = metis::part_dual(n, &map, p)?;
+        drop(all);
+        Ok((0..p)
+            .map(|r| bytemuck::cast_slice(&own[block_range(n, p, r)]).to_vec())
+            .collect())
+    });
+    let parts = root_verdict(comm, parts)?;
+    Ok(bytes_to_vec::<i32>(&comm.scatter_bytes(0, parts)?))
 }
 
 /// One map as this rank sees it: block rows, and later owned rows.
@@ -110,7 +141,7 @@ struct BMap {
 ///     .unwrap();
 /// assert_eq!(x.gather::<f64>(0).unwrap().unwrap(), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
 /// ```
-pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh> {
+pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<DistributedMesh> {
     let (p, me) = (comm.size() as usize, comm.rank() as usize);
     // Same schema everywhere (rank 0's is the reference), each block valid.
     let schema = block.schema_bytes();
@@ -124,6 +155,10 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
         block.check(p, me)
     };
     let ends = agree(comm, checked)?;
+    if p == 1 {
+        // The block is the whole mesh and everything is owned here.
+        return serial(comm, block, &ends);
+    }
     let sizes: Vec<usize> = block.sets.iter().map(|s| s.size).collect();
     let starts: Vec<usize> = sizes.iter().map(|&n| block_range(n, p, me).start).collect();
     let maps: Vec<BMap> = block
@@ -138,16 +173,24 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
         .collect();
     let set_index = |name: &str| block.sets.iter().position(|s| s.name == name);
 
-    // 1. Owners of the primary set's block.
+    // 1. Owners of the primary set's block (the coordinates are not needed after this).
     let mut owners: Vec<Option<Vec<i32>>> = vec![None; sizes.len()];
-    if let Some((set, own)) = &block.owners {
-        owners[set_index(set).unwrap_or(0)] = Some(own.clone());
-    } else if let (Some(c), Partitioner::Rcb) = (&block.coords, block.partitioner) {
+    let coords = block.coords.take();
+    if let Some((set, own)) = block.owners.take() {
+        owners[set_index(&set).unwrap_or(0)] = Some(own);
+    } else if let (Some(c), Partitioner::Rcb) = (&coords, block.partitioner) {
         let s = set_index(&c.set).unwrap_or(0);
         owners[s] = Some(prcb::rcb(comm, &c.values, c.dim, starts[s] as u64, p)?);
+    } else if let (Partitioner::Metis, Some(k)) =
+        (block.partitioner, maps.iter().position(|m| m.arity >= 2))
+    {
+        let m = &maps[k];
+        let spec = (sizes[m.from], m.from, m.to, m.arity);
+        owners[m.from] = Some(metis_on_root(comm, spec, &block.maps[k].values)?);
     } else if !sizes.is_empty() {
         owners[0] = Some(vec![me as i32; block_range(sizes[0], p, me).len()]);
     }
+    drop(coords);
 
     // 2. Derived owners, by the rules of partition::derive_owners.
     loop {
@@ -161,13 +204,11 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
                 .enumerate()
                 .find(|(_, m)| m.from == s && owners[m.to].is_some())
             {
-                let first: Vec<u32> = block.maps[k]
-                    .values
-                    .chunks(m.arity)
-                    .map(|row| row[0] as u32)
-                    .collect();
+                let rows = &block.maps[k].values;
                 let dir = owners[m.to].as_deref().unwrap_or(&[]);
-                owners[s] = Some(lookup(comm, sizes[m.to], dir, &first)?);
+                let nq = rows.len() / m.arity;
+                let first = |i: usize| rows[i * m.arity] as u32;
+                owners[s] = Some(lookup(comm, sizes[m.to], dir, nq, first)?);
                 continue;
             }
         }
@@ -176,29 +217,28 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
             .find(|m| owners[m.to].is_none() && owners[m.from].is_some())
             .map(|m| m.to);
         if let Some(t) = tgt {
+            // Every map into t from an owned set sends (element, owner of the row) to the
+            // element's holder, which keeps the lowest owner.
             let n = sizes[t];
-            let mut out: Vec<Vec<i32>> = vec![Vec::new(); p];
+            let mut best = vec![i32::MAX; block_range(n, p, me).len()];
             for (k, m) in maps.iter().enumerate() {
                 if m.to != t || m.from == t || owners[m.from].is_none() {
                     continue;
                 }
                 let from = owners[m.from].as_deref().unwrap_or(&[]);
-                for (row, &o) in block.maps[k].values.chunks(m.arity).zip(from) {
-                    for &v in row {
-                        let q = &mut out[holder(v as usize, n, p)];
-                        q.push(v);
-                        q.push(o);
-                    }
-                }
-            }
-            let got = comm.alltoallv_bytes(
-                out.iter()
-                    .map(|v| bytemuck::cast_slice(v).to_vec())
-                    .collect(),
-            )?;
-            let mut best = vec![i32::MAX; block_range(n, p, me).len()];
-            for b in &got {
-                for pair in bytes_to_vec::<i32>(b).chunks_exact(2) {
+                let vals = &block.maps[k].values;
+                let (out, counts) = by_rank(
+                    p,
+                    vals.len(),
+                    2,
+                    |i| holder(vals[i] as usize, n, p),
+                    |i, rec: &mut [i32]| {
+                        rec[0] = vals[i];
+                        rec[1] = from[i / m.arity];
+                    },
+                );
+                let (got, _) = comm.alltoallv(out, &counts)?;
+                for pair in got.chunks_exact(2) {
                     let i = pair[0] as usize - starts[t];
                     best[i] = best[i].min(pair[1]);
                 }
@@ -213,54 +253,47 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
         }
         break;
     }
-    let owners: Vec<Vec<i32>> = owners
+    let block_owners: Vec<Vec<i32>> = owners
         .into_iter()
         .enumerate()
         .map(|(s, o)| o.unwrap_or_else(|| vec![me as i32; block_range(sizes[s], p, me).len()]))
         .collect();
 
-    if p == 1 {
-        return serial(comm, block, &ends, owners);
-    }
-
-    // 3. Migration: (gid, rows of every map from the set) to the owner.
+    // 3. Migration: every element's global id, then each map's rows, to its owner; each
+    // block's rows are dropped as soon as they are sent. Blocks are contiguous in rank order
+    // and sent in order, so what arrives (in rank order) is sorted by global id.
     let mut own_gids: Vec<Vec<u32>> = Vec::with_capacity(sizes.len());
     let mut own_rows: Vec<Vec<i32>> = vec![Vec::new(); maps.len()];
     for s in 0..sizes.len() {
-        let from: Vec<usize> = (0..maps.len()).filter(|&k| maps[k].from == s).collect();
-        let width = 1 + from.iter().map(|&k| maps[k].arity).sum::<usize>();
-        let mut out: Vec<Vec<i32>> = vec![Vec::new(); p];
-        for (i, &o) in owners[s].iter().enumerate() {
-            let q = &mut out[o as usize];
-            q.push((starts[s] + i) as i32);
-            for &k in &from {
-                let a = maps[k].arity;
-                q.extend_from_slice(&block.maps[k].values[i * a..(i + 1) * a]);
-            }
-        }
-        let got = comm.alltoallv_bytes(
-            out.iter()
-                .map(|v| bytemuck::cast_slice(v).to_vec())
-                .collect(),
-        )?;
-        let mut recs: Vec<i32> = Vec::new();
-        for b in &got {
-            recs.extend(bytes_to_vec::<i32>(b));
-        }
-        let mut order: Vec<&[i32]> = recs.chunks_exact(width).collect();
-        order.sort_unstable_by_key(|r| r[0]);
-        own_gids.push(order.iter().map(|r| r[0] as u32).collect());
-        let mut off = 1;
-        for &k in &from {
+        let own = &block_owners[s];
+        let dest = |i: usize| own[i] as usize;
+        let first = starts[s] as u32;
+        let (out, counts) = by_rank(p, own.len(), 1, dest, |i, r: &mut [u32]| {
+            r[0] = first + i as u32
+        });
+        let (gids, _) = comm.alltoallv(out, &counts)?;
+        let sorted = gids.windows(2).all(|w| w[0] < w[1]);
+        own_gids.push(agree(
+            comm,
+            if sorted {
+                Ok(gids)
+            } else {
+                Err(Error::Mpi(format!(
+                    "distribute_blocks: the elements of `{}` arrived out of order",
+                    block.sets[s].name
+                )))
+            },
+        )?);
+        for k in (0..maps.len()).filter(|&k| maps[k].from == s) {
             let a = maps[k].arity;
-            own_rows[k] = order
-                .iter()
-                .flat_map(|r| r[off..off + a].iter().copied())
-                .collect();
-            off += a;
+            let rows = std::mem::take(&mut block.maps[k].values);
+            let (out, counts) = by_rank(p, own.len(), a, dest, |i, r: &mut [i32]| {
+                r.copy_from_slice(&rows[i * a..(i + 1) * a])
+            });
+            drop(rows);
+            own_rows[k] = comm.alltoallv(out, &counts)?.0;
         }
     }
-    let block_owners = owners;
 
     // 4. Owners of every referenced element not owned here (the halo candidates).
     let mut remote: Vec<HashMap<u32, i32>> = vec![HashMap::new(); sizes.len()];
@@ -278,17 +311,17 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
         }
         want.par_sort_unstable();
         want.dedup();
-        let dir = &block_owners[t];
-        let got = lookup(comm, sizes[t], dir, &want)?;
+        let got = lookup(comm, sizes[t], &block_owners[t], want.len(), |i| want[i])?;
         remote[t] = want.into_iter().zip(got).collect();
     }
 
-    // Layout per set: core then boundary, each in gid order; position in own_gids -> local.
+    // Layout per set: core then boundary, each in gid order (so two binary searches find an
+    // owned element's local index, [`two_run_index`]); the sorted owned ids are dropped.
     let mut core = vec![0usize; sizes.len()];
-    let mut local_of: Vec<Vec<u32>> = Vec::with_capacity(sizes.len());
     let mut order: Vec<Vec<u32>> = Vec::with_capacity(sizes.len()); // local -> gid
     for s in 0..sizes.len() {
-        let n = own_gids[s].len();
+        let own = std::mem::take(&mut own_gids[s]);
+        let n = own.len();
         let from: Vec<usize> = (0..maps.len()).filter(|&k| maps[k].from == s).collect();
         let is_bnd: Vec<bool> = (0..n)
             .map(|i| {
@@ -300,20 +333,13 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
                 })
             })
             .collect();
-        let mut lo = vec![0u32; n];
         let mut ord = Vec::with_capacity(n);
         for pass in [false, true] {
-            for i in 0..n {
-                if is_bnd[i] == pass {
-                    lo[i] = ord.len() as u32;
-                    ord.push(own_gids[s][i]);
-                }
-            }
+            ord.extend((0..n).filter(|&i| is_bnd[i] == pass).map(|i| own[i]));
             if !pass {
                 core[s] = ord.len();
             }
         }
-        local_of.push(lo);
         order.push(ord);
     }
 
@@ -326,36 +352,38 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
             h
         })
         .collect();
+    drop(remote);
     let mut sets = Vec::with_capacity(sizes.len());
     for s in 0..sizes.len() {
-        let n_owned = own_gids[s].len();
-        let mut ask: Vec<Vec<u32>> = vec![Vec::new(); p];
-        for &(o, g) in &halos[s] {
-            ask[o as usize].push(g);
-        }
-        let asked = comm.alltoallv_bytes(
-            ask.iter()
-                .map(|v| bytemuck::cast_slice(v).to_vec())
-                .collect(),
-        )?;
+        let n_owned = order[s].len();
+        let h = &halos[s];
+        let (ask, ask_counts) = by_rank(
+            p,
+            h.len(),
+            1,
+            |i| h[i].0 as usize,
+            |i, r: &mut [u32]| r[0] = h[i].1,
+        );
+        let (asked, asked_counts) = comm.alltoallv(ask, &ask_counts)?;
         let mut neighbours = Vec::new();
-        let mut at = 0usize;
+        let (mut at, mut at_asked) = (0usize, 0usize);
         for q in 0..p {
-            let recv: Vec<u32> = (at..at + ask[q].len())
+            let recv: Vec<u32> = (at..at + ask_counts[q])
                 .map(|i| (n_owned + i) as u32)
                 .collect();
-            at += ask[q].len();
-            let mut send = Vec::new();
-            for g in bytes_to_vec::<u32>(&asked[q]) {
-                let i = own_gids[s].binary_search(&g).map_err(|_| {
+            at += ask_counts[q];
+            let mut send = Vec::with_capacity(asked_counts[q]);
+            for &g in &asked[at_asked..at_asked + asked_counts[q]] {
+                let l = two_run_index(&order[s], core[s], &g).ok_or_else(|| {
                     Error::Mpi(format!(
                         "distribute_blocks: rank {q} asked rank {me} for element {g} of `{}`, \
                          which it does not own",
                         block.sets[s].name
                     ))
                 })?;
-                send.push(local_of[s][i]);
+                send.push(l as u32);
             }
+            at_asked += asked_counts[q];
             if q != me && !(send.is_empty() && recv.is_empty()) {
                 neighbours.push(Neighbour {
                     rank: q as i32,
@@ -364,9 +392,8 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
                 });
             }
         }
-        let gids: Vec<u64> = order[s]
-            .iter()
-            .copied()
+        let gids: Vec<u64> = std::mem::take(&mut order[s])
+            .into_iter()
             .chain(halos[s].iter().map(|&(_, g)| g))
             .map(u64::from)
             .collect();
@@ -383,27 +410,42 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
         ));
     }
 
-    // Local maps, rows in local order.
+    // Local maps, rows in local order; each map's global rows are dropped once renumbered.
+    // The sets' global ids (core, then boundary, each sorted) now give every local index.
+    drop(own_gids);
     let mut out_maps = Vec::with_capacity(maps.len());
     for (k, m) in maps.iter().enumerate() {
         let (s, t) = (m.from, m.to);
+        let n_owned_t = sets[t].size();
         let halo_pos: HashMap<u32, u32> = halos[t]
             .iter()
             .enumerate()
-            .map(|(i, &(_, g))| (g, (own_gids[t].len() + i) as u32))
+            .map(|(i, &(_, g))| (g, (n_owned_t + i) as u32))
             .collect();
-        let n = own_gids[s].len();
+        let rows = std::mem::take(&mut own_rows[k]);
+        let gids = sets[s].global_ids().unwrap_or(&[]);
+        let (n, core) = (sets[s].size(), sets[s].core_size());
         let mut vals = vec![0i32; n * m.arity];
+        // Rows arrived in global-id order: merging the core and boundary runs of the ids
+        // gives each row's local index.
+        let (mut ci, mut bi) = (0, core);
         for i in 0..n {
-            let l = local_of[s][i] as usize;
+            let l = if bi >= n || (ci < core && gids[ci] < gids[bi]) {
+                ci += 1;
+                ci - 1
+            } else {
+                bi += 1;
+                bi - 1
+            };
             for j in 0..m.arity {
-                let g = own_rows[k][i * m.arity + j] as u32;
-                vals[l * m.arity + j] = match own_gids[t].binary_search(&g) {
-                    Ok(pos) => local_of[t][pos] as i32,
-                    Err(_) => halo_pos.get(&g).map(|&x| x as i32).unwrap_or(-1),
+                let g = rows[i * m.arity + j] as u32;
+                vals[l * m.arity + j] = match local_index(&sets[t], u64::from(g)) {
+                    Some(pos) => pos as i32,
+                    None => halo_pos.get(&g).map(|&x| x as i32).unwrap_or(-1),
                 };
             }
         }
+        drop(rows);
         out_maps.push(Map::named(
             &block.maps[k].name,
             &sets[s],
@@ -413,12 +455,9 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
         ));
     }
     let out_maps = agree(comm, out_maps.into_iter().collect::<Result<Vec<_>>>())?;
-    let blocks = (0..sizes.len())
-        .map(|s| BlockInfo {
-            owners: block_owners[s].clone(),
-            own_gids: std::mem::take(&mut own_gids[s]),
-            local_of: std::mem::take(&mut local_of[s]),
-        })
+    let blocks = block_owners
+        .into_iter()
+        .map(|owners| BlockInfo { owners })
         .collect();
     Ok(DistributedMesh {
         comm,
@@ -430,11 +469,8 @@ pub fn distribute_blocks(comm: Comm, block: MeshBlock) -> Result<DistributedMesh
 }
 
 /// One rank: the block is the whole mesh, numbered as given (no halo, no global ids).
-fn serial(
-    comm: Comm,
-    block: MeshBlock,
-    ends: &[(usize, usize)],
-    _owners: Vec<Vec<i32>>,
-) -> Result<DistributedMesh> {
+fn serial(comm: Comm, mut block: MeshBlock, ends: &[(usize, usize)]) -> Result<DistributedMesh> {
+    block.coords = None;
+    block.owners = None;
     DistributedMesh::identity(comm, &block.sets, block.maps, ends)
 }

@@ -41,8 +41,9 @@ use crate::error::{Error, Result};
 ///   in parallel over the ranks' blocks; same result as on rank 0). Without coordinates, `Block`.
 /// * `Block`: the first set added, by index into contiguous blocks ([`block`]).
 /// * `Metis`: METIS (k-way) on the dual graph of the first map added whose arity is at least 2
-///   (its source set's elements are adjacent when they share `min(2, arity - 1)` targets);
-///   rank 0 path only.
+///   (its source set's elements are adjacent when they share `min(2, arity - 1)` targets), on
+///   rank 0; on the parallel path that map's rows are gathered to rank 0 for it (meshes whose
+///   dual graph fits on rank 0) and each rank gets its block's owners back.
 ///
 /// ```
 /// use op2::mesh::Partitioner;

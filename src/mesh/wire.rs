@@ -119,3 +119,39 @@ pub(crate) fn check_scatter_size(what: &str, parts: &[Vec<u8>]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Records grouped by destination rank, for [`Comm::alltoallv`]: record `i` of `n` (`width`
+/// values, written by `rec(i, out)`) goes to rank `dest(i)` (< `nranks`); records keep their
+/// order within each rank. Returns the flat buffer and the number of values per rank. Two
+/// passes over the records, one buffer: nothing is copied twice.
+pub(crate) fn by_rank<T: bytemuck::Pod>(
+    nranks: usize,
+    n: usize,
+    width: usize,
+    dest: impl Fn(usize) -> usize,
+    mut rec: impl FnMut(usize, &mut [T]),
+) -> (Vec<T>, Vec<usize>) {
+    let mut counts = vec![0usize; nranks];
+    for i in 0..n {
+        counts[dest(i)] += width;
+    }
+    let mut at = offsets(&counts);
+    let mut buf = vec![T::zeroed(); n * width];
+    for i in 0..n {
+        let d = dest(i);
+        rec(i, &mut buf[at[d]..at[d] + width]);
+        at[d] += width;
+    }
+    (buf, counts)
+}
+
+/// Start of each rank's values in a buffer received with these counts.
+pub(crate) fn offsets(counts: &[usize]) -> Vec<usize> {
+    counts
+        .iter()
+        .scan(0, |acc, &c| {
+            *acc += c;
+            Some(*acc - c)
+        })
+        .collect()
+}

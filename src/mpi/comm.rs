@@ -1,7 +1,7 @@
 //! Communicators: the only module that calls MPI.
 //!
 //! Owns every collective and point-to-point operation op2 performs, behind a small typed
-//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `alltoallv_bytes`, `exchange`,
+//! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `alltoallv`, `exchange`,
 //! `idle_barrier`, `node_layout`). Other modules never
 //! import `mpi` directly, so the rules below live in one place:
 //!
@@ -426,11 +426,10 @@ impl Comm {
         }
     }
 
-    /// Personalised all-to-all: send `parts[q]` to rank `q` (one buffer per rank, empty ones
-    /// allowed) and return the buffer each rank sent here, in rank order. What every rank
-    /// sends in total, and receives in total, must stay under 2^31 bytes (MPI's count limit);
-    /// a rank over it fails before the exchange and the others learn it (every rank returns an
-    /// error, none hangs).
+    /// Personalised all-to-all of byte buffers: send `parts[q]` to rank `q` (empty ones
+    /// allowed) and return the buffer each rank sent here, in rank order. A convenience over
+    /// [`Comm::alltoallv`] for small messages (it copies the parts into one buffer and the
+    /// received bytes out of one); large ones should use `alltoallv` directly.
     ///
     /// ```
     /// let c = op2::Comm::serial();
@@ -438,18 +437,53 @@ impl Comm {
     /// assert!(c.alltoallv_bytes(vec![]).is_err());
     /// ```
     pub fn alltoallv_bytes(&self, parts: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
-        let what = "Comm::alltoallv_bytes";
-        let bad = if parts.len() != self.size as usize {
-            Some(format!("{} parts for {} ranks", parts.len(), self.size))
+        let counts: Vec<usize> = parts.iter().map(|b| b.len()).collect();
+        let (all, got) = self.alltoallv(parts.concat(), &counts)?;
+        let mut at = 0;
+        Ok(got
+            .iter()
+            .map(|&l| {
+                at += l;
+                all[at - l..at].to_vec()
+            })
+            .collect())
+    }
+
+    /// Personalised all-to-all from one flat buffer: the first `counts[0]` values of `send` go
+    /// to rank 0, the next `counts[1]` to rank 1, and so on. Returns what every rank sent here
+    /// in one buffer, in rank order, with the count from each rank. No copies: `send` is
+    /// dropped when the exchange is done, the received values land in the returned buffer.
+    /// What a rank sends in total, and receives in total, must stay under 2^31 values (MPI's
+    /// count limit); a rank over it, or with wrong counts, fails before the exchange and the
+    /// others learn it (every rank returns an error, none hangs).
+    ///
+    /// ```
+    /// let c = op2::Comm::serial();
+    /// assert_eq!(c.alltoallv(vec![1u32, 2], &[2]).unwrap(), (vec![1, 2], vec![2]));
+    /// assert!(c.alltoallv(vec![1u32, 2], &[1]).is_err());
+    /// ```
+    pub fn alltoallv<T: Equivalence + bytemuck::Pod>(
+        &self,
+        send: Vec<T>,
+        counts: &[usize],
+    ) -> Result<(Vec<T>, Vec<usize>)> {
+        let what = "Comm::alltoallv";
+        let total: usize = counts.iter().sum();
+        let bad = if counts.len() != self.size as usize {
+            Some(format!("{} counts for {} ranks", counts.len(), self.size))
+        } else if total != send.len() {
+            Some(format!(
+                "counts sum to {total}, {} values given",
+                send.len()
+            ))
         } else {
-            let total: usize = parts.iter().map(|b| b.len()).sum();
             (total > i32::MAX as usize)
-                .then(|| format!("{total} bytes to send exceed {}", i32::MAX))
+                .then(|| format!("{total} values to send exceed {}", i32::MAX))
         };
         let Some(c) = self.mpi()? else {
             return match bad {
                 Some(d) => Err(Error::invalid(what, d)),
-                None => Ok(parts),
+                None => Ok((send, counts.to_vec())),
             };
         };
         // Counts first (a rank that cannot send announces nothing), then one agreement on
@@ -457,14 +491,14 @@ impl Comm {
         let send_lens: Vec<i32> = if bad.is_some() {
             vec![0; self.size as usize]
         } else {
-            parts.iter().map(|b| b.len() as i32).collect()
+            counts.iter().map(|&l| l as i32).collect()
         };
         let mut recv_lens = vec![0i32; self.size as usize];
         c.all_to_all_into(&send_lens[..], &mut recv_lens[..]);
         let total_in: u64 = recv_lens.iter().map(|&l| l as u64).sum();
         let bad = bad.or_else(|| {
             (total_in > i32::MAX as u64)
-                .then(|| format!("{total_in} bytes to receive exceed {}", i32::MAX))
+                .then(|| format!("{total_in} values to receive exceed {}", i32::MAX))
         });
         let none = self.size as u64;
         let me = if bad.is_some() {
@@ -484,18 +518,14 @@ impl Comm {
         }
         let send_displs = displacements(&send_lens);
         let recv_displs = displacements(&recv_lens);
-        let flat: Vec<u8> = parts.concat();
-        let mut all = vec![0u8; total_in as usize];
+        let mut all = vec![T::zeroed(); total_in as usize];
         {
-            let sp = Partition::new(&flat[..], &send_lens[..], &send_displs[..]);
+            let sp = Partition::new(&send[..], &send_lens[..], &send_displs[..]);
             let mut rp = PartitionMut::new(&mut all[..], &recv_lens[..], &recv_displs[..]);
             c.all_to_all_varcount_into(&sp, &mut rp);
         }
-        Ok(recv_lens
-            .iter()
-            .zip(&recv_displs)
-            .map(|(&l, &d)| all[d as usize..(d + l) as usize].to_vec())
-            .collect())
+        drop(send);
+        Ok((all, recv_lens.iter().map(|&l| l as usize).collect()))
     }
 
     /// Neighbour exchange: send `sends[i].1` to rank `sends[i].0` and receive `recv_lens[j].1`

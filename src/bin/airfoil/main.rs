@@ -47,7 +47,7 @@ struct Args {
     #[arg(long, conflicts_with_all = ["mesh", "mesh_bin"])]
     mesh_h5: Option<std::path::PathBuf>,
     /// Partitioner: rcb (default; in parallel with --mesh-bin/--mesh-h5), parallel-rcb (the same),
-    /// block, or metis (rank-0 path only).
+    /// block, or metis (with --mesh-bin/--mesh-h5: on rank 0, from one map's rows gathered there).
     #[arg(long, default_value = "rcb")]
     partitioner: op2::mesh::Partitioner,
     /// Write the final density, pressure and Mach number to this VTU file (ParaView).
