@@ -37,7 +37,8 @@ use crate::cache::stats;
 use crate::config::{CacheMode, Config};
 use crate::error::{Error, IoContext, Result};
 use crate::jit::ffi::LoadedKernel;
-use crate::mpi::comm::{Comm, NodeLayout, ReduceOp};
+use crate::mpi::comm::{Comm, ReduceOp};
+use crate::mpi::node::NodeLayout;
 
 /// The cache mode a job runs in, after `auto` detection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

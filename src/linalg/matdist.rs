@@ -22,7 +22,7 @@
 //! Rules: messages go through [`Comm::exchange`] with the tags of [`crate::mpi::halo`]; the build is
 //! collective over the row set's communicator and runs inside the object cache's miss path,
 //! which every rank takes together (SPMD). Every point-to-point step of the build comes after
-//! an agreement (an allreduce of "ok", [`crate::mpi::comm::agree`]), so an error on one rank
+//! an agreement (an allreduce of "ok", [`crate::mpi::agree::agree`]), so an error on one rank
 //! makes every rank return an error instead of leaving a neighbour waiting.
 
 use std::borrow::Cow;
@@ -31,7 +31,7 @@ use std::ops::Range;
 
 use crate::data::set::Set;
 use crate::error::{Error, Result};
-use crate::mpi::comm::agree;
+use crate::mpi::agree::agree;
 use crate::mpi::comm::Comm;
 use crate::mpi::halo::{TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
 

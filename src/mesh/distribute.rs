@@ -37,7 +37,8 @@ use crate::mesh::local::DistributedMesh;
 use crate::mesh::metis;
 use crate::mesh::partition::{self, MapSpec, Partitioner};
 use crate::mesh::wire::{check_scatter_size, root_verdict, R, W};
-use crate::mpi::comm::{agree, Comm};
+use crate::mpi::agree::agree;
+use crate::mpi::comm::Comm;
 use crate::mpi::halo::{Halo, Neighbour};
 
 const WHAT: &str = "distribute";

@@ -13,7 +13,8 @@ use crate::dtype::Scalar;
 use crate::error::{Error, Result};
 use crate::mesh::global::{GMap, GSet};
 use crate::mesh::wire::{by_rank, bytes_to_vec, check_scatter_size, root_verdict};
-use crate::mpi::comm::{agree, Comm, ReduceOp};
+use crate::mpi::agree::agree;
+use crate::mpi::comm::{Comm, ReduceOp};
 
 /// The local part of a distributed mesh on this rank: Sets and Maps by name.
 ///

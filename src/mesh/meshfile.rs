@@ -26,7 +26,8 @@ use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
 use crate::mesh::global::GlobalMesh;
-use crate::mpi::comm::{agree, Comm};
+use crate::mpi::agree::agree;
+use crate::mpi::comm::Comm;
 
 const MAGIC: &[u8; 8] = b"OP2MESH1";
 

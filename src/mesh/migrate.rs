@@ -34,7 +34,8 @@ use crate::mesh::partition::MapSpec;
 use crate::mesh::partition::Partitioner;
 use crate::mesh::prcb;
 use crate::mesh::wire::{by_rank, bytes_to_vec, offsets, root_verdict};
-use crate::mpi::comm::{agree, Comm};
+use crate::mpi::agree::agree;
+use crate::mpi::comm::Comm;
 use crate::mpi::halo::{Halo, Neighbour};
 
 /// Rank holding global element `g` of a set of `n` in its block.

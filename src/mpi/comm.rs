@@ -2,7 +2,7 @@
 //!
 //! Owns every collective and point-to-point operation op2 performs, behind a small typed
 //! API (`broadcast_bytes`, `allreduce`, `gather_bytes`, `alltoallv`, `exchange`,
-//! `idle_barrier`, `node_layout`). Other modules never
+//! `idle_barrier`; `node_layout` in `mpi/node.rs`, error agreement in `mpi/agree.rs`). Other modules never
 //! import `mpi` directly, so the rules below live in one place:
 //!
 //! * A [`Comm`] is a small `Copy` descriptor: either MPI's world communicator or a serial
@@ -217,6 +217,16 @@ impl Comm {
         }
     }
 
+    /// This rank's MPI processor name (the host name; see [`Comm::node_layout`]), or
+    /// "serial" where op2 uses no MPI.
+    pub(crate) fn processor_name(&self) -> Result<String> {
+        if self.mpi()?.is_none() {
+            return Ok("serial".into());
+        }
+        mpi::environment::processor_name()
+            .map_err(|e| Error::Mpi(format!("MPI_Get_processor_name: {e}")))
+    }
+
     /// The MPI communicator, or `None` for a serial one. Errors after finalize.
     fn mpi(&self) -> Result<Option<mpi::topology::SimpleCommunicator>> {
         match self.kind {
@@ -426,29 +436,6 @@ impl Comm {
         }
     }
 
-    /// Personalised all-to-all of byte buffers: send `parts[q]` to rank `q` (empty ones
-    /// allowed) and return the buffer each rank sent here, in rank order. A convenience over
-    /// [`Comm::alltoallv`] for small messages (it copies the parts into one buffer and the
-    /// received bytes out of one); large ones should use `alltoallv` directly.
-    ///
-    /// ```
-    /// let c = op2::Comm::serial();
-    /// assert_eq!(c.alltoallv_bytes(vec![b"me".to_vec()]).unwrap(), vec![b"me".to_vec()]);
-    /// assert!(c.alltoallv_bytes(vec![]).is_err());
-    /// ```
-    pub fn alltoallv_bytes(&self, parts: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
-        let counts: Vec<usize> = parts.iter().map(|b| b.len()).collect();
-        let (all, got) = self.alltoallv(parts.concat(), &counts)?;
-        let mut at = 0;
-        Ok(got
-            .iter()
-            .map(|&l| {
-                at += l;
-                all[at - l..at].to_vec()
-            })
-            .collect())
-    }
-
     /// Personalised all-to-all from one flat buffer: the first `counts[0]` values of `send` go
     /// to rank 0, the next `counts[1]` to rank 1, and so on. Returns what every rank sent here
     /// in one buffer, in rank order, with the count from each rank. No copies: `send` is
@@ -573,77 +560,6 @@ impl Comm {
     }
 }
 
-/// Which node a rank is on, and which rank leads each node (the same on every rank).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeLayout {
-    /// This rank's node, numbered 0.. in the order of the nodes' lowest ranks (rank 0's
-    /// node is node 0).
-    pub node: usize,
-    /// Number of nodes.
-    pub nodes: usize,
-    /// True on the lowest rank of each node (its leader).
-    pub leader: bool,
-    /// The leaders' ranks, by node.
-    pub leaders: Vec<i32>,
-    /// True when the nodes are fake (fixed-size blocks of consecutive ranks).
-    pub fake: bool,
-}
-
-impl Comm {
-    /// Collective: group the ranks into nodes. `fake_size` > 0 makes every `fake_size`
-    /// consecutive ranks one node (testing on one machine); 0 groups ranks by their MPI
-    /// processor name (the host name), one allgather.
-    ///
-    /// ```
-    /// let l = op2::Comm::serial().node_layout(0).unwrap();
-    /// assert_eq!((l.node, l.nodes, l.leader), (0, 1, true));
-    /// ```
-    pub fn node_layout(&self, fake_size: usize) -> Result<NodeLayout> {
-        let size = self.size as usize;
-        if fake_size > 0 || size == 1 {
-            let k = if fake_size > 0 { fake_size } else { size };
-            let me = self.rank as usize;
-            return Ok(NodeLayout {
-                node: me / k,
-                nodes: size.div_ceil(k),
-                leader: me % k == 0,
-                leaders: (0..size).step_by(k).map(|r| r as i32).collect(),
-                fake: fake_size > 0,
-            });
-        }
-        // Ranks with the same processor name (MPI_Get_processor_name: the host name) share a
-        // node. Not MPI_Comm_split_type(SHARED): MPICH sets up shared memory for the new
-        // communicator, which cost ~0.4 s per job here (measured: 4 ranks, warm cache), and
-        // the layout is all op2 needs. Leaders: each name's lowest rank; nodes numbered in
-        // the order of their leaders.
-        let name = mpi::environment::processor_name()
-            .map_err(|e| Error::Mpi(format!("MPI_Get_processor_name: {e}")))?;
-        let names = self.allgather_bytes(name.as_bytes())?;
-        let mut leaders: Vec<i32> = Vec::new();
-        let mut leader = 0;
-        for (r, n) in names.iter().enumerate() {
-            let first = names.iter().position(|m| m == n).expect("present") as i32;
-            if first == r as i32 {
-                leaders.push(first);
-            }
-            if r == self.rank as usize {
-                leader = first;
-            }
-        }
-        let is_leader = leader == self.rank;
-        let node = leaders
-            .binary_search(&leader)
-            .expect("my leader is a leader");
-        Ok(NodeLayout {
-            node,
-            nodes: leaders.len(),
-            leader: is_leader,
-            leaders,
-            fake: false,
-        })
-    }
-}
-
 /// Offsets of consecutive blocks of the given lengths (MPI's `displs`).
 fn displacements(lens: &[i32]) -> Vec<i32> {
     lens.iter()
@@ -669,49 +585,4 @@ pub(crate) fn abort(code: i32) -> ! {
         mpi::topology::SimpleCommunicator::world().abort(code)
     }
     std::process::exit(code)
-}
-
-/// All ranks agree on success: if any rank failed, every rank returns `Error::Remote` naming
-/// the lowest failed rank (that rank with its own message).
-///
-/// "No failure" is encoded as the communicator's size, not `u64::MAX`: with MPICH, a `MIN`
-/// reduction of `u64`s over `{0, u64::MAX}` returned `u64::MAX` (the values compared as
-/// signed), so a failure on one rank went unseen by the others.
-pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
-    let none = comm.size() as u64;
-    let me = if r.is_err() { comm.rank() as u64 } else { none };
-    let first = comm.allreduce_u64(me, ReduceOp::Min)?;
-    match r {
-        Err(e) => Err(Error::Remote {
-            rank: comm.rank(),
-            detail: e.to_string(),
-        }),
-        Ok(_) if first != none => Err(Error::Remote {
-            rank: first as i32,
-            detail: "it could not build its part of the distributed data (see its message)".into(),
-        }),
-        Ok(v) => Ok(v),
-    }
-}
-
-/// Like [`agree`], but every rank learns the first failed rank's own message (one allgather of
-/// the messages): for errors that name what is at fault (a file, a dataset, an element), which
-/// the other ranks should print too. On a one-rank communicator the error is returned as is.
-#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
-pub(crate) fn agree_detail<T>(comm: Comm, r: Result<T>) -> Result<T> {
-    if comm.size() == 1 {
-        return r;
-    }
-    let mine = match &r {
-        Err(e) => e.to_string().into_bytes(),
-        Ok(_) => Vec::new(),
-    };
-    let all = comm.allgather_bytes(&mine)?;
-    match all.iter().position(|m| !m.is_empty()) {
-        None => r,
-        Some(first) => Err(Error::Remote {
-            rank: first as i32,
-            detail: String::from_utf8_lossy(&all[first]).into_owned(),
-        }),
-    }
 }

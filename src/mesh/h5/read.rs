@@ -17,7 +17,8 @@ use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
 use crate::mesh::h5::{ffi, op2_c_type};
-use crate::mpi::comm::{agree_detail, Comm};
+use crate::mpi::agree::agree_detail;
+use crate::mpi::comm::Comm;
 
 /// HDF5's file signature (at offset 0, or 512, 1024, ... after a user block).
 const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
