@@ -32,8 +32,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::fsutil;
-use crate::cache::layout::{DiskCache, Meta, Verify, CACHE_NAME};
+use crate::cache::layout::{key_of, DiskCache, Meta, Verify, CACHE_NAME};
 use crate::cache::stats;
+use crate::cache::trust;
 use crate::config::{CacheMode, Config};
 use crate::error::{Error, IoContext, Result};
 use crate::jit::ffi::LoadedKernel;
@@ -230,7 +231,11 @@ pub(crate) fn distribute(
 ) -> Result<Result<LoadedKernel>> {
     if comm.size() == 1 {
         record_used(so);
-        return Ok(LoadedKernel::load(so, kernel, 0));
+        let bytes = read_verified(so, checksum, size).map_err(|detail| Error::CorruptEntry {
+            path: so.to_path_buf(),
+            detail,
+        });
+        return Ok(bytes.and_then(|b| load_verified(&b, so, kernel, 0)));
     }
     let frame = if comm.is_root() {
         record_used(so);
@@ -291,13 +296,43 @@ pub(crate) fn distribute(
             });
         }
     }
-    if comm.is_root() {
-        return Ok(received.and_then(|()| LoadedKernel::load(so, kernel, 0)));
+    Ok(received.and_then(|()| load_verified(bytes, so, kernel, comm.rank())))
+}
+
+/// The entry's library bytes, read through the handle [`trust::open_entry`] checked (no link
+/// followed, regular file, trusted owner) and compared with the checksum the entry was
+/// verified with: what is loaded is what was verified, never a file swapped in by path since.
+fn read_verified(so: &Path, checksum: u64, size: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut f = trust::open_entry(so)?.ok_or_else(|| format!("{} vanished", so.display()))?;
+    let mut bytes = Vec::with_capacity(size as usize);
+    f.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", so.display()))?;
+    if bytes.len() as u64 != size || xxhash_rust::xxh3::xxh3_64(&bytes) != checksum {
+        return Err(format!("{} changed after it was verified", so.display()));
     }
-    Ok(
-        received
-            .and_then(|()| LoadedKernel::load_bytes(bytes, kernel, comm.rank()).map(|(k, _)| k)),
-    )
+    Ok(bytes)
+}
+
+/// Load checked library bytes (every rank, rank 0 included: no cache path is ever opened
+/// again by `dlopen`); a load error names the cache entry, not the memory file.
+fn load_verified(bytes: &[u8], so: &Path, kernel: &str, rank: i32) -> Result<LoadedKernel> {
+    LoadedKernel::load_bytes(bytes, kernel, rank)
+        .map(|(k, _)| k)
+        .map_err(|e| match e {
+            Error::Load {
+                kernel,
+                rank,
+                detail,
+                ..
+            } => Error::Load {
+                kernel,
+                path: so.to_path_buf(),
+                rank,
+                detail,
+            },
+            e => e,
+        })
 }
 
 fn record_used(so: &Path) {
@@ -306,24 +341,13 @@ fn record_used(so: &Path) {
     }
 }
 
-/// The key (hex) of an entry from its `.so` path: `<k0k1>/<k2..k31>.so`.
-fn key_of(so: &Path) -> Option<String> {
-    let stem = so.file_stem()?.to_str()?;
-    let sub = so.parent()?.file_name()?.to_str()?;
-    let k = format!("{sub}{stem}");
-    (k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())).then_some(k)
-}
-
 /// Rank 0: `[u64 header length][header JSON][library bytes]`, read back once from the entry
 /// it verified (or wrote) and checked again (so what travels is what was verified).
 fn root_frame(plan: &Plan, so: &Path, checksum: u64, size: u64) -> Vec<u8> {
     let read = (|| -> std::result::Result<(String, Option<Meta>, Vec<u8>), String> {
         let key =
             key_of(so).ok_or_else(|| format!("{} is not a cache entry path", so.display()))?;
-        let bytes = fs::read(so).map_err(|e| format!("cannot read {}: {e}", so.display()))?;
-        if bytes.len() as u64 != size || xxhash_rust::xxh3::xxh3_64(&bytes) != checksum {
-            return Err(format!("{} changed after it was verified", so.display()));
-        }
+        let bytes = read_verified(so, checksum, size)?;
         let meta = if plan.mode == Resolved::Node && plan.layout.nodes > 1 {
             Some(
                 DiskCache::read_meta(&so.with_extension("meta")).map_err(|v| match v {

@@ -63,8 +63,9 @@ impl std::fmt::Debug for LoadedKernel {
 }
 
 impl LoadedKernel {
-    /// dlopen `path` and resolve the generated entry point.
-    pub(crate) fn load(path: &Path, kernel: &str, rank: i32) -> Result<LoadedKernel> {
+    /// dlopen `path` and resolve the generated entry point. Private: op2 loads cache entries only
+    /// from bytes it checked ([`LoadedKernel::load_bytes`]), never by a cache path.
+    fn load(path: &Path, kernel: &str, rank: i32) -> Result<LoadedKernel> {
         let err = |detail: String| Error::Load {
             kernel: kernel.to_string(),
             path: path.to_path_buf(),
