@@ -69,20 +69,22 @@ fn lookup(
     let (back, _) = comm.alltoallv(answers, &asked_counts)?;
     // Answers come back grouped by holder, each group in query order.
     let mut pos = offsets(&counts);
-    let mut res = Vec::with_capacity(nq);
-    for i in 0..nq {
-        let r = dest(i);
-        let v = back.get(pos[r]).copied().unwrap_or(-1);
-        pos[r] += 1;
-        if v < 0 {
-            return Err(Error::Mpi(format!(
-                "distribute_blocks: rank {r} gave no owner for element {}",
-                query(i)
-            )));
-        }
-        res.push(v);
-    }
-    Ok(res)
+    let res = (0..nq)
+        .map(|i| {
+            let r = dest(i);
+            let v = back.get(pos[r]).copied().unwrap_or(-1);
+            pos[r] += 1;
+            if v < 0 {
+                return Err(Error::Mpi(format!(
+                    "distribute_blocks: rank {r} gave no owner for element {}",
+                    query(i)
+                )));
+            }
+            Ok(v)
+        })
+        .collect();
+    // Only the asking rank can see a missing answer: agree before the callers' next collective.
+    agree(comm, res)
 }
 
 /// METIS on the parallel path, for meshes whose dual graph fits on rank 0: the rows of the map
@@ -367,6 +369,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         );
         let (asked, asked_counts) = comm.alltoallv(ask, &ask_counts)?;
         let mut neighbours = Vec::new();
+        let mut bad = Ok(());
         let (mut at, mut at_asked) = (0usize, 0usize);
         for q in 0..p {
             let recv: Vec<u32> = (at..at + ask_counts[q])
@@ -375,14 +378,17 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
             at += ask_counts[q];
             let mut send = Vec::with_capacity(asked_counts[q]);
             for &g in &asked[at_asked..at_asked + asked_counts[q]] {
-                let l = two_run_index(&order[s], core[s], &g).ok_or_else(|| {
-                    Error::Mpi(format!(
-                        "distribute_blocks: rank {q} asked rank {me} for element {g} of `{}`, \
-                         which it does not own",
-                        block.sets[s].name
-                    ))
-                })?;
-                send.push(l as u32);
+                match two_run_index(&order[s], core[s], &g) {
+                    Some(l) => send.push(l as u32),
+                    None if bad.is_ok() => {
+                        bad = Err(Error::Mpi(format!(
+                            "distribute_blocks: rank {q} asked rank {me} for element {g} of `{}`, \
+                             which it does not own",
+                            block.sets[s].name
+                        )))
+                    }
+                    None => {}
+                }
             }
             at_asked += asked_counts[q];
             if q != me && !(send.is_empty() && recv.is_empty()) {
@@ -393,6 +399,9 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
                 });
             }
         }
+        // Only the asked rank sees a request it cannot answer: agree before the next set's
+        // exchange.
+        agree(comm, bad)?;
         let gids: Vec<u64> = std::mem::take(&mut order[s])
             .into_iter()
             .chain(halos[s].iter().map(|&(_, g)| g))
