@@ -271,7 +271,8 @@ impl MeshFile {
                         num(arity)?,
                         num(off)?,
                     );
-                    extent(o, mf.sets[f].1 as u64, a * 4)?;
+                    let width = a.checked_mul(4).ok_or_else(|| at("size overflows"))?;
+                    extent(o, mf.sets[f].1 as u64, width)?;
                     mf.maps.push(FMap {
                         name: name.to_string(),
                         from: f,
@@ -283,7 +284,8 @@ impl MeshFile {
                 ["dat", name, s, dim, dtype, off] => {
                     let (si, d, o) = (set(s, &mf.sets)?, num(dim)?, num(off)?);
                     let size = dtype_size(dtype).ok_or_else(|| at("unknown dtype"))?;
-                    extent(o, mf.sets[si].1 as u64, d * size)?;
+                    let width = d.checked_mul(size).ok_or_else(|| at("size overflows"))?;
+                    extent(o, mf.sets[si].1 as u64, width)?;
                     mf.dats.push(FileDat {
                         name: name.to_string(),
                         set: s.to_string(),
