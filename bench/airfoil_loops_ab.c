@@ -53,7 +53,7 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
     return 0;
 }
 
-/* The op2_loop of each kernel's library in cache directory `dir`. */
+/* The __op2_loop of each kernel's library in cache directory `dir`. */
 static void load(const char *dir, loop_fn out[5])
 {
     memset(found, 0, sizeof found);
@@ -67,7 +67,7 @@ static void load(const char *dir, loop_fn out[5])
             exit(2);
         }
         void *h = dlopen(found[k], RTLD_NOW | RTLD_LOCAL);
-        if (!h || !(out[k] = (loop_fn)dlsym(h, "op2_loop"))) {
+        if (!h || !(out[k] = (loop_fn)dlsym(h, "__op2_loop"))) {
             fprintf(stderr, "%s: %s\n", found[k], dlerror());
             exit(2);
         }

@@ -120,7 +120,7 @@ fn dispatch() {
         .unwrap();
     let lib = unsafe { libloading::Library::new(&so) }.unwrap();
     type Entry = unsafe extern "C" fn(i32, i32, *const *mut c_void, *const *const i32);
-    let f: libloading::Symbol<Entry> = unsafe { lib.get(b"op2_loop") }.unwrap();
+    let f: libloading::Symbol<Entry> = unsafe { lib.get(b"__op2_loop") }.unwrap();
     let mut v = [0.0f64];
     let args = [v.as_mut_ptr() as *mut c_void];
     let maps = [std::ptr::null::<i32>()];

@@ -9,10 +9,10 @@
 # line):
 #   * perf (cpu-clock sampling): the share of samples in the library, split by symbol: a
 #     kernel the compiler kept out of line (res_calc, adt_calc at -O3) shows as its own symbol
-#     beside `op2_loop`, the wrapper's own share (gathers, scatters, map reads);
+#     beside `__op2_loop`, the wrapper's own share (gathers, scatters, map reads);
 #   * callgrind: instructions executed per element of the loop (load-independent) and the
-#     number of calls from op2_loop into other functions of the library.
-# Also writes the disassembly of each loop's op2_loop to $OUT/<kernel>.s (OUT defaults to a
+#     number of calls from __op2_loop into other functions of the library.
+# Also writes the disassembly of each loop's __op2_loop to $OUT/<kernel>.s (OUT defaults to a
 # fresh temporary directory, printed at the end).
 set -euo pipefail
 exe=${1:-target/release/airfoil}
@@ -58,7 +58,7 @@ valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$exe" --iters 5 --
 read -r ncell nnode nedge nbedge < <(sed -n 's/^airfoil: \([0-9]*\) cells, \([0-9]*\) nodes, \([0-9]*\) edges, \([0-9]*\) boundary edges.*/\1 \2 \3 \4/p' "$out/cg.stdout")
 for so in $libs; do
     k=$(kernel_of "$so")
-    objdump -d --no-show-raw-insn "$so" | awk '/<op2_loop>:/,/^$/' >"$out/$k.s"
+    objdump -d --no-show-raw-insn "$so" | awk '/<__op2_loop>:/,/^$/' >"$out/$k.s"
     case $k in
     save_soln) n=$((5 * ncell)) ;;
     adt_calc | update) n=$((10 * ncell)) ;;
@@ -78,6 +78,6 @@ for so in $libs; do
         END { print t + 0 }' "$out/cg.out")
     calls=$(grep -c 'call' "$out/$k.s" || true)
     awk -v k="$k" -v ir="$ir" -v n="$n" -v c="$calls" 'BEGIN {
-        printf "  %-10s %8.1f instructions per element; %d call instruction(s) in op2_loop\n", k, ir / n, c }'
+        printf "  %-10s %8.1f instructions per element; %d call instruction(s) in __op2_loop\n", k, ir / n, c }'
 done
-echo "(files, with the disassembly of each op2_loop as <kernel>.s, in $out)"
+echo "(files, with the disassembly of each __op2_loop as <kernel>.s, in $out)"

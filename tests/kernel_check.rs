@@ -248,11 +248,11 @@ fn a_dat_passed_twice_gets_one_pointer_and_correct_results() {
     // Two Dats behind the five arguments: one base pointer each, through which every access
     // to it goes (u: arguments 0-2, acc: 3-4).
     assert!(
-        src.contains("  double *restrict d0 = (double *)args[0];")
-            && src.contains("  double *restrict d1 = (double *)args[3];"),
+        src.contains("  double *restrict __op2_d0 = (double *)__op2_args[0];")
+            && src.contains("  double *restrict __op2_d1 = (double *)__op2_args[3];"),
         "{src}"
     );
-    assert_eq!(src.matches("*restrict d").count(), 2, "{src}");
+    assert_eq!(src.matches("*restrict __op2_d").count(), 2, "{src}");
 
     // A loop with distinct Dats: one restrict pointer each.
     let v = Dat::zeros(&DataSet::new(&edges, 1).unwrap(), op2::DType::F64);
@@ -269,7 +269,7 @@ fn a_dat_passed_twice_gets_one_pointer_and_correct_results() {
     .unwrap();
     let src = generated("grad1");
     assert!(
-        src.contains("double *restrict d0") && src.contains("double *restrict d1"),
+        src.contains("double *restrict __op2_d0") && src.contains("double *restrict __op2_d1"),
         "{src}"
     );
     let got = v.to_vec::<f64>().unwrap();
@@ -476,7 +476,7 @@ fn op2_cache_verify_does_not_call_a_library_without_its_entry_point_healthy() {
                 .contains("\"kernel\": \"healthy\"")
         })
         .unwrap();
-    // Replace the library by a well-formed one without `op2_loop`, and record its checksum
+    // Replace the library by a well-formed one without `__op2_loop`, and record its checksum
     // and size, as a foreign or tampered entry would: the checksum alone passes.
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("other.c");
@@ -514,7 +514,7 @@ fn op2_cache_verify_does_not_call_a_library_without_its_entry_point_healthy() {
         .find(|l| l.starts_with("BAD") && l.contains("(healthy)"))
         .unwrap_or_else(|| panic!("the entry must be reported\n{text}"));
     assert!(
-        line.contains("does not export the entry point `op2_loop`"),
+        line.contains("does not export the entry point `__op2_loop`"),
         "{line}"
     );
 }

@@ -70,3 +70,25 @@ fn loops_with_2_and_4_threads_on_two_ranks() {
         check_threads(2, &[], Some(t));
     }
 }
+
+/// The minimal cases of issue #20 (indirect WRITE/RW through one map entry, unsigned Global
+/// MIN/MAX, kernels named like the wrapper's locals) on 1, 2 and 3 ranks.
+#[test]
+fn regressions_of_single_entry_writes_unsigned_reductions_and_wrapper_names() {
+    for np in [1, 2, 3] {
+        let cache = common::cache_dir();
+        let out = common::run(
+            common::mpiexec(np, "op2-regress-check", &[], cache.path()),
+            Duration::from_secs(180),
+        );
+        out.assert_ok();
+        for r in 0..np {
+            assert!(
+                out.stdout
+                    .contains(&format!("rank {r} of {np}: ok: regressions checked")),
+                "{}",
+                out.stdout
+            );
+        }
+    }
+}

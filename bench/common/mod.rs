@@ -116,11 +116,11 @@ pub fn dispatch_overhead(cache: &Path, n: usize, rounds: usize) -> Vec<(f64, f64
         .find(|p| p.extension().is_some_and(|e| e == "so"))
         .expect("a compiled module in the cache");
     // SAFETY: the module was just compiled by op2 from the kernel above into a private temp
-    // directory; op2_loop has the signature of op2's generated loop entry point.
+    // directory; __op2_loop has the signature of op2's generated loop entry point.
     let lib = unsafe { libloading::Library::new(&so) }.unwrap();
     type Entry = unsafe extern "C" fn(i32, i32, *const *mut c_void, *const *const i32);
     // SAFETY: as above; the symbol is the generated entry point.
-    let f: libloading::Symbol<Entry> = unsafe { lib.get(b"op2_loop") }.unwrap();
+    let f: libloading::Symbol<Entry> = unsafe { lib.get(b"__op2_loop") }.unwrap();
     let mut v = [0.0f64];
     let args = [v.as_mut_ptr() as *mut c_void];
     let maps = [std::ptr::null::<i32>()];

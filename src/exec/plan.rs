@@ -234,17 +234,26 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
     }
     // Halo participation and the halo entries indirect writes touch.
     for (u, d) in dats.iter_mut().enumerate() {
-        let maps: Vec<_> = args
+        // Each map with the entries the loop reaches through it: one column for `arg_map`
+        // (`Some(i)`), every column for `arg_vec` (`None`).
+        let maps: Vec<(&crate::data::map::Map, Option<usize>)> = args
             .iter()
             .zip(&slots)
             .filter_map(|(a, s)| match (&a.0, s) {
                 (
                     ArgKind::Dat {
-                        path: Path::Index(m, _) | Path::Vector(m),
+                        path: Path::Index(m, i),
                         ..
                     },
                     Slot::Dat(x),
-                ) if *x == u => Some(m),
+                ) if *x == u => Some((m, Some(*i))),
+                (
+                    ArgKind::Dat {
+                        path: Path::Vector(m),
+                        ..
+                    },
+                    Slot::Dat(x),
+                ) if *x == u => Some((m, None)),
                 _ => None,
             })
             .collect();
@@ -254,9 +263,15 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
         d.exchanges = parallel && !maps.is_empty() && dat.set().halo().is_some();
         if d.exchanges && matches!(d.access, Access::Write | Access::RW) {
             let mut t = vec![false; dat.set().total_size()];
-            for m in &maps {
-                for &v in &m.values()[..set.size() * m.arity()] {
-                    t[v as usize] = true;
+            // Only the entries written: a halo copy reached through another column of the
+            // map was never written here, and sending it back would overwrite its owner's value.
+            for &(m, col) in &maps {
+                let rows = m.values()[..set.size() * m.arity()].chunks_exact(m.arity());
+                for row in rows {
+                    match col {
+                        Some(i) => t[row[i] as usize] = true,
+                        None => row.iter().for_each(|&v| t[v as usize] = true),
+                    }
                 }
             }
             d.touched = t;

@@ -7,8 +7,14 @@
 //! Every generated module exports one function with a fixed ABI:
 //!
 //! ```c
-//! void op2_loop(int start, int end, void **args, const int **maps);
+//! void __op2_loop(int start, int end, void **args, const int **maps);
 //! ```
+//!
+//! **Names.** Every identifier the wrapper declares (its parameters, locals and the entry point
+//! itself) starts with `__op2_`: identifiers with two leading underscores are reserved in C, so
+//! no kernel name a user may legally choose (the one user identifier the wrapper refers to) is
+//! shadowed or redefined by them (a kernel called `d1` or `n` compiles as any other). Below,
+//! the names are written without the prefix.
 //!
 //! `args[i]` is the base pointer of argument `i` (a Dat's storage, or a Global's reduction
 //! buffer); `maps[i]` is that argument's map values (`arity` per element) or `NULL`. Global
@@ -65,7 +71,7 @@ use crate::jit::kernel::{array_dims, Kernel};
 use crate::jit::shape::{ArgShape, MapUse};
 
 /// Name of the exported entry point.
-pub const ENTRY: &str = "op2_loop";
+pub const ENTRY: &str = "__op2_loop";
 
 /// Generate the module source for `kernel` called with arguments of the given shapes.
 pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
@@ -151,7 +157,7 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
     // the module docs: forcing it made Airfoil's res_calc slower).
     let _ = writeln!(
         s,
-        "__attribute__((visibility(\"default\")))\nvoid {ENTRY}(int start, int end, void **args, const int **maps)\n{{"
+        "__attribute__((visibility(\"default\")))\nvoid {ENTRY}(int __op2_start, int __op2_end, void **__op2_args, const int **__op2_maps)\n{{"
     );
     // One typed base pointer per distinct Dat, one pointer per distinct map: loaded once,
     // before the loop. Every access to a Dat in this function goes through its one pointer
@@ -161,14 +167,14 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
         if let ArgShape::Dat { dtype, .. } = args[i] {
             let _ = writeln!(
                 s,
-                "  {t} *restrict d{dn} = ({t} *)args[{i}];",
+                "  {t} *restrict __op2_d{dn} = ({t} *)__op2_args[{i}];",
                 t = dtype.c_name()
             );
         }
     }
     let mapv = distinct_maps(args);
     for &(mn, _, i) in &mapv {
-        let _ = writeln!(s, "  const int *restrict m{mn} = maps[{i}];");
+        let _ = writeln!(s, "  const int *restrict __op2_m{mn} = __op2_maps[{i}];");
     }
     for (i, a) in args.iter().enumerate() {
         match *a {
@@ -177,31 +183,34 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
                 let size = arities.0 * dims.0 * arities.1 * dims.1;
                 let _ = writeln!(
                     s,
-                    "  double *a{i} = (double *)args[{i}];\n  const int *restrict p{i} = maps[{i}];\n  double e{i}[{size}];"
+                    "  double *__op2_a{i} = (double *)__op2_args[{i}];\n  const int *restrict __op2_p{i} = __op2_maps[{i}];\n  double __op2_e{i}[{size}];"
                 );
             }
             ArgShape::Global { access, dtype, dim } => {
                 let t = dtype.c_name();
-                let _ = writeln!(s, "  {t} *g{i} = ({t} *)args[{i}];");
+                let _ = writeln!(s, "  {t} *__op2_g{i} = ({t} *)__op2_args[{i}];");
                 match access {
                     Access::Read => {}
                     Access::Inc => {
                         let _ = writeln!(
                             s,
-                            "  {t} l{i}[{dim}];\n  for (int d = 0; d < {dim}; d++) l{i}[d] = 0;"
+                            "  {t} __op2_l{i}[{dim}];\n  for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_l{i}[__op2_d] = 0;"
                         );
                     }
                     _ => {
-                        let _ = writeln!(s, "  {t} l{i}[{dim}];\n  for (int d = 0; d < {dim}; d++) l{i}[d] = g{i}[d];");
+                        let _ = writeln!(s, "  {t} __op2_l{i}[{dim}];\n  for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_l{i}[__op2_d] = __op2_g{i}[__op2_d];");
                     }
                 }
             }
         }
     }
-    s.push_str("  for (int n = start; n < end; n++) {\n");
+    s.push_str("  for (int __op2_n = __op2_start; __op2_n < __op2_end; __op2_n++) {\n");
     // This element's row of every map, read once whatever the number of arguments using it.
     for &(mn, arity, _) in &mapv {
-        let _ = writeln!(s, "    const int *r{mn} = m{mn} + (long)n * {arity};");
+        let _ = writeln!(
+            s,
+            "    const int *__op2_r{mn} = __op2_m{mn} + (long)__op2_n * {arity};"
+        );
     }
     let mut call = Vec::with_capacity(args.len());
     let params = kernel.params();
@@ -215,34 +224,38 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
                 access,
                 datnum: dn,
             } => match map {
-                MapUse::Direct => call.push(format!("({cast})(d{dn} + (long)n * {dim})")),
+                MapUse::Direct => {
+                    call.push(format!("({cast})(__op2_d{dn} + (long)__op2_n * {dim})"))
+                }
                 MapUse::Index {
                     idx, mapnum: mn, ..
-                } => call.push(format!("({cast})(d{dn} + (long)r{mn}[{idx}] * {dim})")),
+                } => call.push(format!(
+                    "({cast})(__op2_d{dn} + (long)__op2_r{mn}[{idx}] * {dim})"
+                )),
                 MapUse::Vector { arity, mapnum: mn } => {
                     // Packed: v[k * dim + d] = component d at map entry k.
                     let size = arity * dim;
-                    let _ = writeln!(s, "    {t} v{i}[{size}];", t = dtype.c_name());
+                    let _ = writeln!(s, "    {t} __op2_v{i}[{size}];", t = dtype.c_name());
                     if matches!(access, Access::Read | Access::RW) {
                         let _ = writeln!(
                             s,
-                            "    for (int k = 0; k < {arity}; k++)\n      for (int d = 0; d < {dim}; d++) v{i}[k * {dim} + d] = d{dn}[(long)r{mn}[k] * {dim} + d];"
+                            "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_v{i}[__op2_k * {dim} + __op2_d] = __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim} + __op2_d];"
                         );
                     } else {
-                        let _ = writeln!(s, "    for (int k = 0; k < {size}; k++) v{i}[k] = 0;");
+                        let _ = writeln!(s, "    for (int __op2_k = 0; __op2_k < {size}; __op2_k++) __op2_v{i}[__op2_k] = 0;");
                     }
-                    call.push(format!("({cast})v{i}"));
+                    call.push(format!("({cast})__op2_v{i}"));
                 }
             },
             ArgShape::Global {
                 access: Access::Read,
                 ..
-            } => call.push(format!("({cast})g{i}")),
-            ArgShape::Global { .. } => call.push(format!("({cast})l{i}")),
+            } => call.push(format!("({cast})__op2_g{i}")),
+            ArgShape::Global { .. } => call.push(format!("({cast})__op2_l{i}")),
             ArgShape::Mat { dims, arities, .. } => {
                 let size = arities.0 * dims.0 * arities.1 * dims.1;
-                let _ = writeln!(s, "    for (int k = 0; k < {size}; k++) e{i}[k] = 0.0;");
-                call.push(format!("({cast})e{i}"));
+                let _ = writeln!(s, "    for (int __op2_k = 0; __op2_k < {size}; __op2_k++) __op2_e{i}[__op2_k] = 0.0;");
+                call.push(format!("({cast})__op2_e{i}"));
             }
         }
     }
@@ -268,7 +281,7 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
                 let op = if access == Access::Inc { "+=" } else { "=" };
                 let _ = writeln!(
                     s,
-                    "    for (int k = 0; k < {arity}; k++)\n      for (int d = 0; d < {dim}; d++) d{dn}[(long)r{mn}[k] * {dim} + d] {op} v{i}[k * {dim} + d];"
+                    "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim} + __op2_d] {op} __op2_v{i}[__op2_k * {dim} + __op2_d];"
                 );
             }
             ArgShape::Mat {
@@ -279,7 +292,7 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
                 let op = if access == Access::Write { "=" } else { "+=" };
                 let _ = writeln!(
                     s,
-                    "    for (int ii = 0; ii < {ar}; ii++)\n      for (int jj = 0; jj < {ac}; jj++) {{\n        double *blk = a{i} + (long)p{i}[((long)n * {ar} + ii) * {ac} + jj] * {rdcd};\n        const double *loc = e{i} + ii * {rcols} + jj * {cd};\n        for (int r = 0; r < {rd}; r++)\n          for (int c = 0; c < {cd}; c++) blk[r * {cd} + c] {op} loc[r * {ccols} + c];\n      }}",
+                    "    for (int __op2_ii = 0; __op2_ii < {ar}; __op2_ii++)\n      for (int __op2_jj = 0; __op2_jj < {ac}; __op2_jj++) {{\n        double *__op2_blk = __op2_a{i} + (long)__op2_p{i}[((long)__op2_n * {ar} + __op2_ii) * {ac} + __op2_jj] * {rdcd};\n        const double *__op2_loc = __op2_e{i} + __op2_ii * {rcols} + __op2_jj * {cd};\n        for (int __op2_r = 0; __op2_r < {rd}; __op2_r++)\n          for (int __op2_c = 0; __op2_c < {cd}; __op2_c++) __op2_blk[__op2_r * {cd} + __op2_c] {op} __op2_loc[__op2_r * {ccols} + __op2_c];\n      }}",
                     rdcd = rd * cd,
                     rcols = rd * ac * cd,
                     ccols = ac * cd,
@@ -292,12 +305,15 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
     for (i, a) in args.iter().enumerate() {
         if let ArgShape::Global { access, dim, .. } = *a {
             let fold = match access {
-                Access::Inc => format!("g{i}[d] += l{i}[d];"),
-                Access::Min => format!("if (l{i}[d] < g{i}[d]) g{i}[d] = l{i}[d];"),
-                Access::Max => format!("if (l{i}[d] > g{i}[d]) g{i}[d] = l{i}[d];"),
+                Access::Inc => format!("__op2_g{i}[__op2_d] += __op2_l{i}[__op2_d];"),
+                Access::Min => format!("if (__op2_l{i}[__op2_d] < __op2_g{i}[__op2_d]) __op2_g{i}[__op2_d] = __op2_l{i}[__op2_d];"),
+                Access::Max => format!("if (__op2_l{i}[__op2_d] > __op2_g{i}[__op2_d]) __op2_g{i}[__op2_d] = __op2_l{i}[__op2_d];"),
                 _ => continue,
             };
-            let _ = writeln!(s, "  for (int d = 0; d < {dim}; d++) {fold}");
+            let _ = writeln!(
+                s,
+                "  for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) {fold}"
+            );
         }
     }
     s.push_str("}\n");
@@ -314,10 +330,15 @@ mod tests {
     use super::*;
     use crate::dtype::DType;
 
+    /// The source with the wrapper's reserved prefix taken off its names.
+    fn unprefixed(src: &str) -> String {
+        src.replace("__op2_", "")
+    }
+
     #[test]
     fn wrapper_zeros_and_scatters_element_matrices() {
         let k = Kernel::new("k", "void k(double *A, double *B) {}").unwrap();
-        let src = generate(
+        let src = unprefixed(&generate(
             &k,
             &[
                 ArgShape::Mat {
@@ -331,7 +352,7 @@ mod tests {
                     arities: (1, 1),
                 },
             ],
-        );
+        ));
         assert!(src.contains("double e0[24];"), "{src}");
         assert!(
             src.contains("for (int k = 0; k < 24; k++) e0[k] = 0.0;"),
@@ -386,7 +407,13 @@ mod tests {
                 dim: 1,
             },
         ];
-        let (src, lines) = generate_mapped(&k, &args);
+        let (raw, lines) = generate_mapped(&k, &args);
+        assert!(
+            raw.contains("void __op2_loop(int __op2_start, int __op2_end, void **__op2_args, const int **__op2_maps)"),
+            "{raw}"
+        );
+        // Every name of the wrapper is reserved (`__op2_`); compare without the prefix.
+        let src = unprefixed(&raw);
         assert!(src.contains("(double *)(d0 + (long)r0[1] * 2)"), "{src}");
         // Packed gather of a READ, zeroed INC, scatter-add of the INC.
         assert!(src.contains("double v1[3];"), "{src}");
@@ -431,7 +458,7 @@ mod tests {
             "{src}"
         );
         assert!(
-            src.contains("__attribute__((visibility(\"default\")))\nvoid op2_loop("),
+            src.contains("__attribute__((visibility(\"default\")))\nvoid loop("),
             "{src}"
         );
     }
@@ -448,7 +475,7 @@ mod tests {
             idx,
             mapnum,
         };
-        let src = generate(
+        let src = unprefixed(&generate(
             &k,
             &[
                 dat(Access::Inc, 1, m(0, 0), 0),
@@ -456,7 +483,7 @@ mod tests {
                 dat(Access::Read, 1, MapUse::Direct, 1),
                 dat(Access::Read, 2, m(1, 1), 2),
             ],
-        );
+        ));
         // The Dat of arguments 0 and 1 has one (restrict) pointer, through which both go.
         assert!(
             src.contains("  double *restrict d0 = (double *)args[0];\n"),

@@ -278,7 +278,7 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
 }
 
 /// Check, without loading it, that the shared object at `path` is an ELF file whose dynamic
-/// symbol table defines the generated entry point (`op2_loop`) as a visible global function.
+/// symbol table defines the generated entry point (`__op2_loop`) as a visible global function.
 /// Reads the file only (no code runs), so it is safe on untrusted cache files and cheap enough
 /// for every verification of an entry.
 pub(crate) fn check_exports(path: &Path) -> std::result::Result<(), String> {
@@ -423,16 +423,16 @@ mod tests {
         };
         let good = build(
             "good",
-            "__attribute__((visibility(\"default\"))) void op2_loop(void) {}",
+            "__attribute__((visibility(\"default\"))) void __op2_loop(void) {}",
         );
         assert_eq!(check_exports(&good), Ok(()));
-        let hidden = build("hidden", "void op2_loop(void) {}");
+        let hidden = build("hidden", "void __op2_loop(void) {}");
         assert!(check_exports(&hidden)
             .unwrap_err()
             .contains("does not export"));
         let other = build(
             "other",
-            "__attribute__((visibility(\"default\"))) void op2_loop2(void) {}",
+            "__attribute__((visibility(\"default\"))) void __op2_loop2(void) {}",
         );
         assert!(check_exports(&other).is_err());
         // Garbage and truncated files are errors, never panics.

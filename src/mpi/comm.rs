@@ -323,7 +323,37 @@ impl Comm {
     }
 
     /// Element-wise reduction of `vals` over all ranks; every rank gets the result.
+    ///
+    /// `MIN`/`MAX` of unsigned types compare as unsigned on every MPI: they are reduced as the
+    /// signed type of the same width with the sign bit flipped (an order-preserving map from
+    /// unsigned to signed), because MPICH 4.0 compares `MPI_UINT64_T`/`MPI_UINT32_T` as signed
+    /// (rank 0 holding 2^63 and rank 1 holding 5 gave a MIN of 2^63).
     pub fn allreduce<T: crate::Scalar>(&self, vals: &[T], op: ReduceOp) -> Result<Vec<T>> {
+        use crate::DType;
+        if op != ReduceOp::Sum && matches!(T::DTYPE, DType::U64 | DType::U32) {
+            return match T::DTYPE {
+                DType::U64 => {
+                    let flip = |v: u64| (v ^ (1 << 63)) as i64;
+                    let s: Vec<i64> = bytemuck::cast_slice::<T, u64>(vals)
+                        .iter()
+                        .map(|&v| flip(v))
+                        .collect();
+                    let r = self.allreduce(&s, op)?;
+                    let u: Vec<u64> = r.iter().map(|&v| (v as u64) ^ (1 << 63)).collect();
+                    Ok(bytemuck::cast_slice::<u64, T>(&u).to_vec())
+                }
+                _ => {
+                    let flip = |v: u32| (v ^ (1 << 31)) as i32;
+                    let s: Vec<i32> = bytemuck::cast_slice::<T, u32>(vals)
+                        .iter()
+                        .map(|&v| flip(v))
+                        .collect();
+                    let r = self.allreduce(&s, op)?;
+                    let u: Vec<u32> = r.iter().map(|&v| (v as u32) ^ (1 << 31)).collect();
+                    Ok(bytemuck::cast_slice::<u32, T>(&u).to_vec())
+                }
+            };
+        }
         let Some(c) = self.mpi()? else {
             return Ok(vals.to_vec());
         };
