@@ -330,29 +330,26 @@ impl Comm {
     /// (rank 0 holding 2^63 and rank 1 holding 5 gave a MIN of 2^63).
     pub fn allreduce<T: crate::Scalar>(&self, vals: &[T], op: ReduceOp) -> Result<Vec<T>> {
         use crate::DType;
-        if op != ReduceOp::Sum && matches!(T::DTYPE, DType::U64 | DType::U32) {
-            return match T::DTYPE {
-                DType::U64 => {
-                    let flip = |v: u64| (v ^ (1 << 63)) as i64;
-                    let s: Vec<i64> = bytemuck::cast_slice::<T, u64>(vals)
-                        .iter()
-                        .map(|&v| flip(v))
-                        .collect();
-                    let r = self.allreduce(&s, op)?;
-                    let u: Vec<u64> = r.iter().map(|&v| (v as u64) ^ (1 << 63)).collect();
-                    Ok(bytemuck::cast_slice::<u64, T>(&u).to_vec())
-                }
-                _ => {
-                    let flip = |v: u32| (v ^ (1 << 31)) as i32;
-                    let s: Vec<i32> = bytemuck::cast_slice::<T, u32>(vals)
-                        .iter()
-                        .map(|&v| flip(v))
-                        .collect();
-                    let r = self.allreduce(&s, op)?;
-                    let u: Vec<u32> = r.iter().map(|&v| (v as u32) ^ (1 << 31)).collect();
-                    Ok(bytemuck::cast_slice::<u32, T>(&u).to_vec())
-                }
-            };
+        // Unsigned word `u` <-> signed word `s` of the same width, order-preserving.
+        macro_rules! flipped {
+            ($u:ty, $s:ty) => {{
+                let top: $u = 1 << (<$u>::BITS - 1);
+                let s: Vec<$s> = bytemuck::cast_slice::<T, $u>(vals)
+                    .iter()
+                    .map(|&v| (v ^ top) as $s)
+                    .collect();
+                let u: Vec<$u> = self
+                    .allreduce(&s, op)?
+                    .iter()
+                    .map(|&v| (v as $u) ^ top)
+                    .collect();
+                Ok(bytemuck::cast_slice::<$u, T>(&u).to_vec())
+            }};
+        }
+        match (op, T::DTYPE) {
+            (ReduceOp::Min | ReduceOp::Max, DType::U64) => return flipped!(u64, i64),
+            (ReduceOp::Min | ReduceOp::Max, DType::U32) => return flipped!(u32, i32),
+            _ => {}
         }
         let Some(c) = self.mpi()? else {
             return Ok(vals.to_vec());
