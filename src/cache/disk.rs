@@ -321,7 +321,11 @@ fn say(mut line: String) {
 /// running after a second prints `op2: compiling kernel ...` and, when it ends, its time and
 /// how many kernels this process compiled so far: a cold start with many kernels shows progress
 /// instead of tens of silent seconds. Quick compiles print nothing.
-fn with_progress<T>(config: &Config, name: &str, compile: impl FnOnce() -> T) -> T {
+fn with_progress(
+    config: &Config,
+    name: &str,
+    compile: impl FnOnce() -> std::result::Result<String, compile::CompileFailure>,
+) -> std::result::Result<String, compile::CompileFailure> {
     use std::sync::mpsc::{channel, RecvTimeoutError};
     const AFTER: Duration = Duration::from_secs(1);
     if !config.progress {
@@ -351,7 +355,11 @@ fn with_progress<T>(config: &Config, name: &str, compile: impl FnOnce() -> T) ->
         (out, watcher.join().unwrap_or(false))
     });
     let secs = t0.elapsed().as_secs_f64();
-    if announced || t0.elapsed() > AFTER {
+    if out.is_err() && (announced || t0.elapsed() > AFTER) {
+        say(format!(
+            "op2: compiling kernel `{name}` failed after {secs:.1} s"
+        ));
+    } else if announced || t0.elapsed() > AFTER {
         say(format!(
             "op2: compiled kernel `{name}` in {secs:.1} s ({} of this run's {kernels} kernels compiled so far, {:.1} s in all)",
             compiled + 1,
