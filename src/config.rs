@@ -17,21 +17,23 @@
 //! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
 //! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies), `auto` (detect once per job); see docs/ARCHITECTURE.md |
 //! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
-//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (ranks with the same MPI processor name), else the cores available to the process (`std::thread::available_parallelism`) |
+//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (ranks with the same MPI processor name), else the cores available to the process (`std::thread::available_parallelism`); with `OP2_VERBOSE` or `OP2_PRINT_CACHE_SIZE` rank 0 prints the layout at start-up (`op2: 2 ranks x 4 threads (OP2_THREADS), 1 node, 8 cores`) |
 //! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
 //! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member; without it op2 refuses a cache directory or entry not owned by you or writable by others |
 //! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
 //! | `OP2_HANG_TIMEOUT` | `0` (off) | seconds a collective may wait before every rank prints which loop and collective it is in and the job aborts (a hang becomes an error) |
+//! | `OP2_PROGRESS` | `1` | rank 0 prints a line for each compile that takes over a second (`compiling kernel ...` after 1 s, then its time), so a cold start with many kernels is not silent; `0` silences them |
+//! | `OP2_VERBOSE` | `0` | say more: at start-up rank 0 prints the job's layout (`op2: 4 ranks x 2 threads ...`; also printed with `OP2_PRINT_CACHE_SIZE`) |
 //!
 //! **Agreement across ranks.** The settings that decide whether a rank takes part in a
 //! collective (`OP2_CC`, `OP2_CFLAGS`, `OP2_MEMORY_CACHE_MAX_ENTRIES`, `OP2_SPMD_STRICT`,
 //! `OP2_PRINT_CACHE_SIZE`, whether `OP2_CACHE_REPORT` is set, `OP2_HANG_TIMEOUT`,
-//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`) must be equal
+//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`, `OP2_VERBOSE`) must be equal
 //! on every rank: [`crate::init`] compares them (one allreduce of their hashes) and fails on
 //! every rank naming the variable and the ranks that differ. A malformed value on any rank
 //! fails every rank too (MPI is initialised first, then the outcome agreed). The others are
 //! rank-local by design: `OP2_CACHE_DIR`, `OP2_CACHE_MAX_SIZE`, `OP2_LOCK_TIMEOUT`,
-//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP` are only read by rank 0 (which alone
+//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP`, `OP2_PROGRESS` are only read by rank 0 (which alone
 //! touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE` and the report path are per process.
 
 use std::path::PathBuf;
@@ -82,6 +84,10 @@ pub struct Config {
     pub cache_mode: CacheMode,
     /// Testing: fake nodes of this many ranks (0 = real nodes, by shared memory).
     pub fake_node_size: usize,
+    /// Rank 0 prints a line for each compile that takes over a second (`OP2_PROGRESS`).
+    pub progress: bool,
+    /// Say more: the job's layout at start-up (`OP2_VERBOSE`).
+    pub verbose: bool,
 }
 
 /// How ranks on different nodes share compiled kernels (`OP2_CACHE_MODE`).
@@ -149,6 +155,8 @@ impl Default for Config {
             cache_trusted_group: None,
             compile_timeout_s: 300,
             hang_timeout_s: 0,
+            progress: true,
+            verbose: false,
         }
     }
 }
@@ -285,6 +293,12 @@ impl Config {
                 detail,
             })?;
         }
+        if let Some((n, v)) = var(&["OP2_PROGRESS"]) {
+            c.progress = parse_bool(&n, &v)?;
+        }
+        if let Some((n, v)) = var(&["OP2_VERBOSE"]) {
+            c.verbose = parse_bool(&n, &v)?;
+        }
         if let Some((n, v)) = var(&["OP2_FAKE_NODE_SIZE"]) {
             c.fake_node_size = parse_num(&n, &v)?;
         }
@@ -327,6 +341,16 @@ impl Config {
         self.hang_timeout_s = secs;
         self
     }
+    /// Print a line for each compile that takes over a second (on by default).
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+    /// Say more (the job's layout at start-up).
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
     /// Trust this group (name or gid) to write the disk cache.
     pub fn cache_trusted_group(mut self, group: impl Into<String>) -> Self {
         self.cache_trusted_group = Some(group.into());
@@ -352,6 +376,7 @@ impl Config {
             ("OP2_HANG_TIMEOUT", self.hang_timeout_s.to_string()),
             ("OP2_CACHE_MODE", self.cache_mode.to_string()),
             ("OP2_FAKE_NODE_SIZE", self.fake_node_size.to_string()),
+            ("OP2_VERBOSE", self.verbose.to_string()),
         ]
     }
 

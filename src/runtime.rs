@@ -102,8 +102,14 @@ fn init_agreed(config: Result<Config>) -> Result<Runtime> {
             return Err(e);
         }
     };
+    let threads_set = config.threads > 0;
     if config.threads == 0 {
         config.threads = config.resolved_threads(on_node);
+    }
+    // The layout line (ranks x threads) under OP2_PRINT_CACHE_SIZE / OP2_VERBOSE (agreed).
+    if let Err(e) = crate::report::startup_layout(comm, &config, threads_set) {
+        comm::set_mpi_active(false);
+        return Err(e);
     }
     let config = Arc::new(config);
     crate::config::install(&mut slot, Some(config.clone()));

@@ -6,6 +6,8 @@
 //! <k0k1>/<k2..k31>.so     the shared object exactly as the compiler wrote it (dlopen-able)
 //! <k0k1>/<k2..k31>.meta   JSON: checksum (xxh3-64 of the .so), size, kernel, created, key text
 //! <k0k1>/<k2..k31>.lock   lock file (flock) serialising writers of this entry
+//! <k0k1>/<k2..k31>.log    the compiler's warnings, if it printed any (printed in full at the
+//!                         compile; each later load from the cache prints a one-line reminder)
 //! failed/<key>.c, .log    source and compiler output of a failed compile, kept for inspection
 //! corrupt/                entries that failed verification, moved aside
 //! ```
@@ -20,8 +22,9 @@
 //! 2. Rank 0 alone decides hit or miss: it checks that the directories are trusted
 //!    (`trust.rs`), verifies an existing entry (its `.meta` names this key, format and kernel;
 //!    the `.so` matches its checksum), or takes the entry's lock, looks again (another job may
-//!    have just written it), compiles into a temporary (killed after `OP2_COMPILE_TIMEOUT`),
-//!    checksums, renames into place and keeps the lock until every rank has loaded it.
+//!    have just written it), compiles into a temporary (killed after `OP2_COMPILE_TIMEOUT`;
+//!    a compile over a second prints progress lines unless `OP2_PROGRESS=0`), checksums,
+//!    renames into place and keeps the lock until every rank has loaded it.
 //! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error (the other
 //!    ranks wait for it in a sleeping barrier, leaving the CPU to the compiler).
 //! 4. Rank 0 broadcasts the library's bytes; every other rank verifies the checksum and loads
@@ -256,6 +259,7 @@ fn rank0_obtain(
             Some(meta) => {
                 touch(&paths.meta);
                 stats::update(CACHE_NAME, |s| s.hits += 1);
+                remind_warnings(&paths, name);
                 return Ok((ready(&paths, &meta), Some(shared)));
             }
             None => corrupt = paths.meta.exists() || paths.so.exists(),
@@ -276,6 +280,7 @@ fn rank0_obtain(
     }
     if let Some(meta) = checked(&paths, name)? {
         // Another job wrote it while we waited for the lock.
+        remind_warnings(&paths, name);
         return Ok((ready(&paths, &meta), Some(exclusive)));
     }
     if let Some(failure) = compile_entry(cache, config, req, &sig, &compiler_id, key, &paths)? {
@@ -290,6 +295,78 @@ fn rank0_obtain(
         },
     })?;
     Ok((ready(&paths, &meta), Some(exclusive)))
+}
+
+/// Rank 0 found kernel `name`'s entry in the cache: if its compile printed warnings (kept in
+/// the `.log` beside the entry), say so again in one line, so they are not forgotten after the
+/// first run. The log is not read (it is cache content: only its path is shown).
+fn remind_warnings(paths: &EntryPaths, name: &str) {
+    let log = paths.so.with_extension("log");
+    if log.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        say(format!(
+            "op2: kernel `{name}` was compiled with warnings (loaded from the cache; see {})",
+            log.display()
+        ));
+    }
+}
+
+/// One line on stderr in one `write` (lines of ranks sharing a terminal never interleave).
+fn say(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// Run rank 0's compile of kernel `name`. With `OP2_PROGRESS` on (the default), a compile still
+/// running after a second prints `op2: compiling kernel ...` and, when it ends, its time and
+/// how many kernels this process compiled so far: a cold start with many kernels shows progress
+/// instead of tens of silent seconds. Quick compiles print nothing.
+fn with_progress(
+    config: &Config,
+    name: &str,
+    compile: impl FnOnce() -> std::result::Result<String, compile::CompileFailure>,
+) -> std::result::Result<String, compile::CompileFailure> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    const AFTER: Duration = Duration::from_secs(1);
+    if !config.progress {
+        return compile();
+    }
+    // This compile's miss is counted already, the compile itself not yet.
+    let before = stats::get(CACHE_NAME);
+    let (kernels, compiled) = (before.hits + before.misses, before.compiles);
+    let t0 = Instant::now();
+    let (done, finished) = channel::<()>();
+    let (out, announced) = std::thread::scope(|s| {
+        let watcher = s.spawn(move || {
+            let late = matches!(finished.recv_timeout(AFTER), Err(RecvTimeoutError::Timeout));
+            if late {
+                let earlier = match compiled {
+                    0 => String::new(),
+                    n => format!("; {n} compiled so far, {:.1} s", before.compile_seconds),
+                };
+                say(format!(
+                    "op2: compiling kernel `{name}`... (kernel {kernels} of this run{earlier})"
+                ));
+            }
+            late
+        });
+        let out = compile();
+        let _ = done.send(());
+        (out, watcher.join().unwrap_or(false))
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    if out.is_err() && (announced || t0.elapsed() > AFTER) {
+        say(format!(
+            "op2: compiling kernel `{name}` failed after {secs:.1} s"
+        ));
+    } else if announced || t0.elapsed() > AFTER {
+        say(format!(
+            "op2: compiled kernel `{name}` in {secs:.1} s ({} of this run's {kernels} kernels compiled so far, {:.1} s in all)",
+            compiled + 1,
+            before.compile_seconds + secs
+        ));
+    }
+    out
 }
 
 fn ready(paths: &EntryPaths, meta: &Meta) -> Outcome {
@@ -349,6 +426,7 @@ fn read_only_hit(
     match checked(paths, name)? {
         Some(meta) => {
             stats::update(CACHE_NAME, |s| s.hits += 1);
+            remind_warnings(paths, name);
             Ok((ready(paths, &meta), shared))
         }
         None => Err(Error::io(
@@ -385,14 +463,16 @@ fn compile_entry(
         fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
     }
     let t0 = Instant::now();
-    let result = compile::compile(
-        &config.cc,
-        &config.cflags,
-        req.kernel.flags(),
-        &src_tmp,
-        &so_tmp,
-        Duration::from_secs(config.compile_timeout_s),
-    );
+    let result = with_progress(config, req.kernel.name(), || {
+        compile::compile(
+            &config.cc,
+            &config.cflags,
+            req.kernel.flags(),
+            &src_tmp,
+            &so_tmp,
+            Duration::from_secs(config.compile_timeout_s),
+        )
+    });
     let secs = t0.elapsed().as_secs_f64();
     stats::update(CACHE_NAME, |s| {
         s.compiles += 1;

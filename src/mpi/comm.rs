@@ -328,6 +328,19 @@ impl Comm {
     /// signed type of the same width with the sign bit flipped (an order-preserving map from
     /// unsigned to signed), because MPICH 4.0 compares `MPI_UINT64_T`/`MPI_UINT32_T` as signed
     /// (rank 0 holding 2^63 and rank 1 holding 5 gave a MIN of 2^63).
+    ///
+    /// A global norm of a Dat (docs/GUIDE.md shows this example): each rank sums the squares
+    /// of the values it owns, the allreduce adds the ranks' sums.
+    ///
+    /// ```
+    /// use op2::{Comm, Dat, DataSet, ReduceOp, Set};
+    /// let nodes = Set::new(3).unwrap();
+    /// let u = Dat::new(&DataSet::new(&nodes, 1).unwrap(), vec![3.0f64, 0.0, 4.0]).unwrap();
+    /// let comm = Comm::current(); // the world under a runtime; in a program: rt.comm()
+    /// let mine: f64 = u.to_vec::<f64>().unwrap().iter().map(|v| v * v).sum();
+    /// let norm = comm.allreduce(&[mine], ReduceOp::Sum).unwrap()[0].sqrt();
+    /// assert_eq!(norm, 5.0);
+    /// ```
     pub fn allreduce<T: crate::Scalar>(&self, vals: &[T], op: ReduceOp) -> Result<Vec<T>> {
         use crate::DType;
         // Unsigned word `u` <-> signed word `s` of the same width, order-preserving.
