@@ -241,7 +241,7 @@ fn rank0_obtain(
     let paths = cache.entry(key);
     let sub = paths.so.parent().expect("entry has a directory");
     fsutil::create_private_dir(cache.dir())?;
-    trust::check_dir(cache.dir())?;
+    trust::check_root(cache.dir())?;
     if !writable(cache.dir()) {
         return read_only_hit(cache, req, &paths);
     }
@@ -374,15 +374,17 @@ fn compile_entry(
     let dir = paths.so.parent().expect("entry has a directory");
     let hex = format!("{key:032x}");
     let source = crate::jit::codegen::generate(req.kernel, req.shapes);
-    let src_tmp = fsutil::temp_path(dir, &format!("{hex}.c"));
+    // A fixed name (the entry's exclusive lock makes it ours): the name is in the library,
+    // whose bytes must not depend on who built it (`op2 cache unpack --rebuild`).
+    let src_tmp = source_temp(dir, &hex);
     let so_tmp = fsutil::temp_path(dir, &format!("{hex}.so"));
-    if let Err(e) = fs::write(&src_tmp, &source) {
+    if let Err(e) = write_source(&src_tmp, &source) {
         // Its folder was removed by a concurrent `op2 cache clear`: make it again, once.
         if e.kind() != std::io::ErrorKind::NotFound {
             return Err(Error::io("write generated source", &src_tmp, e));
         }
         fsutil::create_private_dir(dir)?;
-        fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
+        write_source(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
     }
     let t0 = Instant::now();
     let result = compile::compile(
@@ -405,9 +407,12 @@ fn compile_entry(
         // `failed/` may be removed by a concurrent `op2 cache clear` between the two steps.
         let keep = || {
             fsutil::create_private_dir(&failed)?;
+            trust::check_dir(&failed)?;
             fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)
         };
-        keep().or_else(|_| keep())?;
+        keep().or_else(|_| keep()).inspect_err(|_| {
+            let _ = fs::remove_file(&src_tmp);
+        })?;
         // Point the compiler's messages at the file that still exists.
         let (tmp, keep) = (src_tmp.display().to_string(), kept.display().to_string());
         let command = fail.command.replace(&tmp, &keep);
@@ -426,9 +431,16 @@ fn compile_entry(
     if let Some(w) =
         crate::jit::check::show_warnings(req.kernel.name(), result.as_deref().unwrap_or(""))
     {
-        fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes())?; // beside the entry
+        // Beside the entry.
+        let logged = fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes());
+        logged.inspect_err(|_| {
+            let _ = fs::remove_file(&so_tmp);
+        })?;
     }
-    let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp)?;
+    let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp);
+    let bytes = bytes.inspect_err(|_| {
+        let _ = fs::remove_file(&so_tmp);
+    })?;
     let meta = Meta {
         format: crate::cache::key::FORMAT_VERSION,
         checksum: xxhash_rust::xxh3::xxh3_64(&bytes),
@@ -439,14 +451,53 @@ fn compile_entry(
         compile_seconds: secs,
         key: hex,
         key_text: sig.text(&config.cc, &config.cflags, compiler_id),
+        build: Some(crate::cache::layout::Build {
+            source,
+            cc: config.cc.clone(),
+            cflags: config.cflags.clone(),
+            kernel_flags: req.kernel.flags().to_vec(),
+            compiler_id: compiler_id.to_string(),
+        }),
     };
-    fsutil::atomic_rename(&so_tmp, &paths.so)?;
+    if let Err(e) = fsutil::atomic_rename(&so_tmp, &paths.so) {
+        let _ = fs::remove_file(&so_tmp);
+        return Err(e);
+    }
     fsutil::atomic_write(
         &paths.meta,
         &serde_json::to_vec_pretty(&meta).expect("meta serialises"),
     )?;
     crate::cache::prune::after_insert(cache, config.cache_max_size);
     Ok(None)
+}
+
+/// The fixed name of the generated source of entry `hex` while it compiles (a temporary:
+/// `.tmp-` names are never entries, and stale ones are removed by `clear`/`prune`).
+pub(crate) fn source_temp(dir: &Path, hex: &str) -> PathBuf {
+    dir.join(format!(".tmp-{hex}.c"))
+}
+
+/// Write the generated source to `path`: a leftover of a crashed writer is replaced, a link is
+/// never followed, and a failed write (disk full) leaves no partial file behind.
+pub(crate) fn write_source(path: &Path, source: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let written = f.write_all(source.as_bytes()).and_then(|()| f.flush());
+    if written.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    written
 }
 
 /// Refresh an entry's recency (its `.meta` mtime) for LRU pruning; best effort.

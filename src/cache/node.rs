@@ -153,6 +153,7 @@ fn detect(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(Resolved, Stri
             rand::random::<u64>()
         );
         let made = fsutil::create_private_dir(dir)
+            .and_then(|()| crate::cache::trust::check_root(dir))
             .and_then(|()| fs::write(dir.join(&name), name.as_bytes()).ctx("write", dir))
             .and_then(|()| {
                 fsutil::lock_exclusive(&dir.join(format!("{name}.lock")), Duration::from_secs(5))
@@ -463,7 +464,7 @@ pub fn publish(
     fsutil::create_private_dir(cache.dir())?;
     fsutil::create_private_dir(sub)?;
     // A node's directory is as untrusted as rank 0's: refuse one others could write.
-    crate::cache::trust::check_dir(cache.dir())?;
+    crate::cache::trust::check_root(cache.dir())?;
     crate::cache::trust::check_dir(sub)?;
     {
         let _look = fsutil::lock_shared(&paths.lock, timeout)?;
