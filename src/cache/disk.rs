@@ -89,13 +89,15 @@ pub(crate) fn fetch_or_compile(
     let name = req.kernel.name();
     for attempt in 0..2 {
         let t0 = Instant::now();
-        // `_in_use`: rank 0's shared lock on the entry, held until every rank has loaded it.
-        let (outcome, _in_use) = if comm.is_root() {
+        // `_in_use`: rank 0's shared lock on the entry, held until every rank has loaded it;
+        // `verified`: the library bytes rank 0 checked, which are what it loads and sends.
+        let (outcome, _in_use, verified) = if comm.is_root() {
             rank0_obtain(&cache, config, req, attempt > 0).unwrap_or_else(|e| {
                 (
                     Outcome::Failed {
                         detail: e.to_string(),
                     },
+                    None,
                     None,
                 )
             })
@@ -104,6 +106,7 @@ pub(crate) fn fetch_or_compile(
                 Outcome::Failed {
                     detail: String::new(),
                 },
+                None,
                 None,
             )
         };
@@ -142,8 +145,13 @@ pub(crate) fn fetch_or_compile(
         };
         // Rank 0 verified (or just wrote) the file; the others receive its bytes over MPI,
         // verify them and load them from memory; node leaders publish copies (`node.rs`).
-        let loaded =
-            crate::cache::node::distribute(comm, config, &plan, &so, checksum, size, name)?;
+        let entry = crate::cache::node::Checked {
+            so: &so,
+            checksum,
+            size,
+            bytes: verified.as_deref(),
+        };
+        let loaded = crate::cache::node::distribute(comm, config, &plan, &entry, name)?;
         let ok = comm.allreduce_u64(loaded.is_ok() as u64, ReduceOp::Min)? == 1;
         if ok {
             let secs = t0.elapsed().as_secs_f64();
@@ -231,7 +239,7 @@ fn rank0_obtain(
     config: &Config,
     req: &Request,
     rebuild: bool,
-) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
+) -> Result<Obtained> {
     let compiler_id = compile::compiler_id(&config.cc, &config.cflags)?;
     let sig = Signature {
         kernel: req.kernel,
@@ -253,10 +261,10 @@ fn rank0_obtain(
     if !rebuild {
         let shared = fsutil::lock_shared(&paths.lock, timeout)?;
         match checked(&paths, name)? {
-            Some(meta) => {
+            Some(found) => {
                 touch(&paths.meta);
                 stats::update(CACHE_NAME, |s| s.hits += 1);
-                return Ok((ready(&paths, &meta), Some(shared)));
+                return Ok(ready(&paths, found, Some(shared)));
             }
             None => corrupt = paths.meta.exists() || paths.so.exists(),
         }
@@ -274,38 +282,47 @@ fn rank0_obtain(
             cache.quarantine(&paths)?;
         }
     }
-    if let Some(meta) = checked(&paths, name)? {
+    if let Some(found) = checked(&paths, name)? {
         // Another job wrote it while we waited for the lock.
-        return Ok((ready(&paths, &meta), Some(exclusive)));
+        return Ok(ready(&paths, found, Some(exclusive)));
     }
     if let Some(failure) = compile_entry(cache, config, req, &sig, &compiler_id, key, &paths)? {
-        return Ok((failure, None));
+        return Ok((failure, None, None));
     }
     // Still under our exclusive lock: nobody can have removed or replaced it.
-    let meta = DiskCache::verify(&paths, Some(name)).map_err(|v| Error::CorruptEntry {
+    let found = DiskCache::verify_bytes(&paths, Some(name)).map_err(|v| Error::CorruptEntry {
         path: paths.so.clone(),
         detail: match v {
             Verify::Missing => "missing right after it was written".into(),
             Verify::Corrupt(why) => why,
         },
     })?;
-    Ok((ready(&paths, &meta), Some(exclusive)))
+    Ok(ready(&paths, found, Some(exclusive)))
 }
 
-fn ready(paths: &EntryPaths, meta: &Meta) -> Outcome {
-    Ready {
+/// What rank 0 obtained: the outcome it broadcasts, its lock on the entry (held until every
+/// rank has loaded it) and the library bytes it verified (loaded and sent as they are).
+type Obtained = (Outcome, Option<fsutil::LockGuard>, Option<Vec<u8>>);
+
+fn ready(
+    paths: &EntryPaths,
+    (meta, bytes): (Meta, Vec<u8>),
+    lock: Option<fsutil::LockGuard>,
+) -> Obtained {
+    let outcome = Ready {
         so: paths.so.clone(),
         checksum: meta.checksum,
         size: meta.size,
-    }
+    };
+    (outcome, lock, Some(bytes))
 }
 
-/// Verify the entry for kernel `name`: `Some` if usable, `None` if missing or damaged (damage is
-/// reported once); an entry someone untrusted could have written is an error, never rebuilt
-/// silently.
-fn checked(paths: &EntryPaths, name: &str) -> Result<Option<Meta>> {
-    match DiskCache::verify(paths, Some(name)) {
-        Ok(meta) => Ok(Some(meta)),
+/// Verify the entry for kernel `name`: `Some` (its metadata and the library bytes checked) if
+/// usable, `None` if missing or damaged (damage is reported once); an entry someone untrusted
+/// could have written is an error, never rebuilt silently.
+fn checked(paths: &EntryPaths, name: &str) -> Result<Option<(Meta, Vec<u8>)>> {
+    match DiskCache::verify_bytes(paths, Some(name)) {
+        Ok(found) => Ok(Some(found)),
         Err(Verify::Missing) => Ok(None),
         Err(Verify::Corrupt(why)) if trust::is_refusal(&why) => Err(Error::Untrusted {
             path: paths.meta.clone(),
@@ -332,11 +349,7 @@ fn writable(dir: &Path) -> bool {
 
 /// A cache this process cannot write: serve hits (under a shared lock where a lock file
 /// exists), fail a miss with a message; warn once that nothing new can be stored.
-fn read_only_hit(
-    cache: &DiskCache,
-    req: &Request,
-    paths: &EntryPaths,
-) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
+fn read_only_hit(cache: &DiskCache, req: &Request, paths: &EntryPaths) -> Result<Obtained> {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
         eprintln!(
@@ -347,9 +360,9 @@ fn read_only_hit(
     let name = req.kernel.name();
     let shared = fsutil::try_lock_shared(&paths.lock);
     match checked(paths, name)? {
-        Some(meta) => {
+        Some(found) => {
             stats::update(CACHE_NAME, |s| s.hits += 1);
-            Ok((ready(paths, &meta), shared))
+            Ok(ready(paths, found, shared))
         }
         None => Err(Error::io(
             "kernel not in the read-only disk cache, and nothing new can be stored (make it writable or set OP2_CACHE_DIR to a writable directory)",

@@ -421,3 +421,55 @@ pub fn list(cache: &DiskCache) -> Result<Vec<EntryInfo>> {
     out.sort_by_key(|e| (e.last_used, e.meta_path.clone()));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_kernel_names_are_checked_as_the_runtime_writes_them() {
+        assert!(is_key("0123456789abcdef0123456789abcdef"));
+        assert!(!is_key("0123456789ABCDEF0123456789abcdef"));
+        assert!(!is_key("0123456789abcdef0123456789abcde"));
+        assert!(is_identifier("_k1") && is_identifier("airfoil_res"));
+        for bad in ["", "1k", "k-1", "k\u{1b}[2J", "k\nBAD", "é"] {
+            assert!(!is_identifier(bad), "{bad:?}");
+        }
+        let key = "0123456789abcdef0123456789abcdef";
+        let mut m = Meta {
+            format: crate::cache::key::FORMAT_VERSION,
+            checksum: 0,
+            size: 0,
+            kernel: "k".into(),
+            created: 0,
+            host: String::new(),
+            compile_seconds: 0.0,
+            key: key.into(),
+            key_text: String::new(),
+            build: None,
+        };
+        let here = Path::new("x.meta");
+        check_meta(&m, key, here).unwrap();
+        assert!(check_meta(&m, &key.to_uppercase(), here).is_err());
+        m.format += 1;
+        assert!(check_meta(&m, key, here)
+            .unwrap_err()
+            .contains("entry format"));
+        m.format -= 1;
+        m.kernel = "k\u{1b}[2J".into();
+        let e = check_meta(&m, key, here).unwrap_err();
+        assert!(
+            e.contains("not a C identifier") && !e.contains('\u{1b}'),
+            "{e}"
+        );
+        // An empty library, and bytes that are no ELF file, are refused.
+        m.kernel = "k".into();
+        assert!(check_library(&m, b"", here).unwrap_err().contains("empty"));
+        let junk = b"#!/bin/sh\n";
+        m.size = junk.len() as u64;
+        m.checksum = xxhash_rust::xxh3::xxh3_64(junk);
+        assert!(check_library(&m, junk, here)
+            .unwrap_err()
+            .contains("not a usable shared object"));
+    }
+}

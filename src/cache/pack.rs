@@ -365,3 +365,36 @@ fn rebuilds_to(meta: &Meta, bytes: &[u8], how: &Rebuild) -> std::result::Result<
     let _ = fs::remove_dir_all(&scratch);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebuild_passes_no_kernel_flag_that_runs_a_program() {
+        for ok in [
+            "-DN=3",
+            "-I/opt/inc",
+            "-O3",
+            "-std=c99",
+            "-g",
+            "-mavx2",
+            "-ffast-math",
+        ] {
+            assert!(safe_kernel_flag(ok), "{ok}");
+        }
+        for bad in [
+            "-fplugin=/tmp/p.so",
+            "-Wl,-plugin=/tmp/p.so",
+            "-B/tmp/evil",
+            "-wrapper",
+            "-specs=/tmp/s",
+            "-Xlinker",
+            "@/tmp/args",
+            "-fuse-ld=/tmp/ld",
+            "/tmp/x.o",
+        ] {
+            assert!(!safe_kernel_flag(bad), "{bad}");
+        }
+    }
+}

@@ -119,7 +119,11 @@ fn check_opened_dir(real: &Path, shown: &Path) -> Result<()> {
         .open(real)
     {
         Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+        // With O_DIRECTORY, Linux reports a final symbolic link as ENOTDIR, not ELOOP.
+        Err(e)
+            if e.raw_os_error() == Some(libc::ELOOP)
+                || std::fs::symlink_metadata(real).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
             return Err(untrusted(format!(
                 "{} is a symbolic link (op2 never follows a link inside a cache or one it did not resolve itself)",
                 real.display()
@@ -316,6 +320,36 @@ mod tests {
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o707)).unwrap();
         let e = check_dir(d.path()).unwrap_err().to_string();
         assert!(e.contains("every user"), "{e}");
+    }
+
+    #[test]
+    fn links_on_the_cache_path_are_followed_only_if_yours_or_roots() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink("real", &link).unwrap();
+        let canon = real.canonicalize().unwrap();
+        assert_eq!(
+            resolve_links(&link.join("cache")).unwrap(),
+            canon.join("cache")
+        );
+        assert_eq!(resolve_links(&link.join("../real")).unwrap(), canon);
+        check_root(&link).unwrap();
+        // Inside a cache, a folder is never a link.
+        let e = check_dir(&link).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        if euid() == 0 {
+            std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+            for p in [link.clone(), link.join("cache")] {
+                let e = check_root(&p).unwrap_err().to_string();
+                assert!(
+                    e.contains("symbolic link owned by uid 65534") && e.contains("refusing"),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]
