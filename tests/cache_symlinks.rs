@@ -259,8 +259,8 @@ fn a_link_another_user_placed_at_the_cache_path_is_refused() {
         alice.home.display(),
         link.display()
     ));
-    let via = link.join("proj");
-    for dir in [via.clone()] {
+    // The link itself as the cache, and a folder reached through it.
+    for dir in [link.clone(), link.join("proj")] {
         let d = dir.display().to_string();
         let (job, clear) = job_and_clear(alice, &[("OP2_CACHE_DIR", &d)], &[]);
         refused(&job, "job, OP2_CACHE_DIR through a link", &link);
