@@ -6,7 +6,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` (created 0700; refused if someone else created it first) | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node); a relative path is made absolute at startup |
+//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` (created 0700; refused if someone else created it first; a symbolic link on the cache path is followed only if it is yours or root's) | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node); a relative path is made absolute at startup |
 //! | `OP2_CC` (`CC`) | `cc` | C compiler used for generated code |
 //! | `OP2_CFLAGS` | `-O3` | flags for that compiler (`-shared -fPIC -fvisibility=hidden` and the kernel checks of `jit::compile::CHECK_FLAGS` are always added; `-Werror` turns kernel warnings into errors) |
 //! | `OP2_MEMORY_CACHE_MAX_ENTRIES` | `1024` | class-cache capacity (loaded kernels per process), LRU |

@@ -277,3 +277,31 @@ fn the_layout_line_is_printed_once_at_startup_when_asked() {
         out.stderr
     );
 }
+
+#[test]
+fn a_bare_relative_file_name_is_written_in_the_current_directory() {
+    // Issue 22, fault 8: `OP2_CACHE_REPORT=report.json` failed a correct job after writing
+    // ("fsync directory : No such file or directory") and `op2 cache pack x.op2pack` exited 2.
+    let cache = common::cache_dir();
+    let work = tempfile::tempdir().unwrap();
+    let mut c = selftest(2, cache.path(), &["--kernels", "1"]);
+    c.current_dir(work.path())
+        .env("OP2_CACHE_REPORT", "report.json");
+    let out = common::run(c, T);
+    common::assert_all_ok(&out, 2, 2);
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["ranks"], 2);
+    let mut c = Command::new(common::bin("op2"));
+    c.args(["cache", "pack", "x.op2pack", "--cache-dir"])
+        .arg(cache.path())
+        .current_dir(work.path());
+    let out = common::run(c, Duration::from_secs(60));
+    out.assert_ok();
+    assert!(out.stdout.contains("packed 1 entries"), "{}", out.stdout);
+    let mut c = Command::new(common::bin("op2"));
+    c.args(["cache", "unpack", "x.op2pack", "--cache-dir"])
+        .arg(work.path().join("other"))
+        .current_dir(work.path());
+    common::run(c, Duration::from_secs(60)).assert_ok();
+}

@@ -92,13 +92,15 @@ pub(crate) fn fetch_or_compile(
     let name = req.kernel.name();
     for attempt in 0..2 {
         let t0 = Instant::now();
-        // `_in_use`: rank 0's shared lock on the entry, held until every rank has loaded it.
-        let (outcome, _in_use) = if comm.is_root() {
+        // `_in_use`: rank 0's shared lock on the entry, held until every rank has loaded it;
+        // `verified`: the library bytes rank 0 checked, which are what it loads and sends.
+        let (outcome, _in_use, verified) = if comm.is_root() {
             rank0_obtain(&cache, config, req, attempt > 0).unwrap_or_else(|e| {
                 (
                     Outcome::Failed {
                         detail: e.to_string(),
                     },
+                    None,
                     None,
                 )
             })
@@ -107,6 +109,7 @@ pub(crate) fn fetch_or_compile(
                 Outcome::Failed {
                     detail: String::new(),
                 },
+                None,
                 None,
             )
         };
@@ -145,8 +148,13 @@ pub(crate) fn fetch_or_compile(
         };
         // Rank 0 verified (or just wrote) the file; the others receive its bytes over MPI,
         // verify them and load them from memory; node leaders publish copies (`node.rs`).
-        let loaded =
-            crate::cache::node::distribute(comm, config, &plan, &so, checksum, size, name)?;
+        let entry = crate::cache::node::Checked {
+            so: &so,
+            checksum,
+            size,
+            bytes: verified.as_deref(),
+        };
+        let loaded = crate::cache::node::distribute(comm, config, &plan, &entry, name)?;
         let ok = comm.allreduce_u64(loaded.is_ok() as u64, ReduceOp::Min)? == 1;
         if ok {
             let secs = t0.elapsed().as_secs_f64();
@@ -234,7 +242,7 @@ fn rank0_obtain(
     config: &Config,
     req: &Request,
     rebuild: bool,
-) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
+) -> Result<Obtained> {
     let compiler_id = compile::compiler_id(&config.cc, &config.cflags)?;
     let sig = Signature {
         kernel: req.kernel,
@@ -244,7 +252,7 @@ fn rank0_obtain(
     let paths = cache.entry(key);
     let sub = paths.so.parent().expect("entry has a directory");
     fsutil::create_private_dir(cache.dir())?;
-    trust::check_dir(cache.dir())?;
+    trust::check_root(cache.dir())?;
     if !writable(cache.dir()) {
         return read_only_hit(cache, req, &paths);
     }
@@ -256,11 +264,11 @@ fn rank0_obtain(
     if !rebuild {
         let shared = fsutil::lock_shared(&paths.lock, timeout)?;
         match checked(&paths, name)? {
-            Some(meta) => {
+            Some(found) => {
                 touch(&paths.meta);
                 stats::update(CACHE_NAME, |s| s.hits += 1);
                 remind_warnings(&paths, name);
-                return Ok((ready(&paths, &meta), Some(shared)));
+                return Ok(ready(&paths, found, Some(shared)));
             }
             None => corrupt = paths.meta.exists() || paths.so.exists(),
         }
@@ -278,23 +286,23 @@ fn rank0_obtain(
             cache.quarantine(&paths)?;
         }
     }
-    if let Some(meta) = checked(&paths, name)? {
+    if let Some(found) = checked(&paths, name)? {
         // Another job wrote it while we waited for the lock.
         remind_warnings(&paths, name);
-        return Ok((ready(&paths, &meta), Some(exclusive)));
+        return Ok(ready(&paths, found, Some(exclusive)));
     }
     if let Some(failure) = compile_entry(cache, config, req, &sig, &compiler_id, key, &paths)? {
-        return Ok((failure, None));
+        return Ok((failure, None, None));
     }
     // Still under our exclusive lock: nobody can have removed or replaced it.
-    let meta = DiskCache::verify(&paths, Some(name)).map_err(|v| Error::CorruptEntry {
+    let found = DiskCache::verify_bytes(&paths, Some(name)).map_err(|v| Error::CorruptEntry {
         path: paths.so.clone(),
         detail: match v {
             Verify::Missing => "missing right after it was written".into(),
             Verify::Corrupt(why) => why,
         },
     })?;
-    Ok((ready(&paths, &meta), Some(exclusive)))
+    Ok(ready(&paths, found, Some(exclusive)))
 }
 
 /// Rank 0 found kernel `name`'s entry in the cache: if its compile printed warnings (kept in
@@ -369,20 +377,29 @@ fn with_progress(
     out
 }
 
-fn ready(paths: &EntryPaths, meta: &Meta) -> Outcome {
-    Ready {
+/// What rank 0 obtained: the outcome it broadcasts, its lock on the entry (held until every
+/// rank has loaded it) and the library bytes it verified (loaded and sent as they are).
+type Obtained = (Outcome, Option<fsutil::LockGuard>, Option<Vec<u8>>);
+
+fn ready(
+    paths: &EntryPaths,
+    (meta, bytes): (Meta, Vec<u8>),
+    lock: Option<fsutil::LockGuard>,
+) -> Obtained {
+    let outcome = Ready {
         so: paths.so.clone(),
         checksum: meta.checksum,
         size: meta.size,
-    }
+    };
+    (outcome, lock, Some(bytes))
 }
 
-/// Verify the entry for kernel `name`: `Some` if usable, `None` if missing or damaged (damage is
-/// reported once); an entry someone untrusted could have written is an error, never rebuilt
-/// silently.
-fn checked(paths: &EntryPaths, name: &str) -> Result<Option<Meta>> {
-    match DiskCache::verify(paths, Some(name)) {
-        Ok(meta) => Ok(Some(meta)),
+/// Verify the entry for kernel `name`: `Some` (its metadata and the library bytes checked) if
+/// usable, `None` if missing or damaged (damage is reported once); an entry someone untrusted
+/// could have written is an error, never rebuilt silently.
+fn checked(paths: &EntryPaths, name: &str) -> Result<Option<(Meta, Vec<u8>)>> {
+    match DiskCache::verify_bytes(paths, Some(name)) {
+        Ok(found) => Ok(Some(found)),
         Err(Verify::Missing) => Ok(None),
         Err(Verify::Corrupt(why)) if trust::is_refusal(&why) => Err(Error::Untrusted {
             path: paths.meta.clone(),
@@ -409,11 +426,7 @@ fn writable(dir: &Path) -> bool {
 
 /// A cache this process cannot write: serve hits (under a shared lock where a lock file
 /// exists), fail a miss with a message; warn once that nothing new can be stored.
-fn read_only_hit(
-    cache: &DiskCache,
-    req: &Request,
-    paths: &EntryPaths,
-) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
+fn read_only_hit(cache: &DiskCache, req: &Request, paths: &EntryPaths) -> Result<Obtained> {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
         eprintln!(
@@ -424,10 +437,10 @@ fn read_only_hit(
     let name = req.kernel.name();
     let shared = fsutil::try_lock_shared(&paths.lock);
     match checked(paths, name)? {
-        Some(meta) => {
+        Some(found) => {
             stats::update(CACHE_NAME, |s| s.hits += 1);
             remind_warnings(paths, name);
-            Ok((ready(paths, &meta), shared))
+            Ok(ready(paths, found, shared))
         }
         None => Err(Error::io(
             "kernel not in the read-only disk cache, and nothing new can be stored (make it writable or set OP2_CACHE_DIR to a writable directory)",
@@ -452,15 +465,17 @@ fn compile_entry(
     let dir = paths.so.parent().expect("entry has a directory");
     let hex = format!("{key:032x}");
     let source = crate::jit::codegen::generate(req.kernel, req.shapes);
-    let src_tmp = fsutil::temp_path(dir, &format!("{hex}.c"));
+    // A fixed name (the entry's exclusive lock makes it ours): the name is in the library,
+    // whose bytes must not depend on who built it (`op2 cache unpack --rebuild`).
+    let src_tmp = source_temp(dir, &hex);
     let so_tmp = fsutil::temp_path(dir, &format!("{hex}.so"));
-    if let Err(e) = fs::write(&src_tmp, &source) {
+    if let Err(e) = write_source(&src_tmp, &source) {
         // Its folder was removed by a concurrent `op2 cache clear`: make it again, once.
         if e.kind() != std::io::ErrorKind::NotFound {
             return Err(Error::io("write generated source", &src_tmp, e));
         }
         fsutil::create_private_dir(dir)?;
-        fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
+        write_source(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
     }
     let t0 = Instant::now();
     let result = with_progress(config, req.kernel.name(), || {
@@ -485,9 +500,12 @@ fn compile_entry(
         // `failed/` may be removed by a concurrent `op2 cache clear` between the two steps.
         let keep = || {
             fsutil::create_private_dir(&failed)?;
+            trust::check_dir(&failed)?;
             fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)
         };
-        keep().or_else(|_| keep())?;
+        keep().or_else(|_| keep()).inspect_err(|_| {
+            let _ = fs::remove_file(&src_tmp);
+        })?;
         // Point the compiler's messages at the file that still exists.
         let (tmp, keep) = (src_tmp.display().to_string(), kept.display().to_string());
         let command = fail.command.replace(&tmp, &keep);
@@ -506,9 +524,16 @@ fn compile_entry(
     if let Some(w) =
         crate::jit::check::show_warnings(req.kernel.name(), result.as_deref().unwrap_or(""))
     {
-        fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes())?; // beside the entry
+        // Beside the entry.
+        let logged = fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes());
+        logged.inspect_err(|_| {
+            let _ = fs::remove_file(&so_tmp);
+        })?;
     }
-    let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp)?;
+    let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp);
+    let bytes = bytes.inspect_err(|_| {
+        let _ = fs::remove_file(&so_tmp);
+    })?;
     let meta = Meta {
         format: crate::cache::key::FORMAT_VERSION,
         checksum: xxhash_rust::xxh3::xxh3_64(&bytes),
@@ -519,14 +544,53 @@ fn compile_entry(
         compile_seconds: secs,
         key: hex,
         key_text: sig.text(&config.cc, &config.cflags, compiler_id),
+        build: Some(crate::cache::layout::Build {
+            source,
+            cc: config.cc.clone(),
+            cflags: config.cflags.clone(),
+            kernel_flags: req.kernel.flags().to_vec(),
+            compiler_id: compiler_id.to_string(),
+        }),
     };
-    fsutil::atomic_rename(&so_tmp, &paths.so)?;
+    if let Err(e) = fsutil::atomic_rename(&so_tmp, &paths.so) {
+        let _ = fs::remove_file(&so_tmp);
+        return Err(e);
+    }
     fsutil::atomic_write(
         &paths.meta,
         &serde_json::to_vec_pretty(&meta).expect("meta serialises"),
     )?;
     crate::cache::prune::after_insert(cache, config.cache_max_size);
     Ok(None)
+}
+
+/// The fixed name of the generated source of entry `hex` while it compiles (a temporary:
+/// `.tmp-` names are never entries, and stale ones are removed by `clear`/`prune`).
+pub(crate) fn source_temp(dir: &Path, hex: &str) -> PathBuf {
+    dir.join(format!(".tmp-{hex}.c"))
+}
+
+/// Write the generated source to `path`: a leftover of a crashed writer is replaced, a link is
+/// never followed, and a failed write (disk full) leaves no partial file behind.
+pub(crate) fn write_source(path: &Path, source: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let written = f.write_all(source.as_bytes()).and_then(|()| f.flush());
+    if written.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    written
 }
 
 /// Refresh an entry's recency (its `.meta` mtime) for LRU pruning; best effort.

@@ -2,6 +2,8 @@
 //! hard timeout (a hang fails the test instead of stalling CI) and a fresh cache directory.
 #![allow(dead_code)]
 
+pub mod users;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
