@@ -235,7 +235,21 @@ impl Runtime {
             return Ok(());
         }
         self.done = true;
-        let report = crate::report::at_finalize(self.comm, &self.config);
+        // Every rank arrives here together, or every rank says where it is: in the checked
+        // mode the call agreement names a rank still running par_loops; otherwise a barrier
+        // the hang watchdog watches (not MPI_Finalize, which it cannot name).
+        const FINALIZE_CTX: u64 = 2;
+        comm::watch_register(FINALIZE_CTX, || "at finalize".to_string());
+        comm::watch_context(FINALIZE_CTX);
+        let arrived = crate::exec::check::at_finalize(self.comm);
+        comm::watch_context(0);
+        let report = match arrived {
+            Ok(()) => crate::report::at_finalize(self.comm, &self.config),
+            Err(e) => {
+                let _ = crate::report::at_finalize(self.comm, &self.config);
+                Err(e)
+            }
+        };
         comm::set_watchdog(std::time::Duration::ZERO, self.comm.rank());
         comm::set_mpi_active(false);
         crate::config::install(
@@ -319,8 +333,9 @@ fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>)
                 ExitCode::FAILURE
             }
         },
-        Ok(Err(e)) if e.is_collective() => {
-            // Every rank holds the same error: print it once in full, one line per other rank.
+        Ok(Err(e)) if e.is_collective() || rt.size() == 1 => {
+            // Every rank holds the same error (or there is one rank): print it once in full, one
+            // line per other rank.
             if rank == 0 {
                 say!("op2: rank {rank}: error: {e}");
             } else {
@@ -352,6 +367,7 @@ impl Error {
                 | Error::KernelMismatch { .. }
                 | Error::SpmdMismatch { .. }
                 | Error::Remote { .. }
+                | Error::Check { .. }
         )
     }
 }

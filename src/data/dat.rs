@@ -345,6 +345,24 @@ pub enum ReverseMode {
 /// assert_eq!(d.to_vec::<f64>().unwrap(), vec![1.0, 2.0, 3.0]);
 /// ```
 pub fn update_halo(dat: &Dat) -> Result<()> {
+    exchange_halo(dat)?;
+    if crate::config::checking() {
+        let found = halo_differences(dat)?;
+        crate::mpi::agree::agree_findings(
+            dat.set().comm(),
+            &format!(
+                "update_halo({}): halo copies differ from their owners' values after the exchange",
+                dat.name()
+            ),
+            found,
+        )?;
+    }
+    Ok(())
+}
+
+/// [`update_halo`] without the checked mode's comparison (par_loop's checked mode compares and
+/// agrees the verdict itself).
+pub(crate) fn exchange_halo(dat: &Dat) -> Result<()> {
     let set = dat.set().clone();
     let Some(halo) = set.halo() else {
         dat.set_halo_valid(true);
@@ -364,6 +382,109 @@ pub fn update_halo(dat: &Dat) -> Result<()> {
         &recvs,
     )?;
     dat.set_halo_valid(true);
+    Ok(())
+}
+
+/// Checked mode (`OP2_CHECK`): compare this rank's halo copies of `dat` with their owners'
+/// current values, by global id and bytewise (a second forward exchange carrying each owned
+/// value with its global id). Returns one line per differing copy (the first few) naming the
+/// Dat, the element and its owner; nothing on a set without halo. Collective like
+/// [`update_halo`]; the caller agrees the verdict.
+pub(crate) fn halo_differences(dat: &Dat) -> Result<Vec<String>> {
+    let set = dat.set().clone();
+    let Some(halo) = set.halo() else {
+        return Ok(Vec::new());
+    };
+    let eb = dat.dim() * dat.dtype().size();
+    let gids = set.global_ids();
+    let sends = halo.check_sends(bytemuck::cast_slice::<u64, u8>(&dat.read()[..]), eb, gids);
+    let (recvs, ()) = set.comm().exchange(
+        crate::mpi::halo::TAG_HALO_CHECK,
+        &sends,
+        &halo.check_recv_lens(eb),
+        || (),
+    )?;
+    let diffs = halo.check_compare(
+        bytemuck::cast_slice::<u64, u8>(&dat.read()[..]),
+        eb,
+        gids,
+        &recvs,
+    )?;
+    const SHOWN: usize = 4;
+    let mut lines: Vec<String> = diffs
+        .iter()
+        .take(SHOWN)
+        .map(|d| {
+            let what = if d.gid != d.owner_gid {
+                format!(
+                    "is element {} here but rank {} sent element {} for it (halo lists disagree)",
+                    d.gid, d.owner, d.owner_gid
+                )
+            } else {
+                format!(
+                    "holds {} but its owner, rank {}, holds {}",
+                    show(dat.dtype(), &d.copy),
+                    d.owner,
+                    show(dat.dtype(), &d.owned)
+                )
+            };
+            format!(
+                "Dat {} on set {}: the halo copy of element {} (local index {}) {what}",
+                dat.name(),
+                set.name(),
+                d.gid,
+                d.local
+            )
+        })
+        .collect();
+    if diffs.len() > SHOWN {
+        lines.push(format!(
+            "Dat {}: {} more halo copies differ",
+            dat.name(),
+            diffs.len() - SHOWN
+        ));
+    }
+    Ok(lines)
+}
+
+/// The values of one element's bytes, as its dtype.
+fn show(dtype: DType, bytes: &[u8]) -> String {
+    fn go<T: Scalar + std::fmt::Debug>(b: &[u8]) -> String {
+        let v: Vec<T> = b
+            .chunks_exact(std::mem::size_of::<T>())
+            .map(bytemuck::pod_read_unaligned::<T>)
+            .collect();
+        format!("{v:?}")
+    }
+    match dtype {
+        DType::F64 => go::<f64>(bytes),
+        DType::F32 => go::<f32>(bytes),
+        DType::I32 => go::<i32>(bytes),
+        DType::I64 => go::<i64>(bytes),
+        DType::U32 => go::<u32>(bytes),
+        DType::U64 => go::<u64>(bytes),
+    }
+}
+
+/// Testing only (hidden): overwrite the halo copy at local index `local` of `dat` with `value`
+/// in every component, leaving its validity flag as it is: the corruption the checked mode's
+/// halo comparison must find. An error if `local` is not a halo element here.
+#[doc(hidden)]
+pub fn corrupt_halo_copy_for_tests(dat: &Dat, local: usize, value: f64) -> Result<()> {
+    let set = dat.set();
+    if local < set.size() || local >= set.total_size() || dat.dtype() != DType::F64 {
+        return Err(Error::invalid(
+            "corrupt_halo_copy_for_tests",
+            format!(
+                "local index {local} is not a halo element of an f64 Dat (owned {}, total {})",
+                set.size(),
+                set.total_size()
+            ),
+        ));
+    }
+    let n = set.total_size() * dat.dim();
+    let dim = dat.dim();
+    dtype::view_mut::<f64>(&mut dat.write(), n)[local * dim..(local + 1) * dim].fill(value);
     Ok(())
 }
 

@@ -76,6 +76,8 @@ fn op2_env(c: &mut Command, cache: &Path) {
         "OP2_FAKE_NODE_SIZE",
         "OP2_THREADS",
         "OP2_BLOCK_SIZE",
+        "OP2_CHECK",
+        "OP2_HANG_TIMEOUT",
     ] {
         c.env_remove(v);
     }
