@@ -8,7 +8,8 @@
 //!   takes part as a call of its own, so a loop run on some ranks only fails on every rank at
 //!   once, at its first or any later call;
 //! * the **READ checks**: xxh3 checksums of every READ Dat (owned values and halo copies
-//!   apart) before and after the run step, and the run step's comparison of READ Globals;
+//!   apart) before and after the run step (a Dat unwritten since its last checksum reuses it:
+//!   `Dat::checksums`), and the run step's comparison of READ Globals;
 //! * the **halo comparison**: before the run step, every Dat the loop reads through a map has
 //!   its stale halo copies refreshed (a blocking exchange) and all its copies compared with
 //!   their owners' values (`data::dat::halo_differences`: by global id, bytewise);
@@ -118,17 +119,11 @@ fn dat_of<'a>(plan: &Plan, args: &'a [Arg], u: usize) -> &'a Dat {
     }
 }
 
-/// Checksums of a Dat's owned values and of its halo copies.
+/// Checksums of a Dat's owned values and of its halo copies (recomputed only when written
+/// since: the run step's write guard counts, so the sums after a loop are fresh and the next
+/// loop's "before" reuses them).
 fn sums(dat: &Dat) -> (u64, u64) {
-    let eb = dat.dim() * dat.dtype().size();
-    let set = dat.set();
-    let words = dat.read();
-    let bytes: &[u8] = bytemuck::cast_slice(&words[..]);
-    let (owned, total) = (set.size() * eb, set.total_size() * eb);
-    (
-        xxhash_rust::xxh3::xxh3_64(&bytes[..owned]),
-        xxhash_rust::xxh3::xxh3_64(&bytes[owned..total]),
-    )
+    dat.checksums()
 }
 
 /// What a checked call keeps from before its run step.
@@ -144,14 +139,17 @@ pub(crate) struct Checked {
 /// Before the run step (collective): refresh and compare the halo copies the loop reads,
 /// then checksum every READ Dat.
 pub(crate) fn before(plan: &Plan, args: &[Arg]) -> Result<Checked> {
-    let mut findings = Vec::new();
-    for &u in &plan.refresh {
-        let dat = dat_of(plan, args, u);
+    let read: Vec<&Dat> = plan
+        .refresh
+        .iter()
+        .map(|&u| dat_of(plan, args, u))
+        .collect();
+    for dat in &read {
         if !dat.halo_valid() {
             exchange_halo(dat)?;
         }
-        findings.extend(halo_differences(dat)?);
     }
+    let findings = halo_differences(&read)?;
     let sums = (0..plan.dats.len())
         .filter(|&u| plan.dats[u].access == Access::Read)
         .map(|u| (u, sums(dat_of(plan, args, u))))
@@ -227,16 +225,15 @@ impl Checked {
         }
         if m[1] != 0 {
             // A READ Dat with halo copies was written somewhere: which copies now differ.
-            for &u in &plan.refresh {
-                if plan.dats[u].access == Access::Read {
-                    let dat = dat_of(plan, args, u);
-                    found.extend(
-                        halo_differences(dat)?
-                            .into_iter()
-                            .map(|l| format!("after the loop: {l}")),
-                    );
-                }
-            }
+            let read: Vec<&Dat> = (plan.refresh.iter())
+                .filter(|&&u| plan.dats[u].access == Access::Read)
+                .map(|&u| dat_of(plan, args, u))
+                .collect();
+            found.extend(
+                halo_differences(&read)?
+                    .into_iter()
+                    .map(|l| format!("after the loop: {l}")),
+            );
         }
         Err(findings_error(comm, &what, found)?)
     }
