@@ -4,8 +4,10 @@
 //! * no flag: a correct program (indirect READ, indirect INC, Global READ and INC, direct
 //!   loops, `update_halo`) whose answer is checked against the serial sum; prints
 //!   `rank R of N: ok: sum S` (the checked mode must find nothing here);
-//! * `--read-write`: kernel `sneaky` writes its indirect READ argument (Dat x through c2n);
-//! * `--read-write-global`: kernel `sneaky_global` writes its READ Global;
+//! * `--read-write`: kernel `sneaky` writes its indirect READ argument (Dat x through c2n),
+//!   then loop `next` runs (where the verdict comes on several ranks);
+//! * `--read-write-global`: kernel `sneaky_global` writes its READ Global, as the last loop
+//!   (the verdict comes at finalize);
 //! * `--lonely K`: K times, every rank runs loop `lonely` (direct READ + Global INC: an
 //!   allreduce) then the direct loop `next` (no collective), except that the K-th `lonely` runs
 //!   on rank 1 alone (par_loop call 2K - 1); `--then-finalize` drops the last `next`, so the
@@ -97,7 +99,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
                 par_loop(&k("next")?, cells, &[w.arg(Access::RW)])?;
             }
         }
-        println!("rank {rank} of {size}: finished without an error");
+        println!("rank {rank} of {size}: reached the end of its body");
         return Ok(());
     }
     if flag("--bad-index") || flag("--bad-set") {
@@ -111,7 +113,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             x.arg_map(Access::Read, c2n, idx)
         };
         par_loop(&k("bad")?, cells, &[xarg, sum.arg(Access::Inc)])?;
-        println!("rank {rank} of {size}: finished without an error");
+        println!("rank {rank} of {size}: reached the end of its body");
         return Ok(());
     }
     if flag("--read-write") {
@@ -120,7 +122,9 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             cells,
             &[x.arg_map(Access::Read, c2n, 0), sum.arg(Access::Inc)],
         )?;
-        println!("rank {rank} of {size}: finished without an error");
+        // On several ranks the verdict comes with the next par_loop (or finalize).
+        par_loop(&k("next")?, cells, &[w.arg(Access::RW)])?;
+        println!("rank {rank} of {size}: reached the end of its body");
         return Ok(());
     }
     if flag("--read-write-global") {
@@ -130,7 +134,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             cells,
             &[w.arg(Access::Read), g.arg(Access::Read)],
         )?;
-        println!("rank {rank} of {size}: finished without an error");
+        println!("rank {rank} of {size}: reached the end of its body");
         return Ok(());
     }
     if flag("--corrupt-halo") {
@@ -143,7 +147,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             cells,
             &[x.arg_map(Access::Read, c2n, 0), sum.arg(Access::Inc)],
         )?;
-        println!("rank {rank} of {size}: finished without an error");
+        println!("rank {rank} of {size}: reached the end of its body");
         return Ok(());
     }
 

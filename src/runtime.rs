@@ -328,20 +328,17 @@ fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>)
     match out {
         Ok(Ok(())) => match rt.finalize() {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.is_collective() => {
+                say_shared(rank, &e); // e.g. the checked mode's verdict of the last loop
+                ExitCode::FAILURE
+            }
             Err(e) => {
                 say!("op2: rank {rank}: {e}");
                 ExitCode::FAILURE
             }
         },
         Ok(Err(e)) if e.is_collective() || rt.size() == 1 => {
-            // Every rank holds the same error (or there is one rank): print it once in full, one
-            // line per other rank.
-            if rank == 0 {
-                say!("op2: rank {rank}: error: {e}");
-            } else {
-                let first = e.to_string().lines().next().unwrap_or("").to_string();
-                say!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
-            }
+            say_shared(rank, &e);
             let _ = rt.finalize();
             ExitCode::FAILURE
         }
@@ -354,6 +351,17 @@ fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>)
             say!("op2: rank {rank}: panic; aborting the MPI job");
             rt.abort(101)
         }
+    }
+}
+
+/// An error every rank holds (or the only rank's): printed once in full by rank 0, one line
+/// by each other rank.
+fn say_shared(rank: i32, e: &Error) {
+    if rank == 0 {
+        say!("op2: rank {rank}: error: {e}");
+    } else {
+        let first = e.to_string().lines().next().unwrap_or("").to_string();
+        say!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
     }
 }
 

@@ -13,14 +13,16 @@
 //! * the **halo comparison**: before the run step, every Dat the loop reads through a map has
 //!   its stale halo copies refreshed (a blocking exchange) and all its copies compared with
 //!   their owners' values (`data::dat::halo_differences`: by global id, bytewise);
-//! * the **verdict**: one allreduce after the call; any finding on any rank is the same
-//!   [`Error::Check`] on every rank, naming the loop, the kernel, the argument and the rank.
-//!   When some kernel wrote a READ Dat, its halo copies are compared again, so the message
-//!   also names the copies that now differ from their owners.
+//! * the **verdict**: agreed in the next call agreement (the next par_loop or finalize: one
+//!   collective per loop instead of two; at once on one rank); any finding on any rank is the
+//!   same [`Error::Check`] on every rank, naming the loop, the kernel, the argument and the
+//!   rank. When some kernel wrote a READ Dat, its halo copies are compared again, so the
+//!   message also names the copies that now differ from their owners.
 //!
 //! While off, par_loop calls nothing here but [`on`] (one relaxed load).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use crate::data::access::Access;
 use crate::data::dat::{exchange_halo, halo_differences, Dat};
@@ -57,10 +59,19 @@ pub(crate) fn agree_call(
     miss: bool,
 ) -> Result<bool> {
     let n = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take();
     if comm.size() == 1 || OUT_OF_STEP.load(Ordering::Relaxed) {
         return Ok(miss);
     }
-    let m = comm.allreduce_words(&[n, !n, key, !key, miss as u64], ReduceOp::Max)?;
+    let (found, wrote) = pending
+        .as_ref()
+        .map_or((false, false), |p| (!p.findings.is_empty(), p.wrote_halo));
+    let words = [n, !n, key, !key, miss as u64, found as u64, wrote as u64];
+    let m = comm.allreduce_words(&words, ReduceOp::Max)?;
+    if m[5] != 0 {
+        // The previous loop's verdict: some rank found something there.
+        return Err(verdict(comm, pending, m[6] != 0)?);
+    }
     if m[0] == !m[1] && m[2] == !m[3] {
         return Ok(m[4] != 0);
     }
@@ -77,6 +88,37 @@ pub(crate) fn agree_call(
             lines.join("\n")
         ),
     })
+}
+
+/// The verdict of the last checked loop on a communicator of several ranks, agreed with the
+/// next call agreement (one collective per loop instead of two): this rank's findings and the
+/// Dats that loop read through maps (the same on every rank), compared again when some rank's
+/// kernel wrote a READ Dat with halo copies.
+struct Pending {
+    what: String,
+    findings: Vec<String>,
+    wrote_halo: bool,
+    read_halo: Vec<Dat>,
+}
+
+static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
+
+/// Collective, once every rank knows that some rank has findings from the previous loop: the
+/// error naming them (and, with `halo`, the halo copies of its Dats that now differ).
+fn verdict(comm: Comm, pending: Option<Pending>, halo: bool) -> Result<Error> {
+    let (what, mut found, dats) = match pending {
+        Some(p) => (p.what, p.findings, p.read_halo),
+        None => ("the previous par_loop".to_string(), Vec::new(), Vec::new()),
+    };
+    if halo {
+        let dats: Vec<&Dat> = dats.iter().collect();
+        found.extend(
+            halo_differences(&dats)?
+                .into_iter()
+                .map(|l| format!("after the loop: {l}")),
+        );
+    }
+    findings_error(comm, &what, found)
 }
 
 /// Collective, at finalize: in the checked mode the call agreement for "finalize" (a rank
@@ -216,26 +258,18 @@ impl Checked {
                 false => Err(findings_error(comm, &what, found)?),
             };
         }
-        let m = comm.allreduce_words(
-            &[!found.is_empty() as u64, wrote_halo as u64],
-            ReduceOp::Max,
-        )?;
-        if m[0] == 0 {
-            return Ok(());
-        }
-        if m[1] != 0 {
-            // A READ Dat with halo copies was written somewhere: which copies now differ.
-            let read: Vec<&Dat> = (plan.refresh.iter())
-                .filter(|&&u| plan.dats[u].access == Access::Read)
-                .map(|&u| dat_of(plan, args, u))
-                .collect();
-            found.extend(
-                halo_differences(&read)?
-                    .into_iter()
-                    .map(|l| format!("after the loop: {l}")),
-            );
-        }
-        Err(findings_error(comm, &what, found)?)
+        // Agreed at the next call agreement (the next par_loop, or finalize).
+        let read_halo = (plan.refresh.iter())
+            .filter(|&&u| plan.dats[u].access == Access::Read)
+            .map(|&u| dat_of(plan, args, u).clone())
+            .collect();
+        *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Pending {
+            what,
+            findings: found,
+            wrote_halo,
+            read_halo,
+        });
+        Ok(())
     }
 }
 
