@@ -242,3 +242,35 @@ fn a_halo_copy_that_differs_from_its_owner_is_named() {
     // Without the checked mode the wrong value is read silently.
     common::run(job(2, &["--corrupt-halo"], cache.path(), false), T).assert_ok();
 }
+
+#[test]
+fn ranks_waiting_for_a_slow_compile_are_not_killed_by_the_hang_timeout() {
+    // Rank 0 compiles for 6 s per kernel while the others wait in the compile's idle barrier,
+    // far past a 2 s limit: a note, not an abort, and the right answer.
+    let cache = common::cache_dir();
+    let tools = tempfile::tempdir().unwrap();
+    let cc = tools.path().join("cc-slow");
+    std::fs::write(
+        &cc,
+        "#!/bin/sh\ncase \"$*\" in *-o*) sleep 6 ;; esac\nexec cc \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = common::mpiexec(2, "op2-check-check", &[], cache.path());
+    c.env("OP2_HANG_TIMEOUT", "2").env("OP2_CC", &cc);
+    let out = common::run(c, T);
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("rank 1 of 2: ok: sum"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("op2: rank 1: still waiting: idle barrier (waiting for rank 0's work) in loop `cell_sum`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hang:"), "{}", out.stderr);
+}
