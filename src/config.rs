@@ -21,14 +21,15 @@
 //! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
 //! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member; without it op2 refuses a cache directory or entry not owned by you or writable by others |
 //! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
-//! | `OP2_HANG_TIMEOUT` | `0` (off) | seconds a collective may wait before every rank prints which loop and collective it is in and the job aborts (a hang becomes an error) |
+//! | `OP2_HANG_TIMEOUT` | `600` | seconds one collective may wait before every waiting rank prints which loop and collective it is in and the job aborts (a hang becomes an error; `0` = off). Time between collectives never counts, and ranks waiting for rank 0's compile or mesh partitioning only print a note |
+//! | `OP2_CHECK` | `0` | checked mode, the first thing to try when results look wrong: every par_loop agrees its call number and kernel across ranks, READ arguments are checksummed before and after it, halo copies are compared with their owners' values; a problem is an error on every rank naming the loop (see docs/GUIDE.md) |
 //! | `OP2_PROGRESS` | `1` | rank 0 prints a line for each compile that takes over a second (`compiling kernel ...` after 1 s, then its time), so a cold start with many kernels is not silent; `0` silences them |
 //! | `OP2_VERBOSE` | `0` | say more: at start-up rank 0 prints the job's layout (`op2: 4 ranks x 2 threads ...`; also printed with `OP2_PRINT_CACHE_SIZE`) |
 //!
 //! **Agreement across ranks.** The settings that decide whether a rank takes part in a
 //! collective (`OP2_CC`, `OP2_CFLAGS`, `OP2_MEMORY_CACHE_MAX_ENTRIES`, `OP2_SPMD_STRICT`,
 //! `OP2_PRINT_CACHE_SIZE`, whether `OP2_CACHE_REPORT` is set, `OP2_HANG_TIMEOUT`,
-//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`, `OP2_VERBOSE`) must be equal
+//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`, `OP2_VERBOSE`, `OP2_CHECK`) must be equal
 //! on every rank: [`crate::init`] compares them (one allreduce of their hashes) and fails on
 //! every rank naming the variable and the ranks that differ. A malformed value on any rank
 //! fails every rank too (MPI is initialised first, then the outcome agreed). The others are
@@ -76,7 +77,8 @@ pub struct Config {
     pub cache_trusted_group: Option<String>,
     /// Seconds a compilation may take (0 = no limit).
     pub compile_timeout_s: u64,
-    /// Seconds a collective may wait before the job is aborted with a message (0 = off).
+    /// Seconds one collective may wait before the job is aborted with a message (0 = off;
+    /// default 600).
     pub hang_timeout_s: u64,
     /// Elements per block of a threaded par_loop.
     pub block_size: usize,
@@ -88,6 +90,9 @@ pub struct Config {
     pub progress: bool,
     /// Say more: the job's layout at start-up (`OP2_VERBOSE`).
     pub verbose: bool,
+    /// Checked mode (`OP2_CHECK`): par_loops verify ranks agree, READ arguments stay
+    /// unchanged and halo copies equal their owners' values.
+    pub check: bool,
 }
 
 /// How ranks on different nodes share compiled kernels (`OP2_CACHE_MODE`).
@@ -154,9 +159,10 @@ impl Default for Config {
             fake_node_size: 0,
             cache_trusted_group: None,
             compile_timeout_s: 300,
-            hang_timeout_s: 0,
+            hang_timeout_s: 600,
             progress: true,
             verbose: false,
+            check: false,
         }
     }
 }
@@ -286,6 +292,9 @@ impl Config {
         if let Some((n, v)) = var(&["OP2_HANG_TIMEOUT"]) {
             c.hang_timeout_s = parse_num(&n, &v)?;
         }
+        if let Some((n, v)) = var(&["OP2_CHECK"]) {
+            c.check = parse_bool(&n, &v)?;
+        }
         if let Some((n, v)) = var(&["OP2_CACHE_MODE"]) {
             c.cache_mode = v.parse().map_err(|detail| Error::Config {
                 var: n,
@@ -336,7 +345,12 @@ impl Config {
         self.compile_timeout_s = secs;
         self
     }
-    /// Seconds a collective may wait before the job aborts with a message (0 = off).
+    /// Seconds one collective may wait before the job aborts with a message (0 = off).
+    ///
+    /// ```
+    /// assert_eq!(op2::Config::default().hang_timeout_s, 600); // on by default
+    /// assert_eq!(op2::Config::default().hang_timeout(0).hang_timeout_s, 0);
+    /// ```
     pub fn hang_timeout(mut self, secs: u64) -> Self {
         self.hang_timeout_s = secs;
         self
@@ -349,6 +363,11 @@ impl Config {
     /// Say more (the job's layout at start-up).
     pub fn verbose(mut self, on: bool) -> Self {
         self.verbose = on;
+        self
+    }
+    /// Checked mode (`OP2_CHECK`; off by default).
+    pub fn check(mut self, on: bool) -> Self {
+        self.check = on;
         self
     }
     /// Trust this group (name or gid) to write the disk cache.
@@ -377,6 +396,7 @@ impl Config {
             ("OP2_CACHE_MODE", self.cache_mode.to_string()),
             ("OP2_FAKE_NODE_SIZE", self.fake_node_size.to_string()),
             ("OP2_VERBOSE", self.verbose.to_string()),
+            ("OP2_CHECK", self.check.to_string()),
         ]
     }
 
@@ -502,6 +522,25 @@ pub(crate) fn install(
 ) {
     **slot = config;
     EPOCH.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    CHECKING.store(0, std::sync::atomic::Ordering::Release);
+}
+
+/// Whether the checked mode is on in the configuration in force: 0 = not yet read, 1 = off,
+/// 2 = on (reset by [`install`]).
+static CHECKING: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// True when the configuration in force asks for the checked mode (`OP2_CHECK`): one relaxed
+/// load once known.
+pub(crate) fn checking() -> bool {
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    match CHECKING.load(Acquire) {
+        0 => {
+            let on = current().is_ok_and(|c| c.check);
+            CHECKING.store(1 + on as u8, Release);
+            on
+        }
+        v => v == 2,
+    }
 }
 
 /// The configuration in force: the one given to [`crate::init`] while a runtime is active, otherwise

@@ -18,7 +18,9 @@
 //!
 //! # Collective protocol (on a class-cache miss, in the loop's communicator)
 //! 1. SPMD check: one allreduce of the key hash (and, with `OP2_SPMD_STRICT`, a comparison of
-//!    the full key text); divergence is an error on every rank naming each rank's kernel.
+//!    the full key text); divergence is an error on every rank naming each rank's kernel. A
+//!    rank whose arguments failed validation takes part with its message (`refuse`), so that
+//!    every rank returns that message.
 //! 2. Rank 0 alone decides hit or miss: it checks that the directories are trusted
 //!    (`trust.rs`), verifies an existing entry (its `.meta` names this key, format and kernel;
 //!    the `.so` matches its checksum), or takes the entry's lock, looks again (another job may
@@ -85,7 +87,7 @@ pub(crate) fn fetch_or_compile(
     config: &Config,
     req: &Request,
 ) -> Result<Arc<LoadedKernel>> {
-    spmd_check(comm, config, req)?;
+    spmd_check(comm, config, &Mine::Loop(req))?;
     // Cache mode and node directories (`node.rs`): collective once per job.
     let plan = crate::cache::node::plan(comm, config)?;
     let cache = DiskCache::new(&plan.dir);
@@ -185,16 +187,45 @@ pub(crate) fn fetch_or_compile(
 
 use Outcome::Ready;
 
+/// What one rank brings to the SPMD check: the loop it is about to build, or the message of
+/// the argument validation that failed here (it has no loop to build).
+enum Mine<'a> {
+    Loop(&'a Request<'a>),
+    Invalid(String),
+}
+
+/// Collective, on a rank whose par_loop arguments failed validation while the other ranks may
+/// be about to build the loop (the kernel's first loop on this rank, so no rank can hit the
+/// class cache): take part in their SPMD check with the message, so that every rank returns
+/// the same error naming this rank and its message instead of this rank aborting alone.
+pub(crate) fn refuse(comm: Comm, config: &Config, error: Error) -> Error {
+    let mine = Mine::Invalid(error.to_string());
+    spmd_check(comm, config, &mine).err().unwrap_or(error)
+}
+
 /// Verify that every rank is about to build the same loop (turns a deadlock into an error).
-fn spmd_check(comm: Comm, config: &Config, req: &Request) -> Result<()> {
+/// One allreduce (MAX of the key hash, of its complement and of "invalid here").
+fn spmd_check(comm: Comm, config: &Config, me: &Mine) -> Result<()> {
     if comm.size() == 1 {
-        return Ok(());
+        return match me {
+            Mine::Loop(_) => Ok(()),
+            Mine::Invalid(error) => Err(Error::Remote {
+                rank: 0,
+                detail: error.clone(),
+            }),
+        };
     }
-    let h = req.class_key as u64;
-    let lo = comm.allreduce_u64(h, ReduceOp::Min)?;
-    let hi = comm.allreduce_u64(h, ReduceOp::Max)?;
-    let mut same = lo == hi;
+    let (h, bad) = match me {
+        Mine::Loop(req) => (req.class_key as u64, 0),
+        Mine::Invalid(_) => (0, 1),
+    };
+    let m = comm.allreduce_words(&[h, !h, bad], ReduceOp::Max)?;
+    // Valid ranks' keys: max(h) == min(h) = !max(!h); an invalid rank adds 0 to both maxima.
+    let mut same = m[2] == 0 && m[0] == !m[1];
     if same && config.spmd_strict {
+        let Mine::Loop(req) = me else {
+            unreachable!("no rank is invalid here")
+        };
         let text = Signature {
             kernel: req.kernel,
             args: req.shapes,
@@ -207,12 +238,34 @@ fn spmd_check(comm: Comm, config: &Config, req: &Request) -> Result<()> {
     if same {
         return Ok(());
     }
-    let mine = format!("kernel `{}` key {:032x}", req.kernel.name(), req.class_key);
+    let mine = match me {
+        Mine::Loop(req) => format!("Kkernel `{}` key {:032x}", req.kernel.name(), req.class_key),
+        Mine::Invalid(error) => format!("I{error}"),
+    };
     let all = comm.allgather_bytes(mine.as_bytes())?;
     let all: Vec<String> = all
         .iter()
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .collect();
+    if let Some(first) = all.iter().position(|s| s.starts_with('I')) {
+        // Some rank's arguments are invalid: every rank returns that rank's message.
+        let others: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter(|(r, s)| *r != first && s.starts_with('I'))
+            .map(|(r, _)| r.to_string())
+            .collect();
+        let also = if others.is_empty() {
+            String::new()
+        } else {
+            format!(" (ranks {} too)", others.join(", "))
+        };
+        return Err(Error::Remote {
+            rank: first as i32,
+            detail: format!("{}{also}", &all[first][1..]),
+        });
+    }
+    let all: Vec<&str> = all.iter().map(|s| &s[1..]).collect();
     let name_of = |s: &str| s.split('`').nth(1).unwrap_or("").to_string();
     let names: std::collections::BTreeSet<String> = all.iter().map(|s| name_of(s)).collect();
     let hint = if names.len() > 1 {

@@ -80,6 +80,8 @@ fn op2_env(c: &mut Command, cache: &Path) {
         "OP2_BLOCK_SIZE",
         "OP2_PROGRESS",
         "OP2_VERBOSE",
+        "OP2_CHECK",
+        "OP2_HANG_TIMEOUT",
     ] {
         c.env_remove(v);
     }
