@@ -23,6 +23,11 @@
 //! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
 //! | `OP2_HANG_TIMEOUT` | `0` (off) | seconds a collective may wait before every rank prints which loop and collective it is in and the job aborts (a hang becomes an error) |
 //!
+//! Test only (not in the user table of README.md): `OP2_TEST_NO_COLOUR=1` puts every block of
+//! a threaded par_loop in one colour, so blocks writing the same target run concurrently and
+//! race. It exists so the differential test (`examples/op2-diff-check.rs`) can show that it
+//! catches a broken colouring (its negative control); never set it for real work.
+//!
 //! **Agreement across ranks.** The settings that decide whether a rank takes part in a
 //! collective (`OP2_CC`, `OP2_CFLAGS`, `OP2_MEMORY_CACHE_MAX_ENTRIES`, `OP2_SPMD_STRICT`,
 //! `OP2_PRINT_CACHE_SIZE`, whether `OP2_CACHE_REPORT` is set, `OP2_HANG_TIMEOUT`,
@@ -32,7 +37,8 @@
 //! fails every rank too (MPI is initialised first, then the outcome agreed). The others are
 //! rank-local by design: `OP2_CACHE_DIR`, `OP2_CACHE_MAX_SIZE`, `OP2_LOCK_TIMEOUT`,
 //! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP` are only read by rank 0 (which alone
-//! touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE` and the report path are per process.
+//! touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE`, `OP2_TEST_NO_COLOUR` and the
+//! report path are per process.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -82,6 +88,10 @@ pub struct Config {
     pub cache_mode: CacheMode,
     /// Testing: fake nodes of this many ranks (0 = real nodes, by shared memory).
     pub fake_node_size: usize,
+    /// Test only (`OP2_TEST_NO_COLOUR`): every block of a threaded loop in one colour, so
+    /// conflicting blocks race (the differential test's negative control). Wrong answers.
+    #[doc(hidden)]
+    pub test_no_colour: bool,
 }
 
 /// How ranks on different nodes share compiled kernels (`OP2_CACHE_MODE`).
@@ -146,6 +156,7 @@ impl Default for Config {
             block_size: 512,
             cache_mode: CacheMode::Auto,
             fake_node_size: 0,
+            test_no_colour: false,
             cache_trusted_group: None,
             compile_timeout_s: 300,
             hang_timeout_s: 0,
@@ -287,6 +298,9 @@ impl Config {
         }
         if let Some((n, v)) = var(&["OP2_FAKE_NODE_SIZE"]) {
             c.fake_node_size = parse_num(&n, &v)?;
+        }
+        if let Some((n, v)) = var(&["OP2_TEST_NO_COLOUR"]) {
+            c.test_no_colour = parse_bool(&n, &v)?;
         }
         if let Some((n, v)) = var(&["OP2_THREADS"]).filter(|(_, v)| !v.trim().is_empty()) {
             c.threads = parse_num(&n, &v)?;

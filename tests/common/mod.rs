@@ -76,6 +76,7 @@ fn op2_env(c: &mut Command, cache: &Path) {
         "OP2_FAKE_NODE_SIZE",
         "OP2_THREADS",
         "OP2_BLOCK_SIZE",
+        "OP2_TEST_NO_COLOUR",
     ] {
         c.env_remove(v);
     }
