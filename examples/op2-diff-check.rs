@@ -12,14 +12,16 @@
 //! * per set the dims of its Dats (1 or 2), initial values, and a shuffled list of loops:
 //!   direct READ/WRITE/RW; `arg_map` READ/WRITE/RW/INC; `arg_vec` READ/WRITE/RW/INC; two maps
 //!   into one Dat (READ and INC); a self map with direct WRITE beside it; Globals of every dtype
-//!   (f64, f32, i32, i64, u32, u64) with INC/MIN/MAX (u32/u64 values with the top bit set);
+//!   (f64, f32, i32, i64, u32, u64) with INC/MIN/MAX (u32/u64 MIN/MAX values have the top bit
+//!   set on the first half of the set only, so ranks' partial results differ in that bit);
 //!   a Mat assembled by INC through a map pair; reads after indirect writes (halo refresh);
 //!   an INC into hub targets whose kernel holds the value for a while between reading and
 //!   writing it (two blocks that run concurrently on the same target lose an update: the
 //!   colouring's check, see the negative control in `tests/diff_mpi.rs`).
 //!
-//! The loop list runs twice. Results are exactly comparable: integers, and floating values that
-//! are dyadic rationals (multiples of 1/16 of modest size), whose sums are exact in any order,
+//! The direct loop's kernel is often named like a local the generated wrapper once declared
+//! (`n`, `d1`, `args`, ...). The loop list runs twice. Results are exactly comparable: integers, and floating values that
+//! are dyadic rationals (multiples of 1/64 of modest size), whose sums are exact in any order,
 //! so these are compared exactly; a few non-dyadic values (square roots) to 1e-12 relative.
 //! Indirect WRITE/RW kernels are order-independent (a value depending only on the target, or a
 //! max), so the serial answer is well defined with repeated targets.
@@ -123,7 +125,16 @@ struct Case {
     part: Part,
     loops: Vec<Loop>,
     init: Vec<Init>,
+    /// The direct loop's kernel name: often a name the generated wrapper once used for its
+    /// own locals (issue #20: such a kernel compiled against a shadowing local).
+    direct_name: &'static str,
 }
+
+/// Names for the direct loop's kernel.
+const DIRECT_NAMES: &[&str] = &[
+    "direct", "n", "k", "d", "r", "c", "d0", "d1", "d2", "d3", "m0", "m1", "r0", "r1", "a1", "e2",
+    "g3", "l3", "v0", "p4", "ii", "jj", "args", "maps", "start", "end",
+];
 
 /// A nonempty set to map `from` onto (any set when `from` is empty).
 fn target(rng: &mut Rng, sizes: &[usize], from: usize) -> usize {
@@ -288,6 +299,7 @@ fn gen_case(seed: u64, nranks: usize) -> Case {
             }
         })
         .collect();
+    let direct_name = rng.pick(DIRECT_NAMES);
     Case {
         seed,
         sizes,
@@ -296,6 +308,7 @@ fn gen_case(seed: u64, nranks: usize) -> Case {
         part,
         loops,
         init,
+        direct_name,
     }
 }
 
@@ -314,10 +327,11 @@ impl Case {
             Part::Owners(s, _) => format!("user owners of s{s}"),
         };
         format!(
-            "sets {:?}, maps [{}], {part}, loops {:?}",
+            "sets {:?}, maps [{}], {part}, loops {:?}, direct kernel `{}`",
             self.sizes,
             maps.join(", "),
-            self.loops
+            self.loops,
+            self.direct_name
         )
     }
 
@@ -397,7 +411,7 @@ void mat_inc(double *A, const int64_t *g, const int32_t *p) {
     for (int jj = 0; jj < ac; jj++) for (int c = 0; c < cd; c++)
       A[(ii * rd + r) * (ac * cd) + jj * cd + c] =
         (double)(g[0] % 7 + 1) * (ii + 1) + 0.5 * jj + 0.25 * r - 0.125 * c; }
-void globals(const uint64_t *h, double *fi, double *fn, double *fx, double *fs,
+void globals(const uint64_t *h, const int64_t *g, const int32_t *p, double *fi, double *fn, double *fx, double *fs,
              float *gi, float *gn, float *gx, int32_t *ii, int32_t *in, int32_t *ix,
              int64_t *li, int64_t *ln, int64_t *lx, uint32_t *ui, uint32_t *un, uint32_t *ux,
              uint64_t *vi, uint64_t *vn, uint64_t *vx) {
@@ -420,12 +434,15 @@ void globals(const uint64_t *h, double *fi, double *fn, double *fx, double *fs,
   if (l < ln[0]) ln[0] = l;
   if (l > lx[0]) lx[0] = l;
   ui[0] += (uint32_t)(v % 100000);
-  uint32_t u = (uint32_t)(v >> 32);
+  /* Top bit set on the first half of the set (mostly other ranks than the second half). */
+  int top = 2 * g[0] < p[0];
+  uint32_t u = (uint32_t)(v >> 33) | (top ? 0x80000000u : 0u);
   if (u < un[0]) un[0] = u;
   if (u > ux[0]) ux[0] = u;
   vi[0] += v >> 16;
-  if (v < vn[0]) vn[0] = v;
-  if (v > vx[0]) vx[0] = v; }
+  uint64_t w = (v >> 1) | (top ? (uint64_t)1 << 63 : 0);
+  if (w < vn[0]) vn[0] = w;
+  if (w > vx[0]) vx[0] = w; }
 "#;
 
 /// Values to compare: exact, or (`Approx`) to 1e-12 relative.
@@ -807,8 +824,10 @@ mod op2_side {
                     let d = &self.sets[s];
                     let set = self.dm.set(&format!("s{s}"))?;
                     let pg = p([0, self.case.dims[s][0], 0, 0])?;
+                    let name = self.case.direct_name;
+                    let code = KERNELS.replace("void direct(", &format!("void {name}("));
                     par_loop(
-                        &self.k("direct")?,
+                        &Kernel::new(name, &code)?,
                         set,
                         &[
                             d.gid.arg(Read),
@@ -974,7 +993,9 @@ mod op2_side {
                     let Own::Globals(g) = own else {
                         unreachable!("a Globals loop owns Globals")
                     };
-                    let mut args = vec![self.sets[s].h.arg(Read)];
+                    let n = self.case.sizes[s];
+                    let d = &self.sets[s];
+                    let mut args = vec![d.h.arg(Read), d.gid.arg(Read), p([n, 0, 0, 0])?.arg(Read)];
                     args.extend(g.iter().zip(GLOBALS).map(|(g, (_, a))| g.arg(a)));
                     ("globals", self.dm.set(&format!("s{s}"))?, args)
                 }
@@ -1032,7 +1053,9 @@ mod reference {
             }
         }
 
-        fn fold(&mut self, v: u64) {
+        /// Element `g` of a set of `n` elements, with hash `v`.
+        fn fold(&mut self, v: u64, g: usize, n: usize) {
+            let top = 2 * g < n;
             self.f[0] += (v % 1024) as f64 * 0.25 - 100.0;
             let m = (v >> 44) as f64 * 0.0009765625 - 500.0;
             self.f[1] = self.f[1].min(m);
@@ -1050,12 +1073,13 @@ mod reference {
             self.l[1] = self.l[1].min(v as i64);
             self.l[2] = self.l[2].max(v as i64);
             self.u[0] = self.u[0].wrapping_add((v % 100000) as u32);
-            let u = (v >> 32) as u32;
+            let u = (v >> 33) as u32 | if top { 1 << 31 } else { 0 };
             self.u[1] = self.u[1].min(u);
             self.u[2] = self.u[2].max(u);
             self.v[0] = self.v[0].wrapping_add(v >> 16);
-            self.v[1] = self.v[1].min(v);
-            self.v[2] = self.v[2].max(v);
+            let w = (v >> 1) | if top { 1 << 63 } else { 0 };
+            self.v[1] = self.v[1].min(w);
+            self.v[2] = self.v[2].max(w);
         }
 
         fn vals(&self) -> Vec<Vals> {
@@ -1192,8 +1216,9 @@ mod reference {
                 true
             }
             (Loop::Globals(s), Own::Globals(g)) => {
-                for &v in &sets[s].h {
-                    g.fold(v);
+                let n = sets[s].h.len();
+                for (k, &v) in sets[s].h.iter().enumerate() {
+                    g.fold(v, k, n);
                 }
                 true
             }
