@@ -124,30 +124,33 @@ pub(crate) fn plan_for(
     block: usize,
     no_colour: bool,
 ) -> Result<Arc<Entry<Plan>>> {
-    let key = key(class_key, args, threads, block, no_colour);
-    set.cache().get_or_try_insert(CACHE_NAME, key, |_| {
-        let mut plan = build(kernel_name, set, args);
-        if threads > 1 && set.size() > block {
-            plan.threaded = Some(Threaded {
-                pool: threads::pool(threads)?,
-                schedule: schedule(set, args, block, no_colour)?,
-            });
-        }
-        plan.plain = plan.is_plain();
-        let bytes = std::mem::size_of::<Plan>()
-            + plan.slots.len() * std::mem::size_of::<Slot>()
-            + plan
-                .dats
-                .iter()
-                .map(|d| std::mem::size_of::<DatPlan>() + d.touched.len())
-                .sum::<usize>()
-            + plan
-                .mats
-                .iter()
-                .map(|m| std::mem::size_of::<MatPlan>() + m.halo_touched.len())
-                .sum::<usize>();
-        Ok((plan, bytes as u64))
-    })
+    set.cache().get_or_try_insert(
+        CACHE_NAME,
+        key(class_key, args, threads, block, no_colour),
+        |_| {
+            let mut plan = build(kernel_name, set, args);
+            if threads > 1 && set.size() > block {
+                plan.threaded = Some(Threaded {
+                    pool: threads::pool(threads)?,
+                    schedule: schedule(set, args, block, no_colour)?,
+                });
+            }
+            plan.plain = plan.is_plain();
+            let bytes = std::mem::size_of::<Plan>()
+                + plan.slots.len() * std::mem::size_of::<Slot>()
+                + plan
+                    .dats
+                    .iter()
+                    .map(|d| std::mem::size_of::<DatPlan>() + d.touched.len())
+                    .sum::<usize>()
+                + plan
+                    .mats
+                    .iter()
+                    .map(|m| std::mem::size_of::<MatPlan>() + m.halo_touched.len())
+                    .sum::<usize>();
+            Ok((plan, bytes as u64))
+        },
+    )
 }
 
 /// The plan key: identities only (see the module documentation).
