@@ -26,6 +26,11 @@
 //! | `OP2_PROGRESS` | `1` | rank 0 prints a line for each compile that takes over a second (`compiling kernel ...` after 1 s, then its time), so a cold start with many kernels is not silent; `0` silences them |
 //! | `OP2_VERBOSE` | `0` | say more: at start-up rank 0 prints the job's layout (`op2: 4 ranks x 2 threads ...`; also printed with `OP2_PRINT_CACHE_SIZE`) |
 //!
+//! Test only (not in the user table of README.md): `OP2_TEST_NO_COLOUR=1` puts every block of
+//! a threaded par_loop in one colour, so blocks writing the same target run concurrently and
+//! race. It exists so the differential test (`examples/op2-diff-check.rs`) can show that it
+//! catches a broken colouring (its negative control); never set it for real work.
+//!
 //! **Agreement across ranks.** The settings that decide whether a rank takes part in a
 //! collective (`OP2_CC`, `OP2_CFLAGS`, `OP2_MEMORY_CACHE_MAX_ENTRIES`, `OP2_SPMD_STRICT`,
 //! `OP2_PRINT_CACHE_SIZE`, whether `OP2_CACHE_REPORT` is set, `OP2_HANG_TIMEOUT`,
@@ -34,8 +39,9 @@
 //! every rank naming the variable and the ranks that differ. A malformed value on any rank
 //! fails every rank too (MPI is initialised first, then the outcome agreed). The others are
 //! rank-local by design: `OP2_CACHE_DIR`, `OP2_CACHE_MAX_SIZE`, `OP2_LOCK_TIMEOUT`,
-//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP`, `OP2_PROGRESS` are only read by rank 0 (which alone
-//! touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE` and the report path are per process.
+//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP`, `OP2_PROGRESS` are only read by rank 0 (which
+//! alone touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE`, `OP2_TEST_NO_COLOUR` and
+//! the report path are per process.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -93,6 +99,10 @@ pub struct Config {
     /// Checked mode (`OP2_CHECK`): par_loops verify ranks agree, READ arguments stay
     /// unchanged and halo copies equal their owners' values.
     pub check: bool,
+    /// Test only (`OP2_TEST_NO_COLOUR`): every block of a threaded loop in one colour, so
+    /// conflicting blocks race (the differential test's negative control). Wrong answers.
+    #[doc(hidden)]
+    pub test_no_colour: bool,
 }
 
 /// How ranks on different nodes share compiled kernels (`OP2_CACHE_MODE`).
@@ -157,6 +167,7 @@ impl Default for Config {
             block_size: 512,
             cache_mode: CacheMode::Auto,
             fake_node_size: 0,
+            test_no_colour: false,
             cache_trusted_group: None,
             compile_timeout_s: 300,
             hang_timeout_s: 600,
@@ -310,6 +321,9 @@ impl Config {
         }
         if let Some((n, v)) = var(&["OP2_FAKE_NODE_SIZE"]) {
             c.fake_node_size = parse_num(&n, &v)?;
+        }
+        if let Some((n, v)) = var(&["OP2_TEST_NO_COLOUR"]) {
+            c.test_no_colour = parse_bool(&n, &v)?;
         }
         if let Some((n, v)) = var(&["OP2_THREADS"]).filter(|(_, v)| !v.trim().is_empty()) {
             c.threads = parse_num(&n, &v)?;

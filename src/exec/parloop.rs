@@ -153,6 +153,7 @@ fn resolve(
         args,
         config.threads.max(1),
         config.block_size,
+        config.test_no_colour,
     )?;
     ident.remember(&class, &plan);
     Ok((class, plan))

@@ -82,6 +82,7 @@ fn op2_env(c: &mut Command, cache: &Path) {
         "OP2_VERBOSE",
         "OP2_CHECK",
         "OP2_HANG_TIMEOUT",
+        "OP2_TEST_NO_COLOUR",
     ] {
         c.env_remove(v);
     }
