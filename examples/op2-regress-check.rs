@@ -12,6 +12,11 @@
 //! 3. Kernels named like locals of the generated wrapper (`d1`, `n`, `m0`, `args`) compile and
 //!    give the serial answer.
 //!
+//! 4. With `--rw-conflict` only: an indirect RW whose one target is reached from elements owned
+//!    by two ranks (A = {a0, a1} -> C = {c0}, `e = max(e, v)` with v = [5, 3]). The serial
+//!    answer is 5; with no exec halo op2 cannot form it on more than one rank, so the loop must
+//!    fail on every rank naming the Dat and the ranks (it kept one rank's value, 3, before).
+//!
 //! Prints `rank R of N: ok: regressions checked` and exits 0 on every rank, or names the case
 //! that differs and exits 1 on every rank.
 use std::process::ExitCode;
@@ -182,7 +187,47 @@ fn wrapper_names(rt: &op2::Runtime) -> Result<()> {
     Ok(())
 }
 
+/// Case 4: an indirect RW entry written from elements on two ranks.
+fn rw_conflict(rt: &op2::Runtime) -> Result<()> {
+    let comm = rt.comm();
+    let last = comm.size() - 1;
+    let gm = comm.is_root().then(|| {
+        GlobalMesh::new()
+            .add_set("A", 2)
+            .add_set("C", 1)
+            .add_map("a2c", "A", "C", 1, vec![0, 0])
+            .owners("A", vec![0, last])
+    });
+    let dm = op2::distribute(comm, gm)?;
+    let (a, a2c) = (dm.set("A")?, dm.map("a2c")?);
+    let v = dm.scatter_dat("v", "A", 1, comm.is_root().then_some(vec![5i64, 3]))?;
+    let e = dm.scatter_dat("e", "C", 1, comm.is_root().then_some(vec![-1i64]))?;
+    let k = Kernel::new(
+        "maxv",
+        "void maxv(const int64_t *v, int64_t *e) { if (e[0] < v[0]) e[0] = v[0]; }",
+    )?;
+    par_loop(&k, a, &[v.arg(Access::Read), e.arg_map(Access::RW, a2c, 0)])?;
+    if let Some(e) = e.gather::<i64>(0)? {
+        if e != [5] {
+            return Err(remote(fail(
+                "indirect RW from two ranks",
+                format!("{e:?}"),
+                "[5]".into(),
+            )));
+        }
+    }
+    println!(
+        "rank {} of {}: ok: rw conflict checked",
+        comm.rank(),
+        comm.size()
+    );
+    Ok(())
+}
+
 fn check(rt: &op2::Runtime) -> Result<()> {
+    if std::env::args().any(|a| a == "--rw-conflict") {
+        return rw_conflict(rt);
+    }
     single_entry(rt)?;
     unsigned_min_max(rt)?;
     wrapper_names(rt)?;

@@ -92,3 +92,44 @@ fn regressions_of_single_entry_writes_unsigned_reductions_and_wrapper_names() {
         }
     }
 }
+
+/// An indirect RW entry reached from elements on two ranks cannot be formed without an exec
+/// halo: on 2 and 3 ranks the loop fails on every rank naming the Dat, kernel and ranks (op2
+/// used to keep one rank's value silently); on 1 rank it gives the serial answer.
+#[test]
+fn an_indirect_rw_entry_written_from_two_ranks_fails_on_every_rank_instead_of_a_wrong_answer() {
+    let cache = common::cache_dir();
+    let one = common::run(
+        common::mpiexec(1, "op2-regress-check", &["--rw-conflict"], cache.path()),
+        Duration::from_secs(120),
+    );
+    one.assert_ok();
+    assert!(
+        one.stdout.contains("rank 0 of 1: ok: rw conflict checked"),
+        "{}",
+        one.stdout
+    );
+    for np in [2, 3] {
+        let out = common::run(
+            common::mpiexec(np, "op2-regress-check", &["--rw-conflict"], cache.path()),
+            Duration::from_secs(120),
+        );
+        assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+        for r in 0..np {
+            assert!(
+                out.stderr
+                    .lines()
+                    .any(|l| l.starts_with(&format!("op2: rank {r}: error:"))
+                        && l.contains("indirect RW of Dat `e` (kernel `maxv`)")
+                        && l.contains("written with different values by loop elements on rank")),
+                "rank {r}\n{}",
+                out.stderr
+            );
+        }
+        assert!(
+            !out.stdout.contains("ok: rw conflict checked"),
+            "{}",
+            out.stdout
+        );
+    }
+}

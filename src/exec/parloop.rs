@@ -23,7 +23,7 @@ use crate::data::access::Access;
 use crate::data::dat::Dat;
 use crate::data::set::Set;
 use crate::dtype::{DType, Scalar};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exec::arg::{shapes, Arg, ArgKind, Path};
 use crate::exec::blocks::Blocks;
 use crate::exec::check;
@@ -477,6 +477,8 @@ fn run(
 
     // After: indirect writes travel back to owners; any write leaves halo copies stale.
     let tx = (comm.size() > 1).then(std::time::Instant::now);
+    // An indirect WRITE/RW entry written differently by elements on two ranks (agreed below).
+    let mut conflict: Option<String> = None;
     for (u, d) in plan.dats.iter().enumerate() {
         if !d.access.writes() {
             continue;
@@ -490,13 +492,40 @@ fn run(
                 let (recvs, ()) =
                     comm.exchange(TAG_REVERSE, &sends, &halo.reverse_recv_lens(eb), || ())?;
                 add_received(halo, &mut guards[u], dat.dtype(), dat.dim(), &recvs)?;
-            } else {
-                reverse_touched(comm, halo, &mut guards[u], eb, &d.touched)?;
+            } else if let Some((i, from)) =
+                reverse_touched(comm, halo, &mut guards[u], eb, &d.touched)?
+            {
+                let gid = dat.set().global_ids().map_or(i as u64, |g| g[i]);
+                conflict.get_or_insert(format!(
+                    "indirect {:?} of Dat `{}` (kernel `{}`): element {gid} of its set was written \
+                     with different values by loop elements on rank {} and rank {from}; op2 runs \
+                     each element on its owner only (no exec halo), so it cannot form the serial \
+                     answer: write each entry from one rank's elements, or use INC",
+                    d.access,
+                    dat.name(),
+                    loaded.name(),
+                    comm.rank(),
+                ));
             }
         }
         dat.mark_halo_stale();
     }
     drop(guards);
+    // Every rank takes part when the plan has such a Dat (the plan is the same on every rank).
+    if plan
+        .dats
+        .iter()
+        .any(|d| d.exchanges && matches!(d.access, Access::Write | Access::RW))
+    {
+        let r = match conflict {
+            Some(detail) => Err(Error::SpmdMismatch {
+                what: "the value of an indirectly written entry".into(),
+                detail,
+            }),
+            None => Ok(()),
+        };
+        crate::mpi::agree::agree_detail(comm, r)?;
+    }
     // Halo rows of Mats go to their owners: added (INC) or stored where touched (WRITE).
     for (m, g) in mat_guards.iter_mut().enumerate() {
         let sp = mat_of(m).sparsity();
@@ -542,14 +571,15 @@ fn run(
     Ok(comm_seconds)
 }
 
-/// Send the touched halo entries of an indirect WRITE/RW back to their owners, who store them.
+/// Send the touched halo entries of an indirect WRITE/RW back to their owners, who store them;
+/// the first conflict found (see [`Halo::reverse_unpack_touched`]).
 fn reverse_touched(
     comm: Comm,
     halo: &Halo,
     words: &mut [u64],
     eb: usize,
     touched: &[bool],
-) -> Result<()> {
+) -> Result<Option<(usize, i32)>> {
     let sends = halo.reverse_sends_touched(bytemuck::cast_slice(words), eb, touched);
     let size_msgs: Vec<(i32, Vec<u8>)> = sends
         .iter()
@@ -569,7 +599,7 @@ fn reverse_touched(
         })
         .collect();
     let (recvs, ()) = comm.exchange(TAG_REVERSE, &sends, &lens, || ())?;
-    halo.reverse_unpack_touched(bytemuck::cast_slice_mut(words), eb, &recvs)
+    halo.reverse_unpack_touched(bytemuck::cast_slice_mut(words), eb, &recvs, touched)
 }
 
 macro_rules! by_dtype {

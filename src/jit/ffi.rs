@@ -63,6 +63,11 @@ impl std::fmt::Debug for LoadedKernel {
 }
 
 impl LoadedKernel {
+    /// The kernel's name (for messages).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// dlopen `path` and resolve the generated entry point. Private: op2 loads cache entries only
     /// from bytes it checked ([`LoadedKernel::load_bytes`]), never by a cache path.
     fn load(path: &Path, kernel: &str, rank: i32) -> Result<LoadedKernel> {

@@ -274,13 +274,22 @@ impl Halo {
     }
 
     /// Apply [`Halo::reverse_sends_touched`] messages (in neighbour order): overwrite the owned
-    /// values they name.
+    /// values they name. `mine` flags the entries this rank wrote itself.
+    ///
+    /// Returns the first *conflict*: an owned entry (local index, sending rank) that this rank
+    /// wrote or an earlier neighbour sent, arriving with another value. Elements on two ranks
+    /// then wrote one entry differently, and with no exec halo the serial answer (the kernel
+    /// applied in element order) cannot be formed here: the caller must fail, never keep one
+    /// rank's value silently.
     pub(crate) fn reverse_unpack_touched(
         &self,
         data: &mut [u8],
         elem_bytes: usize,
         recvs: &[Vec<u8>],
-    ) -> Result<()> {
+        mine: &[bool],
+    ) -> Result<Option<(usize, i32)>> {
+        let mut written: Vec<bool> = mine.to_vec();
+        let mut conflict = None;
         if recvs.len() != self.neighbours.len() {
             return Err(Error::invalid(
                 "halo reverse (touched) unpack",
@@ -308,10 +317,16 @@ impl Halo {
                 let dst = data
                     .get_mut(i * elem_bytes..(i + 1) * elem_bytes)
                     .ok_or_else(|| out_of_range(i as u32))?;
+                if written.get(i).copied().unwrap_or(false) && dst != &rec[4..] {
+                    conflict.get_or_insert((i, n.rank));
+                }
                 dst.copy_from_slice(&rec[4..]);
+                if let Some(w) = written.get_mut(i) {
+                    *w = true;
+                }
             }
         }
-        Ok(())
+        Ok(conflict)
     }
 
     /// Checked mode: for every neighbour, (global id: u64 LE, value) of each owned element it
