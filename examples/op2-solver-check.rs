@@ -8,7 +8,9 @@
 //!   boundary rows with the right-hand side fixed for Dirichlet values `g`; `mult` after an
 //!   `axpy` (whose halo copies must then be refreshed);
 //! * CG (classic and single-reduction, Jacobi) on the result, counting allreduces per
-//!   iteration; a non-converging solve (max_it 2) and a breakdown (of -A) must be typed errors.
+//!   iteration; a non-converging solve (max_it 2) and a breakdown (of -A) must be typed errors;
+//! * a 2x2-block Mat (the element matrix times an SPD 2x2 block): `add_diagonal`,
+//!   `zero_rows_columns` on component 0 of boundary nodes (a block half constrained), CG.
 //!
 //! Everything is gathered to rank 0 and compared with plain serial Rust (values 1e-12
 //! relative, solution against dense Gaussian elimination 1e-8). Rank 0 prints
@@ -32,7 +34,21 @@ void stiff_mass(double *A, const double *x)
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
       A[3 * i + j] = (b[i] * b[j] + c[i] * c[j]) / (4.0 * area) + area / 12.0 * (i == j ? 2.0 : 1.0);
+}
+/* 2x2 blocks: the element matrix times [[2, 0.5], [0.5, 1]] (Kronecker product, SPD). */
+void stiff_mass_blk(double *A, const double *x)
+{
+  double E[9];
+  const double B[4] = {2.0, 0.5, 0.5, 1.0};
+  stiff_mass(E, x);
+  for (int i = 0; i < 3; i++)
+    for (int r = 0; r < 2; r++)
+      for (int j = 0; j < 3; j++)
+        for (int c = 0; c < 2; c++)
+          A[(2 * i + r) * 6 + 2 * j + c] = E[3 * i + j] * B[2 * r + c];
 }"#;
+
+const BLK: [f64; 4] = [2.0, 0.5, 0.5, 1.0];
 
 /// The same element matrix in Rust.
 fn element(x: &[f64; 6]) -> [f64; 9] {
@@ -129,6 +145,9 @@ struct Got {
     x_classic: Vec<f64>,
     x_single: Vec<f64>,
     per_it: (f64, f64),
+    blk: op2::GatheredMat,
+    blk_b: Vec<f64>,
+    blk_x: Vec<f64>,
 }
 
 fn check(rt: &op2::Runtime) -> Result<()> {
@@ -255,6 +274,31 @@ fn check(rt: &op2::Runtime) -> Result<()> {
     }
     a.scale(-1.0)?;
 
+    // A 2x2-block Mat: add_diagonal, zero_rows_columns on component 0 of boundary nodes, CG.
+    let sp2 = Sparsity::new(&n2, &n2, &[(c2n.clone(), c2n.clone())])?;
+    let a2 = Mat::named("A2", &sp2, DType::F64)?;
+    let k2 = Kernel::new("stiff_mass_blk", ELEMENT)?;
+    par_loop(
+        &k2,
+        cells,
+        &[
+            a2.arg(Access::Inc, (c2n, c2n)),
+            coords.arg_vec(Access::Read, c2n),
+        ],
+    )?;
+    a2.add_diagonal(0.5)?;
+    let flag2 = sc("flag2", 2, |m| {
+        m.onb.iter().flat_map(|&f| [f, 0.0]).collect()
+    })?;
+    let g2 = sc("g2", 2, |m| m.g.iter().flat_map(|&v| [v, -v]).collect())?;
+    let b2 = sc("b2", 2, |m| {
+        m.b.iter().flat_map(|&v| [v, 0.5 * v]).collect()
+    })?;
+    a2.zero_rows_columns(&op2::nonzero_entries(&flag2), 1.0, Some((&g2, &b2)))?;
+    let u2 = Dat::zeros(&n2, DType::F64);
+    KrylovSolver::cg().rtol(1e-12).solve(&a2, &b2, &u2)?;
+    let blk = (a2.gather(0)?, b2.gather::<f64>(0)?, u2.gather::<f64>(0)?);
+
     let got = (
         z.gather::<f64>(0)?,
         w.gather::<f64>(0)?,
@@ -279,6 +323,9 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         x_classic: xs[0].clone().unwrap(),
         x_single: xs[1].clone().unwrap(),
         per_it: (per_it[0], per_it[1]),
+        blk: blk.0.unwrap(),
+        blk_b: blk.1.unwrap(),
+        blk_x: blk.2.unwrap(),
     };
     compare(&ser, &got, comm.size())?;
     println!(
@@ -363,6 +410,7 @@ fn compare(m: &Serial, got: &Got, size: i32) -> Result<()> {
     }
     close("A after zero_rows_columns", &ga, &a, 1e-12)?;
     close("b after zero_rows_columns", &got.b, &b, 1e-12)?;
+    compare_blocks(m, got)?;
     let u = dense_solve(a, b, nn);
     close("CG classic", &got.x_classic, &u, 1e-8)?;
     close("CG single reduction", &got.x_single, &u, 1e-8)?;
@@ -373,6 +421,83 @@ fn compare(m: &Serial, got: &Got, size: i32) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The 2x2-block Mat: `kron(A0, BLK) + 0.5 I` (A0 the stiffness + mass matrix, from `a`'s
+/// unconstrained rows), component 0 of boundary nodes constrained.
+fn compare_blocks(m: &Serial, got: &Got) -> Result<()> {
+    let nn = m.nn;
+    let n = 2 * nn;
+    let mut a0 = vec![0.0; nn * nn];
+    for c in m.cells.chunks(3) {
+        let mut x = [0.0; 6];
+        for (i, &v) in c.iter().enumerate() {
+            x[2 * i] = m.coords[2 * v as usize];
+            x[2 * i + 1] = m.coords[2 * v as usize + 1];
+        }
+        let e = element(&x);
+        for i in 0..3 {
+            for j in 0..3 {
+                a0[c[i] as usize * nn + c[j] as usize] += e[3 * i + j];
+            }
+        }
+    }
+    let mut a = vec![0.0; n * n];
+    for i in 0..nn {
+        for j in 0..nn {
+            for r in 0..2 {
+                for c in 0..2 {
+                    a[(2 * i + r) * n + 2 * j + c] = a0[i * nn + j] * BLK[2 * r + c];
+                }
+            }
+        }
+    }
+    for i in 0..n {
+        a[i * n + i] += 0.5;
+    }
+    let on: Vec<bool> = (0..n).map(|i| i % 2 == 0 && m.onb[i / 2] != 0.0).collect();
+    let g: Vec<f64> = (0..n)
+        .map(|i| if i % 2 == 0 { m.g[i / 2] } else { -m.g[i / 2] })
+        .collect();
+    let mut b: Vec<f64> = (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                m.b[i / 2]
+            } else {
+                0.5 * m.b[i / 2]
+            }
+        })
+        .collect();
+    for i in (0..n).filter(|&i| !on[i]) {
+        for j in (0..n).filter(|&j| on[j]) {
+            b[i] -= a[i * n + j] * g[j];
+        }
+    }
+    for i in 0..n {
+        for j in 0..n {
+            if on[i] || on[j] {
+                a[i * n + j] = if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        if on[i] {
+            b[i] = g[i];
+        }
+    }
+    let mut ga = vec![0.0; n * n];
+    let gm = &got.blk;
+    for i in 0..nn {
+        for k in gm.rowptr[i]..gm.rowptr[i + 1] {
+            let j = gm.colidx[k] as usize;
+            for r in 0..2 {
+                for c in 0..2 {
+                    ga[(2 * i + r) * n + 2 * j + c] = gm.values[4 * k + 2 * r + c];
+                }
+            }
+        }
+    }
+    close("block A after zero_rows_columns", &ga, &a, 1e-12)?;
+    close("block b after zero_rows_columns", &got.blk_b, &b, 1e-12)?;
+    close("block CG", &got.blk_x, &dense_solve(a, b, n), 1e-8)
 }
 
 /// Gaussian elimination with partial pivoting.
