@@ -10,7 +10,9 @@
 //! * CG (classic and single-reduction, Jacobi) on the result, counting allreduces per
 //!   iteration; a non-converging solve (max_it 2) and a breakdown (of -A) must be typed errors;
 //! * a 2x2-block Mat (the element matrix times an SPD 2x2 block): `add_diagonal`,
-//!   `zero_rows_columns` on component 0 of boundary nodes (a block half constrained), CG.
+//!   `zero_rows_columns` on component 0 of boundary nodes (a block half constrained), CG;
+//! * `mult_transpose` of a non-symmetric matrix (sums for halo and extra columns move to their
+//!   owners).
 //!
 //! Everything is gathered to rank 0 and compared with plain serial Rust (values 1e-12
 //! relative, solution against dense Gaussian elimination 1e-8). Rank 0 prints
@@ -46,6 +48,14 @@ void stiff_mass_blk(double *A, const double *x)
       for (int j = 0; j < 3; j++)
         for (int c = 0; c < 2; c++)
           A[(2 * i + r) * 6 + 2 * j + c] = E[3 * i + j] * B[2 * r + c];
+}
+
+/* Not symmetric: row i, column j of the element matrix scaled by 1 + i + j^2 / 2. */
+void stiff_mass_ns(double *A, const double *x)
+{
+  stiff_mass(A, x);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++) A[3 * i + j] *= 1.0 + i + 0.5 * j * j;
 }"#;
 
 const BLK: [f64; 4] = [2.0, 0.5, 0.5, 1.0];
@@ -148,6 +158,7 @@ struct Got {
     blk: op2::GatheredMat,
     blk_b: Vec<f64>,
     blk_x: Vec<f64>,
+    cty: Vec<f64>,
 }
 
 fn check(rt: &op2::Runtime) -> Result<()> {
@@ -297,6 +308,20 @@ fn check(rt: &op2::Runtime) -> Result<()> {
     a2.zero_rows_columns(&op2::nonzero_entries(&flag2), 1.0, Some((&g2, &b2)))?;
     let u2 = Dat::zeros(&n2, DType::F64);
     KrylovSolver::cg().rtol(1e-12).solve(&a2, &b2, &u2)?;
+    // y = C^T s for a non-symmetric C (contributions to halo and extra columns move).
+    let cm = Mat::named("C", &sp, DType::F64)?;
+    let k3 = Kernel::new("stiff_mass_ns", ELEMENT)?;
+    par_loop(
+        &k3,
+        cells,
+        &[
+            cm.arg(Access::Inc, (c2n, c2n)),
+            coords.arg_vec(Access::Read, c2n),
+        ],
+    )?;
+    let cty = Dat::zeros(&n1, DType::F64);
+    cm.mult_transpose(&s, &cty)?;
+    let cty = cty.gather::<f64>(0)?;
     let blk = (a2.gather(0)?, b2.gather::<f64>(0)?, u2.gather::<f64>(0)?);
 
     let got = (
@@ -326,6 +351,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         blk: blk.0.unwrap(),
         blk_b: blk.1.unwrap(),
         blk_x: blk.2.unwrap(),
+        cty: cty.unwrap(),
     };
     compare(&ser, &got, comm.size())?;
     println!(
@@ -411,6 +437,25 @@ fn compare(m: &Serial, got: &Got, size: i32) -> Result<()> {
     close("A after zero_rows_columns", &ga, &a, 1e-12)?;
     close("b after zero_rows_columns", &got.b, &b, 1e-12)?;
     compare_blocks(m, got)?;
+    let mut c = vec![0.0; nn * nn];
+    for cell in m.cells.chunks(3) {
+        let mut x = [0.0; 6];
+        for (i, &v) in cell.iter().enumerate() {
+            x[2 * i] = m.coords[2 * v as usize];
+            x[2 * i + 1] = m.coords[2 * v as usize + 1];
+        }
+        let e = element(&x);
+        for i in 0..3 {
+            for j in 0..3 {
+                let f = 1.0 + i as f64 + 0.5 * (j * j) as f64;
+                c[cell[i] as usize * nn + cell[j] as usize] += e[3 * i + j] * f;
+            }
+        }
+    }
+    let cty: Vec<f64> = (0..nn)
+        .map(|j| (0..nn).map(|i| c[i * nn + j] * sg[i]).sum())
+        .collect();
+    close("C^T (s + g)", &got.cty, &cty, 1e-12)?;
     let u = dense_solve(a, b, nn);
     close("CG classic", &got.x_classic, &u, 1e-8)?;
     close("CG single reduction", &got.x_single, &u, 1e-8)?;

@@ -1,6 +1,7 @@
 //! Operations on assembled Mats: add to the diagonal (a scalar or a Dat), zero rows, zero rows
 //! and columns symmetrically with a diagonal value and a fixed right-hand side (Dirichlet
-//! conditions, as PETSc's `MatZeroRowsColumns`), scale, and `axpy` of Mats on one Sparsity.
+//! conditions, as PETSc's `MatZeroRowsColumns`), scale, `axpy` of Mats on one Sparsity, and
+//! `y = A^T x`.
 //!
 //! Owns only these value edits; the values and their layout belong to `mat.rs`. Rows are given
 //! as *local scalar row indices* of owned rows (`block_row * rdim + r`, below
@@ -150,6 +151,78 @@ impl Mat {
             .par_iter_mut()
             .zip(&xv[..])
             .for_each(|(a, b)| *a += alpha * b);
+        Ok(())
+    }
+
+    /// `y = A^T x`: `x` f64 on the row DataSet, `y` f64 on the column DataSet (distinct).
+    /// Collective on a distributed mesh: the owned rows' contributions to halo columns and
+    /// extra columns are sent to and added by their owners; `y`'s halo copies are stale
+    /// afterwards.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+    /// use op2::{Access, DType, Dat, DataSet, Kernel, Map, Mat, Set, Sparsity};
+    /// let edges = Set::new(2).unwrap();
+    /// let nodes = Set::new(3).unwrap();
+    /// let e2n = Map::new(&edges, &nodes, 2, vec![0, 1, 1, 2]).unwrap();
+    /// let ds = DataSet::new(&nodes, 1).unwrap();
+    /// let a = Mat::new(&Sparsity::new(&ds, &ds, &[(e2n.clone(), e2n.clone())]).unwrap(), DType::F64).unwrap();
+    /// let k = Kernel::new("up", "void up(double *A) { A[0] = 1; A[1] = 2; A[2] = 0; A[3] = 1; }").unwrap();
+    /// op2::par_loop(&k, &edges, &[a.arg(Access::Inc, (&e2n, &e2n))]).unwrap();
+    /// let (x, y) = (Dat::new(&ds, vec![1.0f64, 1.0, 1.0]).unwrap(), Dat::zeros(&ds, DType::F64));
+    /// a.mult_transpose(&x, &y).unwrap();
+    /// assert_eq!(y.to_vec::<f64>().unwrap(), vec![1.0, 4.0, 3.0]); // column sums
+    /// ```
+    pub fn mult_transpose(&self, x: &Dat, y: &Dat) -> Result<()> {
+        let sp = self.sparsity();
+        let what = || {
+            format!(
+                "Mat::mult_transpose({}, x = {}, y = {})",
+                self.name(),
+                x.name(),
+                y.name()
+            )
+        };
+        for (d, ds) in [(x, sp.row_dataset()), (y, sp.col_dataset())] {
+            if d.dataset() != ds || d.dtype() != DType::F64 {
+                return Err(Error::invalid(
+                    what(),
+                    format!("Dat {} must be f64 on {ds:?}", d.name()),
+                ));
+            }
+        }
+        if x.ptr_eq(y) {
+            return Err(Error::invalid(what(), "x and y must be different Dats"));
+        }
+        let (rd, cd) = sp.dims();
+        let mut yl = vec![0.0; sp.ncols() * cd];
+        {
+            let xg = x.read();
+            let xv = dtype::view::<f64>(&xg, sp.owned_rows() * rd);
+            let vals = self.read();
+            for i in 0..sp.owned_rows() {
+                for k in sp.rowptr()[i]..sp.rowptr()[i + 1] {
+                    let j = sp.colidx()[k] as usize;
+                    for r in 0..rd {
+                        for c in 0..cd {
+                            yl[j * cd + c] += vals[(k * rd + r) * cd + c] * xv[i * rd + r];
+                        }
+                    }
+                }
+            }
+        }
+        let total = sp.col_dataset().set().total_size() * cd;
+        let (local, extra) = yl.split_at_mut(total);
+        if let Some(plan) = sp.dist() {
+            plan.export_add(extra, local, cd)?;
+        }
+        {
+            let mut yg = y.write();
+            dtype::view_mut::<f64>(&mut yg, total).copy_from_slice(local);
+        }
+        crate::data::dat::reverse_halo(y, crate::data::dat::ReverseMode::Add)?;
+        y.mark_halo_stale();
         Ok(())
     }
 

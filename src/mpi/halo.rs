@@ -59,6 +59,14 @@ pub const TAG_MAT_REVERSE: i32 = 20_004;
 /// ```
 pub const TAG_MAT_IMPORT: i32 = 20_005;
 
+/// Tag of the reverse of [`TAG_MAT_IMPORT`]: `Mat::mult_transpose` sends the sums it made for
+/// extra columns back to their owners.
+///
+/// ```
+/// assert!(op2::mpi::halo::TAG_MAT_EXPORT_ADD <= 32767);
+/// ```
+pub const TAG_MAT_EXPORT_ADD: i32 = 20_006;
+
 /// Exchange lists of one set on one rank.
 ///
 /// ```
