@@ -12,7 +12,7 @@
 //! * a 2x2-block Mat (the element matrix times an SPD 2x2 block): `add_diagonal`,
 //!   `zero_rows_columns` on component 0 of boundary nodes (a block half constrained), CG;
 //! * `mult_transpose` of a non-symmetric matrix (sums for halo and extra columns move to their
-//!   owners).
+//!   owners) and a BiCGStab solve with it.
 //!
 //! Everything is gathered to rank 0 and compared with plain serial Rust (values 1e-12
 //! relative, solution against dense Gaussian elimination 1e-8). Rank 0 prints
@@ -159,6 +159,7 @@ struct Got {
     blk_b: Vec<f64>,
     blk_x: Vec<f64>,
     cty: Vec<f64>,
+    cx: Vec<f64>,
 }
 
 fn check(rt: &op2::Runtime) -> Result<()> {
@@ -322,6 +323,12 @@ fn check(rt: &op2::Runtime) -> Result<()> {
     let cty = Dat::zeros(&n1, DType::F64);
     cm.mult_transpose(&s, &cty)?;
     let cty = cty.gather::<f64>(0)?;
+    let cx = Dat::zeros(&n1, DType::F64);
+    let info = KrylovSolver::bicgstab().rtol(1e-12).solve(&cm, &s, &cx)?;
+    if info.relative_residual() > 1e-12 || info.residual_norms.len() != info.iterations + 1 {
+        return Err(bad(format!("BiCGStab: history {:?}", info.residual_norms)));
+    }
+    let cx = cx.gather::<f64>(0)?;
     let blk = (a2.gather(0)?, b2.gather::<f64>(0)?, u2.gather::<f64>(0)?);
 
     let got = (
@@ -352,6 +359,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         blk_b: blk.1.unwrap(),
         blk_x: blk.2.unwrap(),
         cty: cty.unwrap(),
+        cx: cx.unwrap(),
     };
     compare(&ser, &got, comm.size())?;
     println!(
@@ -456,6 +464,12 @@ fn compare(m: &Serial, got: &Got, size: i32) -> Result<()> {
         .map(|j| (0..nn).map(|i| c[i * nn + j] * sg[i]).sum())
         .collect();
     close("C^T (s + g)", &got.cty, &cty, 1e-12)?;
+    close(
+        "BiCGStab: C x = s + g",
+        &got.cx,
+        &dense_solve(c, sg.clone(), nn),
+        1e-8,
+    )?;
     let u = dense_solve(a, b, nn);
     close("CG classic", &got.x_classic, &u, 1e-8)?;
     close("CG single reduction", &got.x_single, &u, 1e-8)?;

@@ -6,7 +6,7 @@
 //! compares everything on rank 0 with a serial computation (dense Gaussian elimination for the
 //! solution); a solve stopped by `max_it` and one on a negative definite matrix must return
 //! typed errors; the same for a 2x2-block Mat with one component of boundary nodes
-//! constrained, and `mult_transpose` of a non-symmetric matrix. On more than one rank it also asserts one allreduce for a fused `dots` of
+//! constrained, and `mult_transpose` and a BiCGStab solve of a non-symmetric matrix. On more than one rank it also asserts one allreduce for a fused `dots` of
 //! three pairs and exactly 2 (classic) and 1 (single-reduction) allreduces per iteration.
 mod common;
 use std::time::Duration;

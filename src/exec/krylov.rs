@@ -1,6 +1,7 @@
 //! Krylov solvers on assembled Mats: preconditioned conjugate gradients, in the classic form
 //! (two reductions per iteration) and in the single-reduction form of Chronopoulos and Gear
-//! (one fused allreduce per iteration), with a Jacobi preconditioner or none.
+//! (one fused allreduce per iteration), and BiCGStab for non-symmetric matrices, with a Jacobi
+//! preconditioner or none.
 //!
 //! Owns the iterations and their options ([`KrylovSolver`], a builder); vectors are work Dats
 //! on the matrix's row DataSet updated by fused generated loops (kernels made once per dim
@@ -26,6 +27,16 @@ pub enum CgVariant {
     /// Chronopoulos-Gear PCG: `r.u`, `w.u` and `r.r` in one reduction per iteration (one more
     /// vector update per iteration; the same iterates in exact arithmetic).
     SingleReduction,
+}
+
+/// Which Krylov method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Conjugate gradients (symmetric positive definite matrices), in the chosen [`CgVariant`].
+    Cg,
+    /// BiCGStab (van der Vorst), right-preconditioned, for non-symmetric matrices: two mat-vecs
+    /// and three reductions per iteration.
+    BiCgStab,
 }
 
 /// Preconditioner.
@@ -66,6 +77,7 @@ pub struct KrylovSolver {
     max_it: usize,
     variant: CgVariant,
     pc: Preconditioner,
+    method: Method,
 }
 
 /// What a converged solve did.
@@ -116,6 +128,14 @@ impl KrylovSolver {
             max_it: 10_000,
             variant: CgVariant::SingleReduction,
             pc: Preconditioner::Jacobi,
+            method: Method::Cg,
+        }
+    }
+    /// BiCGStab with Jacobi and the same defaults as [`KrylovSolver::cg`].
+    pub fn bicgstab() -> KrylovSolver {
+        KrylovSolver {
+            method: Method::BiCgStab,
+            ..KrylovSolver::cg()
         }
     }
     /// Relative tolerance on `|r| / |b|`.
@@ -144,7 +164,7 @@ impl KrylovSolver {
         self
     }
 
-    /// Solve `A x = b` for a symmetric positive definite `A`, starting from `x`'s values.
+    /// Solve `A x = b` (CG: for a symmetric positive definite `A`), starting from `x`'s values.
     /// Collective on a distributed mesh. `x`'s halo copies are stale afterwards.
     pub fn solve(&self, a: &Mat, b: &Dat, x: &Dat) -> Result<SolveInfo> {
         let what = format!(
@@ -184,9 +204,10 @@ impl KrylovSolver {
             dinv,
             s: self,
         };
-        match self.variant {
-            CgVariant::Classic => w.classic(),
-            CgVariant::SingleReduction => w.single_reduction(),
+        match (self.method, self.variant) {
+            (Method::BiCgStab, _) => w.bicgstab(),
+            (Method::Cg, CgVariant::Classic) => w.classic(),
+            (Method::Cg, CgVariant::SingleReduction) => w.single_reduction(),
         }
     }
 }
@@ -375,6 +396,75 @@ impl Work<'_> {
             beta = d[0] / gamma;
             (gamma, delta) = (d[0], d[1]);
             hist.push(d[2].sqrt());
+            counts.push(Comm::allreduce_count() - c0);
+        }
+    }
+}
+
+impl Work<'_> {
+    /// Right-preconditioned BiCGStab.
+    fn bicgstab(&self) -> Result<SolveInfo> {
+        let v = |n: &str| self.vec(n);
+        let (r, r0, p, ph, vv, sv, sh, t) = (
+            v("bi_r")?,
+            v("bi_r0")?,
+            v("bi_p")?,
+            v("bi_ph")?,
+            v("bi_v")?,
+            v("bi_s")?,
+            v("bi_sh")?,
+            v("bi_t")?,
+        );
+        let bnorm = self.residual(&r, &t)?;
+        if bnorm == 0.0 {
+            return Ok(SolveInfo::zero_rhs());
+        }
+        vecops::copy(&r, &r0)?;
+        let d = vecops::dots(&[(&r0, &r), (&r, &r)])?;
+        let (mut rho, mut hist) = (d[0], vec![d[1].sqrt()]);
+        let (mut alpha, mut omega, mut rho_old) = (1.0, 1.0, 1.0);
+        let (mut it, mut counts) = (0, Vec::new());
+        loop {
+            if let Some(mut info) = self.done(it, &hist, bnorm)? {
+                info.allreduces = counts;
+                return Ok(info);
+            }
+            let c0 = Comm::allreduce_count();
+            let rn = *hist.last().unwrap();
+            if rho == 0.0 || omega == 0.0 || !rho.is_finite() {
+                let detail = format!("breakdown: rho = {rho:e}, omega = {omega:e}");
+                return Err(self.fail(detail, true, it, rn, bnorm));
+            }
+            if it == 0 {
+                vecops::copy(&r, &p)?;
+            } else {
+                let beta = (rho / rho_old) * (alpha / omega);
+                vecops::axpy(-omega, &vv, &p)?;
+                vecops::axpby(1.0, &r, beta, &p)?;
+            }
+            it += 1;
+            vecops::pointwise_mult(&self.dinv, &p, &ph)?;
+            self.a.mult(&ph, &vv)?;
+            let r0v = vecops::dot(&r0, &vv)?;
+            if r0v == 0.0 || !r0v.is_finite() {
+                let detail = format!("breakdown: r0.v = {r0v:e}");
+                return Err(self.fail(detail, true, it, rn, bnorm));
+            }
+            alpha = rho / r0v;
+            vecops::copy(&r, &sv)?;
+            vecops::axpy(-alpha, &vv, &sv)?;
+            vecops::pointwise_mult(&self.dinv, &sv, &sh)?;
+            self.a.mult(&sh, &t)?;
+            let d = vecops::dots(&[(&t, &sv), (&t, &t)])?;
+            omega = if d[1] == 0.0 { 0.0 } else { d[0] / d[1] };
+            vecops::axpy(alpha, &ph, self.x)?;
+            vecops::axpy(omega, &sh, self.x)?;
+            vecops::copy(&sv, &r)?;
+            vecops::axpy(-omega, &t, &r)?;
+            rho_old = rho;
+            let d = vecops::dots(&[(&r0, &r), (&r, &r)])?;
+            rho = d[0];
+            hist.push(d[1].sqrt());
             counts.push(Comm::allreduce_count() - c0);
         }
     }
