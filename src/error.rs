@@ -96,6 +96,17 @@ pub enum Error {
     #[error("OP2_CHECK: {detail}")]
     Check { detail: String },
 
+    /// A Krylov solver stopped without an answer: it broke down (`breakdown`) or reached its
+    /// iteration limit. Never a silently unconverged answer.
+    #[error("{what}: {detail} after {iterations} iterations (relative residual {relative_residual:.3e})")]
+    Solve {
+        what: String,
+        detail: String,
+        breakdown: bool,
+        iterations: usize,
+        relative_residual: f64,
+    },
+
     /// A data file (a mesh) is truncated, garbled or inconsistent. `line` is 1-based.
     #[error("{path}:{line}: {detail}")]
     Format {

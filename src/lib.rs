@@ -65,8 +65,13 @@ pub use data::set::Set;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
 pub use exec::arg::Arg;
+pub use exec::krylov::{solve, CgVariant, KrylovSolver, Method, Preconditioner, SolveInfo};
 pub use exec::parloop::par_loop;
 pub use exec::timing::{timings, LoopTiming};
+pub use exec::vecops::{
+    axpby, axpy, copy, dot, dots, nonzero_entries, norm, pointwise_divide, pointwise_mult, scale,
+    zero,
+};
 pub use jit::kernel::Kernel;
 pub use linalg::mat::{GatheredMat, Mat};
 pub use linalg::sparsity::Sparsity;

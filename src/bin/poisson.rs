@@ -31,8 +31,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use op2::{
-    par_loop, Access, DType, Dat, DataSet, Error, Global, GlobalMesh, Kernel, Mat, ReduceOp,
-    Sparsity,
+    par_loop, Access, CgVariant, DType, Dat, DataSet, Error, Global, GlobalMesh, Kernel,
+    KrylovSolver, Mat, ReduceOp, Sparsity,
 };
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -41,6 +41,13 @@ enum Solution {
     Sine,
     /// u = e^x sin(πy), f = (π² - 1) u (non-zero Dirichlet data).
     Exp,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Cg {
+    Single,
+    Classic,
+    Handwritten,
 }
 
 #[derive(Parser, Debug)]
@@ -64,6 +71,9 @@ struct Args {
     /// Write the solution as PVTU (one piece per rank) to this path.
     #[arg(long)]
     vtu: Option<std::path::PathBuf>,
+    /// The CG: op2's single-reduction or classic CG, or the hand-written one from par_loops.
+    #[arg(long, value_enum, default_value_t = Cg::Single)]
+    cg: Cg,
 }
 
 /// The C kernels. Boundary conditions by symmetric elimination: with `bc[i] = 1` on boundary
@@ -115,40 +125,24 @@ void bc_values(const double *x, double *flag, double *g, double *u)
 }"#;
 
     pub const LAPLACE: &str = r#"
-void p1_laplace(double *A, const double *x, const double *bc)
+void p1_laplace(double *A, const double *x)
 {
-  double K[9];
-  p1_stiffness(x, K);
-  for (int i = 0; i < 3; i++)
-    for (int j = 0; j < 3; j++)
-      A[3 * i + j] = (bc[i] != 0.0 || bc[j] != 0.0) ? 0.0 : K[3 * i + j];
+  p1_stiffness(x, A);
 }"#;
 
-    /// Load vector by the edge-midpoint rule (exact for quadratics), plus the lifting of the
-    /// Dirichlet values.
+    /// Load vector by the edge-midpoint rule (exact for quadratics); the Dirichlet values
+    /// enter by `Mat::zero_rows_columns`.
     pub const LOAD: &str = r#"
-void p1_load(double *b, const double *x, const double *bc, const double *g)
+void p1_load(double *b, const double *x)
 {
   double K[9];
   double area = p1_stiffness(x, K);
   for (int k = 0; k < 3; k++) {
     int i1 = (k + 1) % 3, i2 = (k + 2) % 3;
     double fw = forcing(0.5 * (x[2 * i1] + x[2 * i2]), 0.5 * (x[2 * i1 + 1] + x[2 * i2 + 1])) * area / 6.0;
-    if (bc[i1] == 0.0) b[i1] += fw;
-    if (bc[i2] == 0.0) b[i2] += fw;
+    b[i1] += fw;
+    b[i2] += fw;
   }
-  for (int i = 0; i < 3; i++) {
-    if (bc[i] != 0.0) continue;
-    for (int j = 0; j < 3; j++)
-      if (bc[j] != 0.0) b[i] -= K[3 * i + j] * g[j];
-  }
-}"#;
-
-    pub const BC_APPLY: &str = r#"
-void bc_apply(double *A, double *b, const double *g)
-{
-  A[0] = 1.0;
-  b[0] = g[0];
 }"#;
 
     pub const CG_INIT: &str = r#"
@@ -271,14 +265,6 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
     let t_mesh = t_mesh.elapsed().as_secs_f64();
     let field = |name: &str| Dat::named(name, &v, vec![0.0f64; nodes.size()]);
     let (bc, g, u, b) = (field("bc")?, field("g")?, field("u")?, field("b")?);
-    let (r, z, p, q, d) = (
-        field("r")?,
-        field("z")?,
-        field("p")?,
-        field("q")?,
-        field("d")?,
-    );
-
     // Boundary flags, Dirichlet values, and the initial guess (g on the boundary, 0 inside).
     par_loop(
         &k("bc_values", kernels::BC_VALUES)?,
@@ -291,13 +277,10 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
         ],
     )?;
 
-    // Matrix and right-hand side.
+    // Matrix and right-hand side; Dirichlet rows and columns by the Mat operation (the
+    // right-hand side fixed so that u = g on the boundary).
     let t_asm = Instant::now();
-    let sparsity = Sparsity::new(
-        &v,
-        &v,
-        &[(c2n.clone(), c2n.clone()), (b2n.clone(), b2n.clone())],
-    )?;
+    let sparsity = Sparsity::new(&v, &v, &[(c2n.clone(), c2n.clone())])?;
     let t_sparsity = t_asm.elapsed().as_secs_f64();
     let a = Mat::named("A", &sparsity, DType::F64)?;
     par_loop(
@@ -306,7 +289,6 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
         &[
             a.arg(Access::Inc, (c2n, c2n)),
             coords.arg_vec(Access::Read, c2n),
-            bc.arg_vec(Access::Read, c2n),
         ],
     )?;
     par_loop(
@@ -315,31 +297,120 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
         &[
             b.arg_vec(Access::Inc, c2n),
             coords.arg_vec(Access::Read, c2n),
-            bc.arg_vec(Access::Read, c2n),
-            g.arg_vec(Access::Read, c2n),
         ],
     )?;
-    par_loop(
-        &k("bc_apply", kernels::BC_APPLY)?,
-        bnodes,
-        &[
-            a.arg(Access::Write, (b2n, b2n)),
-            b.arg_map(Access::Write, b2n, 0),
-            g.arg_map(Access::Read, b2n, 0),
-        ],
-    )?;
-    a.diagonal(&d)?;
+    a.zero_rows_columns(&op2::nonzero_entries(&bc), 1.0, Some((&g, &b)))?;
     let t_asm = t_asm.elapsed().as_secs_f64();
 
     // Jacobi-preconditioned conjugate gradients.
     let t_cg = Instant::now();
+    let (iterations, rel_res, per_it) = match args.cg {
+        Cg::Handwritten => handwritten_cg(args, &pre, nodes, &a, &b, &u)?,
+        Cg::Single | Cg::Classic => {
+            let variant = match args.cg {
+                Cg::Classic => CgVariant::Classic,
+                _ => CgVariant::SingleReduction,
+            };
+            let info = KrylovSolver::cg()
+                .rtol(args.rtol)
+                .max_it(args.max_it)
+                .variant(variant)
+                .solve(&a, &b, &u)?;
+            let steady = info.allreduces.get(1..).unwrap_or(&[]);
+            let per_it = steady.iter().sum::<u64>() as f64 / steady.len().max(1) as f64;
+            (info.iterations, info.relative_residual(), per_it)
+        }
+    };
+    let t_cg = t_cg.elapsed().as_secs_f64();
+
+    // Errors against the exact solution.
+    let zero = || Global::new(vec![0.0f64]);
+    let l2 = zero()?;
+    par_loop(
+        &k("l2_error", kernels::L2_ERROR)?,
+        cells,
+        &[
+            coords.arg_vec(Access::Read, c2n),
+            u.arg_vec(Access::Read, c2n),
+            l2.arg(Access::Inc),
+        ],
+    )?;
+    let max_err = zero()?;
+    par_loop(
+        &k("nodal_error", kernels::NODAL_ERROR)?,
+        nodes,
+        &[
+            coords.arg(Access::Read),
+            u.arg(Access::Read),
+            max_err.arg(Access::Max),
+        ],
+    )?;
+
+    if let Some(path) = &args.vtu {
+        op2::mesh::vtu::Output::new(c2n, &coords)?.write_pvtu(path, &[&u])?;
+    }
+
+    // Global figures; only rank 0 reports.
+    let nnz = comm.allreduce_u64(
+        (sparsity.rowptr()[sparsity.owned_rows()] * sparsity.dims().0 * sparsity.dims().1) as u64,
+        ReduceOp::Sum,
+    )?;
+    let (l2, max_err) = (scalar(&l2)?.sqrt(), scalar(&max_err)?);
+    if comm.is_root() {
+        println!(
+            "poisson: ranks {} n {} h {:.6e} cells {} nodes {} nnz {nnz} solution {:?} perturb {}",
+            comm.size(),
+            args.n,
+            1.0 / args.n as f64,
+            cells.global_size(),
+            nodes.global_size(),
+            args.solution,
+            args.perturb
+        );
+        println!(
+            "poisson: cg_iterations {iterations} relative_residual {rel_res:.3e} cg {:?} allreduces_per_iteration {per_it:.2} seconds_per_iteration {:.3e}",
+            args.cg,
+            t_cg / iterations.max(1) as f64
+        );
+        println!("poisson: l2_error {l2:.15e} max_nodal_error {max_err:.15e}");
+        println!(
+            "poisson: seconds: mesh+distribute {t_mesh:.3} sparsity {t_sparsity:.3} assembly {t_asm:.3} cg {t_cg:.3} total {:.3} (first runs include compiling kernels)",
+            t_all.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The hand-written Jacobi CG from par_loops (for comparison with op2's CG, `--cg
+/// handwritten`): three reductions per iteration (p.q, then r.z and r.r as two Globals). Returns (iterations, |r|/|b|, allreduces per
+/// iteration).
+fn handwritten_cg(
+    args: &Args,
+    pre: &str,
+    nodes: &op2::Set,
+    a: &Mat,
+    b: &Dat,
+    u: &Dat,
+) -> op2::Result<(usize, f64, f64)> {
+    let k = |name: &str, body: &str| kernel(pre, name, body);
+    let v = b.dataset();
+    let field = |name: &str| Dat::named(name, v, vec![0.0f64; nodes.size()]);
+    let (r, z, p, q, d) = (
+        field("r")?,
+        field("z")?,
+        field("p")?,
+        field("q")?,
+        field("d")?,
+    );
+    a.diagonal(&d)?;
+    let c0 = op2::Comm::allreduce_count();
     let zero = || Global::new(vec![0.0f64]);
     let (rz, rr, bb, pq) = (zero()?, zero()?, zero()?, zero()?);
     let (alpha, beta) = (zero()?, zero()?);
     let update = k("cg_update", kernels::CG_UPDATE)?;
     let direction = k("cg_direction", kernels::CG_DIRECTION)?;
     let dot = k("dot", kernels::DOT)?;
-    a.mult(&u, &q)?;
+    a.mult(u, &q)?;
     par_loop(
         &k("cg_init", kernels::CG_INIT)?,
         nodes,
@@ -413,62 +484,8 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
             ],
         )?;
     }
-    let t_cg = t_cg.elapsed().as_secs_f64();
-
-    // Errors against the exact solution.
-    let l2 = zero()?;
-    par_loop(
-        &k("l2_error", kernels::L2_ERROR)?,
-        cells,
-        &[
-            coords.arg_vec(Access::Read, c2n),
-            u.arg_vec(Access::Read, c2n),
-            l2.arg(Access::Inc),
-        ],
-    )?;
-    let max_err = zero()?;
-    par_loop(
-        &k("nodal_error", kernels::NODAL_ERROR)?,
-        nodes,
-        &[
-            coords.arg(Access::Read),
-            u.arg(Access::Read),
-            max_err.arg(Access::Max),
-        ],
-    )?;
-
-    if let Some(path) = &args.vtu {
-        op2::mesh::vtu::Output::new(c2n, &coords)?.write_pvtu(path, &[&u])?;
-    }
-
-    // Global figures; only rank 0 reports.
-    let nnz = comm.allreduce_u64(
-        (sparsity.rowptr()[sparsity.owned_rows()] * sparsity.dims().0 * sparsity.dims().1) as u64,
-        ReduceOp::Sum,
-    )?;
-    let (l2, max_err) = (scalar(&l2)?.sqrt(), scalar(&max_err)?);
-    if comm.is_root() {
-        println!(
-            "poisson: ranks {} n {} h {:.6e} cells {} nodes {} nnz {nnz} solution {:?} perturb {}",
-            comm.size(),
-            args.n,
-            1.0 / args.n as f64,
-            cells.global_size(),
-            nodes.global_size(),
-            args.solution,
-            args.perturb
-        );
-        println!(
-            "poisson: cg_iterations {iterations} relative_residual {:.3e}",
-            rnorm / bnorm
-        );
-        println!("poisson: l2_error {l2:.15e} max_nodal_error {max_err:.15e}");
-        println!(
-            "poisson: seconds: mesh+distribute {t_mesh:.3} sparsity {t_sparsity:.3} assembly {t_asm:.3} cg {t_cg:.3} total {:.3} (first runs include compiling kernels)",
-            t_all.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
+    let per_it = (op2::Comm::allreduce_count() - c0) as f64 / iterations.max(1) as f64;
+    Ok((iterations, rnorm / bnorm, per_it))
 }
 
 fn main() -> ExitCode {

@@ -1,6 +1,7 @@
 //! Running loops: par_loop arguments, loop plans (built once per loop and iteration set,
 //! cached on the set), the run step (halo exchanges, the call of the loaded code, reverse
-//! exchanges, reductions) and per-kernel timings.
+//! exchanges, reductions), per-kernel timings, and vector operations on Dats (loops over
+//! generated kernels) and the Krylov solvers built on them.
 //!
 //! The top of the library below mesh input: it reaches down into the caches for the loaded
 //! code and never generates or compiles code itself.
@@ -9,7 +10,9 @@ pub mod blocks;
 pub mod check;
 pub mod colour;
 pub mod dispatch;
+pub mod krylov;
 pub mod parloop;
 pub mod plan;
 pub mod threads;
 pub mod timing;
+pub mod vecops;

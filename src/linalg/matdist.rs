@@ -33,7 +33,7 @@ use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::mpi::agree::agree;
 use crate::mpi::comm::Comm;
-use crate::mpi::halo::{TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
+use crate::mpi::halo::{TAG_MAT_EXPORT_ADD, TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
 
 /// The communication plan of a distributed Sparsity (see the module documentation).
 pub(crate) struct DistPlan {
@@ -613,6 +613,40 @@ impl DistPlan {
             out.extend_from_slice(&f64s(b));
         }
         Ok(out)
+    }
+}
+
+impl DistPlan {
+    /// The reverse of [`DistPlan::import`]: `extra` holds this rank's values (`cd` per column)
+    /// of its extra columns, in column order; each owner adds them into its owned columns of
+    /// `y` (this rank's values of the column set's local elements). Every rank must call it.
+    pub(crate) fn export_add(&self, extra: &[f64], y: &mut [f64], cd: usize) -> Result<()> {
+        let start = self.col_gids.len() - self.extra_cols();
+        let sends: Vec<(i32, Vec<u8>)> = self
+            .import
+            .iter()
+            .map(|(q, r)| {
+                let v = &extra[(r.start - start) * cd..(r.end - start) * cd];
+                (*q, bytemuck::cast_slice::<f64, u8>(v).to_vec())
+            })
+            .collect();
+        let lens: Vec<(i32, usize)> = self
+            .export
+            .iter()
+            .map(|(r, cols)| (*r, cols.len() * cd * 8))
+            .collect();
+        let (recvs, ()) = self
+            .comm
+            .exchange(TAG_MAT_EXPORT_ADD, &sends, &lens, || ())?;
+        for ((_, cols), b) in self.export.iter().zip(&recvs) {
+            let v = f64s(b);
+            for (n, &c) in cols.iter().enumerate() {
+                for k in 0..cd {
+                    y[c as usize * cd + k] += v[n * cd + k];
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,8 +1,10 @@
 //! Sparse linear algebra on meshes: Sparsities (block CSR non-zero structure, object-cached on
-//! their row set) and Mats (f64 values on a Sparsity), serial and distributed.
+//! their row set) and Mats (f64 values on a Sparsity), serial and distributed, and the
+//! operations on assembled Mats (`matops.rs`: diagonal, Dirichlet rows and columns, scale, axpy).
 //!
 //! Uses the data model and the MPI layer; never generates code (a Mat becomes a par_loop
 //! argument in `exec/arg.rs`).
 pub mod mat;
 pub(crate) mod matdist;
+pub mod matops;
 pub mod sparsity;

@@ -24,6 +24,8 @@ use mpi::traits::*;
 use crate::error::{Error, Result};
 
 /// True between `Runtime` creation and its finalize.
+/// Allreduces entered (see [`Comm::allreduce_count`]).
+static ALLREDUCES: AtomicU64 = AtomicU64::new(0);
 static MPI_ACTIVE: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn set_mpi_active(on: bool) {
@@ -417,6 +419,7 @@ impl Comm {
             return Ok(vals.to_vec());
         };
         let _w = watch(3);
+        ALLREDUCES.fetch_add(1, Ordering::Relaxed);
         let mut out = vals.to_vec();
         let sop = match op {
             ReduceOp::Sum => SystemOperation::sum(),
@@ -427,6 +430,13 @@ impl Comm {
             c.all_reduce_into(vals, &mut out[..], sop);
         }
         Ok(out)
+    }
+
+    /// How many allreduces this process has entered on a distributed communicator so far
+    /// (serial communicators reduce nothing and count nothing): solvers' tests count the
+    /// reductions per iteration with it.
+    pub fn allreduce_count() -> u64 {
+        ALLREDUCES.load(Ordering::Relaxed)
     }
 
     /// Reduce one `u64` (convenience for counters and hashes).

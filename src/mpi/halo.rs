@@ -82,6 +82,14 @@ pub(crate) struct Difference {
     pub(crate) owned: Vec<u8>,
 }
 
+/// Tag of the reverse of [`TAG_MAT_IMPORT`]: `Mat::mult_transpose` sends the sums it made for
+/// extra columns back to their owners.
+///
+/// ```
+/// assert!(op2::mpi::halo::TAG_MAT_EXPORT_ADD <= 32767);
+/// ```
+pub const TAG_MAT_EXPORT_ADD: i32 = 20_007;
+
 /// Exchange lists of one set on one rank.
 ///
 /// ```
