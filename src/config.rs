@@ -15,11 +15,11 @@
 //! | `OP2_CACHE_REPORT` | unset | also write that report as JSON to this path |
 //! | `OP2_SPMD_STRICT` | `0` | compare full cache keys across ranks, not just their hash |
 //! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
-//! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies), `auto` (detect once per job); see docs/ARCHITECTURE.md |
+//! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies; run as `shared` when every node's directory is rank 0's), `auto` (detect once per job); see docs/ARCHITECTURE.md |
 //! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
 //! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (ranks with the same MPI processor name), else the cores available to the process (`std::thread::available_parallelism`) |
 //! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
-//! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member; without it op2 refuses a cache directory or entry not owned by you or writable by others |
+//! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member, and op2 makes its directories 2770 and lock files 0660 in that group; without it op2 refuses a cache directory or entry not owned by you or writable by others |
 //! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
 //! | `OP2_HANG_TIMEOUT` | `0` (off) | seconds a collective may wait before every rank prints which loop and collective it is in and the job aborts (a hang becomes an error) |
 //!
