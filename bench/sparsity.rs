@@ -145,7 +145,7 @@ fn main() {
         (0..5)
             .map(|_| {
                 let t0 = Instant::now();
-                a.zero();
+                a.zero().unwrap();
                 assemble();
                 t0.elapsed().as_secs_f64()
             })

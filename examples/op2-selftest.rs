@@ -4,7 +4,8 @@
 //!
 //! Options: `--kernels N` (default 3), `--bad` (one kernel has a C syntax error),
 //! `--bad-signature` (one kernel takes `double **` where op2 passes `const double *`),
-//! `--bad-name` (one kernel's code defines a function of another name),
+//! `--bad-name` (one kernel's code defines a function of another name), `--warn` (the first
+//! kernel declares its READ argument without `const`: it compiles with a warning),
 //! `--diverge` (rank 1 runs a different kernel: an SPMD violation), `--rank0-loop` (rank 0
 //! alone runs a loop, then every rank enters a barrier: a hang for the watchdog), `--repeat R` (run the
 //! loops R times; default 2), `--fail-rank R` (rank R returns an error of its own at the end),
@@ -147,6 +148,9 @@ fn body(rt: &op2::Runtime) -> op2::Result<()> {
             }
             if has("--bad-signature") && k == nk - 1 {
                 code = format!("void scale{k}(double **x, double *s) {{ s[0] += x[0][0]; }}");
+            }
+            if has("--warn") && k == 0 {
+                code = code.replacen("const double *x", "double *x", 1);
             }
             if has("--bad-name") && k == nk - 1 {
                 code = format!("void scale{k}_(const double *x, double *s) {{ s[0] += x[0]; }}");

@@ -6,7 +6,8 @@
 #   bash scripts/reliability.sh            # default trial counts
 #   TRIALS_KILL=50 LOOPS=2000 bash scripts/reliability.sh
 #
-# Needs the release build: cargo build --release --bins --examples
+# Needs the release build: cargo build --release --bins --examples (scenarios 6, 8 and 9 use
+# root for mounts and chown where they can, and say "skipped" otherwise)
 set -u
 cd "$(dirname "$0")/.."
 BIN=target/release
@@ -176,6 +177,95 @@ else
   row "entry owned by another uid refused" 0 0 "skipped: not root"
 fi
 
+# 8. planted symbolic links (issue 22): clear, prune and verify --fix never delete or move a
+# file outside the cache; an untrusted root is refused; a link another uid placed at the cache
+# path is refused by the runtime and the tool.
+victim() { # victim DIR: files that must survive, listed in DIR.list
+  mkdir -p "$1/notes" "$1/proj/failed" "$1/proj/ab"
+  for f in notes/a.txt notes/b.txt proj/0123456789abcdef0123456789abcd.meta proj/0123456789abcdef0123456789abcd.so proj/failed/keep.c proj/ab/0123456789abcdef0123456789abcd.meta proj/.tmp-old; do
+    echo precious >"$1/$f"
+    echo "$1/$f"
+  done >"$1.list"
+  touch -d '2 hours ago' "$1/proj/.tmp-old"
+}
+intact() { # intact DIR: every victim file still there, unchanged
+  local f
+  while read -r f; do [ "$(cat "$f" 2>/dev/null)" = precious ] || return 1; done <"$1.list"
+}
+plant() { # plant CACHE VICTIM: links where the cache tools look
+  ln -sfn "$2/notes" "$1/failed"; ln -sfn "$2/notes" "$1/corrupt"; ln -sfn "$2/proj" "$1/ab"; ln -sfn "$2/proj/ab" "$1/cd"
+}
+for mode in 700 777; do
+  for cmd in clear "prune --max-size 0" "verify --fix"; do
+    V=$WORK/victim-$mode-${cmd%% *}
+    C=$WORK/planted-$mode-${cmd%% *}
+    victim "$V"
+    mkdir -m 700 "$C"
+    job 1 "$C" --kernels 1
+    chmod "$mode" "$C"
+    plant "$C" "$V"
+    "$OP2" cache $cmd --cache-dir "$C" >"$WORK/out" 2>&1
+    rc=$?
+    f=0
+    intact "$V" || f=1
+    if [ "$mode" = 777 ]; then
+      [ $rc -eq 2 ] && grep -q "refusing to use the op2 cache" "$WORK/out" || f=1
+      row "planted links, 777 cache: ${cmd/ --max-size 0/} refused, outside intact" 1 "$f"
+    else
+      [ $rc -le 1 ] || f=1
+      row "planted links, private cache: ${cmd/ --max-size 0/} stays inside" 1 "$f"
+    fi
+  done
+done
+V=$WORK/victim-fallback
+victim "$V"
+FB=/tmp/op2-cache-op2rel$$
+ln -sfn "$V/proj" "$FB"
+if chown -h 65534 "$FB" 2>/dev/null; then
+  env -u HOME -u XDG_CACHE_HOME -u OP2_CACHE_DIR USER=op2rel$$ "$OP2" cache clear >"$WORK/out" 2>&1
+  rc=$?
+  env -u HOME -u XDG_CACHE_HOME -u OP2_CACHE_DIR USER=op2rel$$ timeout -s KILL 120 mpiexec -n 2 "$SELF" --kernels 1 >>"$WORK/out" 2>&1
+  rc2=$?
+  [ $rc -eq 2 ] && [ $rc2 -ne 0 ] && [ "$(grep -c "symbolic link owned by uid 65534" "$WORK/out")" -ge 2 ] && intact "$V"
+  row "another uid's link as /tmp/op2-cache-\$USER: refused" 1 $?
+else
+  row "another uid's link at /tmp/op2-cache-\$USER" 0 0 "skipped: not root"
+fi
+rm -f "$FB"
+
+# 9. a forged pack (issue 22): entry 0's library replaced by entry 1's, sizes, checksums and
+# trailer recomputed (examples/op2-pack-forge). Refused when someone else could have written
+# it and by `unpack --rebuild` always; a genuine pack rebuilds byte for byte.
+FORGE=$BIN/examples/op2-pack-forge
+LOGCC=$(fake_cc logcc "echo x >>$WORK/cc.log; exec cc \"\$@\"")
+C=$WORK/packsrc
+mkdir -m 700 "$C"
+OP2_CC=$LOGCC job 2 "$C" --kernels 2
+"$OP2" cache pack "$WORK/good.op2pack" --cache-dir "$C" >/dev/null
+"$FORGE" "$WORK/good.op2pack" "$WORK/forged.op2pack"
+unpacked() { [ -n "$(find "$1" -name '*.so' ! -name '.tmp-*' 2>/dev/null)" ]; }
+D=$WORK/packdst1
+chmod 666 "$WORK/forged.op2pack"
+! "$OP2" cache unpack "$WORK/forged.op2pack" --cache-dir "$D" >"$WORK/out" 2>&1 && grep -q "writable by every user" "$WORK/out" && ! unpacked "$D"
+row "forged pack, world-writable: refused, nothing published" 1 $?
+chmod 644 "$WORK/forged.op2pack"
+if chown 65534 "$WORK/forged.op2pack" 2>/dev/null; then
+  D=$WORK/packdst2
+  ! "$OP2" cache unpack "$WORK/forged.op2pack" --cache-dir "$D" >"$WORK/out" 2>&1 && grep -q "owned by uid 65534" "$WORK/out" && ! unpacked "$D"
+  row "forged pack, another uid's: refused, nothing published" 1 $?
+  chown 0 "$WORK/forged.op2pack"
+else
+  row "forged pack, another uid's" 0 0 "skipped: not root"
+fi
+D=$WORK/packdst3
+! OP2_CC=$LOGCC "$OP2" cache unpack --rebuild "$WORK/forged.op2pack" --cache-dir "$D" >"$WORK/out" 2>&1 && grep -q "is not what its source compiles to" "$WORK/out" && ! unpacked "$D"
+row "forged pack, unpack --rebuild: refused, nothing published" 1 $?
+D=$WORK/packdst4
+: >"$WORK/cc.log"
+OP2_CC=$LOGCC "$OP2" cache unpack --rebuild "$WORK/good.op2pack" --cache-dir "$D" >/dev/null 2>&1 && [ "$(wc -l <"$WORK/cc.log")" -eq 2 ] &&
+  OP2_CC=$LOGCC job 2 "$D" --kernels 2 && all_ok "$WORK/out" 2 4 && [ "$(wc -l <"$WORK/cc.log")" -eq 2 ]
+row "genuine pack, unpack --rebuild: rebuilt, job compiles none" 1 $?
+
 # 7. many distinct loops under small bounds: RSS stays flat (class cache 50, disk 2M).
 C=$WORK/many
 mkdir -m 700 "$C"
@@ -187,7 +277,7 @@ if [ -x /usr/bin/time ]; then
   row "$LOOPS distinct loops, 50-entry class cache, 2M disk bound" 1 $? "max RSS $(cat "$WORK/rss") KiB"
 fi
 
-# 8. issue 22: the compiler's descendants, rank 0's death, node mode on one directory, groups.
+# 10. issue 22: the compiler's descendants, rank 0's death, node mode on one directory, groups.
 # A descendant holding the compiler's stdout/stderr (its own session): the job ends normally.
 C=$WORK/holder
 mkdir -m 700 "$C"

@@ -6,7 +6,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` (created 0700; refused if someone else created it first) | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node); a relative path is made absolute at startup |
+//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` (created 0700; refused if someone else created it first; a symbolic link on the cache path is followed only if it is yours or root's) | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node); a relative path is made absolute at startup |
 //! | `OP2_CC` (`CC`) | `cc` | C compiler used for generated code |
 //! | `OP2_CFLAGS` | `-O3` | flags for that compiler (`-shared -fPIC -fvisibility=hidden` and the kernel checks of `jit::compile::CHECK_FLAGS` are always added; `-Werror` turns kernel warnings into errors) |
 //! | `OP2_MEMORY_CACHE_MAX_ENTRIES` | `1024` | class-cache capacity (loaded kernels per process), LRU |
@@ -17,22 +17,31 @@
 //! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
 //! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies; run as `shared` when every node's directory is rank 0's), `auto` (detect once per job); see docs/ARCHITECTURE.md |
 //! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
-//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (ranks with the same MPI processor name), else the cores available to the process (`std::thread::available_parallelism`) |
+//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (ranks with the same MPI processor name), else the cores available to the process (`std::thread::available_parallelism`); with `OP2_VERBOSE` or `OP2_PRINT_CACHE_SIZE` rank 0 prints the layout at start-up (`op2: 2 ranks x 4 threads (OP2_THREADS), 1 node, 8 cores`) |
 //! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
 //! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member, and op2 makes its directories 2770 and lock files 0660 in that group; without it op2 refuses a cache directory or entry not owned by you or writable by others |
 //! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
-//! | `OP2_HANG_TIMEOUT` | `0` (off) | seconds a collective may wait before every rank prints which loop and collective it is in and the job aborts (a hang becomes an error) |
+//! | `OP2_HANG_TIMEOUT` | `600` | seconds one collective may wait before every waiting rank prints which loop and collective it is in and the job aborts (a hang becomes an error; `0` = off). Time between collectives never counts, and ranks waiting for rank 0's compile or mesh partitioning only print a note |
+//! | `OP2_CHECK` | `0` | checked mode, the first thing to try when results look wrong: every par_loop agrees its call number and kernel across ranks, READ arguments are checksummed before and after it, halo copies are compared with their owners' values; a problem is an error on every rank naming the loop (see docs/GUIDE.md) |
+//! | `OP2_PROGRESS` | `1` | rank 0 prints a line for each compile that takes over a second (`compiling kernel ...` after 1 s, then its time), so a cold start with many kernels is not silent; `0` silences them |
+//! | `OP2_VERBOSE` | `0` | say more: at start-up rank 0 prints the job's layout (`op2: 4 ranks x 2 threads ...`; also printed with `OP2_PRINT_CACHE_SIZE`) |
+//!
+//! Test only (not in the user table of README.md): `OP2_TEST_NO_COLOUR=1` puts every block of
+//! a threaded par_loop in one colour, so blocks writing the same target run concurrently and
+//! race. It exists so the differential test (`examples/op2-diff-check.rs`) can show that it
+//! catches a broken colouring (its negative control); never set it for real work.
 //!
 //! **Agreement across ranks.** The settings that decide whether a rank takes part in a
 //! collective (`OP2_CC`, `OP2_CFLAGS`, `OP2_MEMORY_CACHE_MAX_ENTRIES`, `OP2_SPMD_STRICT`,
 //! `OP2_PRINT_CACHE_SIZE`, whether `OP2_CACHE_REPORT` is set, `OP2_HANG_TIMEOUT`,
-//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`) must be equal
+//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`, `OP2_VERBOSE`, `OP2_CHECK`) must be equal
 //! on every rank: [`crate::init`] compares them (one allreduce of their hashes) and fails on
 //! every rank naming the variable and the ranks that differ. A malformed value on any rank
 //! fails every rank too (MPI is initialised first, then the outcome agreed). The others are
 //! rank-local by design: `OP2_CACHE_DIR`, `OP2_CACHE_MAX_SIZE`, `OP2_LOCK_TIMEOUT`,
-//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP` are only read by rank 0 (which alone
-//! touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE` and the report path are per process.
+//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP`, `OP2_PROGRESS` are only read by rank 0 (which
+//! alone touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE`, `OP2_TEST_NO_COLOUR` and
+//! the report path are per process.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -74,7 +83,8 @@ pub struct Config {
     pub cache_trusted_group: Option<String>,
     /// Seconds a compilation may take (0 = no limit).
     pub compile_timeout_s: u64,
-    /// Seconds a collective may wait before the job is aborted with a message (0 = off).
+    /// Seconds one collective may wait before the job is aborted with a message (0 = off;
+    /// default 600).
     pub hang_timeout_s: u64,
     /// Elements per block of a threaded par_loop.
     pub block_size: usize,
@@ -82,6 +92,17 @@ pub struct Config {
     pub cache_mode: CacheMode,
     /// Testing: fake nodes of this many ranks (0 = real nodes, by shared memory).
     pub fake_node_size: usize,
+    /// Rank 0 prints a line for each compile that takes over a second (`OP2_PROGRESS`).
+    pub progress: bool,
+    /// Say more: the job's layout at start-up (`OP2_VERBOSE`).
+    pub verbose: bool,
+    /// Checked mode (`OP2_CHECK`): par_loops verify ranks agree, READ arguments stay
+    /// unchanged and halo copies equal their owners' values.
+    pub check: bool,
+    /// Test only (`OP2_TEST_NO_COLOUR`): every block of a threaded loop in one colour, so
+    /// conflicting blocks race (the differential test's negative control). Wrong answers.
+    #[doc(hidden)]
+    pub test_no_colour: bool,
 }
 
 /// How ranks on different nodes share compiled kernels (`OP2_CACHE_MODE`).
@@ -146,9 +167,13 @@ impl Default for Config {
             block_size: 512,
             cache_mode: CacheMode::Auto,
             fake_node_size: 0,
+            test_no_colour: false,
             cache_trusted_group: None,
             compile_timeout_s: 300,
-            hang_timeout_s: 0,
+            hang_timeout_s: 600,
+            progress: true,
+            verbose: false,
+            check: false,
         }
     }
 }
@@ -278,6 +303,9 @@ impl Config {
         if let Some((n, v)) = var(&["OP2_HANG_TIMEOUT"]) {
             c.hang_timeout_s = parse_num(&n, &v)?;
         }
+        if let Some((n, v)) = var(&["OP2_CHECK"]) {
+            c.check = parse_bool(&n, &v)?;
+        }
         if let Some((n, v)) = var(&["OP2_CACHE_MODE"]) {
             c.cache_mode = v.parse().map_err(|detail| Error::Config {
                 var: n,
@@ -285,8 +313,17 @@ impl Config {
                 detail,
             })?;
         }
+        if let Some((n, v)) = var(&["OP2_PROGRESS"]) {
+            c.progress = parse_bool(&n, &v)?;
+        }
+        if let Some((n, v)) = var(&["OP2_VERBOSE"]) {
+            c.verbose = parse_bool(&n, &v)?;
+        }
         if let Some((n, v)) = var(&["OP2_FAKE_NODE_SIZE"]) {
             c.fake_node_size = parse_num(&n, &v)?;
+        }
+        if let Some((n, v)) = var(&["OP2_TEST_NO_COLOUR"]) {
+            c.test_no_colour = parse_bool(&n, &v)?;
         }
         if let Some((n, v)) = var(&["OP2_THREADS"]).filter(|(_, v)| !v.trim().is_empty()) {
             c.threads = parse_num(&n, &v)?;
@@ -322,9 +359,29 @@ impl Config {
         self.compile_timeout_s = secs;
         self
     }
-    /// Seconds a collective may wait before the job aborts with a message (0 = off).
+    /// Seconds one collective may wait before the job aborts with a message (0 = off).
+    ///
+    /// ```
+    /// assert_eq!(op2::Config::default().hang_timeout_s, 600); // on by default
+    /// assert_eq!(op2::Config::default().hang_timeout(0).hang_timeout_s, 0);
+    /// ```
     pub fn hang_timeout(mut self, secs: u64) -> Self {
         self.hang_timeout_s = secs;
+        self
+    }
+    /// Print a line for each compile that takes over a second (on by default).
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+    /// Say more (the job's layout at start-up).
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
+    /// Checked mode (`OP2_CHECK`; off by default).
+    pub fn check(mut self, on: bool) -> Self {
+        self.check = on;
         self
     }
     /// Trust this group (name or gid) to write the disk cache.
@@ -352,6 +409,8 @@ impl Config {
             ("OP2_HANG_TIMEOUT", self.hang_timeout_s.to_string()),
             ("OP2_CACHE_MODE", self.cache_mode.to_string()),
             ("OP2_FAKE_NODE_SIZE", self.fake_node_size.to_string()),
+            ("OP2_VERBOSE", self.verbose.to_string()),
+            ("OP2_CHECK", self.check.to_string()),
         ]
     }
 
@@ -477,6 +536,25 @@ pub(crate) fn install(
 ) {
     **slot = config;
     EPOCH.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    CHECKING.store(0, std::sync::atomic::Ordering::Release);
+}
+
+/// Whether the checked mode is on in the configuration in force: 0 = not yet read, 1 = off,
+/// 2 = on (reset by [`install`]).
+static CHECKING: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// True when the configuration in force asks for the checked mode (`OP2_CHECK`): one relaxed
+/// load once known.
+pub(crate) fn checking() -> bool {
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    match CHECKING.load(Acquire) {
+        0 => {
+            let on = current().is_ok_and(|c| c.check);
+            CHECKING.store(1 + on as u8, Release);
+            on
+        }
+        v => v == 2,
+    }
 }
 
 /// The configuration in force: the one given to [`crate::init`] while a runtime is active, otherwise

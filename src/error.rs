@@ -90,6 +90,12 @@ pub enum Error {
     #[error("rank {rank} failed: {detail}")]
     Remote { rank: i32, detail: String },
 
+    /// The checked mode (`OP2_CHECK=1`) found a problem: ranks at different par_loops, a
+    /// kernel that wrote a READ argument, a halo copy that differs from its owner's value.
+    /// Every rank returns this same error, with every rank's findings.
+    #[error("OP2_CHECK: {detail}")]
+    Check { detail: String },
+
     /// A data file (a mesh) is truncated, garbled or inconsistent. `line` is 1-based.
     #[error("{path}:{line}: {detail}")]
     Format {

@@ -56,6 +56,8 @@ mod runtime;
 
 pub use config::Config;
 pub use data::access::Access;
+#[doc(hidden)]
+pub use data::dat::corrupt_halo_copy_for_tests;
 pub use data::dat::{reverse_halo, update_halo, Dat, Global, ReverseMode};
 pub use data::dataset::DataSet;
 pub use data::map::Map;

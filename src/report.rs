@@ -1,4 +1,4 @@
-//! The cache report at finalize, gathered over all ranks.
+//! The cache report at finalize, gathered over all ranks, and the job's layout at start-up.
 //!
 //! Enabled by `OP2_PRINT_CACHE_SIZE=1` (alias `PYOP2_PRINT_CACHE_SIZE`) or
 //! `Config::print_cache_size(true)`; `OP2_CACHE_REPORT=path.json` also writes it as JSON.
@@ -10,6 +10,10 @@
 //! return the same error (compile error, SPMD mismatch) still finalizes and reports. A job in
 //! which some ranks fail alone is aborted by `op2::run` (MPI_Abort) before finalize, so no
 //! rank waits in the gather for a rank that will never come; such a job prints no report.
+//!
+//! The layout line (`op2: 4 ranks x 2 threads (auto: ...), 2 nodes, 8 cores`) is printed by
+//! rank 0 at start-up under the same `OP2_PRINT_CACHE_SIZE`, or `OP2_VERBOSE`: both are agreed
+//! across ranks, so every rank enters its gather or none does.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -206,6 +210,115 @@ impl Report {
         let _ = writeln!(s, "{}", self.summary);
         s
     }
+}
+
+/// What one rank contributes to the layout line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankLayout {
+    /// MPI processor name (ranks with the same one share a node).
+    pub node: String,
+    /// Threads this rank runs par_loops on.
+    pub threads: usize,
+    /// Whether they were set (`OP2_THREADS`, `Config::threads`) rather than decided.
+    pub threads_set: bool,
+    /// Cores available to this process.
+    pub cores: usize,
+}
+
+/// The layout line rank 0 prints at start-up: ranks x threads, where the thread count came
+/// from, nodes, cores, and the busiest node when it runs more threads than it has cores.
+///
+/// ```
+/// use op2::report::{layout_line, RankLayout};
+/// let r = |node: &str, threads| RankLayout { node: node.into(), threads, threads_set: true, cores: 8 };
+/// assert_eq!(layout_line(&[r("a", 2), r("a", 2)]), "op2: 2 ranks x 2 threads (OP2_THREADS), 1 node, 8 cores");
+/// assert!(layout_line(&[r("a", 8), r("a", 8)]).ends_with("oversubscribed: 16 threads on the 8 cores of node a"));
+/// ```
+pub fn layout_line(ranks: &[RankLayout]) -> String {
+    let span = |v: Vec<usize>| {
+        let (lo, hi) = (v.iter().min().copied(), v.iter().max().copied());
+        match (lo, hi) {
+            (Some(lo), Some(hi)) if lo != hi => format!("{lo}-{hi}"),
+            (Some(lo), _) => lo.to_string(),
+            _ => "?".into(),
+        }
+    };
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let threads = span(ranks.iter().map(|r| r.threads).collect());
+    let set = ranks.iter().filter(|r| r.threads_set).count();
+    let source = if set == ranks.len() {
+        "OP2_THREADS".to_string()
+    } else if set == 0 {
+        "auto: 1 per rank where ranks share a node, else every core; OP2_THREADS sets it".into()
+    } else {
+        format!("OP2_THREADS on {set} ranks, auto on the others")
+    };
+    let mut nodes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in ranks {
+        let n = nodes.entry(&r.node).or_default();
+        n.0 += r.threads;
+        n.1 = n.1.max(r.cores);
+    }
+    let mut line = format!(
+        "op2: {} x {threads} thread{} ({source}), {}, {} cores",
+        plural(ranks.len(), "rank"),
+        if threads == "1" { "" } else { "s" },
+        plural(nodes.len(), "node"),
+        span(ranks.iter().map(|r| r.cores).collect()),
+    );
+    if let Some((node, (t, c))) = nodes
+        .iter()
+        .filter(|(_, (t, c))| t > c)
+        .max_by_key(|(_, (t, c))| t - c)
+    {
+        let _ = write!(
+            line,
+            "; oversubscribed: {t} threads on the {c} cores of node {node}"
+        );
+    }
+    line
+}
+
+/// Collective when `OP2_PRINT_CACHE_SIZE` or `OP2_VERBOSE` is on (both agreed across ranks,
+/// so every rank enters or none): rank 0 prints the job's [`layout_line`] on stderr.
+/// `threads_set`: this rank's thread count was given, not decided from the node.
+pub(crate) fn startup_layout(comm: Comm, config: &Config, threads_set: bool) -> Result<()> {
+    if !config.print_cache_size && !config.verbose {
+        return Ok(());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // A failure here must not leave the others in the gather: a placeholder name instead.
+    let node = match comm.size() {
+        1 => crate::cache::fsutil::hostname(),
+        _ => comm.processor_name().unwrap_or_else(|_| "?".into()),
+    };
+    let mine = format!(
+        "{}\t{}\t{}\t{node}",
+        config.threads, threads_set as u8, cores
+    );
+    let Some(all) = comm.gather_bytes(0, mine.as_bytes())? else {
+        return Ok(());
+    };
+    let ranks: Vec<RankLayout> = all
+        .iter()
+        .map(|b| {
+            let text = String::from_utf8_lossy(b);
+            let mut f = text.splitn(4, '\t');
+            let mut num = || f.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+            let (threads, set, cores) = (num(), num(), num());
+            RankLayout {
+                threads,
+                threads_set: set == 1,
+                cores,
+                node: f.next().unwrap_or("?").to_string(),
+            }
+        })
+        .collect();
+    let mut line = layout_line(&ranks);
+    line.push('\n');
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    Ok(())
 }
 
 /// Collective: gather, print and/or write the report if the configuration asks for it.

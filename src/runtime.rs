@@ -102,8 +102,14 @@ fn init_agreed(config: Result<Config>) -> Result<Runtime> {
             return Err(e);
         }
     };
+    let threads_set = config.threads > 0;
     if config.threads == 0 {
         config.threads = config.resolved_threads(on_node);
+    }
+    // The layout line (ranks x threads) under OP2_PRINT_CACHE_SIZE / OP2_VERBOSE (agreed).
+    if let Err(e) = crate::report::startup_layout(comm, &config, threads_set) {
+        comm::set_mpi_active(false);
+        return Err(e);
     }
     let config = Arc::new(config);
     crate::config::install(&mut slot, Some(config.clone()));
@@ -235,7 +241,21 @@ impl Runtime {
             return Ok(());
         }
         self.done = true;
-        let report = crate::report::at_finalize(self.comm, &self.config);
+        // Every rank arrives here together, or every rank says where it is: in the checked
+        // mode the call agreement names a rank still running par_loops; otherwise a barrier
+        // the hang watchdog watches (not MPI_Finalize, which it cannot name).
+        const FINALIZE_CTX: u64 = 2;
+        comm::watch_register(FINALIZE_CTX, || "at finalize".to_string());
+        comm::watch_context(FINALIZE_CTX);
+        let arrived = crate::exec::check::at_finalize(self.comm);
+        comm::watch_context(0);
+        let report = match arrived {
+            Ok(()) => crate::report::at_finalize(self.comm, &self.config),
+            Err(e) => {
+                let _ = crate::report::at_finalize(self.comm, &self.config);
+                Err(e)
+            }
+        };
         comm::set_watchdog(std::time::Duration::ZERO, self.comm.rank());
         comm::set_mpi_active(false);
         crate::config::install(
@@ -314,19 +334,17 @@ fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>)
     match out {
         Ok(Ok(())) => match rt.finalize() {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.is_collective() => {
+                say_shared(rank, &e); // e.g. the checked mode's verdict of the last loop
+                ExitCode::FAILURE
+            }
             Err(e) => {
                 say!("op2: rank {rank}: {e}");
                 ExitCode::FAILURE
             }
         },
-        Ok(Err(e)) if e.is_collective() => {
-            // Every rank holds the same error: print it once in full, one line per other rank.
-            if rank == 0 {
-                say!("op2: rank {rank}: error: {e}");
-            } else {
-                let first = e.to_string().lines().next().unwrap_or("").to_string();
-                say!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
-            }
+        Ok(Err(e)) if e.is_collective() || rt.size() == 1 => {
+            say_shared(rank, &e);
             let _ = rt.finalize();
             ExitCode::FAILURE
         }
@@ -342,6 +360,17 @@ fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>)
     }
 }
 
+/// An error every rank holds (or the only rank's): printed once in full by rank 0, one line
+/// by each other rank.
+fn say_shared(rank: i32, e: &Error) {
+    if rank == 0 {
+        say!("op2: rank {rank}: error: {e}");
+    } else {
+        let first = e.to_string().lines().next().unwrap_or("").to_string();
+        say!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
+    }
+}
+
 impl Error {
     /// True for errors that every rank of the communicator returns together (so all ranks can
     /// still finalize collectively).
@@ -352,6 +381,7 @@ impl Error {
                 | Error::KernelMismatch { .. }
                 | Error::SpmdMismatch { .. }
                 | Error::Remote { .. }
+                | Error::Check { .. }
         )
     }
 }

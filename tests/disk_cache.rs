@@ -195,3 +195,101 @@ fn ranks_running_different_loops_get_an_error_not_a_deadlock() {
         out.stderr
     );
 }
+
+/// Lines of `text` that start with `prefix`.
+fn lines_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+#[test]
+fn warnings_are_printed_at_the_compile_and_recalled_in_one_line_on_each_load_from_the_cache() {
+    let cache = common::cache_dir();
+    let tools = tempfile::tempdir().unwrap();
+    let (cc, log) = logging_cc(tools.path());
+    let args = ["--kernels", "2", "--warn", "--repeat", "1"];
+    // Cold: rank 0 compiles and prints the compiler's warnings in full, once.
+    let out = common::run(selftest(2, cache.path(), &cc, &args), T);
+    common::assert_all_ok(&out, 2, 2);
+    let full = lines_with(&out.stderr, "op2: compiler warnings for kernel `scale0`:");
+    assert_eq!(full.len(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("discards 'const'"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("was compiled with warnings"),
+        "{}",
+        out.stderr
+    );
+    // Warm, in another job: nothing compiled, one line per load naming the kept log.
+    let out = common::run(selftest(2, cache.path(), &cc, &args), T);
+    common::assert_all_ok(&out, 2, 2);
+    assert_eq!(compiles(&log), 2, "the second job loads from the cache");
+    assert!(
+        !out.stderr.contains("compiler warnings for"),
+        "{}",
+        out.stderr
+    );
+    let recall = lines_with(
+        &out.stderr,
+        "op2: kernel `scale0` was compiled with warnings",
+    );
+    assert_eq!(recall.len(), 1, "one line, by rank 0\n{}", out.stderr);
+    let path = recall[0]
+        .split("see ")
+        .nth(1)
+        .and_then(|p| p.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no path in {:?}", recall[0]));
+    assert!(path.ends_with(".log"), "{path}");
+    let kept = std::fs::read_to_string(path).unwrap();
+    assert!(
+        kept.starts_with("kernel scale0\n") && kept.contains("discards 'const'"),
+        "{kept}"
+    );
+    // The kernel without warnings is loaded silently.
+    assert!(
+        !out.stderr.contains("`scale1` was compiled with warnings"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_slow_compile_prints_progress_once_from_rank_0_unless_op2_progress_is_0() {
+    let tools = tempfile::tempdir().unwrap();
+    // A compiler taking 1.5 s per compilation (`--version` stays quick).
+    let slow = tools.path().join("cc-slow");
+    std::fs::write(
+        &slow,
+        "#!/bin/sh\ncase \"$*\" in *-o*) sleep 1.5 ;; esac\nexec cc \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cache = common::cache_dir();
+    let args = ["--kernels", "2", "--repeat", "1"];
+    let out = common::run(selftest(2, cache.path(), &slow, &args), T);
+    common::assert_all_ok(&out, 2, 2);
+    // One "compiling" line while each compile runs and one with its time when it ends: two
+    // kernels, two ranks, and only rank 0 (the one compiling) prints.
+    let started = lines_with(&out.stderr, "op2: compiling kernel `");
+    let ended = lines_with(&out.stderr, "op2: compiled kernel `");
+    assert_eq!((started.len(), ended.len()), (2, 2), "{}", out.stderr);
+    assert!(
+        started[1].starts_with(
+            "op2: compiling kernel `scale1`... (kernel 2 of this run; 1 compiled so far"
+        ),
+        "{}",
+        started[1]
+    );
+    assert!(
+        ended[1].starts_with("op2: compiled kernel `scale1` in ")
+            && ended[1].contains("(2 of this run's 2 kernels compiled so far"),
+        "{}",
+        ended[1]
+    );
+    // Silenced: the same cold start prints none of them.
+    let cache = common::cache_dir();
+    let mut c = selftest(2, cache.path(), &slow, &["--kernels", "1", "--repeat", "1"]);
+    c.env("OP2_PROGRESS", "0");
+    let out = common::run(c, T);
+    common::assert_all_ok(&out, 2, 1);
+    assert!(!out.stderr.contains("op2: compil"), "{}", out.stderr);
+}

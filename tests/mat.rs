@@ -161,7 +161,7 @@ fn par_loop_assembly_equals_naive_dense_assembly_with_blocks_and_two_pairs() {
     .unwrap();
     dense_assemble(&mut dense, nc, (&c2r, &c2c), (rd, cd), &cvals, false);
     assert_close(&a.values().unwrap(), &dense, 1e-14, "second INC");
-    a.zero();
+    a.zero().unwrap();
     assert!(a.csr_values().iter().all(|&v| v == 0.0));
     assert_eq!(a.csr_values().len(), sp.nnz());
 }

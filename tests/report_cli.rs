@@ -219,3 +219,89 @@ fn every_cli_verb_on_a_populated_and_a_corrupted_cache() {
     assert_eq!(e.code, Some(2));
     assert!(e.stderr.contains("lots"), "{}", e.stderr);
 }
+
+#[test]
+fn the_layout_line_is_printed_once_at_startup_when_asked() {
+    let cache = common::cache_dir();
+    let layout = |out: &common::Outcome| -> Vec<String> {
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("op2: ") && l.contains(" ranks x "))
+            .map(str::to_string)
+            .collect()
+    };
+    let args = ["--kernels", "1", "--repeat", "1"];
+    let mut c = selftest(2, cache.path(), &args);
+    c.env("OP2_PRINT_CACHE_SIZE", "1").env("OP2_THREADS", "2");
+    let out = common::run(c, T);
+    common::assert_all_ok(&out, 2, 1);
+    let lines = layout(&out);
+    assert_eq!(lines.len(), 1, "once, by rank 0\n{}", out.stderr);
+    assert!(
+        lines[0].starts_with("op2: 2 ranks x 2 threads (OP2_THREADS), 1 node, "),
+        "{}",
+        lines[0]
+    );
+    // OP2_VERBOSE too; the auto thread count says where it came from.
+    let mut c = selftest(2, cache.path(), &args);
+    c.env("OP2_VERBOSE", "1");
+    let out = common::run(c, T);
+    common::assert_all_ok(&out, 2, 1);
+    let lines = layout(&out);
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with("op2: 2 ranks x 1 thread (auto: 1 per rank where ranks share a node"),
+        "{}",
+        lines[0]
+    );
+    // Neither: no line.
+    let mut c = selftest(2, cache.path(), &args);
+    c.env("OP2_THREADS", "2");
+    let out = common::run(c, T);
+    common::assert_all_ok(&out, 2, 1);
+    assert!(layout(&out).is_empty(), "{}", out.stderr);
+    // It is a collective: a job whose ranks disagree on OP2_VERBOSE fails on every rank
+    // naming it, instead of leaving rank 0 in the gather.
+    let mut c = Command::new("mpiexec");
+    c.args(["-n", "2", "sh", "-c"]);
+    c.arg("if [ \"$PMI_RANK\" = 1 ]; then export OP2_VERBOSE=1; fi; exec \"$0\" --kernels 1");
+    c.arg(common::bin("op2-selftest"));
+    c.env("OP2_CACHE_DIR", cache.path())
+        .env_remove("OP2_VERBOSE");
+    let out = common::run(c, Duration::from_secs(60));
+    assert!(!out.success());
+    assert!(
+        out.stderr
+            .contains("OP2_VERBOSE is \"false\" on rank(s) 0, \"true\" on rank(s) 1"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_bare_relative_file_name_is_written_in_the_current_directory() {
+    // Issue 22, fault 8: `OP2_CACHE_REPORT=report.json` failed a correct job after writing
+    // ("fsync directory : No such file or directory") and `op2 cache pack x.op2pack` exited 2.
+    let cache = common::cache_dir();
+    let work = tempfile::tempdir().unwrap();
+    let mut c = selftest(2, cache.path(), &["--kernels", "1"]);
+    c.current_dir(work.path())
+        .env("OP2_CACHE_REPORT", "report.json");
+    let out = common::run(c, T);
+    common::assert_all_ok(&out, 2, 2);
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["ranks"], 2);
+    let mut c = Command::new(common::bin("op2"));
+    c.args(["cache", "pack", "x.op2pack", "--cache-dir"])
+        .arg(cache.path())
+        .current_dir(work.path());
+    let out = common::run(c, Duration::from_secs(60));
+    out.assert_ok();
+    assert!(out.stdout.contains("packed 1 entries"), "{}", out.stdout);
+    let mut c = Command::new(common::bin("op2"));
+    c.args(["cache", "unpack", "x.op2pack", "--cache-dir"])
+        .arg(work.path().join("other"))
+        .current_dir(work.path());
+    common::run(c, Duration::from_secs(60)).assert_ok();
+}

@@ -149,11 +149,33 @@ enum CacheCmd {
         #[arg(long, value_name = "REPORT")]
         from_report: Option<PathBuf>,
     },
-    /// Verify a pack file and publish its entries into the cache directory.
+    /// Verify a pack file and publish its entries into the cache directory. A pack is code
+    /// from its author: it must be yours (or root's, or your trusted group's) and is checked as
+    /// the runtime checks an entry, but checksums cannot tell what the code does.
     Unpack {
         /// The pack file to read.
         file: PathBuf,
+        /// Compile every entry again from the source the pack carries, with your OP2_CC and
+        /// OP2_CFLAGS (which must be those it was built with), and refuse the pack unless each
+        /// library is byte-for-byte what its source compiles to.
+        #[arg(long)]
+        rebuild: bool,
     },
+}
+
+/// Text from a cache file (a kernel name, a path, a reason quoting them) made safe for a
+/// terminal: control characters (escape sequences, line breaks that would forge lines) and
+/// bidirectional overrides are printed as `\u{..}` escapes, everything else as it is.
+fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn when(secs: u64) -> String {
@@ -201,6 +223,7 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
                     );
                 }
                 for (k, (n, b)) in &s.per_kernel {
+                    let k = shown(k);
                     println!("  {k:<32} {n:>6} entries {:>12}", human_bytes(*b));
                 }
             }
@@ -210,13 +233,16 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
                 match &e.meta {
                     Some(m) => println!(
                         "{}  {:<24} {:>10}  created {}  used {}",
-                        m.key,
-                        m.kernel,
+                        shown(&m.key),
+                        shown(&m.kernel),
                         human_bytes(e.bytes),
                         when(m.created),
                         when(e.last_used)
                     ),
-                    None => println!("{}  <unreadable metadata>", e.meta_path.display()),
+                    None => println!(
+                        "{}  <unreadable metadata>",
+                        shown(&e.meta_path.display().to_string())
+                    ),
                 }
             }
         }
@@ -227,7 +253,7 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
                 let stale = *age >= op2::cache::fsutil::STALE_TEMP_SECS;
                 println!(
                     "TMP {} ({age} s old{})",
-                    p.display(),
+                    shown(&p.display().to_string()),
                     match (stale, fix) {
                         (true, true) => ", stale: removed",
                         (true, false) => ", stale: `--fix` removes it",
@@ -238,9 +264,9 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
             for d in &bad {
                 println!(
                     "BAD {} ({}): {}",
-                    d.meta_path.display(),
-                    d.kernel.as_deref().unwrap_or("?"),
-                    d.reason
+                    shown(&d.meta_path.display().to_string()),
+                    shown(d.kernel.as_deref().unwrap_or("?")),
+                    shown(&d.reason)
                 );
             }
             println!(
@@ -297,9 +323,18 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
             let n = op2::cache::pack::pack(&disk, &file, keys.as_deref())?;
             println!("packed {n} entries into {}", file.display());
         }
-        CacheCmd::Unpack { file } => {
-            let r =
-                op2::cache::pack::unpack(&file, &disk, Duration::from_secs(config.lock_timeout_s))?;
+        CacheCmd::Unpack { file, rebuild } => {
+            let lock = Duration::from_secs(config.lock_timeout_s);
+            let r = if rebuild {
+                let how = op2::cache::pack::Rebuild {
+                    cc: config.cc.clone(),
+                    cflags: config.cflags.clone(),
+                    timeout: Duration::from_secs(config.compile_timeout_s),
+                };
+                op2::cache::pack::unpack_rebuilt(&file, &disk, lock, &how)?
+            } else {
+                op2::cache::pack::unpack(&file, &disk, lock)?
+            };
             println!(
                 "unpacked {} entries into {} ({} written, {} already present)",
                 r.written + r.present,

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cache::fsutil;
-use crate::cache::layout::{list, size, DiskCache, EntryPaths, Verify};
+use crate::cache::layout::{self, list, DiskCache, EntryPaths, Verify};
+use crate::cache::{fsutil, trust};
 use crate::error::{Error, IoContext, Result};
 
 /// Fail clearly if the directory is missing or unreadable.
@@ -82,6 +82,10 @@ pub fn verify(
     fix: bool,
     lock_timeout: std::time::Duration,
 ) -> Result<(Vec<Damage>, usize)> {
+    if fix {
+        // Moving and deleting files: only in a cache nobody untrusted can redirect or fill.
+        trust::check_root(cache.dir())?;
+    }
     let entries = list(cache)?;
     let mut bad = Vec::new();
     for e in &entries {
@@ -133,72 +137,93 @@ pub struct ClearReport {
 /// process writes or holds: each entry is removed under its own lock taken without waiting
 /// (a held entry is skipped and counted), young temporaries are kept. Entries are unlinked
 /// (never truncated), so processes that loaded one keep working.
+///
+/// Only what is inside the cache is touched: the root must pass the runtime's trust check
+/// (`trust::check_root`: no link on its path owned by someone else, not writable by others,
+/// so nobody untrusted can swap what is walked), folders are entered only if they are real
+/// directories (a link is never followed), and only regular files are removed (a stray link is
+/// unlinked itself, never what it points to).
 pub fn clear(cache: &DiskCache) -> Result<ClearReport> {
+    trust::check_root(cache.dir())?;
     let mut r = ClearReport::default();
     let rd = match fs::read_dir(cache.dir()) {
         Ok(rd) => rd,
         Err(e) => return Err(Error::io("open cache directory", cache.dir(), e)),
     };
-    let remove = |p: &Path, r: &mut ClearReport| {
-        let bytes = size(p);
-        if fs::remove_file(p).is_ok() {
-            r.files += 1;
-            r.bytes += bytes;
-        }
-    };
     for sub in rd {
-        let sub = sub.ctx("read cache directory", cache.dir())?.path();
-        let name = sub
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .to_string();
-        let entry_dir = name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit());
-        if !sub.is_dir() || !(entry_dir || name == "failed" || name == "corrupt") {
+        let sub = sub.ctx("read cache directory", cache.dir())?;
+        let name = sub.file_name().to_string_lossy().into_owned();
+        let entry_dir = layout::is_entry_dir_name(&name);
+        if !layout::real_dir(&sub) || !(entry_dir || name == "failed" || name == "corrupt") {
             continue;
         }
-        let mut stems = std::collections::BTreeSet::new();
-        for f in fs::read_dir(&sub).ctx("read cache directory", &sub)? {
-            let p = f.ctx("read cache directory", &sub)?.path();
-            let fname = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if fsutil::is_temp_name(fname) {
-                if fsutil::is_stale_temp(&p) {
-                    remove(&p, &mut r);
-                } else {
-                    r.live_temporaries += 1;
-                }
-            } else if entry_dir {
-                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
-                    stems.insert(stem.to_string());
-                }
-            } else {
-                remove(&p, &mut r);
-            }
-        }
-        for stem in stems {
-            let paths = EntryPaths {
-                so: sub.join(format!("{stem}.so")),
-                meta: sub.join(format!("{stem}.meta")),
-                lock: sub.join(format!("{stem}.lock")),
-            };
-            match fsutil::try_lock_exclusive(&paths.lock) {
-                Ok(Some(_held)) => {
-                    remove(&paths.meta, &mut r);
-                    remove(&paths.so, &mut r);
-                    // Safe while we hold it: lockers check that the file they locked is
-                    // still the one at this path (fsutil), and start again if not.
-                    let _ = fs::remove_file(&paths.lock);
-                }
-                Ok(None) => r.busy += 1,
-                // An unusable lock file (a directory, a dangling symlink): not ours to keep.
-                Err(_) => {
-                    for p in [&paths.meta, &paths.so] {
-                        remove(p, &mut r);
-                    }
-                }
-            }
-        }
-        let _ = fs::remove_dir(&sub);
+        clear_folder(&sub.path(), entry_dir, &mut r)?;
     }
     Ok(r)
+}
+
+/// Remove `p` if it is a regular file or a link (unlinked itself), counting it.
+fn remove_plain(p: &Path, r: &mut ClearReport) {
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return;
+    };
+    if !(m.file_type().is_file() || m.file_type().is_symlink()) {
+        return;
+    }
+    if fs::remove_file(p).is_ok() {
+        r.files += 1;
+        r.bytes += m.len();
+    }
+}
+
+/// One folder of the cache: an entry folder (entries under their locks) or `failed/`/`corrupt/`.
+fn clear_folder(sub: &Path, entry_dir: bool, r: &mut ClearReport) -> Result<()> {
+    let mut stems = std::collections::BTreeSet::new();
+    for f in fs::read_dir(sub).ctx("read cache directory", sub)? {
+        let f = f.ctx("read cache directory", sub)?;
+        let p = f.path();
+        if f.file_type().is_ok_and(|t| t.is_dir()) {
+            continue; // never descend: nothing op2 writes is nested deeper
+        }
+        let fname = f.file_name().to_string_lossy().into_owned();
+        if fsutil::is_temp_name(&fname) {
+            if fsutil::is_stale_temp(&p) {
+                remove_plain(&p, r);
+            } else {
+                r.live_temporaries += 1;
+            }
+        } else if entry_dir {
+            if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                stems.insert(stem.to_string());
+            }
+        } else {
+            remove_plain(&p, r);
+        }
+    }
+    for stem in stems {
+        let paths = EntryPaths {
+            so: sub.join(format!("{stem}.so")),
+            meta: sub.join(format!("{stem}.meta")),
+            lock: sub.join(format!("{stem}.lock")),
+        };
+        match fsutil::try_lock_exclusive(&paths.lock) {
+            Ok(Some(_held)) => {
+                remove_plain(&paths.meta, r);
+                remove_plain(&paths.so, r);
+                remove_plain(&paths.so.with_extension("log"), r); // compiler warnings, if any
+                                                                  // Safe while we hold it: lockers check that the file they locked is
+                                                                  // still the one at this path (fsutil), and start again if not.
+                let _ = fs::remove_file(&paths.lock);
+            }
+            Ok(None) => r.busy += 1,
+            // An unusable lock file (a directory, a dangling symlink): not ours to keep.
+            Err(_) => {
+                for p in [&paths.meta, &paths.so] {
+                    remove_plain(p, r);
+                }
+            }
+        }
+    }
+    let _ = fs::remove_dir(sub);
+    Ok(())
 }

@@ -6,6 +6,8 @@
 //! <k0k1>/<k2..k31>.so     the shared object exactly as the compiler wrote it (dlopen-able)
 //! <k0k1>/<k2..k31>.meta   JSON: checksum (xxh3-64 of the .so), size, kernel, created, key text
 //! <k0k1>/<k2..k31>.lock   lock file (flock) serialising writers of this entry
+//! <k0k1>/<k2..k31>.log    the compiler's warnings, if it printed any (printed in full at the
+//!                         compile; each later load from the cache prints a one-line reminder)
 //! failed/<key>.c, .log    source and compiler output of a failed compile, kept for inspection
 //! corrupt/                entries that failed verification, moved aside
 //! ```
@@ -16,12 +18,15 @@
 //!
 //! # Collective protocol (on a class-cache miss, in the loop's communicator)
 //! 1. SPMD check: one allreduce of the key hash (and, with `OP2_SPMD_STRICT`, a comparison of
-//!    the full key text); divergence is an error on every rank naming each rank's kernel.
+//!    the full key text); divergence is an error on every rank naming each rank's kernel. A
+//!    rank whose arguments failed validation takes part with its message (`refuse`), so that
+//!    every rank returns that message.
 //! 2. Rank 0 alone decides hit or miss: it checks that the directories are trusted
 //!    (`trust.rs`), verifies an existing entry (its `.meta` names this key, format and kernel;
 //!    the `.so` matches its checksum), or takes the entry's lock, looks again (another job may
-//!    have just written it), compiles into a temporary (killed after `OP2_COMPILE_TIMEOUT`),
-//!    checksums, renames into place and keeps the lock until every rank has loaded it.
+//!    have just written it), compiles into a temporary (killed after `OP2_COMPILE_TIMEOUT`;
+//!    a compile over a second prints progress lines unless `OP2_PROGRESS=0`), checksums,
+//!    renames into place and keeps the lock until every rank has loaded it.
 //! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error (the other
 //!    ranks wait for it in a sleeping barrier, leaving the CPU to the compiler).
 //! 4. Rank 0 broadcasts the library's bytes; every other rank verifies the checksum and loads
@@ -82,20 +87,22 @@ pub(crate) fn fetch_or_compile(
     config: &Config,
     req: &Request,
 ) -> Result<Arc<LoadedKernel>> {
-    spmd_check(comm, config, req)?;
+    spmd_check(comm, config, &Mine::Loop(req))?;
     // Cache mode and node directories (`node.rs`): collective once per job.
     let plan = crate::cache::node::plan(comm, config)?;
     let cache = DiskCache::new(&plan.dir);
     let name = req.kernel.name();
     for attempt in 0..2 {
         let t0 = Instant::now();
-        // `_in_use`: rank 0's shared lock on the entry, held until every rank has loaded it.
-        let (outcome, _in_use) = if comm.is_root() {
+        // `_in_use`: rank 0's shared lock on the entry, held until every rank has loaded it;
+        // `verified`: the library bytes rank 0 checked, which are what it loads and sends.
+        let (outcome, _in_use, verified) = if comm.is_root() {
             rank0_obtain(&cache, config, req, attempt > 0).unwrap_or_else(|e| {
                 (
                     Outcome::Failed {
                         detail: e.to_string(),
                     },
+                    None,
                     None,
                 )
             })
@@ -104,6 +111,7 @@ pub(crate) fn fetch_or_compile(
                 Outcome::Failed {
                     detail: String::new(),
                 },
+                None,
                 None,
             )
         };
@@ -142,8 +150,13 @@ pub(crate) fn fetch_or_compile(
         };
         // Rank 0 verified (or just wrote) the file; the others receive its bytes over MPI,
         // verify them and load them from memory; node leaders publish copies (`node.rs`).
-        let loaded =
-            crate::cache::node::distribute(comm, config, &plan, &so, checksum, size, name)?;
+        let entry = crate::cache::node::Checked {
+            so: &so,
+            checksum,
+            size,
+            bytes: verified.as_deref(),
+        };
+        let loaded = crate::cache::node::distribute(comm, config, &plan, &entry, name)?;
         let ok = comm.allreduce_u64(loaded.is_ok() as u64, ReduceOp::Min)? == 1;
         if ok {
             let secs = t0.elapsed().as_secs_f64();
@@ -174,16 +187,45 @@ pub(crate) fn fetch_or_compile(
 
 use Outcome::Ready;
 
+/// What one rank brings to the SPMD check: the loop it is about to build, or the message of
+/// the argument validation that failed here (it has no loop to build).
+enum Mine<'a> {
+    Loop(&'a Request<'a>),
+    Invalid(String),
+}
+
+/// Collective, on a rank whose par_loop arguments failed validation while the other ranks may
+/// be about to build the loop (the kernel's first loop on this rank, so no rank can hit the
+/// class cache): take part in their SPMD check with the message, so that every rank returns
+/// the same error naming this rank and its message instead of this rank aborting alone.
+pub(crate) fn refuse(comm: Comm, config: &Config, error: Error) -> Error {
+    let mine = Mine::Invalid(error.to_string());
+    spmd_check(comm, config, &mine).err().unwrap_or(error)
+}
+
 /// Verify that every rank is about to build the same loop (turns a deadlock into an error).
-fn spmd_check(comm: Comm, config: &Config, req: &Request) -> Result<()> {
+/// One allreduce (MAX of the key hash, of its complement and of "invalid here").
+fn spmd_check(comm: Comm, config: &Config, me: &Mine) -> Result<()> {
     if comm.size() == 1 {
-        return Ok(());
+        return match me {
+            Mine::Loop(_) => Ok(()),
+            Mine::Invalid(error) => Err(Error::Remote {
+                rank: 0,
+                detail: error.clone(),
+            }),
+        };
     }
-    let h = req.class_key as u64;
-    let lo = comm.allreduce_u64(h, ReduceOp::Min)?;
-    let hi = comm.allreduce_u64(h, ReduceOp::Max)?;
-    let mut same = lo == hi;
+    let (h, bad) = match me {
+        Mine::Loop(req) => (req.class_key as u64, 0),
+        Mine::Invalid(_) => (0, 1),
+    };
+    let m = comm.allreduce_words(&[h, !h, bad], ReduceOp::Max)?;
+    // Valid ranks' keys: max(h) == min(h) = !max(!h); an invalid rank adds 0 to both maxima.
+    let mut same = m[2] == 0 && m[0] == !m[1];
     if same && config.spmd_strict {
+        let Mine::Loop(req) = me else {
+            unreachable!("no rank is invalid here")
+        };
         let text = Signature {
             kernel: req.kernel,
             args: req.shapes,
@@ -196,12 +238,34 @@ fn spmd_check(comm: Comm, config: &Config, req: &Request) -> Result<()> {
     if same {
         return Ok(());
     }
-    let mine = format!("kernel `{}` key {:032x}", req.kernel.name(), req.class_key);
+    let mine = match me {
+        Mine::Loop(req) => format!("Kkernel `{}` key {:032x}", req.kernel.name(), req.class_key),
+        Mine::Invalid(error) => format!("I{error}"),
+    };
     let all = comm.allgather_bytes(mine.as_bytes())?;
     let all: Vec<String> = all
         .iter()
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .collect();
+    if let Some(first) = all.iter().position(|s| s.starts_with('I')) {
+        // Some rank's arguments are invalid: every rank returns that rank's message.
+        let others: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter(|(r, s)| *r != first && s.starts_with('I'))
+            .map(|(r, _)| r.to_string())
+            .collect();
+        let also = if others.is_empty() {
+            String::new()
+        } else {
+            format!(" (ranks {} too)", others.join(", "))
+        };
+        return Err(Error::Remote {
+            rank: first as i32,
+            detail: format!("{}{also}", &all[first][1..]),
+        });
+    }
+    let all: Vec<&str> = all.iter().map(|s| &s[1..]).collect();
     let name_of = |s: &str| s.split('`').nth(1).unwrap_or("").to_string();
     let names: std::collections::BTreeSet<String> = all.iter().map(|s| name_of(s)).collect();
     let hint = if names.len() > 1 {
@@ -231,7 +295,7 @@ fn rank0_obtain(
     config: &Config,
     req: &Request,
     rebuild: bool,
-) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
+) -> Result<Obtained> {
     let compiler_id = compile::compiler_id(&config.cc, &config.cflags)?;
     let sig = Signature {
         kernel: req.kernel,
@@ -241,7 +305,7 @@ fn rank0_obtain(
     let paths = cache.entry(key);
     let sub = paths.so.parent().expect("entry has a directory");
     fsutil::create_private_dir(cache.dir())?;
-    trust::check_dir(cache.dir())?;
+    trust::check_root(cache.dir())?;
     if !writable(cache.dir()) {
         return read_only_hit(cache, req, &paths);
     }
@@ -253,10 +317,11 @@ fn rank0_obtain(
     if !rebuild {
         let shared = fsutil::lock_shared(&paths.lock, timeout)?;
         match checked(&paths, name)? {
-            Some(meta) => {
+            Some(found) => {
                 touch(&paths.meta);
                 stats::update(CACHE_NAME, |s| s.hits += 1);
-                return Ok((ready(&paths, &meta), Some(shared)));
+                remind_warnings(&paths, name);
+                return Ok(ready(&paths, found, Some(shared)));
             }
             None => corrupt = paths.meta.exists() || paths.so.exists(),
         }
@@ -274,38 +339,120 @@ fn rank0_obtain(
             cache.quarantine(&paths)?;
         }
     }
-    if let Some(meta) = checked(&paths, name)? {
+    if let Some(found) = checked(&paths, name)? {
         // Another job wrote it while we waited for the lock.
-        return Ok((ready(&paths, &meta), Some(exclusive)));
+        remind_warnings(&paths, name);
+        return Ok(ready(&paths, found, Some(exclusive)));
     }
     if let Some(failure) = compile_entry(cache, config, req, &sig, &compiler_id, key, &paths)? {
-        return Ok((failure, None));
+        return Ok((failure, None, None));
     }
     // Still under our exclusive lock: nobody can have removed or replaced it.
-    let meta = DiskCache::verify(&paths, Some(name)).map_err(|v| Error::CorruptEntry {
+    let found = DiskCache::verify_bytes(&paths, Some(name)).map_err(|v| Error::CorruptEntry {
         path: paths.so.clone(),
         detail: match v {
             Verify::Missing => "missing right after it was written".into(),
             Verify::Corrupt(why) => why,
         },
     })?;
-    Ok((ready(&paths, &meta), Some(exclusive)))
+    Ok(ready(&paths, found, Some(exclusive)))
 }
 
-fn ready(paths: &EntryPaths, meta: &Meta) -> Outcome {
-    Ready {
-        so: paths.so.clone(),
-        checksum: meta.checksum,
-        size: meta.size,
+/// Rank 0 found kernel `name`'s entry in the cache: if its compile printed warnings (kept in
+/// the `.log` beside the entry), say so again in one line, so they are not forgotten after the
+/// first run. The log is not read (it is cache content: only its path is shown).
+fn remind_warnings(paths: &EntryPaths, name: &str) {
+    let log = paths.so.with_extension("log");
+    if log.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        say(format!(
+            "op2: kernel `{name}` was compiled with warnings (loaded from the cache; see {})",
+            log.display()
+        ));
     }
 }
 
-/// Verify the entry for kernel `name`: `Some` if usable, `None` if missing or damaged (damage is
-/// reported once); an entry someone untrusted could have written is an error, never rebuilt
-/// silently.
-fn checked(paths: &EntryPaths, name: &str) -> Result<Option<Meta>> {
-    match DiskCache::verify(paths, Some(name)) {
-        Ok(meta) => Ok(Some(meta)),
+/// One line on stderr in one `write` (lines of ranks sharing a terminal never interleave).
+fn say(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// Run rank 0's compile of kernel `name`. With `OP2_PROGRESS` on (the default), a compile still
+/// running after a second prints `op2: compiling kernel ...` and, when it ends, its time and
+/// how many kernels this process compiled so far: a cold start with many kernels shows progress
+/// instead of tens of silent seconds. Quick compiles print nothing.
+fn with_progress(
+    config: &Config,
+    name: &str,
+    compile: impl FnOnce() -> std::result::Result<String, compile::CompileFailure>,
+) -> std::result::Result<String, compile::CompileFailure> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    const AFTER: Duration = Duration::from_secs(1);
+    if !config.progress {
+        return compile();
+    }
+    // This compile's miss is counted already, the compile itself not yet.
+    let before = stats::get(CACHE_NAME);
+    let (kernels, compiled) = (before.hits + before.misses, before.compiles);
+    let t0 = Instant::now();
+    let (done, finished) = channel::<()>();
+    let (out, announced) = std::thread::scope(|s| {
+        let watcher = s.spawn(move || {
+            let late = matches!(finished.recv_timeout(AFTER), Err(RecvTimeoutError::Timeout));
+            if late {
+                let earlier = match compiled {
+                    0 => String::new(),
+                    n => format!("; {n} compiled so far, {:.1} s", before.compile_seconds),
+                };
+                say(format!(
+                    "op2: compiling kernel `{name}`... (kernel {kernels} of this run{earlier})"
+                ));
+            }
+            late
+        });
+        let out = compile();
+        let _ = done.send(());
+        (out, watcher.join().unwrap_or(false))
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    if out.is_err() && (announced || t0.elapsed() > AFTER) {
+        say(format!(
+            "op2: compiling kernel `{name}` failed after {secs:.1} s"
+        ));
+    } else if announced || t0.elapsed() > AFTER {
+        say(format!(
+            "op2: compiled kernel `{name}` in {secs:.1} s ({} of this run's {kernels} kernels compiled so far, {:.1} s in all)",
+            compiled + 1,
+            before.compile_seconds + secs
+        ));
+    }
+    out
+}
+
+/// What rank 0 obtained: the outcome it broadcasts, its lock on the entry (held until every
+/// rank has loaded it) and the library bytes it verified (loaded and sent as they are).
+type Obtained = (Outcome, Option<fsutil::LockGuard>, Option<Vec<u8>>);
+
+fn ready(
+    paths: &EntryPaths,
+    (meta, bytes): (Meta, Vec<u8>),
+    lock: Option<fsutil::LockGuard>,
+) -> Obtained {
+    let outcome = Ready {
+        so: paths.so.clone(),
+        checksum: meta.checksum,
+        size: meta.size,
+    };
+    (outcome, lock, Some(bytes))
+}
+
+/// Verify the entry for kernel `name`: `Some` (its metadata and the library bytes checked) if
+/// usable, `None` if missing or damaged (damage is reported once); an entry someone untrusted
+/// could have written is an error, never rebuilt silently.
+fn checked(paths: &EntryPaths, name: &str) -> Result<Option<(Meta, Vec<u8>)>> {
+    match DiskCache::verify_bytes(paths, Some(name)) {
+        Ok(found) => Ok(Some(found)),
         Err(Verify::Missing) => Ok(None),
         Err(Verify::Corrupt(why)) if trust::is_refusal(&why) => Err(Error::Untrusted {
             path: paths.meta.clone(),
@@ -332,11 +479,7 @@ fn writable(dir: &Path) -> bool {
 
 /// A cache this process cannot write: serve hits (under a shared lock where a lock file
 /// exists), fail a miss with a message; warn once that nothing new can be stored.
-fn read_only_hit(
-    cache: &DiskCache,
-    req: &Request,
-    paths: &EntryPaths,
-) -> Result<(Outcome, Option<fsutil::LockGuard>)> {
+fn read_only_hit(cache: &DiskCache, req: &Request, paths: &EntryPaths) -> Result<Obtained> {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
         eprintln!(
@@ -347,9 +490,10 @@ fn read_only_hit(
     let name = req.kernel.name();
     let shared = fsutil::try_lock_shared(&paths.lock);
     match checked(paths, name)? {
-        Some(meta) => {
+        Some(found) => {
             stats::update(CACHE_NAME, |s| s.hits += 1);
-            Ok((ready(paths, &meta), shared))
+            remind_warnings(paths, name);
+            Ok(ready(paths, found, shared))
         }
         None => Err(Error::io(
             "kernel not in the read-only disk cache, and nothing new can be stored (make it writable or set OP2_CACHE_DIR to a writable directory)",
@@ -374,25 +518,29 @@ fn compile_entry(
     let dir = paths.so.parent().expect("entry has a directory");
     let hex = format!("{key:032x}");
     let source = crate::jit::codegen::generate(req.kernel, req.shapes);
-    let src_tmp = fsutil::temp_path(dir, &format!("{hex}.c"));
+    // A fixed name (the entry's exclusive lock makes it ours): the name is in the library,
+    // whose bytes must not depend on who built it (`op2 cache unpack --rebuild`).
+    let src_tmp = source_temp(dir, &hex);
     let so_tmp = fsutil::temp_path(dir, &format!("{hex}.so"));
-    if let Err(e) = fs::write(&src_tmp, &source) {
+    if let Err(e) = write_source(&src_tmp, &source) {
         // Its folder was removed by a concurrent `op2 cache clear`: make it again, once.
         if e.kind() != std::io::ErrorKind::NotFound {
             return Err(Error::io("write generated source", &src_tmp, e));
         }
         fsutil::create_private_dir(dir)?;
-        fs::write(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
+        write_source(&src_tmp, &source).ctx("write generated source", &src_tmp)?;
     }
     let t0 = Instant::now();
-    let result = compile::compile(
-        &config.cc,
-        &config.cflags,
-        req.kernel.flags(),
-        &src_tmp,
-        &so_tmp,
-        Duration::from_secs(config.compile_timeout_s),
-    );
+    let result = with_progress(config, req.kernel.name(), || {
+        compile::compile(
+            &config.cc,
+            &config.cflags,
+            req.kernel.flags(),
+            &src_tmp,
+            &so_tmp,
+            Duration::from_secs(config.compile_timeout_s),
+        )
+    });
     let secs = t0.elapsed().as_secs_f64();
     stats::update(CACHE_NAME, |s| {
         s.compiles += 1;
@@ -405,9 +553,12 @@ fn compile_entry(
         // `failed/` may be removed by a concurrent `op2 cache clear` between the two steps.
         let keep = || {
             fsutil::create_private_dir(&failed)?;
+            trust::check_dir(&failed)?;
             fs::rename(&src_tmp, &kept).ctx("keep failed source", &kept)
         };
-        keep().or_else(|_| keep())?;
+        keep().or_else(|_| keep()).inspect_err(|_| {
+            let _ = fs::remove_file(&src_tmp);
+        })?;
         // Point the compiler's messages at the file that still exists.
         let (tmp, keep) = (src_tmp.display().to_string(), kept.display().to_string());
         let command = fail.command.replace(&tmp, &keep);
@@ -426,9 +577,16 @@ fn compile_entry(
     if let Some(w) =
         crate::jit::check::show_warnings(req.kernel.name(), result.as_deref().unwrap_or(""))
     {
-        fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes())?; // beside the entry
+        // Beside the entry.
+        let logged = fsutil::atomic_write(&paths.so.with_extension("log"), w.as_bytes());
+        logged.inspect_err(|_| {
+            let _ = fs::remove_file(&so_tmp);
+        })?;
     }
-    let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp)?;
+    let bytes = fs::read(&so_tmp).ctx("read compiled module", &so_tmp);
+    let bytes = bytes.inspect_err(|_| {
+        let _ = fs::remove_file(&so_tmp);
+    })?;
     let meta = Meta {
         format: crate::cache::key::FORMAT_VERSION,
         checksum: xxhash_rust::xxh3::xxh3_64(&bytes),
@@ -439,14 +597,53 @@ fn compile_entry(
         compile_seconds: secs,
         key: hex,
         key_text: sig.text(&config.cc, &config.cflags, compiler_id),
+        build: Some(crate::cache::layout::Build {
+            source,
+            cc: config.cc.clone(),
+            cflags: config.cflags.clone(),
+            kernel_flags: req.kernel.flags().to_vec(),
+            compiler_id: compiler_id.to_string(),
+        }),
     };
-    fsutil::atomic_rename(&so_tmp, &paths.so)?;
+    if let Err(e) = fsutil::atomic_rename(&so_tmp, &paths.so) {
+        let _ = fs::remove_file(&so_tmp);
+        return Err(e);
+    }
     fsutil::atomic_write(
         &paths.meta,
         &serde_json::to_vec_pretty(&meta).expect("meta serialises"),
     )?;
     crate::cache::prune::after_insert(cache, config.cache_max_size);
     Ok(None)
+}
+
+/// The fixed name of the generated source of entry `hex` while it compiles (a temporary:
+/// `.tmp-` names are never entries, and stale ones are removed by `clear`/`prune`).
+pub(crate) fn source_temp(dir: &Path, hex: &str) -> PathBuf {
+    dir.join(format!(".tmp-{hex}.c"))
+}
+
+/// Write the generated source to `path`: a leftover of a crashed writer is replaced, a link is
+/// never followed, and a failed write (disk full) leaves no partial file behind.
+pub(crate) fn write_source(path: &Path, source: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let written = f.write_all(source.as_bytes()).and_then(|()| f.flush());
+    if written.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    written
 }
 
 /// Refresh an entry's recency (its `.meta` mtime) for LRU pruning; best effort.

@@ -275,7 +275,7 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 /// Write `bytes` to `dest` atomically: temporary file in the same directory, fsync, rename,
 /// fsync the directory. Readers see either no file or the whole file.
 pub fn atomic_write(dest: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(dest);
     let stem = dest.file_name().and_then(|s| s.to_str()).unwrap_or("file");
     let tmp = temp_path(dir, stem);
     let res = (|| {
@@ -314,7 +314,15 @@ pub fn atomic_rename(tmp: &Path, dest: &Path) -> Result<()> {
     f.sync_all().ctx("fsync", tmp)?;
     drop(f);
     fs::rename(tmp, dest).ctx("rename into place", dest)?;
-    fsync_dir(dest.parent().unwrap_or(Path::new(".")))
+    fsync_dir(parent_dir(dest))
+}
+
+/// The folder a file name lives in: `.` for a bare name (`report.json`), whose
+/// `Path::parent` is the empty path.
+fn parent_dir(file: &Path) -> &Path {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Create `dir` (and parents) with mode 0700 if missing; under `OP2_CACHE_TRUSTED_GROUP`, `dir`
@@ -366,6 +374,13 @@ mod tests {
         assert!(t0.elapsed() < Duration::from_secs(5));
         drop(g);
         assert!(try_lock_exclusive(&p).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_bare_file_name_is_written_in_the_current_directory() {
+        assert_eq!(parent_dir(Path::new("report.json")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("d/report.json")), Path::new("d"));
+        assert_eq!(parent_dir(Path::new("/report.json")), Path::new("/"));
     }
 
     #[test]

@@ -38,7 +38,31 @@ pub struct Meta {
     pub key: String,
     /// Human-readable key text.
     pub key_text: String,
+    /// How the library was built, so that `op2 cache unpack --rebuild` can compile it again and
+    /// compare (absent in entries written by an op2 older than reproducible builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
 }
+
+/// What a library was compiled from: with the same compiler (identity) its bytes are
+/// reproducible (`jit::compile` maps build paths away, the source has a fixed name).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Build {
+    /// The generated C source.
+    pub source: String,
+    /// The compiler command (`OP2_CC`) and flags (`OP2_CFLAGS`), and the kernel's own flags.
+    pub cc: String,
+    pub cflags: String,
+    pub kernel_flags: Vec<String>,
+    /// The compiler's identity (resolved path, version, target CPU): a rebuild needs the same.
+    pub compiler_id: String,
+}
+
+/// Most entries a cache pack may hold (a pack is read whole into memory).
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// Largest `.meta` read (it carries the generated source).
+const MAX_META_BYTES: u64 = 16 << 20;
 
 /// Paths of one entry.
 #[derive(Debug, Clone)]
@@ -101,11 +125,13 @@ impl DiskCache {
             Err(e) => return Err(Error::io("read cache directory", &self.dir, e)),
         };
         for sub in rd {
-            let sub = sub.ctx("read cache directory", &self.dir)?.path();
-            let name = sub.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.len() != 2 || !sub.is_dir() {
+            let sub = sub.ctx("read cache directory", &self.dir)?;
+            // Entry folders only: real directories, never a link (followed, it would make
+            // pruning or `verify --fix` reach files outside the cache).
+            if !is_entry_dir_name(&sub.file_name().to_string_lossy()) || !real_dir(&sub) {
                 continue;
             }
+            let sub = sub.path();
             for f in fs::read_dir(&sub).ctx("read cache directory", &sub)? {
                 let p = f.ctx("read cache directory", &sub)?.path();
                 // In-flight temporaries (`.tmp-…-<key>.meta`) are not entries.
@@ -131,9 +157,9 @@ impl DiskCache {
             Err(why) => return Err(Verify::Corrupt(why)),
         };
         let mut text = Vec::new();
-        // A .meta is a few hundred bytes: anything huge is not ours.
+        // A .meta is the key text and the generated source: anything huge is not ours.
         (&mut f)
-            .take(1 << 20)
+            .take(MAX_META_BYTES)
             .read_to_end(&mut text)
             .map_err(|e| Verify::Corrupt(format!("cannot read {}: {e}", meta.display())))?;
         serde_json::from_slice(&text)
@@ -145,36 +171,31 @@ impl DiskCache {
     /// checksum and exports the entry point. `kernel`: the kernel name the caller asked for, if
     /// known.
     pub fn verify(paths: &EntryPaths, kernel: Option<&str>) -> std::result::Result<Meta, Verify> {
+        Self::verify_bytes(paths, kernel).map(|(meta, _)| meta)
+    }
+
+    /// [`DiskCache::verify`], returning the library's bytes as they were checked: the `.so` is
+    /// read once (never memory-mapped: a file rewritten in place cannot fault the reader) and
+    /// those bytes are hashed, checked and returned, so a caller can load exactly them.
+    pub(crate) fn verify_bytes(
+        paths: &EntryPaths,
+        kernel: Option<&str>,
+    ) -> std::result::Result<(Meta, Vec<u8>), Verify> {
         let meta = Self::read_meta(&paths.meta)?;
-        let want = key_of(&paths.meta);
-        if want.as_deref() != Some(meta.key.as_str()) {
-            return Err(Verify::Corrupt(format!(
-                "{} records key {} but sits at the place of key {} (another entry's files copied over it?)",
-                paths.meta.display(),
-                meta.key,
-                want.unwrap_or_else(|| "?".into())
-            )));
-        }
-        if meta.format != crate::cache::key::FORMAT_VERSION {
-            return Err(Verify::Corrupt(format!(
-                "{} has entry format {}, this op2 writes format {}",
-                paths.meta.display(),
-                meta.format,
-                crate::cache::key::FORMAT_VERSION
-            )));
-        }
+        let want = key_of(&paths.meta).unwrap_or_else(|| "?".into());
+        check_meta(&meta, &want, &paths.meta).map_err(Verify::Corrupt)?;
         if let Some(k) = kernel {
             if meta.kernel != k {
                 return Err(Verify::Corrupt(format!(
                     "{} is for kernel `{}`, not `{k}`",
                     paths.meta.display(),
-                    meta.kernel
+                    meta.kernel.escape_debug()
                 )));
             }
         }
-        check_file(&paths.so, meta.size, meta.checksum).map_err(Verify::Corrupt)?;
-        crate::jit::compile::check_exports(&paths.so).map_err(Verify::Corrupt)?; // usable, too
-        Ok(meta)
+        let bytes = read_entry_file(&paths.so, meta.size).map_err(Verify::Corrupt)?;
+        check_library(&meta, &bytes, &paths.so).map_err(Verify::Corrupt)?;
+        Ok((meta, bytes))
     }
 
     /// Leftover temporaries (`.tmp-*` in the entry folders), with their age in seconds.
@@ -184,6 +205,9 @@ impl DiskCache {
             return out;
         };
         for sub in rd.flatten() {
+            if !real_dir(&sub) {
+                continue;
+            }
             let Ok(files) = fs::read_dir(sub.path()) else {
                 continue;
             };
@@ -208,9 +232,10 @@ impl DiskCache {
     pub fn quarantine(&self, paths: &EntryPaths) -> Result<()> {
         let dir = self.dir.join("corrupt");
         fsutil::create_private_dir(&dir)?;
+        trust::check_dir(&dir)?; // a real directory: never rename entries through a link
         let stamp = format!("{}-{}", now_secs(), std::process::id());
         for p in [&paths.so, &paths.meta] {
-            if p.exists() {
+            if p.symlink_metadata().is_ok() {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
                 let parent = p
                     .parent()
@@ -225,12 +250,12 @@ impl DiskCache {
     }
 }
 
-/// The key (32 hex digits) an entry's path encodes: `<k0k1>/<k2..k31>.meta`.
+/// The key (32 lower-case hex digits) an entry's path encodes: `<k0k1>/<k2..k31>.meta`.
 pub(crate) fn key_of(meta: &Path) -> Option<String> {
     let stem = meta.file_stem()?.to_str()?;
     let sub = meta.parent()?.file_name()?.to_str()?;
     let key = format!("{sub}{stem}");
-    (key.len() == 32 && key.chars().all(|c| c.is_ascii_hexdigit())).then_some(key)
+    is_key(&key).then_some(key)
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -240,35 +265,90 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Check size and xxh3-64 of a file through a memory map.
-pub(crate) fn check_file(path: &Path, size: u64, checksum: u64) -> std::result::Result<(), String> {
-    let f = trust::open_entry(path)?.ok_or_else(|| format!("{} is missing", path.display()))?;
-    let len = f
-        .metadata()
-        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
-        .len();
-    if len != size {
+/// What the runtime requires of an entry's metadata before it looks at the library (at load,
+/// in `op2 cache verify`, and for every entry of a pack at `unpack`): the recorded key is
+/// `key` (32 lower-case hex digits, the place the entry sits at), the format is this op2's,
+/// the kernel name is a C identifier. `shown` names the metadata in messages.
+pub(crate) fn check_meta(meta: &Meta, key: &str, shown: &Path) -> std::result::Result<(), String> {
+    if meta.key != key || !is_key(key) {
         return Err(format!(
-            "{} is {len} bytes, expected {size} (truncated or replaced)",
-            path.display()
+            "{} records key {} but sits at the place of key {} (another entry's files copied over it?)",
+            shown.display(),
+            meta.key.escape_debug(),
+            key.escape_debug()
         ));
     }
-    if len == 0 {
-        return Err(format!("{} is empty", path.display()));
-    }
-    // SAFETY: cache files are write-once (written to a temporary and renamed into place, never
-    // modified in place; pruning unlinks, which keeps our mapping valid), and we checked the
-    // length above, so the mapping covers valid bytes that nobody mutates while we hash them.
-    let map = unsafe { memmap2::Mmap::map(&f) }
-        .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
-    let sum = xxhash_rust::xxh3::xxh3_64(&map);
-    if sum != checksum {
+    if meta.format != crate::cache::key::FORMAT_VERSION {
         return Err(format!(
-            "{} checksum {sum:016x} does not match the recorded {checksum:016x}",
-            path.display()
+            "{} has entry format {}, this op2 writes format {}",
+            shown.display(),
+            meta.format,
+            crate::cache::key::FORMAT_VERSION
+        ));
+    }
+    if !is_identifier(&meta.kernel) {
+        return Err(format!(
+            "{} names kernel {:?}, which is not a C identifier",
+            shown.display(),
+            meta.kernel
         ));
     }
     Ok(())
+}
+
+/// What the runtime requires of an entry's library bytes: the recorded size (not empty), the
+/// recorded xxh3-64, an ELF shared object exporting the generated entry point.
+pub(crate) fn check_library(
+    meta: &Meta,
+    bytes: &[u8],
+    shown: &Path,
+) -> std::result::Result<(), String> {
+    let len = bytes.len() as u64;
+    if len != meta.size {
+        return Err(format!(
+            "{} is {len} bytes, expected {} (truncated or replaced)",
+            shown.display(),
+            meta.size
+        ));
+    }
+    if len == 0 {
+        return Err(format!("{} is empty", shown.display()));
+    }
+    let sum = xxhash_rust::xxh3::xxh3_64(bytes);
+    if sum != meta.checksum {
+        return Err(format!(
+            "{} checksum {sum:016x} does not match the recorded {:016x}",
+            shown.display(),
+            meta.checksum
+        ));
+    }
+    crate::jit::compile::check_exports_bytes(bytes, shown) // usable, too
+}
+
+/// 32 lower-case hex digits: a key as the runtime writes it (`{:032x}`), hence as its path.
+pub(crate) fn is_key(k: &str) -> bool {
+    k.len() == 32 && k.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A C identifier (what `Kernel::new` accepts as a name).
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next()
+        .is_some_and(|c| c == b'_' || c.is_ascii_alphabetic())
+        && b.all(|c| c == b'_' || c.is_ascii_alphanumeric())
+}
+
+/// Read an entry file once through [`trust::open_entry`] (no link, a regular file, a trusted
+/// owner), at most `size + 1` bytes: a longer file is reported by the size check without
+/// reading it all.
+pub(crate) fn read_entry_file(path: &Path, size: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = trust::open_entry(path)?.ok_or_else(|| format!("{} is missing", path.display()))?;
+    let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);
+    f.take(size.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(bytes)
 }
 
 /// One entry as found on disk.
@@ -295,8 +375,9 @@ impl EntryInfo {
     }
 }
 
+/// Last modification time of `p` itself (a link is not followed), seconds since the epoch.
 pub(crate) fn mtime(p: &Path) -> u64 {
-    fs::metadata(p)
+    fs::symlink_metadata(p)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -304,8 +385,21 @@ pub(crate) fn mtime(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Size of `p` itself (a link is not followed).
 pub(crate) fn size(p: &Path) -> u64 {
-    fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    fs::symlink_metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// True for the name of an entry folder: two lower-case hex digits (the runtime writes keys
+/// with `{:032x}`).
+pub(crate) fn is_entry_dir_name(name: &str) -> bool {
+    name.len() == 2 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// True if the directory entry is a real directory: `DirEntry::file_type` does not follow a
+/// symbolic link, so a link to a directory is not one.
+pub(crate) fn real_dir(e: &fs::DirEntry) -> bool {
+    e.file_type().is_ok_and(|t| t.is_dir())
 }
 
 /// Every entry of the cache, oldest use first.
@@ -326,4 +420,56 @@ pub fn list(cache: &DiskCache) -> Result<Vec<EntryInfo>> {
         .collect();
     out.sort_by_key(|e| (e.last_used, e.meta_path.clone()));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_kernel_names_are_checked_as_the_runtime_writes_them() {
+        assert!(is_key("0123456789abcdef0123456789abcdef"));
+        assert!(!is_key("0123456789ABCDEF0123456789abcdef"));
+        assert!(!is_key("0123456789abcdef0123456789abcde"));
+        assert!(is_identifier("_k1") && is_identifier("airfoil_res"));
+        for bad in ["", "1k", "k-1", "k\u{1b}[2J", "k\nBAD", "é"] {
+            assert!(!is_identifier(bad), "{bad:?}");
+        }
+        let key = "0123456789abcdef0123456789abcdef";
+        let mut m = Meta {
+            format: crate::cache::key::FORMAT_VERSION,
+            checksum: 0,
+            size: 0,
+            kernel: "k".into(),
+            created: 0,
+            host: String::new(),
+            compile_seconds: 0.0,
+            key: key.into(),
+            key_text: String::new(),
+            build: None,
+        };
+        let here = Path::new("x.meta");
+        check_meta(&m, key, here).unwrap();
+        assert!(check_meta(&m, &key.to_uppercase(), here).is_err());
+        m.format += 1;
+        assert!(check_meta(&m, key, here)
+            .unwrap_err()
+            .contains("entry format"));
+        m.format -= 1;
+        m.kernel = "k\u{1b}[2J".into();
+        let e = check_meta(&m, key, here).unwrap_err();
+        assert!(
+            e.contains("not a C identifier") && !e.contains('\u{1b}'),
+            "{e}"
+        );
+        // An empty library, and bytes that are no ELF file, are refused.
+        m.kernel = "k".into();
+        assert!(check_library(&m, b"", here).unwrap_err().contains("empty"));
+        let junk = b"#!/bin/sh\n";
+        m.size = junk.len() as u64;
+        m.checksum = xxhash_rust::xxh3::xxh3_64(junk);
+        assert!(check_library(&m, junk, here)
+            .unwrap_err()
+            .contains("not a usable shared object"));
+    }
 }

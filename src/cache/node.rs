@@ -207,6 +207,7 @@ fn probe(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(u64, u64)> {
             rand::random::<u64>()
         );
         let made = fsutil::create_private_dir(dir)
+            .and_then(|()| crate::cache::trust::check_root(dir))
             .and_then(|()| fs::write(dir.join(&name), name.as_bytes()).ctx("write", dir))
             .and_then(|()| {
                 fsutil::lock_exclusive(&dir.join(format!("{name}.lock")), Duration::from_secs(5))
@@ -256,22 +257,34 @@ struct Header {
     meta: Option<Meta>,
 }
 
+/// The entry rank 0 handed out: its path, checksum and size (from the broadcast outcome), and on
+/// rank 0 the library bytes it verified.
+pub(crate) struct Checked<'a> {
+    pub so: &'a Path,
+    pub checksum: u64,
+    pub size: u64,
+    pub bytes: Option<&'a [u8]>,
+}
+
 /// Collective, after rank 0 broadcast `Ready { so, checksum, size }`: move the library to every
-/// rank and load it. The outer error is a failure every rank agreed on (a node directory that
+/// rank and load it (rank 0 loads and sends the bytes it verified, never a second read). The outer error is a failure every rank agreed on (a node directory that
 /// cannot take the entry); the inner result is this rank's load, for the caller's "loaded ok"
 /// agreement (a corrupt transfer or an unloadable library triggers its rebuild).
 pub(crate) fn distribute(
     comm: Comm,
     config: &Config,
     plan: &Plan,
-    so: &Path,
-    checksum: u64,
-    size: u64,
+    entry: &Checked,
     kernel: &str,
 ) -> Result<Result<LoadedKernel>> {
+    let (so, checksum, size) = (entry.so, entry.checksum, entry.size);
     if comm.size() == 1 {
         record_used(so);
-        let bytes = read_verified(so, checksum, size).map_err(|detail| Error::CorruptEntry {
+        let bytes = match entry.bytes {
+            Some(b) => Ok(b.to_vec()),
+            None => read_verified(so, checksum, size),
+        };
+        let bytes = bytes.map_err(|detail| Error::CorruptEntry {
             path: so.to_path_buf(),
             detail,
         });
@@ -279,7 +292,7 @@ pub(crate) fn distribute(
     }
     let frame = if comm.is_root() {
         record_used(so);
-        root_frame(plan, so, checksum, size)
+        root_frame(plan, entry)
     } else {
         Vec::new()
     };
@@ -381,13 +394,18 @@ fn record_used(so: &Path) {
     }
 }
 
-/// Rank 0: `[u64 header length][header JSON][library bytes]`, read back once from the entry
-/// it verified (or wrote) and checked again (so what travels is what was verified).
-fn root_frame(plan: &Plan, so: &Path, checksum: u64, size: u64) -> Vec<u8> {
+/// Rank 0: `[u64 header length][header JSON][library bytes]`: the bytes it verified (or, when
+/// it has none, read back once from the entry and checked again), so what travels is what was
+/// verified.
+fn root_frame(plan: &Plan, entry: &Checked) -> Vec<u8> {
+    let (so, checksum, size) = (entry.so, entry.checksum, entry.size);
     let read = (|| -> std::result::Result<(String, Option<Meta>, Vec<u8>), String> {
         let key =
             key_of(so).ok_or_else(|| format!("{} is not a cache entry path", so.display()))?;
-        let bytes = read_verified(so, checksum, size)?;
+        let bytes = match entry.bytes {
+            Some(b) => b.to_vec(),
+            None => read_verified(so, checksum, size)?,
+        };
         let meta = if plan.mode == Resolved::Node && plan.layout.nodes > 1 {
             Some(
                 DiskCache::read_meta(&so.with_extension("meta")).map_err(|v| match v {
@@ -503,7 +521,7 @@ pub fn publish(
     fsutil::create_private_dir(cache.dir())?;
     fsutil::create_private_dir(sub)?;
     // A node's directory is as untrusted as rank 0's: refuse one others could write.
-    crate::cache::trust::check_dir(cache.dir())?;
+    crate::cache::trust::check_root(cache.dir())?;
     crate::cache::trust::check_dir(sub)?;
     {
         let _look = fsutil::lock_shared(&paths.lock, timeout)?;

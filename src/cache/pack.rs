@@ -10,11 +10,24 @@
 //! n bytes per entry   the libraries, in header order
 //! u64                 xxh3-64 of everything before it
 //! ```
-//! Unpacking checks, before writing anything: magic, version, the trailing checksum (so a
-//! truncated or altered pack is refused as a whole), the header, and for every entry its key
-//! (32 hex digits), its length and its recorded xxh3-64. Entries are then published with the
-//! disk cache's own protocol (`node::publish`: locked, verified, atomic), so a pack can be
-//! unpacked into a cache that running jobs are using.
+//! Unpacking checks, before writing anything: the pack file itself (a regular file that only
+//! you, root or your trusted group could have written: `trust::open_pack`; read no further than
+//! its size), magic, version, the trailing checksum (so a truncated or damaged pack is refused
+//! as a whole), the header (at most [`layout::MAX_ENTRIES`] entries), and for every entry
+//! exactly what the runtime checks before it loads one (`layout::check_meta`,
+//! `layout::check_library`: a lower-case key, this op2's format, a C identifier as kernel name,
+//! the recorded size and xxh3-64, an ELF library exporting the entry point), so nothing is
+//! written that a job would then refuse. Entries are then published with the disk cache's own
+//! protocol (`node::publish`: locked, verified, atomic), so a pack can be unpacked into a cache
+//! that running jobs are using.
+//!
+//! # Trust
+//! A pack is code from its author: checksums prove it is intact, not who made it or what the
+//! libraries do (anyone can forge a pack whose checksums match). `unpack --rebuild`
+//! ([`unpack_rebuilt`]) narrows that to the source: every entry carries the generated C source
+//! and how it was built (`layout::Build`), builds are reproducible (`jit::compile`), and each
+//! entry is compiled again here and refused unless the result is byte-for-byte the packed
+//! library; the source itself is still its author's.
 
 use std::fs;
 use std::path::Path;
@@ -22,7 +35,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::layout::{self, DiskCache, Meta};
+use crate::cache::layout::{self, Build, DiskCache, Meta};
 use crate::cache::node::{self, Published};
 use crate::error::{Error, IoContext, Result};
 
@@ -82,8 +95,8 @@ pub fn pack(cache: &DiskCache, out: &Path, only: Option<&[String]>) -> Result<us
             lock: m.with_extension("lock"),
             meta: m.clone(),
         };
-        let meta = match DiskCache::verify(&paths, None) {
-            Ok(meta) => meta,
+        let (meta, bytes) = match DiskCache::verify_bytes(&paths, None) {
+            Ok(checked) => checked,
             Err(why) => {
                 let why = match why {
                     layout::Verify::Missing => "missing".to_string(),
@@ -99,14 +112,6 @@ pub fn pack(cache: &DiskCache, out: &Path, only: Option<&[String]>) -> Result<us
                 continue;
             }
         };
-        let bytes = fs::read(&paths.so).ctx("read", &paths.so)?;
-        // Verified above through a map; check what we read is that same content.
-        if xxhash_rust::xxh3::xxh3_64(&bytes) != meta.checksum {
-            return Err(Error::CorruptEntry {
-                path: paths.so.clone(),
-                detail: "changed while being packed".into(),
-            });
-        }
         entries.push(PackEntry {
             meta,
             len: bytes.len() as u64,
@@ -129,7 +134,7 @@ pub fn pack(cache: &DiskCache, out: &Path, only: Option<&[String]>) -> Result<us
 }
 
 fn parse_key(k: &str) -> Option<u128> {
-    (k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+    layout::is_key(k)
         .then(|| u128::from_str_radix(k, 16).ok())
         .flatten()
 }
@@ -145,7 +150,69 @@ pub struct Unpacked {
 
 /// Verify the pack at `file` entirely, then publish its entries into `cache`.
 pub fn unpack(file: &Path, cache: &DiskCache, lock_timeout: Duration) -> Result<Unpacked> {
-    let buf = fs::read(file).ctx("read cache pack", file)?;
+    unpack_checked(file, cache, lock_timeout, None)
+}
+
+/// How [`unpack_rebuilt`] compiles: your compiler command and flags (`OP2_CC`, `OP2_CFLAGS`),
+/// never ones a pack names (a pack must not choose a program to run), and a time limit per
+/// compile (zero: none).
+#[derive(Debug, Clone)]
+pub struct Rebuild {
+    pub cc: String,
+    pub cflags: String,
+    pub timeout: Duration,
+}
+
+/// [`unpack`], and before publishing anything compile every entry again from the source it
+/// carries, with your compiler, which must be the one it records (same command, flags and
+/// identity), and refuse the pack unless each result is byte-for-byte the packed library.
+pub fn unpack_rebuilt(
+    file: &Path,
+    cache: &DiskCache,
+    lock_timeout: Duration,
+    rebuild: &Rebuild,
+) -> Result<Unpacked> {
+    unpack_checked(file, cache, lock_timeout, Some(rebuild))
+}
+
+fn unpack_checked(
+    file: &Path,
+    cache: &DiskCache,
+    lock_timeout: Duration,
+    rebuild: Option<&Rebuild>,
+) -> Result<Unpacked> {
+    let buf = read_pack(file)?;
+    let plan = check_pack(file, &buf)?;
+    if let Some(how) = rebuild {
+        for (_, meta, bytes) in &plan {
+            rebuilds_to(meta, bytes, how).map_err(|why| {
+                refuse(file, format!("entry {} ({}): {why}", meta.key, meta.kernel))
+            })?;
+        }
+    }
+    let mut out = Unpacked::default();
+    for (key, meta, bytes) in plan {
+        match node::publish(cache, key, &meta, bytes, lock_timeout)? {
+            Published::Present => out.present += 1,
+            Published::Written | Published::Repaired => out.written += 1,
+        }
+    }
+    Ok(out)
+}
+
+/// The pack's bytes: a trusted regular file (`trust::open_pack`), read up to its size.
+fn read_pack(file: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let (f, len) = crate::cache::trust::open_pack(file)?;
+    let mut buf = Vec::with_capacity(len.min(1 << 30) as usize);
+    f.take(len)
+        .read_to_end(&mut buf)
+        .ctx("read cache pack", file)?;
+    Ok(buf)
+}
+
+/// Check the whole pack; its entries as (key, metadata, library bytes).
+fn check_pack<'a>(file: &Path, buf: &'a [u8]) -> Result<Vec<(u128, Meta, &'a [u8])>> {
     if buf.len() < 8 || &buf[..8] != MAGIC {
         return Err(refuse(file, "bad magic (not an op2 cache pack)"));
     }
@@ -167,34 +234,51 @@ pub fn unpack(file: &Path, cache: &DiskCache, lock_timeout: Duration) -> Result<
             "checksum mismatch (truncated, damaged or altered)",
         ));
     }
-    let hlen = u64::from_le_bytes(body[12..20].try_into().expect("8 bytes")) as usize;
-    let hend = 20usize
-        .checked_add(hlen)
+    let hlen = u64::from_le_bytes(body[12..20].try_into().expect("8 bytes"));
+    let hend = usize::try_from(hlen)
+        .ok()
+        .and_then(|h| h.checked_add(20))
         .filter(|&e| e <= body.len())
         .ok_or_else(|| refuse(file, "header length past the end"))?;
     let header: Header = serde_json::from_slice(&body[20..hend])
         .map_err(|e| refuse(file, format!("unreadable header: {e}")))?;
-    // Check every entry before publishing any.
+    if header.entries.len() > layout::MAX_ENTRIES {
+        return Err(refuse(
+            file,
+            format!(
+                "{} entries (at most {} are accepted)",
+                header.entries.len(),
+                layout::MAX_ENTRIES
+            ),
+        ));
+    }
     let mut at = hend;
-    let mut plan = Vec::new();
-    for e in &header.entries {
-        let key = parse_key(&e.meta.key)
-            .ok_or_else(|| refuse(file, format!("bad entry key {:?}", e.meta.key)))?;
-        let end = at
-            .checked_add(e.len as usize)
+    let mut plan = Vec::with_capacity(header.entries.len());
+    for e in header.entries {
+        let m = &e.meta;
+        let name = format!("{} ({})", m.key.escape_debug(), m.kernel.escape_debug());
+        let shown = std::path::PathBuf::from(format!("{}: entry {name}", file.display()));
+        let key = parse_key(&m.key).ok_or_else(|| {
+            refuse(
+                file,
+                format!("bad entry key {:?} (32 lower-case hex digits)", m.key),
+            )
+        })?;
+        layout::check_meta(m, &m.key, &shown).map_err(|why| refuse(file, why))?;
+        let end = usize::try_from(e.len)
+            .ok()
+            .and_then(|n| at.checked_add(n))
             .filter(|&x| x <= body.len())
-            .ok_or_else(|| refuse(file, format!("entry {} runs past the end", e.meta.key)))?;
+            .ok_or_else(|| refuse(file, format!("entry {name} runs past the end")))?;
         let bytes = &body[at..end];
-        if e.len != e.meta.size || xxhash_rust::xxh3::xxh3_64(bytes) != e.meta.checksum {
+        if e.len != m.size || xxhash_rust::xxh3::xxh3_64(bytes) != m.checksum {
             return Err(refuse(
                 file,
-                format!(
-                    "entry {} ({}) does not match its recorded size/checksum",
-                    e.meta.key, e.meta.kernel
-                ),
+                format!("entry {name} does not match its recorded size/checksum"),
             ));
         }
-        plan.push((key, &e.meta, bytes));
+        layout::check_library(m, bytes, &shown).map_err(|why| refuse(file, why))?;
+        plan.push((key, e.meta, bytes));
         at = end;
     }
     if at != body.len() {
@@ -203,12 +287,114 @@ pub fn unpack(file: &Path, cache: &DiskCache, lock_timeout: Duration) -> Result<
             format!("{} unexpected bytes after the entries", body.len() - at),
         ));
     }
-    let mut out = Unpacked::default();
-    for (key, meta, bytes) in plan {
-        match node::publish(cache, key, meta, bytes, lock_timeout)? {
-            Published::Present => out.present += 1,
-            Published::Written | Published::Repaired => out.written += 1,
+    Ok(plan)
+}
+
+/// A kernel flag from a pack that `--rebuild` may give the compiler: it changes the code, never
+/// which programs or plugins run (`-fplugin`, `-B`, `-wrapper`, `-specs`, `-Wl,`/`-Wa,`/`-Wp,`,
+/// `-Xlinker`, `-fuse-ld`, `@file` are refused).
+fn safe_kernel_flag(f: &str) -> bool {
+    let refused = [
+        "-fplugin", "-fuse-ld", "-Wl,", "-Wa,", "-Wp,", "-B", "-wrapper", "-specs", "-X", "@",
+    ];
+    let allowed = ["-D", "-U", "-I", "-O", "-std=", "-g", "-m", "-f", "-W"];
+    !refused.iter().any(|p| f.starts_with(p)) && allowed.iter().any(|p| f.starts_with(p))
+}
+
+/// Compile `meta`'s recorded source again with your compiler (which must be the recorded
+/// one), in a private scratch folder, and compare the result with `bytes`.
+fn rebuilds_to(meta: &Meta, bytes: &[u8], how: &Rebuild) -> std::result::Result<(), String> {
+    use crate::jit::compile;
+    let b: &Build = meta.build.as_ref().ok_or(
+        "it carries no source (packed by an op2 without reproducible builds): cannot rebuild it",
+    )?;
+    if (b.cc.as_str(), b.cflags.as_str()) != (how.cc.as_str(), how.cflags.as_str()) {
+        return Err(format!(
+            "it was built with OP2_CC={:?} OP2_CFLAGS={:?}; set the same to rebuild it (here: {:?} {:?})",
+            b.cc, b.cflags, how.cc, how.cflags
+        ));
+    }
+    if let Some(f) = b.kernel_flags.iter().find(|f| !safe_kernel_flag(f)) {
+        return Err(format!(
+            "its kernel flag {f:?} is not passed to a compiler by --rebuild (only -D, -U, -I, -O, -std=, -g, -m, -f and -W options that run no other program)"
+        ));
+    }
+    let here = compile::compiler_id(&how.cc, &how.cflags).map_err(|e| e.to_string())?;
+    if here != b.compiler_id {
+        return Err(format!(
+            "it was built by `{}`; here the compiler is `{here}`: the same compiler is needed to rebuild it",
+            b.compiler_id.escape_debug()
+        ));
+    }
+    let timeout = how.timeout;
+    let scratch = std::env::temp_dir().join(format!(
+        "op2-rebuild-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let made = {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new().mode(0o700).create(&scratch)
+    };
+    made.map_err(|e| format!("cannot make {}: {e}", scratch.display()))?;
+    let result = (|| {
+        let src = crate::cache::disk::source_temp(&scratch, &meta.key);
+        crate::cache::disk::write_source(&src, &b.source)
+            .map_err(|e| format!("cannot write {}: {e}", src.display()))?;
+        let out = scratch.join("rebuilt.so");
+        compile::compile(&how.cc, &how.cflags, &b.kernel_flags, &src, &out, timeout).map_err(
+            |f| {
+                format!(
+                    "its source does not compile here: {}\n{}",
+                    f.command, f.stderr
+                )
+            },
+        )?;
+        let rebuilt = fs::read(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+        if rebuilt != bytes {
+            return Err(format!(
+                "the packed library ({} bytes, xxh3 {:016x}) is not what its source compiles to ({} bytes, xxh3 {:016x}): refused",
+                bytes.len(),
+                xxhash_rust::xxh3::xxh3_64(bytes),
+                rebuilt.len(),
+                xxhash_rust::xxh3::xxh3_64(&rebuilt)
+            ));
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebuild_passes_no_kernel_flag_that_runs_a_program() {
+        for ok in [
+            "-DN=3",
+            "-I/opt/inc",
+            "-O3",
+            "-std=c99",
+            "-g",
+            "-mavx2",
+            "-ffast-math",
+        ] {
+            assert!(safe_kernel_flag(ok), "{ok}");
+        }
+        for bad in [
+            "-fplugin=/tmp/p.so",
+            "-Wl,-plugin=/tmp/p.so",
+            "-B/tmp/evil",
+            "-wrapper",
+            "-specs=/tmp/s",
+            "-Xlinker",
+            "@/tmp/args",
+            "-fuse-ld=/tmp/ld",
+            "/tmp/x.o",
+        ] {
+            assert!(!safe_kernel_flag(bad), "{bad}");
         }
     }
-    Ok(out)
 }

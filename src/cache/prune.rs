@@ -14,8 +14,8 @@ use std::fs;
 
 use serde::Serialize;
 
-use crate::cache::fsutil;
 use crate::cache::layout::{list, DiskCache};
+use crate::cache::{fsutil, trust};
 use crate::error::Result;
 
 /// What a prune did.
@@ -43,6 +43,8 @@ pub struct PruneReport {
 /// ```
 pub fn prune_to(cache: &DiskCache, target: u64) -> Result<PruneReport> {
     fsutil::create_private_dir(cache.dir())?;
+    // Never delete through a directory someone untrusted could redirect or fill with links.
+    trust::check_root(cache.dir())?;
     let Some(_guard) = fsutil::try_lock_exclusive(&cache.dir().join("prune.lock"))? else {
         return Ok(PruneReport {
             skipped_concurrent: true,

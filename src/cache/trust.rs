@@ -6,7 +6,11 @@
 //! module checks who could have written it:
 //!
 //! * a **directory** (the cache root, an entry's `<k0k1>/` folder) must be a directory owned by
-//!   the effective uid (or root) and not writable by group or others;
+//!   the effective uid (or root) and not writable by group or others; it is opened with
+//!   `O_DIRECTORY | O_NOFOLLOW` and checked through `fstat`;
+//! * **symbolic links**: a link on the cache root's path (the root itself, `OP2_CACHE_DIR`, the
+//!   `/tmp/op2-cache-$USER` fallback, or any folder above) is followed only if it is owned by
+//!   you or root (its owner decides where it points); a folder inside a cache is never a link;
 //! * an **entry file** (`.so`, `.meta`) is opened with `O_NOFOLLOW | O_NONBLOCK` (a symlink is
 //!   refused, a FIFO cannot block the open) and checked through `fstat` on the opened
 //!   descriptor (no check-then-open race): it must be a regular file with the same owner and
@@ -88,22 +92,139 @@ fn how_to_fix(path: &Path, dir: bool) -> String {
     )
 }
 
-/// Refuse a cache directory that is not a directory or that someone untrusted could write.
+/// Refuse a folder inside a cache (an entry's `<k0k1>/`, `failed/`, `corrupt/`) that is a
+/// symbolic link, not a directory, or writable by someone untrusted. Opened with
+/// `O_DIRECTORY | O_NOFOLLOW` and checked through `fstat` on the descriptor: op2 never follows
+/// a link inside a cache.
 pub(crate) fn check_dir(path: &Path) -> Result<()> {
-    let m = std::fs::metadata(path).map_err(|e| Error::io("stat cache directory", path, e))?;
-    if !m.is_dir() {
-        return Err(Error::Untrusted {
-            path: path.to_path_buf(),
-            detail: "it is not a directory (set OP2_CACHE_DIR to a directory)".into(),
-        });
-    }
+    check_opened_dir(path, path)
+}
+
+/// Refuse a cache root someone untrusted could redirect or write: every symbolic link on its
+/// path must be owned by you or root ([`resolve_links`]), and the directory it resolves to is
+/// opened with `O_DIRECTORY | O_NOFOLLOW` and checked through `fstat` (owner, mode).
+pub(crate) fn check_root(path: &Path) -> Result<()> {
+    let real = resolve_links(path)?;
+    check_opened_dir(&real, path)
+}
+
+fn check_opened_dir(real: &Path, shown: &Path) -> Result<()> {
+    let untrusted = |detail: String| Error::Untrusted {
+        path: shown.to_path_buf(),
+        detail,
+    };
+    let f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(real)
+    {
+        Ok(f) => f,
+        // With O_DIRECTORY, Linux reports a final symbolic link as ENOTDIR, not ELOOP.
+        Err(e)
+            if e.raw_os_error() == Some(libc::ELOOP)
+                || std::fs::symlink_metadata(real).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            return Err(untrusted(format!(
+                "{} is a symbolic link (op2 never follows a link inside a cache or one it did not resolve itself)",
+                real.display()
+            )))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return Err(untrusted(
+                "it is not a directory (set OP2_CACHE_DIR to a directory)".into(),
+            ))
+        }
+        Err(e) => return Err(Error::io("open cache directory", shown, e)),
+    };
+    let m = f
+        .metadata()
+        .map_err(|e| Error::io("stat cache directory", shown, e))?;
     match untrusted_reason(&m, trusted_gid()) {
         None => Ok(()),
-        Some(why) => Err(Error::Untrusted {
-            path: path.to_path_buf(),
-            detail: format!("{why}; {}", how_to_fix(path, true)),
-        }),
+        Some(why) => Err(untrusted(format!("{why}; {}", how_to_fix(shown, true)))),
     }
+}
+
+/// Resolve the symbolic links on `path` one component at a time (as the kernel would),
+/// refusing any link owned by someone other than you or root: whoever owns a link decides where
+/// it points, so a link another user placed at (or above) the cache path would let them choose
+/// where your cache lives and what `op2 cache clear` deletes. Returns the resolved path (the
+/// part from the first missing component on is appended as it is: `mkdir` makes no links).
+pub(crate) fn resolve_links(path: &Path) -> Result<std::path::PathBuf> {
+    use std::path::{Component, PathBuf};
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::io("find the current directory for", path, e))?
+            .join(path)
+    };
+    // Components still to resolve, last first; `None` stands for `..`.
+    let push = |todo: &mut Vec<Option<std::ffi::OsString>>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => todo.push(Some(n.to_os_string())),
+                Component::ParentDir => todo.push(None),
+                _ => {}
+            }
+        }
+    };
+    let mut todo = Vec::new();
+    push(&mut todo, &abs);
+    let mut cur = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        let Some(name) = c else {
+            cur.pop();
+            continue;
+        };
+        let next = cur.join(&name);
+        let m = match std::fs::symlink_metadata(&next) {
+            Ok(m) if m.file_type().is_symlink() => m,
+            Ok(_) => {
+                cur = next;
+                continue;
+            }
+            Err(_) => {
+                // Missing (to be created) or unreadable (the open that follows says so).
+                cur = next;
+                while let Some(c) = todo.pop() {
+                    match c {
+                        Some(n) => cur.push(n),
+                        None => {
+                            cur.pop();
+                        }
+                    }
+                }
+                break;
+            }
+        };
+        let me = euid();
+        if m.uid() != me && m.uid() != 0 {
+            return Err(Error::Untrusted {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "{} is a symbolic link owned by uid {}, not by you (uid {me}) or root: its owner decides where your cache lives (and what `op2 cache clear` deletes). Fix: remove the link, or set OP2_CACHE_DIR to a path without it",
+                    next.display(),
+                    m.uid()
+                ),
+            });
+        }
+        hops += 1;
+        if hops > 40 {
+            return Err(Error::io(
+                "resolve the cache path",
+                path,
+                std::io::Error::from_raw_os_error(libc::ELOOP),
+            ));
+        }
+        let target = std::fs::read_link(&next).map_err(|e| Error::io("read link", &next, e))?;
+        if target.is_absolute() {
+            cur = PathBuf::from("/");
+        }
+        push(&mut todo, &target);
+    }
+    Ok(cur)
 }
 
 /// Open an entry file for reading, refusing symlinks, FIFOs, directories and anything that
@@ -144,6 +265,37 @@ pub(crate) fn open_entry(path: &Path) -> std::result::Result<Option<File>, Strin
     Ok(Some(f))
 }
 
+/// Open a cache pack for reading: a pack carries code, so it is held to the entry files' rule
+/// (a regular file owned by you or root, not writable by group or others unless its group is
+/// the trusted group). Never blocks (a FIFO is refused, not read); returns the file and its
+/// size, which bounds what is read (a device such as `/dev/zero` is refused, not read forever).
+pub(crate) fn open_pack(path: &Path) -> Result<(File, u64)> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::io("open cache pack", path, e))?;
+    let m = f
+        .metadata()
+        .map_err(|e| Error::io("stat cache pack", path, e))?;
+    let refused = |detail: String| Error::Untrusted {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if !m.file_type().is_file() {
+        return Err(refused(
+            "it is not a regular file (a FIFO, device or directory): a cache pack is a file".into(),
+        ));
+    }
+    if let Some(why) = untrusted_reason(&m, trusted_gid()) {
+        return Err(refused(format!(
+            "{why}; a pack is code from whoever could write it, and op2 would run it. Fix: check where it came from, then `chmod go-w {p}` and make it yours (`chown $(id -u) {p}`), or, within a group you trust, set OP2_CACHE_TRUSTED_GROUP=<group> and give the file that group",
+            p = path.display()
+        )));
+    }
+    Ok((f, m.len()))
+}
+
 /// True if `e` says the entry was refused for trust reasons (not plain damage).
 pub(crate) fn is_refusal(reason: &str) -> bool {
     reason.contains(" is refused: ")
@@ -168,6 +320,36 @@ mod tests {
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o707)).unwrap();
         let e = check_dir(d.path()).unwrap_err().to_string();
         assert!(e.contains("every user"), "{e}");
+    }
+
+    #[test]
+    fn links_on_the_cache_path_are_followed_only_if_yours_or_roots() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink("real", &link).unwrap();
+        let canon = real.canonicalize().unwrap();
+        assert_eq!(
+            resolve_links(&link.join("cache")).unwrap(),
+            canon.join("cache")
+        );
+        assert_eq!(resolve_links(&link.join("../real")).unwrap(), canon);
+        check_root(&link).unwrap();
+        // Inside a cache, a folder is never a link.
+        let e = check_dir(&link).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        if euid() == 0 {
+            std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+            for p in [link.clone(), link.join("cache")] {
+                let e = check_root(&p).unwrap_err().to_string();
+                assert!(
+                    e.contains("symbolic link owned by uid 65534") && e.contains("refusing"),
+                    "{e}"
+                );
+            }
+        }
     }
 
     #[test]

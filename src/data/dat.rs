@@ -3,7 +3,7 @@
 //! Owns the storage and its halo-validity flag. Storage is 8-byte-aligned words viewed as the
 //! Dat's dtype. Users read and write owned values; halo values are the runtime's business.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::cache::object::next_id;
@@ -20,6 +20,10 @@ pub(crate) struct DatInner {
     pub(crate) data: RwLock<Vec<u64>>,
     /// True when halo copies hold the owners' current values.
     pub(crate) halo_valid: AtomicBool,
+    /// Bumped by every write guard: equal versions mean unchanged values.
+    pub(crate) version: AtomicU64,
+    /// The checked mode's last checksums of the values (owned, halo) and their version.
+    pub(crate) checksums: std::sync::Mutex<Option<(u64, (u64, u64))>>,
 }
 
 /// Values on every element of a set: `dim` values of one dtype per element.
@@ -102,6 +106,8 @@ impl Dat {
             dtype,
             data: RwLock::new(words),
             halo_valid: AtomicBool::new(halo_valid),
+            version: AtomicU64::new(0),
+            checksums: std::sync::Mutex::new(None),
         }))
     }
 
@@ -168,8 +174,33 @@ impl Dat {
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<u64>> {
         self.0.data.read().unwrap_or_else(|e| e.into_inner())
     }
+    /// The values, for writing (every write of a Dat's values goes through here: it bumps the
+    /// version).
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Vec<u64>> {
-        self.0.data.write().unwrap_or_else(|e| e.into_inner())
+        let g = self.0.data.write().unwrap_or_else(|e| e.into_inner());
+        self.0.version.fetch_add(1, Ordering::Relaxed);
+        g
+    }
+    /// Checksums (xxh3) of the owned values and of the halo copies, computed again only when
+    /// the values may have changed since the last call (the checked mode's READ checks).
+    pub(crate) fn checksums(&self) -> (u64, u64) {
+        let words = self.read();
+        let v = self.0.version.load(Ordering::Relaxed);
+        let mut cached = self.0.checksums.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cv, sums)) = *cached {
+            if cv == v {
+                return sums;
+            }
+        }
+        let eb = self.dim() * self.dtype().size();
+        let bytes: &[u8] = bytemuck::cast_slice(&words[..]);
+        let (owned, total) = (self.set().size() * eb, self.set().total_size() * eb);
+        let sums = (
+            xxhash_rust::xxh3::xxh3_64(&bytes[..owned]),
+            xxhash_rust::xxh3::xxh3_64(&bytes[owned..total]),
+        );
+        *cached = Some((v, sums));
+        sums
     }
     pub(crate) fn halo_valid(&self) -> bool {
         self.0.halo_valid.load(Ordering::Relaxed)
@@ -345,6 +376,24 @@ pub enum ReverseMode {
 /// assert_eq!(d.to_vec::<f64>().unwrap(), vec![1.0, 2.0, 3.0]);
 /// ```
 pub fn update_halo(dat: &Dat) -> Result<()> {
+    exchange_halo(dat)?;
+    if crate::config::checking() {
+        let found = halo_differences(&[dat])?;
+        crate::mpi::agree::agree_findings(
+            dat.set().comm(),
+            &format!(
+                "update_halo({}): halo copies differ from their owners' values after the exchange",
+                dat.name()
+            ),
+            found,
+        )?;
+    }
+    Ok(())
+}
+
+/// [`update_halo`] without the checked mode's comparison (par_loop's checked mode compares and
+/// agrees the verdict itself).
+pub(crate) fn exchange_halo(dat: &Dat) -> Result<()> {
     let set = dat.set().clone();
     let Some(halo) = set.halo() else {
         dat.set_halo_valid(true);
@@ -364,6 +413,150 @@ pub fn update_halo(dat: &Dat) -> Result<()> {
         &recvs,
     )?;
     dat.set_halo_valid(true);
+    Ok(())
+}
+
+/// Checked mode (`OP2_CHECK`): compare this rank's halo copies of each of `dats` with their
+/// owners' current values, by global id and bytewise (a second forward exchange carrying each
+/// owned value with its global id; one message per neighbour for all the Dats). Returns one
+/// line per differing copy (the first few per Dat) naming the Dat, the element and its owner;
+/// nothing for Dats on sets without halo. Collective like [`update_halo`] (every rank passes
+/// the same Dats); the caller agrees the verdict.
+pub(crate) fn halo_differences(dats: &[&Dat]) -> Result<Vec<String>> {
+    use std::collections::BTreeMap;
+    let dats: Vec<&Dat> = dats
+        .iter()
+        .copied()
+        .filter(|d| d.set().halo().is_some())
+        .collect();
+    let Some(first) = dats.first() else {
+        return Ok(Vec::new());
+    };
+    let eb = |d: &Dat| d.dim() * d.dtype().size();
+    let mut sends: BTreeMap<i32, Vec<u8>> = BTreeMap::new();
+    let mut lens: BTreeMap<i32, usize> = BTreeMap::new();
+    for d in &dats {
+        let (set, halo) = (d.set(), d.set().halo().expect("filtered"));
+        let data = d.read();
+        for (r, b) in halo.check_sends(bytemuck::cast_slice(&data[..]), eb(d), set.global_ids()) {
+            sends.entry(r).or_default().extend(b);
+        }
+        for (r, n) in halo.check_recv_lens(eb(d)) {
+            *lens.entry(r).or_default() += n;
+        }
+    }
+    let sends: Vec<(i32, Vec<u8>)> = sends.into_iter().collect();
+    let lens: Vec<(i32, usize)> = lens.into_iter().collect();
+    let (recvs, ()) =
+        first
+            .set()
+            .comm()
+            .exchange(crate::mpi::halo::TAG_HALO_CHECK, &sends, &lens, || ())?;
+    let by_rank: BTreeMap<i32, &Vec<u8>> = lens.iter().map(|(r, _)| *r).zip(&recvs).collect();
+    let mut offset: BTreeMap<i32, usize> = BTreeMap::new();
+    let mut lines = Vec::new();
+    for d in &dats {
+        let (set, halo) = (d.set(), d.set().halo().expect("filtered"));
+        let parts: Vec<Vec<u8>> = halo
+            .check_recv_lens(eb(d))
+            .into_iter()
+            .map(|(r, n)| {
+                let o = offset.entry(r).or_default();
+                let part = by_rank[&r].get(*o..*o + n).unwrap_or_default().to_vec();
+                *o += n;
+                part
+            })
+            .collect();
+        let data = d.read();
+        let diffs = halo.check_compare(
+            bytemuck::cast_slice(&data[..]),
+            eb(d),
+            set.global_ids(),
+            &parts,
+        )?;
+        lines.extend(describe_differences(d, &diffs));
+    }
+    Ok(lines)
+}
+
+/// One line per differing halo copy of `dat` (the first few), and how many more.
+fn describe_differences(dat: &Dat, diffs: &[crate::mpi::halo::Difference]) -> Vec<String> {
+    let set = dat.set();
+    const SHOWN: usize = 4;
+    let mut lines: Vec<String> = diffs
+        .iter()
+        .take(SHOWN)
+        .map(|d| {
+            let what = if d.gid != d.owner_gid {
+                format!(
+                    "is element {} here but rank {} sent element {} for it (halo lists disagree)",
+                    d.gid, d.owner, d.owner_gid
+                )
+            } else {
+                format!(
+                    "holds {} but its owner, rank {}, holds {}",
+                    show(dat.dtype(), &d.copy),
+                    d.owner,
+                    show(dat.dtype(), &d.owned)
+                )
+            };
+            format!(
+                "Dat {} on set {}: the halo copy of element {} (local index {}) {what}",
+                dat.name(),
+                set.name(),
+                d.gid,
+                d.local
+            )
+        })
+        .collect();
+    if diffs.len() > SHOWN {
+        lines.push(format!(
+            "Dat {}: {} more halo copies differ",
+            dat.name(),
+            diffs.len() - SHOWN
+        ));
+    }
+    lines
+}
+
+/// The values of one element's bytes, as its dtype.
+fn show(dtype: DType, bytes: &[u8]) -> String {
+    fn go<T: Scalar + std::fmt::Debug>(b: &[u8]) -> String {
+        let v: Vec<T> = b
+            .chunks_exact(std::mem::size_of::<T>())
+            .map(bytemuck::pod_read_unaligned::<T>)
+            .collect();
+        format!("{v:?}")
+    }
+    match dtype {
+        DType::F64 => go::<f64>(bytes),
+        DType::F32 => go::<f32>(bytes),
+        DType::I32 => go::<i32>(bytes),
+        DType::I64 => go::<i64>(bytes),
+        DType::U32 => go::<u32>(bytes),
+        DType::U64 => go::<u64>(bytes),
+    }
+}
+
+/// Testing only (hidden): overwrite the halo copy at local index `local` of `dat` with `value`
+/// in every component, leaving its validity flag as it is: the corruption the checked mode's
+/// halo comparison must find. An error if `local` is not a halo element here.
+#[doc(hidden)]
+pub fn corrupt_halo_copy_for_tests(dat: &Dat, local: usize, value: f64) -> Result<()> {
+    let set = dat.set();
+    if local < set.size() || local >= set.total_size() || dat.dtype() != DType::F64 {
+        return Err(Error::invalid(
+            "corrupt_halo_copy_for_tests",
+            format!(
+                "local index {local} is not a halo element of an f64 Dat (owned {}, total {})",
+                set.size(),
+                set.total_size()
+            ),
+        ));
+    }
+    let n = set.total_size() * dat.dim();
+    let dim = dat.dim();
+    dtype::view_mut::<f64>(&mut dat.write(), n)[local * dim..(local + 1) * dim].fill(value);
     Ok(())
 }
 

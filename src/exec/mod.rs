@@ -6,6 +6,7 @@
 //! code and never generates or compiles code itself.
 pub mod arg;
 pub mod blocks;
+pub mod check;
 pub mod colour;
 pub mod dispatch;
 pub mod parloop;

@@ -26,6 +26,7 @@ use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::exec::arg::{shapes, Arg, ArgKind, Path};
 use crate::exec::blocks::Blocks;
+use crate::exec::check;
 use crate::exec::dispatch::{Ident, Words};
 use crate::exec::plan::{plan_for, Plan, Slot};
 use crate::jit::ffi::LoadedKernel;
@@ -54,30 +55,97 @@ use crate::mpi::halo::{Halo, TAG_HALO_FORWARD as TAG_FORWARD, TAG_HALO_REVERSE a
 /// ```
 pub fn par_loop(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<()> {
     let t0 = std::time::Instant::now();
-    crate::mpi::comm::watch_context(kernel.name());
+    let ctx = Context::enter(kernel);
     let mut words = Words::new();
     let ident = Ident::of(kernel, set, args, crate::config::epoch(), &mut words);
-    let (class, plan) = match ident.find() {
+    let hit = ident.find();
+    if hit.is_none() {
+        ctx.register(kernel);
+    }
+    if check::on() {
+        return checked(kernel, set, args, &ident, hit, ctx.0, t0);
+    }
+    let (class, plan) = match hit {
         Some(hit) => hit,
-        None => resolve(kernel, set, args, &ident)?,
+        None => resolve(kernel, set, args, &ident, false)?,
     };
-    let comm_seconds = run(&class.kernel, &plan, set, args)?;
+    let comm_seconds = run(&class.kernel, &plan, set, args, None)?;
     plan.timing.record(t0.elapsed().as_secs_f64(), comm_seconds);
-    crate::mpi::comm::watch_context("");
+    Ok(())
+}
+
+/// The hang watchdog's context while a par_loop runs (`in loop `name``): one relaxed store on
+/// entry and one on exit, the description registered on the loop's full path.
+struct Context(u64);
+
+impl Context {
+    fn enter(kernel: &Kernel) -> Context {
+        let key = kernel.0.hash as u64 | 1;
+        crate::mpi::comm::watch_context(key);
+        Context(key)
+    }
+    fn register(&self, kernel: &Kernel) {
+        crate::mpi::comm::watch_register(self.0, || format!("in loop `{}`", kernel.name()));
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        crate::mpi::comm::watch_context(0);
+    }
+}
+
+/// par_loop in the checked mode (`exec/check.rs`): the call agreement, then the loop with its
+/// READ and halo checks, then the agreed verdict.
+fn checked(
+    kernel: &Kernel,
+    set: &Set,
+    args: &[Arg],
+    ident: &Ident,
+    hit: Option<(Arc<Held>, Arc<Entry<Plan>>)>,
+    key: u64,
+    t0: std::time::Instant,
+) -> Result<()> {
+    let what = || format!("par_loop `{}` over set {}", kernel.name(), set.name());
+    let any_miss = check::agree_call(set.comm(), key, &what, hit.is_none())?;
+    let call = check::calls();
+    let (class, plan) = match hit {
+        Some(hit) if !any_miss => hit,
+        _ => resolve(kernel, set, args, ident, true)?,
+    };
+    let mut checked = check::before(&plan, args)?;
+    let comm_seconds = run(
+        &class.kernel,
+        &plan,
+        set,
+        args,
+        Some(&mut checked.globals_written),
+    )?;
+    checked.after(kernel, set, &plan, args, call)?;
+    plan.timing.record(t0.elapsed().as_secs_f64(), comm_seconds);
     Ok(())
 }
 
 /// The full path: validate the arguments, then the class cache (the disk cache on a miss) and
-/// the plan cache; remembers what it found under `ident` for the next call.
+/// the plan cache; remembers what it found under `ident` for the next call. `together`: every
+/// rank is on this path at once (the checked mode agreed it), so validation is agreed directly.
 fn resolve(
     kernel: &Kernel,
     set: &Set,
     args: &[Arg],
     ident: &Ident,
+    together: bool,
 ) -> Result<(Arc<Held>, Arc<Entry<Plan>>)> {
-    let shapes = shapes(kernel, set, args)?;
+    let comm = set.comm();
+    let shapes = shapes(kernel, set, args);
+    let shapes = if together {
+        crate::mpi::agree::agree_detail(comm, shapes)?
+    } else {
+        shapes.map_err(|e| refuse(kernel, comm, e))?
+    };
     let config = crate::config::current()?;
-    let (class, class_key) = lookup(&config, kernel, set.comm(), &shapes)?;
+    let (class, class_key) = lookup(&config, kernel, comm, &shapes)?;
+    seen(kernel.0.hash, true);
     let plan = plan_for(
         kernel.name(),
         class_key,
@@ -85,9 +153,39 @@ fn resolve(
         args,
         config.threads.max(1),
         config.block_size,
+        config.test_no_colour,
     )?;
     ident.remember(&class, &plan);
     Ok((class, plan))
+}
+
+/// Kernels (by hash) whose loops this process has resolved: before that, no rank can find
+/// one of their loops in its class cache (ranks run the same loops), so every rank with valid
+/// arguments will enter the disk cache's SPMD check. `add`: record `hash`; returns whether it
+/// was there.
+fn seen(hash: u128, add: bool) -> bool {
+    static SEEN: std::sync::Mutex<Vec<u128>> = std::sync::Mutex::new(Vec::new());
+    let mut s = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let was = s.contains(&hash);
+    if add && !was {
+        s.push(hash);
+    }
+    was
+}
+
+/// Argument validation failed on this rank (outside the checked mode). On the kernel's first
+/// loop the other ranks are about to enter the SPMD check of a class-cache miss: join it with
+/// the message, so that every rank returns the same error (exit 1 everywhere, no MPI_Abort).
+/// Later, another rank may hit its caches and enter no collective: the error stays this rank's
+/// own (`op2::run` aborts the job); `OP2_CHECK=1` agrees those too.
+fn refuse(kernel: &Kernel, comm: Comm, e: crate::error::Error) -> crate::error::Error {
+    if comm.size() == 1 || seen(kernel.0.hash, false) {
+        return e;
+    }
+    match crate::config::current() {
+        Ok(config) => disk::refuse(comm, &config, e),
+        Err(_) => e,
+    }
 }
 
 /// Class cache, then (collectively, on a miss) the disk cache.
@@ -168,7 +266,13 @@ fn elem_bytes(d: &Dat) -> usize {
 /// The run step: exchanges, the calls of the loaded code, reverse exchanges and reductions,
 /// with the live objects taken from `args` and everything else from `plan`. Returns the
 /// seconds spent communicating (not overlapped with compute).
-fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f64> {
+fn run(
+    loaded: &LoadedKernel,
+    plan: &Plan,
+    set: &Set,
+    args: &[Arg],
+    read_globals_written: Option<&mut Vec<usize>>,
+) -> Result<f64> {
     let comm = set.comm();
     let mut comm_seconds = 0.0;
     let dat_of = |u: usize| -> &Dat {
@@ -355,6 +459,20 @@ fn run(loaded: &LoadedKernel, plan: &Plan, set: &Set, args: &[Arg]) -> Result<f6
     // Per-block Global results, combined in block order (independent of scheduling).
     if let Some(b) = blocks {
         b.combine(args, &mut gbufs);
+    }
+    // Checked mode: a READ Global's buffer must be as the kernel got it.
+    if let Some(written) = read_globals_written {
+        for (i, a) in args.iter().enumerate() {
+            if let ArgKind::Global {
+                global,
+                access: Access::Read,
+            } = &a.0
+            {
+                if gbufs[i] != *global.read() {
+                    written.push(i);
+                }
+            }
+        }
     }
 
     // After: indirect writes travel back to owners; any write leaves halo copies stale.

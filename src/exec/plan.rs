@@ -113,7 +113,8 @@ impl std::fmt::Debug for Plan {
 
 /// The plan of a loop over `set` with `args` (already validated), whose class key is
 /// `class_key`: from the set's object cache, built on a miss.
-/// `threads` and `block` are the thread count and block size in force.
+/// `threads` and `block` are the thread count and block size in force; `no_colour` is the
+/// test-only switch `OP2_TEST_NO_COLOUR` (every block in one colour: wrong answers).
 pub(crate) fn plan_for(
     kernel_name: &str,
     class_key: u128,
@@ -121,14 +122,17 @@ pub(crate) fn plan_for(
     args: &[Arg],
     threads: usize,
     block: usize,
+    no_colour: bool,
 ) -> Result<Arc<Entry<Plan>>> {
-    set.cache()
-        .get_or_try_insert(CACHE_NAME, key(class_key, args, threads, block), |_| {
+    set.cache().get_or_try_insert(
+        CACHE_NAME,
+        key(class_key, args, threads, block, no_colour),
+        |_| {
             let mut plan = build(kernel_name, set, args);
             if threads > 1 && set.size() > block {
                 plan.threaded = Some(Threaded {
                     pool: threads::pool(threads)?,
-                    schedule: schedule(set, args, block)?,
+                    schedule: schedule(set, args, block, no_colour)?,
                 });
             }
             plan.plain = plan.is_plain();
@@ -145,16 +149,18 @@ pub(crate) fn plan_for(
                     .map(|m| std::mem::size_of::<MatPlan>() + m.halo_touched.len())
                     .sum::<usize>();
             Ok((plan, bytes as u64))
-        })
+        },
+    )
 }
 
 /// The plan key: identities only (see the module documentation).
-fn key(class_key: u128, args: &[Arg], threads: usize, block: usize) -> Vec<u64> {
-    let mut k = Vec::with_capacity(4 + 4 * args.len());
+fn key(class_key: u128, args: &[Arg], threads: usize, block: usize, no_colour: bool) -> Vec<u64> {
+    let mut k = Vec::with_capacity(5 + 4 * args.len());
     k.push(class_key as u64);
     k.push((class_key >> 64) as u64);
     k.push(threads as u64);
     k.push(block as u64);
+    k.push(no_colour as u64);
     for (i, a) in args.iter().enumerate() {
         match &a.0 {
             ArgKind::Dat { path, .. } => {
@@ -323,8 +329,14 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
 }
 
 /// The block schedule of a threaded loop over `set`: from the set's object cache, keyed on the
-/// set's layering, the block size and the maps written through.
-fn schedule(set: &Set, args: &[Arg], block: usize) -> Result<Arc<Entry<Schedule>>> {
+/// set's layering, the block size and the maps written through (`no_colour`: the test-only
+/// switch, every block in one colour).
+fn schedule(
+    set: &Set,
+    args: &[Arg],
+    block: usize,
+    no_colour: bool,
+) -> Result<Arc<Entry<Schedule>>> {
     // Targets written through maps: (target set, map); Mats conflict through their row map
     // (two elements can share a matrix block only if they share its row).
     let mut through: Vec<(&Set, &crate::data::map::Map)> = Vec::new();
@@ -348,7 +360,8 @@ fn schedule(set: &Set, args: &[Arg], block: usize) -> Result<Arc<Entry<Schedule>
     if direct_into_set {
         words.push((set.id(), 0));
     }
-    let key = colour::key(set, block, &words);
+    let mut key = colour::key(set, block, &words);
+    key.push(no_colour as u64);
     set.cache().get_or_try_insert(colour::CACHE_NAME, key, |_| {
         let mut spaces: Vec<(u64, usize)> = Vec::new();
         let mut space = |t: &Set| match spaces.iter().position(|s| s.0 == t.id()) {
@@ -372,6 +385,9 @@ fn schedule(set: &Set, args: &[Arg], block: usize) -> Result<Arc<Entry<Schedule>
             });
         }
         let sizes: Vec<usize> = spaces.iter().map(|s| s.1).collect();
+        if no_colour {
+            written.clear();
+        }
         let sched = colour::build(set.core_size(), set.size(), block, &sizes, &written);
         let bytes = sched.bytes();
         Ok((sched, bytes))

@@ -132,6 +132,7 @@ pub(crate) fn compile(
     let mut args = split_flags(cflags);
     args.extend(extra.iter().cloned());
     args.extend(CHECK_FLAGS.map(String::from));
+    args.extend(reproducible_flags(cc, source));
     // clang files a dropped `const` under incompatible-pointer-types; keep it a warning as gcc.
     if compiler_id(cc, cflags).is_ok_and(|id| id.contains("clang")) {
         args.push("-Wno-error=incompatible-pointer-types-discards-qualifiers".into());
@@ -161,6 +162,8 @@ pub(crate) fn compile(
     cmd.args(&args)
         // Plain ASCII messages (no locale quotes), which `jit/check.rs` reads.
         .env("LC_ALL", "C")
+        // Reproducible: `__DATE__`/`__TIME__` do not depend on when it was built.
+        .env("SOURCE_DATE_EPOCH", "0")
         .env_remove("GCC_COLORS")
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -309,6 +312,48 @@ fn child_setup(parent: libc::pid_t) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Flags that keep build paths out of the library, so that its bytes depend only on the
+/// source, the compiler and the flags (`op2 cache unpack --rebuild` compiles again and compares):
+/// the compiler's working directory and the source's folder are mapped to `.` (debug info,
+/// `__FILE__`); the folder's map comes last, so it wins for the source (gcc uses the last
+/// matching map). Only for compilers that accept `-ffile-prefix-map` (gcc 8, clang 10 on),
+/// asked once per compiler.
+fn reproducible_flags(cc: &str, source: &Path) -> Vec<String> {
+    static OK: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
+    let known = OK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .get(cc)
+        .copied();
+    let ok = known.unwrap_or_else(|| {
+        let ok = Command::new(cc)
+            // No `-o`: wrappers that count compilations by it must not count this probe.
+            .args(["-ffile-prefix-map=/op2=.", "-E", "-x", "c", "/dev/null"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        OK.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(HashMap::new)
+            .insert(cc.to_string(), ok);
+        ok
+    });
+    if !ok {
+        return Vec::new();
+    }
+    let mut flags = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        flags.push(format!("-ffile-prefix-map={}=.", cwd.display()));
+    }
+    if let Some(dir) = source.parent().filter(|d| !d.as_os_str().is_empty()) {
+        flags.push(format!("-ffile-prefix-map={}=.", dir.display()));
+    }
+    flags
+}
+
 fn kill_group(pid: u32) {
     // SAFETY: kill(2) with a negative pid signals the process group we created for the
     // compiler (`process_group(0)` made its pid the group id); no memory is involved.
@@ -345,7 +390,12 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
 /// for every verification of an entry.
 pub(crate) fn check_exports(path: &Path) -> std::result::Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let found = elf_defines(&bytes, crate::jit::codegen::ENTRY.as_bytes())
+    check_exports_bytes(&bytes, path)
+}
+
+/// [`check_exports`] on a library's bytes already read (`path` names it in messages).
+pub(crate) fn check_exports_bytes(bytes: &[u8], path: &Path) -> std::result::Result<(), String> {
+    let found = elf_defines(bytes, crate::jit::codegen::ENTRY.as_bytes())
         .map_err(|e| format!("{} is not a usable shared object: {e}", path.display()))?;
     if found {
         Ok(())

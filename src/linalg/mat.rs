@@ -110,9 +110,20 @@ impl Mat {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
-    /// Set every stored value to zero (the structure is kept).
-    pub fn zero(&self) {
+    /// Set every stored value to zero (the structure is kept), to assemble again.
+    ///
+    /// ```
+    /// # let s = op2::Set::new(2).unwrap();
+    /// # let m = op2::Map::new(&s, &s, 1, vec![0, 1]).unwrap();
+    /// # let ds = op2::DataSet::new(&s, 1).unwrap();
+    /// # let sp = op2::Sparsity::new(&ds, &ds, &[(m.clone(), m)]).unwrap();
+    /// let a = op2::Mat::new(&sp, op2::DType::F64).unwrap();
+    /// a.zero().unwrap();
+    /// assert_eq!(a.csr_values(), vec![0.0, 0.0]);
+    /// ```
+    pub fn zero(&self) -> Result<()> {
         self.write().par_iter_mut().for_each(|v| *v = 0.0);
+        Ok(())
     }
 
     /// The stored values in block CSR order: block `k` of [`Sparsity::colidx`] holds

@@ -31,7 +31,6 @@ pub(crate) fn agree<T>(comm: Comm, r: Result<T>) -> Result<T> {
 /// Like [`agree`], but every rank learns the first failed rank's own message (one allgather of
 /// the messages): for errors that name what is at fault (a file, a dataset, an element), which
 /// the other ranks should print too. On a one-rank communicator the error is returned as is.
-#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
 pub(crate) fn agree_detail<T>(comm: Comm, r: Result<T>) -> Result<T> {
     if comm.size() == 1 {
         return r;
@@ -48,4 +47,30 @@ pub(crate) fn agree_detail<T>(comm: Comm, r: Result<T>) -> Result<T> {
             detail: String::from_utf8_lossy(&all[first]).into_owned(),
         }),
     }
+}
+
+/// The checked mode's verdict (`OP2_CHECK`): every rank passes its own findings (one line each,
+/// empty when all is well) and every rank returns the same [`Error::Check`] naming each rank's
+/// findings if any rank has some. `what` says where the check ran (a loop, a halo update).
+/// One allreduce when all is well, one allgather more otherwise.
+pub(crate) fn agree_findings(comm: Comm, what: &str, findings: Vec<String>) -> Result<()> {
+    let any = comm.allreduce_u64(!findings.is_empty() as u64, ReduceOp::Max)?;
+    if any == 0 {
+        return Ok(());
+    }
+    Err(findings_error(comm, what, findings)?)
+}
+
+/// Collective, once every rank knows some rank has findings: the [`Error::Check`] listing
+/// every rank's findings (one allgather), the same on every rank.
+pub(crate) fn findings_error(comm: Comm, what: &str, findings: Vec<String>) -> Result<Error> {
+    let all = comm.allgather_bytes(findings.join("\n").as_bytes())?;
+    let mut lines = Vec::new();
+    for (r, b) in all.iter().enumerate() {
+        let text = String::from_utf8_lossy(b);
+        lines.extend(text.lines().map(|l| format!("  rank {r}: {l}")));
+    }
+    Ok(Error::Check {
+        detail: format!("{what}:\n{}", lines.join("\n")),
+    })
 }

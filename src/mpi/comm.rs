@@ -33,12 +33,18 @@ pub(crate) fn set_mpi_active(on: bool) {
 // ---- Hang watchdog (OP2_HANG_TIMEOUT) ----------------------------------------------------
 //
 // Every collective below marks itself in two atomics (which operation, since when) and clears
-// them when it returns: two relaxed stores, and only while the watchdog is on. A per-process
-// thread wakes a few times per timeout and, if one collective has been waiting longer than the
-// timeout, prints which loop and collective this rank is in and aborts the job (MPI_Abort): a
-// rank that never joins a collective turns into an error message on every rank that waits.
+// them when it returns: two relaxed stores and a clock read. So the watchdog measures the time
+// blocked inside one collective, never the time between them. A per-process thread wakes a
+// few times per timeout and, if one collective has been waiting longer than the timeout,
+// prints which loop and collective this rank is in and aborts the job (MPI_Abort) a moment
+// later, so that the other ranks' watchdogs print their side too: a rank that never joins a
+// collective turns into an error message on every rank that waits. An idle barrier (the
+// other ranks waiting while rank 0 works alone: a compile, reading and partitioning a mesh)
+// is not aborted: rank 0 is busy, not stuck (a compile is bounded by OP2_COMPILE_TIMEOUT and
+// OP2_LOCK_TIMEOUT); past the timeout it prints one line saying where it waits, and if rank 0
+// is in fact stuck in another collective, rank 0's own watchdog ends the job.
 
-const OPS: [&str; 9] = [
+const OPS: [&str; 10] = [
     "",
     "barrier",
     "broadcast",
@@ -47,15 +53,21 @@ const OPS: [&str; 9] = [
     "allgather",
     "scatter",
     "halo exchange (point-to-point)",
-    "idle barrier",
+    "idle barrier (waiting for rank 0's work)",
+    "alltoall",
 ];
+/// The idle barrier: reported once past the timeout, never aborted.
+const OP_IDLE: u8 = 8;
 
 static WATCH_ON: AtomicBool = AtomicBool::new(false);
 static WATCH_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
 /// Milliseconds since `watch_epoch()` + 1 when the current collective started; 0 = none.
 static WATCH_SINCE: AtomicU64 = AtomicU64::new(0);
 static WATCH_OP: AtomicU8 = AtomicU8::new(0);
-static WATCH_LOOP: Mutex<String> = Mutex::new(String::new());
+/// What this rank is running (a key of `WATCH_NAMES`; 0 = outside any par_loop): one relaxed
+/// store per par_loop, no lock.
+static WATCH_CTX: AtomicU64 = AtomicU64::new(0);
+static WATCH_NAMES: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
 
 fn watch_epoch() -> Instant {
     static E: OnceLock<Instant> = OnceLock::new();
@@ -83,13 +95,38 @@ impl Drop for Watch {
     }
 }
 
-/// Name the loop this rank is running, for the watchdog's message (only stored while on).
+/// Describe context `key` (non-zero) for the watchdog's message, e.g. "in loop `res_calc`";
+/// once per key (a par_loop's first call), not on every call.
+pub(crate) fn watch_register(key: u64, what: impl FnOnce() -> String) {
+    let mut names = WATCH_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if !names.iter().any(|(k, _)| *k == key) {
+        names.push((key, what()));
+    }
+}
+
+/// Say that this rank now runs context `key` (registered with [`watch_register`]; 0 = outside
+/// any par_loop): one relaxed store.
 #[inline]
-pub(crate) fn watch_context(what: &str) {
+pub(crate) fn watch_context(key: u64) {
+    WATCH_CTX.store(key, Ordering::Relaxed);
+}
+
+/// Where this rank is, for messages: the registered description of the current context.
+pub(crate) fn watch_where() -> String {
+    let key = WATCH_CTX.load(Ordering::Relaxed);
+    let names = WATCH_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    match names.iter().find(|(k, _)| *k == key) {
+        Some((_, w)) if key != 0 => w.clone(),
+        _ => "outside any par_loop".to_string(),
+    }
+}
+
+/// The limit in force (zero: off), for tests and reports.
+pub fn hang_timeout() -> Duration {
     if WATCH_ON.load(Ordering::Relaxed) {
-        let mut l = WATCH_LOOP.lock().unwrap_or_else(|e| e.into_inner());
-        l.clear();
-        l.push_str(what);
+        Duration::from_millis(WATCH_TIMEOUT_MS.load(Ordering::Relaxed))
+    } else {
+        Duration::ZERO
     }
 }
 
@@ -106,37 +143,49 @@ pub(crate) fn set_watchdog(timeout: Duration, rank: i32) {
     STARTED.get_or_init(|| {
         std::thread::Builder::new()
             .name("op2-watchdog".into())
-            .spawn(move || loop {
-                let limit = WATCH_TIMEOUT_MS.load(Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis((limit / 4).clamp(50, 1000)));
-                let since = WATCH_SINCE.load(Ordering::Relaxed);
-                if !WATCH_ON.load(Ordering::Relaxed) || since == 0 {
-                    continue;
-                }
-                let now = watch_epoch().elapsed().as_millis() as u64 + 1;
-                if now.saturating_sub(since) < limit {
-                    continue;
-                }
-                let op = OPS[WATCH_OP.load(Ordering::Relaxed) as usize % OPS.len()];
-                let lp = WATCH_LOOP.lock().map(|l| l.clone()).unwrap_or_default();
-                let lp = if lp.is_empty() {
-                    "outside any par_loop".to_string()
-                } else {
-                    format!("in loop `{lp}`")
-                };
-                let line = format!(
-                    "op2: rank {rank}: hang: {op} {lp} has waited {:.0} s for the other ranks (OP2_HANG_TIMEOUT={} s): some rank never joined it (ranks ran different code?); aborting the MPI job\n",
-                    (now - since) as f64 / 1000.0,
-                    limit / 1000
-                );
-                use std::io::Write as _;
-                let _ = std::io::stderr().write_all(line.as_bytes());
-                // Give the other ranks' watchdogs a moment to print their side too.
-                std::thread::sleep(Duration::from_millis(limit.min(2000)));
-                abort(3);
-            })
+            .spawn(move || watchdog(rank))
             .expect("spawn the watchdog thread");
     });
+}
+
+fn watchdog(rank: i32) -> ! {
+    let mut noted = 0; // the idle wait already reported (its start time)
+    loop {
+        let limit = WATCH_TIMEOUT_MS.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis((limit / 4).clamp(50, 1000)));
+        let since = WATCH_SINCE.load(Ordering::Relaxed);
+        if !WATCH_ON.load(Ordering::Relaxed) || since == 0 {
+            continue;
+        }
+        let now = watch_epoch().elapsed().as_millis() as u64 + 1;
+        if now.saturating_sub(since) < limit {
+            continue;
+        }
+        let code = WATCH_OP.load(Ordering::Relaxed);
+        let op = OPS[code as usize % OPS.len()];
+        let lp = watch_where();
+        let waited = (now - since) as f64 / 1000.0;
+        use std::io::Write as _;
+        if code == OP_IDLE {
+            if noted != since {
+                noted = since;
+                let line = format!(
+                    "op2: rank {rank}: still waiting: {op} {lp} for {waited:.0} s (OP2_HANG_TIMEOUT={} s); not aborting: rank 0 may still be compiling or reading (if rank 0 is stuck elsewhere, its watchdog ends the job)\n",
+                    limit / 1000
+                );
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+            continue;
+        }
+        let line = format!(
+            "op2: rank {rank}: hang: {op} {lp} has waited {waited:.0} s for the other ranks (OP2_HANG_TIMEOUT={} s): some rank never joined it (ranks ran different code? every rank prints where it waits; OP2_CHECK=1 names the first loop they disagree on); aborting the MPI job\n",
+            limit / 1000
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        // Give the other ranks' watchdogs a moment to print their side too.
+        std::thread::sleep(Duration::from_millis(limit.min(3000)));
+        abort(3);
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -289,7 +338,7 @@ impl Comm {
         let Some(c) = self.mpi()? else {
             return Ok(());
         };
-        let _w = watch(8);
+        let _w = watch(OP_IDLE);
         let mut req = c.immediate_barrier();
         loop {
             match req.test() {
@@ -328,31 +377,41 @@ impl Comm {
     /// signed type of the same width with the sign bit flipped (an order-preserving map from
     /// unsigned to signed), because MPICH 4.0 compares `MPI_UINT64_T`/`MPI_UINT32_T` as signed
     /// (rank 0 holding 2^63 and rank 1 holding 5 gave a MIN of 2^63).
+    ///
+    /// A global norm of a Dat (docs/GUIDE.md shows this example): each rank sums the squares
+    /// of the values it owns, the allreduce adds the ranks' sums.
+    ///
+    /// ```
+    /// use op2::{Comm, Dat, DataSet, ReduceOp, Set};
+    /// let nodes = Set::new(3).unwrap();
+    /// let u = Dat::new(&DataSet::new(&nodes, 1).unwrap(), vec![3.0f64, 0.0, 4.0]).unwrap();
+    /// let comm = Comm::current(); // the world under a runtime; in a program: rt.comm()
+    /// let mine: f64 = u.to_vec::<f64>().unwrap().iter().map(|v| v * v).sum();
+    /// let norm = comm.allreduce(&[mine], ReduceOp::Sum).unwrap()[0].sqrt();
+    /// assert_eq!(norm, 5.0);
+    /// ```
     pub fn allreduce<T: crate::Scalar>(&self, vals: &[T], op: ReduceOp) -> Result<Vec<T>> {
         use crate::DType;
-        if op != ReduceOp::Sum && matches!(T::DTYPE, DType::U64 | DType::U32) {
-            return match T::DTYPE {
-                DType::U64 => {
-                    let flip = |v: u64| (v ^ (1 << 63)) as i64;
-                    let s: Vec<i64> = bytemuck::cast_slice::<T, u64>(vals)
-                        .iter()
-                        .map(|&v| flip(v))
-                        .collect();
-                    let r = self.allreduce(&s, op)?;
-                    let u: Vec<u64> = r.iter().map(|&v| (v as u64) ^ (1 << 63)).collect();
-                    Ok(bytemuck::cast_slice::<u64, T>(&u).to_vec())
-                }
-                _ => {
-                    let flip = |v: u32| (v ^ (1 << 31)) as i32;
-                    let s: Vec<i32> = bytemuck::cast_slice::<T, u32>(vals)
-                        .iter()
-                        .map(|&v| flip(v))
-                        .collect();
-                    let r = self.allreduce(&s, op)?;
-                    let u: Vec<u32> = r.iter().map(|&v| (v as u32) ^ (1 << 31)).collect();
-                    Ok(bytemuck::cast_slice::<u32, T>(&u).to_vec())
-                }
-            };
+        // Unsigned word `u` <-> signed word `s` of the same width, order-preserving.
+        macro_rules! flipped {
+            ($u:ty, $s:ty) => {{
+                let top: $u = 1 << (<$u>::BITS - 1);
+                let s: Vec<$s> = bytemuck::cast_slice::<T, $u>(vals)
+                    .iter()
+                    .map(|&v| (v ^ top) as $s)
+                    .collect();
+                let u: Vec<$u> = self
+                    .allreduce(&s, op)?
+                    .iter()
+                    .map(|&v| (v as $u) ^ top)
+                    .collect();
+                Ok(bytemuck::cast_slice::<$u, T>(&u).to_vec())
+            }};
+        }
+        match (op, T::DTYPE) {
+            (ReduceOp::Min | ReduceOp::Max, DType::U64) => return flipped!(u64, i64),
+            (ReduceOp::Min | ReduceOp::Max, DType::U32) => return flipped!(u32, i32),
+            _ => {}
         }
         let Some(c) = self.mpi()? else {
             return Ok(vals.to_vec());
@@ -511,7 +570,10 @@ impl Comm {
             counts.iter().map(|&l| l as i32).collect()
         };
         let mut recv_lens = vec![0i32; self.size as usize];
-        c.all_to_all_into(&send_lens[..], &mut recv_lens[..]);
+        {
+            let _w = watch(9);
+            c.all_to_all_into(&send_lens[..], &mut recv_lens[..]);
+        }
         let total_in: u64 = recv_lens.iter().map(|&l| l as u64).sum();
         let bad = bad.or_else(|| {
             (total_in > i32::MAX as u64)
@@ -539,6 +601,7 @@ impl Comm {
         {
             let sp = Partition::new(&send[..], &send_lens[..], &send_displs[..]);
             let mut rp = PartitionMut::new(&mut all[..], &recv_lens[..], &recv_displs[..]);
+            let _w = watch(9);
             c.all_to_all_varcount_into(&sp, &mut rp);
         }
         drop(send);

@@ -59,6 +59,29 @@ pub const TAG_MAT_REVERSE: i32 = 20_004;
 /// ```
 pub const TAG_MAT_IMPORT: i32 = 20_005;
 
+/// MPI tag of the checked mode's second forward exchange (owners' values with their global
+/// ids, compared with the halo copies; `OP2_CHECK`).
+///
+/// ```
+/// assert!(op2::mpi::halo::TAG_HALO_CHECK <= 32767);
+/// ```
+pub const TAG_HALO_CHECK: i32 = 20_006;
+
+/// A halo copy that differs from its owner's value (checked mode).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Difference {
+    /// Owner rank.
+    pub(crate) owner: i32,
+    /// Local index of the halo copy here.
+    pub(crate) local: u32,
+    /// Global id of the element (as numbered here) and as the owner sent it.
+    pub(crate) gid: u64,
+    pub(crate) owner_gid: u64,
+    /// The copy's bytes here and the owner's.
+    pub(crate) copy: Vec<u8>,
+    pub(crate) owned: Vec<u8>,
+}
+
 /// Exchange lists of one set on one rank.
 ///
 /// ```
@@ -289,6 +312,64 @@ impl Halo {
             }
         }
         Ok(())
+    }
+
+    /// Checked mode: for every neighbour, (global id: u64 LE, value) of each owned element it
+    /// holds a copy of, in its `recv` order (`gids`: this rank's global ids by local index).
+    pub(crate) fn check_sends(
+        &self,
+        data: &[u8],
+        elem_bytes: usize,
+        gids: Option<&[u64]>,
+    ) -> Vec<(i32, Vec<u8>)> {
+        self.neighbours
+            .iter()
+            .map(|n| {
+                let mut out = Vec::with_capacity(n.send.len() * (8 + elem_bytes));
+                for &i in &n.send {
+                    let g = gids.and_then(|g| g.get(i as usize)).copied().unwrap_or(0);
+                    out.extend_from_slice(&g.to_le_bytes());
+                    out.extend_from_slice(&pack(data, elem_bytes, &[i]));
+                }
+                (n.rank, out)
+            })
+            .collect()
+    }
+
+    /// Receive lengths of [`Halo::check_sends`] messages.
+    pub(crate) fn check_recv_lens(&self, elem_bytes: usize) -> Vec<(i32, usize)> {
+        self.forward_recv_lens(8 + elem_bytes)
+    }
+
+    /// Compare [`Halo::check_sends`] messages (in neighbour order) with this rank's halo copies,
+    /// bytewise and by global id: every copy that differs.
+    pub(crate) fn check_compare(
+        &self,
+        data: &[u8],
+        elem_bytes: usize,
+        gids: Option<&[u64]>,
+        recvs: &[Vec<u8>],
+    ) -> Result<Vec<Difference>> {
+        self.check_recvs("check", recvs, 8 + elem_bytes, |n| &n.recv)?;
+        let mut out = Vec::new();
+        for (n, buf) in self.neighbours.iter().zip(recvs) {
+            for (&i, rec) in n.recv.iter().zip(buf.chunks_exact(8 + elem_bytes)) {
+                let owner_gid = u64::from_le_bytes(rec[..8].try_into().expect("8 bytes"));
+                let gid = gids.and_then(|g| g.get(i as usize)).copied().unwrap_or(0);
+                let copy = pack(data, elem_bytes, &[i]);
+                if gid != owner_gid || copy != rec[8..] {
+                    out.push(Difference {
+                        owner: n.rank,
+                        local: i,
+                        gid,
+                        owner_gid,
+                        copy,
+                        owned: rec[8..].to_vec(),
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn check_recvs(

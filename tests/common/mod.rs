@@ -2,6 +2,8 @@
 //! hard timeout (a hang fails the test instead of stalling CI) and a fresh cache directory.
 #![allow(dead_code)]
 
+pub mod users;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -76,6 +78,11 @@ fn op2_env(c: &mut Command, cache: &Path) {
         "OP2_FAKE_NODE_SIZE",
         "OP2_THREADS",
         "OP2_BLOCK_SIZE",
+        "OP2_PROGRESS",
+        "OP2_VERBOSE",
+        "OP2_CHECK",
+        "OP2_HANG_TIMEOUT",
+        "OP2_TEST_NO_COLOUR",
     ] {
         c.env_remove(v);
     }
