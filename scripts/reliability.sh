@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reliability scenarios of issue 11, with trial counts too big for CI: prints one table
+# Reliability scenarios of issues 11 and 22, with trial counts too big for CI: prints one table
 # (scenario, trials, failures). Every trial checks the answer (op2-selftest compares every loop
 # with a Rust reference and prints "rank r: ok N loops" on every rank), not just the exit code.
 #
@@ -275,6 +275,72 @@ if [ -x /usr/bin/time ]; then
   ok=$?
   all_ok "$WORK/out" 1 "$LOOPS" && [ $ok -eq 0 ]
   row "$LOOPS distinct loops, 50-entry class cache, 2M disk bound" 1 $? "max RSS $(cat "$WORK/rss") KiB"
+fi
+
+# 10. issue 22: the compiler's descendants, rank 0's death, node mode on one directory, groups.
+# A descendant holding the compiler's stdout/stderr (its own session): the job ends normally.
+C=$WORK/holder
+mkdir -m 700 "$C"
+HOLD=$(fake_cc holdcc "setsid sleep 4244 & echo \$! >>'$WORK/holders'; exec cc \"\$@\"")
+SECONDS=0
+OP2_CC=$HOLD job 2 "$C" --kernels 2 && all_ok "$WORK/out" 2 4 && [ $SECONDS -lt 60 ]
+row "compiler's descendant holds its output: job ends normally" 1 $? "${SECONDS} s"
+C=$WORK/holder-hang
+mkdir -m 700 "$C"
+HOLDHANG=$(fake_cc holdhang "setsid sleep 4244 & echo \$! >>'$WORK/holders'; exec sleep 600")
+SECONDS=0
+! OP2_CC=$HOLDHANG OP2_COMPILE_TIMEOUT=3 job 2 "$C" --kernels 1 && grep -q OP2_COMPILE_TIMEOUT "$WORK/out" && [ $SECONDS -lt 60 ]
+row "...and the compiler hangs: OP2_COMPILE_TIMEOUT still holds" 1 $? "${SECONDS} s"
+kill -9 $(cat "$WORK/holders" 2>/dev/null) 2>/dev/null
+# kill -9 of rank 0 mid-compile: the job ends within 30 s and the compiler dies with rank 0.
+TRIALS_RANK0=${TRIALS_RANK0:-5}
+fails=0
+for ((t = 0; t < TRIALS_RANK0; t++)); do
+  C=$WORK/rank0-$t
+  mkdir -m 700 "$C"
+  rm -f "$WORK/ccpid"
+  SLEEPCC=$(fake_cc sleepcc "echo \$\$ >'$WORK/ccpid'; exec sleep 4245")
+  OP2_CC=$SLEEPCC OP2_CACHE_DIR=$C timeout -s KILL 120 mpiexec -n 3 "$SELF" --kernels 1 >/dev/null 2>&1 &
+  pid=$!
+  for ((w = 0; w < 600; w++)); do [ -s "$WORK/ccpid" ] && break; sleep 0.1; done
+  sleep 0.2
+  cc=$(cat "$WORK/ccpid" 2>/dev/null)
+  rank0=$(ps -o ppid= -p "$cc" 2>/dev/null | tr -d ' ')
+  [ -n "$rank0" ] && kill -9 "$rank0"
+  SECONDS=0
+  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt 30 ]; do sleep 0.2; done
+  f=0
+  kill -0 "$pid" 2>/dev/null && f=1
+  sleep 1
+  [ -n "$cc" ] && ps -o stat= -p "$cc" 2>/dev/null | grep -qv Z && f=1
+  [ -z "$rank0" ] && f=1
+  kill -9 $(tree "$pid") "$cc" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  fails=$((fails + f))
+done
+row "kill -9 of rank 0 mid-compile: job ends, compiler gone" "$TRIALS_RANK0" "$fails"
+# Node mode on one directory for every node (no {node}): runs as shared, no lock timeout.
+C=$WORK/node-one-dir
+mkdir -m 700 "$C"
+OP2_CACHE_MODE=node OP2_FAKE_NODE_SIZE=2 OP2_LOCK_TIMEOUT=10 job 4 "$C" --kernels 3 && all_ok "$WORK/out" 4 6
+row "node mode, 2 fake nodes, one shared directory (4 ranks)" 1 $?
+# Two real users of one trusted group share a cache; the second compiles nothing.
+if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v runuser >/dev/null; then
+  G=op2rel$$
+  SHARE=$(mktemp -d /tmp/op2-reliability-share-XXXXXX)
+  groupadd "$G" && useradd -M -U -G "$G" -s /bin/sh "${G}a" && useradd -M -U -G "$G" -s /bin/sh "${G}b"
+  chown "${G}a:$G" "$SHARE" && chmod 750 "$SHARE"
+  printf '#!/bin/sh\necho "$*" >>%s/cc.log\nexec cc "$@"\n' "$SHARE" >"$SHARE/cc" && chmod 755 "$SHARE/cc"
+  : >"$SHARE/cc.log" && chmod 666 "$SHARE/cc.log"
+  as() { # as USER: op2-selftest --kernels 2 on 2 ranks as USER in the shared cache
+    OP2_CC=$SHARE/cc OP2_CACHE_TRUSTED_GROUP=$G OP2_CACHE_DIR=$SHARE/cache timeout -s KILL 120 \
+      runuser -u "$1" -- mpiexec -n 2 "$SELF" --kernels 2 >"$WORK/out" 2>&1 && all_ok "$WORK/out" 2 4
+  }
+  as "${G}a" && n=$(grep -c -- ' -o ' "$SHARE/cc.log") && as "${G}b" && [ "$(grep -c -- ' -o ' "$SHARE/cc.log")" = "$n" ]
+  row "two users of a trusted group share a cache, no recompile" 1 $?
+  userdel "${G}a"; userdel "${G}b"; groupdel "$G" 2>/dev/null; rm -rf "$SHARE"
+else
+  row "two users of a trusted group share a cache" 0 0 "skipped: needs root, useradd, runuser"
 fi
 
 printf '%-58s %7s %9s  %s\n' scenario trials failures note

@@ -200,3 +200,55 @@ fn a_missing_mesh_file_is_a_clear_error_on_every_rank() {
         out.stderr
     );
 }
+
+/// Issue 22 (12): absurd meshes used to run to `rms NaN` and exit 0. A coordinate of 1e308
+/// (finite, so it passes validation) makes the solution blow up: Airfoil now stops at the first
+/// non-finite residual with a non-zero exit on every rank; an empty mesh and a degenerate cell
+/// are errors naming the file and line.
+#[test]
+fn absurd_meshes_fail_instead_of_running_to_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.dat");
+    op2::mesh::naca0012(12, 8)
+        .unwrap()
+        .write_op2(&good)
+        .unwrap();
+    let text = std::fs::read_to_string(&good).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let huge = dir.path().join("huge.dat");
+    lines[5] = " 1e308 1.0 ";
+    std::fs::write(&huge, lines.join("\n") + "\n").unwrap();
+    let empty = dir.path().join("empty.dat");
+    std::fs::write(&empty, " 0 0 0 0 \n").unwrap();
+    let run = |np: usize, mesh: &std::path::Path| {
+        let cache = common::cache_dir();
+        let args = ["--mesh", mesh.to_str().unwrap(), "--iters", "200"];
+        common::run(
+            common::mpiexec(np, "airfoil", &args, cache.path()),
+            Duration::from_secs(120),
+        )
+    };
+    for np in [1, 3] {
+        let out = run(np, &huge);
+        assert!(!out.success(), "{np} ranks\n{}", out.stdout);
+        assert!(!out.stdout.contains("NaN"), "{}", out.stdout);
+        for r in 0..np {
+            assert!(
+                out.stderr.contains(&format!("op2: rank {r}: error:"))
+                    && out.stderr.contains("the rms residual is"),
+                "{np} ranks, rank {r}\n{}",
+                out.stderr
+            );
+        }
+        let out = run(np, &empty);
+        assert!(!out.success());
+        assert!(
+            out.stderr
+                .contains("empty.dat:1: an empty mesh (0 nodes, 0 cells)"),
+            "{}",
+            out.stderr
+        );
+    }
+    // The unmodified mesh runs (the check does not refuse real meshes).
+    run(1, &good).assert_ok();
+}

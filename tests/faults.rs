@@ -444,3 +444,138 @@ fn set_age(p: &Path, secs: u64) {
     f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs))
         .unwrap();
 }
+
+/// Processes a test started outside the job (a fake compiler's descendants, in a session of
+/// their own): their pids, one a line, in `file`; killed when dropped, pass or fail.
+struct Strays(PathBuf);
+
+impl Strays {
+    fn pids(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.0)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+    fn alive(&self) -> usize {
+        self.pids().iter().filter(|p| alive(p)).count()
+    }
+}
+
+impl Drop for Strays {
+    fn drop(&mut self) {
+        for p in self.pids() {
+            let _ = Command::new("kill").args(["-KILL", &p]).status();
+        }
+    }
+}
+
+/// True while process `pid` exists and is not a zombie.
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')))
+}
+
+/// Issue 22 (3): a descendant of the compiler that keeps its stdout/stderr open (a wrapper's
+/// `sleep &`, a licence daemon; in the compiler's process group or a session of its own) used
+/// to block rank 0 in reading the compiler's pipes, with the entry's lock held, until it
+/// exited: after a compile that succeeded, and after one killed by `OP2_COMPILE_TIMEOUT`.
+#[test]
+fn a_descendant_holding_the_compilers_output_cannot_block_rank_0() {
+    let tools = tempfile::tempdir().unwrap();
+    let strays = Strays(tools.path().join("strays"));
+    let log = strays.0.display().to_string();
+    let holders = format!(
+        "setsid sleep 4244 & echo $! >> '{log}'; sleep 4244 & echo $! >> '{log}'; echo held >&2;"
+    );
+    // A compiler that works, leaving both holders behind.
+    let cc = fake_cc(tools.path(), &format!("{holders} exec cc \"$@\""));
+    let cache = common::cache_dir();
+    let mut c = common::mpiexec(2, "op2-selftest", &["--kernels", "2"], cache.path());
+    c.env("OP2_CC", &cc).env("OP2_COMPILE_TIMEOUT", "300");
+    let out = common::run(c, Duration::from_secs(90));
+    common::assert_all_ok(&out, 2, 4);
+    assert!(out.elapsed < Duration::from_secs(60), "{:?}", out.elapsed);
+    assert_eq!(
+        strays.alive(),
+        4,
+        "the holders were not running during the job"
+    );
+    drop(strays);
+    // A compiler that hangs, leaving a holder in a session of its own: the timeout holds.
+    let strays = Strays(tools.path().join("strays2"));
+    let log = strays.0.display().to_string();
+    let cc = fake_cc(
+        tools.path(),
+        &format!("setsid sleep 4244 & echo $! >> '{log}'; exec sleep 4244"),
+    );
+    let cache = common::cache_dir();
+    let mut c = common::mpiexec(2, "op2-selftest", &["--kernels", "1"], cache.path());
+    c.env("OP2_CC", &cc).env("OP2_COMPILE_TIMEOUT", "2");
+    let out = common::run(c, Duration::from_secs(90));
+    assert!(!out.success());
+    assert!(out.elapsed < Duration::from_secs(40), "{:?}", out.elapsed);
+    assert!(
+        out.stderr
+            .contains("did not finish within 2 s (OP2_COMPILE_TIMEOUT)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(strays.alive(), 1, "the holder was not running");
+}
+
+/// Issue 22 (4): after `kill -9` of rank 0 mid-compile the job ends promptly and the compiler
+/// is gone. The compiler used to inherit rank 0's MPI sockets (so mpiexec never saw rank 0's
+/// connections close and kept the job up while the compiler lived) and outlive it.
+#[test]
+fn kill_9_of_rank_0_mid_compile_ends_the_job_and_the_compiler() {
+    let tools = tempfile::tempdir().unwrap();
+    let pid_file = tools.path().join("cc.pid");
+    let strays = Strays(pid_file.clone());
+    let cc = fake_cc(
+        tools.path(),
+        &format!("echo $$ > '{}'; exec sleep 4245", pid_file.display()),
+    );
+    let cache = common::cache_dir();
+    let mut c = common::mpiexec(3, "op2-selftest", &["--kernels", "1"], cache.path());
+    c.env("OP2_CC", &cc).env("OP2_COMPILE_TIMEOUT", "600");
+    let job = std::thread::spawn(move || common::run(c, Duration::from_secs(90)));
+    // The compiler (now `sleep`, same pid) is running: its parent is rank 0.
+    let t0 = std::time::Instant::now();
+    let cc_pid = loop {
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        let pid = pid.trim().to_string();
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !pid.is_empty() && cmd.starts_with(b"sleep") {
+            break pid;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no compile started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{cc_pid}/stat")).unwrap();
+    let rank0 = stat.rsplit(") ").next().unwrap().split_whitespace().nth(1);
+    let rank0 = rank0.unwrap().to_string();
+    let exe = std::fs::read(format!("/proc/{rank0}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&exe).contains("op2-selftest"),
+        "the compiler's parent {rank0} is not rank 0"
+    );
+    let killed = std::time::Instant::now();
+    assert!(Command::new("kill")
+        .args(["-KILL", &rank0])
+        .status()
+        .unwrap()
+        .success());
+    let out = job
+        .join()
+        .expect("the job did not end after rank 0 was killed");
+    let took = killed.elapsed();
+    assert!(!out.success());
+    assert!(took < Duration::from_secs(30), "job ended {took:?} after");
+    let t1 = std::time::Instant::now();
+    while alive(&cc_pid) && t1.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(&cc_pid), "the compiler outlived rank 0");
+    drop(strays);
+}

@@ -381,3 +381,95 @@ fn only_rank_0_and_node_leaders_touch_the_cache_directory() {
         }
     }
 }
+
+/// Issue 22 (6): node mode with one directory for every node (no `{node}` in `OP2_CACHE_DIR`,
+/// e.g. the default on a shared home) used to deadlock: rank 0 holds the entry's lock until
+/// every rank has loaded it while the other node's leader waited for a lock on the same file
+/// to publish it, so every cold kernel failed after `OP2_LOCK_TIMEOUT` on every rank. Now the
+/// probe finds that every node's directory is rank 0's and the job runs in shared mode.
+#[test]
+fn node_mode_on_one_directory_for_every_node_runs_as_shared() {
+    let cache = common::cache_dir();
+    let tools = tempfile::tempdir().unwrap();
+    let (cc, log) = common::logging_cc(tools.path());
+    let rep = tools.path().join("report.json");
+    let job = Job {
+        np: 4,
+        node_size: 2,
+        mode: "node",
+    };
+    let mut c = selftest(&job, cache.path(), &cc, &["--kernels", "3"]);
+    c.env("OP2_CACHE_REPORT", &rep)
+        .env("OP2_LOCK_TIMEOUT", "10");
+    let out = common::run(c, T);
+    let cold = answers(&out, 4, 6);
+    assert!(
+        !out.stderr.contains("timed out waiting for lock"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(common::compile_count(&log), 3);
+    let r = report(&rep);
+    let m = r["cache_mode"].as_str().unwrap();
+    assert!(
+        m.starts_with("shared (OP2_CACHE_MODE=node, but every node's directory is rank 0's"),
+        "{m}"
+    );
+    assert_eq!(r["caches"]["disk"]["published"]["sum"], 0.0);
+    assert_eq!(sos(cache.path()).len(), 3);
+    // Warm, then the same answers as a shared job.
+    let mut c = selftest(&job, cache.path(), &cc, &["--kernels", "3"]);
+    c.env("OP2_LOCK_TIMEOUT", "10");
+    assert_eq!(answers(&common::run(c, T), 4, 6), cold);
+    assert_eq!(
+        common::compile_count(&log),
+        3,
+        "warm rerun must not compile"
+    );
+    let one = common::cache_dir();
+    let shared = Job {
+        mode: "shared",
+        ..job
+    };
+    let plain = answers(
+        &common::run(selftest(&shared, one.path(), &cc, &["--kernels", "3"]), T),
+        4,
+        6,
+    );
+    assert_eq!(cold, plain);
+}
+
+/// Issue 22 (6), mixed: three nodes where node 1's directory is rank 0's (a link to it) and
+/// node 2's is its own. Node 1's leader must not publish into rank 0's directory (it would
+/// wait for rank 0's lock); node 2's leader publishes its copy.
+#[test]
+fn a_node_whose_directory_is_rank_0s_does_not_publish_into_it() {
+    let base = common::cache_dir();
+    let tools = tempfile::tempdir().unwrap();
+    let (cc, log) = common::logging_cc(tools.path());
+    let rep = tools.path().join("report.json");
+    std::fs::create_dir(base.path().join("node0")).unwrap();
+    std::os::unix::fs::symlink("node0", base.path().join("node1")).unwrap();
+    let job = Job {
+        np: 6,
+        node_size: 2,
+        mode: "node",
+    };
+    let dir = base.path().join("node{node}");
+    let mut c = selftest(&job, &dir, &cc, &["--kernels", "3"]);
+    c.env("OP2_CACHE_REPORT", &rep)
+        .env("OP2_LOCK_TIMEOUT", "10");
+    let out = common::run(c, T);
+    answers(&out, 6, 6);
+    assert!(
+        !out.stderr.contains("timed out waiting for lock"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(common::compile_count(&log), 3);
+    let r = report(&rep);
+    assert!(r["cache_mode"].as_str().unwrap().starts_with("node ("));
+    assert_eq!(r["caches"]["disk"]["published"]["sum"], 3.0, "node 2 only");
+    assert_eq!(sos(&base.path().join("node0")).len(), 3);
+    assert_eq!(sos(&base.path().join("node2")).len(), 3);
+}

@@ -213,3 +213,189 @@ fn a_relative_cache_dir_is_made_absolute_before_rank_0_shares_it() {
     common::assert_all_ok(&common::run(c, T), 3, 4);
     assert_eq!(files(&work.path().join("rel/cache"), "so").len(), 2);
 }
+
+/// Skip a test that needs what this machine lacks, loudly; under CI (`CI` set) fail instead.
+fn skip_or_fail(why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("cannot run under CI: {why}");
+    }
+    eprintln!("\n*** SKIPPED (not run, NOT passed): {why} ***\n");
+}
+
+/// Real users in one real group, made for one test and removed when dropped.
+struct Users {
+    group: String,
+    names: Vec<String>,
+}
+
+impl Users {
+    fn make(tag: &str, n: usize) -> std::result::Result<Users, String> {
+        if !is_root() {
+            return Err("creating users needs root".into());
+        }
+        let id = std::process::id() % 1_000_000;
+        let group = format!("op2g{tag}{id}");
+        let run = |cmd: &str, args: &[&str]| {
+            let ok = Command::new(cmd)
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("`{cmd} {}` failed", args.join(" ")))
+            }
+        };
+        run("groupadd", &[&group])?;
+        let mut made = Users {
+            group: group.clone(),
+            names: Vec::new(),
+        };
+        for k in 0..n {
+            let name = format!("op2u{tag}{k}{id}");
+            // Each user's primary group is its own; the shared group is a supplementary one.
+            run(
+                "useradd",
+                &["-M", "-U", "-G", &group, "-s", "/bin/sh", &name],
+            )?;
+            made.names.push(name);
+        }
+        Ok(made)
+    }
+
+    /// `runuser -u <user> -- mpiexec -n np op2-selftest args`, with `cache`, compiler `cc` and
+    /// the trusted group.
+    fn selftest(&self, user: usize, np: usize, cache: &Path, cc: &Path, args: &[&str]) -> Command {
+        let base = selftest(np, cache, args);
+        let mut c = Command::new("runuser");
+        c.args([
+            "-u",
+            &self.names[user],
+            "--",
+            "mpiexec",
+            "-n",
+            &np.to_string(),
+        ]);
+        c.arg(common::bin("op2-selftest")).args(args);
+        for (k, v) in base.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.env("OP2_CACHE_TRUSTED_GROUP", &self.group)
+            .env("OP2_CC", cc);
+        c
+    }
+
+    fn uid(&self, user: usize) -> u32 {
+        let out = Command::new("id")
+            .args(["-u", &self.names[user]])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    fn gid(&self) -> u32 {
+        let out = Command::new("getent")
+            .args(["group", &self.group])
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout).to_string();
+        line.split(':').nth(2).unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Users {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = Command::new("userdel").arg(n).status();
+        }
+        let _ = Command::new("groupdel").arg(&self.group).status();
+    }
+}
+
+/// Issue 22 (5): two real users in one trusted group share one cache. Entry directories used
+/// to be made 0700 and lock files 0600, so the second user's job failed with a misleading
+/// "open lock file (read-only cache) ... Permission denied". Now directories are 2770 and lock
+/// files 0660 in the trusted group; each user loads the other's entries without compiling.
+#[test]
+fn two_users_of_a_trusted_group_share_one_cache_without_recompiling() {
+    use std::os::unix::fs::MetadataExt;
+    let users = match Users::make("s", 2) {
+        Ok(u) => u,
+        Err(why) => return skip_or_fail(&format!("two real users: {why}")),
+    };
+    let (a, b) = (0, 1);
+    // The tools and the shared cache's parent: reachable by both users.
+    let tools = tempfile::tempdir().unwrap();
+    chmod(tools.path(), 0o755);
+    let (cc, log) = common::logging_cc(tools.path());
+    std::fs::write(&log, "").unwrap();
+    chmod(&log, 0o666);
+    let gid = users.gid();
+    let base = common::cache_dir();
+    let cache = base.path().join("shared");
+    std::os::unix::fs::chown(base.path(), Some(users.uid(a)), Some(gid)).unwrap();
+    chmod(base.path(), 0o750);
+    // User A fills the cache.
+    common::assert_all_ok(
+        &common::run(users.selftest(a, 2, &cache, &cc, &["--kernels", "2"]), T),
+        2,
+        4,
+    );
+    assert_eq!(common::compile_count(&log), 2);
+    let m = std::fs::metadata(&cache).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.gid()),
+        (0o2770, gid),
+        "cache directory"
+    );
+    let locks = files(&cache, "lock");
+    assert_eq!(locks.len(), 2);
+    for l in &locks {
+        let d = std::fs::metadata(l.parent().unwrap()).unwrap();
+        assert_eq!(
+            (d.mode() & 0o7777, d.gid()),
+            (0o2770, gid),
+            "{l:?}'s directory"
+        );
+        let m = std::fs::metadata(l).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.gid()), (0o660, gid), "{l:?}");
+    }
+    for so in files(&cache, "so") {
+        assert_eq!(std::fs::metadata(&so).unwrap().gid(), gid, "{so:?}");
+    }
+    // User B loads A's entries without compiling, and adds one of its own ...
+    let out = common::run(users.selftest(b, 2, &cache, &cc, &["--kernels", "2"]), T);
+    common::assert_all_ok(&out, 2, 4);
+    assert_eq!(common::compile_count(&log), 2, "B recompiled A's kernels");
+    common::assert_all_ok(
+        &common::run(users.selftest(b, 2, &cache, &cc, &["--kernels", "3"]), T),
+        2,
+        6,
+    );
+    assert_eq!(common::compile_count(&log), 3);
+    // ... which A loads without compiling.
+    common::assert_all_ok(
+        &common::run(users.selftest(a, 2, &cache, &cc, &["--kernels", "3"]), T),
+        2,
+        6,
+    );
+    assert_eq!(common::compile_count(&log), 3, "A recompiled B's kernel");
+    // Lock files only their owner can open (as an op2 without the group mode made them):
+    // the message names the cause, not a "read-only cache".
+    for l in files(&cache, "lock") {
+        if std::fs::metadata(&l).unwrap().uid() == users.uid(a) {
+            chmod(&l, 0o600);
+        }
+    }
+    let out = common::run(users.selftest(b, 2, &cache, &cc, &["--kernels", "3"]), T);
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("another user's") && out.stderr.contains("OP2_CACHE_TRUSTED_GROUP"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("read-only cache"), "{}", out.stderr);
+}

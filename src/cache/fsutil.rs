@@ -40,18 +40,24 @@ impl Drop for LockGuard {
 
 fn open_lock(path: &Path) -> Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
+    let group = crate::cache::trust::trusted_gid();
     let open = || {
         OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(0o600)
+            .mode(if group.is_some() { 0o660 } else { 0o600 })
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
     };
     match open() {
-        Ok(f) => Ok(f),
+        Ok(f) => {
+            if let Some(g) = group {
+                share_with_group(&f, g, 0o660);
+            }
+            Ok(f)
+        }
         // Its folder was removed by a concurrent `op2 cache clear`: make it again.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(d) = path.parent() {
@@ -65,8 +71,36 @@ fn open_lock(path: &Path) -> Result<File> {
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
-            .ctx("open lock file (read-only cache)", path),
+            .map_err(|e| Error::io(lock_denied(path, group), path, e)),
         Err(e) => Err(Error::io("open lock file", path, e)),
+    }
+}
+
+/// What to say when a lock file can be neither written nor read: another user's file (a cache
+/// shared without, or written before, `OP2_CACHE_TRUSTED_GROUP`) rather than a read-only cache.
+fn lock_denied(path: &Path, group: Option<u32>) -> &'static str {
+    use std::os::unix::fs::MetadataExt;
+    let me = crate::cache::trust::euid();
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.uid() != me && group.is_some() => "open lock file (another user's, not readable by you: a cache shared through OP2_CACHE_TRUSTED_GROUP needs lock files readable and writable by the group, mode 0660; this one was made by an op2 without it: `chmod -R g+rwX` the cache as its owner)",
+        Ok(m) if m.uid() != me => "open lock file (another user's, not readable by you: to share a cache between users set OP2_CACHE_TRUSTED_GROUP=<group> for every user)",
+        _ => "open lock file (read-only cache)",
+    }
+}
+
+/// Under `OP2_CACHE_TRUSTED_GROUP`: give a file or directory we own the trusted group and
+/// `mode` whatever the umask (best effort: another member's file is left as it is).
+fn share_with_group(f: &File, gid: u32, mode: u32) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(m) = f.metadata() else { return };
+    if m.uid() != crate::cache::trust::euid() {
+        return;
+    }
+    if m.gid() != gid {
+        let _ = std::os::unix::fs::fchown(f, None, Some(gid));
+    }
+    if m.mode() & 0o7777 != mode {
+        let _ = f.set_permissions(fs::Permissions::from_mode(mode));
     }
 }
 
@@ -291,8 +325,11 @@ fn parent_dir(file: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// Create `dir` (and parents) with mode 0700 if missing. `mkdir` is exclusive: a directory
-/// someone else made first is kept as it is, and refused by `trust::check_dir` before use.
+/// Create `dir` (and parents) with mode 0700 if missing; under `OP2_CACHE_TRUSTED_GROUP`, `dir`
+/// itself gets that group and mode 2770 (the setgid bit gives every file and directory made
+/// in it the group, so each member's entries pass the others' trust check). `mkdir` is
+/// exclusive: a directory someone else made first is kept as it is, and refused by
+/// `trust::check_dir` before use.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
@@ -303,7 +340,13 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .mode(0o700)
         .create(dir)
     {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            if let Some(g) = crate::cache::trust::trusted_gid() {
+                let d = File::open(dir).ctx("open directory", dir)?;
+                share_with_group(&d, g, 0o2770);
+            }
+            Ok(())
+        }
         Err(e) if dir.is_dir() => {
             let _ = e; // made concurrently by another process
             Ok(())

@@ -59,13 +59,20 @@ pub struct Plan {
     pub dir: PathBuf,
     /// Why this mode, for the report.
     pub why: String,
+    /// This rank is a node leader whose directory is rank 0's very directory (it saw rank 0's
+    /// probe token there): it never publishes, since rank 0 holds the entry's lock until every
+    /// rank has loaded it.
+    sees_root_dir: bool,
 }
 
 impl Plan {
     /// True on ranks that publish into their node's directory: the leaders of nodes other
-    /// than rank 0's, in node mode.
+    /// than rank 0's, in node mode, whose directory is not rank 0's.
     fn publishes(&self) -> bool {
-        self.mode == Resolved::Node && self.layout.leader && self.layout.node != 0
+        self.mode == Resolved::Node
+            && self.layout.leader
+            && self.layout.node != 0
+            && !self.sees_root_dir
     }
 
     /// One line for the report: `node (auto: ...)`.
@@ -122,9 +129,9 @@ pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<Plan>> {
     }
     let layout = comm.node_layout(config.fake_node_size)?;
     let dir = config.node_cache_dir(layout.node);
-    let (mode, why) = match config.cache_mode {
-        CacheMode::Shared => (Resolved::Shared, "OP2_CACHE_MODE=shared".to_string()),
-        CacheMode::Node => (Resolved::Node, "OP2_CACHE_MODE=node".to_string()),
+    let (mode, why, sees_root_dir) = match config.cache_mode {
+        CacheMode::Shared => (Resolved::Shared, "OP2_CACHE_MODE=shared".to_string(), false),
+        CacheMode::Node => node_mode(comm, &layout, &dir)?,
         CacheMode::Auto => detect(comm, &layout, &dir)?,
     };
     let plan = Arc::new(Plan {
@@ -132,17 +139,64 @@ pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<Plan>> {
         mode,
         dir,
         why,
+        sees_root_dir,
     });
     *PLAN.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, plan.clone()));
     Ok(plan)
 }
 
-/// `auto`: is rank 0's directory the very directory every other node's leader sees, with
-/// locks that exclude across nodes? Rank 0 writes a token and holds its lock; the leaders look.
-fn detect(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(Resolved, String)> {
+/// `OP2_CACHE_MODE=node`: a directory per node, unless every node's directory is rank 0's
+/// (no `{node}` in `OP2_CACHE_DIR` on a shared home): then shared mode, since a leader
+/// publishing into rank 0's directory would wait for the lock rank 0 holds until every rank
+/// (that leader too) has loaded the entry. A leader that alone sees rank 0's directory does
+/// not publish. Returns (mode, why, this rank sees rank 0's directory).
+fn node_mode(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(Resolved, String, bool)> {
     if layout.nodes == 1 {
-        return Ok((Resolved::Shared, "auto: one node".into()));
+        return Ok((Resolved::Node, "OP2_CACHE_MODE=node".into(), false));
     }
+    let (mine, agreed) = probe(comm, layout, dir)?;
+    Ok(if agreed >= 1 {
+        (
+            Resolved::Shared,
+            "OP2_CACHE_MODE=node, but every node's directory is rank 0's: no {node} in OP2_CACHE_DIR".into(),
+            false,
+        )
+    } else {
+        (Resolved::Node, "OP2_CACHE_MODE=node".into(), mine >= 1)
+    })
+}
+
+/// `auto`: is rank 0's directory the very directory every other node's leader sees, with
+/// locks that exclude across nodes? Returns (mode, why, this rank sees rank 0's directory).
+fn detect(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(Resolved, String, bool)> {
+    if layout.nodes == 1 {
+        return Ok((Resolved::Shared, "auto: one node".into(), false));
+    }
+    let (mine, agreed) = probe(comm, layout, dir)?;
+    let (mode, why) = match agreed {
+        2 => (
+            Resolved::Shared,
+            "auto: every node sees rank 0's directory and its locks",
+        ),
+        1 => (
+            Resolved::Node,
+            "auto: the directory is shared but its locks do not exclude across nodes",
+        ),
+        _ => (
+            Resolved::Node,
+            "auto: OP2_CACHE_DIR is not the same directory on every node",
+        ),
+    };
+    Ok((mode, why.into(), mine >= 1))
+}
+
+/// Collective: rank 0 writes a token into its directory and holds a lock on it; every other
+/// node's leader looks for the token in its own directory and tries the lock. A leader's vote:
+/// 2 if it saw the token and found the lock held (same directory, locks exclude across nodes),
+/// 1 if it saw the token but could take the lock, 0 if it did not see the token; other ranks
+/// vote 2 (0 everywhere if rank 0 could not write the token). Returns (this rank's vote, the
+/// minimum over every rank).
+fn probe(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(u64, u64)> {
     let mut held = None;
     let mut token = String::new();
     if comm.is_root() {
@@ -168,7 +222,6 @@ fn detect(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(Resolved, Stri
     }
     let token = String::from_utf8(comm.broadcast_bytes(0, token.into_bytes())?)
         .map_err(|e| Error::Mpi(format!("garbled cache probe name from rank 0: {e}")))?;
-    // 2: same directory, locks exclude; 1: same directory, locks do not; 0: another directory.
     let mut vote = 2u64;
     if layout.leader && layout.node != 0 {
         let path = dir.join(&token);
@@ -191,20 +244,7 @@ fn detect(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(Resolved, Stri
         let _ = fs::remove_file(dir.join(format!("{token}.lock")));
         drop(held);
     }
-    Ok(match agreed {
-        2 => (
-            Resolved::Shared,
-            "auto: every node sees rank 0's directory and its locks".into(),
-        ),
-        1 => (
-            Resolved::Node,
-            "auto: the directory is shared but its locks do not exclude across nodes".into(),
-        ),
-        _ => (
-            Resolved::Node,
-            "auto: OP2_CACHE_DIR is not the same directory on every node".into(),
-        ),
-    })
+    Ok((vote, agreed))
 }
 
 /// The header of rank 0's frame.

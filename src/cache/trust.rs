@@ -53,7 +53,7 @@ pub(crate) fn resolve_group(g: &str) -> Option<u32> {
     Some(unsafe { (*gr).gr_gid })
 }
 
-fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }

@@ -114,7 +114,10 @@ pub(crate) const CHECK_FLAGS: [&str; 4] = [
 
 /// Compile `source` into the shared object `out`: one run of `cc`, with `-o`, in its own
 /// process group. After `timeout` (zero: no limit) the whole group is killed (a compiler
-/// driver's `cc1`/`as`/`ld` children too) and the failure says so. On success, returns the
+/// driver's `cc1`/`as`/`ld` children too) and the failure says so. Its output goes to an
+/// anonymous file, so nothing a descendant keeps open can hold rank 0 past the compiler's exit
+/// or the timeout; it inherits no descriptor of the rank but stdin/stdout/stderr and dies with
+/// the rank ([`child_setup`]). On success, returns the
 /// compiler's warnings (empty when it printed nothing) after checking that the library exports
 /// the generated entry point ([`check_exports`]); a library that fails the check is a failure,
 /// so it is never cached.
@@ -146,40 +149,37 @@ pub(crate) fn compile(
         command: command.clone(),
         stderr,
     };
-    let mut child = Command::new(cc)
-        .args(&args)
+    // Output goes to an anonymous file, not a pipe: a descendant that keeps the compiler's
+    // stdout/stderr open (a wrapper's `sleep &`, a licence daemon, `setsid` or not) cannot
+    // make rank 0 wait past the compiler's own exit or the timeout.
+    let capture = output_file().map_err(|e| fail(format!("could not run the compiler: {e}")))?;
+    let stdio = || capture.try_clone().map(Stdio::from);
+    let (stdout, stderr) = match (stdio(), stdio()) {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => return Err(fail(format!("could not run the compiler: {e}"))),
+    };
+    let mut cmd = Command::new(cc);
+    cmd.args(&args)
         // Plain ASCII messages (no locale quotes), which `jit/check.rs` reads.
         .env("LC_ALL", "C")
         // Reproducible: `__DATE__`/`__TIME__` do not depend on when it was built.
         .env("SOURCE_DATE_EPOCH", "0")
         .env_remove("GCC_COLORS")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0);
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: `child_setup` runs in the forked child before exec and only makes
+    // async-signal-safe system calls (prctl, getppid, close_range/fcntl, _exit); it touches
+    // no memory shared with the parent and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || child_setup(parent));
+    }
+    let mut child = cmd
         .spawn()
         .map_err(|e| fail(format!("could not run the compiler: {e}")))?;
-    let pipe = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut s);
-            }
-            s
-        })
-    };
-    let out_t = pipe(
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let err_t = pipe(
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
+    drop(cmd);
     let t0 = Instant::now();
     let mut wait = Duration::from_millis(1);
     let status = loop {
@@ -200,23 +200,10 @@ pub(crate) fn compile(
             Err(e) => break Err(format!("waiting for the compiler failed: {e}")),
         }
     };
-    let text = |o: Vec<u8>, e: Vec<u8>| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o),
-            String::from_utf8_lossy(&e)
-        )
-        .trim_end()
-        .to_string()
-    };
-    // A timed-out group is dead, so its pipes close and these joins return.
-    let (o, e) = (
-        out_t.join().unwrap_or_default(),
-        err_t.join().unwrap_or_default(),
-    );
+    let text = || read_output(&capture);
     match status {
         Ok(st) if st.success() => {
-            let printed = text(o, e);
+            let printed = text();
             match check_exports(out) {
                 Ok(()) => Ok(printed),
                 Err(detail) => Err(fail(
@@ -227,7 +214,7 @@ pub(crate) fn compile(
             }
         }
         Ok(st) => {
-            let mut msg = text(o, e);
+            let mut msg = text();
             if let Some(sig) = st.signal() {
                 let name = signal_name(sig);
                 msg = format!(
@@ -240,7 +227,7 @@ pub(crate) fn compile(
             Err(fail(msg))
         }
         Err(why) => {
-            let printed = text(o, e);
+            let printed = text();
             Err(fail(if printed.is_empty() {
                 why
             } else {
@@ -248,6 +235,81 @@ pub(crate) fn compile(
             }))
         }
     }
+}
+
+/// At most this much of the compiler's output is kept (a descendant may still be writing).
+const OUTPUT_LIMIT: u64 = 16 << 20;
+
+/// An anonymous in-memory file (`memfd_create`) for the compiler's stdout and stderr.
+fn output_file() -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated literal; on success the returned descriptor is new
+    // and owned by nobody else, so the `File` may take it over.
+    unsafe {
+        let fd = libc::memfd_create(c"op2-cc-output".as_ptr(), libc::MFD_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(std::fs::File::from_raw_fd(fd))
+    }
+}
+
+/// What the compiler (and anything it started) wrote so far, as text, bounded.
+fn read_output(f: &std::fs::File) -> String {
+    use std::io::{Seek, SeekFrom};
+    let mut f = f;
+    let mut bytes = Vec::new();
+    if f.seek(SeekFrom::Start(0)).is_ok() {
+        let _ = f.take(OUTPUT_LIMIT).read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
+}
+
+/// In the forked child, before exec: die with the rank that started us (`PR_SET_PDEATHSIG`:
+/// a `kill -9` of rank 0 mid-compile takes the compiler with it), and mark every descriptor
+/// above 2 close-on-exec, so the compiler inherits none of the rank's MPI sockets (mpiexec
+/// tears a job down when a rank's sockets close) or lock files. Close-on-exec rather than
+/// close: the standard library's own exec-error pipe must stay open until the exec.
+fn child_setup(parent: libc::pid_t) -> std::io::Result<()> {
+    // SAFETY: plain system calls on integers; async-signal-safe (we are between fork and exec).
+    unsafe {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        // The rank died before the prctl: the signal will never come, so do not run at all.
+        if libc::getppid() != parent {
+            libc::_exit(1);
+        }
+        let all = libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        if all != 0 {
+            // Kernels before 5.11: one descriptor at a time, up to the descriptor limit.
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+                lim.rlim_cur.min(1 << 16) as libc::c_int
+            } else {
+                1024
+            };
+            for fd in 3..max {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Flags that keep build paths out of the library, so that its bytes depend only on the

@@ -271,6 +271,11 @@ impl AirfoilMesh {
                 .map_err(|_| r.error(format!("{name} = {} is negative", header[k])))?;
         }
         let [nnode, ncell, nedge, nbedge] = counts;
+        if nnode == 0 || ncell == 0 {
+            return Err(r.error(format!(
+                "an empty mesh ({nnode} nodes, {ncell} cells): Airfoil needs at least one cell"
+            )));
+        }
         let what = || format!("AirfoilMesh::read_op2({})", path.display());
         let mut m = AirfoilMesh::reserved(nnode, ncell, nedge, nbedge, &what)?;
 
@@ -284,6 +289,9 @@ impl AirfoilMesh {
         for n in 0..ncell {
             let c: [i32; 4] = r.record(|| format!("4 node indices of cell {n} (of {ncell})"))?;
             r.check(&c, nnode, || format!("cell {n}: node"))?;
+            if let Some(why) = degenerate(&c, &m.x) {
+                return Err(r.error(format!("cell {n} is degenerate: {why}")));
+            }
             m.cell.extend_from_slice(&c);
         }
         for n in 0..nedge {
@@ -311,6 +319,29 @@ impl AirfoilMesh {
         }
         Ok(m)
     }
+}
+
+/// Why the quadrilateral with (in-range) nodes `c` and coordinates `x` is degenerate, if it
+/// is: a repeated node, or an area that is zero or not finite (coordinates so large that the
+/// solver's fluxes overflow). Such a cell makes Airfoil divide by zero.
+fn degenerate(c: &[i32; 4], x: &[f64]) -> Option<String> {
+    for i in 0..4 {
+        if c[i + 1..].contains(&c[i]) {
+            return Some(format!("node {} appears twice in `{c:?}`", c[i]));
+        }
+    }
+    let p = |k: usize| (x[2 * c[k] as usize], x[2 * c[k] as usize + 1]);
+    // Shoelace: twice the signed area.
+    let area2: f64 = (0..4)
+        .map(|k| {
+            let ((x0, y0), (x1, y1)) = (p(k), p((k + 1) % 4));
+            x0 * y1 - x1 * y0
+        })
+        .sum();
+    if area2 == 0.0 || !area2.is_finite() {
+        return Some(format!("its area is {}", area2 / 2.0));
+    }
+    None
 }
 
 /// A field of a mesh file, named for error messages.
@@ -589,6 +620,39 @@ mod tests {
         let p = d.path().join("crlf.dat");
         std::fs::write(&p, good.replace('\n', "\r\n\n")).unwrap();
         assert_eq!(AirfoilMesh::read_op2(&p).unwrap(), naca0012(2, 2).unwrap());
+    }
+
+    /// Issue 22 (12): meshes Airfoil cannot solve (it divided by zero and printed `rms NaN`).
+    #[test]
+    fn empty_meshes_and_degenerate_cells_are_errors_naming_the_line() {
+        let e = read_err(" 0 0 0 0 \n");
+        assert!(
+            e.contains("bad.dat:1: an empty mesh (0 nodes, 0 cells)"),
+            "{e}"
+        );
+        let e = read_err(" 4 0 0 0 \n 0 0 \n 1 0 \n 1 1 \n 0 1 \n");
+        assert!(
+            e.contains("bad.dat:1: an empty mesh (4 nodes, 0 cells)"),
+            "{e}"
+        );
+        let square = " 0 0 \n 1 0 \n 1 1 \n 0 1 \n";
+        let e = read_err(&format!(" 4 1 0 0 \n{square} 0 0 0 0 \n"));
+        assert!(
+            e.contains("bad.dat:6: cell 0 is degenerate: node 0 appears twice"),
+            "{e}"
+        );
+        let e = read_err(" 4 1 0 0 \n 0 0 \n 1 0 \n 2 0 \n 3 0 \n 0 1 2 3 \n");
+        assert!(
+            e.contains("bad.dat:6: cell 0 is degenerate: its area is 0"),
+            "{e}"
+        );
+        let e = read_err(" 4 1 0 0 \n 0 0 \n 1e308 0 \n 1e308 1e308 \n 0 1e308 \n 0 1 2 3 \n");
+        assert!(e.contains("its area is inf"), "{e}");
+        // Every one of the standard mesh's cells passes.
+        let d = tmp();
+        let p = d.path().join("m.dat");
+        naca0012(6, 4).unwrap().write_op2(&p).unwrap();
+        AirfoilMesh::read_op2(&p).unwrap();
     }
 
     #[test]

@@ -242,6 +242,14 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
             rms = g_rms.value::<f64>()?[0];
         }
         rms = (rms / ncell_global as f64).sqrt();
+        if !rms.is_finite() {
+            // The rms is a reduction: every rank sees the same value and stops here alike (a
+            // collective error: no rank aborts the others).
+            return Err(op2::Error::Remote {
+                rank: 0,
+                detail: format!("airfoil: the rms residual is {rms} at iteration {iter}: the solution diverged (a degenerate or extreme mesh?); stopping"),
+            });
+        }
         if root && iter % 100 == 0 {
             println!(" {iter}  {} ", output::c_exp(rms, 5, 10));
         }
