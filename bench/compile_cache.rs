@@ -6,6 +6,9 @@
 //!     each, side by side. Instructions per dispatch, independent of machine load:
 //!     `OP2_BENCH_ONLY=c OP2_BENCH_DISPATCH_N=20000 valgrind --tool=callgrind <bench binary>`,
 //!     then `callgrind_annotate --inclusive=yes` and divide `par_loop`'s count by 20001.
+// A test or benchmark program: it reads and sets the environment of the op2 it runs
+// (clippy.toml keeps that out of the library).
+#![allow(clippy::disallowed_methods)]
 use std::ffi::c_void;
 use std::path::Path;
 use std::process::Command;
@@ -118,8 +121,11 @@ fn dispatch() {
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "so"))
         .unwrap();
+    // SAFETY: the library is the one op2 compiled for this run's loop in a private temporary
+    // cache; loading it runs no constructor of ours.
     let lib = unsafe { libloading::Library::new(&so) }.unwrap();
     type Entry = unsafe extern "C" fn(i32, i32, *const *mut c_void, *const *const i32);
+    // SAFETY: `__op2_loop` has exactly the type `Entry` (op2's calling convention, jit/ffi.rs).
     let f: libloading::Symbol<Entry> = unsafe { lib.get(b"__op2_loop") }.unwrap();
     let mut v = [0.0f64];
     let args = [v.as_mut_ptr() as *mut c_void];
@@ -128,6 +134,7 @@ fn dispatch() {
     for _ in 0..10 {
         let t = Best::start();
         for _ in 0..batch {
+            // SAFETY: one element of a direct loop over one f64, which `v` holds; no map.
             unsafe { f(0, 1, args.as_ptr(), maps.as_ptr()) };
         }
         direct.stop(t, batch);

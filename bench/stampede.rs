@@ -163,7 +163,7 @@ fn main() {
                         &base.path().display().to_string(),
                     );
                     assert_eq!(per.len(), np, "every rank printed its pid");
-                    let leader = |q: usize| mode == "node" && q % NODE == 0;
+                    let leader = |q: usize| mode == "node" && q.is_multiple_of(NODE);
                     let k = KERNELS as f64;
                     let leaders: Vec<usize> =
                         (1..np).filter(|&q| leader(q)).map(|q| per[q]).collect();

@@ -5,6 +5,9 @@
 //! gathered arrays (x 2x2, q 2x4, adt 2x1, res 2x4) that the wrapper fills, and scatters `res`
 //! back. The results are compared bit for bit. `VECMAP_BENCH_ITERS` (default 50) loops per round, three alternating rounds, the best
 //! round of each variant reported.
+// A test or benchmark program: it reads and sets the environment of the op2 it runs
+// (clippy.toml keeps that out of the library).
+#![allow(clippy::disallowed_methods)]
 use op2::{par_loop, Access, Dat, DataSet, Kernel, Map, Set};
 
 /// Both variants force `res_calc` inline (GCC's size limits otherwise keep it out of line when

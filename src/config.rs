@@ -42,6 +42,8 @@
 //! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP`, `OP2_PROGRESS` are only read by rank 0 (which
 //! alone touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE`, `OP2_TEST_NO_COLOUR` and
 //! the report path are per process.
+// This module is the one reader of the environment (clippy.toml forbids it elsewhere).
+#![allow(clippy::disallowed_methods)]
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -495,28 +497,6 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("1k").unwrap(), 1024);
-        assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
-        assert_eq!(parse_size(" 7 MiB ").unwrap(), 7 << 20);
-        assert!(parse_size("").is_err());
-        assert!(parse_size("-1G").is_err());
-        assert!(parse_size("3Q").is_err());
-    }
-
-    #[test]
-    fn bools_parse() {
-        assert!(parse_bool("X", "yes").unwrap());
-        assert!(!parse_bool("X", "0").unwrap());
-        assert!(parse_bool("X", "maybe").is_err());
-    }
-}
-
 pub(crate) static ACTIVE: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
 /// Bumped (under `ACTIVE`'s write lock) whenever the configuration in force changes, so that
@@ -577,4 +557,26 @@ pub fn current() -> Result<Arc<Config>> {
         })
         .clone()
         .map_err(|e| Error::invalid("op2 configuration from the environment", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
+        assert_eq!(parse_size(" 7 MiB ").unwrap(), 7 << 20);
+        assert!(parse_size("").is_err());
+        assert!(parse_size("-1G").is_err());
+        assert!(parse_size("3Q").is_err());
+    }
+
+    #[test]
+    fn bools_parse() {
+        assert!(parse_bool("X", "yes").unwrap());
+        assert!(!parse_bool("X", "0").unwrap());
+        assert!(parse_bool("X", "maybe").is_err());
+    }
 }

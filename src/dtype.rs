@@ -16,11 +16,17 @@ use std::fmt;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
+    /// `double`
     F64,
+    /// `float`
     F32,
+    /// `int32_t`
     I32,
+    /// `int64_t`
     I64,
+    /// `uint32_t`
     U32,
+    /// `uint64_t`
     U64,
 }
 

@@ -16,25 +16,37 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert!(err.to_string().contains("Set::new"));
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A caller passed a value the API cannot accept (wrong length, zero dim, ...).
     #[error("invalid argument to {what}: {detail}")]
-    InvalidArgument { what: String, detail: String },
+    InvalidArgument {
+        /// The function or value at fault (`Set::new`, `par_loop argument 2`).
+        what: String,
+        /// What is wrong and what would be accepted.
+        detail: String,
+    },
 
     /// A configuration variable or builder value could not be used.
     #[error("configuration error in {var}={value:?}: {detail}")]
     Config {
+        /// The setting (environment variable or builder method).
         var: String,
+        /// The value given.
         value: String,
+        /// Why it cannot be used.
         detail: String,
     },
 
     /// A filesystem operation failed.
     #[error("{op} {path}: {source}")]
     Io {
+        /// What op2 was doing (`open`, `rename`, ...).
         op: &'static str,
+        /// The file or directory.
         path: PathBuf,
         #[source]
+        /// The operating system's error.
         source: std::io::Error,
     },
 
@@ -44,9 +56,13 @@ pub enum Error {
          source kept at {source_path}\n{stderr}"
     )]
     Compile {
+        /// The kernel's name.
         kernel: String,
+        /// The compiler command rank 0 ran.
         command: String,
+        /// What the compiler printed.
         stderr: String,
+        /// Where the generated source was kept.
         source_path: PathBuf,
     },
 
@@ -55,63 +71,101 @@ pub enum Error {
     /// typed call, mapped back to the argument. Every rank returns this same error.
     #[error("kernel `{kernel}` does not match its par_loop arguments: {detail}\nsource kept at {source_path}")]
     KernelMismatch {
+        /// The kernel's name.
         kernel: String,
+        /// Which argument does not match, and how.
         detail: String,
+        /// Where the generated source was kept.
         source_path: PathBuf,
     },
 
     /// A compiled module could not be loaded or lacks its entry point.
     #[error("loading kernel `{kernel}` from {path} failed on rank {rank}: {detail}")]
     Load {
+        /// The kernel's name.
         kernel: String,
+        /// The library that failed to load.
         path: PathBuf,
+        /// The rank that failed.
         rank: i32,
+        /// The loader's message.
         detail: String,
     },
 
     /// A cache directory or file that someone other than you (or your trusted group) could
     /// have written: op2 refuses to run code from it. `detail` says why and how to fix it.
     #[error("refusing to use the op2 cache at {path}: {detail}")]
-    Untrusted { path: PathBuf, detail: String },
+    Untrusted {
+        /// The cache directory or file refused.
+        path: PathBuf,
+        /// Why, and how to fix it.
+        detail: String,
+    },
 
     /// A disk-cache entry failed verification (checksum, size, header).
     #[error("corrupt cache entry {path}: {detail}")]
-    CorruptEntry { path: PathBuf, detail: String },
+    CorruptEntry {
+        /// The entry's file.
+        path: PathBuf,
+        /// What failed (checksum, size, header).
+        detail: String,
+    },
 
     /// Ranks disagreed on a collective operation (SPMD violation) that would otherwise deadlock.
     #[error("ranks disagree on {what}: {detail}")]
-    SpmdMismatch { what: String, detail: String },
+    SpmdMismatch {
+        /// The collective the ranks disagreed on.
+        what: String,
+        /// What each rank saw.
+        detail: String,
+    },
 
     /// An MPI-level failure, or use of MPI after the runtime was finalized.
     #[error("MPI error: {0}")]
-    Mpi(String),
+    Mpi(/** What failed. */ String),
 
     /// Another rank failed during a collective operation; this rank stopped with it.
     #[error("rank {rank} failed: {detail}")]
-    Remote { rank: i32, detail: String },
+    Remote {
+        /// The rank that failed.
+        rank: i32,
+        /// Its error, as it reported it.
+        detail: String,
+    },
 
     /// The checked mode (`OP2_CHECK=1`) found a problem: ranks at different par_loops, a
     /// kernel that wrote a READ argument, a halo copy that differs from its owner's value.
     /// Every rank returns this same error, with every rank's findings.
     #[error("OP2_CHECK: {detail}")]
-    Check { detail: String },
+    Check {
+        /// Every rank's findings.
+        detail: String,
+    },
 
     /// A Krylov solver stopped without an answer: it broke down (`breakdown`) or reached its
     /// iteration limit. Never a silently unconverged answer.
     #[error("{what}: {detail} after {iterations} iterations (relative residual {relative_residual:.3e})")]
     Solve {
+        /// The solver (`CG`, `GMRES(30)`, ...).
         what: String,
+        /// Breakdown or iteration limit, in words.
         detail: String,
+        /// True when the method broke down, false at the iteration limit.
         breakdown: bool,
+        /// Iterations done.
         iterations: usize,
+        /// The last relative residual norm.
         relative_residual: f64,
     },
 
     /// A data file (a mesh) is truncated, garbled or inconsistent. `line` is 1-based.
     #[error("{path}:{line}: {detail}")]
     Format {
+        /// The file.
         path: PathBuf,
+        /// The 1-based line (0 for binary files).
         line: usize,
+        /// What is wrong.
         detail: String,
     },
 }

@@ -24,7 +24,7 @@
 //! PyOP2 and OP2 names).
 //!
 //! Under `mpiexec`, wrap the program in [`run`] (or call [`init`]) and build the mesh with
-//! [`distribute`]: the same loops then run on every rank over its part of the mesh.
+//! [`distribute()`]: the same loops then run on every rank over its part of the mesh.
 
 // Layers, bottom to top (a module imports only from its own layer or below; see
 // docs/ARCHITECTURE.md):

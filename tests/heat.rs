@@ -36,7 +36,7 @@ fn run_heat(np: usize, out: &Path) -> (f64, f64, f64, f64) {
         .unwrap_or_else(|| panic!("no total line\n{}", o.stdout));
     // heat: total A -> B, max C -> D
     let nums: Vec<f64> = line
-        .split(|c: char| c == ' ' || c == ',')
+        .split([' ', ','])
         .filter_map(|w| w.parse().ok())
         .collect();
     assert_eq!(nums.len(), 4, "{line}");

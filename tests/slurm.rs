@@ -12,6 +12,9 @@
 //! The PBS scripts cannot be tested against a real PBS here (no PBS server in Debian's
 //! archive); `pbs_scripts_outside_a_scheduler` runs them as plain bash with a PBS_NODEFILE
 //! instead, and checks their dry-run output.
+// A test or benchmark program: it reads and sets the environment of the op2 it runs
+// (clippy.toml keeps that out of the library).
+#![allow(clippy::disallowed_methods)]
 mod common;
 
 use std::path::{Path, PathBuf};

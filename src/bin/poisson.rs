@@ -23,7 +23,7 @@
 //!
 //! Runs under `op2::run` on any number of ranks (`mpiexec -n 4 poisson`): rank 0 generates the
 //! mesh as an [`op2::GlobalMesh`] (node coordinates for the partitioner) and
-//! [`op2::distribute`] spreads it; every loop runs on owned elements with halo exchanges, the
+//! [`op2::distribute()`] spreads it; every loop runs on owned elements with halo exchanges, the
 //! matrix's halo rows are assembled at their owners, and Global reductions span all ranks, so
 //! the result equals the one-rank result up to summation order. Rank 0 prints the report.
 use std::process::ExitCode;

@@ -5,9 +5,9 @@
 //! evicted entry stays valid while any loop still holds its `Arc`; the library is unloaded when
 //! the last holder drops it. It never compiles or touches the disk.
 //!
-//! Entries are [`Held`]: par_loop's dispatch slots (`exec/dispatch.rs`) remember them weakly
-//! and re-hit them with [`touch`] (an atomic flag, the LRU clock and the hit counter, no lock),
-//! which behaves exactly like a [`get`] hit and fails once the entry was evicted.
+//! Entries are `Held`: par_loop's dispatch slots (`exec/dispatch.rs`) remember them weakly
+//! and re-hit them with `touch` (an atomic flag, the LRU clock and the hit counter, no lock),
+//! which behaves exactly like a `get` hit and fails once the entry was evicted.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -392,13 +392,13 @@ fn run(
     let mut blocks = plan
         .threaded
         .as_ref()
-        .map(|t| Blocks::new(t, args, &plan.slots, &ptrs, &gbufs));
+        .map(|t| Blocks::new(t, args, &plan.slots, ptrs, &gbufs));
     if forward.is_empty() {
         match blocks.as_mut() {
-            None => unsafe { loaded.call(0, owned, &ptrs, &maps) },
+            None => unsafe { loaded.call(0, owned, ptrs, maps) },
             Some(b) => {
-                unsafe { b.run(loaded, 0, &maps) };
-                unsafe { b.run(loaded, 1, &maps) };
+                unsafe { b.run(loaded, 0, maps) };
+                unsafe { b.run(loaded, 1, maps) };
             }
         }
     } else {
@@ -423,8 +423,8 @@ fn run(
         let (recvs, core_seconds) = comm.exchange(TAG_FORWARD, &sends, &lens, || {
             let tc = std::time::Instant::now();
             match blocks.as_mut() {
-                None => unsafe { loaded.call(0, core, &ptrs, &maps) },
-                Some(b) => unsafe { b.run(loaded, 0, &maps) },
+                None => unsafe { loaded.call(0, core, ptrs, maps) },
+                Some(b) => unsafe { b.run(loaded, 0, maps) },
             }
             tc.elapsed().as_secs_f64()
         })?;
@@ -451,8 +451,8 @@ fn run(
             dat.set_halo_valid(true);
         }
         match blocks.as_mut() {
-            None => unsafe { loaded.call(core, owned, &ptrs, &maps) },
-            Some(b) => unsafe { b.run(loaded, 1, &maps) },
+            None => unsafe { loaded.call(core, owned, ptrs, maps) },
+            Some(b) => unsafe { b.run(loaded, 1, maps) },
         }
     }
     drop(tables);

@@ -379,6 +379,7 @@ mod tests {
     use crate::data::set::Set;
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // a unit test points this process at a temporary cache
     fn mismatched_dats_and_integer_dtypes_are_typed_errors() {
         let d = tempfile::tempdir().unwrap();
         std::env::set_var("OP2_CACHE_DIR", d.path());

@@ -3,7 +3,7 @@
 //! Owns the path global -> local: validation of a [`GlobalMesh`] (on rank 0 only), the
 //! partition (through [`crate::mesh::partition`]), every rank's local numbering, local maps, halo
 //! plans and global ids, and the movement of Dat values between the global numbering on one
-//! rank and distributed storage ([`DistributedMesh::scatter_dat`], [`Dat::gather`]).
+//! rank and distributed storage ([`DistributedMesh::scatter_dat`], [`Dat::gather`](crate::Dat::gather)).
 //!
 //! Rules this module keeps:
 //! * It talks to other ranks only through [`Comm`]'s collectives (`broadcast_bytes`,

@@ -53,9 +53,12 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Partitioner {
+    /// Recursive coordinate bisection on the cells' centroids (parallel; the default).
     #[default]
     Rcb,
+    /// Contiguous blocks of the global numbering.
     Block,
+    /// METIS's k-way partition of the cell graph.
     Metis,
 }
 

@@ -41,8 +41,11 @@ use crate::mpi::comm::{Comm, ReduceOp};
 /// A named field: `components` values per point or cell.
 #[derive(Clone, Debug)]
 pub struct Field<'a> {
+    /// The field's name in the file.
     pub name: &'a str,
+    /// Values per point or cell (1: scalar, 2 or 3: vector).
     pub components: usize,
+    /// `components` values per point or cell, point- or cell-major.
     pub values: &'a [f64],
 }
 
@@ -51,11 +54,15 @@ pub struct Field<'a> {
 pub struct Piece<'a> {
     /// `point_dim` coordinates per point (2 or 3).
     pub points: &'a [f64],
+    /// Coordinates per point (2 or 3).
     pub point_dim: usize,
     /// `nodes_per_cell` point indices per cell (2: line, 3: triangle, 4: quad).
     pub connectivity: &'a [i64],
+    /// Points per cell.
     pub nodes_per_cell: usize,
+    /// Fields with values per point.
     pub point_data: Vec<Field<'a>>,
+    /// Fields with values per cell.
     pub cell_data: Vec<Field<'a>>,
 }
 
@@ -77,7 +84,7 @@ impl Piece<'_> {
         self.connectivity.len() / self.nodes_per_cell.max(1)
     }
     fn check(&self) -> std::result::Result<(), String> {
-        if !(2..=3).contains(&self.point_dim) || self.points.len() % self.point_dim != 0 {
+        if !(2..=3).contains(&self.point_dim) || !self.points.len().is_multiple_of(self.point_dim) {
             return Err(format!(
                 "{} coordinates for dimension {}",
                 self.points.len(),
@@ -90,7 +97,7 @@ impl Piece<'_> {
                 self.nodes_per_cell
             ));
         }
-        if self.connectivity.len() % self.nodes_per_cell != 0 {
+        if !self.connectivity.len().is_multiple_of(self.nodes_per_cell) {
             return Err("connectivity is not a whole number of cells".into());
         }
         let np = self.npoints() as i64;

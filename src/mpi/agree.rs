@@ -1,5 +1,5 @@
 //! Agreement on errors before the next collective: a rank that failed alone must not leave
-//! the others waiting, so every rank learns that (and, with [`agree_detail`], why) some rank
+//! the others waiting, so every rank learns that (and, with `agree_detail`, why) some rank
 //! failed. Calls MPI only through [`Comm`].
 
 use crate::error::{Error, Result};

@@ -38,7 +38,7 @@ impl Comm {
             return Ok(NodeLayout {
                 node: me / k,
                 nodes: size.div_ceil(k),
-                leader: me % k == 0,
+                leader: me.is_multiple_of(k),
                 leaders: (0..size).step_by(k).map(|r| r as i32).collect(),
                 fake: fake_size > 0,
             });

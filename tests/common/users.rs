@@ -2,6 +2,9 @@
 //! own): created with `useradd`, commands run as them with `runuser`, removed with `userdel -r`
 //! when dropped. Needs root (CI runs the tests as root); without it a test skips with a loud
 //! message, and fails instead when the CI environment variable `CI` is set.
+// A test or benchmark program: it reads and sets the environment of the op2 it runs
+// (clippy.toml keeps that out of the library).
+#![allow(clippy::disallowed_methods)]
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

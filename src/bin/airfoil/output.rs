@@ -147,11 +147,7 @@ fn colour(t: f64) -> [u8; 3] {
     let i = stops.iter().position(|s| s.0 >= t).unwrap_or(4).max(1);
     let (a, b) = (stops[i - 1], stops[i]);
     let f = (t - a.0) / (b.0 - a.0);
-    let mut out = [0u8; 3];
-    for k in 0..3 {
-        out[k] = ((a.1[k] + f * (b.1[k] - a.1[k])) * 255.0).round() as u8;
-    }
-    out
+    std::array::from_fn(|k| ((a.1[k] + f * (b.1[k] - a.1[k])) * 255.0).round() as u8)
 }
 
 /// Mach number around the aerofoil (x in [-0.4, 1.4], y in [-0.45, 0.45]) with a colour bar.

@@ -84,7 +84,7 @@ impl H5Writer {
     }
 
     fn rows<T: Scalar>(&mut self, name: &str, dim: usize, values: &[T]) -> Result<()> {
-        if dim == 0 || values.len() % dim != 0 {
+        if dim == 0 || !values.len().is_multiple_of(dim) {
             return Err(self.err(
                 name,
                 format!("{} values are not rows of dim {dim}", values.len()),
