@@ -1,6 +1,7 @@
 //! The global mesh description: a whole mesh in global numbering (sets, maps, coordinates,
 //! an optional user partition), as rank 0 builds it for [`crate::mesh::distribute()`], and its
-//! validation.
+//! validation. Its parts (`GSet`, `GMap`, `GCoords`) are also those of a rank's
+//! [`crate::mesh::MeshBlock`].
 
 use std::collections::{HashMap, HashSet};
 
