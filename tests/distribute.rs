@@ -12,40 +12,78 @@ use std::time::Duration;
 const PINNED: [(usize, &[&str], &[&str]); 8] = [
     (1, &[], &["1abba750bdc8ad90"]),
     (2, &[], &["40581b85f198b40c", "7c6d1d0398f9ea0c"]),
-    (3, &[], &["1ecacf5228d8bd6a", "ee80d67b9f83ca40", "8c39e3fde776d1a8"]),
+    (
+        3,
+        &[],
+        &["1ecacf5228d8bd6a", "ee80d67b9f83ca40", "8c39e3fde776d1a8"],
+    ),
     (
         4,
         &[],
-        &["d6867b4f05504220", "d20cd1b5bb8d377e", "cdf7cd5d53df3b61", "47ddc925e18b2b49"],
+        &[
+            "d6867b4f05504220",
+            "d20cd1b5bb8d377e",
+            "cdf7cd5d53df3b61",
+            "47ddc925e18b2b49",
+        ],
     ),
-    (3, &["--block"], &["c21235e156321c46", "3756711ec678e1f4", "e1a58824baae3130"]),
+    (
+        3,
+        &["--block"],
+        &["c21235e156321c46", "3756711ec678e1f4", "e1a58824baae3130"],
+    ),
     (
         4,
         &["--block"],
-        &["3291e5b3e7465ebb", "819d8028aebcaeea", "5a515281257a7e2b", "c031ab6d7ff98624"],
+        &[
+            "3291e5b3e7465ebb",
+            "819d8028aebcaeea",
+            "5a515281257a7e2b",
+            "c031ab6d7ff98624",
+        ],
     ),
     (
         4,
         &["--owners", "skip-last"],
-        &["7b2cbfd5035c41fa", "7d7b50e3381f96b9", "1f0371d49254d76e", "0243cfa845185aa5"],
+        &[
+            "7b2cbfd5035c41fa",
+            "7d7b50e3381f96b9",
+            "1f0371d49254d76e",
+            "0243cfa845185aa5",
+        ],
     ),
     (
         4,
         &["--owners", "stripes"],
-        &["a5e5844251b6561e", "8a81ca43f8b74c48", "ec89ae2f54f8901e", "4828c6fa24de890c"],
+        &[
+            "a5e5844251b6561e",
+            "8a81ca43f8b74c48",
+            "ec89ae2f54f8901e",
+            "4828c6fa24de890c",
+        ],
     ),
 ];
 
 /// Asserts the pinned layout digests, when `np` and `args` (less `--parallel`) have some.
 fn assert_pinned_layout(np: usize, args: &[&str], out: &common::Outcome) {
-    let key: Vec<&str> = args.iter().copied().filter(|a| *a != "--parallel").collect();
-    let Some((_, _, want)) = PINNED.iter().find(|(n, a, _)| *n == np && *a == key.as_slice())
+    let key: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| *a != "--parallel")
+        .collect();
+    let Some((_, _, want)) = PINNED
+        .iter()
+        .find(|(n, a, _)| *n == np && *a == key.as_slice())
     else {
         return;
     };
     for (r, d) in want.iter().enumerate() {
         let line = format!("layout of rank {r}: {d}");
-        assert!(out.stdout.lines().any(|l| l == line), "missing `{line}`\n{}", out.stdout);
+        assert!(
+            out.stdout.lines().any(|l| l == line),
+            "missing `{line}`\n{}",
+            out.stdout
+        );
     }
 }
 

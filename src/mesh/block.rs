@@ -164,12 +164,23 @@ mod tests {
         // 5 edges over 2 ranks: rank 1 holds edges 3 and 4.
         let b = MeshBlock::new().add_set("nodes", 4).add_set("edges", 5);
         let bad = e(b.clone().add_map("e2n", "edges", "nodes", 1, vec![0, 4]), 1);
-        assert!(bad.contains("distribute_blocks") && bad.contains("value 4 at element 4"), "{bad}");
+        assert!(
+            bad.contains("distribute_blocks") && bad.contains("value 4 at element 4"),
+            "{bad}"
+        );
         let short = e(b.clone().add_map("e2n", "edges", "nodes", 1, vec![0]), 1);
-        assert!(short.contains("1 values given in rank 1's block, expected 2"), "{short}");
+        assert!(
+            short.contains("1 values given in rank 1's block, expected 2"),
+            "{short}"
+        );
         let own = e(b.clone().owners("edges", vec![0, 2, 1]), 0);
         assert!(own.contains("owners of `edges` in rank 0's block"), "{own}");
         assert!(own.contains("not a rank of a 2-rank"), "{own}");
-        assert_eq!(b.add_map("e2n", "edges", "nodes", 1, vec![3, 0]).check(2, 1).unwrap(), [(1, 0)]);
+        assert_eq!(
+            b.add_map("e2n", "edges", "nodes", 1, vec![3, 0])
+                .check(2, 1)
+                .unwrap(),
+            [(1, 0)]
+        );
     }
 }

@@ -126,16 +126,18 @@ fn scatter_blocks(comm: Comm, mut mesh: Option<GlobalMesh>) -> Result<MeshBlock>
     }
     if let Some(c) = &mut block.coords {
         let n = size(&c.set);
-        let parts = mesh.as_mut().and_then(|m| m.coords.take()).map(|mc| {
-            block_parts(&mc.values, n, c.dim, p)
-        });
+        let parts = mesh
+            .as_mut()
+            .and_then(|m| m.coords.take())
+            .map(|mc| block_parts(&mc.values, n, c.dim, p));
         c.values = bytes_to_vec(&comm.scatter_bytes(0, parts)?);
     }
     if let Some((set, own)) = &mut block.owners {
         let n = size(set);
-        let parts = mesh.as_mut().and_then(|m| m.owners.take()).map(|(_, o)| {
-            block_parts(&o, n, 1, p)
-        });
+        let parts = mesh
+            .as_mut()
+            .and_then(|m| m.owners.take())
+            .map(|(_, o)| block_parts(&o, n, 1, p));
         *own = bytes_to_vec(&comm.scatter_bytes(0, parts)?);
     }
     Ok(block)
@@ -190,7 +192,13 @@ fn decode_schema(b: &[u8]) -> Result<MeshBlock> {
     for _ in 0..r.u64()? {
         let (name, from, to, arity) = (r.str()?, r.str()?, r.str()?, r.u64()? as usize);
         let values = Vec::new();
-        block.maps.push(GMap { name, from, to, arity, values });
+        block.maps.push(GMap {
+            name,
+            from,
+            to,
+            arity,
+            values,
+        });
     }
     if r.u64()? == 1 {
         let (set, dim, values) = (r.str()?, r.u64()? as usize, Vec::new());
@@ -249,14 +257,23 @@ mod tests {
         assert!(decode_schema(&encode_schema(&mesh)[..20]).is_err());
         let c2n = &mesh.maps[0].values;
         let parts = block_parts(c2n, 25, 4, 3);
-        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [9 * 16, 8 * 16, 8 * 16]);
+        assert_eq!(
+            parts.iter().map(Vec::len).collect::<Vec<_>>(),
+            [9 * 16, 8 * 16, 8 * 16]
+        );
         let back: Vec<i32> = parts.iter().flat_map(|p| bytes_to_vec::<i32>(p)).collect();
         assert_eq!(&back, c2n);
         let big = GlobalMesh::new().add_set("a", 1);
         assert!(check(Some(big.clone()), 1).is_ok());
-        assert!(check(None, 1).unwrap_err().to_string().contains("rank 0 passed no mesh"));
+        assert!(check(None, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("rank 0 passed no mesh"));
         let bad = big.owners("a", vec![2]);
-        assert!(check(Some(bad), 2).unwrap_err().to_string().contains("2-rank"));
+        assert!(check(Some(bad), 2)
+            .unwrap_err()
+            .to_string()
+            .contains("2-rank"));
     }
 
     #[test]

@@ -100,7 +100,10 @@ fn metis_on_root(comm: Comm, spec: (usize, usize, usize, usize), rows: &[i32]) -
         for b in parts {
             all.extend(bytes_to_vec::<i32>(&b));
         }
-        let map = MapSpec { arity, values: &all };
+        let map = MapSpec {
+            arity,
+            values: &all,
+        };
         let own = metis::part_dual(n, &map, p)?;
         drop(all);
         Ok((0..p)
