@@ -3,13 +3,11 @@
 //! coordinates and, optionally, its owners (a user partition). Built by a reader
 //! ([`crate::mesh::MeshFile`]) or by hand, handed to [`crate::mesh::distribute_blocks`].
 
-use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use crate::data::set::MAX_SET_SIZE;
-use crate::error::{Error, Result};
-use crate::mesh::global::{GCoords, GMap, GSet};
-use crate::mesh::partition::{self, Partitioner};
+use crate::error::Result;
+use crate::mesh::global::{check_parts, GCoords, GMap, GSet, Part, Parts};
+use crate::mesh::partition::Partitioner;
 
 const WHAT: &str = "distribute_blocks";
 
@@ -138,84 +136,51 @@ impl MeshBlock {
 
     /// Check this rank's block; returns (from, to) set indices of every map.
     pub(crate) fn check(&self, nranks: usize, rank: usize) -> Result<Vec<(usize, usize)>> {
-        let err = |d: String| Error::invalid(WHAT, d);
-        let mut idx = HashMap::new();
-        for (i, s) in self.sets.iter().enumerate() {
-            if s.name.is_empty() || idx.insert(s.name.as_str(), i).is_some() {
-                return Err(err(format!(
-                    "set {i}: empty or duplicate name `{}`",
-                    s.name
-                )));
-            }
-            if s.size > MAX_SET_SIZE {
-                return Err(err(format!(
-                    "set `{}` has more than {MAX_SET_SIZE} elements",
-                    s.name
-                )));
-            }
-        }
-        let len = |s: usize| block_range(self.sets[s].size, nranks, rank).len();
-        let find = |n: &str, what: &str| {
-            idx.get(n)
-                .copied()
-                .ok_or_else(|| err(format!("{what}: no set named `{n}`")))
+        let parts = Parts {
+            sets: &self.sets,
+            maps: &self.maps,
+            coords: self.coords.as_ref(),
+            owners: self.owners.as_ref(),
         };
-        let mut names = HashSet::new();
-        let mut ends = Vec::new();
-        for m in &self.maps {
-            let what = format!("map `{}` ({} -> {})", m.name, m.from, m.to);
-            if m.name.is_empty() || !names.insert(m.name.as_str()) {
-                return Err(err(format!("{what}: empty or duplicate name")));
-            }
-            let (f, t) = (find(&m.from, &what)?, find(&m.to, &what)?);
-            if m.arity == 0 {
-                return Err(err(format!("{what}: arity must be at least 1")));
-            }
-            if m.values.len() != len(f) * m.arity {
-                return Err(err(format!(
-                    "{what}: {} values in rank {rank}'s block, expected {} ({} elements x arity {})",
-                    m.values.len(),
-                    len(f) * m.arity,
-                    len(f),
-                    m.arity
-                )));
-            }
-            let n = self.sets[t].size;
-            if let Some(i) = partition::first_where(&m.values, |&v| v < 0 || v as usize >= n) {
-                let g = block_range(self.sets[f].size, nranks, rank).start + i / m.arity;
-                return Err(err(format!(
-                    "{what}: value {} at element {g}, slot {} is outside the target set `{}` [0, {n})",
-                    m.values[i],
-                    i % m.arity,
-                    m.to
-                )));
-            }
-            ends.push((f, t));
-        }
-        if let Some(c) = &self.coords {
-            let what = format!("coordinates of `{}`", c.set);
-            let s = find(&c.set, &what)?;
-            if !(1..=3).contains(&c.dim) || c.values.len() != len(s) * c.dim {
-                return Err(err(format!(
-                    "{what}: dim {} (1 to 3) and {} values in rank {rank}'s block (expected {})",
-                    c.dim,
-                    c.values.len(),
-                    len(s) * c.dim
-                )));
-            }
-            if let Some(i) = partition::first_where(&c.values, |v| !v.is_finite()) {
-                return Err(err(format!("{what}: value {} is not finite", c.values[i])));
-            }
-        }
-        if let Some((set, own)) = &self.owners {
-            let s = find(set, "owners")?;
-            partition::check_owners(
-                &format!("{WHAT}: owners of `{set}` on rank {rank}"),
-                own,
-                len(s),
-                nranks,
-            )?;
-        }
-        Ok(ends)
+        let part = Part {
+            range: &|n| block_range(n, nranks, rank),
+            whose: format!(" in rank {rank}'s block"),
+            ctx: WHAT,
+            nranks,
+        };
+        check_parts(&parts, &part)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block is checked as the whole mesh is, with the block's lengths, global element
+    /// numbers and the rank in the messages.
+    #[test]
+    fn block_errors_name_the_rank_and_global_elements() {
+        let e = |b: MeshBlock, rank| b.check(2, rank).unwrap_err().to_string();
+        // 5 edges over 2 ranks: rank 1 holds edges 3 and 4.
+        let b = MeshBlock::new().add_set("nodes", 4).add_set("edges", 5);
+        let bad = e(b.clone().add_map("e2n", "edges", "nodes", 1, vec![0, 4]), 1);
+        assert!(
+            bad.contains("distribute_blocks") && bad.contains("value 4 at element 4"),
+            "{bad}"
+        );
+        let short = e(b.clone().add_map("e2n", "edges", "nodes", 1, vec![0]), 1);
+        assert!(
+            short.contains("1 values given in rank 1's block, expected 2"),
+            "{short}"
+        );
+        let own = e(b.clone().owners("edges", vec![0, 2, 1]), 0);
+        assert!(own.contains("owners of `edges` in rank 0's block"), "{own}");
+        assert!(own.contains("not a rank of a 2-rank"), "{own}");
+        assert_eq!(
+            b.add_map("e2n", "edges", "nodes", 1, vec![3, 0])
+                .check(2, 1)
+                .unwrap(),
+            [(1, 0)]
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! The global mesh description: a whole mesh in global numbering (sets, maps, coordinates,
 //! an optional user partition), as rank 0 builds it for [`crate::mesh::distribute()`], and its
-//! validation.
+//! validation. Its parts (`GSet`, `GMap`, `GCoords`) are also those of a rank's
+//! [`crate::mesh::MeshBlock`].
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use crate::data::set::MAX_SET_SIZE;
 use crate::error::{Error, Result};
@@ -196,108 +198,147 @@ impl GlobalMesh {
 
     /// Validate; returns (from, to) set indices of every map.
     pub(crate) fn check(&self) -> Result<Vec<(usize, usize)>> {
-        let err = |d: String| Error::invalid(WHAT, d);
-        let mut idx = HashMap::new();
-        for (i, s) in self.sets.iter().enumerate() {
-            if s.name.is_empty() {
-                return Err(err(format!("set {i} has an empty name")));
-            }
-            if idx.insert(s.name.as_str(), i).is_some() {
-                return Err(err(format!("duplicate set name `{}`", s.name)));
-            }
-            if s.size > MAX_SET_SIZE {
-                return Err(err(format!(
-                    "set `{}` has {} elements, more than the maximum {MAX_SET_SIZE}",
-                    s.name, s.size
-                )));
-            }
+        let part = Part {
+            range: &|n| 0..n,
+            whose: String::new(),
+            ctx: WHAT,
+            nranks: i32::MAX as usize,
+        };
+        check_parts(&self.parts(), &part)
+    }
+
+    /// The mesh's parts, as the checker sees them.
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            sets: &self.sets,
+            maps: &self.maps,
+            coords: self.coords.as_ref(),
+            owners: self.owners.as_ref(),
         }
-        let mut names = HashSet::new();
-        let mut ends = Vec::with_capacity(self.maps.len());
-        for m in &self.maps {
-            let what = format!("map `{}` ({} -> {})", m.name, m.from, m.to);
-            if m.name.is_empty() {
-                return Err(err(format!("{what} has an empty name")));
-            }
-            if !names.insert(m.name.as_str()) {
-                return Err(err(format!("duplicate map name `{}`", m.name)));
-            }
-            let find = |n: &str| {
-                idx.get(n)
-                    .copied()
-                    .ok_or_else(|| err(format!("{what}: no set named `{n}`")))
-            };
-            let (f, t) = (find(&m.from)?, find(&m.to)?);
-            if m.arity == 0 {
-                return Err(err(format!("{what}: arity must be at least 1")));
-            }
-            let want = self.sets[f]
-                .size
-                .checked_mul(m.arity)
-                .ok_or_else(|| err(format!("{what}: size x arity overflows")))?;
-            if m.values.len() != want {
-                return Err(err(format!(
-                    "{what}: {} values given, expected {want} ({} elements x arity {})",
-                    m.values.len(),
-                    self.sets[f].size,
-                    m.arity
-                )));
-            }
-            let n = self.sets[t].size;
-            if let Some(i) = partition::first_where(&m.values, |&v| v < 0 || v as usize >= n) {
-                return Err(err(format!(
-                    "{what}: value {} at element {}, slot {} is outside the target set `{}` [0, {n})",
-                    m.values[i],
-                    i / m.arity,
-                    i % m.arity,
-                    m.to
-                )));
-            }
-            ends.push((f, t));
-        }
-        if let Some(c) = &self.coords {
-            let what = format!("coordinates of `{}`", c.set);
-            let s = idx
-                .get(c.set.as_str())
-                .copied()
-                .ok_or_else(|| err(format!("{what}: no set named `{}`", c.set)))?;
-            if !(1..=3).contains(&c.dim) {
-                return Err(err(format!("{what}: dim {} (must be 1, 2 or 3)", c.dim)));
-            }
-            if c.values.len() != self.sets[s].size * c.dim {
-                return Err(err(format!(
-                    "{what}: {} values given, expected {} ({} elements x dim {})",
-                    c.values.len(),
-                    self.sets[s].size * c.dim,
-                    self.sets[s].size,
-                    c.dim
-                )));
-            }
-            if let Some(i) = partition::first_where(&c.values, |v| !v.is_finite()) {
-                return Err(err(format!(
-                    "{what}: coordinate {} of element {} is {} (must be finite)",
-                    i % c.dim,
-                    i / c.dim,
-                    c.values[i]
-                )));
-            }
-        }
-        if let Some((set, own)) = &self.owners {
-            let s = idx
-                .get(set.as_str())
-                .copied()
-                .ok_or_else(|| err(format!("owners: no set named `{set}`")))?;
-            partition::check_owners(
-                &format!("{WHAT}: owners of `{set}`"),
-                own,
-                self.sets[s].size,
-                i32::MAX as usize,
-            )?;
-        }
-        Ok(ends)
     }
 
     pub(crate) fn set_index(&self, name: &str) -> Option<usize> {
         self.sets.iter().position(|s| s.name == name)
     }
+}
+
+/// The parts of a mesh or of a rank's block, for [`check_parts`].
+pub(crate) struct Parts<'a> {
+    pub(crate) sets: &'a [GSet],
+    pub(crate) maps: &'a [GMap],
+    pub(crate) coords: Option<&'a GCoords>,
+    pub(crate) owners: Option<&'a (String, Vec<i32>)>,
+}
+
+/// What a checker sees of each set: the whole (rank 0's [`GlobalMesh`]), or one rank's block.
+pub(crate) struct Part<'a> {
+    /// Global numbers of the elements seen of a set of `n`.
+    pub(crate) range: &'a dyn Fn(usize) -> Range<usize>,
+    /// Who is checked, for messages (`""` or ` in rank R's block`).
+    pub(crate) whose: String,
+    /// The errors' context.
+    pub(crate) ctx: &'static str,
+    /// Owners must be below this.
+    pub(crate) nranks: usize,
+}
+
+/// Check names, sizes, map lengths and ranges, coordinates and owners of `parts` (the whole
+/// mesh, or one rank's block: lengths are those of the block's elements, element numbers
+/// global); returns (from, to) set indices of every map. The error names the offending
+/// set/map and element. Owners are checked against `part.nranks` (for the whole mesh,
+/// [`crate::distribute()`] checks them against the communicator).
+pub(crate) fn check_parts(parts: &Parts, part: &Part) -> Result<Vec<(usize, usize)>> {
+    let (whose, ctx) = (&part.whose, part.ctx);
+    let err = |d: String| Error::invalid(ctx, d);
+    let sets = parts.sets;
+    let mut idx = HashMap::new();
+    for (i, s) in sets.iter().enumerate() {
+        if s.name.is_empty() {
+            return Err(err(format!("set {i} has an empty name")));
+        }
+        if idx.insert(s.name.as_str(), i).is_some() {
+            return Err(err(format!("duplicate set name `{}`", s.name)));
+        }
+        if s.size > MAX_SET_SIZE {
+            return Err(err(format!(
+                "set `{}` has {} elements, more than the maximum {MAX_SET_SIZE}",
+                s.name, s.size
+            )));
+        }
+    }
+    let find = |n: &str, what: &str| {
+        idx.get(n)
+            .copied()
+            .ok_or_else(|| err(format!("{what}: no set named `{n}`")))
+    };
+    let mut names = HashSet::new();
+    let mut ends = Vec::with_capacity(parts.maps.len());
+    for m in parts.maps {
+        let what = format!("map `{}` ({} -> {})", m.name, m.from, m.to);
+        if m.name.is_empty() {
+            return Err(err(format!("{what} has an empty name")));
+        }
+        if !names.insert(m.name.as_str()) {
+            return Err(err(format!("duplicate map name `{}`", m.name)));
+        }
+        let (f, t) = (find(&m.from, &what)?, find(&m.to, &what)?);
+        if m.arity == 0 {
+            return Err(err(format!("{what}: arity must be at least 1")));
+        }
+        let rows = (part.range)(sets[f].size);
+        let want = rows
+            .len()
+            .checked_mul(m.arity)
+            .ok_or_else(|| err(format!("{what}: size x arity overflows")))?;
+        if m.values.len() != want {
+            return Err(err(format!(
+                "{what}: {} values given{whose}, expected {want} ({} elements x arity {})",
+                m.values.len(),
+                rows.len(),
+                m.arity
+            )));
+        }
+        let n = sets[t].size;
+        if let Some(i) = partition::first_where(&m.values, |&v| v < 0 || v as usize >= n) {
+            return Err(err(format!(
+                "{what}: value {} at element {}, slot {} is outside the target set `{}` [0, {n})",
+                m.values[i],
+                rows.start + i / m.arity,
+                i % m.arity,
+                m.to
+            )));
+        }
+        ends.push((f, t));
+    }
+    if let Some(c) = parts.coords {
+        let what = format!("coordinates of `{}`", c.set);
+        let s = find(&c.set, &what)?;
+        if !(1..=3).contains(&c.dim) {
+            return Err(err(format!("{what}: dim {} (must be 1, 2 or 3)", c.dim)));
+        }
+        let rows = (part.range)(sets[s].size);
+        if c.values.len() != rows.len() * c.dim {
+            return Err(err(format!(
+                "{what}: {} values given{whose}, expected {} ({} elements x dim {})",
+                c.values.len(),
+                rows.len() * c.dim,
+                rows.len(),
+                c.dim
+            )));
+        }
+        if let Some(i) = partition::first_where(&c.values, |v| !v.is_finite()) {
+            return Err(err(format!(
+                "{what}: coordinate {} of element {} is {} (must be finite)",
+                i % c.dim,
+                rows.start + i / c.dim,
+                c.values[i]
+            )));
+        }
+    }
+    if let Some((set, own)) = parts.owners {
+        let s = find(set, "owners")?;
+        let what = format!("{ctx}: owners of `{set}`{whose}");
+        partition::check_owners(&what, own, (part.range)(sets[s].size).len(), part.nranks)?;
+    }
+    Ok(ends)
 }

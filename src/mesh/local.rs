@@ -1,9 +1,7 @@
 //! The distributed mesh on one rank ([`DistributedMesh`]: local Sets and Maps by name) and the
-//! movement of Dat values between global numbering and distributed storage: from rank 0
-//! ([`DistributedMesh::scatter_dat`]), from every rank's block of a file
-//! ([`DistributedMesh::dat_from_block`]), and back to one rank ([`Dat::gather`]).
-
-use rayon::prelude::*;
+//! movement of Dat values between global numbering and distributed storage: from every rank's
+//! block ([`DistributedMesh::dat_from_block`]; rank 0's whole array is first cut into blocks,
+//! [`DistributedMesh::scatter_dat`]), and back to one rank ([`Dat::gather`]).
 
 use crate::data::dat::Dat;
 use crate::data::dataset::DataSet;
@@ -12,7 +10,7 @@ use crate::data::set::Set;
 use crate::dtype::Scalar;
 use crate::error::{Error, Result};
 use crate::mesh::global::{GMap, GSet};
-use crate::mesh::wire::{by_rank, bytes_to_vec, check_scatter_size, root_verdict};
+use crate::mesh::wire::{block_parts, by_rank, bytes_to_vec, check_scatter_size, root_verdict};
 use crate::mpi::agree::agree;
 use crate::mpi::comm::{Comm, ReduceOp};
 
@@ -30,15 +28,11 @@ pub struct DistributedMesh {
     pub(crate) comm: Comm,
     pub(crate) sets: Vec<Set>,
     pub(crate) maps: Vec<Map>,
-    /// Root only, more than one rank: per set, per rank, global ids of that rank's owned
-    /// elements in local order (what [`DistributedMesh::scatter_dat`] sends where).
-    pub(crate) root_owned: Option<Vec<Vec<Vec<u32>>>>,
-    /// Parallel path, more than one rank: per set, where this rank's block went.
+    /// More than one rank: per set, where this rank's block went.
     pub(crate) blocks: Option<Vec<BlockInfo>>,
 }
 
-/// Parallel path: where the elements of this rank's block of a set live now, and how to find
-/// an owned element by global id.
+/// Where the elements of this rank's block of a set live after distribution.
 pub(crate) struct BlockInfo {
     /// Owner of each element of this rank's block.
     pub(crate) owners: Vec<i32>,
@@ -163,7 +157,6 @@ impl DistributedMesh {
         let what = format!("DistributedMesh::scatter_dat({name} on {set})");
         // Local checks give the same answer on every rank (same sets, same arguments).
         let s = self.set(set)?.clone();
-        let si = self.sets.iter().position(|x| x.ptr_eq(&s)).unwrap_or(0);
         let ds = DataSet::new(&s, dim)?;
         let want = s.global_size() * dim;
         let check_root = |v: Option<Vec<T>>| -> Result<Vec<T>> {
@@ -184,44 +177,15 @@ impl DistributedMesh {
         if comm.size() == 1 {
             return Dat::named(name, &ds, check_root(values_on_root)?);
         }
-        let parts = if comm.is_root() {
-            Some(check_root(values_on_root).and_then(|v| {
-                let owned = self
-                    .root_owned
-                    .as_ref()
-                    .ok_or_else(|| Error::invalid(&what, "rank 0 lost its distribution plan"))?;
-                let eb = dim * std::mem::size_of::<T>();
-                let parts: Vec<Vec<u8>> = owned[si]
-                    .par_iter()
-                    .map(|gids| {
-                        let mut out = Vec::with_capacity(gids.len() * eb);
-                        for &g in gids {
-                            let g = g as usize;
-                            out.extend_from_slice(bytemuck::cast_slice(&v[g * dim..(g + 1) * dim]));
-                        }
-                        out
-                    })
-                    .collect();
-                check_scatter_size(&what, &parts)?;
-                Ok(parts)
-            }))
-        } else {
-            None
-        };
+        let p = comm.size() as usize;
+        let parts = comm.is_root().then(|| {
+            let v = check_root(values_on_root)?;
+            check_scatter_size(&what, v.len() * std::mem::size_of::<T>())?;
+            Ok(block_parts(&v, s.global_size(), dim, p))
+        });
         let parts = root_verdict(comm, parts)?;
-        let mine = comm.scatter_bytes(0, parts)?;
-        let local = if mine.len() == s.size() * dim * std::mem::size_of::<T>() {
-            Dat::named(name, &ds, bytes_to_vec::<T>(&mine))
-        } else {
-            Err(Error::Mpi(format!(
-                "{what}: received {} bytes for {} elements",
-                mine.len(),
-                s.size()
-            )))
-        };
-        let dat = agree(comm, local)?;
-        crate::data::dat::update_halo(&dat)?;
-        Ok(dat)
+        let block = bytes_to_vec::<T>(&comm.scatter_bytes(0, parts)?);
+        self.dat_from_block(name, set, dim, block)
     }
 }
 
@@ -246,16 +210,15 @@ impl DistributedMesh {
             comm,
             sets,
             maps,
-            root_owned: None,
             blocks: None,
         })
     }
 
     /// A Dat called `name` on set `set` with `dim` values per element, from this rank's block
-    /// of values (parallel path: the elements [`crate::mesh::block_range`] gives this rank, in
-    /// global order, `dim` each). The values migrate to their owners and the halo copies are
-    /// filled. On the rank-0 path's meshes use [`DistributedMesh::scatter_dat`]. Collective; a
-    /// wrong length on any rank is returned by every rank.
+    /// of values (the elements [`crate::mesh::block_range`] gives this rank, in global order,
+    /// `dim` each), on a mesh from [`crate::distribute()`] or [`crate::mesh::distribute_blocks`].
+    /// The values migrate to their owners and the halo copies are filled. Collective; a wrong
+    /// length on any rank is returned by every rank.
     ///
     /// ```
     /// let b = op2::mesh::MeshBlock::new().add_set("cells", 3);
@@ -301,7 +264,7 @@ impl DistributedMesh {
             .ok_or_else(|| {
                 Error::invalid(
                     &what,
-                    "the mesh was not distributed from blocks (use scatter_dat)",
+                    "the mesh's sets were not distributed by this runtime",
                 )
             })?;
         // Global ids and values to the owners, each in one flat buffer.

@@ -90,8 +90,6 @@ mod tests {
         // 4 quads in a row: nodes 0..10, quad i = [i, i+1, i+6, i+5].
         let rows: Vec<i32> = (0..4).flat_map(|i| [i, i + 1, i + 6, i + 5]).collect();
         let m = MapSpec {
-            from: 0,
-            to: 1,
             arity: 4,
             values: &rows,
         };

@@ -10,11 +10,10 @@
 //!    asked of that rank (a *directory*: rank `r` answers for its block of every set);
 //! 3. **migration**: every element, with its map rows, goes to its owner;
 //! 4. **local numbering**: owners of referenced elements are asked of the directory; core,
-//!    boundary and halo are laid out exactly as on the rank-0 path (module documentation of
-//!    [`crate::distribute()`]), and halo send lists are agreed with the neighbours.
+//!    boundary and halo are laid out as the module documentation of [`crate::distribute()`]
+//!    says, and halo send lists are agreed with the neighbours.
 //!
-//! For the same owners of the primary set, the result (local numbering, halo plans, local
-//! maps) is identical to the rank-0 path's. Memory per rank: its block plus its owned and halo
+//! [`crate::distribute()`] is this path on rank 0's mesh cut into blocks. Memory per rank: its block plus its owned and halo
 //! elements, never the whole mesh (with METIS, rank 0 also holds the one map it partitions).
 //! Every exchange is one flat buffer with counts per rank ([`by_rank`]), received into one
 //! buffer; block rows are dropped once sent, migrated rows once renumbered.
@@ -89,11 +88,11 @@ fn lookup(
 
 /// METIS on the parallel path, for meshes whose dual graph fits on rank 0: the rows of the map
 /// `spec` = (source set size, source, target, arity) are gathered to rank 0 (in block order,
-/// i.e. global order), partitioned there exactly as on the rank-0 path
+/// i.e. global order), partitioned there by one call of METIS
 /// ([`metis::part_dual`]), and each rank gets the owners of its block back. Collective; a
 /// failure on rank 0 fails every rank.
 fn metis_on_root(comm: Comm, spec: (usize, usize, usize, usize), rows: &[i32]) -> Result<Vec<i32>> {
-    let (n, from, to, arity) = spec;
+    let (n, _, _, arity) = spec;
     let p = comm.size() as usize;
     let gathered = comm.gather_bytes(0, bytemuck::cast_slice(rows))?;
     let parts = gathered.map(|parts| -> Result<Vec<Vec<u8>>> {
@@ -102,8 +101,6 @@ fn metis_on_root(comm: Comm, spec: (usize, usize, usize, usize), rows: &[i32]) -
             all.extend(bytes_to_vec::<i32>(&b));
         }
         let map = MapSpec {
-            from,
-            to,
             arity,
             values: &all,
         };
@@ -126,7 +123,7 @@ struct BMap {
 
 /// Distribute a mesh given as every rank's block ([`MeshBlock`]) over `comm`: partition it in
 /// parallel (or take the user's owners), migrate every element to its owner, and build local
-/// Sets (halo plans, global ids) and Maps in the numbering of the rank-0 path. Collective; a
+/// Sets (halo plans, global ids) and Maps in the numbering of [`crate::distribute()`]. Collective; a
 /// problem in any rank's block is returned by every rank (as [`Error::Remote`] on the others).
 /// Dats follow with [`DistributedMesh::dat_from_block`].
 ///
@@ -195,7 +192,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
     }
     drop(coords);
 
-    // 2. Derived owners, by the rules of partition::derive_owners.
+    // 2. Derived owners, by the rules documented in crate::mesh::partition.
     loop {
         let src = maps
             .iter()
@@ -473,7 +470,6 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         comm,
         sets,
         maps: out_maps,
-        root_owned: None,
         blocks: Some(blocks),
     })
 }

@@ -3,13 +3,14 @@
 //! and the distribution of a mesh over the ranks as Sets, Maps and Dats; results out as VTU /
 //! PVTU files (`vtu`).
 //!
-//! Two ways onto many ranks:
-//! * **rank 0 path**: a whole [`GlobalMesh`] on rank 0, partitioned there and scattered
-//!   ([`distribute()`]);
-//! * **parallel path**: every rank holds its own contiguous block of each set ([`MeshBlock`],
-//!   e.g. read from a [`MeshFile`]); the blocks are partitioned in parallel and migrate to
-//!   their owners ([`distribute_blocks`]). No rank ever holds the whole mesh. Blocks come from
-//!   op2's own binary file ([`MeshFile`]) or OP2's HDF5 layout (`h5`, the `hdf5` feature).
+//! One distribution path, two entry points:
+//! * **from blocks**: every rank holds its own contiguous block of each set ([`MeshBlock`],
+//!   e.g. read from a [`MeshFile`] or OP2's HDF5 layout, `h5`, the `hdf5` feature); the blocks
+//!   are partitioned in parallel and migrate to their owners ([`distribute_blocks`]). No rank
+//!   ever holds the whole mesh.
+//! * **from rank 0**: a whole [`GlobalMesh`] on rank 0 ([`distribute()`]), validated there and
+//!   cut into the same blocks, which rank 0 scatters; then [`distribute_blocks`]. For meshes
+//!   that fit one node.
 //!
 //! The readers and generators know nothing of Sets, Maps or MPI; the distribution builds those
 //! from the arrays.

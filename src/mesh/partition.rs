@@ -1,9 +1,10 @@
 //! Partitioning: which rank owns each element of a global mesh.
 //!
-//! Owns the partitioners (recursive coordinate bisection [`rcb`], the index-block fallback
-//! [`block`]) and the rules that carry a partition of one set through maps to every other set
-//! (`derive_owners`). Pure computation on rank 0's global arrays: this module never calls
-//! MPI, never builds Sets or Maps, and never panics on bad input (it returns
+//! Owns the serial partitioners (recursive coordinate bisection [`rcb`], the index-block
+//! fallback [`block`]), the check of a user partition, and the documentation of the rules that
+//! carry a partition of one set through maps to every other set (applied over the ranks' blocks
+//! by [`crate::mesh::distribute_blocks`]). Pure computation on whole arrays: this module never
+//! calls MPI, never builds Sets or Maps, and never panics on bad input (it returns
 //! [`Error::InvalidArgument`]).
 //!
 //! # Balance
@@ -28,8 +29,6 @@
 //!    `T` no such map references get the [`block`] owner of their index.
 //!
 //! Sets never reached are partitioned by [`block`].
-
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use rayon::prelude::*;
 
@@ -269,87 +268,12 @@ fn longest_axis(idx: &[u32], coords: &[f64], dim: usize) -> usize {
     axis
 }
 
-/// One map of a global mesh, as the owner derivation sees it (values validated by caller:
-/// `values.len() == sizes[from] * arity`, each in `[0, sizes[to])`).
+/// One map of a whole mesh, as METIS's dual graph sees it (values validated by the caller:
+/// `arity` target numbers per source element, each inside the target set).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MapSpec<'a> {
-    pub(crate) from: usize,
-    pub(crate) to: usize,
     pub(crate) arity: usize,
     pub(crate) values: &'a [i32],
-}
-
-/// Owners of every set (index = set number, `sizes[i]` elements) given the owners of some
-/// (`owners[i]` is `Some` for those), by the rules of the module documentation.
-pub(crate) fn derive_owners(
-    sizes: &[usize],
-    maps: &[MapSpec<'_>],
-    mut owners: Vec<Option<Vec<i32>>>,
-    nparts: usize,
-) -> Vec<Vec<i32>> {
-    loop {
-        // 1. source rule
-        let src = maps
-            .iter()
-            .find(|m| owners[m.from].is_none() && owners[m.to].is_some())
-            .map(|m| m.from);
-        if let Some(s) = src {
-            // The first map from s with an owned target (exists: the one just found).
-            if let Some(m) = maps.iter().find(|m| m.from == s && owners[m.to].is_some()) {
-                let to = owners[m.to].as_deref().unwrap_or(&[]);
-                let own: Vec<i32> = m
-                    .values
-                    .par_chunks(m.arity)
-                    .map(|row| to[row[0] as usize])
-                    .collect();
-                owners[s] = Some(own);
-                continue;
-            }
-        }
-        // 2. target rule
-        let tgt = maps
-            .iter()
-            .find(|m| owners[m.to].is_none() && owners[m.from].is_some())
-            .map(|m| m.to);
-        if let Some(t) = tgt {
-            let n = sizes[t];
-            let best: Vec<AtomicI32> = (0..n).map(|_| AtomicI32::new(i32::MAX)).collect();
-            for m in maps
-                .iter()
-                .filter(|m| m.to == t && m.from != t && owners[m.from].is_some())
-            {
-                let from = owners[m.from].as_deref().unwrap_or(&[]);
-                m.values
-                    .par_chunks(m.arity)
-                    .zip(from.par_iter())
-                    .for_each(|(row, &o)| {
-                        for &v in row {
-                            best[v as usize].fetch_min(o, Ordering::Relaxed);
-                        }
-                    });
-            }
-            let own: Vec<i32> = best
-                .into_par_iter()
-                .enumerate()
-                .map(|(i, b)| {
-                    let b = b.into_inner();
-                    if b == i32::MAX {
-                        block_owner(i, n, nparts)
-                    } else {
-                        b
-                    }
-                })
-                .collect();
-            owners[t] = Some(own);
-            continue;
-        }
-        break;
-    }
-    owners
-        .into_iter()
-        .enumerate()
-        .map(|(i, o)| o.unwrap_or_else(|| block_unchecked(sizes[i], nparts)))
-        .collect()
 }
 
 #[cfg(test)]
@@ -448,88 +372,5 @@ mod tests {
                 assert!(p.windows(2).all(|w| w[0] <= w[1]));
             }
         }
-    }
-
-    #[test]
-    fn derived_owner_rules() {
-        // Sets: 0 nodes (4), 1 cells (2), 2 edges (3), 3 orphans (4).
-        // cells->nodes: c0 = [n1, n0], c1 = [n2, n3]; edges->cells; nodes given.
-        let sizes = [4, 2, 3, 4];
-        let c2n = [1, 0, 2, 3];
-        let e2c = [0, 1, 1, 1, 1, 0];
-        let maps = [
-            MapSpec {
-                from: 1,
-                to: 0,
-                arity: 2,
-                values: &c2n,
-            },
-            MapSpec {
-                from: 2,
-                to: 1,
-                arity: 2,
-                values: &e2c,
-            },
-        ];
-        let nodes = vec![0, 1, 1, 0];
-        let o = derive_owners(
-            &sizes,
-            &maps,
-            vec![Some(nodes.clone()), None, None, None],
-            2,
-        );
-        assert_eq!(o[0], nodes);
-        assert_eq!(o[1], vec![1, 1]); // owner of the first node: n1 -> 1, n2 -> 1
-        assert_eq!(o[2], vec![1, 1, 1]);
-        assert_eq!(o[3], vec![0, 0, 1, 1]); // never reached: block
-    }
-
-    #[test]
-    fn target_rule_takes_the_minimum_source_owner() {
-        // Cells given; nodes reached only as targets. n3 is referenced by nobody.
-        let sizes = [2, 4];
-        let c2n = [0, 1, 1, 2];
-        let maps = [MapSpec {
-            from: 0,
-            to: 1,
-            arity: 2,
-            values: &c2n,
-        }];
-        let o = derive_owners(&sizes, &maps, vec![Some(vec![1, 0]), None], 2);
-        // n0: {c0:1} -> 1; n1: {c0:1, c1:0} -> 0; n2: {c1:0} -> 0; n3: block(3 of 4, 2) -> 1.
-        assert_eq!(o[1], vec![1, 0, 0, 1]);
-    }
-
-    #[test]
-    fn source_rule_uses_the_first_map_with_an_owned_target() {
-        // edges -> cells added before edges -> nodes; nodes owned first, then cells.
-        let sizes = [2, 2, 1]; // nodes, cells, edges
-        let c2n_rows = [0, 1]; // arity 1: c0 -> n0, c1 -> n1
-        let e2c = [1];
-        let e2n = [0];
-        let maps = [
-            MapSpec {
-                from: 1,
-                to: 0,
-                arity: 1,
-                values: &c2n_rows,
-            },
-            MapSpec {
-                from: 2,
-                to: 1,
-                arity: 1,
-                values: &e2c,
-            },
-            MapSpec {
-                from: 2,
-                to: 0,
-                arity: 1,
-                values: &e2n,
-            },
-        ];
-        let o = derive_owners(&sizes, &maps, vec![Some(vec![0, 1]), None, None], 2);
-        assert_eq!(o[1], vec![0, 1]);
-        // edges take the owner of c1 (through edges->cells, the first map), not of n0.
-        assert_eq!(o[2], vec![1]);
     }
 }

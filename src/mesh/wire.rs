@@ -1,9 +1,11 @@
-//! Messages between ranks during distribution: a writer and a checked reader of plain
-//! length-prefixed arrays (native byte order: all ranks run the same build on the same kind of
-//! node).
+//! Messages between ranks during distribution: a writer and a checked reader of the schema rank
+//! 0 broadcasts (native byte order: all ranks run the same build on the same kind of node),
+//! rank 0's arrays cut into the ranks' blocks, records grouped by destination rank for
+//! `alltoallv`, and rank 0's verdict broadcast to every rank.
 
 use crate::dtype::Scalar;
 use crate::error::{Error, Result};
+use crate::mesh::block::block_range;
 use crate::mpi::comm::Comm;
 
 /// Bytes (any alignment) to values.
@@ -28,14 +30,6 @@ impl W {
     pub(crate) fn str(&mut self, s: &str) {
         self.u64(s.len() as u64);
         self.0.extend_from_slice(s.as_bytes());
-    }
-    pub(crate) fn u32s(&mut self, v: &[u32]) {
-        self.u64(v.len() as u64);
-        self.0.extend_from_slice(bytemuck::cast_slice(v));
-    }
-    pub(crate) fn i32s(&mut self, v: &[i32]) {
-        self.u64(v.len() as u64);
-        self.0.extend_from_slice(bytemuck::cast_slice(v));
     }
 }
 
@@ -72,16 +66,6 @@ impl<'a> R<'a> {
         let n = self.u64()? as usize;
         String::from_utf8(self.take(n)?.to_vec()).map_err(|_| self.corrupt("name"))
     }
-    pub(crate) fn u32s(&mut self) -> Result<Vec<u32>> {
-        let n = self.u64()? as usize;
-        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
-        Ok(bytes_to_vec::<u32>(b))
-    }
-    pub(crate) fn i32s(&mut self) -> Result<Vec<i32>> {
-        let n = self.u64()? as usize;
-        let b = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt("length"))?)?;
-        Ok(bytes_to_vec::<i32>(b))
-    }
 }
 
 /// Broadcast rank 0's verdict on `root` (`Some` on rank 0 only). An error there becomes
@@ -106,18 +90,37 @@ pub(crate) fn root_verdict<T>(comm: Comm, root: Option<Result<T>>) -> Result<Opt
     Ok(root.and_then(|r| r.ok()))
 }
 
-pub(crate) fn check_scatter_size(what: &str, parts: &[Vec<u8>]) -> Result<()> {
-    let total: usize = parts.iter().map(|p| p.len()).sum();
-    if total > i32::MAX as usize {
+/// `bytes` (what rank 0 scatters of one array, over all ranks) must fit one scatter.
+pub(crate) fn check_scatter_size(what: &str, bytes: usize) -> Result<()> {
+    if bytes > i32::MAX as usize {
         return Err(Error::invalid(
             what,
             format!(
-                "{total} bytes exceed what one scatter can move ({}); distribute a smaller mesh",
+                "{bytes} bytes exceed what one scatter can move ({}); distribute a smaller mesh \
+                 or read it in blocks (distribute_blocks)",
                 i32::MAX
             ),
         ));
     }
     Ok(())
+}
+
+/// Rank `r`'s block ([`block_range`]) of `v`, an array of `n` elements of `width` values each,
+/// as bytes for every rank `r` of `nranks`: what rank 0 scatters. Callers check the length
+/// first; a short `v` gives short parts, which the receivers' length checks report.
+pub(crate) fn block_parts<T: bytemuck::Pod>(
+    v: &[T],
+    n: usize,
+    width: usize,
+    nranks: usize,
+) -> Vec<Vec<u8>> {
+    (0..nranks)
+        .map(|r| {
+            let b = block_range(n, nranks, r);
+            let rows = v.get(b.start * width..b.end * width).unwrap_or_default();
+            bytemuck::cast_slice(rows).to_vec()
+        })
+        .collect()
 }
 
 /// Records grouped by destination rank, for [`Comm::alltoallv`]: record `i` of `n` (`width`
