@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5::{Dataset, File, H5Type};
 
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
 use crate::mesh::h5::{ffi, op2_c_type};
@@ -377,12 +377,5 @@ fn read_typed<T: Scalar>(
         Ok(bytemuck::allocation::cast_vec::<U, T>(v))
     }
     let a = (first, count, width, collective);
-    match T::DTYPE {
-        DType::F64 => go::<f64, T>(ds, a),
-        DType::F32 => go::<f32, T>(ds, a),
-        DType::I32 => go::<i32, T>(ds, a),
-        DType::I64 => go::<i64, T>(ds, a),
-        DType::U32 => go::<u32, T>(ds, a),
-        DType::U64 => go::<u64, T>(ds, a),
-    }
+    with_scalar!(T::DTYPE, U => go::<U, T>(ds, a))
 }
