@@ -183,7 +183,14 @@ mod tests {
     use super::*;
     #[test]
     fn with_scalar_picks_the_dtypes_own_type() {
-        for d in [DType::F64, DType::F32, DType::I32, DType::I64, DType::U32, DType::U64] {
+        for d in [
+            DType::F64,
+            DType::F32,
+            DType::I32,
+            DType::I64,
+            DType::U32,
+            DType::U64,
+        ] {
             assert_eq!(with_scalar!(d, T => T::DTYPE), d);
             assert_eq!(with_scalar!(d, T => std::mem::size_of::<T>()), d.size());
         }

@@ -404,8 +404,12 @@ mod tests {
     #[test]
     fn readme_configuration_table_is_the_settings_table() {
         let text = readme();
-        let start = text.find("| variable | default | meaning |").expect("README table");
-        let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e + 1);
+        let start = text
+            .find("| variable | default | meaning |")
+            .expect("README table");
+        let end = text[start..]
+            .find("\n\n")
+            .map_or(text.len(), |e| start + e + 1);
         assert_eq!(
             &text[start..end],
             markdown_table(),
@@ -420,10 +424,8 @@ mod tests {
             .split("\n\n")
             .find(|p| p.starts_with("Settings that decide which collectives"))
             .expect("README paragraph on agreed settings");
-        let named: std::collections::BTreeSet<&str> = para
-            .split('`')
-            .filter(|w| w.starts_with("OP2_"))
-            .collect();
+        let named: std::collections::BTreeSet<&str> =
+            para.split('`').filter(|w| w.starts_with("OP2_")).collect();
         let agreed: std::collections::BTreeSet<&str> = (SETTINGS.iter())
             .filter(|s| s.scope == Scope::Agreed)
             .map(|s| s.env)
@@ -451,7 +453,10 @@ mod tests {
         let mut c = Config::default();
         let s = SETTINGS.iter().find(|s| s.env == "OP2_BLOCK_SIZE").unwrap();
         let e = (s.read)(&mut c, s.env, "0").unwrap_err().to_string();
-        assert!(e.contains("OP2_BLOCK_SIZE") && e.contains("at least 1"), "{e}");
+        assert!(
+            e.contains("OP2_BLOCK_SIZE") && e.contains("at least 1"),
+            "{e}"
+        );
         assert!((s.read)(&mut c, s.env, "64").is_ok());
         assert_eq!(c.block_size, 64);
     }

@@ -11,6 +11,7 @@ use crate::data::dataset::DataSet;
 use crate::data::set::Set;
 use crate::dtype::{self, with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
+use crate::mpi::agree;
 
 pub(crate) struct DatInner {
     pub(crate) id: u64,
@@ -379,13 +380,15 @@ pub fn update_halo(dat: &Dat) -> Result<()> {
     exchange_halo(dat)?;
     if crate::config::checking() {
         let found = halo_differences(&[dat])?;
-        crate::mpi::agree::agree_findings(
+        let what = format!(
+            "update_halo({}): halo copies differ from their owners' values after the exchange",
+            dat.name()
+        );
+        let report = agree::report(&what);
+        agree::agree(
             dat.set().comm(),
-            &format!(
-                "update_halo({}): halo copies differ from their owners' values after the exchange",
-                dat.name()
-            ),
-            found,
+            agree::Share::Every(&report),
+            agree::Findings::result(found),
         )?;
     }
     Ok(())

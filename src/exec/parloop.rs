@@ -139,7 +139,7 @@ fn resolve(
     let comm = set.comm();
     let shapes = shapes(kernel, set, args);
     let shapes = if together {
-        crate::mpi::agree::agree_detail(comm, shapes)?
+        crate::mpi::agree::agree(comm, crate::mpi::agree::Share::Detail, shapes)?
     } else {
         shapes.map_err(|e| refuse(kernel, comm, e))?
     };
@@ -524,7 +524,7 @@ fn run(
             }),
             None => Ok(()),
         };
-        crate::mpi::agree::agree_detail(comm, r)?;
+        crate::mpi::agree::agree(comm, crate::mpi::agree::Share::Detail, r)?;
     }
     // Halo rows of Mats go to their owners: added (INC) or stored where touched (WRITE).
     for (m, g) in mat_guards.iter_mut().enumerate() {

@@ -37,7 +37,7 @@ use crate::mesh::local::DistributedMesh;
 use crate::mesh::metis;
 use crate::mesh::partition::{self, MapSpec, Partitioner};
 use crate::mesh::wire::{check_scatter_size, root_verdict, R, W};
-use crate::mpi::agree::agree;
+use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::Comm;
 use crate::mpi::halo::{Halo, Neighbour};
 
@@ -91,7 +91,7 @@ pub fn distribute(comm: Comm, mesh: Option<GlobalMesh>) -> Result<DistributedMes
         map_msgs.push(comm.scatter_bytes(0, parts)?);
     }
     let built = build_local(comm, &schema, &set_msgs, map_msgs);
-    let (sets, maps) = agree(comm, built)?;
+    let (sets, maps) = agree(comm, Share::Status, built)?;
     Ok(DistributedMesh {
         comm,
         sets,

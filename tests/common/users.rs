@@ -47,7 +47,6 @@ impl User {
     }
 }
 
-
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").unwrap().uid() == 0
