@@ -140,8 +140,10 @@ fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
         .as_ref()
         .map(|c| c.collective_settings())
         .unwrap_or_default();
-    let hashes: Vec<u64> = (settings.iter())
-        .map(|(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes()))
+    // As many words on every rank, a rank whose configuration failed included.
+    let n = Config::default().collective_settings().len();
+    let hashes: Vec<u64> = (0..n)
+        .map(|i| settings.get(i).map_or(0, |(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes())))
         .collect();
     let malformed = |failed: Vec<(usize, String)>| Error::SpmdMismatch {
         what: "the configuration (a setting is malformed on some ranks; fix it there)".into(),

@@ -36,6 +36,7 @@ pub(crate) enum Share<'a> {
 #[derive(Default)]
 pub(crate) struct Words<'a> {
     /// Must be equal on every rank that succeeded (a key hash, a call number, setting hashes).
+    /// Every rank passes as many `same` and `any` words, a failed rank too.
     pub same: &'a [u64],
     /// Flags or values combined with MAX over the ranks.
     pub any: &'a [u64],
