@@ -213,7 +213,8 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         return Err(Error::Remote {
             rank: 0,
             detail: format!("sum {got} or nodal sums differ from the serial answer {want}"),
-        });
+        }
+        .on_every_rank());
     }
     println!("rank {rank} of {size}: ok: sum {got:.6}");
     Ok(())

@@ -593,7 +593,8 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             return Err(Error::Remote {
                 rank: 0,
                 detail: String::from_utf8_lossy(&verdict).into_owned(),
-            });
+            }
+            .on_every_rank());
         }
     }
     let values = comm.broadcast_bytes(0, (values as u64).to_le_bytes().to_vec())?;

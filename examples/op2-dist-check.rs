@@ -388,7 +388,8 @@ fn work(rt: &op2::Runtime, a: &Args) -> Result<()> {
         return Err(Error::Remote {
             rank: first_bad as i32,
             detail: "distribution check found mismatches".into(),
-        });
+        }
+        .on_every_rank());
     }
     Ok(())
 }

@@ -239,7 +239,8 @@ fn work(rt: &op2::Runtime, a: &Args) -> Result<()> {
         return Err(Error::Remote {
             rank: first as i32,
             detail: "the HDF5 round trip differs".into(),
-        });
+        }
+        .on_every_rank());
     }
     if comm.is_root() {
         println!("h5 check ok on {size} rank(s)");

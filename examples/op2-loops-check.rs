@@ -286,7 +286,8 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         return Err(Error::Remote {
             rank: 0,
             detail: msg.to_string(),
-        });
+        }
+        .on_every_rank());
     }
     println!("rank {} of {}: {verdict}", comm.rank(), comm.size());
     Ok(())

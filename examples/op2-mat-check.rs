@@ -312,7 +312,8 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         return Err(Error::Remote {
             rank: 0,
             detail: msg.to_string(),
-        });
+        }
+        .on_every_rank());
     }
     // Extra columns show that rows were merged from other ranks' contributions.
     println!(

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use op2::{par_loop, Access, Error, Global, GlobalMesh, Kernel, Result};
 
 fn remote(detail: String) -> Error {
-    Error::Remote { rank: 0, detail }
+    Error::Remote { rank: 0, detail }.on_every_rank()
 }
 
 fn fail(what: &str, got: String, want: String) -> String {
@@ -87,7 +87,8 @@ fn single_entry(rt: &op2::Runtime) -> Result<()> {
         Err(Error::Remote {
             rank: 0,
             detail: String::from_utf8_lossy(&verdict).into_owned(),
-        })
+        }
+        .on_every_rank())
     }
 }
 

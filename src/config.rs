@@ -1,49 +1,21 @@
 //! Runtime configuration: environment variables and a builder.
 //!
-//! This module owns the list of knobs, their defaults and their parsing. It never touches
-//! MPI, the disk or the compiler. Every knob is an `OP2_*` environment variable; where PyOP2
+//! This module owns the `Config` type, its builder, its defaults and the value parsers. It
+//! never touches MPI, the disk or the compiler. Every knob is an `OP2_*` environment variable; where PyOP2
 //! had the same knob its `PYOP2_*` name is accepted as an alias (the `OP2_` name wins).
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `OP2_CACHE_DIR` (`PYOP2_CACHE_DIR`) | `$XDG_CACHE_HOME/op2`, else `~/.cache/op2`, else `/tmp/op2-cache-$USER` (created 0700; refused if someone else created it first; a symbolic link on the cache path is followed only if it is yours or root's) | disk cache of compiled kernels, shared by all ranks and jobs; `{node}` in it becomes the node's number in the job (a directory per node); a relative path is made absolute at startup |
-//! | `OP2_CC` (`CC`) | `cc` | C compiler used for generated code |
-//! | `OP2_CFLAGS` | `-O3` | flags for that compiler (`-shared -fPIC -fvisibility=hidden` and the kernel checks of `jit::compile::CHECK_FLAGS` are always added; `-Werror` turns kernel warnings into errors) |
-//! | `OP2_MEMORY_CACHE_MAX_ENTRIES` | `1024` | class-cache capacity (loaded kernels per process), LRU |
-//! | `OP2_CACHE_MAX_SIZE` | `5G` | disk-cache size limit; LRU prune to ~90% after an insert that exceeds it (`0` = unbounded) |
-//! | `OP2_PRINT_CACHE_SIZE` (`PYOP2_PRINT_CACHE_SIZE`) | `0` | print the cache report gathered from all ranks at finalize |
-//! | `OP2_CACHE_REPORT` | unset | also write that report as JSON to this path |
-//! | `OP2_SPMD_STRICT` | `0` | compare full cache keys across ranks, not just their hash |
-//! | `OP2_LOCK_TIMEOUT` | `600` | seconds to wait for a disk-cache lock before failing (never hang) |
-//! | `OP2_CACHE_MODE` | `auto` | `shared` (one directory every rank's node sees), `node` (a directory per node: rank 0 compiles, leaders publish copies; run as `shared` when every node's directory is rank 0's), `auto` (detect once per job); see docs/ARCHITECTURE.md |
-//! | `OP2_FAKE_NODE_SIZE` | `0` | testing: split the ranks into fake nodes of this many ranks instead of by shared memory (`0` = real nodes) |
-//! | `OP2_THREADS` | auto | threads per rank: par_loops run their blocks on that many threads (also Sparsity construction and `Mat::mult`). Auto (unset or `0`): 1 when several ranks of the job share this node (ranks with the same MPI processor name), else the cores available to the process (`std::thread::available_parallelism`); with `OP2_VERBOSE` or `OP2_PRINT_CACHE_SIZE` rank 0 prints the layout at start-up (`op2: 2 ranks x 4 threads (OP2_THREADS), 1 node, 8 cores`) |
-//! | `OP2_BLOCK_SIZE` | `512` | elements per block of a threaded par_loop (the unit a thread runs and the colouring colours) |
-//! | `OP2_CACHE_TRUSTED_GROUP` | unset | group (name or gid) whose members may write the cache: its directories and files may then be group-writable and owned by another member, and op2 makes its directories 2770 and lock files 0660 in that group; without it op2 refuses a cache directory or entry not owned by you or writable by others |
-//! | `OP2_COMPILE_TIMEOUT` | `300` | seconds a compilation may take before op2 kills the compiler (its whole process group) and fails on every rank (`0` = no limit) |
-//! | `OP2_HANG_TIMEOUT` | `600` | seconds one collective may wait before every waiting rank prints which loop and collective it is in and the job aborts (a hang becomes an error; `0` = off). Time between collectives never counts, and ranks waiting for rank 0's compile or mesh partitioning only print a note |
-//! | `OP2_CHECK` | `0` | checked mode, the first thing to try when results look wrong: every par_loop agrees its call number and kernel across ranks, READ arguments are checksummed before and after it, halo copies are compared with their owners' values; a problem is an error on every rank naming the loop (see docs/GUIDE.md) |
-//! | `OP2_PROGRESS` | `1` | rank 0 prints a line for each compile that takes over a second (`compiling kernel ...` after 1 s, then its time), so a cold start with many kernels is not silent; `0` silences them |
-//! | `OP2_VERBOSE` | `0` | say more: at start-up rank 0 prints the job's layout (`op2: 4 ranks x 2 threads ...`; also printed with `OP2_PRINT_CACHE_SIZE`) |
-//!
-//! Test only (not in the user table of README.md): `OP2_TEST_NO_COLOUR=1` puts every block of
-//! a threaded par_loop in one colour, so blocks writing the same target run concurrently and
-//! race. It exists so the differential test (`examples/op2-diff-check.rs`) can show that it
-//! catches a broken colouring (its negative control); never set it for real work.
+//! The settings themselves (variable, default, meaning, whether ranks must agree on it) are
+//! the one table [`crate::settings::SETTINGS`], in `settings.rs` (above this module: it knows
+//! `Config`), which also defines [`Config::from_env`] and [`Config::collective_settings`].
 //!
 //! **Agreement across ranks.** The settings that decide whether a rank takes part in a
-//! collective (`OP2_CC`, `OP2_CFLAGS`, `OP2_MEMORY_CACHE_MAX_ENTRIES`, `OP2_SPMD_STRICT`,
-//! `OP2_PRINT_CACHE_SIZE`, whether `OP2_CACHE_REPORT` is set, `OP2_HANG_TIMEOUT`,
-//! `OP2_CACHE_MODE`, `OP2_FAKE_NODE_SIZE`, `OP2_VERBOSE`, `OP2_CHECK`) must be equal
-//! on every rank: [`crate::init`] compares them (one allreduce of their hashes) and fails on
-//! every rank naming the variable and the ranks that differ. A malformed value on any rank
-//! fails every rank too (MPI is initialised first, then the outcome agreed). The others are
-//! rank-local by design: `OP2_CACHE_DIR`, `OP2_CACHE_MAX_SIZE`, `OP2_LOCK_TIMEOUT`,
-//! `OP2_COMPILE_TIMEOUT`, `OP2_CACHE_TRUSTED_GROUP`, `OP2_PROGRESS` are only read by rank 0 (which
-//! alone touches the cache directory), `OP2_THREADS`, `OP2_BLOCK_SIZE`, `OP2_TEST_NO_COLOUR` and
-//! the report path are per process.
-// This module is the one reader of the environment (clippy.toml forbids it elsewhere).
-#![allow(clippy::disallowed_methods)]
+//! collective ([`crate::settings::Scope::Agreed`]) must be equal on every rank:
+//! [`crate::init`] compares them (one allreduce of their hashes) and fails on every rank naming
+//! the variable and the ranks that differ. A malformed value on any rank fails every rank too
+//! (MPI is initialised first, then the outcome agreed). The others are rank-local by design:
+//! the cache directory, size, lock and compile timeouts, trusted group and progress lines are
+//! only used by rank 0 (which alone touches the cache directory); threads, block size, the
+//! test-only colouring switch and the report path are per process.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -191,14 +163,7 @@ fn default_cache_dir() -> PathBuf {
     PathBuf::from(format!("/tmp/op2-cache-{user}"))
 }
 
-/// Read `OP2_<name>`, falling back to the listed aliases. Returns (variable used, value).
-fn var(names: &[&str]) -> Option<(String, String)> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().map(|v| (n.to_string(), v)))
-}
-
-fn parse_bool(var: &str, v: &str) -> Result<bool> {
+pub(crate) fn parse_bool(var: &str, v: &str) -> Result<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
@@ -210,7 +175,7 @@ fn parse_bool(var: &str, v: &str) -> Result<bool> {
     }
 }
 
-fn parse_num<T: std::str::FromStr>(var: &str, v: &str) -> Result<T> {
+pub(crate) fn parse_num<T: std::str::FromStr>(var: &str, v: &str) -> Result<T> {
     v.trim().parse().map_err(|_| Error::Config {
         var: var.into(),
         value: v.into(),
@@ -252,97 +217,6 @@ pub fn parse_size(s: &str) -> Result<u64> {
 }
 
 impl Config {
-    /// Defaults overridden by the `OP2_*` / `PYOP2_*` environment variables.
-    /// A malformed value is an error naming the variable, never silently ignored.
-    pub fn from_env() -> Result<Config> {
-        let mut c = Config::default();
-        if let Some((_, v)) =
-            var(&["OP2_CACHE_DIR", "PYOP2_CACHE_DIR"]).filter(|(_, v)| !v.is_empty())
-        {
-            c.cache_dir = PathBuf::from(v);
-        }
-        if let Some((_, v)) = var(&["OP2_CC", "CC"]).filter(|(_, v)| !v.trim().is_empty()) {
-            c.cc = v;
-        }
-        if let Some((_, v)) = var(&["OP2_CFLAGS"]) {
-            c.cflags = v;
-        }
-        if let Some((n, v)) = var(&["OP2_MEMORY_CACHE_MAX_ENTRIES"]) {
-            c.memory_cache_max_entries = parse_num(&n, &v)?;
-            if c.memory_cache_max_entries == 0 {
-                return Err(Error::Config {
-                    var: n,
-                    value: v,
-                    detail: "must be at least 1".into(),
-                });
-            }
-        }
-        if let Some((n, v)) = var(&["OP2_CACHE_MAX_SIZE"]) {
-            c.cache_max_size = parse_size(&v).map_err(|_| Error::Config {
-                var: n,
-                value: v.clone(),
-                detail: "expected a size like 500M, 5G or a byte count".into(),
-            })?;
-        }
-        if let Some((n, v)) = var(&["OP2_PRINT_CACHE_SIZE", "PYOP2_PRINT_CACHE_SIZE"]) {
-            c.print_cache_size = parse_bool(&n, &v)?;
-        }
-        if let Some((_, v)) = var(&["OP2_CACHE_REPORT"]).filter(|(_, v)| !v.is_empty()) {
-            c.cache_report = Some(PathBuf::from(v));
-        }
-        if let Some((n, v)) = var(&["OP2_SPMD_STRICT"]) {
-            c.spmd_strict = parse_bool(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_LOCK_TIMEOUT"]) {
-            c.lock_timeout_s = parse_num(&n, &v)?;
-        }
-        if let Some((_, v)) = var(&["OP2_CACHE_TRUSTED_GROUP"]).filter(|(_, v)| !v.is_empty()) {
-            c.cache_trusted_group = Some(v);
-        }
-        if let Some((n, v)) = var(&["OP2_COMPILE_TIMEOUT"]) {
-            c.compile_timeout_s = parse_num(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_HANG_TIMEOUT"]) {
-            c.hang_timeout_s = parse_num(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_CHECK"]) {
-            c.check = parse_bool(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_CACHE_MODE"]) {
-            c.cache_mode = v.parse().map_err(|detail| Error::Config {
-                var: n,
-                value: v.clone(),
-                detail,
-            })?;
-        }
-        if let Some((n, v)) = var(&["OP2_PROGRESS"]) {
-            c.progress = parse_bool(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_VERBOSE"]) {
-            c.verbose = parse_bool(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_FAKE_NODE_SIZE"]) {
-            c.fake_node_size = parse_num(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_TEST_NO_COLOUR"]) {
-            c.test_no_colour = parse_bool(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_THREADS"]).filter(|(_, v)| !v.trim().is_empty()) {
-            c.threads = parse_num(&n, &v)?;
-        }
-        if let Some((n, v)) = var(&["OP2_BLOCK_SIZE"]) {
-            c.block_size = parse_num(&n, &v)?;
-            if c.block_size == 0 {
-                return Err(Error::Config {
-                    var: n,
-                    value: v,
-                    detail: "must be at least 1".into(),
-                });
-            }
-        }
-        Ok(c)
-    }
-
     /// Threads per rank for par_loops (and Sparsity construction, `Mat::mult`). `0` lets op2
     /// decide when the runtime starts: 1 if several ranks of the job share this node (same MPI
     /// processor name), else every core available to the process.
@@ -390,30 +264,6 @@ impl Config {
     pub fn cache_trusted_group(mut self, group: impl Into<String>) -> Self {
         self.cache_trusted_group = Some(group.into());
         self
-    }
-
-    /// The settings that decide which collectives a rank enters, as (variable, value text):
-    /// they must be equal on every rank (compared at [`crate::init`]).
-    pub fn collective_settings(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("OP2_CC", self.cc.clone()),
-            ("OP2_CFLAGS", self.cflags.clone()),
-            (
-                "OP2_MEMORY_CACHE_MAX_ENTRIES",
-                self.memory_cache_max_entries.to_string(),
-            ),
-            ("OP2_SPMD_STRICT", self.spmd_strict.to_string()),
-            ("OP2_PRINT_CACHE_SIZE", self.print_cache_size.to_string()),
-            (
-                "OP2_CACHE_REPORT (set or not)",
-                self.cache_report.is_some().to_string(),
-            ),
-            ("OP2_HANG_TIMEOUT", self.hang_timeout_s.to_string()),
-            ("OP2_CACHE_MODE", self.cache_mode.to_string()),
-            ("OP2_FAKE_NODE_SIZE", self.fake_node_size.to_string()),
-            ("OP2_VERBOSE", self.verbose.to_string()),
-            ("OP2_CHECK", self.check.to_string()),
-        ]
     }
 
     /// How nodes share the disk cache ([`CacheMode`]).
@@ -497,6 +347,28 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
+        assert_eq!(parse_size(" 7 MiB ").unwrap(), 7 << 20);
+        assert!(parse_size("").is_err());
+        assert!(parse_size("-1G").is_err());
+        assert!(parse_size("3Q").is_err());
+    }
+
+    #[test]
+    fn bools_parse() {
+        assert!(parse_bool("X", "yes").unwrap());
+        assert!(!parse_bool("X", "0").unwrap());
+        assert!(parse_bool("X", "maybe").is_err());
+    }
+}
+
 pub(crate) static ACTIVE: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
 /// Bumped (under `ACTIVE`'s write lock) whenever the configuration in force changes, so that
@@ -557,26 +429,4 @@ pub fn current() -> Result<Arc<Config>> {
         })
         .clone()
         .map_err(|e| Error::invalid("op2 configuration from the environment", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("1k").unwrap(), 1024);
-        assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
-        assert_eq!(parse_size(" 7 MiB ").unwrap(), 7 << 20);
-        assert!(parse_size("").is_err());
-        assert!(parse_size("-1G").is_err());
-        assert!(parse_size("3Q").is_err());
-    }
-
-    #[test]
-    fn bools_parse() {
-        assert!(parse_bool("X", "yes").unwrap());
-        assert!(!parse_bool("X", "0").unwrap());
-        assert!(parse_bool("X", "maybe").is_err());
-    }
 }

@@ -49,6 +49,10 @@ impl DType {
             DType::U64 => "uint64_t",
         }
     }
+    /// The Rust scalar's name (`f64`, `i32`, ...), e.g. in generated kernel names.
+    pub fn rust_name(self) -> &'static str {
+        with_scalar!(self, T => std::any::type_name::<T>())
+    }
     /// Short stable tag used in cache keys.
     pub fn tag(self) -> u8 {
         match self {
@@ -113,6 +117,41 @@ scalar!(i64, I64);
 scalar!(u32, U32);
 scalar!(u64, U64);
 
+/// The one per-dtype dispatch: `with_scalar!(dtype, T => body)` runs `body` with `T` the Rust
+/// scalar type of `dtype` (a [`Scalar`]), so generic code is written once and called for the
+/// dtype known only at run time.
+macro_rules! with_scalar {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::dtype::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::dtype::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::dtype::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::dtype::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::dtype::DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            $crate::dtype::DType::U64 => {
+                type $T = u64;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_scalar;
+
 /// Number of `u64` words needed for `n` elements of `dtype`.
 pub(crate) fn words_for(dtype: DType, n: usize) -> usize {
     (n * dtype.size()).div_ceil(8)
@@ -148,6 +187,21 @@ pub(crate) fn view_mut<T: Scalar>(w: &mut [u64], n: usize) -> &mut [T] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn with_scalar_picks_the_dtypes_own_type() {
+        for d in [
+            DType::F64,
+            DType::F32,
+            DType::I32,
+            DType::I64,
+            DType::U32,
+            DType::U64,
+        ] {
+            assert_eq!(with_scalar!(d, T => T::DTYPE), d);
+            assert_eq!(with_scalar!(d, T => std::mem::size_of::<T>()), d.size());
+        }
+        assert_eq!(DType::U32.rust_name(), "u32");
+    }
     #[test]
     fn roundtrip_odd_length_f32() {
         let v = [1.0f32, 2.0, 3.0];

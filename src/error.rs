@@ -158,6 +158,12 @@ pub enum Error {
         relative_residual: f64,
     },
 
+    /// An error every rank of the communicator returns together, marked so by the agreement
+    /// that produced it (`mpi/agree.rs`: [`Error::is_agreed`]). It displays as the error it
+    /// wraps; [`Error::unmarked`] is that error.
+    #[error(transparent)]
+    Agreed(Agreed),
+
     /// A data file (a mesh) is truncated, garbled or inconsistent. `line` is 1-based.
     #[error("{path}:{line}: {detail}")]
     Format {
@@ -185,6 +191,52 @@ impl Error {
             op,
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// The mark of an error every rank returns together. Only the agreement in `mpi/agree.rs`
+/// makes one (a unit test there checks that no other file does).
+#[derive(Debug)]
+pub struct Agreed(Box<Error>);
+
+impl Agreed {
+    /// Mark `e` agreed (an already marked error stays as it is).
+    pub(crate) fn wrap(e: Error) -> Error {
+        match e {
+            Error::Agreed(_) => e,
+            e => Error::Agreed(Agreed(Box::new(e))),
+        }
+    }
+}
+
+impl std::fmt::Display for Agreed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Agreed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
+    }
+}
+
+impl Error {
+    /// The error without its agreement mark (itself when it has none): match this to look
+    /// at the variant of an error every rank returned.
+    pub fn unmarked(&self) -> &Error {
+        match self {
+            Error::Agreed(a) => &a.0,
+            e => e,
+        }
+    }
+
+    /// [`Error::unmarked`], by value.
+    pub fn into_unmarked(self) -> Error {
+        match self {
+            Error::Agreed(a) => *a.0,
+            e => e,
         }
     }
 }

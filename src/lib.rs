@@ -53,6 +53,7 @@ pub mod mpi;
 #[doc(hidden)]
 pub mod report;
 mod runtime;
+pub mod settings;
 
 pub use config::Config;
 pub use data::access::Access;

@@ -137,40 +137,41 @@ fn init_agreed(config: Result<Config>) -> Result<Runtime> {
 /// equal everywhere. One allreduce when all is well; on a problem, one allgather to say which
 /// variable differs on which ranks (or which rank has a malformed value).
 fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
-    let n = Config::default().collective_settings().len();
+    use crate::mpi::agree::{agree_on, Share, Words};
     let settings = config
         .as_ref()
         .map(|c| c.collective_settings())
         .unwrap_or_default();
-    let mut words = vec![config.is_err() as u64];
-    words.extend((0..n).map(|i| {
-        settings
-            .get(i)
-            .map_or(0, |(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes()))
-    }));
-    // max(w) and max(!w) = !min(w) in one reduction.
-    let both: Vec<u64> = words
-        .iter()
-        .copied()
-        .chain(words.iter().map(|w| !w))
+    // As many words on every rank, a rank whose configuration failed included.
+    let n = Config::default().collective_settings().len();
+    let hashes: Vec<u64> = (0..n)
+        .map(|i| settings.get(i).map_or(0, |(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes())))
         .collect();
-    let max = comm.allreduce_words(&both, crate::mpi::comm::ReduceOp::Max)?;
-    let bad = max[0] == 1;
-    let differs = (1..=n).any(|i| max[i] != !max[n + 1 + i]);
-    if !bad && !differs {
-        return config;
-    }
-    let mine = match &config {
-        Err(e) => format!("E{e}"),
-        Ok(_) => format!(
-            "S{}",
-            serde_json::to_string(&settings).expect("strings serialise")
-        ),
+    let malformed = |failed: Vec<(usize, String)>| Error::SpmdMismatch {
+        what: "the configuration (a setting is malformed on some ranks; fix it there)".into(),
+        detail: (failed.iter())
+            .map(|(r, e)| format!("rank {r}: {e}"))
+            .collect::<Vec<_>>()
+            .join("; "),
     };
-    let all = comm.allgather_bytes(mine.as_bytes())?;
-    let all: Vec<String> = all
-        .into_iter()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    let describe = || serde_json::to_string(&settings).expect("strings serialise");
+    let words = Words {
+        same: &hashes,
+        any: &[],
+        describe: Some(&describe),
+    };
+    let (config, seen) = agree_on(comm, Share::Every(&malformed), words, config)?;
+    if seen.same {
+        return Ok(config);
+    }
+    Err(seen.differ(|all| differing_settings(&all)))
+}
+
+/// The error naming each setting whose value differs, with the ranks of each value
+/// (`all`: every rank's settings as JSON).
+fn differing_settings(all: &[String]) -> Error {
+    let per_rank: Vec<Vec<(String, String)>> = (all.iter())
+        .map(|m| serde_json::from_str(m).unwrap_or_default())
         .collect();
     let list = |rs: &[usize]| {
         rs.iter()
@@ -178,21 +179,7 @@ fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if bad {
-        let lines: Vec<String> = all
-            .iter()
-            .enumerate()
-            .filter_map(|(r, m)| m.strip_prefix('E').map(|e| format!("rank {r}: {e}")))
-            .collect();
-        return Err(Error::SpmdMismatch {
-            what: "the configuration (a setting is malformed on some ranks; fix it there)".into(),
-            detail: lines.join("; "),
-        });
-    }
-    let per_rank: Vec<Vec<(String, String)>> = all
-        .iter()
-        .map(|m| serde_json::from_str(m.strip_prefix('S').unwrap_or("[]")).unwrap_or_default())
-        .collect();
+    let n = per_rank.first().map_or(0, |s| s.len());
     let mut lines = Vec::new();
     for i in 0..n {
         let mut by_value: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
@@ -209,10 +196,10 @@ fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
             lines.push(format!("{var} is {}", parts.join(", ")));
         }
     }
-    Err(Error::SpmdMismatch {
+    Error::SpmdMismatch {
         what: "settings that must be equal on every rank (they decide which collectives a rank enters; set them before mpiexec, or with mpiexec -genv, not per rank)".into(),
         detail: lines.join("; "),
-    })
+    }
 }
 
 impl Runtime {
@@ -338,7 +325,7 @@ fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>)
     match out {
         Ok(Ok(())) => match rt.finalize() {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) if e.is_collective() => {
+            Err(e) if e.is_agreed() => {
                 say_shared(rank, &e); // e.g. the checked mode's verdict of the last loop
                 ExitCode::FAILURE
             }
@@ -347,7 +334,7 @@ fn run_agreed(config: Result<Config>, body: impl FnOnce(&Runtime) -> Result<()>)
                 ExitCode::FAILURE
             }
         },
-        Ok(Err(e)) if e.is_collective() || rt.size() == 1 => {
+        Ok(Err(e)) if e.is_agreed() || rt.size() == 1 => {
             say_shared(rank, &e);
             let _ = rt.finalize();
             ExitCode::FAILURE
@@ -372,20 +359,5 @@ fn say_shared(rank: i32, e: &Error) {
     } else {
         let first = e.to_string().lines().next().unwrap_or("").to_string();
         say!("op2: rank {rank}: error: {first} (same error on every rank; rank 0 printed it in full)");
-    }
-}
-
-impl Error {
-    /// True for errors that every rank of the communicator returns together (so all ranks can
-    /// still finalize collectively).
-    pub fn is_collective(&self) -> bool {
-        matches!(
-            self,
-            Error::Compile { .. }
-                | Error::KernelMismatch { .. }
-                | Error::SpmdMismatch { .. }
-                | Error::Remote { .. }
-                | Error::Check { .. }
-        )
     }
 }

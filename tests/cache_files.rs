@@ -81,7 +81,7 @@ fn a_library_rewritten_in_place_during_verification_never_kills_the_reader() {
 fn a_failed_write_of_the_generated_source_leaves_no_temporary() {
     // A full filesystem (a tmpfs filled up) under the cache: the source write fails.
     if !common::users::is_root() {
-        return common::users::skip("this test needs root (it mounts a tmpfs)");
+        return common::skip_or_fail("this test needs root (it mounts a tmpfs)");
     }
     let work = common::cache_dir();
     let mnt = work.path().join("full");
@@ -92,7 +92,7 @@ fn a_failed_write_of_the_generated_source_leaves_no_temporary() {
         .status()
         .unwrap();
     if !mounted.success() {
-        return common::users::skip("this test needs to mount a tmpfs");
+        return common::skip_or_fail("this test needs to mount a tmpfs");
     }
     struct Unmount<'a>(&'a Path);
     impl Drop for Unmount<'_> {

@@ -10,6 +10,7 @@ fn layer(file: &str) -> usize {
     const LAYERS: &[(&str, usize)] = &[
         ("error.rs", 0),
         ("config.rs", 0),
+        ("settings.rs", 0),
         ("dtype.rs", 0),
         ("mpi/", 1),
         // The object-cache mechanism and the cache counters sit below the data model, which

@@ -328,8 +328,7 @@ fn an_unwritable_node_directory_fails_every_rank_with_the_same_error() {
 #[test]
 fn only_rank_0_and_node_leaders_touch_the_cache_directory() {
     if !common::strace_works() {
-        eprintln!("strace unavailable (scripts/setup.sh installs it): skipped");
-        return;
+        return common::skip_or_fail("strace unavailable (scripts/setup.sh installs it)");
     }
     for (mode, leaders) in [("shared", vec![0]), ("node", vec![0, 2])] {
         let base = common::cache_dir();

@@ -78,8 +78,7 @@ fn group_or_world_writable_cache_dir_is_refused_unless_its_group_is_trusted() {
 #[test]
 fn entries_owned_by_another_user_are_refused_never_loaded() {
     if !is_root() {
-        eprintln!("SKIP: needs root to chown a file to another user");
-        return;
+        return common::skip_or_fail("needs root to chown a file to another user");
     }
     let cache = common::cache_dir();
     common::assert_all_ok(
@@ -177,8 +176,7 @@ fn fifo_symlink_or_directory_at_an_entry_path_never_blocks_and_is_rebuilt() {
 #[test]
 fn the_default_tmp_directory_made_first_by_someone_else_is_refused() {
     if !is_root() {
-        eprintln!("SKIP: needs root to create a directory owned by another user");
-        return;
+        return common::skip_or_fail("needs root to create a directory owned by another user");
     }
     // HOME and XDG_CACHE_HOME unset: the default is /tmp/op2-cache-$USER. Another user made it.
     let user = format!("op2test{}", std::process::id());
@@ -215,14 +213,6 @@ fn a_relative_cache_dir_is_made_absolute_before_rank_0_shares_it() {
     c.current_dir(work.path()).env("OP2_CACHE_DIR", "rel/cache");
     common::assert_all_ok(&common::run(c, T), 3, 4);
     assert_eq!(files(&work.path().join("rel/cache"), "so").len(), 2);
-}
-
-/// Skip a test that needs what this machine lacks, loudly; under CI (`CI` set) fail instead.
-fn skip_or_fail(why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("cannot run under CI: {why}");
-    }
-    eprintln!("\n*** SKIPPED (not run, NOT passed): {why} ***\n");
 }
 
 /// Real users in one real group, made for one test and removed when dropped.
@@ -327,7 +317,7 @@ fn two_users_of_a_trusted_group_share_one_cache_without_recompiling() {
     use std::os::unix::fs::MetadataExt;
     let users = match Users::make("s", 2) {
         Ok(u) => u,
-        Err(why) => return skip_or_fail(&format!("two real users: {why}")),
+        Err(why) => return common::skip_or_fail(&format!("two real users: {why}")),
     };
     let (a, b) = (0, 1);
     // The tools and the shared cache's parent: reachable by both users.

@@ -233,7 +233,8 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
             return Err(Error::Remote {
                 rank: 0,
                 detail: String::from_utf8_lossy(&verdict).into_owned(),
-            });
+            }
+            .on_every_rank());
         }
     }
     let mesh = mesh.transpose()?;

@@ -52,7 +52,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::jit::compile;
 use crate::jit::ffi::LoadedKernel;
 use crate::jit::kernel::Kernel;
-use crate::mpi::comm::{Comm, ReduceOp};
+use crate::mpi::agree::{agree_on, Message, Share, Words};
+use crate::mpi::comm::Comm;
 
 /// What rank 0 tells every rank.
 #[derive(Debug, Serialize, Deserialize)]
@@ -133,19 +134,16 @@ pub(crate) fn fetch_or_compile(
                 source_path,
             } => {
                 let (k, sh) = (req.kernel, req.shapes);
-                return Err(crate::jit::check::explain(
-                    k,
-                    sh,
-                    command,
-                    stderr,
-                    source_path,
-                ));
+                // Rank 0's broadcast outcome: every rank returns this error.
+                let e = crate::jit::check::explain(k, sh, command, stderr, source_path);
+                return Err(e.on_every_rank());
             }
             Outcome::Failed { detail } => {
                 return Err(Error::Remote {
                     rank: 0,
                     detail: format!("disk cache for kernel `{name}`: {detail}"),
-                })
+                }
+                .on_every_rank())
             }
         };
         // Rank 0 verified (or just wrote) the file; the others receive its bytes over MPI,
@@ -157,7 +155,14 @@ pub(crate) fn fetch_or_compile(
             bytes: verified.as_deref(),
         };
         let loaded = crate::cache::node::distribute(comm, config, &plan, &entry, name)?;
-        let ok = comm.allreduce_u64(loaded.is_ok() as u64, ReduceOp::Min)? == 1;
+        let words = Words {
+            any: &[loaded.is_err() as u64],
+            ..Words::default()
+        };
+        let ok = agree_on(comm, Share::Status, words, Ok::<(), Error>(()))?
+            .1
+            .any[0]
+            == 0;
         if ok {
             let secs = t0.elapsed().as_secs_f64();
             if !comm.is_root() {
@@ -179,7 +184,8 @@ pub(crate) fn fetch_or_compile(
             return Err(Error::Remote {
                 rank: comm.rank(),
                 detail: format!("kernel `{name}` unusable after a rebuild: {detail}"),
-            });
+            }
+            .on_every_rank());
         }
     }
     unreachable!("the loop returns on its second attempt")
@@ -206,23 +212,23 @@ pub(crate) fn refuse(comm: Comm, config: &Config, error: Error) -> Error {
 /// Verify that every rank is about to build the same loop (turns a deadlock into an error).
 /// One allreduce (MAX of the key hash, of its complement and of "invalid here").
 fn spmd_check(comm: Comm, config: &Config, me: &Mine) -> Result<()> {
-    if comm.size() == 1 {
-        return match me {
-            Mine::Loop(_) => Ok(()),
-            Mine::Invalid(error) => Err(Error::Remote {
-                rank: 0,
-                detail: error.clone(),
-            }),
-        };
-    }
-    let (h, bad) = match me {
-        Mine::Loop(req) => (req.class_key as u64, 0),
-        Mine::Invalid(_) => (0, 1),
+    let (h, mine) = match me {
+        Mine::Loop(req) => (req.class_key as u64, Ok(())),
+        Mine::Invalid(error) => (0, Err(Message(error.clone()))),
     };
-    let m = comm.allreduce_words(&[h, !h, bad], ReduceOp::Max)?;
-    // Valid ranks' keys: max(h) == min(h) = !max(!h); an invalid rank adds 0 to both maxima.
-    let mut same = m[2] == 0 && m[0] == !m[1];
-    if same && config.spmd_strict {
+    let describe = || match me {
+        Mine::Loop(req) => format!("kernel `{}` key {:032x}", req.kernel.name(), req.class_key),
+        Mine::Invalid(_) => String::new(),
+    };
+    let words = Words {
+        same: &[h],
+        any: &[],
+        describe: Some(&describe),
+    };
+    // Some rank's arguments are invalid: every rank returns that rank's message.
+    let invalid = |failed: Vec<(usize, String)>| invalid_args(failed);
+    let ((), mut seen) = agree_on(comm, Share::Every(&invalid), words, mine)?;
+    if seen.same && config.spmd_strict && comm.size() > 1 {
         let Mine::Loop(req) = me else {
             unreachable!("no rank is invalid here")
         };
@@ -233,39 +239,38 @@ fn spmd_check(comm: Comm, config: &Config, me: &Mine) -> Result<()> {
         .text(&config.cc, &config.cflags, "")
             + req.kernel.code();
         let root_text = comm.broadcast_bytes(0, text.clone().into_bytes())?;
-        same = comm.allreduce_u64((root_text == text.as_bytes()) as u64, ReduceOp::Min)? == 1;
+        // Rank 0's word is 1: equal everywhere only if every rank's text is rank 0's.
+        let words = Words {
+            same: &[(root_text == text.as_bytes()) as u64],
+            any: &[],
+            describe: Some(&describe),
+        };
+        seen = agree_on(comm, Share::Status, words, Ok::<(), Error>(()))?.1;
     }
-    if same {
+    if seen.same {
         return Ok(());
     }
-    let mine = match me {
-        Mine::Loop(req) => format!("Kkernel `{}` key {:032x}", req.kernel.name(), req.class_key),
-        Mine::Invalid(error) => format!("I{error}"),
+    Err(seen.differ(|all| kernels_differ(&all)))
+}
+
+/// The error of an SPMD check in which some ranks' arguments were invalid (`failed`: their
+/// ranks and messages): the first one's message, naming the others.
+fn invalid_args(failed: Vec<(usize, String)>) -> Error {
+    let (first, msg) = failed.first().cloned().unwrap_or_default();
+    let others: Vec<String> = failed[1..].iter().map(|(r, _)| r.to_string()).collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" (ranks {} too)", others.join(", "))
     };
-    let all = comm.allgather_bytes(mine.as_bytes())?;
-    let all: Vec<String> = all
-        .iter()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .collect();
-    if let Some(first) = all.iter().position(|s| s.starts_with('I')) {
-        // Some rank's arguments are invalid: every rank returns that rank's message.
-        let others: Vec<String> = all
-            .iter()
-            .enumerate()
-            .filter(|(r, s)| *r != first && s.starts_with('I'))
-            .map(|(r, _)| r.to_string())
-            .collect();
-        let also = if others.is_empty() {
-            String::new()
-        } else {
-            format!(" (ranks {} too)", others.join(", "))
-        };
-        return Err(Error::Remote {
-            rank: first as i32,
-            detail: format!("{}{also}", &all[first][1..]),
-        });
+    Error::Remote {
+        rank: first as i32,
+        detail: format!("{msg}{also}"),
     }
-    let all: Vec<&str> = all.iter().map(|s| &s[1..]).collect();
+}
+
+/// The error of an SPMD check whose ranks build different loops (`all`: what each builds).
+fn kernels_differ(all: &[String]) -> Error {
     let name_of = |s: &str| s.split('`').nth(1).unwrap_or("").to_string();
     let names: std::collections::BTreeSet<String> = all.iter().map(|s| name_of(s)).collect();
     let hint = if names.len() > 1 {
@@ -279,10 +284,10 @@ fn spmd_check(comm: Comm, config: &Config, me: &Mine) -> Result<()> {
         .map(|(r, s)| format!("rank {r}: {s}"))
         .collect::<Vec<_>>()
         .join("; ");
-    Err(Error::SpmdMismatch {
+    Error::SpmdMismatch {
         what: "the next generated-code loop (SPMD violation: ranks ran different par_loops)".into(),
         detail: format!("{hint}. {detail}"),
-    })
+    }
 }
 
 /// Rank 0: find a verified entry or compile one, and return it with a lock on the entry

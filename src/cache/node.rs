@@ -38,7 +38,8 @@ use crate::cache::trust;
 use crate::config::{CacheMode, Config};
 use crate::error::{Error, IoContext, Result};
 use crate::jit::ffi::LoadedKernel;
-use crate::mpi::comm::{Comm, ReduceOp};
+use crate::mpi::agree::{agree, agree_on, Message, Share, Words};
+use crate::mpi::comm::Comm;
 use crate::mpi::node::NodeLayout;
 
 /// The cache mode a job runs in, after `auto` detection.
@@ -238,7 +239,14 @@ fn probe(comm: Comm, layout: &NodeLayout, dir: &Path) -> Result<(u64, u64)> {
     if token.is_empty() {
         vote = 0;
     }
-    let agreed = comm.allreduce_u64(vote, ReduceOp::Min)?;
+    // The lowest vote of any rank (2 - the highest of 2 - vote).
+    let words = Words {
+        any: &[2 - vote],
+        ..Words::default()
+    };
+    let agreed = 2 - agree_on(comm, Share::Status, words, Ok::<(), Error>(()))?
+        .1
+        .any[0];
     if comm.is_root() && !token.is_empty() {
         let _ = fs::remove_file(dir.join(&token));
         let _ = fs::remove_file(dir.join(format!("{token}.lock")));
@@ -325,29 +333,12 @@ pub(crate) fn distribute(
         } else {
             Ok(())
         };
-        // "Nobody failed" is the size, not u64::MAX: MPICH's MPI_MIN on 64-bit unsigned
-        // values compares them as signed (u64::MAX would win as -1).
-        let none = comm.size() as u64;
-        let me = if mine.is_err() {
-            comm.rank() as u64
-        } else {
-            none
-        };
-        let first = comm.allreduce_u64(me, ReduceOp::Min)?;
-        if first != none {
-            let msg = match &mine {
-                Err(e) => e.to_string().into_bytes(),
-                Ok(()) => Vec::new(),
-            };
-            let msg = comm.broadcast_bytes(first as i32, msg)?;
-            return Err(Error::Remote {
-                rank: first as i32,
-                detail: format!(
-                    "node leader could not publish kernel `{kernel}` into its node's cache directory: {}",
-                    String::from_utf8_lossy(&msg)
-                ),
-            });
-        }
+        let mine = mine.map_err(|e| {
+            Message(format!(
+                "node leader could not publish kernel `{kernel}` into its node's cache directory: {e}"
+            ))
+        });
+        agree(comm, Share::Detail, mine)?;
     }
     Ok(received.and_then(|()| load_verified(bytes, so, kernel, comm.rank())))
 }

@@ -9,8 +9,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::cache::object::next_id;
 use crate::data::dataset::DataSet;
 use crate::data::set::Set;
-use crate::dtype::{self, DType, Scalar};
+use crate::dtype::{self, with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
+use crate::mpi::agree;
 
 pub(crate) struct DatInner {
     pub(crate) id: u64,
@@ -379,13 +380,15 @@ pub fn update_halo(dat: &Dat) -> Result<()> {
     exchange_halo(dat)?;
     if crate::config::checking() {
         let found = halo_differences(&[dat])?;
-        crate::mpi::agree::agree_findings(
+        let what = format!(
+            "update_halo({}): halo copies differ from their owners' values after the exchange",
+            dat.name()
+        );
+        let report = agree::report(&what);
+        agree::agree(
             dat.set().comm(),
-            &format!(
-                "update_halo({}): halo copies differ from their owners' values after the exchange",
-                dat.name()
-            ),
-            found,
+            agree::Share::Every(&report),
+            agree::Findings::result(found),
         )?;
     }
     Ok(())
@@ -528,14 +531,7 @@ fn show(dtype: DType, bytes: &[u8]) -> String {
             .collect();
         format!("{v:?}")
     }
-    match dtype {
-        DType::F64 => go::<f64>(bytes),
-        DType::F32 => go::<f32>(bytes),
-        DType::I32 => go::<i32>(bytes),
-        DType::I64 => go::<i64>(bytes),
-        DType::U32 => go::<u32>(bytes),
-        DType::U64 => go::<u64>(bytes),
-    }
+    with_scalar!(dtype, T => go::<T>(bytes))
 }
 
 /// Testing only (hidden): overwrite the halo copy at local index `local` of `dat` with `value`
@@ -594,26 +590,11 @@ pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
                 eb,
                 &recvs,
             )?,
-            ReverseMode::Add => match dat.dtype() {
-                DType::F64 => {
-                    halo.reverse_unpack_add(dtype::view_mut::<f64>(&mut w, n), dim, &recvs)?
-                }
-                DType::F32 => {
-                    halo.reverse_unpack_add(dtype::view_mut::<f32>(&mut w, n), dim, &recvs)?
-                }
-                DType::I32 => {
-                    halo.reverse_unpack_add(dtype::view_mut::<i32>(&mut w, n), dim, &recvs)?
-                }
-                DType::I64 => {
-                    halo.reverse_unpack_add(dtype::view_mut::<i64>(&mut w, n), dim, &recvs)?
-                }
-                DType::U32 => {
-                    halo.reverse_unpack_add(dtype::view_mut::<u32>(&mut w, n), dim, &recvs)?
-                }
-                DType::U64 => {
-                    halo.reverse_unpack_add(dtype::view_mut::<u64>(&mut w, n), dim, &recvs)?
-                }
-            },
+            ReverseMode::Add => with_scalar!(dat.dtype(), T => halo.reverse_unpack_add(
+                dtype::view_mut::<T>(&mut w, n),
+                dim,
+                &recvs
+            )?),
         }
     }
     dat.set_halo_valid(false);

@@ -13,7 +13,7 @@ use std::ffi::c_void;
 use rayon::prelude::*;
 
 use crate::data::access::Access;
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{with_scalar, DType, Scalar};
 use crate::exec::arg::{Arg, ArgKind};
 use crate::exec::colour::Schedule;
 use crate::exec::plan::{Slot, Threaded};
@@ -171,12 +171,5 @@ pub(crate) fn combine_words(
             }
         }
     }
-    match dtype {
-        DType::F64 => go::<f64>(into, from, dim, access),
-        DType::F32 => go::<f32>(into, from, dim, access),
-        DType::I32 => go::<i32>(into, from, dim, access),
-        DType::I64 => go::<i64>(into, from, dim, access),
-        DType::U32 => go::<u32>(into, from, dim, access),
-        DType::U64 => go::<u64>(into, from, dim, access),
-    }
+    with_scalar!(dtype, T => go::<T>(into, from, dim, access))
 }

@@ -31,8 +31,8 @@ use crate::error::{Error, Result};
 use crate::exec::arg::{Arg, ArgKind, Path};
 use crate::exec::plan::{Plan, Slot};
 use crate::jit::kernel::Kernel;
-use crate::mpi::agree::findings_error;
-use crate::mpi::comm::{Comm, ReduceOp};
+use crate::mpi::agree::{self, agree_on, Findings, Share, Words};
+use crate::mpi::comm::Comm;
 
 /// True when the configuration in force asks for the checked mode.
 #[inline]
@@ -66,28 +66,32 @@ pub(crate) fn agree_call(
     let (found, wrote) = pending
         .as_ref()
         .map_or((false, false), |p| (!p.findings.is_empty(), p.wrote_halo));
-    let words = [n, !n, key, !key, miss as u64, found as u64, wrote as u64];
-    let m = comm.allreduce_words(&words, ReduceOp::Max)?;
-    if m[5] != 0 {
+    let describe = || format!("call {n}: {}", what());
+    let words = Words {
+        same: &[n, key],
+        any: &[miss as u64, found as u64, wrote as u64],
+        describe: Some(&describe),
+    };
+    let ((), seen) = agree_on(comm, Share::Status, words, Ok::<(), Error>(()))?;
+    if seen.any[1] != 0 {
         // The previous loop's verdict: some rank found something there.
-        return Err(verdict(comm, pending, m[6] != 0)?);
+        return Err(verdict(comm, pending, seen.any[2] != 0)?);
     }
-    if m[0] == !m[1] && m[2] == !m[3] {
-        return Ok(m[4] != 0);
+    if seen.same {
+        return Ok(seen.any[0] != 0);
     }
     OUT_OF_STEP.store(true, Ordering::Relaxed);
-    let all = comm.allgather_bytes(format!("call {n}: {}", what()).as_bytes())?;
-    let lines: Vec<String> = all
-        .iter()
-        .enumerate()
-        .map(|(r, b)| format!("  rank {r}: {}", String::from_utf8_lossy(b)))
-        .collect();
-    Err(Error::Check {
-        detail: format!(
-            "the ranks are at different par_loops (a par_loop runs on some ranks only, or in another order: every rank must run the same par_loops in the same order):\n{}",
-            lines.join("\n")
-        ),
-    })
+    Err(seen.differ(|all| {
+        let lines: Vec<String> = (all.iter().enumerate())
+            .map(|(r, d)| format!("  rank {r}: {d}"))
+            .collect();
+        Error::Check {
+            detail: format!(
+                "the ranks are at different par_loops (a par_loop runs on some ranks only, or in another order: every rank must run the same par_loops in the same order):\n{}",
+                lines.join("\n")
+            ),
+        }
+    }))
 }
 
 /// The verdict of the last checked loop on a communicator of several ranks, agreed with the
@@ -118,7 +122,9 @@ fn verdict(comm: Comm, pending: Option<Pending>, halo: bool) -> Result<Error> {
                 .map(|l| format!("after the loop: {l}")),
         );
     }
-    findings_error(comm, &what, found)
+    let report = agree::report(&what);
+    let r = agree::agree(comm, Share::Every(&report), Findings::result(found));
+    Ok(r.err().unwrap_or_else(|| report(Vec::new())))
 }
 
 /// Collective, at finalize: in the checked mode the call agreement for "finalize" (a rank
@@ -253,10 +259,8 @@ impl Checked {
             set.name()
         );
         if comm.size() == 1 {
-            return match found.is_empty() {
-                true => Ok(()),
-                false => Err(findings_error(comm, &what, found)?),
-            };
+            let report = agree::report(&what);
+            return agree::agree(comm, Share::Every(&report), Findings::result(found));
         }
         // Agreed at the next call agreement (the next par_loop, or finalize).
         let read_halo = (plan.refresh.iter())

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::data::access::Access;
 use crate::data::dat::Dat;
 use crate::data::set::Set;
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
 use crate::exec::arg::{shapes, Arg, ArgKind, Path};
 use crate::exec::blocks::Blocks;
@@ -139,7 +139,7 @@ fn resolve(
     let comm = set.comm();
     let shapes = shapes(kernel, set, args);
     let shapes = if together {
-        crate::mpi::agree::agree_detail(comm, shapes)?
+        crate::mpi::agree::agree(comm, crate::mpi::agree::Share::Detail, shapes)?
     } else {
         shapes.map_err(|e| refuse(kernel, comm, e))?
     };
@@ -524,7 +524,7 @@ fn run(
             }),
             None => Ok(()),
         };
-        crate::mpi::agree::agree_detail(comm, r)?;
+        crate::mpi::agree::agree(comm, crate::mpi::agree::Share::Detail, r)?;
     }
     // Halo rows of Mats go to their owners: added (INC) or stored where touched (WRITE).
     for (m, g) in mat_guards.iter_mut().enumerate() {
@@ -602,37 +602,6 @@ fn reverse_touched(
     halo.reverse_unpack_touched(bytemuck::cast_slice_mut(words), eb, &recvs, touched)
 }
 
-macro_rules! by_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            DType::U32 => {
-                type $T = u32;
-                $body
-            }
-            DType::U64 => {
-                type $T = u64;
-                $body
-            }
-        }
-    };
-}
-
 fn add_received(
     halo: &Halo,
     words: &mut [u64],
@@ -640,7 +609,7 @@ fn add_received(
     dim: usize,
     recvs: &[Vec<u8>],
 ) -> Result<()> {
-    by_dtype!(dtype, T => halo.reverse_unpack_add::<T>(bytemuck::cast_slice_mut(words), dim, recvs))
+    with_scalar!(dtype, T => halo.reverse_unpack_add::<T>(bytemuck::cast_slice_mut(words), dim, recvs))
 }
 
 fn reduce_words(
@@ -650,7 +619,7 @@ fn reduce_words(
     words: &[u64],
     op: ReduceOp,
 ) -> Result<Vec<u64>> {
-    by_dtype!(dtype, T => {
+    with_scalar!(dtype, T => {
         let v: &[T] = &bytemuck::cast_slice::<u64, T>(words)[..dim];
         Ok(crate::dtype::to_words(&comm.allreduce(v, op)?))
     })
@@ -666,5 +635,5 @@ fn add_words(dtype: DType, dim: usize, into: &mut [u64], add: &[u64]) {
             *x += *y;
         }
     }
-    by_dtype!(dtype, T => go::<T>(into, add, dim))
+    with_scalar!(dtype, T => go::<T>(into, add, dim))
 }

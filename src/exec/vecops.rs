@@ -34,17 +34,6 @@ pub(crate) fn kernel(name: &str, code: impl FnOnce() -> String) -> Result<Kernel
     Ok(k)
 }
 
-fn tag(d: DType) -> &'static str {
-    match d {
-        DType::F64 => "f64",
-        DType::F32 => "f32",
-        DType::I32 => "i32",
-        DType::I64 => "i64",
-        DType::U32 => "u32",
-        DType::U64 => "u64",
-    }
-}
-
 /// Check that every Dat is on the first one's DataSet with its dtype (and a floating dtype
 /// when `float`); returns (dtype, dim).
 fn check(what: &str, dats: &[&Dat], float: bool) -> Result<(DType, usize)> {
@@ -104,7 +93,7 @@ fn run(
         ));
     }
     let ct = dt.c_name();
-    let name = format!("op2_{what}_{}_{dim}", tag(dt));
+    let name = format!("op2_{what}_{}_{dim}", dt.rust_name());
     let k = kernel(&name, || {
         let mut params = vec![format!("{ct} *w0")];
         params.extend((0..reads.len()).map(|i| format!("const {ct} *r{i}")));
@@ -321,7 +310,7 @@ pub fn dots(pairs: &[(&Dat, &Dat)]) -> Result<Vec<f64>> {
     let (dt, dim) = check("dots", &uniq, true)?;
     let ct = dt.c_name();
     let pattern: Vec<String> = ij.iter().map(|(i, j)| format!("{i}_{j}")).collect();
-    let name = format!("op2_dots_{}_{dim}_{}", tag(dt), pattern.join("_"));
+    let name = format!("op2_dots_{}_{dim}_{}", dt.rust_name(), pattern.join("_"));
     let k = kernel(&name, || {
         let mut params: Vec<String> = (0..uniq.len())
             .map(|i| format!("const {ct} *d{i}"))

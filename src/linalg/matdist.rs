@@ -31,7 +31,7 @@ use std::ops::Range;
 
 use crate::data::set::Set;
 use crate::error::{Error, Result};
-use crate::mpi::agree::agree;
+use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::Comm;
 use crate::mpi::halo::{TAG_MAT_EXPORT_ADD, TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
 
@@ -263,7 +263,7 @@ pub(crate) fn merge(
         &halo_index,
     );
     drop(patterns);
-    let (keyed, mut extras) = agree(comm, decoded)?;
+    let (keyed, mut extras) = agree(comm, Share::Status, decoded)?;
     extras.sort_unstable();
     extras.dedup();
     let resolve = |k: &Key| -> u32 {
@@ -464,7 +464,7 @@ impl Merge {
                 .collect::<Result<Vec<_>>>()?;
             Ok((rows_in, export))
         });
-        let (rows_in, export) = agree(comm, done)?;
+        let (rows_in, export) = agree(comm, Share::Status, done)?;
         Ok(DistPlan {
             comm,
             row_gids,

@@ -20,7 +20,7 @@ use crate::data::dat::Dat;
 use crate::dtype::{self, DType};
 use crate::error::{Error, Result};
 use crate::linalg::mat::Mat;
-use crate::mpi::agree::agree;
+use crate::mpi::agree::{agree, Share};
 
 impl Mat {
     /// Position in the values of the diagonal block of owned block row `i`, or an error.
@@ -324,7 +324,7 @@ impl Mat {
             Ok((rd, flags, pos))
         })();
         let (rd, flags, pos) = if columns {
-            agree(sp.row_dataset().set().comm(), checked)?
+            agree(sp.row_dataset().set().comm(), Share::Status, checked)?
         } else {
             checked?
         };

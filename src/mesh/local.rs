@@ -11,7 +11,7 @@ use crate::dtype::Scalar;
 use crate::error::{Error, Result};
 use crate::mesh::global::{GMap, GSet};
 use crate::mesh::wire::{block_parts, by_rank, bytes_to_vec, check_scatter_size, root_verdict};
-use crate::mpi::agree::agree;
+use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::{Comm, ReduceOp};
 
 /// The local part of a distributed mesh on this rank: Sets and Maps by name.
@@ -253,7 +253,7 @@ impl DistributedMesh {
                 ),
             ))
         };
-        agree(comm, len_ok)?;
+        agree(comm, Share::Status, len_ok)?;
         if p == 1 {
             return Dat::named(name, &ds, block_values);
         }
@@ -308,7 +308,7 @@ impl DistributedMesh {
             ))),
             Some(d) => Err(Error::Mpi(format!("{what}: {d}"))),
         };
-        let dat = agree(comm, dat)?;
+        let dat = agree(comm, Share::Status, dat)?;
         crate::data::dat::update_halo(&dat)?;
         Ok(dat)
     }

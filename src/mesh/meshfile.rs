@@ -26,7 +26,7 @@ use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
 use crate::mesh::global::GlobalMesh;
-use crate::mpi::agree::agree;
+use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::Comm;
 
 const MAGIC: &[u8; 8] = b"OP2MESH1";
@@ -206,7 +206,7 @@ impl MeshFile {
     /// Open `path` on every rank of `comm` and read its header. Collective: if any rank fails
     /// (missing or bad file) every rank returns an error.
     pub fn open(comm: Comm, path: impl AsRef<Path>) -> Result<MeshFile> {
-        agree(comm, MeshFile::open_local(path.as_ref()))
+        agree(comm, Share::Status, MeshFile::open_local(path.as_ref()))
     }
 
     /// True if `path` starts like an op2 mesh file (its magic bytes).
@@ -353,7 +353,7 @@ impl MeshFile {
     /// (an I/O error on any rank fails every rank).
     pub fn block(&self, comm: Comm) -> Result<MeshBlock> {
         let r = self.block_local(comm);
-        agree(comm, r)
+        agree(comm, Share::Status, r)
     }
 
     fn block_local(&self, comm: Comm) -> Result<MeshBlock> {
@@ -384,7 +384,7 @@ impl MeshFile {
     /// type must be the stored one. Collective.
     pub fn dat_block<T: Scalar>(&self, comm: Comm, name: &str) -> Result<Vec<T>> {
         let r = self.dat_block_local(comm, name);
-        agree(comm, r)
+        agree(comm, Share::Status, r)
     }
 
     fn dat_block_local<T: Scalar>(&self, comm: Comm, name: &str) -> Result<Vec<T>> {

@@ -33,7 +33,7 @@ use crate::mesh::partition::MapSpec;
 use crate::mesh::partition::Partitioner;
 use crate::mesh::prcb;
 use crate::mesh::wire::{by_rank, bytes_to_vec, offsets, root_verdict};
-use crate::mpi::agree::agree;
+use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::Comm;
 use crate::mpi::halo::{Halo, Neighbour};
 
@@ -83,7 +83,7 @@ fn lookup(
         })
         .collect();
     // Only the asking rank can see a missing answer: agree before the callers' next collective.
-    agree(comm, res)
+    agree(comm, Share::Status, res)
 }
 
 /// METIS on the parallel path, for meshes whose dual graph fits on rank 0: the rows of the map
@@ -154,7 +154,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
     } else {
         block.check(p, me)
     };
-    let ends = agree(comm, checked)?;
+    let ends = agree(comm, Share::Status, checked)?;
     if p == 1 {
         // The block is the whole mesh and everything is owned here.
         return serial(comm, block, &ends);
@@ -275,6 +275,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         let sorted = gids.windows(2).all(|w| w[0] < w[1]);
         own_gids.push(agree(
             comm,
+            Share::Status,
             if sorted {
                 Ok(gids)
             } else {
@@ -398,7 +399,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         }
         // Only the asked rank sees a request it cannot answer: agree before the next set's
         // exchange.
-        agree(comm, bad)?;
+        agree(comm, Share::Status, bad)?;
         let gids: Vec<u64> = std::mem::take(&mut order[s])
             .into_iter()
             .chain(halos[s].iter().map(|&(_, g)| g))
@@ -461,7 +462,11 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
             vals,
         ));
     }
-    let out_maps = agree(comm, out_maps.into_iter().collect::<Result<Vec<_>>>())?;
+    let out_maps = agree(
+        comm,
+        Share::Status,
+        out_maps.into_iter().collect::<Result<Vec<_>>>(),
+    )?;
     let blocks = block_owners
         .into_iter()
         .map(|owners| BlockInfo { owners })

@@ -36,7 +36,8 @@ use crate::data::dataset::DataSet;
 use crate::data::map::Map;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::mpi::comm::{Comm, ReduceOp};
+use crate::mpi::agree::{agree, Share};
+use crate::mpi::comm::Comm;
 
 /// A named field: `components` values per point or cell.
 #[derive(Clone, Debug)]
@@ -375,26 +376,17 @@ impl Output {
         for d in fields {
             gathered.push(d.gather::<f64>(0)?);
         }
-        let mut outcome = Vec::new();
+        let mut outcome = Ok(());
         if let (Some(conn), Some(coords)) = (conn, coords) {
             let values: Vec<&[f64]> = gathered
                 .iter()
                 .map(|v| v.as_deref().expect("gathered on rank 0"))
                 .collect();
             let piece = self.piece(&coords, &conn, fields, &centres, &values);
-            if let Err(e) = write_piece(path, &piece) {
-                outcome = e.to_string().into_bytes();
-            }
+            outcome = write_piece(path, &piece);
         }
-        let outcome = comm.broadcast_bytes(0, outcome)?;
-        if outcome.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Remote {
-                rank: 0,
-                detail: String::from_utf8_lossy(&outcome).into_owned(),
-            })
-        }
+        // Rank 0 wrote the file: its outcome is every rank's.
+        agree(comm, Share::Root, outcome)
     }
 
     /// Collective: write ParaView's parallel format: `path` (a `.pvtu`, by rank 0) and one
@@ -452,19 +444,9 @@ impl Output {
         if result.is_ok() && comm.is_root() {
             result = write_index(path, &names, &pdecl, &cdecl);
         }
-        // Every rank learns whether every rank succeeded.
-        let msg = result.err().map(|e| e.to_string()).unwrap_or_default();
-        if comm.allreduce_u64(msg.is_empty() as u64, ReduceOp::Min)? == 1 {
-            return Ok(names.iter().map(|n| dir.join(n)).collect());
-        }
-        let all = comm.allgather_bytes(msg.as_bytes())?;
-        let (rank, detail) = all
-            .iter()
-            .enumerate()
-            .find(|(_, m)| !m.is_empty())
-            .map(|(r, m)| (r as i32, String::from_utf8_lossy(m).into_owned()))
-            .expect("some rank failed");
-        Err(Error::Remote { rank, detail })
+        // Every rank learns whether every rank succeeded (and the first failure's message).
+        agree(comm, Share::Detail, result)?;
+        Ok(names.iter().map(|n| dir.join(n)).collect())
     }
 }
 

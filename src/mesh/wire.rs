@@ -72,22 +72,11 @@ impl<'a> R<'a> {
 /// `Error::Remote { rank: 0 }` with its message on every rank; otherwise rank 0 gets its value
 /// back and the other ranks `None`.
 pub(crate) fn root_verdict<T>(comm: Comm, root: Option<Result<T>>) -> Result<Option<T>> {
-    let msg = match &root {
-        Some(Err(e)) => {
-            let mut b = vec![1u8];
-            b.extend_from_slice(e.to_string().as_bytes());
-            b
-        }
-        _ => vec![0u8],
+    let r = match root {
+        Some(r) => r.map(Some),
+        None => Ok(None),
     };
-    let msg = comm.broadcast_bytes(0, msg)?;
-    if msg.first() == Some(&1) {
-        return Err(Error::Remote {
-            rank: 0,
-            detail: String::from_utf8_lossy(&msg[1..]).into_owned(),
-        });
-    }
-    Ok(root.and_then(|r| r.ok()))
+    crate::mpi::agree::agree(comm, crate::mpi::agree::Share::Root, r)
 }
 
 /// `bytes` (what rank 0 scatters of one array, over all ranks) must fit one scatter.

@@ -50,15 +50,6 @@ impl User {
     }
 }
 
-/// Say loudly that a test is skipped because `msg`; with `CI` set, fail instead.
-pub fn skip(msg: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{msg} (CI is set: not skipping)"
-    );
-    eprintln!("\n*** SKIP: {msg} ***\n");
-}
-
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").unwrap().uid() == 0
@@ -75,7 +66,7 @@ pub fn make(tag: &str, n: usize) -> Option<Vec<User>> {
         None
     };
     if let Some(why) = why {
-        skip(&format!(
+        super::skip_or_fail(&format!(
             "this test needs real users (useradd/runuser as root): {why}"
         ));
         return None;

@@ -248,7 +248,8 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
             return Err(op2::Error::Remote {
                 rank: 0,
                 detail: format!("airfoil: the rms residual is {rms} at iteration {iter}: the solution diverged (a degenerate or extreme mesh?); stopping"),
-            });
+            }
+.on_every_rank());
         }
         if root && iter % 100 == 0 {
             println!(" {iter}  {} ", output::c_exp(rms, 5, 10));
@@ -320,7 +321,8 @@ fn read_h5(
                     "airfoil --mesh-h5 {}: constant `{name}` is {file:?} in the file but {kernels:?} in the kernels",
                     path.display()
                 ),
-            });
+            }
+.on_every_rank());
         }
     }
     let block = f

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5::{Dataset, File, H5Type};
 
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
 use crate::mesh::block::{block_range, MeshBlock};
 use crate::mesh::h5::{ffi, op2_c_type};
-use crate::mpi::agree::agree_detail;
+use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::Comm;
 
 /// HDF5's file signature (at offset 0, or 512, 1024, ... after a user block).
@@ -141,7 +141,7 @@ impl H5MeshFile {
                     ))
                 }
             });
-        agree_detail(comm, looked)?;
+        agree(comm, Share::Detail, looked)?;
         let raw = comm.raw_mpi()?;
         let opened = match raw {
             Some(c) => File::with_options()
@@ -150,7 +150,7 @@ impl H5MeshFile {
             None => File::open(&path),
         }
         .map_err(|e| Error::invalid(&what, format!("HDF5 cannot open it: {e}")));
-        let file = agree_detail(comm, opened)?;
+        let file = agree(comm, Share::Detail, opened)?;
         Ok(H5MeshFile {
             comm,
             path,
@@ -227,7 +227,7 @@ impl H5MeshFile {
             usize::try_from(v[0])
                 .map_err(|_| self.err(name, format!("set size {} is negative", v[0])))
         })();
-        agree_detail(self.comm, r)
+        agree(self.comm, Share::Detail, r)
     }
 
     /// This rank's block of every map of `layout` (and of its coordinates), read collectively;
@@ -267,7 +267,7 @@ impl H5MeshFile {
                 }
                 Ok((ds, arity))
             })();
-            let (ds, arity) = agree_detail(self.comm, r)?;
+            let (ds, arity) = agree(self.comm, Share::Detail, r)?;
             let rows = block_range(nf, p, me);
             let read = ffi::read_rows::<i32>(&ds, rows.start, rows.len(), arity, self.collective)
                 .map_err(|e| self.err(name, e))
@@ -285,7 +285,7 @@ impl H5MeshFile {
                         None => Ok(v),
                     }
                 });
-            let values = agree_detail(self.comm, read)?;
+            let values = agree(self.comm, Share::Detail, read)?;
             b = b.add_map(name, from, to, arity, values);
         }
         if let Some((dat, set)) = &layout.coords {
@@ -298,7 +298,7 @@ impl H5MeshFile {
                 }
                 Ok(dim)
             })();
-            let dim = agree_detail(self.comm, r)?;
+            let dim = agree(self.comm, Share::Detail, r)?;
             b = b.coordinates(set, dim, self.dat_block::<f64>(dat, set, dim)?);
         }
         Ok(b)
@@ -327,11 +327,11 @@ impl H5MeshFile {
             }
             Ok(ds)
         })();
-        let ds = agree_detail(self.comm, r)?;
+        let ds = agree(self.comm, Share::Detail, r)?;
         let rows = block_range(n, self.comm.size() as usize, self.comm.rank() as usize);
         let read = read_typed::<T>(&ds, rows.start, rows.len(), dim, self.collective)
             .map_err(|e| self.err(name, e));
-        agree_detail(self.comm, read)
+        agree(self.comm, Share::Detail, read)
     }
 
     /// A global constant (OP2: `op_get_const_hdf5`): the whole one-dimensional dataset
@@ -351,7 +351,7 @@ impl H5MeshFile {
             }
             read_typed::<T>(&ds, 0, shape[0], 1, false).map_err(|e| self.err(name, e))
         })();
-        agree_detail(self.comm, r)
+        agree(self.comm, Share::Detail, r)
     }
 }
 
@@ -377,12 +377,5 @@ fn read_typed<T: Scalar>(
         Ok(bytemuck::allocation::cast_vec::<U, T>(v))
     }
     let a = (first, count, width, collective);
-    match T::DTYPE {
-        DType::F64 => go::<f64, T>(ds, a),
-        DType::F32 => go::<f32, T>(ds, a),
-        DType::I32 => go::<i32, T>(ds, a),
-        DType::I64 => go::<i64, T>(ds, a),
-        DType::U32 => go::<u32, T>(ds, a),
-        DType::U64 => go::<u64, T>(ds, a),
-    }
+    with_scalar!(T::DTYPE, U => go::<U, T>(ds, a))
 }

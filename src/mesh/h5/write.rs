@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use hdf5::types::FixedAscii;
 use hdf5::{Dataset, File, H5Type};
 
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
 use crate::mesh::h5::op2_c_type;
 
@@ -124,14 +124,7 @@ fn create<T: Scalar>(
         Ok(ds)
     }
     let b: &[u8] = bytemuck::cast_slice(values);
-    match T::DTYPE {
-        DType::F64 => go::<f64>(file, name, shape, b),
-        DType::F32 => go::<f32>(file, name, shape, b),
-        DType::I32 => go::<i32>(file, name, shape, b),
-        DType::I64 => go::<i64>(file, name, shape, b),
-        DType::U32 => go::<u32>(file, name, shape, b),
-        DType::U64 => go::<u64>(file, name, shape, b),
-    }
+    with_scalar!(T::DTYPE, U => go::<U>(file, name, shape, b))
 }
 
 /// OP2's attributes: `size` (rows; not on constants), `dim` (`int`, shape `[1]`) and `type`
