@@ -70,8 +70,8 @@ use crate::data::access::Access;
 use crate::jit::kernel::{array_dims, Kernel};
 use crate::jit::shape::{ArgShape, MapUse};
 
-/// Name of the exported entry point.
-pub const ENTRY: &str = "__op2_loop";
+/// Name of the exported entry point (owned by `cache::elf`, which checks every library for it).
+pub use crate::cache::elf::ENTRY;
 
 /// Generate the module source for `kernel` called with arguments of the given shapes.
 pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {

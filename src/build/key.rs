@@ -36,6 +36,14 @@ pub(crate) fn toolchain_words(cc: &str, cflags: &str) -> [u64; 2] {
     [d as u64, (d >> 64) as u64]
 }
 
+/// Everything the protocol needs about one loop.
+pub(crate) struct Request<'a> {
+    pub kernel: &'a Kernel,
+    pub shapes: &'a [ArgShape],
+    pub class_key: u128,
+    pub toolchain: [u64; 2],
+}
+
 /// The metadata of one loop: what its generated code depends on.
 pub(crate) struct Signature<'a> {
     pub kernel: &'a Kernel,
