@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::build::distribute::{distribute, Checked};
-use crate::build::key::{Request, Signature};
+use crate::build::key::{self, Request, Signature};
 use crate::build::produce::{self, say, Source};
 use crate::build::spmd::{spmd_check, Mine};
 use crate::cache::disk::{self, Entry, Published, Txn};
-use crate::cache::layout::{DiskCache, EntryPaths, CACHE_NAME};
+use crate::cache::layout::{Build, DiskCache, EntryPaths, CACHE_NAME};
 use crate::cache::stats;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -171,24 +171,32 @@ fn rank0_obtain(
         kernel: req.kernel,
         args: req.shapes,
     };
-    let key = sig.disk_key(req.toolchain, &compiler_id);
+    // Content-addressed: the key is the hash of what the library is built from, so the source
+    // is generated first (on rank 0, on a class-cache miss only).
+    let build = Build {
+        source: crate::jit::codegen::generate(req.kernel, req.shapes),
+        cc: config.cc.clone(),
+        cflags: config.cflags.clone(),
+        kernel_flags: req.kernel.flags().to_vec(),
+        compiler_id,
+    };
+    let key = key::disk_key(&build);
     let name = req.kernel.name();
     let txn = Txn {
         kernel: name,
         timeout: Duration::from_secs(config.lock_timeout_s),
         replace,
     };
-    let build = |paths: &EntryPaths| {
+    let compile = |paths: &EntryPaths| {
         let src = Source {
             kernel: req.kernel,
-            text: crate::jit::codegen::generate(req.kernel, req.shapes),
-            compiler_id: &compiler_id,
             key,
-            key_text: sig.text(&config.cc, &config.cflags, &compiler_id),
+            key_text: key::disk_text(&build, &sig),
+            build,
         };
         produce::compile_entry(cache, config, src, paths)
     };
-    let entry = match disk::publish(cache, key, &txn, build)? {
+    let entry = match disk::publish(cache, key, &txn, compile)? {
         Ok(entry) => entry,
         Err(fail) => {
             let outcome = Outcome::CompileError {

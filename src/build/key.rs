@@ -8,22 +8,20 @@
 //!
 //! * **class key** (`u128`): xxh3-128 over binary words (the kernel's precomputed hash, the
 //!   argument shapes, the compiler command and flags, the communicator id). Computed on every
-//!   par_loop, so it hashes a few dozen bytes, never the kernel source.
-//! * **disk key**: the class key's words minus the communicator, plus the compiler identity
-//!   (resolved path, version, target CPU for `-march=native`) and the codegen format version.
-//!   Computed on rank 0 only, on a class-cache miss.
+//!   par_loop, so it hashes a few dozen bytes, never the kernel source. Lives in one process.
+//! * **disk key** (`u128`, content-addressed): xxh3-128 of exactly what the library is built
+//!   from — the generated C source (which holds no data), the compiler command, flags and
+//!   identity (resolved path, version, target CPU for `-march=native`), the kernel's extra
+//!   flags, the flags op2 adds — and of the calling convention the loader relies on. A change
+//!   in code generation changes the source, hence the key: no version to bump. Computed on
+//!   rank 0 only, on a class-cache miss (which generates the source).
 
+use crate::cache::layout::Build;
 use crate::jit::kernel::Kernel;
-pub(crate) use crate::jit::shape::{ArgShape, MapUse, FORMAT_VERSION};
+pub(crate) use crate::jit::shape::{ArgShape, MapUse};
 
 fn hash_words(words: &[u64]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(bytemuck::cast_slice(words))
-}
-
-/// Hash of a string, as two words for key building.
-pub(crate) fn str_words(s: &str) -> [u64; 2] {
-    let h = xxhash_rust::xxh3::xxh3_128(s.as_bytes());
-    [h as u64, (h >> 64) as u64]
 }
 
 /// Hash of the configured compiler command and flags, without allocating (par_loop's hot path).
@@ -41,7 +39,6 @@ pub(crate) struct Request<'a> {
     pub kernel: &'a Kernel,
     pub shapes: &'a [ArgShape],
     pub class_key: u128,
-    pub toolchain: [u64; 2],
 }
 
 /// The metadata of one loop: what its generated code depends on.
@@ -55,7 +52,6 @@ impl Signature<'_> {
         let mut w = Vec::with_capacity(8 + 3 * self.args.len());
         let kh = self.kernel.0.hash;
         w.extend([
-            FORMAT_VERSION,
             kh as u64,
             (kh >> 64) as u64,
             toolchain[0],
@@ -77,18 +73,11 @@ impl Signature<'_> {
         hash_words(&w)
     }
 
-    /// The disk key: adds the compiler's identity (`compiler_id`: resolved path, version,
-    /// target CPU). Rank 0 only.
-    pub fn disk_key(&self, toolchain: [u64; 2], compiler_id: &str) -> u128 {
-        let mut w = self.base_words(toolchain);
-        w.extend(str_words(compiler_id));
-        hash_words(&w)
-    }
-
-    /// Human-readable key text, stored beside a disk entry for `op2 cache list` and debugging.
+    /// Human-readable description of the loop (the SPMD check compares it with
+    /// `OP2_SPMD_STRICT`; a disk entry's key text names the loop it was first built for).
     pub fn text(&self, cc: &str, cflags: &str, compiler_id: &str) -> String {
         let mut s = format!(
-            "format {FORMAT_VERSION}\nkernel {} (source {} bytes, hash {:032x})\nflags {:?}\ncc {cc}\ncflags {cflags}\ncompiler {}\n",
+            "kernel {} (source {} bytes, hash {:032x})\nflags {:?}\ncc {cc}\ncflags {cflags}\ncompiler {}\n",
             self.kernel.name(),
             self.kernel.code().len(),
             self.kernel.0.hash,
@@ -102,6 +91,43 @@ impl Signature<'_> {
     }
 }
 
+/// The disk key of a library built from `b` (see the module notes): every input is hashed
+/// with its length, so no two different inputs run together into one.
+pub(crate) fn disk_key(b: &Build) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(b"op2 disk entry: source, compiler, flags, calling convention");
+    field(crate::jit::codegen::ENTRY.as_bytes());
+    field(crate::jit::codegen::CALLING_CONVENTION.as_bytes());
+    field(crate::jit::compile::added_flags().as_bytes());
+    field(b.cc.as_bytes());
+    field(b.cflags.as_bytes());
+    field(&(b.kernel_flags.len() as u64).to_le_bytes());
+    for f in &b.kernel_flags {
+        field(f.as_bytes());
+    }
+    field(b.compiler_id.as_bytes());
+    field(b.source.as_bytes());
+    h.digest128()
+}
+
+/// The text stored beside a disk entry (`op2 cache list`, debugging): what its key hashes
+/// (the source by size and hash: the `.meta` carries it whole), then the loop it was first
+/// built for (other loops whose generated source is the same share the entry).
+pub(crate) fn disk_text(b: &Build, first: &Signature) -> String {
+    format!(
+        "source {} bytes, xxh3 {:032x}\nentry {} ({})\n{}",
+        b.source.len(),
+        xxhash_rust::xxh3::xxh3_128(b.source.as_bytes()),
+        crate::jit::codegen::ENTRY,
+        crate::jit::codegen::CALLING_CONVENTION,
+        first.text(&b.cc, &b.cflags, &b.compiler_id)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +137,82 @@ mod tests {
     fn key(args: &[ArgShape]) -> u128 {
         let k = Kernel::new("k", "void k(double *A) {}").unwrap();
         Signature { kernel: &k, args }.class_key([0, 0], 0)
+    }
+
+    fn build(k: &Kernel, shapes: &[ArgShape]) -> Build {
+        Build {
+            source: crate::jit::codegen::generate(k, shapes),
+            cc: "cc".into(),
+            cflags: "-O2".into(),
+            kernel_flags: k.flags().to_vec(),
+            compiler_id: "gcc 13 x86-64".into(),
+        }
+    }
+
+    #[test]
+    fn the_disk_key_is_the_generated_source_and_how_it_is_built() {
+        let code = "void g(double *x) { x[0] = 7.0; }";
+        let k = Kernel::new("g", code).unwrap();
+        let shapes = |access| {
+            [ArgShape::Dat {
+                access,
+                dtype: DType::F64,
+                dim: 1,
+                map: MapUse::Direct,
+                datnum: 0,
+            }]
+        };
+        // Two loops whose metadata differ (a direct Dat written or read-written: different
+        // class keys) but whose generated source is the same share one disk key.
+        let (min, max) = (shapes(Access::Write), shapes(Access::RW));
+        let sig = |s| Signature {
+            kernel: &k,
+            args: s,
+        };
+        assert_ne!(
+            sig(&min).class_key([0, 0], 0),
+            sig(&max).class_key([0, 0], 0)
+        );
+        let (bmin, bmax) = (build(&k, &min), build(&k, &max));
+        assert_eq!(bmin.source, bmax.source);
+        assert_eq!(disk_key(&bmin), disk_key(&bmax));
+        // Anything that changes what is compiled, or how, is another key.
+        let base = disk_key(&bmin);
+        let flagged = Kernel::with_flags("g", code, &["-DUNUSED=1"]).unwrap();
+        let bf = build(&flagged, &min);
+        assert_eq!(bf.source, bmin.source, "an extra flag is not in the source");
+        assert_ne!(disk_key(&bf), base, "an extra flag is a new entry");
+        let edited = Kernel::new("g", &code.replace("7.0", "8.0")).unwrap();
+        assert_ne!(disk_key(&build(&edited, &min)), base, "other kernel text");
+        let read = Kernel::new("g", "void g(const double *x) { }").unwrap();
+        let (r, w) = (shapes(Access::Read), shapes(Access::Write));
+        assert_ne!(
+            disk_key(&build(&read, &r)),
+            disk_key(&build(&read, &w)),
+            "a const parameter: other source"
+        );
+        let changes: [fn(&mut Build); 5] = [
+            |b: &mut Build| b.cc.push('x'),
+            |b: &mut Build| b.cflags.push_str(" -g"),
+            |b: &mut Build| b.compiler_id.push('!'),
+            |b: &mut Build| b.source.push('\n'),
+            // Fields never run together: moving a byte from one to the next is another key.
+            |b: &mut Build| {
+                b.cc.push('-');
+                b.cflags.remove(0);
+            },
+        ];
+        for change in changes {
+            let mut b = build(&k, &min);
+            change(&mut b);
+            assert_ne!(disk_key(&b), base);
+        }
+        // The text beside the entry names its source and the loop it was first built for.
+        let text = disk_text(&bmin, &sig(&min));
+        assert!(
+            text.contains("kernel g (source") && text.contains("__op2_loop"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -146,7 +248,7 @@ mod tests {
             args: &[m(Access::Inc, (2, 3), (4, 5))],
         }
         .text("cc", "-O2", "gcc");
-        assert!(text.contains(&format!("format {FORMAT_VERSION}")), "{text}");
+        assert!(text.contains("kernel k (source"), "{text}");
         assert!(
             text.contains("mat INC double dims 2x3 arities 4x5"),
             "{text}"

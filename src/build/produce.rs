@@ -25,11 +25,11 @@ pub(crate) struct CompileError {
     pub source_path: PathBuf,
 }
 
-/// What one entry is built from: the generated source and how the entry is keyed and described.
+/// What one entry is built from (the generated source, the compiler and its flags) and how
+/// the entry is keyed and described.
 pub(crate) struct Source<'a> {
     pub kernel: &'a Kernel,
-    pub text: String,
-    pub compiler_id: &'a str,
+    pub build: Build,
     pub key: u128,
     pub key_text: String,
 }
@@ -50,20 +50,21 @@ pub(crate) fn compile_entry(
     // whose bytes must not depend on who built it (`op2 cache unpack --rebuild`).
     let src_tmp = source_temp(dir, &hex);
     let so_tmp = fsutil::temp_path(dir, &format!("{hex}.so"));
-    if let Err(e) = write_source(&src_tmp, &src.text) {
+    let b = &src.build;
+    if let Err(e) = write_source(&src_tmp, &b.source) {
         // Its folder was removed by a concurrent `op2 cache clear`: make it again, once.
         if e.kind() != std::io::ErrorKind::NotFound {
             return Err(Error::io("write generated source", &src_tmp, e));
         }
         fsutil::create_private_dir(dir)?;
-        write_source(&src_tmp, &src.text).ctx("write generated source", &src_tmp)?;
+        write_source(&src_tmp, &b.source).ctx("write generated source", &src_tmp)?;
     }
     let t0 = Instant::now();
     let result = with_progress(config, kernel.name(), || {
         compile::compile(
-            &config.cc,
-            &config.cflags,
-            kernel.flags(),
+            &b.cc,
+            &b.cflags,
+            &b.kernel_flags,
             &src_tmp,
             &so_tmp,
             Duration::from_secs(config.compile_timeout_s),
@@ -99,13 +100,7 @@ pub(crate) fn compile_entry(
         compile_seconds: secs,
         key: hex,
         key_text: src.key_text,
-        build: Some(Build {
-            source: src.text,
-            cc: config.cc.clone(),
-            cflags: config.cflags.clone(),
-            kernel_flags: kernel.flags().to_vec(),
-            compiler_id: src.compiler_id.to_string(),
-        }),
+        build: Some(src.build),
     };
     Ok(Ok(Candidate { meta, bytes }))
 }

@@ -72,6 +72,15 @@ fn rebuilds_to(meta: &Meta, bytes: &[u8], how: &Rebuild) -> std::result::Result<
             b.compiler_id.escape_debug()
         ));
     }
+    // Content-addressed keys: an entry sits at the hash of what it is built from, else a job
+    // running another loop would find it there.
+    let want = format!("{:032x}", crate::build::key::disk_key(b));
+    if meta.key != want {
+        return Err(format!(
+            "it sits at key {} but its source and build hash to {want}: a loop it was not built for would load it",
+            meta.key.escape_debug()
+        ));
+    }
     let timeout = how.timeout;
     let scratch = std::env::temp_dir().join(format!(
         "op2-rebuild-{}-{:016x}",

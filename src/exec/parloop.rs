@@ -207,7 +207,6 @@ fn lookup(
         kernel,
         shapes,
         class_key,
-        toolchain,
     };
     let loaded = fetch::fetch_or_compile(comm, config, &req)?;
     let held = CLASS.insert(class_key, loaded, 0, config.memory_cache_max_entries);

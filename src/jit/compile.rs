@@ -112,6 +112,22 @@ pub(crate) const CHECK_FLAGS: [&str; 4] = [
     "-Wl,-z,defs",
 ];
 
+/// Flags that make a shared object of the source, after the user's and the check flags.
+/// Hidden visibility: only the generated entry point is exported, so the compiler may inline
+/// the user kernel into the loop (an exported function in a shared object could be
+/// interposed, and GCC then refuses to inline it: ~25% slower on Airfoil).
+const LIBRARY_FLAGS: [&str; 3] = ["-shared", "-fPIC", "-fvisibility=hidden"];
+
+/// What [`compile`] adds to the user's compiler command and flags, in words: part of every disk
+/// key (`build::key`), so that changing how op2 calls the compiler is a new entry.
+pub(crate) fn added_flags() -> String {
+    format!(
+        "{} {} [-ffile-prefix-map=<dirs>=.] -o <out> <source> -lm; SOURCE_DATE_EPOCH=0",
+        CHECK_FLAGS.join(" "),
+        LIBRARY_FLAGS.join(" ")
+    )
+}
+
 /// Compile `source` into the shared object `out`: one run of `cc`, with `-o`, in its own
 /// process group. After `timeout` (zero: no limit) the whole group is killed (a compiler
 /// driver's `cc1`/`as`/`ld` children too) and the failure says so. Its output goes to an
@@ -137,10 +153,8 @@ pub(crate) fn compile(
     if compiler_id(cc, cflags).is_ok_and(|id| id.contains("clang")) {
         args.push("-Wno-error=incompatible-pointer-types-discards-qualifiers".into());
     }
-    // Hidden visibility: only the generated entry point is exported, so the compiler may
-    // inline the user kernel into the loop (an exported function in a shared object could be
-    // interposed, and GCC then refuses to inline it: ~25% slower on Airfoil).
-    args.extend(["-shared", "-fPIC", "-fvisibility=hidden", "-o"].map(String::from));
+    args.extend(LIBRARY_FLAGS.map(String::from));
+    args.push("-o".into());
     args.push(out.display().to_string());
     args.push(source.display().to_string());
     args.push("-lm".into());
