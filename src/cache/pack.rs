@@ -27,7 +27,7 @@
 //! libraries do (anyone can forge a pack whose checksums match). `unpack --rebuild` narrows
 //! that to the source: every entry carries the generated C source
 //! and how it was built (`layout::Build`), builds are reproducible, and each entry is compiled
-//! again (`build/rebuild.rs`, which calls the compiler through [`unpack_with`]) and refused
+//! again (`build/rebuild.rs`, which calls the compiler through `unpack_with`) and refused
 //! unless the result is byte-for-byte the packed library; the source itself is still its
 //! author's. This file never compiles.
 
