@@ -30,13 +30,16 @@
 // docs/ARCHITECTURE.md):
 //   error, config, dtype    errors, settings, element types
 //   mpi/                    communicator (the only MPI caller), halo plans
+//   cache/                  object caches, class cache, disk cache store, locking, trust
 //   data/                   Set, Map, DataSet, Dat, Global, dtypes, access modes
 //   jit/                    kernels, generated C, the compiler, loading libraries
-//   cache/                  object caches, keys, class cache, disk cache, locking
+//   build/                  keys, who compiles / waits / loads on a class-cache miss
 //   linalg/                 Sparsity, Mat
 //   exec/                   par_loop: arguments, plans, run step, timings
 //   mesh/                   mesh input, partitioners, distribution
 //   runtime, report         MPI lifecycle, finalize reports
+#[doc(hidden)]
+pub mod build;
 #[doc(hidden)]
 pub mod cache;
 pub mod config;

@@ -100,6 +100,38 @@ fn a_pack_of_the_entries_a_job_used_warms_an_empty_cache() {
     assert_eq!(sos(dst.path()), 4);
 }
 
+/// `unpack` writes through the runtime's one publish transaction: an entry file in the target
+/// cache that someone untrusted could have written (a group-writable `.meta`) is refused with
+/// the runtime's message, as a job refuses it, and left where it is.
+#[test]
+fn unpack_refuses_an_untrusted_entry_in_the_target_cache_as_a_job_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let tools = tempfile::tempdir().unwrap();
+    let (cc, _log) = common::logging_cc(tools.path());
+    let src = common::cache_dir();
+    selftest(src.path(), &cc, 1, None);
+    let pack = tools.path().join("one.op2pack");
+    op2(src.path(), &["pack", pack.to_str().unwrap()]).assert_ok();
+    let meta = common::files_under(src.path())
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "meta"))
+        .unwrap();
+    std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let out = op2(src.path(), &["unpack", pack.to_str().unwrap()]);
+    assert!(!out.success(), "must be refused\n{}", out.stdout);
+    assert!(
+        out.stderr.contains("writable by its group") && out.stderr.contains("chmod go-w"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::metadata(&meta).unwrap().permissions().mode() & 0o777,
+        0o664,
+        "left where it is"
+    );
+    assert!(!src.path().join("corrupt").exists(), "nothing moved aside");
+}
+
 #[test]
 fn damaged_and_foreign_packs_are_refused_and_publish_nothing() {
     let tools = tempfile::tempdir().unwrap();

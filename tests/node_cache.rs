@@ -278,6 +278,58 @@ fn a_corrupt_node_copy_is_replaced_from_rank_0_without_compiling() {
     );
 }
 
+/// A node leader and rank 0 share one publish transaction: an entry file in a node's
+/// directory that someone untrusted could have written (here a group-writable `.meta`) is
+/// refused with the runtime's message on every rank, never moved aside or written over.
+#[test]
+fn an_untrusted_node_copy_is_refused_on_every_rank_never_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let Setup {
+        base,
+        _tools,
+        cc,
+        dir,
+        ..
+    } = setup();
+    let job = Job {
+        np: 4,
+        node_size: 2,
+        mode: "node",
+    };
+    answers(
+        &common::run(selftest(&job, &dir, &cc, &["--kernels", "1"]), T),
+        4,
+        2,
+    );
+    let node1 = base.path().join("node1");
+    let meta = sos(&node1).pop().unwrap().with_extension("meta");
+    let before = std::fs::read(&meta).unwrap();
+    std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let out = common::run(selftest(&job, &dir, &cc, &["--kernels", "1"]), T);
+    assert!(!out.success(), "must be refused\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("node leader could not publish")
+            && out.stderr.contains("writable by its group")
+            && out.stderr.contains(&meta.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    for r in 0..4 {
+        assert!(
+            out.stderr.contains(&format!("op2: rank {r}: error:")),
+            "rank {r} must report the refusal\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        !out.stderr.contains("aborting the MPI job"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&meta).unwrap(), before, "left as it was");
+    assert!(!node1.join("corrupt").exists(), "nothing moved aside");
+}
+
 #[test]
 fn an_unwritable_node_directory_fails_every_rank_with_the_same_error() {
     let Setup {

@@ -326,12 +326,12 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
         CacheCmd::Unpack { file, rebuild } => {
             let lock = Duration::from_secs(config.lock_timeout_s);
             let r = if rebuild {
-                let how = op2::cache::pack::Rebuild {
+                let how = op2::build::rebuild::Rebuild {
                     cc: config.cc.clone(),
                     cflags: config.cflags.clone(),
                     timeout: Duration::from_secs(config.compile_timeout_s),
                 };
-                op2::cache::pack::unpack_rebuilt(&file, &disk, lock, &how)?
+                op2::build::rebuild::unpack_rebuilt(&file, &disk, lock, &how)?
             } else {
                 op2::cache::pack::unpack(&file, &disk, lock)?
             };

@@ -90,10 +90,16 @@ pub fn verify(
     let mut bad = Vec::new();
     for e in &entries {
         let paths = e.paths();
-        if let Err(Verify::Corrupt(reason)) = DiskCache::verify(&paths, None) {
+        // Damaged or untrusted entries are reported (and moved aside with --fix, in a cache
+        // whose root is trusted); an entry that vanished meanwhile is not.
+        let bad_now = |v: Verify<_>| match v {
+            Verify::Damaged(why) | Verify::Untrusted(why) => Some(why),
+            Verify::Ok(_) | Verify::Missing => None,
+        };
+        if let Some(reason) = bad_now(DiskCache::verify(&paths, None)) {
             if fix {
                 let _lock = fsutil::lock_exclusive(&paths.lock, lock_timeout)?;
-                if let Err(Verify::Corrupt(_)) = DiskCache::verify(&paths, None) {
+                if bad_now(DiskCache::verify(&paths, None)).is_some() {
                     cache.quarantine(&paths)?;
                 }
             }

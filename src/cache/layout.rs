@@ -45,7 +45,7 @@ pub struct Meta {
 }
 
 /// What a library was compiled from: with the same compiler (identity) its bytes are
-/// reproducible (`jit::compile` maps build paths away, the source has a fixed name).
+/// reproducible (the compiler call maps build paths away, the source has a fixed name).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Build {
     /// The generated C source.
@@ -57,6 +57,12 @@ pub struct Build {
     /// The compiler's identity (resolved path, version, target CPU): a rebuild needs the same.
     pub compiler_id: String,
 }
+
+/// Version of an entry's layout (its files and the meaning of its key and `.meta`), checked at
+/// every load. Not a code-generation version: entries are keyed by the hash of their generated
+/// source and how it is built (`build::key`), so a codegen change is a new key by itself.
+/// (8: keys are content hashes; entries of format 7 and older were keyed by loop metadata.)
+pub const ENTRY_FORMAT: u64 = 8;
 
 /// Most entries a cache pack may hold (a pack is read whole into memory).
 pub const MAX_ENTRIES: usize = 100_000;
@@ -85,13 +91,59 @@ pub struct DiskCache {
     dir: PathBuf,
 }
 
-/// Why an entry failed verification.
+/// What verifying an entry found. Callers decide by the variant: a hit uses `Ok`, a miss
+/// writes the entry, damage is moved aside and rebuilt, and a file someone untrusted could
+/// have written is refused (never rebuilt over, never loaded).
 #[derive(Debug)]
-pub enum Verify {
+pub enum Verify<T> {
+    /// Usable: what was checked (the metadata, and the library bytes where read).
+    Ok(T),
     /// No `.meta`: the entry does not exist.
     Missing,
-    /// The entry exists but is damaged (reason).
-    Corrupt(String),
+    /// The entry exists but is damaged (why).
+    Damaged(String),
+    /// An entry file could have been written by someone untrusted (why, with the fix).
+    Untrusted(String),
+}
+
+/// A failed verification (a [`Verify`] that cannot be `Ok`), for `?` inside the checks.
+type Fault = Verify<std::convert::Infallible>;
+
+impl<T> Verify<T> {
+    fn from_result(r: std::result::Result<T, Fault>) -> Verify<T> {
+        match r {
+            Ok(t) => Verify::Ok(t),
+            Err(Verify::Missing) => Verify::Missing,
+            Err(Verify::Damaged(why)) => Verify::Damaged(why),
+            Err(Verify::Untrusted(why)) => Verify::Untrusted(why),
+        }
+    }
+
+    /// Why it is not usable (`None` if it is): a sentence for reports.
+    pub fn why(&self) -> Option<String> {
+        match self {
+            Verify::Ok(_) => None,
+            Verify::Missing => Some("missing".into()),
+            Verify::Damaged(why) | Verify::Untrusted(why) => Some(why.clone()),
+        }
+    }
+
+    /// The checked value, if usable.
+    pub fn ok(self) -> Option<T> {
+        match self {
+            Verify::Ok(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl From<trust::Refusal> for Fault {
+    fn from(r: trust::Refusal) -> Fault {
+        match r {
+            trust::Refusal::Damaged(why) => Verify::Damaged(why),
+            trust::Refusal::Untrusted(why) => Verify::Untrusted(why),
+        }
+    }
 }
 
 impl DiskCache {
@@ -149,29 +201,16 @@ impl DiskCache {
     }
 
     /// Read and parse an entry's metadata (refusing symlinks, FIFOs, untrusted files).
-    pub fn read_meta(meta: &Path) -> std::result::Result<Meta, Verify> {
-        use std::io::Read;
-        let mut f = match trust::open_entry(meta) {
-            Ok(Some(f)) => f,
-            Ok(None) => return Err(Verify::Missing),
-            Err(why) => return Err(Verify::Corrupt(why)),
-        };
-        let mut text = Vec::new();
-        // A .meta is the key text and the generated source: anything huge is not ours.
-        (&mut f)
-            .take(MAX_META_BYTES)
-            .read_to_end(&mut text)
-            .map_err(|e| Verify::Corrupt(format!("cannot read {}: {e}", meta.display())))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| Verify::Corrupt(format!("unreadable metadata {}: {e}", meta.display())))
+    pub fn read_meta(meta: &Path) -> Verify<Meta> {
+        Verify::from_result(read_meta(meta))
     }
 
     /// Verify an entry: metadata parses, is bound to this entry (its recorded key is the one
     /// the entry's path encodes, its format is this op2's), the `.so` has the recorded size and
     /// checksum and exports the entry point. `kernel`: the kernel name the caller asked for, if
     /// known.
-    pub fn verify(paths: &EntryPaths, kernel: Option<&str>) -> std::result::Result<Meta, Verify> {
-        Self::verify_bytes(paths, kernel).map(|(meta, _)| meta)
+    pub fn verify(paths: &EntryPaths, kernel: Option<&str>) -> Verify<Meta> {
+        Verify::from_result(verify_bytes(paths, kernel).map(|(meta, _)| meta))
     }
 
     /// [`DiskCache::verify`], returning the library's bytes as they were checked: the `.so` is
@@ -180,22 +219,8 @@ impl DiskCache {
     pub(crate) fn verify_bytes(
         paths: &EntryPaths,
         kernel: Option<&str>,
-    ) -> std::result::Result<(Meta, Vec<u8>), Verify> {
-        let meta = Self::read_meta(&paths.meta)?;
-        let want = key_of(&paths.meta).unwrap_or_else(|| "?".into());
-        check_meta(&meta, &want, &paths.meta).map_err(Verify::Corrupt)?;
-        if let Some(k) = kernel {
-            if meta.kernel != k {
-                return Err(Verify::Corrupt(format!(
-                    "{} is for kernel `{}`, not `{k}`",
-                    paths.meta.display(),
-                    meta.kernel.escape_debug()
-                )));
-            }
-        }
-        let bytes = read_entry_file(&paths.so, meta.size).map_err(Verify::Corrupt)?;
-        check_library(&meta, &bytes, &paths.so).map_err(Verify::Corrupt)?;
-        Ok((meta, bytes))
+    ) -> Verify<(Meta, Vec<u8>)> {
+        Verify::from_result(verify_bytes(paths, kernel))
     }
 
     /// Leftover temporaries (`.tmp-*` in the entry folders), with their age in seconds.
@@ -250,6 +275,40 @@ impl DiskCache {
     }
 }
 
+fn read_meta(meta: &Path) -> std::result::Result<Meta, Fault> {
+    use std::io::Read;
+    let mut f = trust::open_entry(meta)?.ok_or(Verify::Missing)?;
+    let mut text = Vec::new();
+    // A .meta is the key text and the generated source: anything huge is not ours.
+    (&mut f)
+        .take(MAX_META_BYTES)
+        .read_to_end(&mut text)
+        .map_err(|e| Verify::Damaged(format!("cannot read {}: {e}", meta.display())))?;
+    serde_json::from_slice(&text)
+        .map_err(|e| Verify::Damaged(format!("unreadable metadata {}: {e}", meta.display())))
+}
+
+fn verify_bytes(
+    paths: &EntryPaths,
+    kernel: Option<&str>,
+) -> std::result::Result<(Meta, Vec<u8>), Fault> {
+    let meta = read_meta(&paths.meta)?;
+    let want = key_of(&paths.meta).unwrap_or_else(|| "?".into());
+    check_meta(&meta, &want, &paths.meta).map_err(Verify::Damaged)?;
+    if let Some(k) = kernel {
+        if meta.kernel != k {
+            return Err(Verify::Damaged(format!(
+                "{} is for kernel `{}`, not `{k}`",
+                paths.meta.display(),
+                meta.kernel.escape_debug()
+            )));
+        }
+    }
+    let bytes = read_entry_file(&paths.so, meta.size)?;
+    check_library(&meta, &bytes, &paths.so).map_err(Verify::Damaged)?;
+    Ok((meta, bytes))
+}
+
 /// The key (32 lower-case hex digits) an entry's path encodes: `<k0k1>/<k2..k31>.meta`.
 pub(crate) fn key_of(meta: &Path) -> Option<String> {
     let stem = meta.file_stem()?.to_str()?;
@@ -278,12 +337,12 @@ pub(crate) fn check_meta(meta: &Meta, key: &str, shown: &Path) -> std::result::R
             key.escape_debug()
         ));
     }
-    if meta.format != crate::cache::key::FORMAT_VERSION {
+    if meta.format != ENTRY_FORMAT {
         return Err(format!(
             "{} has entry format {}, this op2 writes format {}",
             shown.display(),
             meta.format,
-            crate::cache::key::FORMAT_VERSION
+            ENTRY_FORMAT
         ));
     }
     if !is_identifier(&meta.kernel) {
@@ -322,7 +381,7 @@ pub(crate) fn check_library(
             meta.checksum
         ));
     }
-    crate::jit::compile::check_exports_bytes(bytes, shown) // usable, too
+    crate::cache::elf::check_exports_bytes(bytes, shown) // usable, too
 }
 
 /// 32 lower-case hex digits: a key as the runtime writes it (`{:032x}`), hence as its path.
@@ -341,13 +400,14 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 /// Read an entry file once through [`trust::open_entry`] (no link, a regular file, a trusted
 /// owner), at most `size + 1` bytes: a longer file is reported by the size check without
 /// reading it all.
-pub(crate) fn read_entry_file(path: &Path, size: u64) -> std::result::Result<Vec<u8>, String> {
+fn read_entry_file(path: &Path, size: u64) -> std::result::Result<Vec<u8>, Fault> {
     use std::io::Read;
-    let f = trust::open_entry(path)?.ok_or_else(|| format!("{} is missing", path.display()))?;
+    let f = trust::open_entry(path)?
+        .ok_or_else(|| Verify::Damaged(format!("{} is missing", path.display())))?;
     let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);
     f.take(size.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| Verify::Damaged(format!("cannot read {}: {e}", path.display())))?;
     Ok(bytes)
 }
 
@@ -437,7 +497,7 @@ mod tests {
         }
         let key = "0123456789abcdef0123456789abcdef";
         let mut m = Meta {
-            format: crate::cache::key::FORMAT_VERSION,
+            format: ENTRY_FORMAT,
             checksum: 0,
             size: 0,
             kernel: "k".into(),

@@ -1,9 +1,14 @@
-//! The caches: object caches on Sets/Maps, the class cache of loaded kernels, the shared
-//! disk cache of compiled kernels, their keys and their counters.
+//! The caches: object caches on Sets/Maps, the class cache (of loaded kernels, generic over
+//! what it holds), the shared disk cache (a keyed, locked, verified store of library bytes and
+//! their metadata, written through one transaction) and their counters.
+//!
+//! Knows nothing of kernels, code generation or compilers (`build/` decides what to store,
+//! `jit/` makes it): the one fact it checks about a library is the exported entry point
+//! (`elf.rs`).
 pub mod admin;
 pub mod disk;
+pub mod elf;
 pub mod fsutil;
-pub mod key;
 pub mod layout;
 pub mod memory;
 pub mod node;

@@ -17,26 +17,28 @@
 //! exactly what the runtime checks before it loads one (`layout::check_meta`,
 //! `layout::check_library`: a lower-case key, this op2's format, a C identifier as kernel name,
 //! the recorded size and xxh3-64, an ELF library exporting the entry point), so nothing is
-//! written that a job would then refuse. Entries are then published with the disk cache's own
-//! protocol (`node::publish`: locked, verified, atomic), so a pack can be unpacked into a cache
-//! that running jobs are using.
+//! written that a job would then refuse. Entries are then published with the disk cache's one
+//! transaction (`disk::publish`: locked, verified, atomic; an untrusted file already there is
+//! refused, as a job refuses it), so a pack can be unpacked into a cache that running jobs are
+//! using.
 //!
 //! # Trust
 //! A pack is code from its author: checksums prove it is intact, not who made it or what the
-//! libraries do (anyone can forge a pack whose checksums match). `unpack --rebuild`
-//! ([`unpack_rebuilt`]) narrows that to the source: every entry carries the generated C source
-//! and how it was built (`layout::Build`), builds are reproducible (`jit::compile`), and each
-//! entry is compiled again here and refused unless the result is byte-for-byte the packed
-//! library; the source itself is still its author's.
+//! libraries do (anyone can forge a pack whose checksums match). `unpack --rebuild` narrows
+//! that to the source: every entry carries the generated C source
+//! and how it was built (`layout::Build`), builds are reproducible, and each entry is compiled
+//! again (`build/rebuild.rs`, which calls the compiler through `unpack_with`) and refused
+//! unless the result is byte-for-byte the packed library; the source itself is still its
+//! author's. This file never compiles.
 
-use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::layout::{self, Build, DiskCache, Meta};
-use crate::cache::node::{self, Published};
+use crate::cache::disk::{self, Candidate, Published, Txn};
+use crate::cache::layout::{self, DiskCache, Meta, CACHE_NAME};
+use crate::cache::stats;
 use crate::error::{Error, IoContext, Result};
 
 const MAGIC: &[u8; 8] = b"OP2PACK\n";
@@ -95,13 +97,12 @@ pub fn pack(cache: &DiskCache, out: &Path, only: Option<&[String]>) -> Result<us
             lock: m.with_extension("lock"),
             meta: m.clone(),
         };
-        let (meta, bytes) = match DiskCache::verify_bytes(&paths, None) {
-            Ok(checked) => checked,
-            Err(why) => {
-                let why = match why {
-                    layout::Verify::Missing => "missing".to_string(),
-                    layout::Verify::Corrupt(w) => w,
-                };
+        let verified = DiskCache::verify_bytes(&paths, None);
+        let why = verified.why();
+        let (meta, bytes) = match (verified.ok(), why) {
+            (Some(checked), _) => checked,
+            (None, why) => {
+                let why = why.unwrap_or_default();
                 if only.is_some() {
                     return Err(Error::invalid(
                         "op2 cache pack",
@@ -150,51 +151,41 @@ pub struct Unpacked {
 
 /// Verify the pack at `file` entirely, then publish its entries into `cache`.
 pub fn unpack(file: &Path, cache: &DiskCache, lock_timeout: Duration) -> Result<Unpacked> {
-    unpack_checked(file, cache, lock_timeout, None)
+    unpack_with(file, cache, lock_timeout, |_, _| Ok(()))
 }
 
-/// How [`unpack_rebuilt`] compiles: your compiler command and flags (`OP2_CC`, `OP2_CFLAGS`),
-/// never ones a pack names (a pack must not choose a program to run), and a time limit per
-/// compile (zero: none).
-#[derive(Debug, Clone)]
-pub struct Rebuild {
-    pub cc: String,
-    pub cflags: String,
-    pub timeout: Duration,
-}
-
-/// [`unpack`], and before publishing anything compile every entry again from the source it
-/// carries, with your compiler, which must be the one it records (same command, flags and
-/// identity), and refuse the pack unless each result is byte-for-byte the packed library.
-pub fn unpack_rebuilt(
+/// [`unpack`], with one more check of every entry (its metadata and library bytes) before
+/// anything is published: a refusal (why) refuses the whole pack.
+pub(crate) fn unpack_with(
     file: &Path,
     cache: &DiskCache,
     lock_timeout: Duration,
-    rebuild: &Rebuild,
-) -> Result<Unpacked> {
-    unpack_checked(file, cache, lock_timeout, Some(rebuild))
-}
-
-fn unpack_checked(
-    file: &Path,
-    cache: &DiskCache,
-    lock_timeout: Duration,
-    rebuild: Option<&Rebuild>,
+    check: impl Fn(&Meta, &[u8]) -> std::result::Result<(), String>,
 ) -> Result<Unpacked> {
     let buf = read_pack(file)?;
     let plan = check_pack(file, &buf)?;
-    if let Some(how) = rebuild {
-        for (_, meta, bytes) in &plan {
-            rebuilds_to(meta, bytes, how).map_err(|why| {
-                refuse(file, format!("entry {} ({}): {why}", meta.key, meta.kernel))
-            })?;
-        }
+    for (_, meta, bytes) in &plan {
+        check(meta, bytes)
+            .map_err(|why| refuse(file, format!("entry {} ({}): {why}", meta.key, meta.kernel)))?;
     }
     let mut out = Unpacked::default();
     for (key, meta, bytes) in plan {
-        match node::publish(cache, key, &meta, bytes, lock_timeout)? {
-            Published::Present => out.present += 1,
-            Published::Written | Published::Repaired => out.written += 1,
+        // The disk cache's one transaction, as a job's: an untrusted file there is refused.
+        let txn = Txn {
+            kernel: &meta.kernel.clone(),
+            timeout: lock_timeout,
+            replace: false,
+        };
+        let candidate = Candidate {
+            meta,
+            bytes: bytes.to_vec(),
+        };
+        match disk::publish_copy(cache, key, &txn, candidate)?.published {
+            Published::Present | Published::Concurrent => out.present += 1,
+            Published::Written | Published::Repaired => {
+                stats::update(CACHE_NAME, |s| s.published += 1);
+                out.written += 1
+            }
         }
     }
     Ok(out)
@@ -288,113 +279,4 @@ fn check_pack<'a>(file: &Path, buf: &'a [u8]) -> Result<Vec<(u128, Meta, &'a [u8
         ));
     }
     Ok(plan)
-}
-
-/// A kernel flag from a pack that `--rebuild` may give the compiler: it changes the code, never
-/// which programs or plugins run (`-fplugin`, `-B`, `-wrapper`, `-specs`, `-Wl,`/`-Wa,`/`-Wp,`,
-/// `-Xlinker`, `-fuse-ld`, `@file` are refused).
-fn safe_kernel_flag(f: &str) -> bool {
-    let refused = [
-        "-fplugin", "-fuse-ld", "-Wl,", "-Wa,", "-Wp,", "-B", "-wrapper", "-specs", "-X", "@",
-    ];
-    let allowed = ["-D", "-U", "-I", "-O", "-std=", "-g", "-m", "-f", "-W"];
-    !refused.iter().any(|p| f.starts_with(p)) && allowed.iter().any(|p| f.starts_with(p))
-}
-
-/// Compile `meta`'s recorded source again with your compiler (which must be the recorded
-/// one), in a private scratch folder, and compare the result with `bytes`.
-fn rebuilds_to(meta: &Meta, bytes: &[u8], how: &Rebuild) -> std::result::Result<(), String> {
-    use crate::jit::compile;
-    let b: &Build = meta.build.as_ref().ok_or(
-        "it carries no source (packed by an op2 without reproducible builds): cannot rebuild it",
-    )?;
-    if (b.cc.as_str(), b.cflags.as_str()) != (how.cc.as_str(), how.cflags.as_str()) {
-        return Err(format!(
-            "it was built with OP2_CC={:?} OP2_CFLAGS={:?}; set the same to rebuild it (here: {:?} {:?})",
-            b.cc, b.cflags, how.cc, how.cflags
-        ));
-    }
-    if let Some(f) = b.kernel_flags.iter().find(|f| !safe_kernel_flag(f)) {
-        return Err(format!(
-            "its kernel flag {f:?} is not passed to a compiler by --rebuild (only -D, -U, -I, -O, -std=, -g, -m, -f and -W options that run no other program)"
-        ));
-    }
-    let here = compile::compiler_id(&how.cc, &how.cflags).map_err(|e| e.to_string())?;
-    if here != b.compiler_id {
-        return Err(format!(
-            "it was built by `{}`; here the compiler is `{here}`: the same compiler is needed to rebuild it",
-            b.compiler_id.escape_debug()
-        ));
-    }
-    let timeout = how.timeout;
-    let scratch = std::env::temp_dir().join(format!(
-        "op2-rebuild-{}-{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let made = {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new().mode(0o700).create(&scratch)
-    };
-    made.map_err(|e| format!("cannot make {}: {e}", scratch.display()))?;
-    let result = (|| {
-        let src = crate::cache::disk::source_temp(&scratch, &meta.key);
-        crate::cache::disk::write_source(&src, &b.source)
-            .map_err(|e| format!("cannot write {}: {e}", src.display()))?;
-        let out = scratch.join("rebuilt.so");
-        compile::compile(&how.cc, &how.cflags, &b.kernel_flags, &src, &out, timeout).map_err(
-            |f| {
-                format!(
-                    "its source does not compile here: {}\n{}",
-                    f.command, f.stderr
-                )
-            },
-        )?;
-        let rebuilt = fs::read(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
-        if rebuilt != bytes {
-            return Err(format!(
-                "the packed library ({} bytes, xxh3 {:016x}) is not what its source compiles to ({} bytes, xxh3 {:016x}): refused",
-                bytes.len(),
-                xxhash_rust::xxh3::xxh3_64(bytes),
-                rebuilt.len(),
-                xxhash_rust::xxh3::xxh3_64(&rebuilt)
-            ));
-        }
-        Ok(())
-    })();
-    let _ = fs::remove_dir_all(&scratch);
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rebuild_passes_no_kernel_flag_that_runs_a_program() {
-        for ok in [
-            "-DN=3",
-            "-I/opt/inc",
-            "-O3",
-            "-std=c99",
-            "-g",
-            "-mavx2",
-            "-ffast-math",
-        ] {
-            assert!(safe_kernel_flag(ok), "{ok}");
-        }
-        for bad in [
-            "-fplugin=/tmp/p.so",
-            "-Wl,-plugin=/tmp/p.so",
-            "-B/tmp/evil",
-            "-wrapper",
-            "-specs=/tmp/s",
-            "-Xlinker",
-            "@/tmp/args",
-            "-fuse-ld=/tmp/ld",
-            "/tmp/x.o",
-        ] {
-            assert!(!safe_kernel_flag(bad), "{bad}");
-        }
-    }
 }

@@ -227,10 +227,19 @@ pub(crate) fn resolve_links(path: &Path) -> Result<std::path::PathBuf> {
     Ok(cur)
 }
 
+/// Why an entry file was refused: damage (a link, a FIFO, unreadable) or a file someone
+/// untrusted could have written. The runtime rebuilds damage and never rebuilds over an
+/// untrusted file (it refuses it, naming the fix): callers decide by the variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Damaged(String),
+    Untrusted(String),
+}
+
 /// Open an entry file for reading, refusing symlinks, FIFOs, directories and anything that
 /// someone untrusted could have written. Never blocks (FIFO) and checks the opened descriptor.
-/// `Err` is a sentence for a verification report; `Ok(None)` means the file does not exist.
-pub(crate) fn open_entry(path: &Path) -> std::result::Result<Option<File>, String> {
+/// `Err` says why, as a sentence for a verification report; `Ok(None)`: the file does not exist.
+pub(crate) fn open_entry(path: &Path) -> std::result::Result<Option<File>, Refusal> {
     let f = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -239,28 +248,33 @@ pub(crate) fn open_entry(path: &Path) -> std::result::Result<Option<File>, Strin
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(format!(
+            return Err(Refusal::Damaged(format!(
                 "{} is a symbolic link (refused: entries must be regular files)",
                 path.display()
-            ))
+            )))
         }
-        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+        Err(e) => {
+            return Err(Refusal::Damaged(format!(
+                "cannot open {}: {e}",
+                path.display()
+            )))
+        }
     };
     let m = f
         .metadata()
-        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+        .map_err(|e| Refusal::Damaged(format!("cannot stat {}: {e}", path.display())))?;
     if !m.file_type().is_file() {
-        return Err(format!(
+        return Err(Refusal::Damaged(format!(
             "{} is not a regular file (a FIFO, device or directory: refused)",
             path.display()
-        ));
+        )));
     }
     if let Some(why) = untrusted_reason(&m, trusted_gid()) {
-        return Err(format!(
+        return Err(Refusal::Untrusted(format!(
             "{} is refused: {why}; {}",
             path.display(),
             how_to_fix(path, false)
-        ));
+        )));
     }
     Ok(Some(f))
 }
@@ -294,11 +308,6 @@ pub(crate) fn open_pack(path: &Path) -> Result<(File, u64)> {
         )));
     }
     Ok((f, m.len()))
-}
-
-/// True if `e` says the entry was refused for trust reasons (not plain damage).
-pub(crate) fn is_refusal(reason: &str) -> bool {
-    reason.contains(" is refused: ")
 }
 
 #[cfg(test)]
@@ -359,17 +368,27 @@ mod tests {
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let e = open_entry(&fifo).unwrap_err();
+        let damaged = |r: Refusal| match r {
+            Refusal::Damaged(why) => why,
+            Refusal::Untrusted(why) => panic!("damage reported as distrust: {why}"),
+        };
+        let e = damaged(open_entry(&fifo).unwrap_err());
         assert!(e.contains("not a regular file"), "{e}");
         let real = d.path().join("real");
         std::fs::write(&real, b"x").unwrap();
         let link = d.path().join("y.so");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        assert!(open_entry(&link).unwrap_err().contains("symbolic link"));
+        assert!(damaged(open_entry(&link).unwrap_err()).contains("symbolic link"));
         let sub = d.path().join("z.so");
         std::fs::create_dir(&sub).unwrap();
-        assert!(open_entry(&sub).unwrap_err().contains("not a regular file"));
+        assert!(damaged(open_entry(&sub).unwrap_err()).contains("not a regular file"));
         assert!(open_entry(&real).unwrap().is_some());
         assert!(open_entry(&d.path().join("none")).unwrap().is_none());
+        // A file others may write is distrusted, by its variant (never by its text).
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o666)).unwrap();
+        match open_entry(&real).unwrap_err() {
+            Refusal::Untrusted(why) => assert!(why.contains("writable by every user"), "{why}"),
+            Refusal::Damaged(why) => panic!("distrust reported as damage: {why}"),
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! `Global::arg`, `Mat::arg`) and the checks that turn arguments into `ArgShape`s. It never
 //! runs a loop.
 
-use crate::cache::key::{ArgShape, MapUse};
+use crate::build::key::{ArgShape, MapUse};
 use crate::data::access::Access;
 use crate::data::dat::{Dat, Global};
 use crate::data::map::Map;

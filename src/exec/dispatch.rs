@@ -27,7 +27,8 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 
-use crate::cache::memory::{self, Held};
+use crate::build::Held;
+use crate::cache::memory::ClassCache;
 use crate::cache::object::Entry;
 use crate::cache::stats;
 use crate::data::set::Set;
@@ -129,7 +130,7 @@ impl<'w> Ident<'w> {
             }
             Some((r.class.upgrade()?, r.plan.upgrade()?))
         })?;
-        if !memory::touch(&class) {
+        if !ClassCache::touch(&class) {
             return None;
         }
         static PLAN_HITS: stats::HitCounter = stats::HitCounter::new(plan::CACHE_NAME);

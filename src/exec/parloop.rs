@@ -14,9 +14,8 @@ use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use crate::cache::disk;
-use crate::cache::key::{self, ArgShape, Signature};
-use crate::cache::memory::{self, Held};
+use crate::build::key::{self, ArgShape, Request, Signature};
+use crate::build::{fetch, spmd, Held, CLASS};
 use crate::cache::object::Entry;
 use crate::config::Config;
 use crate::data::access::Access;
@@ -183,7 +182,7 @@ fn refuse(kernel: &Kernel, comm: Comm, e: crate::error::Error) -> crate::error::
         return e;
     }
     match crate::config::current() {
-        Ok(config) => disk::refuse(comm, &config, e),
+        Ok(config) => spmd::refuse(comm, &config, e),
         Err(_) => e,
     }
 }
@@ -201,17 +200,16 @@ fn lookup(
         args: shapes,
     }
     .class_key(toolchain, comm.id());
-    if let Some(k) = memory::get(class_key) {
+    if let Some(k) = CLASS.get(class_key) {
         return Ok((k, class_key));
     }
-    let req = disk::Request {
+    let req = Request {
         kernel,
         shapes,
         class_key,
-        toolchain,
     };
-    let loaded = disk::fetch_or_compile(comm, config, &req)?;
-    let held = memory::insert(class_key, loaded, 0, config.memory_cache_max_entries);
+    let loaded = fetch::fetch_or_compile(comm, config, &req)?;
+    let held = CLASS.insert(class_key, loaded, 0, config.memory_cache_max_entries);
     Ok((held, class_key))
 }
 

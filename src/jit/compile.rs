@@ -114,6 +114,22 @@ pub(crate) const CHECK_FLAGS: [&str; 4] = [
     "-Wl,-z,defs",
 ];
 
+/// Flags that make a shared object of the source, after the user's and the check flags.
+/// Hidden visibility: only the generated entry point is exported, so the compiler may inline
+/// the user kernel into the loop (an exported function in a shared object could be
+/// interposed, and GCC then refuses to inline it: ~25% slower on Airfoil).
+const LIBRARY_FLAGS: [&str; 3] = ["-shared", "-fPIC", "-fvisibility=hidden"];
+
+/// What [`compile`] adds to the user's compiler command and flags, in words: part of every disk
+/// key (`build::key`), so that changing how op2 calls the compiler is a new entry.
+pub(crate) fn added_flags() -> String {
+    format!(
+        "{} {} [-ffile-prefix-map=<dirs>=.] -o <out> <source> -lm; SOURCE_DATE_EPOCH=0",
+        CHECK_FLAGS.join(" "),
+        LIBRARY_FLAGS.join(" ")
+    )
+}
+
 /// Compile `source` into the shared object `out`: one run of `cc`, with `-o`, in its own
 /// process group. After `timeout` (zero: no limit) the whole group is killed (a compiler
 /// driver's `cc1`/`as`/`ld` children too) and the failure says so. Its output goes to an
@@ -121,7 +137,7 @@ pub(crate) const CHECK_FLAGS: [&str; 4] = [
 /// or the timeout; it inherits no descriptor of the rank but stdin/stdout/stderr and dies with
 /// the rank ([`child_setup`]). On success, returns the
 /// compiler's warnings (empty when it printed nothing) after checking that the library exports
-/// the generated entry point ([`check_exports`]); a library that fails the check is a failure,
+/// the generated entry point (`cache::elf::check_exports`); a library that fails the check is a failure,
 /// so it is never cached.
 pub(crate) fn compile(
     cc: &str,
@@ -139,10 +155,8 @@ pub(crate) fn compile(
     if compiler_id(cc, cflags).is_ok_and(|id| id.contains("clang")) {
         args.push("-Wno-error=incompatible-pointer-types-discards-qualifiers".into());
     }
-    // Hidden visibility: only the generated entry point is exported, so the compiler may
-    // inline the user kernel into the loop (an exported function in a shared object could be
-    // interposed, and GCC then refuses to inline it: ~25% slower on Airfoil).
-    args.extend(["-shared", "-fPIC", "-fvisibility=hidden", "-o"].map(String::from));
+    args.extend(LIBRARY_FLAGS.map(String::from));
+    args.push("-o".into());
     args.push(out.display().to_string());
     args.push(source.display().to_string());
     args.push("-lm".into());
@@ -206,7 +220,7 @@ pub(crate) fn compile(
     match status {
         Ok(st) if st.success() => {
             let printed = text();
-            match check_exports(out) {
+            match crate::cache::elf::check_exports(out) {
                 Ok(()) => Ok(printed),
                 Err(detail) => Err(fail(
                     format!("{printed}\nthe compiled library is unusable: {detail}")
@@ -383,180 +397,5 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
         libc::SIGXCPU => "SIGXCPU (CPU time limit)",
         libc::SIGXFSZ => "SIGXFSZ (file size limit)",
         _ => "signal",
-    }
-}
-
-/// Check, without loading it, that the shared object at `path` is an ELF file whose dynamic
-/// symbol table defines the generated entry point (`__op2_loop`) as a visible global function.
-/// Reads the file only (no code runs), so it is safe on untrusted cache files and cheap enough
-/// for every verification of an entry.
-pub(crate) fn check_exports(path: &Path) -> std::result::Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    check_exports_bytes(&bytes, path)
-}
-
-/// [`check_exports`] on a library's bytes already read (`path` names it in messages).
-pub(crate) fn check_exports_bytes(bytes: &[u8], path: &Path) -> std::result::Result<(), String> {
-    let found = elf_defines(bytes, crate::jit::codegen::ENTRY.as_bytes())
-        .map_err(|e| format!("{} is not a usable shared object: {e}", path.display()))?;
-    if found {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} does not export the entry point `{}`",
-            path.display(),
-            crate::jit::codegen::ENTRY
-        ))
-    }
-}
-
-/// Does the ELF image `b` define `name` as a visible global/weak function in `.dynsym`?
-fn elf_defines(b: &[u8], name: &[u8]) -> std::result::Result<bool, &'static str> {
-    if b.len() < 0x34 || &b[..4] != b"\x7fELF" {
-        return Err("no ELF header");
-    }
-    let wide = match b[4] {
-        1 => false,
-        2 => true,
-        _ => return Err("bad ELF class"),
-    };
-    let big = match b[5] {
-        1 => false,
-        2 => true,
-        _ => return Err("bad ELF byte order"),
-    };
-    let get = |off: usize, len: usize| -> std::result::Result<u64, &'static str> {
-        let s = b
-            .get(off..off.checked_add(len).ok_or("offset overflow")?)
-            .ok_or("truncated")?;
-        let mut v = 0u64;
-        for k in 0..len {
-            let byte = if big { s[k] } else { s[len - 1 - k] };
-            v = v << 8 | byte as u64;
-        }
-        Ok(v)
-    };
-    let us = |v: u64| usize::try_from(v).map_err(|_| "offset too large");
-    let (shoff, shentsize, shnum) = if wide {
-        (get(0x28, 8)?, get(0x3A, 2)?, get(0x3C, 2)?)
-    } else {
-        (get(0x20, 4)?, get(0x2E, 2)?, get(0x30, 2)?)
-    };
-    let (shoff, shentsize) = (us(shoff)?, us(shentsize)?);
-    // Section header fields: (type, offset, size, link, entsize).
-    let section =
-        |i: usize| -> std::result::Result<(u64, usize, usize, usize, usize), &'static str> {
-            let h = shoff.saturating_add(i.saturating_mul(shentsize));
-            Ok(if wide {
-                (
-                    get(h.saturating_add(4), 4)?,
-                    us(get(h.saturating_add(24), 8)?)?,
-                    us(get(h.saturating_add(32), 8)?)?,
-                    us(get(h.saturating_add(40), 4)?)?,
-                    us(get(h.saturating_add(56), 8)?)?,
-                )
-            } else {
-                (
-                    get(h.saturating_add(4), 4)?,
-                    us(get(h.saturating_add(16), 4)?)?,
-                    us(get(h.saturating_add(20), 4)?)?,
-                    us(get(h.saturating_add(24), 4)?)?,
-                    us(get(h.saturating_add(36), 4)?)?,
-                )
-            })
-        };
-    const SHT_DYNSYM: u64 = 11;
-    for i in 0..us(shnum)? {
-        let (kind, off, size, link, entsize) = section(i)?;
-        if kind != SHT_DYNSYM {
-            continue;
-        }
-        let min = if wide { 24 } else { 16 };
-        if entsize < min {
-            return Err("bad symbol size");
-        }
-        let (_, stroff, strsize, _, _) = section(link)?;
-        let strtab = b
-            .get(stroff..stroff.checked_add(strsize).ok_or("offset overflow")?)
-            .ok_or("truncated string table")?;
-        for k in 0..size / entsize {
-            let e = off.saturating_add(k.saturating_mul(entsize));
-            let (st_name, info, other, shndx) = if wide {
-                (
-                    us(get(e, 4)?)?,
-                    get(e.saturating_add(4), 1)?,
-                    get(e.saturating_add(5), 1)?,
-                    get(e.saturating_add(6), 2)?,
-                )
-            } else {
-                (
-                    us(get(e, 4)?)?,
-                    get(e.saturating_add(12), 1)?,
-                    get(e.saturating_add(13), 1)?,
-                    get(e.saturating_add(14), 2)?,
-                )
-            };
-            let Some(rest) = strtab.get(st_name..) else {
-                return Err("bad symbol name");
-            };
-            let sym = &rest[..rest.iter().position(|&c| c == 0).unwrap_or(rest.len())];
-            let (bind, typ, vis) = (info >> 4, info & 0xf, other & 3);
-            if sym == name
-                && shndx != 0
-                && matches!(bind, 1 | 2)
-                && typ == 2
-                && matches!(vis, 0 | 3)
-            {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exports_are_read_from_the_dynamic_symbol_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let build = |name: &str, code: &str| {
-            let c = dir.path().join(format!("{name}.c"));
-            let so = dir.path().join(format!("{name}.so"));
-            std::fs::write(&c, code).unwrap();
-            let ok = Command::new("cc")
-                .args(["-shared", "-fPIC", "-fvisibility=hidden", "-o"])
-                .arg(&so)
-                .arg(&c)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok);
-            so
-        };
-        let good = build(
-            "good",
-            "__attribute__((visibility(\"default\"))) void __op2_loop(void) {}",
-        );
-        assert_eq!(check_exports(&good), Ok(()));
-        let hidden = build("hidden", "void __op2_loop(void) {}");
-        assert!(check_exports(&hidden)
-            .unwrap_err()
-            .contains("does not export"));
-        let other = build(
-            "other",
-            "__attribute__((visibility(\"default\"))) void __op2_loop2(void) {}",
-        );
-        assert!(check_exports(&other).is_err());
-        // Garbage and truncated files are errors, never panics.
-        let junk = dir.path().join("junk.so");
-        std::fs::write(&junk, b"\x7fELF\x02\x01junk").unwrap();
-        assert!(check_exports(&junk).unwrap_err().contains("not a usable"));
-        let bytes = std::fs::read(&good).unwrap();
-        for cut in [0, 16, 64, bytes.len() / 2, bytes.len() - 1] {
-            std::fs::write(&junk, &bytes[..cut]).unwrap();
-            let _ = check_exports(&junk);
-        }
     }
 }

@@ -1,20 +1,11 @@
 //! Argument shapes: what the generated code knows of each par_loop argument (kind, access,
-//! dtype, dim, map arity and index, which arguments share a map, which share a Dat) and the
-//! codegen format version.
+//! dtype, dim, map arity and index, which arguments share a map, which share a Dat).
 //!
 //! The vocabulary shared by code generation (which turns shapes into C) and the cache keys
 //! (which hash them). Holds no identities, sizes, data or pointers.
 
 use crate::data::access::Access;
 use crate::dtype::DType;
-
-/// Version of the generated-code format: bump it when codegen output changes.
-/// (2: Mat arguments; 4: typed kernel call checked by the compiler, packed `arg_vec`, `restrict`
-/// only on unshared Dats; 5: `flatten`ed wrapper, one restrict pointer per distinct Dat and
-/// per distinct map, map rows read once per element; 6: the same without `flatten`; 7: every
-/// name of the wrapper (locals, parameters, the entry point) starts with `__op2_`, an identifier
-/// reserved in C, so no kernel name a user may choose is shadowed by one of them.)
-pub const FORMAT_VERSION: u64 = 7;
 
 /// How a Dat argument reaches the data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,23 @@
+//! The build protocol: who compiles a kernel, who waits, who loads it, and the keys that say
+//! whether it was built before.
+//!
+//! Sits above both the caches (`cache/`: keyed, locked, verified stores of bytes and loaded
+//! values, knowing nothing of kernels or compilers) and code generation (`jit/`: shapes to C,
+//! C to a library, a library to a callable function, knowing nothing of caches). A par_loop's
+//! class-cache miss enters here once (`fetch::fetch_or_compile`) and leaves with a loaded
+//! kernel. Never touches Dats, plans or the run step.
+pub mod distribute;
+pub mod fetch;
+pub mod key;
+pub mod produce;
+pub mod rebuild;
+pub mod spmd;
+
+use crate::cache::memory::ClassCache;
+use crate::jit::ffi::LoadedKernel;
+
+/// A class-cache entry of a loaded kernel.
+pub(crate) type Held = crate::cache::memory::Held<LoadedKernel>;
+
+/// The process's class cache of loaded kernels.
+pub(crate) static CLASS: ClassCache<LoadedKernel> = ClassCache::new();
