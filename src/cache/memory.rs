@@ -139,3 +139,58 @@ pub(crate) fn insert(
 pub fn len() -> usize {
     with(|c| c.map.len())
 }
+
+/// The LRU on real loaded libraries (a tiny shared object built with `cc` and loaded from
+/// bytes as the runtime loads cache entries). The cache is process-wide and other unit tests
+/// run loops (`exec::vecops`): the test first empties it (capacity 1), then evicts with the
+/// capacity read just before each insert, so only an insert landing within those microseconds
+/// could disturb it.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loaded library exporting the generated entry point.
+    fn kernel(dir: &std::path::Path) -> Arc<LoadedKernel> {
+        let bytes = crate::cache::layout::verify_tests::entry_library(dir);
+        Arc::new(LoadedKernel::load_bytes(&bytes, "k", 0).unwrap().0)
+    }
+
+    #[test]
+    fn least_recently_used_entries_are_evicted_and_stay_usable_while_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = kernel(dir.path());
+        // Keys no loop produces (class keys are hashes).
+        let key = |i: u128| (0x0b5e_55ed_u128 << 96) + i;
+        let evicted_before = stats::get(CACHE_NAME).evictions;
+        let a = insert(key(1), k.clone(), 10, 1); // empties the cache
+        assert_eq!(len(), 1);
+        let b = insert(key(2), k.clone(), 20, usize::MAX);
+        let _c = insert(key(3), k.clone(), 30, usize::MAX);
+        assert!(get(key(1)).is_some(), "a hit makes `a` the most recent");
+        let _d = insert(key(4), k.clone(), 40, len());
+        // `b` was the least recently used: evicted; a, c, d remain.
+        assert!(get(key(2)).is_none());
+        for i in [1, 3, 4] {
+            assert!(get(key(i)).is_some(), "key {i}");
+        }
+        assert!(stats::get(CACHE_NAME).evictions > evicted_before);
+        // A remembered entry: `touch` hits while cached, misses once evicted; the evicted
+        // entry's library stays loaded while held.
+        assert!(touch(&a));
+        assert!(!touch(&b));
+        assert_eq!(b.kernel.name(), "k");
+        // Touching `a` keeps it: the next insert evicts `c`, the least recent now.
+        assert!(touch(&a) && get(key(4)).is_some());
+        let _e = insert(key(5), k.clone(), 50, len());
+        assert!(get(key(3)).is_none());
+        assert!(get(key(1)).is_some() && touch(&a));
+        // Replacing an entry under the same key makes the old one a miss for its holders.
+        let a2 = insert(key(1), k.clone(), 10, usize::MAX);
+        assert!(!touch(&a) && touch(&a2));
+        assert!(Arc::ptr_eq(&get(key(1)).unwrap(), &a2));
+        // Capacity 0 still keeps the newest entry (the loop about to run needs it).
+        let f = insert(key(6), k.clone(), 60, 0);
+        assert!(touch(&f) && get(key(6)).is_some());
+        assert!(!touch(&a2) && get(key(5)).is_none());
+    }
+}
