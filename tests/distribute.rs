@@ -116,6 +116,7 @@ fn check_ok(np: usize, args: &[&str]) -> common::Outcome {
 }
 
 #[test]
+#[ignore = "slow: eight MPI jobs; parallel_block_partition_matches_the_rank_0_path stays fast; scripts/test.sh runs it"]
 fn parallel_path_matches_the_rank_0_path_on_1_to_4_ranks() {
     // Parallel RCB over the ranks' blocks gives the rank-0 RCB partition, and the migrated
     // mesh has the rank-0 path's numbering, halo lists and maps (`--compare`).
@@ -130,6 +131,7 @@ fn parallel_block_partition_matches_the_rank_0_path() {
 }
 
 #[test]
+#[ignore = "slow: six MPI jobs (about 15 s loaded); scripts/test.sh runs it"]
 fn user_partition_on_both_paths_with_a_rank_that_owns_nothing() {
     for path in [&[][..], &["--parallel"][..]] {
         let mut args = vec!["--owners", "skip-last", "--compare"];
@@ -147,6 +149,7 @@ fn user_partition_on_both_paths_with_a_rank_that_owns_nothing() {
 }
 
 #[test]
+#[ignore = "slow: about 10 s loaded; the other distribute tests cover both paths; scripts/test.sh runs it"]
 fn user_stripes_partition_is_followed() {
     // 60 x 50 cells in 4 vertical stripes of 15 columns: 750 cells per rank, and the cut is
     // the 3 interfaces x 50 rows of edges.
