@@ -2,7 +2,7 @@
 //! through the plain C Airfoil reference (`bench/airfoil_ref.c` with the kernels of
 //! `src/bin/airfoil/kernels.c`) must reproduce OP2's published residual history.
 //!
-//! The 1000-iteration run takes about a minute: `cargo test --release -- --ignored`.
+//! The 1000-iteration run takes about a minute: it is in the slow tier (`scripts/test.sh`).
 // A test or benchmark program: it reads and sets the environment of the op2 it runs
 // (clippy.toml keeps that out of the library).
 #![allow(clippy::disallowed_methods)]
@@ -183,6 +183,7 @@ fn standard_mesh_round_trips_through_the_file() {
 }
 
 #[test]
+#[ignore = "slow: 100 iterations of OP2's C reference on the 720000-cell mesh (about 30 s loaded); scripts/test.sh runs it"]
 fn airfoil_reference_matches_op2_at_100_iterations() {
     let dir = tempfile::tempdir().unwrap();
     let exe = airfoil_ref(dir.path());
@@ -196,7 +197,7 @@ fn airfoil_reference_matches_op2_at_100_iterations() {
 }
 
 #[test]
-#[ignore = "about a minute: cargo test --release -- --ignored"]
+#[ignore = "slow: 1000 iterations of OP2's C reference (about a minute); scripts/test.sh runs it"]
 fn airfoil_reference_matches_op2_history_over_1000_iterations() {
     let dir = tempfile::tempdir().unwrap();
     let exe = airfoil_ref(dir.path());

@@ -165,6 +165,7 @@ fn a_loop_on_some_ranks_ends_with_the_hang_message_without_the_checked_mode() {
 }
 
 #[test]
+#[ignore = "slow: waits out a hang timeout; scripts/test.sh runs it"]
 fn the_hang_timeout_is_on_by_default_and_zero_turns_it_off() {
     let cache = common::cache_dir();
     let c = common::mpiexec(2, "op2-check-check", &["--print-config"], cache.path());
@@ -244,6 +245,7 @@ fn a_halo_copy_that_differs_from_its_owner_is_named() {
 }
 
 #[test]
+#[ignore = "slow: waits out a deliberately slow compile; scripts/test.sh runs it"]
 fn ranks_waiting_for_a_slow_compile_are_not_killed_by_the_hang_timeout() {
     // Rank 0 compiles for 6 s per kernel while the others wait in the compile's idle barrier,
     // far past a 2 s limit: a note, not an abort, and the right answer.

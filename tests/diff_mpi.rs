@@ -57,16 +57,19 @@ fn matrix(np: usize, seed: &str) {
 }
 
 #[test]
+#[ignore = "slow: hundreds of random loops compiled (about 40 s loaded); scripts/test.sh runs it"]
 fn random_loops_equal_serial_on_one_rank() {
     matrix(1, "1");
 }
 
 #[test]
+#[ignore = "slow: hundreds of random loops compiled (about 40 s loaded); scripts/test.sh runs it"]
 fn random_loops_equal_serial_on_two_ranks() {
     matrix(2, "2");
 }
 
 #[test]
+#[ignore = "slow: hundreds of random loops compiled (about 20 s loaded); scripts/test.sh runs it"]
 fn random_loops_equal_serial_on_three_ranks() {
     matrix(3, "3");
 }
@@ -76,6 +79,7 @@ fn random_loops_equal_serial_on_three_ranks() {
 /// it), so the check must fail with a mismatch (`... = got, serial want`); the same run with
 /// colouring passes.
 #[test]
+#[ignore = "slow: random loops compiled (about 20 s loaded); scripts/test.sh runs it"]
 fn without_colouring_the_check_fails() {
     let cache = common::cache_dir();
     let args = ["--seed", "1", "--cases", "4", "--spin", "20000"];

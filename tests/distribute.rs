@@ -200,6 +200,7 @@ fn check_ok(np: usize, args: &[&str]) -> common::Outcome {
 }
 
 #[test]
+#[ignore = "slow: eight MPI jobs; block_partition_from_blocks_and_from_rank_0_gives_the_pinned_layout stays fast; scripts/test.sh runs it"]
 fn blocks_give_the_pinned_layout_on_1_to_4_ranks() {
     // Parallel RCB over the ranks' blocks gives the serial RCB partition, and the numbering,
     // halo lists and maps pinned for rank 0's mesh (`check` asserts the digests).
@@ -215,6 +216,7 @@ fn block_partition_from_blocks_and_from_rank_0_gives_the_pinned_layout() {
 }
 
 #[test]
+#[ignore = "slow: six MPI jobs (about 15 s loaded); scripts/test.sh runs it"]
 fn user_partition_on_both_paths_with_a_rank_that_owns_nothing() {
     for path in [&[][..], &["--parallel"][..]] {
         let mut args = vec!["--owners", "skip-last"];
@@ -232,6 +234,7 @@ fn user_partition_on_both_paths_with_a_rank_that_owns_nothing() {
 }
 
 #[test]
+#[ignore = "slow: about 10 s loaded; the other distribute tests cover both paths; scripts/test.sh runs it"]
 fn user_stripes_partition_is_followed() {
     // 60 x 50 cells in 4 vertical stripes of 15 columns: 750 cells per rank, and the cut is
     // the 3 interfaces x 50 rows of edges.

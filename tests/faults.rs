@@ -248,7 +248,7 @@ fn jobs_survive_clear_and_prune_looping_beside_them() {
 }
 
 #[test]
-#[ignore = "slow: 4 jobs x 4 ranks (CI runs it with --include-ignored)"]
+#[ignore = "slow: 4 jobs x 4 ranks; scripts/test.sh runs it"]
 fn four_jobs_of_four_ranks_survive_clear_and_prune_looping_beside_them() {
     clear_and_prune_during_jobs(4, 4);
 }

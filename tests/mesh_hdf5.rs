@@ -4,6 +4,7 @@
 //! 1 to 4 ranks, a rank that owns (or reads) nothing included; bad files are clear errors on
 //! every rank. (Built with the default `hdf5` feature.)
 mod common;
+use common::airfoil::final_rms;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -26,22 +27,13 @@ fn run(np: usize, program: &str, args: &[&str], secs: u64) -> common::Outcome {
     )
 }
 
-/// The full-precision final rms Airfoil prints.
-fn final_rms(out: &common::Outcome) -> f64 {
-    let l = out
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("airfoil: final rms "))
-        .unwrap_or_else(|| panic!("no final rms\n{}", out.stdout));
-    l.split_whitespace().next().unwrap().parse().unwrap()
-}
-
 fn close(a: f64, b: f64) -> bool {
     // Summation order differs between partitions (the rms is a global sum).
     (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
 }
 
 #[test]
+#[ignore = "slow: 13 MPI jobs (about a minute loaded); scripts/test.sh runs it"]
 fn hdf5_round_trip_on_1_to_4_ranks_equals_the_written_mesh_and_the_rank_0_path() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("naca.h5");
@@ -89,6 +81,7 @@ fn hdf5_round_trip_on_1_to_4_ranks_equals_the_written_mesh_and_the_rank_0_path()
 }
 
 #[test]
+#[ignore = "slow: six 100-iteration Airfoil runs (about a minute loaded); scripts/test.sh runs it"]
 fn airfoil_from_hdf5_matches_the_ascii_rank_0_path_with_every_parallel_partitioner() {
     let dir = tempfile::tempdir().unwrap();
     let ascii = dir.path().join("new_grid.dat");
@@ -142,6 +135,7 @@ fn airfoil_from_hdf5_matches_the_ascii_rank_0_path_with_every_parallel_partition
 }
 
 #[test]
+#[ignore = "slow: two 100-iteration runs of the 720000-cell mesh (over a minute loaded); scripts/test.sh runs it"]
 fn standard_airfoil_from_hdf5_at_100_iterations_matches_the_ascii_rank_0_path() {
     let dir = tempfile::tempdir().unwrap();
     let ascii = dir.path().join("new_grid.dat");
@@ -198,6 +192,7 @@ fn check_h5_py(args: &[&Path]) -> String {
 }
 
 #[test]
+#[ignore = "slow: h5py and two Airfoil runs (about 30 s loaded); scripts/test.sh runs it"]
 fn an_independent_hdf5_library_reads_our_layout_and_we_read_its_file() {
     // h5py (scripts/setup.sh installs it) brings its own HDF5 library.
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 //! in blocks by every rank, partitioned in parallel or by the user's choice, gives the same
 //! residuals as the rank-0 path on 1 to 4 ranks and with every partitioner.
 mod common;
+use common::airfoil::final_rms;
 use std::process::Command;
 use std::time::Duration;
 
@@ -34,27 +35,13 @@ fn airfoil(np: usize, args: &[&str]) -> common::Outcome {
     out
 }
 
-/// The full-precision final rms the solver prints.
-fn final_rms(out: &common::Outcome) -> f64 {
-    let l = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("airfoil: final rms "))
-        .unwrap_or_else(|| panic!("no final rms\n{}", out.stdout));
-    l["airfoil: final rms ".len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 fn close(a: f64, b: f64) -> bool {
     // Summation order differs between partitions (the rms is a global sum).
     (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
 }
 
 #[test]
+#[ignore = "slow: many Airfoil runs (about 30 s loaded); scripts/test.sh runs it"]
 fn airfoil_from_a_mesh_file_matches_the_rank_0_path_on_1_to_4_ranks_and_any_partitioner() {
     let dir = tempfile::tempdir().unwrap();
     let (i, j) = (60, 90);
@@ -105,6 +92,7 @@ fn airfoil_from_a_mesh_file_matches_the_rank_0_path_on_1_to_4_ranks_and_any_part
 }
 
 #[test]
+#[ignore = "slow: 100 iterations of the 720000-cell mesh; scripts/test.sh runs it"]
 fn standard_mesh_from_the_file_matches_op2_at_100_iterations_on_3_ranks() {
     let dir = tempfile::tempdir().unwrap();
     let file = convert(dir.path(), 400, 600);
@@ -158,6 +146,7 @@ fn edge_cut(out: &common::Outcome) -> u64 {
 /// METIS on the parallel path (one map's rows gathered to rank 0, owners scattered back) gives
 /// the rank-0 path's METIS partition: the same edge cut, and the same answer.
 #[test]
+#[ignore = "slow: METIS and Airfoil runs at 2 and 4 ranks (about a minute loaded); scripts/test.sh runs it"]
 fn metis_on_the_parallel_path_matches_the_rank_0_path_on_2_and_4_ranks() {
     let dir = tempfile::tempdir().unwrap();
     let (i, j) = (60, 90);
@@ -213,6 +202,7 @@ fn peak_rss(out: &common::Outcome) -> (f64, f64) {
 /// is the mesh and its Dats, not copies of them. A 1.6M-cell mesh, so that the mesh, not the
 /// process, dominates the peak.
 #[test]
+#[ignore = "slow: a 1.6M-cell mesh at 1, 2 and 4 ranks; scripts/test.sh runs it"]
 fn parallel_path_peak_memory_per_rank_does_not_grow_with_ranks() {
     let dir = tempfile::tempdir().unwrap();
     let (i, j) = (600usize, 900usize);

@@ -115,11 +115,13 @@ fn check(solution: &str, nps: &[usize]) {
 }
 
 #[test]
+#[ignore = "slow: a mesh refinement study (about 20 s loaded); scripts/test.sh runs it"]
 fn l2_error_is_second_order_for_zero_boundary_values_on_1_2_and_4_ranks() {
     check("sine", &[2, 4]);
 }
 
 #[test]
+#[ignore = "slow: a mesh refinement study (about 40 s loaded); scripts/test.sh runs it"]
 fn l2_error_is_second_order_with_non_zero_dirichlet_values_on_1_and_4_ranks() {
     check("exp", &[4]);
 }
@@ -129,6 +131,7 @@ fn l2_error_is_second_order_with_non_zero_dirichlet_values_on_1_and_4_ranks() {
 /// the same L2 error as op2's CG on 1 rank (1e-10 relative), iterations within 3, and 1, 2
 /// and 3 allreduces per iteration.
 #[test]
+#[ignore = "slow: several CG solves on 3 ranks (about 20 s loaded); scripts/test.sh runs it"]
 fn op2_cg_variants_and_the_hand_written_cg_agree_on_3_ranks_with_threads() {
     let cache = common::cache_dir();
     let (serial, _) = solve_with(1, 32, "exp", &[], None, cache.path());

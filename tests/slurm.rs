@@ -155,7 +155,7 @@ fn scaling_bin() -> PathBuf {
 }
 
 #[test]
-#[ignore = "starts a Slurm cluster (root, minutes); CI runs it with --include-ignored"]
+#[ignore = "slow: starts a Slurm cluster (root, minutes); scripts/test.sh runs it"]
 fn slurm_batch_scripts() {
     let bench = scaling_bin();
     let up = slurm_local("up");
@@ -302,7 +302,7 @@ fn slurm_batch_scripts() {
 /// The PBS scripts, which no PBS here can run: as plain bash with a PBS_NODEFILE (the body of
 /// the job runs for real under mpiexec -f), and in dry-run mode (commands printed).
 #[test]
-#[ignore = "runs Airfoil jobs (a minute); CI runs it with --include-ignored"]
+#[ignore = "slow: runs Airfoil jobs (a minute); scripts/test.sh runs it"]
 fn pbs_scripts_outside_a_scheduler() {
     let tmp = tempfile::tempdir().unwrap();
     let nodes = tmp.path().join("nodes");

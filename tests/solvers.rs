@@ -32,6 +32,7 @@ fn check(np: usize, threads: Option<&str>) {
 }
 
 #[test]
+#[ignore = "slow: the two-rank test covers the same operations; scripts/test.sh runs it"]
 fn solver_ops_on_one_rank() {
     check(1, None);
 }
@@ -42,11 +43,13 @@ fn solver_ops_on_two_ranks() {
 }
 
 #[test]
+#[ignore = "slow: the two-rank test covers the same operations; scripts/test.sh runs it"]
 fn solver_ops_on_three_ranks() {
     check(3, None);
 }
 
 #[test]
+#[ignore = "slow: the two-rank test covers the same operations; scripts/test.sh runs it"]
 fn solver_ops_on_two_ranks_with_two_threads() {
     check(2, Some("2"));
 }

@@ -533,3 +533,124 @@ mod tests {
             .contains("not a usable shared object"));
     }
 }
+
+/// [`DiskCache::verify`] on real entries: a shared object built with `cc`, written where the
+/// runtime writes it, then removed, damaged or replaced in each way a cache directory can be.
+#[cfg(test)]
+mod verify_tests {
+    use super::*;
+
+    /// Bytes of a shared object exporting the generated entry point, built in `dir`.
+    fn entry_library(dir: &Path) -> Vec<u8> {
+        let (c, so) = (dir.join("entry.c"), dir.join("entry.so"));
+        let entry = crate::cache::elf::ENTRY;
+        fs::write(&c, format!("void {entry}(void) {{}}\n")).unwrap();
+        let ok = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&so)
+            .arg(&c)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cc failed");
+        fs::read(&so).unwrap()
+    }
+
+    /// Write a good entry for `key` holding `lib`; its paths and metadata.
+    fn write_entry(cache: &DiskCache, key: u128, lib: &[u8]) -> (EntryPaths, Meta) {
+        let paths = cache.entry(key);
+        fs::create_dir_all(paths.meta.parent().unwrap()).unwrap();
+        let meta = Meta {
+            format: ENTRY_FORMAT,
+            checksum: xxhash_rust::xxh3::xxh3_64(lib),
+            size: lib.len() as u64,
+            kernel: "k".into(),
+            created: now_secs(),
+            host: "test".into(),
+            compile_seconds: 0.0,
+            key: format!("{key:032x}"),
+            key_text: String::new(),
+            build: None,
+        };
+        fs::write(&paths.so, lib).unwrap();
+        fs::write(&paths.meta, serde_json::to_vec(&meta).unwrap()).unwrap();
+        (paths, meta)
+    }
+
+    fn corrupt(paths: &EntryPaths, kernel: Option<&str>) -> String {
+        match DiskCache::verify(paths, kernel) {
+            Verify::Damaged(why) | Verify::Untrusted(why) => why,
+            other => panic!("expected a damaged entry, got {other:?}"),
+        }
+    }
+
+    fn ok<T: std::fmt::Debug>(v: Verify<T>) -> T {
+        match v {
+            Verify::Ok(t) => t,
+            other => panic!("expected a usable entry, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn verify_tells_ok_from_missing_from_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = entry_library(dir.path());
+        let cache = DiskCache::new(dir.path().join("cache"));
+        let key = 0x00c0_ffee_u128 << 64 | 0x1234;
+        // Missing: no entry at all.
+        assert!(matches!(
+            DiskCache::verify(&cache.entry(key), None),
+            Verify::Missing
+        ));
+        // Ok: the metadata comes back, bytes as written.
+        let (paths, meta) = write_entry(&cache, key, &lib);
+        assert_eq!(ok(DiskCache::verify(&paths, Some("k"))), meta);
+        let (m, bytes) = ok(DiskCache::verify_bytes(&paths, None));
+        assert_eq!((m, bytes), (meta.clone(), lib.clone()));
+        assert_eq!(cache.entries().unwrap(), vec![paths.meta.clone()]);
+        // Asked for another kernel.
+        assert!(corrupt(&paths, Some("other")).contains("is for kernel `k`, not `other`"));
+        // The library: gone, one byte flipped, truncated, a symbolic link, writable by all.
+        let restore = || fs::write(&paths.so, &lib).unwrap();
+        fs::remove_file(&paths.so).unwrap();
+        assert!(corrupt(&paths, None).contains("is missing"));
+        let mut flipped = lib.clone();
+        flipped[lib.len() / 2] ^= 0x40;
+        fs::write(&paths.so, &flipped).unwrap();
+        assert!(corrupt(&paths, None).contains("does not match the recorded"));
+        fs::write(&paths.so, &lib[..lib.len() / 3]).unwrap();
+        assert!(corrupt(&paths, None).contains("truncated or replaced"));
+        fs::remove_file(&paths.so).unwrap();
+        let elsewhere = dir.path().join("entry.so");
+        std::os::unix::fs::symlink(&elsewhere, &paths.so).unwrap();
+        assert!(corrupt(&paths, None).contains("symbolic link"));
+        fs::remove_file(&paths.so).unwrap();
+        restore();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&paths.so, fs::Permissions::from_mode(0o646)).unwrap();
+        assert!(corrupt(&paths, None).contains("writable by every user"));
+        fs::set_permissions(&paths.so, fs::Permissions::from_mode(0o644)).unwrap();
+        ok(DiskCache::verify(&paths, None));
+        // The metadata: unreadable, from an older format, copied to another key's place.
+        let text = fs::read(&paths.meta).unwrap();
+        fs::write(&paths.meta, &text[..text.len() / 2]).unwrap();
+        assert!(corrupt(&paths, None).contains("unreadable metadata"));
+        let mut old = meta.clone();
+        old.format -= 1;
+        fs::write(&paths.meta, serde_json::to_vec(&old).unwrap()).unwrap();
+        assert!(corrupt(&paths, None).contains("entry format"));
+        fs::write(&paths.meta, &text).unwrap();
+        ok(DiskCache::verify(&paths, None));
+        let other = cache.entry(key + 1);
+        fs::copy(&paths.meta, &other.meta).unwrap();
+        fs::copy(&paths.so, &other.so).unwrap();
+        assert!(corrupt(&other, None).contains("sits at the place of key"));
+        // Quarantine moves a damaged entry aside: it is then missing, the good one untouched.
+        cache.quarantine(&other).unwrap();
+        assert!(matches!(
+            DiskCache::verify(&other, None),
+            Verify::Missing
+        ));
+        ok(DiskCache::verify(&paths, Some("k")));
+    }
+}

@@ -147,3 +147,52 @@ impl<T> ClassCache<T> {
 pub fn len() -> usize {
     LEN.load(Ordering::Relaxed)
 }
+
+/// The LRU, on a cache of its own (the class cache is generic: the runtime's holds loaded
+/// kernels, `build::CLASS`), so no other test's loops can disturb it.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_recently_used_entries_are_evicted_and_stay_usable_while_held() {
+        let c = ClassCache::<String>::new();
+        let k = Arc::new("k".to_string());
+        let len = || c.with(|m| m.len());
+        let touch = ClassCache::<String>::touch;
+        let key = |i: u128| i;
+        let evicted_before = stats::get(CACHE_NAME).evictions;
+        let a = c.insert(key(1), k.clone(), 10, 1);
+        assert_eq!(len(), 1);
+        let b = c.insert(key(2), k.clone(), 20, usize::MAX);
+        let _c = c.insert(key(3), k.clone(), 30, usize::MAX);
+        assert!(c.get(key(1)).is_some(), "a hit makes `a` the most recent");
+        let _d = c.insert(key(4), k.clone(), 40, 3);
+        // `b` was the least recently used: evicted; a, c, d remain.
+        assert!(c.get(key(2)).is_none());
+        for i in [1, 3, 4] {
+            assert!(c.get(key(i)).is_some(), "key {i}");
+        }
+        assert_eq!(len(), 3);
+        assert!(stats::get(CACHE_NAME).evictions > evicted_before);
+        // A remembered entry: `touch` hits while cached, misses once evicted; the evicted
+        // entry's value stays alive while held.
+        assert!(touch(&a));
+        assert!(!touch(&b));
+        assert_eq!(b.kernel.as_str(), "k");
+        // Touching `a` keeps it: the next insert evicts `c`, the least recent now.
+        assert!(touch(&a) && c.get(key(4)).is_some());
+        let _e = c.insert(key(5), k.clone(), 50, 3);
+        assert!(c.get(key(3)).is_none());
+        assert!(c.get(key(1)).is_some() && touch(&a));
+        // Replacing an entry under the same key makes the old one a miss for its holders.
+        let a2 = c.insert(key(1), k.clone(), 10, usize::MAX);
+        assert!(!touch(&a) && touch(&a2));
+        assert!(Arc::ptr_eq(&c.get(key(1)).unwrap(), &a2));
+        // Capacity 0 still keeps the newest entry (the loop about to run needs it).
+        let f = c.insert(key(6), k.clone(), 60, 0);
+        assert!(touch(&f) && c.get(key(6)).is_some());
+        assert!(!touch(&a2) && c.get(key(5)).is_none());
+        assert_eq!(len(), 1);
+    }
+}

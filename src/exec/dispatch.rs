@@ -195,3 +195,159 @@ fn arg_words(args: &[Arg], i: usize, a: &Arg) -> [u64; 4] {
         }
     }
 }
+
+/// Identity words: equal exactly when the full path would find the same entries (no MPI, no
+/// compiler: words are computed from the arguments alone).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::access::Access;
+    use crate::data::dat::{Dat, Global};
+    use crate::data::dataset::DataSet;
+    use crate::data::map::Map;
+    use crate::dtype::DType;
+    use crate::linalg::mat::Mat;
+    use crate::linalg::sparsity::Sparsity;
+
+    const CODE: &str = "void k(double *a, double *b, double *g) { *b += *a; *g += 1; }";
+
+    fn words(kernel: &Kernel, set: &Set, args: &[Arg], epoch: u64) -> Vec<u64> {
+        let mut buf = Words::new();
+        Ident::of(kernel, set, args, epoch, &mut buf).words.to_vec()
+    }
+
+    #[test]
+    fn identity_words_differ_when_any_descriptor_differs() {
+        let k = Kernel::new("k", CODE).unwrap();
+        let (cells, nodes) = (Set::new(2).unwrap(), Set::new(3).unwrap());
+        let pcell = Map::new(&cells, &nodes, 2, vec![0, 1, 1, 2]).unwrap();
+        let pcell2 = Map::new(&cells, &nodes, 2, vec![0, 1, 1, 2]).unwrap();
+        let n1 = DataSet::new(&nodes, 1).unwrap();
+        let c1 = DataSet::new(&cells, 1).unwrap();
+        let x = Dat::zeros(&n1, DType::F64);
+        let y = Dat::zeros(&c1, DType::F64);
+        let g = Global::new(vec![0.0f64]).unwrap();
+        let base_args = |x: &Dat, y: &Dat| {
+            vec![
+                x.arg_map(Access::Read, &pcell, 0),
+                y.arg(Access::Inc),
+                g.arg(Access::Inc),
+            ]
+        };
+        let base = words(&k, &cells, &base_args(&x, &y), 7);
+        // The same call again, and one over fresh Dats on the same DataSets: the same words
+        // (temporaries still hit).
+        assert_eq!(words(&k, &cells, &base_args(&x, &y), 7), base);
+        let (x2, y2) = (Dat::zeros(&n1, DType::F64), Dat::zeros(&c1, DType::F64));
+        assert_eq!(words(&k, &cells, &base_args(&x2, &y2), 7), base);
+
+        let sp = Sparsity::new(&n1, &n1, &[(pcell.clone(), pcell.clone())]).unwrap();
+        let mat = Mat::new(&sp, DType::F64).unwrap();
+        let with = |i: usize, a: Arg| {
+            let mut v = base_args(&x, &y);
+            v[i] = a;
+            v
+        };
+        let n2 = DataSet::new(&nodes, 2).unwrap();
+        let variants: Vec<(&str, Vec<u64>)> = vec![
+            ("other kernel source", {
+                let k2 = Kernel::new("k", &format!("{CODE}\n")).unwrap();
+                words(&k2, &cells, &base_args(&x, &y), 7)
+            }),
+            ("other kernel flags", {
+                let k2 = Kernel::with_flags("k", CODE, &["-DX=1"]).unwrap();
+                words(&k2, &cells, &base_args(&x, &y), 7)
+            }),
+            ("other iteration set", {
+                let cells2 = Set::new(2).unwrap();
+                words(&k, &cells2, &base_args(&x, &y), 7)
+            }),
+            (
+                "other configuration epoch",
+                words(&k, &cells, &base_args(&x, &y), 8),
+            ),
+            (
+                "other access",
+                words(&k, &cells, &with(0, x.arg_map(Access::RW, &pcell, 0)), 7),
+            ),
+            (
+                "other map index",
+                words(&k, &cells, &with(0, x.arg_map(Access::Read, &pcell, 1)), 7),
+            ),
+            (
+                "other map",
+                words(&k, &cells, &with(0, x.arg_map(Access::Read, &pcell2, 0)), 7),
+            ),
+            (
+                "vector map",
+                words(&k, &cells, &with(0, x.arg_vec(Access::Read, &pcell)), 7),
+            ),
+            ("other dim", {
+                let x3 = Dat::zeros(&n2, DType::F64);
+                words(&k, &cells, &with(0, x3.arg_map(Access::Read, &pcell, 0)), 7)
+            }),
+            ("other dtype", {
+                let x3 = Dat::zeros(&n1, DType::F32);
+                words(&k, &cells, &with(0, x3.arg_map(Access::Read, &pcell, 0)), 7)
+            }),
+            ("direct instead of a map", {
+                let y3 = Dat::zeros(&c1, DType::F64);
+                words(&k, &cells, &with(0, y3.arg(Access::Read)), 7)
+            }),
+            ("aliased arguments", {
+                // y twice instead of y and a fresh Dat on the same DataSet.
+                let y3 = Dat::zeros(&c1, DType::F64);
+                let a = vec![y.arg(Access::Read), y.arg(Access::Inc), g.arg(Access::Inc)];
+                let b = vec![y3.arg(Access::Read), y.arg(Access::Inc), g.arg(Access::Inc)];
+                let (wa, wb) = (words(&k, &cells, &a, 7), words(&k, &cells, &b, 7));
+                assert_ne!(wa, wb, "aliasing pattern");
+                wa
+            }),
+            ("global dim", {
+                let g2 = Global::new(vec![0.0f64; 2]).unwrap();
+                words(&k, &cells, &with(2, g2.arg(Access::Inc)), 7)
+            }),
+            ("global dtype", {
+                let g2 = Global::new(vec![0i32]).unwrap();
+                words(&k, &cells, &with(2, g2.arg(Access::Inc)), 7)
+            }),
+            (
+                "global access",
+                words(&k, &cells, &with(2, g.arg(Access::Max)), 7),
+            ),
+            (
+                "a Mat argument",
+                words(
+                    &k,
+                    &cells,
+                    &with(1, mat.arg(Access::Inc, (&pcell, &pcell))),
+                    7,
+                ),
+            ),
+            (
+                "fewer arguments",
+                words(&k, &cells, &base_args(&x, &y)[..2], 7),
+            ),
+        ];
+        for (what, w) in &variants {
+            assert_ne!(w, &base, "{what}: same identity words as the base loop");
+        }
+        // The Mat's words name its sparsity and maps: another sparsity or map differs too
+        // (the same maps give the same, cached, sparsity; other maps another one).
+        let sp2 = Sparsity::new(&n1, &n1, &[(pcell2.clone(), pcell2.clone())]).unwrap();
+        let mat2 = Mat::new(&sp2, DType::F64).unwrap();
+        let m = |mat: &Mat, r: &Map, c: &Map| {
+            words(&k, &cells, &with(1, mat.arg(Access::Inc, (r, c))), 7)
+        };
+        let wm = m(&mat, &pcell, &pcell);
+        assert_ne!(m(&mat2, &pcell, &pcell), wm, "other sparsity");
+        assert_ne!(m(&mat, &pcell2, &pcell), wm, "other row map");
+        assert_ne!(m(&mat, &pcell, &pcell2), wm, "other column map");
+        // More arguments than fit on the stack: the words spill and still compare.
+        let many: Vec<Arg> = (0..12).map(|_| y.arg(Access::Read)).collect();
+        let w12 = words(&k, &cells, &many, 7);
+        assert_eq!(w12.len(), HEADER + 4 * 12);
+        assert_eq!(words(&k, &cells, &many, 7), w12);
+        assert_ne!(words(&k, &cells, &many[..11], 7), w12[..HEADER + 4 * 11]);
+    }
+}

@@ -456,3 +456,218 @@ fn unpack_copy(data: &mut [u8], eb: usize, idx: &[u32], buf: &[u8]) -> Result<()
     }
     Ok(())
 }
+
+/// Packing and unpacking along the exchange lists, without MPI: two (or three) ranks' views of
+/// one set, messages handed from one [`Halo`] to the other as `Comm::exchange` would.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn halo(neighbours: &[(i32, &[u32], &[u32])]) -> Halo {
+        Halo {
+            neighbours: neighbours
+                .iter()
+                .map(|&(rank, send, recv)| Neighbour {
+                    rank,
+                    send: send.to_vec(),
+                    recv: recv.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Rank 0 owns gids 0,1,2 (local 0..3) and holds copies of gids 3,4 (local 3,4) owned by
+    /// rank 1; rank 1 owns gids 3,4,5 (local 0..3) and holds a copy of gid 2 (local 3).
+    fn two_ranks() -> (Halo, Halo) {
+        (halo(&[(1, &[2], &[3, 4])]), halo(&[(0, &[0, 1], &[3])]))
+    }
+
+    /// `n` elements of dim 2 (f64), element i = (10 i + base, 10 i + base + 1), as bytes.
+    fn values(n: usize, base: f64) -> Vec<f64> {
+        (0..n)
+            .flat_map(|i| [10.0 * i as f64 + base, 10.0 * i as f64 + base + 1.0])
+            .collect()
+    }
+
+    fn bytes(v: &[f64]) -> Vec<u8> {
+        bytemuck::cast_slice(v).to_vec()
+    }
+
+    fn floats(b: &[u8]) -> Vec<f64> {
+        b.chunks_exact(8)
+            .map(bytemuck::pod_read_unaligned::<f64>)
+            .collect()
+    }
+
+    const EB: usize = 16; // dim 2 x f64
+
+    /// Messages of `from` addressed to `to` (rank number), in the receiver's neighbour order.
+    fn deliver(sends: Vec<(i32, Vec<u8>)>, to: i32) -> Vec<Vec<u8>> {
+        sends
+            .into_iter()
+            .filter(|(r, _)| *r == to)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    #[test]
+    fn forward_round_trip_writes_owner_values_into_the_halo_copies_only() {
+        let (h0, h1) = two_ranks();
+        let (mut d0, mut d1) = (bytes(&values(5, 0.0)), bytes(&values(4, 1000.0)));
+        // Poison the copies: the exchange must overwrite exactly them.
+        d0[3 * EB..].fill(0xff);
+        d1[3 * EB..].fill(0xff);
+        assert_eq!(h0.forward_recv_lens(EB), vec![(1, 2 * EB)]);
+        assert_eq!(h1.forward_recv_lens(EB), vec![(0, EB)]);
+        let (s0, s1) = (h0.forward_sends(&d0, EB), h1.forward_sends(&d1, EB));
+        h1.forward_unpack(&mut d1, EB, &deliver(s0, 1)).unwrap();
+        h0.forward_unpack(&mut d0, EB, &deliver(s1, 0)).unwrap();
+        let (f0, f1) = (floats(&d0), floats(&d1));
+        // Rank 0's copies of gids 3,4 are rank 1's local 0,1; its owned values are unchanged.
+        assert_eq!(&f0[..6], &values(3, 0.0)[..]);
+        assert_eq!(&f0[6..], &values(2, 1000.0)[..]);
+        // Rank 1's copy of gid 2 is rank 0's local 2.
+        assert_eq!(&f1[..6], &values(3, 1000.0)[..]);
+        assert_eq!(&f1[6..], &[20.0, 21.0]);
+    }
+
+    #[test]
+    fn reverse_add_sums_copies_into_their_owners_and_copy_overwrites_them() {
+        let (h0, h1) = two_ranks();
+        // Rank 1 holds contributions (1, 2) in its copy of gid 2; rank 0 in its copies of gids
+        // 3 and 4.
+        let mut d0 = values(5, 0.0);
+        d0[6..].copy_from_slice(&[0.5, 0.25, 4.0, 8.0]);
+        let mut d1 = values(4, 1000.0);
+        d1[6..].copy_from_slice(&[1.0, 2.0]);
+        assert_eq!(h0.reverse_recv_lens(EB), vec![(1, EB)]);
+        assert_eq!(h1.reverse_recv_lens(EB), vec![(0, 2 * EB)]);
+        let s0 = h0.reverse_sends(bytemuck::cast_slice(&d0), EB);
+        let s1 = h1.reverse_sends(bytemuck::cast_slice(&d1), EB);
+        let (m01, m10) = (deliver(s0, 1), deliver(s1, 0));
+        let (mut a0, mut a1) = (d0.clone(), d1.clone());
+        h0.reverse_unpack_add(&mut a0, 2, &m10).unwrap();
+        h1.reverse_unpack_add(&mut a1, 2, &m01).unwrap();
+        assert_eq!(&a0[4..6], &[21.0, 23.0]); // gid 2: (20, 21) + (1, 2)
+        assert_eq!(&a1[..4], &[1000.5, 1001.25, 1014.0, 1019.0]);
+        assert_eq!(&a0[..4], &d0[..4], "elements nobody copies are untouched");
+        // Copy mode overwrites the owners instead.
+        let mut c1 = bytes(&d1);
+        h1.reverse_unpack_copy(&mut c1, EB, &m01).unwrap();
+        assert_eq!(&floats(&c1)[..4], &[0.5, 0.25, 4.0, 8.0]);
+        assert_eq!(&floats(&c1)[4..], &d1[4..]);
+    }
+
+    #[test]
+    fn reverse_touched_sends_only_written_copies_and_reports_conflicts() {
+        // Rank 2 owns gids 0,1 (local 0,1); ranks 0 and 1 both hold copies of both.
+        let owner = halo(&[(0, &[0, 1], &[]), (1, &[0, 1], &[])]);
+        let (c0, c1) = (halo(&[(2, &[], &[2, 3])]), halo(&[(2, &[], &[1, 2])]));
+        let mut d0 = vec![0.0f64; 8];
+        d0[4..].copy_from_slice(&[7.0, 7.5, 9.0, 9.5]);
+        let mut d1 = vec![0.0f64; 6];
+        d1[2..4].copy_from_slice(&[7.0, 7.5]);
+        d1[4..].copy_from_slice(&[5.0, 5.5]);
+        // Rank 0 wrote its copy of gid 0 only; rank 1 wrote both copies, gid 0 with the same
+        // value as rank 0, gid 1 alone.
+        let s0 =
+            c0.reverse_sends_touched(bytemuck::cast_slice(&d0), EB, &[false, false, true, false]);
+        let s1 = c1.reverse_sends_touched(bytemuck::cast_slice(&d1), EB, &[false, true, true]);
+        assert_eq!(
+            s0[0].1.len(),
+            4 + EB,
+            "one record: the untouched copy is not sent"
+        );
+        let msgs = vec![deliver(s0.clone(), 2).remove(0), deliver(s1, 2).remove(0)];
+        let mut d2 = bytes(&[1.0, 1.5, 2.0, 2.5]);
+        let conflict = owner
+            .reverse_unpack_touched(&mut d2, EB, &msgs, &[false, false])
+            .unwrap();
+        assert_eq!(conflict, None);
+        assert_eq!(floats(&d2), vec![7.0, 7.5, 5.0, 5.5]);
+        // The owner wrote gid 0 itself with another value: a conflict naming it and rank 0.
+        let mut d2 = bytes(&[1.0, 1.5, 2.0, 2.5]);
+        let conflict = owner
+            .reverse_unpack_touched(&mut d2, EB, &msgs, &[true, false])
+            .unwrap();
+        assert_eq!(conflict, Some((0, 0)));
+        // Garbled messages are errors, never panics.
+        let mut cut = msgs.clone();
+        cut[0].pop();
+        assert!(owner
+            .reverse_unpack_touched(&mut d2, EB, &cut, &[false, false])
+            .is_err());
+        assert!(owner
+            .reverse_unpack_touched(&mut d2, EB, &msgs[..1], &[false, false])
+            .is_err());
+        let mut far = msgs.clone();
+        far[0][..4].copy_from_slice(&9u32.to_le_bytes());
+        assert!(owner
+            .reverse_unpack_touched(&mut d2, EB, &far, &[false, false])
+            .is_err());
+    }
+
+    #[test]
+    fn wrong_message_counts_lengths_and_indices_are_errors() {
+        let (h0, h1) = two_ranks();
+        let mut d0 = bytes(&values(5, 0.0));
+        let good = deliver(h1.forward_sends(&bytes(&values(4, 1.0)), EB), 0);
+        assert!(h0.forward_unpack(&mut d0, EB, &[]).is_err());
+        assert!(h0
+            .forward_unpack(&mut d0, EB, &[good[0].clone(), good[0].clone()])
+            .is_err());
+        let e = h0
+            .forward_unpack(&mut d0, EB, &[good[0][..EB - 1].to_vec()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("from rank 1"), "{e}");
+        // A Dat shorter than the lists: an error naming the index, not a panic.
+        let mut short = bytes(&values(3, 0.0));
+        let e = h0
+            .forward_unpack(&mut short, EB, &good)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("local index 3"), "{e}");
+        let mut short = values(1, 0.0);
+        let m = deliver(h0.reverse_sends(&bytes(&values(5, 0.0)), EB), 1);
+        assert!(h1.reverse_unpack_add(&mut short, 2, &m).is_err());
+        assert!(h1.reverse_unpack_copy(&mut bytes(&short), EB, &m).is_err());
+        // Packing past the end sends zeros (the lists are built with the set, so this only
+        // guards a bug) rather than reading out of bounds.
+        let s = h0.forward_sends(&[], EB);
+        assert_eq!(s, vec![(1, vec![0; EB])]);
+    }
+
+    #[test]
+    fn checked_mode_finds_exactly_the_copies_that_differ_from_their_owner() {
+        let (h0, h1) = two_ranks();
+        let (d0, d1) = (bytes(&values(5, 0.0)), bytes(&values(4, 1000.0)));
+        let (g0, g1): (Vec<u64>, Vec<u64>) = (vec![0, 1, 2, 3, 4], vec![3, 4, 5, 2]);
+        // Rank 0's copies equal rank 1's values after a forward exchange.
+        let mut d0 = d0;
+        h0.forward_unpack(&mut d0, EB, &deliver(h1.forward_sends(&d1, EB), 0))
+            .unwrap();
+        assert_eq!(h1.check_recv_lens(EB), vec![(0, 8 + EB)]);
+        let checks = deliver(h1.check_sends(&d1, EB, Some(&g1)), 0);
+        assert!(h0
+            .check_compare(&d0, EB, Some(&g0), &checks)
+            .unwrap()
+            .is_empty());
+        // A stale copy (gid 4) and a copy numbered differently (gid 3) are both reported.
+        let mut stale = d0.clone();
+        stale[4 * EB] ^= 1;
+        let mut renumbered = g0.clone();
+        renumbered[3] = 99;
+        let diffs = h0
+            .check_compare(&stale, EB, Some(&renumbered), &checks)
+            .unwrap();
+        assert_eq!(diffs.len(), 2, "{diffs:?}");
+        assert_eq!(
+            (diffs[0].local, diffs[0].gid, diffs[0].owner_gid),
+            (3, 99, 3)
+        );
+        assert_eq!((diffs[1].owner, diffs[1].local), (1, 4));
+        assert_ne!(diffs[1].copy, diffs[1].owned);
+        assert!(h0.check_compare(&d0, EB, Some(&g0), &[]).is_err());
+    }
+}

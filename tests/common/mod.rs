@@ -2,6 +2,7 @@
 //! hard timeout (a hang fails the test instead of stalling CI) and a fresh cache directory.
 #![allow(dead_code)]
 
+pub mod airfoil;
 pub mod users;
 
 use std::io::Read;

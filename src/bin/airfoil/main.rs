@@ -8,6 +8,7 @@
 //! mpiexec -n 4 airfoil [--iters N] [--i I --j J | --mesh new_grid.dat | --mesh-bin grid.op2mesh
 //!                       | --mesh-h5 new_grid.h5]
 //!                      [--partitioner rcb|parallel-rcb|block|metis] [--vtu out.vtu] [--png out.png]
+//!                      [--q-checksum]
 //! ```
 //! With `--mesh-bin` or `--mesh-h5` (files from `op2 mesh convert`; `--mesh-h5` reads OP2's
 //! own `new_grid.h5` too) the mesh takes the parallel path: every rank reads its own block and
@@ -59,6 +60,10 @@ struct Args {
     /// Print a progress line (iteration, rms, seconds per iteration) every N iterations (0: off).
     #[arg(long, default_value_t = 100)]
     progress: usize,
+    /// Print a checksum of the final flow field q in global cell numbering (`airfoil: q
+    /// checksum ...`, see `output::q_checksum`), to compare runs on other rank or thread counts.
+    #[arg(long)]
+    q_checksum: bool,
 }
 
 const KERNELS: &str = include_str!("kernels.c");
@@ -272,8 +277,11 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
     }
     output::timing_summary(comm, total, args.iters)?;
 
-    if args.vtu.is_some() || args.png.is_some() {
+    if args.vtu.is_some() || args.png.is_some() || args.q_checksum {
         let q = p_q.gather::<f64>(0)?;
+        if let (true, Some(q)) = (args.q_checksum, &q) {
+            println!("airfoil: q checksum {}", output::q_checksum(q));
+        }
         let global = global.as_ref();
         if let (Some(m), Some(q)) = (global, q) {
             if let Some(p) = &args.vtu {

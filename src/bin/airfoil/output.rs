@@ -40,6 +40,28 @@ pub fn c_exp(v: f64, prec: usize, width: usize) -> String {
     format!("{out:>width$}")
 }
 
+/// A checksum of the flow field `q` (4 values per cell, in global cell numbering): per
+/// component k, `sum_i w_i (q_ik - qinf_k)` and its scale `sum_i w_i |q_ik - qinf_k|`, with a
+/// fixed pseudo-random weight `w_i` in [0.5, 1.5) per cell, so that a value at the wrong cell
+/// changes it (a plain sum would not see a permutation) and the far-field value does not drown
+/// the solution's change. Printed as `s0 s1 s2 s3 scale a0 a1 a2 a3` (`{:.17e}`). Runs of the
+/// same iterations agree to rounding: their cells sum increments in other orders.
+pub fn q_checksum(q: &[f64]) -> String {
+    let qinf = qinf();
+    let (mut sum, mut scale) = ([0.0f64; 4], [0.0f64; 4]);
+    for (i, c) in q.chunks_exact(4).enumerate() {
+        let w = 0.5
+            + ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
+        for k in 0..4 {
+            let d = c[k] - qinf[k];
+            sum[k] += w * d;
+            scale[k] += w * d.abs();
+        }
+    }
+    let f = |v: &[f64; 4]| v.map(|x| format!("{x:.17e}")).join(" ");
+    format!("{} scale {}", f(&sum), f(&scale))
+}
+
 /// Density, pressure and Mach number of each cell.
 fn fields(q: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (gam, gm1) = (constant("gam")[0], constant("gm1")[0]);
