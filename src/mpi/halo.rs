@@ -503,22 +503,7 @@ impl Exchange {
         let sends: Vec<(i32, Vec<u8>)> = self.sends.into_iter().collect();
         let lens: Vec<(i32, usize)> = self.lens.into_iter().collect();
         let (recvs, r) = comm.exchange(self.tag, &sends, &lens, during)?;
-        let by_rank: BTreeMap<i32, &Vec<u8>> = lens.iter().map(|(r, _)| *r).zip(&recvs).collect();
-        let mut offset: BTreeMap<i32, usize> = BTreeMap::new();
-        let parts = self
-            .parts
-            .iter()
-            .map(|part| {
-                part.iter()
-                    .map(|&(r, n)| {
-                        let o = offset.entry(r).or_default();
-                        let bytes = by_rank[&r].get(*o..*o + n).unwrap_or_default().to_vec();
-                        *o += n;
-                        bytes
-                    })
-                    .collect()
-            })
-            .collect();
+        let parts = cut_parts(&self.parts, &lens, &recvs);
         Ok((Arrived { parts }, r))
     }
 
@@ -558,6 +543,34 @@ impl Exchange {
     pub(crate) fn run(self, comm: Comm) -> Result<Arrived> {
         Ok(self.overlap(comm, || ())?.0)
     }
+}
+
+/// Cut every part out of the messages `recvs` (one per rank of `lens`): per rank, the parts
+/// follow one another in the order they were added. A message shorter than its parts gives
+/// the parts it lacks empty (the unpack functions then refuse them by length).
+fn cut_parts(
+    parts: &[Vec<(i32, usize)>],
+    lens: &[(i32, usize)],
+    recvs: &[Vec<u8>],
+) -> Vec<Vec<Vec<u8>>> {
+    let by_rank: BTreeMap<i32, &Vec<u8>> = lens.iter().map(|(r, _)| *r).zip(recvs).collect();
+    let mut offset: BTreeMap<i32, usize> = BTreeMap::new();
+    parts
+        .iter()
+        .map(|part| {
+            part.iter()
+                .map(|&(r, n)| {
+                    let o = offset.entry(r).or_default();
+                    let bytes = (by_rank.get(&r))
+                        .and_then(|m| m.get(*o..*o + n))
+                        .unwrap_or_default()
+                        .to_vec();
+                    *o += n;
+                    bytes
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The messages of a finished [`Exchange`], cut into its parts.
@@ -647,4 +660,44 @@ fn unpack_copy(data: &mut [u8], eb: usize, idx: &[u32], buf: &[u8]) -> Result<()
             .copy_from_slice(src);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_cut_in_the_order_they_were_added() {
+        let mut x = Exchange::begin(TAG_HALO_FORWARD);
+        // Part 0 expects 2 bytes from rank 1 and 1 from rank 3; part 1 expects 3 from rank 1.
+        assert_eq!(x.add(vec![(1, vec![9])], vec![(1, 2), (3, 1)]), 0);
+        assert_eq!(x.add(vec![(1, vec![8, 7])], vec![(1, 3)]), 1);
+        // One message per rank: the parts appended in order.
+        assert_eq!(x.sends.get(&1), Some(&vec![9, 8, 7]));
+        assert_eq!(x.lens.get(&1), Some(&5));
+        assert_eq!(x.lens.get(&3), Some(&1));
+        let lens: Vec<(i32, usize)> = x.lens.iter().map(|(r, n)| (*r, *n)).collect();
+        let recvs = vec![vec![1, 2, 3, 4, 5], vec![6]];
+        let parts = cut_parts(&x.parts, &lens, &recvs);
+        assert_eq!(parts[0], vec![vec![1, 2], vec![6]]);
+        assert_eq!(parts[1], vec![vec![3, 4, 5]]);
+        // A short message leaves the part it lacks empty, never a panic.
+        let parts = cut_parts(&x.parts, &lens, &[vec![1, 2], vec![6]]);
+        assert_eq!(parts[1], vec![Vec::<u8>::new()]);
+    }
+
+    #[test]
+    fn forward_unpack_refuses_a_part_of_the_wrong_length() {
+        let halo = Halo {
+            neighbours: vec![Neighbour {
+                rank: 1,
+                send: vec![0],
+                recv: vec![1],
+            }],
+        };
+        let mut data = vec![0u8; 16];
+        assert!(halo.forward_unpack(&mut data, 8, &[vec![1; 8]]).is_ok());
+        assert_eq!(&data[8..], &[1; 8]);
+        assert!(halo.forward_unpack(&mut data, 8, &[vec![]]).is_err());
+    }
 }
