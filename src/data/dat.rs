@@ -11,7 +11,8 @@ use crate::data::dataset::DataSet;
 use crate::data::set::Set;
 use crate::dtype::{self, DType, Scalar};
 use crate::error::{Error, Result};
-use crate::mpi::halo::{Exchange, TAG_HALO_CHECK, TAG_HALO_FORWARD, TAG_HALO_REVERSE};
+use crate::mpi::exchange::Exchange;
+use crate::mpi::halo::{TAG_HALO_CHECK, TAG_HALO_FORWARD, TAG_HALO_REVERSE};
 
 pub(crate) struct DatInner {
     pub(crate) id: u64,

@@ -25,7 +25,8 @@ use crate::jit::ffi::LoadedKernel;
 use crate::linalg::mat::Mat;
 use crate::linalg::sparsity::PosTable;
 use crate::mpi::comm::{Comm, ReduceOp};
-use crate::mpi::halo::{Arrived, Exchange, TAG_HALO_FORWARD, TAG_HALO_REVERSE};
+use crate::mpi::exchange::{Arrived, Exchange};
+use crate::mpi::halo::{TAG_HALO_FORWARD, TAG_HALO_REVERSE};
 
 /// Write guards on the storage of the loop's unique Dats (no heap allocation for up to 4; an
 /// empty SmallVec allocates nothing).

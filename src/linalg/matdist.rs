@@ -33,9 +33,8 @@ use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::mpi::agree::agree;
 use crate::mpi::comm::Comm;
-use crate::mpi::halo::{
-    Exchange, TAG_MAT_EXPORT_ADD, TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD,
-};
+use crate::mpi::exchange::Exchange;
+use crate::mpi::halo::{TAG_MAT_EXPORT_ADD, TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
 
 /// The communication plan of a distributed Sparsity (see the module documentation).
 pub(crate) struct DistPlan {
