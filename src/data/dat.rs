@@ -12,6 +12,8 @@ use crate::data::set::Set;
 use crate::dtype::{self, with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
 use crate::mpi::agree;
+use crate::mpi::exchange::Exchange;
+use crate::mpi::halo::{TAG_HALO_CHECK, TAG_HALO_FORWARD, TAG_HALO_REVERSE};
 
 pub(crate) struct DatInner {
     pub(crate) id: u64,
@@ -403,17 +405,13 @@ pub(crate) fn exchange_halo(dat: &Dat) -> Result<()> {
         return Ok(());
     };
     let eb = dat.dim() * dat.dtype().size();
-    let sends = halo.forward_sends(bytemuck::cast_slice::<u64, u8>(&dat.read()[..]), eb);
-    let (recvs, ()) = set.comm().exchange(
-        crate::mpi::halo::TAG_HALO_FORWARD,
-        &sends,
-        &halo.forward_recv_lens(eb),
-        || (),
-    )?;
+    let mut exchange = Exchange::begin(TAG_HALO_FORWARD);
+    exchange.forward(halo, bytemuck::cast_slice(&dat.read()[..]), eb);
+    let arrived = exchange.run(set.comm())?;
     halo.forward_unpack(
-        bytemuck::cast_slice_mut::<u64, u8>(&mut dat.write()[..]),
+        bytemuck::cast_slice_mut(&mut dat.write()[..]),
         eb,
-        &recvs,
+        arrived.part(0),
     )?;
     dat.set_halo_valid(true);
     Ok(())
@@ -426,7 +424,6 @@ pub(crate) fn exchange_halo(dat: &Dat) -> Result<()> {
 /// nothing for Dats on sets without halo. Collective like [`update_halo`] (every rank passes
 /// the same Dats); the caller agrees the verdict.
 pub(crate) fn halo_differences(dats: &[&Dat]) -> Result<Vec<String>> {
-    use std::collections::BTreeMap;
     let dats: Vec<&Dat> = dats
         .iter()
         .copied()
@@ -436,46 +433,25 @@ pub(crate) fn halo_differences(dats: &[&Dat]) -> Result<Vec<String>> {
         return Ok(Vec::new());
     };
     let eb = |d: &Dat| d.dim() * d.dtype().size();
-    let mut sends: BTreeMap<i32, Vec<u8>> = BTreeMap::new();
-    let mut lens: BTreeMap<i32, usize> = BTreeMap::new();
+    let mut exchange = Exchange::begin(TAG_HALO_CHECK);
     for d in &dats {
         let (set, halo) = (d.set(), d.set().halo().expect("filtered"));
         let data = d.read();
-        for (r, b) in halo.check_sends(bytemuck::cast_slice(&data[..]), eb(d), set.global_ids()) {
-            sends.entry(r).or_default().extend(b);
-        }
-        for (r, n) in halo.check_recv_lens(eb(d)) {
-            *lens.entry(r).or_default() += n;
-        }
+        exchange.add(
+            halo.check_sends(bytemuck::cast_slice(&data[..]), eb(d), set.global_ids()),
+            halo.check_recv_lens(eb(d)),
+        );
     }
-    let sends: Vec<(i32, Vec<u8>)> = sends.into_iter().collect();
-    let lens: Vec<(i32, usize)> = lens.into_iter().collect();
-    let (recvs, ()) =
-        first
-            .set()
-            .comm()
-            .exchange(crate::mpi::halo::TAG_HALO_CHECK, &sends, &lens, || ())?;
-    let by_rank: BTreeMap<i32, &Vec<u8>> = lens.iter().map(|(r, _)| *r).zip(&recvs).collect();
-    let mut offset: BTreeMap<i32, usize> = BTreeMap::new();
+    let arrived = exchange.run(first.set().comm())?;
     let mut lines = Vec::new();
-    for d in &dats {
+    for (k, d) in dats.iter().enumerate() {
         let (set, halo) = (d.set(), d.set().halo().expect("filtered"));
-        let parts: Vec<Vec<u8>> = halo
-            .check_recv_lens(eb(d))
-            .into_iter()
-            .map(|(r, n)| {
-                let o = offset.entry(r).or_default();
-                let part = by_rank[&r].get(*o..*o + n).unwrap_or_default().to_vec();
-                *o += n;
-                part
-            })
-            .collect();
         let data = d.read();
         let diffs = halo.check_compare(
             bytemuck::cast_slice(&data[..]),
             eb(d),
             set.global_ids(),
-            &parts,
+            arrived.part(k),
         )?;
         lines.extend(describe_differences(d, &diffs));
     }
@@ -573,28 +549,18 @@ pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
         return Ok(());
     };
     let eb = dat.dim() * dat.dtype().size();
-    let sends = halo.reverse_sends(bytemuck::cast_slice::<u64, u8>(&dat.read()[..]), eb);
-    let (recvs, ()) = set.comm().exchange(
-        crate::mpi::halo::TAG_HALO_REVERSE,
-        &sends,
-        &halo.reverse_recv_lens(eb),
-        || (),
-    )?;
+    let mut exchange = Exchange::begin(TAG_HALO_REVERSE);
+    exchange.reverse(halo, bytemuck::cast_slice(&dat.read()[..]), eb);
+    let arrived = exchange.run(set.comm())?;
     {
         let mut w = dat.write();
-        let n = set.total_size() * dat.dim();
-        let dim = dat.dim();
         match mode {
-            ReverseMode::Copy => halo.reverse_unpack_copy(
-                bytemuck::cast_slice_mut::<u64, u8>(&mut w[..]),
-                eb,
-                &recvs,
-            )?,
-            ReverseMode::Add => with_scalar!(dat.dtype(), T => halo.reverse_unpack_add(
-                dtype::view_mut::<T>(&mut w, n),
-                dim,
-                &recvs
-            )?),
+            ReverseMode::Copy => {
+                halo.reverse_unpack_copy(bytemuck::cast_slice_mut(&mut w[..]), eb, arrived.part(0))?
+            }
+            ReverseMode::Add => {
+                arrived.unpack_reverse_add(0, halo, &mut w, dat.dtype(), dat.dim())?
+            }
         }
     }
     dat.set_halo_valid(false);

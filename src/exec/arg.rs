@@ -138,20 +138,10 @@ fn u32_of(what: &str, v: usize) -> Result<u32> {
 /// Check the arguments against the iteration set and derive their shapes (the key metadata).
 pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
     let what = || format!("par_loop({} over {})", kernel.name(), set.name());
-    let mut maps: Vec<u64> = Vec::new();
-    let mut mapnum = |m: &Map| -> u32 {
-        match maps.iter().position(|&id| id == m.id()) {
-            Some(i) => i as u32,
-            None => {
-                maps.push(m.id());
-                (maps.len() - 1) as u32
-            }
-        }
-    };
-    let mut dats: Vec<u64> = Vec::new();
+    let (mut maps, mut dats) = (Numbering::default(), Numbering::default());
     let mut out = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
-        match &a.0 {
+        out.push(match &a.0 {
             ArgKind::Dat { dat, path, access } => {
                 if matches!(access, Access::Min | Access::Max) {
                     return Err(Error::invalid(
@@ -162,96 +152,145 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
                         ),
                     ));
                 }
-                let map = match path {
-                    Path::Direct => {
-                        if dat.set() != set {
-                            return Err(Error::invalid(
-                                what(),
-                                format!(
-                                    "argument {i} ({}) is on set {}, not the iteration set",
-                                    dat.name(),
-                                    dat.set().name()
-                                ),
-                            ));
-                        }
-                        MapUse::Direct
-                    }
-                    Path::Index(m, _) | Path::Vector(m) => {
-                        if m.from_set() != set {
-                            return Err(Error::invalid(what(), format!("argument {i}: map {} starts from set {}, not the iteration set", m.name(), m.from_set().name())));
-                        }
-                        if m.to_set() != dat.set() {
-                            return Err(Error::invalid(
-                                what(),
-                                format!(
-                                    "argument {i}: map {} targets set {}, but Dat {} is on set {}",
-                                    m.name(),
-                                    m.to_set().name(),
-                                    dat.name(),
-                                    dat.set().name()
-                                ),
-                            ));
-                        }
-                        match path {
-                            Path::Index(m, idx) => {
-                                if *idx >= m.arity() {
-                                    return Err(Error::invalid(what(), format!("argument {i}: index {idx} out of range for map {} of arity {}", m.name(), m.arity())));
-                                }
-                                MapUse::Index {
-                                    arity: u32_of("arity", m.arity())?,
-                                    idx: *idx as u32,
-                                    mapnum: mapnum(m),
-                                }
-                            }
-                            _ => MapUse::Vector {
-                                arity: u32_of("arity", m.arity())?,
-                                mapnum: mapnum(m),
-                            },
-                        }
-                    }
-                };
-                // Which arguments share a Dat (may alias): a numbering, never an address.
-                let datnum = dats
-                    .iter()
-                    .position(|&id| id == dat.id())
-                    .unwrap_or_else(|| {
-                        dats.push(dat.id());
-                        dats.len() - 1
-                    }) as u32;
-                out.push(ArgShape::Dat {
+                let map = map_use(&what, i, set, dat, path, &mut maps)?;
+                ArgShape::Dat {
                     access: *access,
                     dtype: dat.dtype(),
                     dim: u32_of("dim", dat.dim())?,
                     map,
-                    datnum,
-                });
-            }
-            ArgKind::Global { global, access } => {
-                if matches!(access, Access::Write | Access::RW) {
-                    return Err(Error::invalid(
-                        what(),
-                        format!(
-                            "argument {i} (Global {}): Globals take READ, INC, MIN or MAX",
-                            global.name()
-                        ),
-                    ));
+                    // Which arguments share a Dat (may alias): a numbering, never an address.
+                    datnum: dats.number(dat.id()),
                 }
-                out.push(ArgShape::Global {
-                    access: *access,
-                    dtype: global.dtype(),
-                    dim: u32_of("dim", global.dim())?,
-                });
             }
+            ArgKind::Global { global, access } => global_shape(&what, i, global, *access)?,
             ArgKind::Mat {
                 mat,
                 rmap,
                 cmap,
                 access,
-            } => out.push(mat_shape(&what, i, set, mat, rmap, cmap, *access)?),
+            } => mat_shape(&what, i, set, mat, rmap, cmap, *access)?,
+        });
+    }
+    check_access_modes(&what, args)?;
+    Ok(out)
+}
+
+/// Ids numbered in order of first appearance (maps and Dats in a loop's key).
+#[derive(Default)]
+struct Numbering(Vec<u64>);
+
+impl Numbering {
+    fn number(&mut self, id: u64) -> u32 {
+        match self.0.iter().position(|&x| x == id) {
+            Some(i) => i as u32,
+            None => {
+                self.0.push(id);
+                (self.0.len() - 1) as u32
+            }
         }
     }
-    // A Dat read indirectly and incremented/written in the same loop has no serial meaning
-    // that halo exchanges could preserve (OP2 forbids it too); the same holds for a Mat.
+}
+
+/// Validate how Dat argument `i` is reached from the iteration set (directly, or through a
+/// map from the iteration set to the Dat's set) and derive its map use.
+fn map_use(
+    what: &dyn Fn() -> String,
+    i: usize,
+    set: &Set,
+    dat: &Dat,
+    path: &Path,
+    maps: &mut Numbering,
+) -> Result<MapUse> {
+    Ok(match path {
+        Path::Direct => {
+            if dat.set() != set {
+                return Err(Error::invalid(
+                    what(),
+                    format!(
+                        "argument {i} ({}) is on set {}, not the iteration set",
+                        dat.name(),
+                        dat.set().name()
+                    ),
+                ));
+            }
+            MapUse::Direct
+        }
+        Path::Index(m, _) | Path::Vector(m) => {
+            if m.from_set() != set {
+                return Err(Error::invalid(
+                    what(),
+                    format!(
+                        "argument {i}: map {} starts from set {}, not the iteration set",
+                        m.name(),
+                        m.from_set().name()
+                    ),
+                ));
+            }
+            if m.to_set() != dat.set() {
+                return Err(Error::invalid(
+                    what(),
+                    format!(
+                        "argument {i}: map {} targets set {}, but Dat {} is on set {}",
+                        m.name(),
+                        m.to_set().name(),
+                        dat.name(),
+                        dat.set().name()
+                    ),
+                ));
+            }
+            match path {
+                Path::Index(m, idx) => {
+                    if *idx >= m.arity() {
+                        return Err(Error::invalid(
+                            what(),
+                            format!(
+                                "argument {i}: index {idx} out of range for map {} of arity {}",
+                                m.name(),
+                                m.arity()
+                            ),
+                        ));
+                    }
+                    MapUse::Index {
+                        arity: u32_of("arity", m.arity())?,
+                        idx: *idx as u32,
+                        mapnum: maps.number(m.id()),
+                    }
+                }
+                _ => MapUse::Vector {
+                    arity: u32_of("arity", m.arity())?,
+                    mapnum: maps.number(m.id()),
+                },
+            }
+        }
+    })
+}
+
+/// Validate Global argument `i` and derive its shape.
+fn global_shape(
+    what: &dyn Fn() -> String,
+    i: usize,
+    global: &Global,
+    access: Access,
+) -> Result<ArgShape> {
+    if matches!(access, Access::Write | Access::RW) {
+        return Err(Error::invalid(
+            what(),
+            format!(
+                "argument {i} (Global {}): Globals take READ, INC, MIN or MAX",
+                global.name()
+            ),
+        ));
+    }
+    Ok(ArgShape::Global {
+        access,
+        dtype: global.dtype(),
+        dim: u32_of("dim", global.dim())?,
+    })
+}
+
+/// A Dat read indirectly and incremented/written in the same loop has no serial meaning
+/// that halo exchanges could preserve (OP2 forbids it too); the same holds for a Mat.
+fn check_access_modes(what: &dyn Fn() -> String, args: &[Arg]) -> Result<()> {
     fn target(a: &Arg) -> Option<(&'static str, u64, &str, Access)> {
         match &a.0 {
             ArgKind::Dat { dat, access, .. } => Some(("Dat", dat.id(), dat.name(), *access)),
@@ -275,7 +314,7 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Validate a Mat argument of a loop over `set` and derive its shape (the key metadata).

@@ -12,6 +12,7 @@ pub mod colour;
 pub mod dispatch;
 pub mod krylov;
 pub mod parloop;
+pub mod phases;
 pub mod plan;
 pub mod threads;
 pub mod timing;

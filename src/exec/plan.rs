@@ -185,7 +185,33 @@ fn key(class_key: u128, args: &[Arg], threads: usize, block: usize, no_colour: b
 }
 
 fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
-    let parallel = set.comm().size() > 1;
+    let (slots, mut dats, mut mats) = slots(args);
+    dat_halos(set, args, &slots, &mut dats);
+    mat_halo_touched(args, &slots, &mut mats);
+    let refresh = dats
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.exchanges && matches!(d.access, Access::Read | Access::RW))
+        .map(|(u, _)| u)
+        .collect();
+    let reduces = slots
+        .iter()
+        .any(|s| matches!(s, Slot::Global(a) if *a != Access::Read));
+    Plan {
+        slots,
+        dats,
+        mats,
+        refresh,
+        reduces,
+        timing: timing::slot(kernel_name),
+        threaded: None,
+        plain: false,
+    }
+}
+
+/// Every argument's slot, with the unique Dats and Mats they name (each at the first argument
+/// that names it; halo facts filled in later).
+fn slots(args: &[Arg]) -> (Vec<Slot>, Vec<DatPlan>, Vec<MatPlan>) {
     let mut slots = Vec::with_capacity(args.len());
     let mut dats: Vec<DatPlan> = Vec::new();
     let mut mats: Vec<MatPlan> = Vec::new();
@@ -238,13 +264,19 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
             }
         });
     }
-    // Halo participation and the halo entries indirect writes touch.
+    (slots, dats, mats)
+}
+
+/// Halo participation of every unique Dat and, for an indirect WRITE/RW that exchanges, the
+/// halo entries it touches.
+fn dat_halos(set: &Set, args: &[Arg], slots: &[Slot], dats: &mut [DatPlan]) {
+    let parallel = set.comm().size() > 1;
     for (u, d) in dats.iter_mut().enumerate() {
         // Each map with the entries the loop reaches through it: one column for `arg_map`
         // (`Some(i)`), every column for `arg_vec` (`None`).
         let maps: Vec<(&crate::data::map::Map, Option<usize>)> = args
             .iter()
-            .zip(&slots)
+            .zip(slots)
             .filter_map(|(a, s)| match (&a.0, s) {
                 (
                     ArgKind::Dat {
@@ -283,13 +315,10 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
             d.touched = t;
         }
     }
-    let refresh = dats
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.exchanges && matches!(d.access, Access::Read | Access::RW))
-        .map(|(u, _)| u)
-        .collect();
-    // Halo-row blocks a Mat WRITE stores into (sent to the owners after the loop).
+}
+
+/// Halo-row blocks a Mat WRITE stores into (sent to the owners after the loop).
+fn mat_halo_touched(args: &[Arg], slots: &[Slot], mats: &mut [MatPlan]) {
     for (k, mp) in mats.iter_mut().enumerate() {
         let ArgKind::Mat { mat, .. } = &args[mp.arg].0 else {
             unreachable!("a Mat slot names a Mat argument")
@@ -300,7 +329,7 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
         }
         let first = sp.halo_block_start();
         let mut touched = vec![false; sp.block_nnz() - first];
-        for s in &slots {
+        for s in slots {
             if let Slot::Mat { m, pair } = *s {
                 if m == k {
                     for &b in &sp.positions(pair).table {
@@ -312,19 +341,6 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
             }
         }
         mp.halo_touched = touched;
-    }
-    let reduces = slots
-        .iter()
-        .any(|s| matches!(s, Slot::Global(a) if *a != Access::Read));
-    Plan {
-        slots,
-        dats,
-        mats,
-        refresh,
-        reduces,
-        timing: timing::slot(kernel_name),
-        threaded: None,
-        plain: false,
     }
 }
 

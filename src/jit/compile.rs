@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,6 @@ pub(crate) fn split_flags(s: &str) -> Vec<String> {
 }
 
 /// Resolve a command name through `PATH` (as the shell would).
-// `PATH` is the shell's search path, not an op2 setting: read here, where the compiler is found.
-#[allow(clippy::disallowed_methods)]
 fn resolve(cc: &str) -> Option<PathBuf> {
     if cc.contains('/') {
         return Some(PathBuf::from(cc));
@@ -147,6 +145,53 @@ pub(crate) fn compile(
     out: &Path,
     timeout: Duration,
 ) -> std::result::Result<String, CompileFailure> {
+    let args = compile_args(cc, cflags, extra, source, out);
+    let command = format!("{cc} {}", args.join(" "));
+    let fail = |stderr: String| CompileFailure {
+        command: command.clone(),
+        stderr,
+    };
+    // Output goes to an anonymous file, not a pipe: a descendant that keeps the compiler's
+    // stdout/stderr open (a wrapper's `sleep &`, a licence daemon, `setsid` or not) cannot
+    // make rank 0 wait past the compiler's own exit or the timeout.
+    let capture = output_file().map_err(|e| fail(format!("could not run the compiler: {e}")))?;
+    let child = spawn_compiler(cc, &args, &capture)
+        .map_err(|e| fail(format!("could not run the compiler: {e}")))?;
+    let status = wait_for(child, timeout);
+    let text = || read_output(&capture);
+    match status {
+        Ok(st) if st.success() => {
+            let printed = text();
+            match crate::cache::elf::check_exports(out) {
+                Ok(()) => Ok(printed),
+                Err(detail) => Err(fail(
+                    format!("{printed}\nthe compiled library is unusable: {detail}")
+                        .trim_start()
+                        .to_string(),
+                )),
+            }
+        }
+        Ok(st) => Err(fail(failed_status(st, text()))),
+        Err(why) => {
+            let printed = text();
+            Err(fail(if printed.is_empty() {
+                why
+            } else {
+                format!("{why}\n{printed}")
+            }))
+        }
+    }
+}
+
+/// The compiler's arguments: the user's flags, `extra`, the check and reproducibility flags,
+/// then a shared object `out` from `source`.
+fn compile_args(
+    cc: &str,
+    cflags: &str,
+    extra: &[String],
+    source: &Path,
+    out: &Path,
+) -> Vec<String> {
     let mut args = split_flags(cflags);
     args.extend(extra.iter().cloned());
     args.extend(CHECK_FLAGS.map(String::from));
@@ -160,22 +205,14 @@ pub(crate) fn compile(
     args.push(out.display().to_string());
     args.push(source.display().to_string());
     args.push("-lm".into());
-    let command = format!("{cc} {}", args.join(" "));
-    let fail = |stderr: String| CompileFailure {
-        command: command.clone(),
-        stderr,
-    };
-    // Output goes to an anonymous file, not a pipe: a descendant that keeps the compiler's
-    // stdout/stderr open (a wrapper's `sleep &`, a licence daemon, `setsid` or not) cannot
-    // make rank 0 wait past the compiler's own exit or the timeout.
-    let capture = output_file().map_err(|e| fail(format!("could not run the compiler: {e}")))?;
-    let stdio = || capture.try_clone().map(Stdio::from);
-    let (stdout, stderr) = match (stdio(), stdio()) {
-        (Ok(o), Ok(e)) => (o, e),
-        (Err(e), _) | (_, Err(e)) => return Err(fail(format!("could not run the compiler: {e}"))),
-    };
+    args
+}
+
+/// Start the compiler in its own process group, its stdout and stderr going to `capture`.
+fn spawn_compiler(cc: &str, args: &[String], capture: &std::fs::File) -> std::io::Result<Child> {
+    let (stdout, stderr) = (capture.try_clone()?, capture.try_clone()?);
     let mut cmd = Command::new(cc);
-    cmd.args(&args)
+    cmd.args(args)
         // Plain ASCII messages (no locale quotes), which `jit/check.rs` reads.
         .env("LC_ALL", "C")
         // Reproducible: `__DATE__`/`__TIME__` do not depend on when it was built.
@@ -192,13 +229,14 @@ pub(crate) fn compile(
     unsafe {
         cmd.pre_exec(move || child_setup(parent));
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| fail(format!("could not run the compiler: {e}")))?;
-    drop(cmd);
+    cmd.spawn()
+}
+
+/// Wait for the compiler; after `timeout` (zero: no limit) kill its whole process group.
+fn wait_for(mut child: Child, timeout: Duration) -> std::result::Result<ExitStatus, String> {
     let t0 = Instant::now();
     let mut wait = Duration::from_millis(1);
-    let status = loop {
+    loop {
         match child.try_wait() {
             Ok(Some(st)) => break Ok(st),
             Ok(None) if !timeout.is_zero() && t0.elapsed() >= timeout => {
@@ -215,42 +253,22 @@ pub(crate) fn compile(
             }
             Err(e) => break Err(format!("waiting for the compiler failed: {e}")),
         }
-    };
-    let text = || read_output(&capture);
-    match status {
-        Ok(st) if st.success() => {
-            let printed = text();
-            match crate::cache::elf::check_exports(out) {
-                Ok(()) => Ok(printed),
-                Err(detail) => Err(fail(
-                    format!("{printed}\nthe compiled library is unusable: {detail}")
-                        .trim_start()
-                        .to_string(),
-                )),
-            }
-        }
-        Ok(st) => {
-            let mut msg = text();
-            if let Some(sig) = st.signal() {
-                let name = signal_name(sig);
-                msg = format!(
-                    "the compiler was killed by signal {sig} ({name}){}{msg}",
-                    if msg.is_empty() { "" } else { "\n" }
-                );
-            } else if msg.is_empty() {
-                msg = format!("the compiler exited with {st} and printed nothing");
-            }
-            Err(fail(msg))
-        }
-        Err(why) => {
-            let printed = text();
-            Err(fail(if printed.is_empty() {
-                why
-            } else {
-                format!("{why}\n{printed}")
-            }))
-        }
     }
+}
+
+/// What a compiler that exited unsuccessfully printed, or how it ended when it printed nothing.
+fn failed_status(st: ExitStatus, printed: String) -> String {
+    let mut msg = printed;
+    if let Some(sig) = st.signal() {
+        let name = signal_name(sig);
+        msg = format!(
+            "the compiler was killed by signal {sig} ({name}){}{msg}",
+            if msg.is_empty() { "" } else { "\n" }
+        );
+    } else if msg.is_empty() {
+        msg = format!("the compiler exited with {st} and printed nothing");
+    }
+    msg
 }
 
 /// At most this much of the compiler's output is kept (a descendant may still be writing).

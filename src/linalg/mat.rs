@@ -414,20 +414,7 @@ impl Mat {
                     crate::linalg::matdist::global_ids(sp.col_dataset().set())?.into(),
                 ),
             };
-        // Per owned row: gid, count, count column gids, count * bs values.
-        let mut payload: Vec<u8> = Vec::new();
-        {
-            let vals = self.read();
-            for i in 0..sp.owned_rows() {
-                let (lo, hi) = (sp.rowptr()[i], sp.rowptr()[i + 1]);
-                payload.extend_from_slice(&row_gids[i].to_ne_bytes());
-                payload.extend_from_slice(&((hi - lo) as u64).to_ne_bytes());
-                for &c in &sp.colidx()[lo..hi] {
-                    payload.extend_from_slice(&col_gids[c as usize].to_ne_bytes());
-                }
-                payload.extend_from_slice(bytemuck::cast_slice(&vals[lo * bs..hi * bs]));
-            }
-        }
+        let payload = self.pack_owned_rows(&row_gids, &col_gids);
         let total = comm.allreduce_u64(payload.len() as u64, crate::ReduceOp::Sum)?;
         if total > i32::MAX as u64 {
             return Err(Error::invalid(
@@ -446,73 +433,115 @@ impl Mat {
             sp.col_dataset().set().global_size(),
         );
         let corrupt = |r: usize, d: String| Error::Mpi(format!("{what}: from rank {r}: {d}"));
-        // (row, col, offset of the block's values in `vals`), then sorted.
-        let mut entries: Vec<(u64, u64, usize)> = Vec::new();
-        let mut vals: Vec<f64> = Vec::new();
-        let mut seen = vec![false; nrows];
-        for (r, b) in all.iter().enumerate() {
-            let word = |at: usize| -> Result<u64> {
-                b.get(at..at + 8)
-                    .map(bytemuck::pod_read_unaligned::<u64>)
-                    .ok_or_else(|| corrupt(r, "truncated".into()))
-            };
-            let mut at = 0;
-            while at < b.len() {
-                let (row, n) = (word(at)?, word(at + 8)? as usize);
-                if row as usize >= nrows || seen[row as usize] {
-                    return Err(corrupt(r, format!("row {row} out of range or repeated")));
-                }
-                seen[row as usize] = true;
-                at += 16;
-                let vat = at + 8 * n;
-                if b.len() < vat + 8 * n * bs {
-                    return Err(corrupt(r, "truncated".into()));
-                }
-                for k in 0..n {
-                    let col = word(at + 8 * k)?;
-                    if col as usize >= ncols {
-                        return Err(corrupt(r, format!("column {col} out of range")));
-                    }
-                    entries.push((row, col, vals.len()));
-                    vals.extend(
-                        b[vat + 8 * k * bs..vat + 8 * (k + 1) * bs]
-                            .chunks_exact(8)
-                            .map(bytemuck::pod_read_unaligned::<f64>),
-                    );
-                }
-                at = vat + 8 * n * bs;
-            }
-        }
-        if let Some(g) = seen.iter().position(|&s| !s) {
-            return Err(corrupt(0, format!("no rank owns row {g}")));
-        }
-        entries.sort_unstable();
-        if let Some(w) = entries
-            .windows(2)
-            .find(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1))
-        {
-            return Err(corrupt(0, format!("block ({}, {}) twice", w[0].0, w[0].1)));
-        }
-        let mut rowptr = vec![0usize; nrows + 1];
-        for &(row, _, _) in &entries {
-            rowptr[row as usize + 1] += 1;
-        }
-        for i in 0..nrows {
-            rowptr[i + 1] += rowptr[i];
-        }
-        let mut values = Vec::with_capacity(vals.len());
-        for &(_, _, off) in &entries {
-            values.extend_from_slice(&vals[off..off + bs]);
-        }
-        Ok(Some(GatheredMat {
-            nrows,
-            ncols,
-            dims: (rd, cd),
-            rowptr,
-            colidx: entries.into_iter().map(|(_, c, _)| c).collect(),
-            values,
-        }))
+        let (entries, vals) = unpack_rows(&all, (nrows, ncols), bs, &corrupt)?;
+        gathered_csr(entries, vals, (nrows, ncols), (rd, cd), &corrupt).map(Some)
     }
+
+    /// Per owned row: gid, count, count column gids, count * bs values (native endian).
+    fn pack_owned_rows(&self, row_gids: &[u64], col_gids: &[u64]) -> Vec<u8> {
+        let sp = self.sparsity();
+        let bs = sp.dims().0 * sp.dims().1;
+        let mut payload: Vec<u8> = Vec::new();
+        let vals = self.read();
+        for i in 0..sp.owned_rows() {
+            let (lo, hi) = (sp.rowptr()[i], sp.rowptr()[i + 1]);
+            payload.extend_from_slice(&row_gids[i].to_ne_bytes());
+            payload.extend_from_slice(&((hi - lo) as u64).to_ne_bytes());
+            for &c in &sp.colidx()[lo..hi] {
+                payload.extend_from_slice(&col_gids[c as usize].to_ne_bytes());
+            }
+            payload.extend_from_slice(bytemuck::cast_slice(&vals[lo * bs..hi * bs]));
+        }
+        payload
+    }
+}
+
+/// [`Mat::gather`]'s root: every rank's packed rows as (row, col, offset of the block's values
+/// in the returned values) entries, each row once and every index in range.
+fn unpack_rows(
+    all: &[Vec<u8>],
+    (nrows, ncols): (usize, usize),
+    bs: usize,
+    corrupt: &dyn Fn(usize, String) -> Error,
+) -> Result<(Vec<(u64, u64, usize)>, Vec<f64>)> {
+    let mut entries: Vec<(u64, u64, usize)> = Vec::new();
+    let mut vals: Vec<f64> = Vec::new();
+    let mut seen = vec![false; nrows];
+    for (r, b) in all.iter().enumerate() {
+        let word = |at: usize| -> Result<u64> {
+            b.get(at..at + 8)
+                .map(bytemuck::pod_read_unaligned::<u64>)
+                .ok_or_else(|| corrupt(r, "truncated".into()))
+        };
+        let mut at = 0;
+        while at < b.len() {
+            let (row, n) = (word(at)?, word(at + 8)? as usize);
+            if row as usize >= nrows || seen[row as usize] {
+                return Err(corrupt(r, format!("row {row} out of range or repeated")));
+            }
+            seen[row as usize] = true;
+            at += 16;
+            let vat = at + 8 * n;
+            if b.len() < vat + 8 * n * bs {
+                return Err(corrupt(r, "truncated".into()));
+            }
+            for k in 0..n {
+                let col = word(at + 8 * k)?;
+                if col as usize >= ncols {
+                    return Err(corrupt(r, format!("column {col} out of range")));
+                }
+                entries.push((row, col, vals.len()));
+                vals.extend(
+                    b[vat + 8 * k * bs..vat + 8 * (k + 1) * bs]
+                        .chunks_exact(8)
+                        .map(bytemuck::pod_read_unaligned::<f64>),
+                );
+            }
+            at = vat + 8 * n * bs;
+        }
+    }
+    if let Some(g) = seen.iter().position(|&s| !s) {
+        return Err(corrupt(0, format!("no rank owns row {g}")));
+    }
+    Ok((entries, vals))
+}
+
+/// [`Mat::gather`]'s root: the entries sorted into a CSR matrix (an error for a block given
+/// twice).
+fn gathered_csr(
+    mut entries: Vec<(u64, u64, usize)>,
+    vals: Vec<f64>,
+    (nrows, ncols): (usize, usize),
+    (rd, cd): (usize, usize),
+    corrupt: &dyn Fn(usize, String) -> Error,
+) -> Result<GatheredMat> {
+    let bs = rd * cd;
+    entries.sort_unstable();
+    if let Some(w) = entries
+        .windows(2)
+        .find(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1))
+    {
+        return Err(corrupt(0, format!("block ({}, {}) twice", w[0].0, w[0].1)));
+    }
+    let mut rowptr = vec![0usize; nrows + 1];
+    for &(row, _, _) in &entries {
+        rowptr[row as usize + 1] += 1;
+    }
+    for i in 0..nrows {
+        rowptr[i + 1] += rowptr[i];
+    }
+    let mut values = Vec::with_capacity(vals.len());
+    for &(_, _, off) in &entries {
+        values.extend_from_slice(&vals[off..off + bs]);
+    }
+    Ok(GatheredMat {
+        nrows,
+        ncols,
+        dims: (rd, cd),
+        rowptr,
+        colidx: entries.into_iter().map(|(_, c, _)| c).collect(),
+        values,
+    })
 }
 
 #[cfg(test)]

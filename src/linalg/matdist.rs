@@ -33,6 +33,7 @@ use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::Comm;
+use crate::mpi::exchange::Exchange;
 use crate::mpi::halo::{TAG_MAT_EXPORT_ADD, TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
 
 /// The communication plan of a distributed Sparsity (see the module documentation).
@@ -188,17 +189,7 @@ pub(crate) fn merge(
     let row_gids = global_ids(rows)?;
     let col_gids = global_ids(cols)?;
 
-    // Owner rank of every halo column.
-    let mut halo_owner = vec![me; col_total - col_owned];
-    let mut halo_index: HashMap<u64, u32> = HashMap::with_capacity(col_total - col_owned);
-    if let Some(h) = cols.halo() {
-        for n in &h.neighbours {
-            for &i in &n.recv {
-                halo_owner[i as usize - col_owned] = n.rank;
-                halo_index.insert(col_gids[i as usize], i);
-            }
-        }
-    }
+    let (halo_owner, halo_index) = halo_columns(cols, &col_gids, me);
 
     // 1. The pattern of every halo row, for its owner: per row (in the owner's order) a u32
     //    count, then (global id u64, owner i32) per column.
@@ -211,45 +202,15 @@ pub(crate) fn merge(
                 .collect()
         })
         .unwrap_or_default();
-    let mut sends: Vec<(i32, Vec<u8>)> = Vec::with_capacity(row_nbrs.len());
-    let mut buf = Vec::new();
-    for &(q, _, recv) in &row_nbrs {
-        let mut w = Vec::new();
-        for &i in recv {
-            row_cols(i as usize, &mut buf);
-            w.extend_from_slice(&(buf.len() as u32).to_ne_bytes());
-            for &c in &buf {
-                let c = c as usize;
-                let owner = if c < col_owned {
-                    me
-                } else {
-                    halo_owner[c - col_owned]
-                };
-                w.extend_from_slice(&col_gids[c].to_ne_bytes());
-                w.extend_from_slice(&owner.to_ne_bytes());
-            }
-        }
-        sends.push((q, w));
-    }
+    let sends = halo_row_patterns(&row_nbrs, row_cols, col_owned, &col_gids, &halo_owner, me);
     let rows_out: Vec<(i32, Vec<u32>)> = row_nbrs
         .iter()
         .map(|&(q, _, recv)| (q, recv.to_vec()))
         .collect();
 
     // 2. Sizes, then patterns.
-    let size_msgs: Vec<(i32, Vec<u8>)> = sends
-        .iter()
-        .map(|(q, b)| (*q, (b.len() as u64).to_ne_bytes().to_vec()))
-        .collect();
-    let size_lens: Vec<(i32, usize)> = row_nbrs.iter().map(|&(q, _, _)| (q, 8)).collect();
-    let (sizes, ()) = comm.exchange(TAG_SPARSITY_BUILD, &size_msgs, &size_lens, || ())?;
-    let lens: Vec<(i32, usize)> = row_nbrs
-        .iter()
-        .zip(&sizes)
-        .map(|(&(q, _, _), s)| (q, read_u64(s, 0).unwrap_or(0) as usize))
-        .collect();
-    let (patterns, ()) = comm.exchange(TAG_SPARSITY_BUILD, &sends, &lens, || ())?;
-    drop(sends);
+    let from: Vec<i32> = row_nbrs.iter().map(|&(q, _, _)| q).collect();
+    let patterns = Exchange::sized(comm, TAG_SPARSITY_BUILD, sends, &from)?;
 
     // 3. Resolve received columns to local ones; unknown ones become extra columns.
     let owned_index = OwnedIndex::new(&col_gids, cols.core_size(), col_owned);
@@ -278,26 +239,108 @@ pub(crate) fn merge(
         .iter()
         .map(|(q, blocks)| (*q, blocks.iter().map(|(i, k)| (*i, resolve(k))).collect()))
         .collect();
-    let mut start = vec![0usize; rows.size() + 1];
-    for (_, blocks) in &blocks_in {
+    let extra_rows = row_lists(&blocks_in, rows.size());
+
+    // 4. Extra columns: ask their owners for them (mult imports their vector values).
+    let (import, export) = import_extras(what, comm, cols, &extras, col_total, &owned_index)?;
+    let mut col_gids = col_gids;
+    col_gids.extend(extras.iter().map(|&(_, g)| g));
+    Ok(Merge {
+        comm,
+        row_gids,
+        col_gids,
+        rows_out,
+        blocks_in,
+        extra_rows,
+        import,
+        export,
+    })
+}
+
+/// Owner rank of every halo column (indexed from the first halo column), and the local index
+/// of every halo column by global id.
+fn halo_columns(cols: &Set, col_gids: &[u64], me: i32) -> (Vec<i32>, HashMap<u64, u32>) {
+    let (col_owned, col_total) = (cols.size(), cols.total_size());
+    let mut halo_owner = vec![me; col_total - col_owned];
+    let mut halo_index: HashMap<u64, u32> = HashMap::with_capacity(col_total - col_owned);
+    if let Some(h) = cols.halo() {
+        for n in &h.neighbours {
+            for &i in &n.recv {
+                halo_owner[i as usize - col_owned] = n.rank;
+                halo_index.insert(col_gids[i as usize], i);
+            }
+        }
+    }
+    (halo_owner, halo_index)
+}
+
+/// Per row neighbour, the pattern of the halo rows it owns: per row (in the owner's order) a
+/// u32 count, then (global id u64, owner i32) per column.
+fn halo_row_patterns(
+    row_nbrs: &[(i32, &[u32], &[u32])],
+    row_cols: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
+    col_owned: usize,
+    col_gids: &[u64],
+    halo_owner: &[i32],
+    me: i32,
+) -> Vec<(i32, Vec<u8>)> {
+    let mut sends: Vec<(i32, Vec<u8>)> = Vec::with_capacity(row_nbrs.len());
+    let mut buf = Vec::new();
+    for &(q, _, recv) in row_nbrs {
+        let mut w = Vec::new();
+        for &i in recv {
+            row_cols(i as usize, &mut buf);
+            w.extend_from_slice(&(buf.len() as u32).to_ne_bytes());
+            for &c in &buf {
+                let c = c as usize;
+                let owner = if c < col_owned {
+                    me
+                } else {
+                    halo_owner[c - col_owned]
+                };
+                w.extend_from_slice(&col_gids[c].to_ne_bytes());
+                w.extend_from_slice(&owner.to_ne_bytes());
+            }
+        }
+        sends.push((q, w));
+    }
+    sends
+}
+
+/// The blocks received for owned rows as row lists (CSR over `nrows` owned rows).
+fn row_lists(blocks_in: &[(i32, Vec<(u32, u32)>)], nrows: usize) -> RowLists {
+    let mut start = vec![0usize; nrows + 1];
+    for (_, blocks) in blocks_in {
         for &(i, _) in blocks {
             start[i as usize + 1] += 1;
         }
     }
-    for i in 0..rows.size() {
+    for i in 0..nrows {
         start[i + 1] += start[i];
     }
     let mut fill = start.clone();
-    let mut rcols = vec![0u32; start[rows.size()]];
-    for (_, blocks) in &blocks_in {
+    let mut rcols = vec![0u32; start[nrows]];
+    for (_, blocks) in blocks_in {
         for &(i, c) in blocks {
             rcols[fill[i as usize]] = c;
             fill[i as usize] += 1;
         }
     }
-    let extra_rows = RowLists { start, cols: rcols };
+    RowLists { start, cols: rcols }
+}
 
-    // 4. Extra columns: ask their owners for them (mult imports their vector values).
+/// Extra columns (numbered from `col_total`, sorted by owner): the ranges imported from each
+/// owner, and, per rank that asks this one, the owned columns it imports (an error names a
+/// column this rank does not own). Collective.
+fn import_extras(
+    what: &str,
+    comm: Comm,
+    cols: &Set,
+    extras: &[(i32, u64)],
+    col_total: usize,
+    owned_index: &OwnedIndex,
+) -> Result<(Vec<(i32, Range<usize>)>, Result<Vec<(i32, Vec<u32>)>>)> {
+    let me = comm.rank();
     let mut import: Vec<(i32, Range<usize>)> = Vec::new();
     for (k, &(o, _)) in extras.iter().enumerate() {
         match import.last_mut() {
@@ -352,18 +395,7 @@ pub(crate) fn merge(
             Ok((r, locals))
         })
         .collect::<Result<Vec<_>>>();
-    let mut col_gids = col_gids;
-    col_gids.extend(extras.iter().map(|&(_, g)| g));
-    Ok(Merge {
-        comm,
-        row_gids,
-        col_gids,
-        rows_out,
-        blocks_in,
-        extra_rows,
-        import,
-        export,
-    })
+    Ok((import, export))
 }
 
 /// A received column before extra columns are numbered.
@@ -553,21 +585,8 @@ impl DistPlan {
                 (*q, b)
             })
             .collect();
-        let size_msgs: Vec<(i32, Vec<u8>)> = sends
-            .iter()
-            .map(|(q, b)| (*q, (b.len() as u64).to_ne_bytes().to_vec()))
-            .collect();
-        let size_lens: Vec<(i32, usize)> = self.rows_in.iter().map(|(q, _)| (*q, 8)).collect();
-        let (sizes, ()) = self
-            .comm
-            .exchange(TAG_MAT_REVERSE, &size_msgs, &size_lens, || ())?;
-        let lens: Vec<(i32, usize)> = self
-            .rows_in
-            .iter()
-            .zip(&sizes)
-            .map(|((q, _), s)| (*q, read_u64(s, 0).unwrap_or(0) as usize))
-            .collect();
-        let (recvs, ()) = self.comm.exchange(TAG_MAT_REVERSE, &sends, &lens, || ())?;
+        let from: Vec<i32> = self.rows_in.iter().map(|(q, _)| *q).collect();
+        let recvs = Exchange::sized(self.comm, TAG_MAT_REVERSE, sends, &from)?;
         let rec = 4 + 8 * bs;
         for ((q, pos), buf) in self.rows_in.iter().zip(&recvs) {
             if buf.len() % rec != 0 {

@@ -142,8 +142,48 @@ struct BMap {
 /// assert_eq!(x.gather::<f64>(0).unwrap().unwrap(), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
 /// ```
 pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<DistributedMesh> {
+    let ends = check_blocks(comm, &block)?;
+    if comm.size() == 1 {
+        // The block is the whole mesh and everything is owned here.
+        return serial(comm, block, &ends);
+    }
+    let sh = Shape::new(comm, &block, &ends);
+    // 1. Owners of the primary set's block; 2. derived owners of the other sets.
+    let owners = primary_owners(&sh, &mut block)?;
+    let block_owners = derive_owners(&sh, &block, owners)?;
+    // 3. Migration of every element and map row to its owner.
+    let (own_gids, mut own_rows) = migrate(&sh, &mut block, &block_owners)?;
+    // 4. Owners of every referenced element not owned here (the halo candidates).
+    let remote = remote_owners(&sh, &block_owners, &own_gids, &own_rows)?;
+    let (core, order) = layout(&sh, own_gids, &own_rows, &remote);
+    // Halo lists sorted by (owner, gid).
+    let halos: Vec<Vec<(i32, u32)>> = remote
+        .iter()
+        .map(|r| {
+            let mut h: Vec<(i32, u32)> = r.iter().map(|(&g, &o)| (o, g)).collect();
+            h.sort_unstable();
+            h
+        })
+        .collect();
+    drop(remote);
+    let sets = local_sets(&sh, &block, &core, order, &halos)?;
+    let out_maps = local_maps(&sh, &block, &sets, &halos, &mut own_rows)?;
+    let blocks = block_owners
+        .into_iter()
+        .map(|owners| BlockInfo { owners })
+        .collect();
+    Ok(DistributedMesh {
+        comm,
+        sets,
+        maps: out_maps,
+        blocks: Some(blocks),
+    })
+}
+
+/// Same schema everywhere (rank 0's is the reference), each block valid: every map's (from,
+/// to) set indices, agreed.
+fn check_blocks(comm: Comm, block: &MeshBlock) -> Result<Vec<(usize, usize)>> {
     let (p, me) = (comm.size() as usize, comm.rank() as usize);
-    // Same schema everywhere (rank 0's is the reference), each block valid.
     let schema = block.schema_bytes();
     let reference = comm.broadcast_bytes(0, schema.clone())?;
     let checked = if reference != schema {
@@ -154,26 +194,52 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
     } else {
         block.check(p, me)
     };
-    let ends = agree(comm, Share::Status, checked)?;
-    if p == 1 {
-        // The block is the whole mesh and everything is owned here.
-        return serial(comm, block, &ends);
-    }
-    let sizes: Vec<usize> = block.sets.iter().map(|s| s.size).collect();
-    let starts: Vec<usize> = sizes.iter().map(|&n| block_range(n, p, me).start).collect();
-    let maps: Vec<BMap> = block
-        .maps
-        .iter()
-        .zip(&ends)
-        .map(|(m, &(from, to))| BMap {
-            from,
-            to,
-            arity: m.arity,
-        })
-        .collect();
-    let set_index = |name: &str| block.sets.iter().position(|s| s.name == name);
+    agree(comm, Share::Status, checked)
+}
 
-    // 1. Owners of the primary set's block (the coordinates are not needed after this).
+/// What every phase of [`distribute_blocks`] knows: the communicator, every set's global
+/// size and the start of this rank's block of it, every map's sets and arity.
+struct Shape {
+    comm: Comm,
+    p: usize,
+    me: usize,
+    sizes: Vec<usize>,
+    starts: Vec<usize>,
+    maps: Vec<BMap>,
+}
+
+impl Shape {
+    fn new(comm: Comm, block: &MeshBlock, ends: &[(usize, usize)]) -> Shape {
+        let (p, me) = (comm.size() as usize, comm.rank() as usize);
+        let sizes: Vec<usize> = block.sets.iter().map(|s| s.size).collect();
+        let starts: Vec<usize> = sizes.iter().map(|&n| block_range(n, p, me).start).collect();
+        let maps: Vec<BMap> = block
+            .maps
+            .iter()
+            .zip(ends)
+            .map(|(m, &(from, to))| BMap {
+                from,
+                to,
+                arity: m.arity,
+            })
+            .collect();
+        Shape {
+            comm,
+            p,
+            me,
+            sizes,
+            starts,
+            maps,
+        }
+    }
+}
+
+/// Owners of the primary set's block: the user's, parallel RCB on the coordinates, METIS on
+/// rank 0, or every element where its block is (the coordinates are not needed after this).
+fn primary_owners(sh: &Shape, block: &mut MeshBlock) -> Result<Vec<Option<Vec<i32>>>> {
+    let (comm, p, me) = (sh.comm, sh.p, sh.me);
+    let (sizes, starts, maps) = (&sh.sizes, &sh.starts, &sh.maps);
+    let set_index = |name: &str| block.sets.iter().position(|s| s.name == name);
     let mut owners: Vec<Option<Vec<i32>>> = vec![None; sizes.len()];
     let coords = block.coords.take();
     if let Some((set, own)) = block.owners.take() {
@@ -191,8 +257,18 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         owners[0] = Some(vec![me as i32; block_range(sizes[0], p, me).len()]);
     }
     drop(coords);
+    Ok(owners)
+}
 
-    // 2. Derived owners, by the rules documented in crate::mesh::partition.
+/// Derived owners, by the rules documented in crate::mesh::partition; sets still without owners stay
+/// where their blocks are.
+fn derive_owners(
+    sh: &Shape,
+    block: &MeshBlock,
+    mut owners: Vec<Option<Vec<i32>>>,
+) -> Result<Vec<Vec<i32>>> {
+    let (comm, p, me) = (sh.comm, sh.p, sh.me);
+    let (sizes, maps) = (&sh.sizes, &sh.maps);
     loop {
         let src = maps
             .iter()
@@ -217,51 +293,71 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
             .find(|m| owners[m.to].is_none() && owners[m.from].is_some())
             .map(|m| m.to);
         if let Some(t) = tgt {
-            // Every map into t from an owned set sends (element, owner of the row) to the
-            // element's holder, which keeps the lowest owner.
-            let n = sizes[t];
-            let mut best = vec![i32::MAX; block_range(n, p, me).len()];
-            for (k, m) in maps.iter().enumerate() {
-                if m.to != t || m.from == t || owners[m.from].is_none() {
-                    continue;
-                }
-                let from = owners[m.from].as_deref().unwrap_or(&[]);
-                let vals = &block.maps[k].values;
-                let (out, counts) = by_rank(
-                    p,
-                    vals.len(),
-                    2,
-                    |i| holder(vals[i] as usize, n, p),
-                    |i, rec: &mut [i32]| {
-                        rec[0] = vals[i];
-                        rec[1] = from[i / m.arity];
-                    },
-                );
-                let (got, _) = comm.alltoallv(out, &counts)?;
-                for pair in got.chunks_exact(2) {
-                    let i = pair[0] as usize - starts[t];
-                    best[i] = best[i].min(pair[1]);
-                }
-            }
-            for b in &mut best {
-                if *b == i32::MAX {
-                    *b = me as i32; // the block owner of an element in my block is me
-                }
-            }
-            owners[t] = Some(best);
+            owners[t] = Some(lowest_row_owner(sh, block, &owners, t)?);
             continue;
         }
         break;
     }
-    let block_owners: Vec<Vec<i32>> = owners
+    Ok(owners
         .into_iter()
         .enumerate()
         .map(|(s, o)| o.unwrap_or_else(|| vec![me as i32; block_range(sizes[s], p, me).len()]))
-        .collect();
+        .collect())
+}
 
-    // 3. Migration: every element's global id, then each map's rows, to its owner; each
-    // block's rows are dropped as soon as they are sent. Blocks are contiguous in rank order
-    // and sent in order, so what arrives (in rank order) is sorted by global id.
+/// Owners of target set `t`'s block: every map into t from an owned set sends (element, owner
+/// of the row) to the element's holder, which keeps the lowest owner.
+fn lowest_row_owner(
+    sh: &Shape,
+    block: &MeshBlock,
+    owners: &[Option<Vec<i32>>],
+    t: usize,
+) -> Result<Vec<i32>> {
+    let (comm, p, me) = (sh.comm, sh.p, sh.me);
+    let (sizes, starts, maps) = (&sh.sizes, &sh.starts, &sh.maps);
+    let n = sizes[t];
+    let mut best = vec![i32::MAX; block_range(n, p, me).len()];
+    for (k, m) in maps.iter().enumerate() {
+        if m.to != t || m.from == t || owners[m.from].is_none() {
+            continue;
+        }
+        let from = owners[m.from].as_deref().unwrap_or(&[]);
+        let vals = &block.maps[k].values;
+        let (out, counts) = by_rank(
+            p,
+            vals.len(),
+            2,
+            |i| holder(vals[i] as usize, n, p),
+            |i, rec: &mut [i32]| {
+                rec[0] = vals[i];
+                rec[1] = from[i / m.arity];
+            },
+        );
+        let (got, _) = comm.alltoallv(out, &counts)?;
+        for pair in got.chunks_exact(2) {
+            let i = pair[0] as usize - starts[t];
+            best[i] = best[i].min(pair[1]);
+        }
+    }
+    for b in &mut best {
+        if *b == i32::MAX {
+            *b = me as i32; // the block owner of an element in my block is me
+        }
+    }
+    Ok(best)
+}
+
+/// Migration: every element's global id, then each map's rows, to its owner; each block's
+/// rows are dropped as soon as they are sent. Blocks are contiguous in rank order and sent in
+/// order, so what arrives (in rank order) is sorted by global id. Returns the owned global ids
+/// per set and the owned rows per map.
+fn migrate(
+    sh: &Shape,
+    block: &mut MeshBlock,
+    block_owners: &[Vec<i32>],
+) -> Result<(Vec<Vec<u32>>, Vec<Vec<i32>>)> {
+    let (comm, p) = (sh.comm, sh.p);
+    let (sizes, starts, maps) = (&sh.sizes, &sh.starts, &sh.maps);
     let mut own_gids: Vec<Vec<u32>> = Vec::with_capacity(sizes.len());
     let mut own_rows: Vec<Vec<i32>> = vec![Vec::new(); maps.len()];
     for s in 0..sizes.len() {
@@ -295,8 +391,18 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
             own_rows[k] = comm.alltoallv(out, &counts)?.0;
         }
     }
+    Ok((own_gids, own_rows))
+}
 
-    // 4. Owners of every referenced element not owned here (the halo candidates).
+/// Owners of every referenced element not owned here (the halo candidates), per set.
+fn remote_owners(
+    sh: &Shape,
+    block_owners: &[Vec<i32>],
+    own_gids: &[Vec<u32>],
+    own_rows: &[Vec<i32>],
+) -> Result<Vec<HashMap<u32, i32>>> {
+    let comm = sh.comm;
+    let (sizes, maps) = (&sh.sizes, &sh.maps);
     let mut remote: Vec<HashMap<u32, i32>> = vec![HashMap::new(); sizes.len()];
     for t in 0..sizes.len() {
         let mut want: Vec<u32> = Vec::new();
@@ -315,9 +421,19 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         let got = lookup(comm, sizes[t], &block_owners[t], want.len(), |i| want[i])?;
         remote[t] = want.into_iter().zip(got).collect();
     }
+    Ok(remote)
+}
 
-    // Layout per set: core then boundary, each in gid order (so two binary searches find an
-    // owned element's local index, [`two_run_index`]); the sorted owned ids are dropped.
+/// Layout per set: core then boundary, each in gid order (so two binary searches find an
+/// owned element's local index, [`two_run_index`]); the sorted owned ids are dropped. Returns
+/// the core size and the owned global ids in local order, per set.
+fn layout(
+    sh: &Shape,
+    mut own_gids: Vec<Vec<u32>>,
+    own_rows: &[Vec<i32>],
+    remote: &[HashMap<u32, i32>],
+) -> (Vec<usize>, Vec<Vec<u32>>) {
+    let (sizes, maps) = (&sh.sizes, &sh.maps);
     let mut core = vec![0usize; sizes.len()];
     let mut order: Vec<Vec<u32>> = Vec::with_capacity(sizes.len()); // local -> gid
     for s in 0..sizes.len() {
@@ -343,17 +459,20 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
         }
         order.push(ord);
     }
+    (core, order)
+}
 
-    // Halo lists sorted by (owner, gid); ask each owner for its send lists.
-    let halos: Vec<Vec<(i32, u32)>> = remote
-        .iter()
-        .map(|r| {
-            let mut h: Vec<(i32, u32)> = r.iter().map(|(&g, &o)| (o, g)).collect();
-            h.sort_unstable();
-            h
-        })
-        .collect();
-    drop(remote);
+/// The local Sets: owned elements in `order`, then the halo in (owner, gid) order; each
+/// owner is asked for its send lists.
+fn local_sets(
+    sh: &Shape,
+    block: &MeshBlock,
+    core: &[usize],
+    mut order: Vec<Vec<u32>>,
+    halos: &[Vec<(i32, u32)>],
+) -> Result<Vec<Set>> {
+    let (comm, p, me) = (sh.comm, sh.p, sh.me);
+    let sizes = &sh.sizes;
     let mut sets = Vec::with_capacity(sizes.len());
     for s in 0..sizes.len() {
         let n_owned = order[s].len();
@@ -417,10 +536,19 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
             sizes[s],
         ));
     }
+    Ok(sets)
+}
 
-    // Local maps, rows in local order; each map's global rows are dropped once renumbered.
-    // The sets' global ids (core, then boundary, each sorted) now give every local index.
-    drop(own_gids);
+/// Local maps, rows in local order; each map's global rows are dropped once renumbered. The
+/// sets' global ids (core, then boundary, each sorted) now give every local index.
+fn local_maps(
+    sh: &Shape,
+    block: &MeshBlock,
+    sets: &[Set],
+    halos: &[Vec<(i32, u32)>],
+    own_rows: &mut [Vec<i32>],
+) -> Result<Vec<Map>> {
+    let (comm, maps) = (sh.comm, &sh.maps);
     let mut out_maps = Vec::with_capacity(maps.len());
     for (k, m) in maps.iter().enumerate() {
         let (s, t) = (m.from, m.to);
@@ -462,21 +590,7 @@ pub fn distribute_blocks(comm: Comm, mut block: MeshBlock) -> Result<Distributed
             vals,
         ));
     }
-    let out_maps = agree(
-        comm,
-        Share::Status,
-        out_maps.into_iter().collect::<Result<Vec<_>>>(),
-    )?;
-    let blocks = block_owners
-        .into_iter()
-        .map(|owners| BlockInfo { owners })
-        .collect();
-    Ok(DistributedMesh {
-        comm,
-        sets,
-        maps: out_maps,
-        blocks: Some(blocks),
-    })
+    agree(comm, Share::Status, out_maps.into_iter().collect::<Result<Vec<_>>>())
 }
 
 /// One rank: the block is the whole mesh, numbered as given (no halo, no global ids).

@@ -41,11 +41,7 @@ pub(crate) fn rcb(
     }
     let n = coords.len() / dim;
     let total = comm.allreduce_u64(n as u64, ReduceOp::Sum)? as usize;
-    let mut prefix = Vec::with_capacity(nparts + 1);
-    prefix.push(0usize);
-    for p in 0..nparts {
-        prefix.push(prefix[p] + total / nparts + usize::from(p < total % nparts));
-    }
+    let prefix = part_prefix(total, nparts);
     // Every element's box, as an index into `boxes` ([p0, p1) part ranges).
     let mut boxes: Vec<(usize, usize)> = vec![(0, nparts)];
     let mut at = vec![0u32; n];
@@ -57,30 +53,7 @@ pub(crate) fn rcb(
             break;
         }
         let nb = boxes.len();
-        // Bounding boxes of every box.
-        let mut lo = vec![f64::INFINITY; nb * dim];
-        let mut hi = vec![f64::NEG_INFINITY; nb * dim];
-        for (e, &b) in at.iter().enumerate() {
-            let b = b as usize;
-            for d in 0..dim {
-                let c = coords[e * dim + d];
-                lo[b * dim + d] = lo[b * dim + d].min(c);
-                hi[b * dim + d] = hi[b * dim + d].max(c);
-            }
-        }
-        let lo = comm.allreduce(&lo, ReduceOp::Min)?;
-        let hi = comm.allreduce(&hi, ReduceOp::Max)?;
-        let axis: Vec<usize> = (0..nb)
-            .map(|b| {
-                let mut a = 0;
-                for d in 1..dim {
-                    if hi[b * dim + d] - lo[b * dim + d] > hi[b * dim + a] - lo[b * dim + a] {
-                        a = d;
-                    }
-                }
-                a
-            })
-            .collect();
+        let axis = split_axes(comm, coords, dim, &at, nb)?;
         let key = |e: usize| -> u128 {
             let b = at[e] as usize;
             ((ordered(coords[e * dim + axis[b]]) as u128) << 64) | (first + e as u64) as u128
@@ -91,60 +64,8 @@ pub(crate) fn rcb(
             .map(|&(p0, p1)| (prefix[p0 + (p1 - p0) / 2] - prefix[p0]) as u64)
             .collect();
         let keys: Vec<u128> = (0..n).map(key).collect();
-        // Largest threshold T per box with #(key < T) <= want: then exactly `want` are below.
-        // T is found a byte at a time from the top: per box, count the keys below the prefix
-        // found so far and histogram the next byte of the keys that share it (one allreduce of
-        // 257 counts per box and byte, 16 per level).
-        let mut thr = vec![0u128; nb];
-        for byte in (0..16).rev() {
-            let shift = 8 * byte;
-            let mut cnt = vec![0i64; nb * 257];
-            for (e, &k) in keys.iter().enumerate() {
-                let b = at[e] as usize;
-                let t = thr[b];
-                // Keys whose bits above `shift + 8` equal t's; below that prefix: counted in 256.
-                let high = |x: u128| {
-                    if shift + 8 == 128 {
-                        0
-                    } else {
-                        x >> (shift + 8)
-                    }
-                };
-                if high(k) == high(t) {
-                    cnt[b * 257 + ((k >> shift) & 0xff) as usize] += 1;
-                } else if k < t {
-                    cnt[b * 257 + 256] += 1;
-                }
-            }
-            let cnt = comm.allreduce(&cnt, ReduceOp::Sum)?;
-            for &b in &active {
-                let mut below = cnt[b * 257 + 256] as u64;
-                let mut v = 0u128;
-                for u in 1..256u128 {
-                    below += cnt[b * 257 + (u as usize - 1)] as u64;
-                    if below <= want[b] {
-                        v = u;
-                    } else {
-                        break;
-                    }
-                }
-                thr[b] |= v << shift;
-            }
-        }
-        // Children: box b splits into (p0, mid) and (mid, p1); finished boxes carry over.
-        let mut next = Vec::new();
-        let mut child = vec![(0u32, 0u32); nb];
-        for (b, &(p0, p1)) in boxes.iter().enumerate() {
-            if p1 - p0 > 1 {
-                let mid = p0 + (p1 - p0) / 2;
-                child[b] = (next.len() as u32, next.len() as u32 + 1);
-                next.push((p0, mid));
-                next.push((mid, p1));
-            } else {
-                child[b] = (next.len() as u32, next.len() as u32);
-                next.push((p0, p1));
-            }
-        }
+        let thr = thresholds(comm, &keys, &at, &active, &want)?;
+        let (next, child) = split_boxes(&boxes);
         for (e, b) in at.iter_mut().enumerate() {
             let (l, r) = child[*b as usize];
             *b = if keys[e] < thr[*b as usize] { l } else { r };
@@ -152,6 +73,117 @@ pub(crate) fn rcb(
         boxes = next;
     }
     Ok(at.iter().map(|&b| boxes[b as usize].0 as i32).collect())
+}
+
+/// Where each part's elements start in the global order (`nparts + 1` offsets, parts as equal
+/// as `total` allows, the first ones one larger).
+fn part_prefix(total: usize, nparts: usize) -> Vec<usize> {
+    let mut prefix = Vec::with_capacity(nparts + 1);
+    prefix.push(0usize);
+    for p in 0..nparts {
+        prefix.push(prefix[p] + total / nparts + usize::from(p < total % nparts));
+    }
+    prefix
+}
+
+/// Per box (of `nb`; `at`: every element's box), the axis along which its global bounding box
+/// is longest (the lowest such axis on a tie).
+fn split_axes(comm: Comm, coords: &[f64], dim: usize, at: &[u32], nb: usize) -> Result<Vec<usize>> {
+    // Bounding boxes of every box.
+    let mut lo = vec![f64::INFINITY; nb * dim];
+    let mut hi = vec![f64::NEG_INFINITY; nb * dim];
+    for (e, &b) in at.iter().enumerate() {
+        let b = b as usize;
+        for d in 0..dim {
+            let c = coords[e * dim + d];
+            lo[b * dim + d] = lo[b * dim + d].min(c);
+            hi[b * dim + d] = hi[b * dim + d].max(c);
+        }
+    }
+    let lo = comm.allreduce(&lo, ReduceOp::Min)?;
+    let hi = comm.allreduce(&hi, ReduceOp::Max)?;
+    Ok((0..nb)
+        .map(|b| {
+            let mut a = 0;
+            for d in 1..dim {
+                if hi[b * dim + d] - lo[b * dim + d] > hi[b * dim + a] - lo[b * dim + a] {
+                    a = d;
+                }
+            }
+            a
+        })
+        .collect())
+}
+
+/// Largest threshold T per box with #(key < T) <= want: then exactly `want` are below.
+/// T is found a byte at a time from the top: per box, count the keys below the prefix found so
+/// far and histogram the next byte of the keys that share it (one allreduce of 257 counts per
+/// box and byte, 16 per level). Boxes not `active` keep threshold 0.
+fn thresholds(
+    comm: Comm,
+    keys: &[u128],
+    at: &[u32],
+    active: &[usize],
+    want: &[u64],
+) -> Result<Vec<u128>> {
+    let nb = want.len();
+    let mut thr = vec![0u128; nb];
+    for byte in (0..16).rev() {
+        let shift = 8 * byte;
+        let mut cnt = vec![0i64; nb * 257];
+        for (e, &k) in keys.iter().enumerate() {
+            let b = at[e] as usize;
+            let t = thr[b];
+            // Keys whose bits above `shift + 8` equal t's; below that prefix: counted in 256.
+            let high = |x: u128| {
+                if shift + 8 == 128 {
+                    0
+                } else {
+                    x >> (shift + 8)
+                }
+            };
+            if high(k) == high(t) {
+                cnt[b * 257 + ((k >> shift) & 0xff) as usize] += 1;
+            } else if k < t {
+                cnt[b * 257 + 256] += 1;
+            }
+        }
+        let cnt = comm.allreduce(&cnt, ReduceOp::Sum)?;
+        for &b in active {
+            let mut below = cnt[b * 257 + 256] as u64;
+            let mut v = 0u128;
+            for u in 1..256u128 {
+                below += cnt[b * 257 + (u as usize - 1)] as u64;
+                if below <= want[b] {
+                    v = u;
+                } else {
+                    break;
+                }
+            }
+            thr[b] |= v << shift;
+        }
+    }
+    Ok(thr)
+}
+
+/// Children: box b splits into (p0, mid) and (mid, p1); finished boxes carry over. Returns the
+/// next boxes and each box's (left, right) child.
+fn split_boxes(boxes: &[(usize, usize)]) -> (Vec<(usize, usize)>, Vec<(u32, u32)>) {
+    let nb = boxes.len();
+    let mut next = Vec::new();
+    let mut child = vec![(0u32, 0u32); nb];
+    for (b, &(p0, p1)) in boxes.iter().enumerate() {
+        if p1 - p0 > 1 {
+            let mid = p0 + (p1 - p0) / 2;
+            child[b] = (next.len() as u32, next.len() as u32 + 1);
+            next.push((p0, mid));
+            next.push((mid, p1));
+        } else {
+            child[b] = (next.len() as u32, next.len() as u32);
+            next.push((p0, p1));
+        }
+    }
+    (next, child)
 }
 
 #[cfg(test)]

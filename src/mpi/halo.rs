@@ -3,9 +3,9 @@
 //! Owns the per-set exchange lists built when a mesh is distributed (see
 //! [`crate::distribute()`]), the byte-level packing/unpacking of a Dat's storage along those
 //! lists, and the MPI tags of halo messages.
-//! The blocking conveniences [`crate::update_halo`] and [`crate::reverse_halo`] live with `Dat`. Messages themselves go through [`crate::Comm::exchange`]; this module
-//! never calls MPI and never decides *when* to exchange (par_loop does, from Dat validity
-//! flags).
+//! Exchanges along these lists are `exchange.rs`'s `Exchange` (begin, overlap, finish).
+//! This module never calls MPI and never decides *when* to exchange (par_loop does, from Dat
+//! validity flags).
 //!
 //! # Order of the lists
 //! On rank `r`, halo elements of a set are numbered after the owned ones, grouped by owner
@@ -669,5 +669,20 @@ mod tests {
         assert_eq!((diffs[1].owner, diffs[1].local), (1, 4));
         assert_ne!(diffs[1].copy, diffs[1].owned);
         assert!(h0.check_compare(&d0, EB, Some(&g0), &[]).is_err());
+    }
+
+    #[test]
+    fn forward_unpack_refuses_a_part_of_the_wrong_length() {
+        let halo = Halo {
+            neighbours: vec![Neighbour {
+                rank: 1,
+                send: vec![0],
+                recv: vec![1],
+            }],
+        };
+        let mut data = vec![0u8; 16];
+        assert!(halo.forward_unpack(&mut data, 8, &[vec![1; 8]]).is_ok());
+        assert_eq!(&data[8..], &[1; 8]);
+        assert!(halo.forward_unpack(&mut data, 8, &[vec![]]).is_err());
     }
 }

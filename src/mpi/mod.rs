@@ -5,5 +5,6 @@
 //! layer sits below `data/`.
 pub mod agree;
 pub mod comm;
+pub mod exchange;
 pub mod halo;
 pub mod node;
