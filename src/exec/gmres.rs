@@ -17,7 +17,7 @@ use crate::mpi::comm::Comm;
 
 /// Below this ratio of `|w - V h|^2` to `|w|^2` the Pythagorean norm of classical
 /// Gram-Schmidt has lost too many digits: orthogonalize a second time.
-const REORTHOGONALIZE: f64 = 1e-2;
+const REORTHOGONALIZE: f64 = 0.5;
 
 /// The small dense least-squares problem of one cycle: Hessenberg columns already rotated,
 /// the rotations, and the rotated right-hand side `g`.
