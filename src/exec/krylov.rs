@@ -1,12 +1,13 @@
 //! Krylov solvers on assembled Mats: preconditioned conjugate gradients, in the classic form
 //! (two reductions per iteration) and in the single-reduction form of Chronopoulos and Gear
-//! (one fused allreduce per iteration), and BiCGStab for non-symmetric matrices, with a Jacobi
-//! preconditioner or none.
+//! (one fused allreduce per iteration), BiCGStab and GMRES(m) (`gmres.rs`) for non-symmetric
+//! matrices, with the preconditioners of `precond.rs`.
 //!
 //! Owns the iterations and their options ([`KrylovSolver`], a builder); vectors are work Dats
 //! on the matrix's row DataSet updated by fused generated loops (kernels made once per dim
 //! through `vecops`' table, so a solve compiles nothing after the first), the mat-vec is
-//! [`Mat::mult`]. A solve returns its history ([`SolveInfo`]) or a typed
+//! [`Mat::mult`]; the last local preconditioner set up (`precond.rs`) is kept on the solver.
+//! A solve returns its history ([`SolveInfo`]) or a typed
 //! [`Error::Solve`] on breakdown or non-convergence, never a silently unconverged answer.
 //! Every decision (stop, break down) is taken from reduced values every rank holds alike.
 
@@ -58,8 +59,8 @@ pub enum PcSide {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Orthogonalization {
     /// Classical Gram-Schmidt: all projections and the new vector's norm in one fused
-    /// reduction per Arnoldi step (the norm by Pythagoras; a second pass, one more reduction,
-    /// when cancellation makes that inaccurate).
+    /// reduction per Arnoldi step (the norm by Pythagoras), and a second pass, one more
+    /// reduction, when the DGKS test finds cancellation (`|w'|^2 < |w|^2 / 2`).
     Classical,
     /// Modified Gram-Schmidt: one reduction per projection (`j + 2` per step `j`), more
     /// robust.
