@@ -324,6 +324,12 @@ impl PcState {
         if let Some(d) = dinv {
             return crate::exec::vecops::pointwise_mult(d, r, z);
         }
+        if r.ptr_eq(z) {
+            return Err(Error::invalid(
+                format!("preconditioner({}, {})", r.name(), z.name()),
+                "r and z must be different Dats",
+            ));
+        }
         let n = r.set().size() * r.dim();
         let rg = r.read();
         let rv = dtype::view::<f64>(&rg, n);
