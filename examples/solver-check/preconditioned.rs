@@ -1,5 +1,6 @@
-//! op2-solver-check's solves with every preconditioner and with GMRES (a module of the
-//! example, kept apart to keep its file short).
+//! op2-solver-check's solves with every preconditioner and with GMRES, the re-use of a kept
+//! ILU(0) and a set-up failure on one rank (a module of the example, kept apart to keep its
+//! file short).
 use op2::{DType, Dat, KrylovSolver, Mat, Result};
 
 use super::bad;
@@ -109,5 +110,38 @@ pub fn preconditioned(
     // Again, now that the loops of every Arnoldi step are compiled (the first solve also
     // agreed on those compiles): one reduction per step, two where it orthogonalized twice.
     let (_, per_it, _) = solve_with("GMRES again", g().preconditioner(P::Ilu0), c, s)?;
+    kept_and_failed(c, s)?;
     Ok((out, per_it))
+}
+
+/// A solver's kept ILU(0) is made again when the matrix changes (the same iterations as a
+/// fresh solver's), and a zero pivot on rank 0 alone is an error on every rank. Changes `c`.
+fn kept_and_failed(c: &Mat, s: &Dat) -> Result<()> {
+    let ilu = || KrylovSolver::gmres().preconditioner(op2::Preconditioner::Ilu0);
+    let kept = ilu();
+    solve_with("kept ILU(0)", kept.clone(), c, s)?;
+    c.add_diagonal(0.5)?;
+    let (n1, _, _) = solve_with("kept ILU(0), matrix changed", kept, c, s)?;
+    let (n2, _, _) = solve_with("fresh ILU(0)", ilu(), c, s)?;
+    if n1 != n2 {
+        return Err(bad(format!("kept ILU(0): {n1} iterations, fresh: {n2}")));
+    }
+    let set = c.sparsity().row_dataset().set();
+    let rows: Vec<usize> = if set.comm().is_root() && set.size() > 0 {
+        vec![0]
+    } else {
+        vec![]
+    };
+    c.zero_rows(&rows, 0.0, None)?;
+    let x = Dat::zeros(s.dataset(), DType::F64);
+    match ilu().solve(c, s, &x) {
+        Err(op2::Error::InvalidArgument { detail, .. })
+            if detail.contains("ILU") || detail.contains("Ilu0") =>
+        {
+            Ok(())
+        }
+        other => Err(bad(format!(
+            "ILU(0) of a matrix with a zero row on rank 0 gave {other:?}"
+        ))),
+    }
 }
