@@ -12,11 +12,15 @@
 //! * a 2x2-block Mat (the element matrix times an SPD 2x2 block): `add_diagonal`,
 //!   `zero_rows_columns` on component 0 of boundary nodes (a block half constrained), CG;
 //! * `mult_transpose` of a non-symmetric matrix (sums for halo and extra columns move to their
-//!   owners) and a BiCGStab solve with it.
+//!   owners) and a BiCGStab solve with it;
+//! * CG with every preconditioner (Jacobi, block Jacobi, SSOR, ILU(0)) on the scalar and the
+//!   block Mat (ILU(0) and SSOR must take fewer iterations than Jacobi), and GMRES (right and
+//!   left, classical and modified Gram-Schmidt, restarted) and BiCGStab with them on the
+//!   non-symmetric one, counting GMRES's allreduces per Arnoldi step.
 //!
 //! Everything is gathered to rank 0 and compared with plain serial Rust (values 1e-12
 //! relative, solution against dense Gaussian elimination 1e-8). Rank 0 prints
-//! `ok: ... allreduces/iteration classic C single S` on success; any mismatch is an error.
+//! `ok: ... allreduces/iteration classic C single S gmres<=2` on success; any mismatch is an error.
 //! Options: `--n N` (default 12).
 use std::process::ExitCode;
 
@@ -57,6 +61,10 @@ void stiff_mass_ns(double *A, const double *x)
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++) A[3 * i + j] *= 1.0 + i + 0.5 * j * j;
 }"#;
+
+#[path = "solver-check/preconditioned.rs"]
+mod preconditioned;
+use preconditioned::preconditioned;
 
 const BLK: [f64; 4] = [2.0, 0.5, 0.5, 1.0];
 
@@ -160,6 +168,9 @@ struct Got {
     blk_x: Vec<f64>,
     cty: Vec<f64>,
     cx: Vec<f64>,
+    /// Solutions with other solvers and preconditioners: of A, of the block Mat, of C.
+    more: [Vec<(String, Vec<f64>)>; 3],
+    gmres_per_it: f64,
 }
 
 fn check(rt: &op2::Runtime) -> Result<()> {
@@ -329,6 +340,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         return Err(bad(format!("BiCGStab: history {:?}", info.residual_norms)));
     }
     let cx = cx.gather::<f64>(0)?;
+    let (more, gmres_per_it) = preconditioned([(&a, &b), (&a2, &b2), (&cm, &s)])?;
     let blk = (a2.gather(0)?, b2.gather::<f64>(0)?, u2.gather::<f64>(0)?);
 
     let got = (
@@ -360,10 +372,12 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         blk_x: blk.2.unwrap(),
         cty: cty.unwrap(),
         cx: cx.unwrap(),
+        more: more.map(|v| v.into_iter().map(|(n, x)| (n, x.unwrap())).collect()),
+        gmres_per_it: gmres_per_it as f64,
     };
     compare(&ser, &got, comm.size())?;
     println!(
-        "ok: {} ranks, allreduces per dots {} allreduces/iteration classic {} single {}",
+        "ok: {} ranks, allreduces per dots {} allreduces/iteration classic {} single {} gmres<=2",
         comm.size(),
         got.dots_allreduces,
         got.per_it.0,
@@ -464,16 +478,17 @@ fn compare(m: &Serial, got: &Got, size: i32) -> Result<()> {
         .map(|j| (0..nn).map(|i| c[i * nn + j] * sg[i]).sum())
         .collect();
     close("C^T (s + g)", &got.cty, &cty, 1e-12)?;
-    close(
-        "BiCGStab: C x = s + g",
-        &got.cx,
-        &dense_solve(c, sg.clone(), nn),
-        1e-8,
-    )?;
+    let cx = dense_solve(c, sg.clone(), nn);
+    close("BiCGStab: C x = s + g", &got.cx, &cx, 1e-8)?;
     let u = dense_solve(a, b, nn);
     close("CG classic", &got.x_classic, &u, 1e-8)?;
     close("CG single reduction", &got.x_single, &u, 1e-8)?;
-    if size > 1 && got.per_it != (2.0, 1.0) {
+    for (want, more) in [(&u, &got.more[0]), (&cx, &got.more[2])] {
+        for (name, x) in more {
+            close(name, x, want, 1e-8)?;
+        }
+    }
+    if size > 1 && (got.per_it != (2.0, 1.0) || got.gmres_per_it > 2.0) {
         return Err(bad(format!(
             "allreduces per iteration {:?}, want (2, 1)",
             got.per_it
@@ -556,7 +571,11 @@ fn compare_blocks(m: &Serial, got: &Got) -> Result<()> {
     }
     close("block A after zero_rows_columns", &ga, &a, 1e-12)?;
     close("block b after zero_rows_columns", &got.blk_b, &b, 1e-12)?;
-    close("block CG", &got.blk_x, &dense_solve(a, b, n), 1e-8)
+    let u = dense_solve(a, b, n);
+    for (name, x) in &got.more[1] {
+        close(&format!("block {name}"), x, &u, 1e-8)?;
+    }
+    close("block CG", &got.blk_x, &u, 1e-8)
 }
 
 /// Gaussian elimination with partial pivoting.

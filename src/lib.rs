@@ -69,7 +69,10 @@ pub use data::set::Set;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
 pub use exec::arg::Arg;
-pub use exec::krylov::{solve, CgVariant, KrylovSolver, Method, Preconditioner, SolveInfo};
+pub use exec::krylov::{
+    solve, CgVariant, KrylovSolver, Method, Orthogonalization, PcSide, SolveInfo,
+};
+pub use exec::precond::Preconditioner;
 pub use exec::parloop::par_loop;
 pub use exec::timing::{timings, LoopTiming};
 pub use exec::vecops::{

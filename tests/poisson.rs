@@ -2,7 +2,8 @@
 //! halving of h) for a zero and a non-zero Dirichlet solution, on 1 rank and on a mesh
 //! distributed over 2 and 4 ranks, and the distributed errors equal the one-rank errors up to
 //! summation order (1e-10 relative); op2's CG variants and the hand-written CG agree on 3
-//! ranks with threads, with 1, 2 and 3 allreduces per iteration.
+//! ranks with threads, with 1, 2 and 3 allreduces per iteration; SSOR and ILU(0) CG take
+//! fewer iterations than Jacobi CG, and GMRES with ILU(0) on 2 ranks keeps second order.
 mod common;
 
 use std::time::Duration;
@@ -154,6 +155,46 @@ fn op2_cg_variants_and_the_hand_written_cg_agree_on_3_ranks_with_threads() {
             "{cg}: {per_it} allreduces per iteration, want {want}"
         );
     }
+}
+
+/// op2's preconditioners and GMRES on the same system on 2 ranks (threads on one of them):
+/// the L2 error of Jacobi CG on 1 rank (1e-6 relative: each solve stops at its own residual
+/// 1e-10), SSOR (symmetric Gauss-Seidel) and ILU(0) CG in fewer iterations than Jacobi CG,
+/// and GMRES with ILU(0) still second order (error ratio ~4 from n = 16 to 32).
+#[test]
+fn preconditioners_and_gmres_with_ilu0_solve_poisson_on_2_ranks() {
+    let cache = common::cache_dir();
+    let (serial, _) = solve_with(1, 32, "exp", &[], None, cache.path());
+    let runs: [(&[&str], Option<&str>); 5] = [
+        (&["--pc", "jacobi"], None),
+        (&["--pc", "sor"], Some("2")),
+        (&["--pc", "ilu0"], None),
+        (&["--pc", "bjacobi", "--ksp", "bicgstab"], None),
+        (&["--ksp", "gmres", "--pc", "ilu0"], None),
+    ];
+    let mut its = Vec::new();
+    for (extra, threads) in runs {
+        let ((_, e, it), _) = solve_with(2, 32, "exp", extra, threads, cache.path());
+        let rel = (e - serial.1).abs() / serial.1;
+        assert!(
+            rel < 1e-6,
+            "{extra:?}: L2 error {e:e} vs {:e} on 1 rank",
+            serial.1
+        );
+        its.push(it);
+    }
+    assert!(
+        its[1] < its[0] && its[2] < its[0],
+        "iterations of Jacobi, SSOR, ILU(0) CG: {:?}",
+        &its[..3]
+    );
+    let gmres = ["--ksp", "gmres", "--pc", "ilu0"];
+    let ((_, e16, _), _) = solve_with(2, 16, "exp", &gmres, None, cache.path());
+    let ratio = e16 / serial.1;
+    assert!(
+        ratio > 3.5 && ratio < 4.5,
+        "GMRES + ILU(0): error ratio {ratio:.3} from n = 16 to 32"
+    );
 }
 
 #[test]

@@ -10,15 +10,19 @@
 //!   drop every row and column of a boundary node and move the known boundary values to the
 //!   right-hand side (lifting); the boundary loop then writes A_ii = 1 and b_i = g_i. The
 //!   matrix stays symmetric positive definite, so CG applies;
-//! * solve: conjugate gradients with a Jacobi preconditioner; dot products are Global INC
-//!   reductions, vector updates direct loops, the mat-vec is [`op2::Mat::mult`];
+//! * solve: op2's [`op2::KrylovSolver`] (CG with Jacobi by default; GMRES, BiCGStab, SSOR,
+//!   ILU(0) by option), or a hand-written Jacobi CG whose dot products are Global INC
+//!   reductions, vector updates direct loops, the mat-vec [`op2::Mat::mult`];
 //! * error: the L2 error by a degree-4 quadrature per cell (Global INC) and the largest nodal
 //!   error (Global MAX).
 //!
 //! Options: `--n N` (squares per side, default 64), `--perturb P` (interior node displacement
 //! in units of h, default 0.2), `--solution sine|exp` (u = sin(πx) sin(πy), zero on the boundary;
 //! or u = e^x sin(πy), non-zero on the boundary), `--rtol R` (CG stops when
-//! |r| <= R |b|, default 1e-10), `--max-it M`, `--vtu PATH` (the solution as ParaView's parallel
+//! |r| <= R |b|, default 1e-10), `--max-it M`, `--cg single|classic|handwritten` (op2's CG
+//! variant, or the hand-written CG from par_loops), `--ksp cg|gmres|bicgstab` and `--pc
+//! none|jacobi|bjacobi|sor|ilu0` (op2's solver: `cg_iterations` then reports its iterations),
+//! `--vtu PATH` (the solution as ParaView's parallel
 //! format: PATH, a `.pvtu`, and one piece per rank beside it).
 //!
 //! Runs under `op2::run` on any number of ranks (`mpiexec -n 4 poisson`): rank 0 generates the
@@ -32,7 +36,7 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use op2::{
     par_loop, Access, CgVariant, DType, Dat, DataSet, Error, Global, GlobalMesh, Kernel,
-    KrylovSolver, Mat, ReduceOp, Sparsity,
+    KrylovSolver, Mat, Preconditioner, ReduceOp, Sparsity,
 };
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -48,6 +52,25 @@ enum Cg {
     Single,
     Classic,
     Handwritten,
+}
+
+/// The Krylov method of op2's solver.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Ksp {
+    Cg,
+    Gmres,
+    Bicgstab,
+}
+
+/// The preconditioner of op2's solver (`sor`: symmetric Gauss-Seidel, SSOR with omega 1;
+/// `ilu0`: ILU(0) of each rank's diagonal block; `bjacobi`: point-block Jacobi).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Pc {
+    None,
+    Jacobi,
+    Bjacobi,
+    Sor,
+    Ilu0,
 }
 
 #[derive(Parser, Debug)]
@@ -74,6 +97,36 @@ struct Args {
     /// The CG: op2's single-reduction or classic CG, or the hand-written one from par_loops.
     #[arg(long, value_enum, default_value_t = Cg::Single)]
     cg: Cg,
+    /// op2's Krylov method (`--cg` picks the CG variant; the hand-written CG takes neither
+    /// `--ksp` nor `--pc`).
+    #[arg(long, value_enum, default_value_t = Ksp::Cg)]
+    ksp: Ksp,
+    /// op2's preconditioner.
+    #[arg(long, value_enum, default_value_t = Pc::Jacobi)]
+    pc: Pc,
+}
+
+impl Args {
+    /// op2's solver as the options ask.
+    fn solver(&self) -> KrylovSolver {
+        let pc = match self.pc {
+            Pc::None => Preconditioner::None,
+            Pc::Jacobi => Preconditioner::Jacobi,
+            Pc::Bjacobi => Preconditioner::BlockJacobi,
+            Pc::Sor => Preconditioner::Ssor { omega: 1.0 },
+            Pc::Ilu0 => Preconditioner::Ilu0,
+        };
+        let variant = match self.cg {
+            Cg::Classic => CgVariant::Classic,
+            _ => CgVariant::SingleReduction,
+        };
+        let ksp = match self.ksp {
+            Ksp::Cg => KrylovSolver::cg().variant(variant),
+            Ksp::Gmres => KrylovSolver::gmres(),
+            Ksp::Bicgstab => KrylovSolver::bicgstab(),
+        };
+        ksp.preconditioner(pc).rtol(self.rtol).max_it(self.max_it)
+    }
 }
 
 /// The C kernels. Boundary conditions by symmetric elimination: with `bc[i] = 1` on boundary
@@ -215,6 +268,12 @@ fn scalar(g: &Global) -> op2::Result<f64> {
 
 fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
     let comm = rt.comm();
+    if matches!(args.cg, Cg::Handwritten) && !matches!((args.ksp, args.pc), (Ksp::Cg, Pc::Jacobi)) {
+        return Err(Error::invalid(
+            "poisson --cg handwritten",
+            "the hand-written CG is Jacobi CG: it takes neither --ksp nor --pc",
+        ));
+    }
     let pre = kernels::prelude(args.solution);
     let k = |name: &str, body: &str| kernel(&pre, name, body);
     let t_all = Instant::now();
@@ -308,15 +367,7 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
     let (iterations, rel_res, per_it) = match args.cg {
         Cg::Handwritten => handwritten_cg(args, &pre, nodes, &a, &b, &u)?,
         Cg::Single | Cg::Classic => {
-            let variant = match args.cg {
-                Cg::Classic => CgVariant::Classic,
-                _ => CgVariant::SingleReduction,
-            };
-            let info = KrylovSolver::cg()
-                .rtol(args.rtol)
-                .max_it(args.max_it)
-                .variant(variant)
-                .solve(&a, &b, &u)?;
+            let info = args.solver().solve(&a, &b, &u)?;
             let steady = info.allreduces.get(1..).unwrap_or(&[]);
             let per_it = steady.iter().sum::<u64>() as f64 / steady.len().max(1) as f64;
             (info.iterations, info.relative_residual(), per_it)
@@ -369,8 +420,10 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
             args.perturb
         );
         println!(
-            "poisson: cg_iterations {iterations} relative_residual {rel_res:.3e} cg {:?} allreduces_per_iteration {per_it:.2} seconds_per_iteration {:.3e}",
+            "poisson: cg_iterations {iterations} relative_residual {rel_res:.3e} cg {:?} ksp {:?} pc {:?} allreduces_per_iteration {per_it:.2} seconds_per_iteration {:.3e}",
             args.cg,
+            args.ksp,
+            args.pc,
             t_cg / iterations.max(1) as f64
         );
         println!("poisson: l2_error {l2:.15e} max_nodal_error {max_err:.15e}");

@@ -1,12 +1,13 @@
 //! Krylov solvers on assembled Mats: preconditioned conjugate gradients, in the classic form
 //! (two reductions per iteration) and in the single-reduction form of Chronopoulos and Gear
-//! (one fused allreduce per iteration), and BiCGStab for non-symmetric matrices, with a Jacobi
-//! preconditioner or none.
+//! (one fused allreduce per iteration), BiCGStab and GMRES(m) (`gmres.rs`) for non-symmetric
+//! matrices, with the preconditioners of `precond.rs`.
 //!
 //! Owns the iterations and their options ([`KrylovSolver`], a builder); vectors are work Dats
 //! on the matrix's row DataSet updated by fused generated loops (kernels made once per dim
 //! through `vecops`' table, so a solve compiles nothing after the first), the mat-vec is
-//! [`Mat::mult`]. A solve returns its history ([`SolveInfo`]) or a typed
+//! [`Mat::mult`]; the last local preconditioner set up (`precond.rs`) is kept on the solver.
+//! A solve returns its history ([`SolveInfo`]) or a typed
 //! [`Error::Solve`] on breakdown or non-convergence, never a silently unconverged answer.
 //! Every decision (stop, break down) is taken from reduced values every rank holds alike.
 
@@ -16,8 +17,10 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::exec::parloop::par_loop;
 use crate::exec::vecops::{self, kernel};
+use crate::exec::precond::{self, PcState, Preconditioner};
 use crate::linalg::mat::Mat;
-use crate::mpi::comm::Comm;
+use crate::mpi::comm::{Comm, ReduceOp};
+use std::sync::{Arc, Mutex};
 
 /// Which conjugate-gradient iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,15 +40,31 @@ pub enum Method {
     /// BiCGStab (van der Vorst), right-preconditioned, for non-symmetric matrices: two mat-vecs
     /// and three reductions per iteration.
     BiCgStab,
+    /// Restarted GMRES(m) for non-symmetric matrices, preconditioned on either side, with
+    /// the chosen [`Orthogonalization`].
+    Gmres,
 }
 
-/// Preconditioner.
+/// Which side GMRES applies the preconditioner on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Preconditioner {
-    /// None (identity).
-    None,
-    /// Jacobi: the inverse of the matrix's diagonal (every diagonal entry must be non-zero).
-    Jacobi,
+pub enum PcSide {
+    /// `A M^-1 (M x) = b`: the residuals GMRES minimizes and reports are the true ones.
+    Right,
+    /// `M^-1 A x = M^-1 b`: GMRES minimizes, reports and tests the preconditioned residual
+    /// `|M^-1 (b - A x)|` against `rtol * |M^-1 b|` (PETSc's default for left).
+    Left,
+}
+
+/// How GMRES orthogonalizes each new Arnoldi vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orthogonalization {
+    /// Classical Gram-Schmidt: all projections and the new vector's norm in one fused
+    /// reduction per Arnoldi step (the norm by Pythagoras), and a second pass, one more
+    /// reduction, when the DGKS test finds cancellation (`|w'|^2 < |w|^2 / 2`).
+    Classical,
+    /// Modified Gram-Schmidt: one reduction per projection (`j + 2` per step `j`), more
+    /// robust.
+    Modified,
 }
 
 /// Options of a solve, by builder: `KrylovSolver::cg().rtol(1e-8).max_it(500)`.
@@ -72,12 +91,30 @@ pub enum Preconditioner {
 /// ```
 #[derive(Clone, Debug)]
 pub struct KrylovSolver {
-    rtol: f64,
-    atol: f64,
-    max_it: usize,
-    variant: CgVariant,
-    pc: Preconditioner,
-    method: Method,
+    pub(crate) rtol: f64,
+    pub(crate) atol: f64,
+    pub(crate) max_it: usize,
+    pub(crate) variant: CgVariant,
+    pub(crate) pc: Preconditioner,
+    pub(crate) method: Method,
+    pub(crate) restart: usize,
+    pub(crate) side: PcSide,
+    pub(crate) ortho: Orthogonalization,
+    kept: KeptPc,
+}
+
+/// The last local preconditioner set up (ILU(0), SSOR, block Jacobi), with the matrix
+/// fingerprint and kind it was made for; shared by clones of a solver.
+#[derive(Clone, Default)]
+struct KeptPc(Arc<Mutex<Option<(Fingerprint, Preconditioner, Arc<PcState>)>>>);
+
+type Fingerprint = (u64, usize, u64);
+
+impl std::fmt::Debug for KeptPc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        write!(f, "KeptPc({:?})", g.as_ref().map(|(_, pc, _)| pc))
+    }
 }
 
 /// What a converged solve did.
@@ -98,7 +135,7 @@ pub struct SolveInfo {
 
 impl SolveInfo {
     /// The answer to `b = 0`: `x = 0`, no iteration.
-    fn zero_rhs() -> SolveInfo {
+    pub(crate) fn zero_rhs() -> SolveInfo {
         SolveInfo {
             iterations: 0,
             residual_norms: vec![0.0],
@@ -129,7 +166,34 @@ impl KrylovSolver {
             variant: CgVariant::SingleReduction,
             pc: Preconditioner::Jacobi,
             method: Method::Cg,
+            restart: 30,
+            side: PcSide::Right,
+            ortho: Orthogonalization::Classical,
+            kept: KeptPc::default(),
         }
+    }
+    /// GMRES(30), right-preconditioned with Jacobi, classical Gram-Schmidt (one reduction
+    /// per Arnoldi step), and the same tolerances as [`KrylovSolver::cg`].
+    pub fn gmres() -> KrylovSolver {
+        KrylovSolver {
+            method: Method::Gmres,
+            ..KrylovSolver::cg()
+        }
+    }
+    /// GMRES's restart length `m` (Arnoldi steps per cycle, at least 1).
+    pub fn restart(mut self, m: usize) -> Self {
+        self.restart = m;
+        self
+    }
+    /// GMRES's preconditioning side.
+    pub fn side(mut self, v: PcSide) -> Self {
+        self.side = v;
+        self
+    }
+    /// GMRES's orthogonalization.
+    pub fn orthogonalization(mut self, v: Orthogonalization) -> Self {
+        self.ortho = v;
+        self
     }
     /// BiCGStab with Jacobi and the same defaults as [`KrylovSolver::cg`].
     pub fn bicgstab() -> KrylovSolver {
@@ -192,23 +256,60 @@ impl KrylovSolver {
         if !(self.rtol >= 0.0 && self.atol >= 0.0) {
             return Err(Error::invalid(&what, "rtol and atol must be >= 0"));
         }
-        let dinv = Dat::named("cg_dinv", ds, vec![1.0f64; ds.set().size() * ds.dim()])?;
-        if self.pc == Preconditioner::Jacobi {
-            jacobi(&what, a, &dinv)?;
+        if self.method == Method::Gmres && self.restart == 0 {
+            return Err(Error::invalid(&what, "the GMRES restart length must be >= 1"));
         }
+        let pc = self.set_up(&what, a)?;
         let w = Work {
             what,
             a,
             b,
             x,
-            dinv,
+            pc,
             s: self,
         };
         match (self.method, self.variant) {
             (Method::BiCgStab, _) => w.bicgstab(),
+            (Method::Gmres, _) => w.gmres(),
             (Method::Cg, CgVariant::Classic) => w.classic(),
             (Method::Cg, CgVariant::SingleReduction) => w.single_reduction(),
         }
+    }
+}
+
+impl KrylovSolver {
+    /// The preconditioner for `a`: a diagonal one made now (generated loops), or a local one
+    /// kept from the last solve when every rank's matrix values are unchanged (one allreduce
+    /// decides), else made and kept.
+    fn set_up(&self, what: &str, a: &Mat) -> Result<Arc<PcState>> {
+        let ds = a.sparsity().row_dataset();
+        let diagonal = match self.pc {
+            Preconditioner::None => Some(false),
+            Preconditioner::Jacobi => Some(true),
+            Preconditioner::BlockJacobi if ds.dim() == 1 => Some(true),
+            _ => None,
+        };
+        if let Some(jac) = diagonal {
+            let dinv = Dat::named("cg_dinv", ds, vec![1.0f64; ds.set().size() * ds.dim()])?;
+            if jac {
+                jacobi(what, a, &dinv)?;
+            }
+            return Ok(Arc::new(PcState::Diagonal(dinv)));
+        }
+        let fp = precond::fingerprint(a);
+        let mut kept = self.kept.0.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = match kept.as_ref() {
+            Some((f, pc, st)) if *f == fp && *pc == self.pc => Some(st.clone()),
+            _ => None,
+        };
+        let comm = ds.set().comm();
+        let all = comm.allreduce_u64(hit.is_some() as u64, ReduceOp::Min)?;
+        if let (1, Some(st)) = (all, hit) {
+            return Ok(st);
+        }
+        let st = Arc::new(PcState::local(what, self.pc, a)?);
+        *kept = Some((fp, self.pc, st.clone()));
+        Ok(st)
     }
 }
 
@@ -239,22 +340,23 @@ fn jacobi(what: &str, a: &Mat, dinv: &Dat) -> Result<()> {
     Ok(())
 }
 
-struct Work<'a> {
-    what: String,
-    a: &'a Mat,
-    b: &'a Dat,
-    x: &'a Dat,
-    dinv: Dat,
-    s: &'a KrylovSolver,
+/// One solve's matrix, vectors, preconditioner and options (the methods are its `impl`s).
+pub(crate) struct Work<'a> {
+    pub(crate) what: String,
+    pub(crate) a: &'a Mat,
+    pub(crate) b: &'a Dat,
+    pub(crate) x: &'a Dat,
+    pub(crate) pc: Arc<PcState>,
+    pub(crate) s: &'a KrylovSolver,
 }
 
 impl Work<'_> {
-    fn vec(&self, name: &str) -> Result<Dat> {
+    pub(crate) fn vec(&self, name: &str) -> Result<Dat> {
         let ds = self.b.dataset();
         Dat::named(name, ds, vec![0.0f64; ds.set().size() * ds.dim()])
     }
 
-    fn fail(&self, detail: String, breakdown: bool, it: usize, rnorm: f64, bnorm: f64) -> Error {
+    pub(crate) fn fail(&self, detail: String, breakdown: bool, it: usize, rnorm: f64, bnorm: f64) -> Error {
         Error::Solve {
             what: self.what.clone(),
             detail,
@@ -265,7 +367,7 @@ impl Work<'_> {
     }
 
     /// `r = b - A x`; returns `|b|` (0 means: x = 0 is the answer, already stored).
-    fn residual(&self, r: &Dat, tmp: &Dat) -> Result<f64> {
+    pub(crate) fn residual(&self, r: &Dat, tmp: &Dat) -> Result<f64> {
         let bnorm = vecops::norm(self.b)?;
         if bnorm == 0.0 {
             vecops::zero(self.x)?;
@@ -277,11 +379,11 @@ impl Work<'_> {
         Ok(bnorm)
     }
 
-    fn converged(&self, rnorm: f64, bnorm: f64) -> bool {
+    pub(crate) fn converged(&self, rnorm: f64, bnorm: f64) -> bool {
         rnorm <= (self.s.rtol * bnorm).max(self.s.atol)
     }
 
-    fn done(&self, it: usize, hist: &[f64], bnorm: f64) -> Result<Option<SolveInfo>> {
+    pub(crate) fn done(&self, it: usize, hist: &[f64], bnorm: f64) -> Result<Option<SolveInfo>> {
         let rnorm = *hist.last().unwrap();
         if !rnorm.is_finite() {
             return Err(self.fail("the residual is not finite".into(), true, it, rnorm, bnorm));
@@ -318,7 +420,7 @@ impl Work<'_> {
         if bnorm == 0.0 {
             return Ok(SolveInfo::zero_rhs());
         }
-        vecops::pointwise_mult(&self.dinv, &r, &z)?;
+        self.pc.apply(&r, &z)?;
         vecops::copy(&z, &p)?;
         let d = vecops::dots(&[(&r, &z), (&r, &r)])?;
         let (mut rz, mut hist) = (d[0], vec![d[1].sqrt()]);
@@ -343,7 +445,15 @@ impl Work<'_> {
                 ));
             }
             let alpha = rz / pq;
-            let d = update_classic(self.x, &r, &z, &p, &q, &self.dinv, alpha)?;
+            let d = match self.pc.dinv() {
+                Some(dinv) => update_classic(self.x, &r, &z, &p, &q, dinv, alpha)?,
+                None => {
+                    vecops::axpy(alpha, &p, self.x)?;
+                    vecops::axpy(-alpha, &q, &r)?;
+                    self.pc.apply(&r, &z)?;
+                    vecops::dots(&[(&r, &z), (&r, &r)])?
+                }
+            };
             hist.push(d[1].sqrt());
             let beta = d[0] / rz;
             rz = d[0];
@@ -365,7 +475,7 @@ impl Work<'_> {
         if bnorm == 0.0 {
             return Ok(SolveInfo::zero_rhs());
         }
-        vecops::pointwise_mult(&self.dinv, &r, &u)?;
+        self.pc.apply(&r, &u)?;
         self.a.mult(&u, &w)?;
         let d = vecops::dots(&[(&r, &u), (&w, &u), (&r, &r)])?;
         let (mut gamma, mut delta) = (d[0], d[1]);
@@ -390,7 +500,10 @@ impl Work<'_> {
             }
             alpha = gamma / den;
             it += 1;
-            update_single(self.x, &r, &u, &w, &p, &s, &self.dinv, alpha, beta)?;
+            update_single(self.x, &r, &u, &w, &p, &s, self.pc.dinv(), alpha, beta)?;
+            if self.pc.dinv().is_none() {
+                self.pc.apply(&r, &u)?;
+            }
             self.a.mult(&u, &w)?;
             let d = vecops::dots(&[(&r, &u), (&w, &u), (&r, &r)])?;
             beta = d[0] / gamma;
@@ -443,7 +556,7 @@ impl Work<'_> {
                 vecops::axpby(1.0, &r, beta, &p)?;
             }
             it += 1;
-            vecops::pointwise_mult(&self.dinv, &p, &ph)?;
+            self.pc.apply(&p, &ph)?;
             self.a.mult(&ph, &vv)?;
             let r0v = vecops::dot(&r0, &vv)?;
             if r0v == 0.0 || !r0v.is_finite() {
@@ -453,7 +566,7 @@ impl Work<'_> {
             alpha = rho / r0v;
             vecops::copy(&r, &sv)?;
             vecops::axpy(-alpha, &vv, &sv)?;
-            vecops::pointwise_mult(&self.dinv, &sv, &sh)?;
+            self.pc.apply(&sv, &sh)?;
             self.a.mult(&sh, &t)?;
             let d = vecops::dots(&[(&t, &sv), (&t, &t)])?;
             omega = if d[1] == 0.0 { 0.0 } else { d[0] / d[1] };
@@ -508,8 +621,8 @@ fn update_classic(
     red.value::<f64>()
 }
 
-/// One loop without reduction: `p = u + beta p; s = w + beta s; x += alpha p; r -= alpha s;
-/// u = dinv r`.
+/// One loop without reduction: `p = u + beta p; s = w + beta s; x += alpha p; r -= alpha s`,
+/// and with a diagonal preconditioner `u = dinv r` (otherwise the caller applies it).
 #[allow(clippy::too_many_arguments)]
 fn update_single(
     x: &Dat,
@@ -518,35 +631,38 @@ fn update_single(
     w: &Dat,
     p: &Dat,
     s: &Dat,
-    dinv: &Dat,
+    dinv: Option<&Dat>,
     alpha: f64,
     beta: f64,
 ) -> Result<()> {
     let dim = x.dim();
-    let name = format!("op2_cg1_update_{dim}");
+    let fused = dinv.is_some();
+    let name = format!("op2_cg1_update{}_{dim}", if fused { "" } else { "_nopc" });
     let k = kernel(&name, || {
+        let (uq, dp, ub) = if fused {
+            ("", ", const double *dinv", " u[i] = dinv[i] * r[i];")
+        } else {
+            ("const ", "", "")
+        };
         format!(
-            "void {name}(double *x, double *r, double *u, double *p, double *s, const double *w, \
-             const double *dinv, const double *ab) {{ \
+            "void {name}(double *x, double *r, {uq}double *u, double *p, double *s, const double *w, \
+             const double *ab{dp}) {{ \
              for (int i = 0; i < {dim}; i++) {{ p[i] = u[i] + ab[1] * p[i]; s[i] = w[i] + ab[1] * s[i]; \
-             x[i] += ab[0] * p[i]; r[i] -= ab[0] * s[i]; u[i] = dinv[i] * r[i]; }} }}"
+             x[i] += ab[0] * p[i]; r[i] -= ab[0] * s[i];{ub} }} }}"
         )
     })?;
     let ab = Global::new(vec![alpha, beta])?;
-    par_loop(
-        &k,
-        x.set(),
-        &[
-            x.arg(Access::RW),
-            r.arg(Access::RW),
-            u.arg(Access::RW),
-            p.arg(Access::RW),
-            s.arg(Access::RW),
-            w.arg(Access::Read),
-            dinv.arg(Access::Read),
-            ab.arg(Access::Read),
-        ],
-    )
+    let mut args = vec![
+        x.arg(Access::RW),
+        r.arg(Access::RW),
+        u.arg(if fused { Access::RW } else { Access::Read }),
+        p.arg(Access::RW),
+        s.arg(Access::RW),
+        w.arg(Access::Read),
+        ab.arg(Access::Read),
+    ];
+    args.extend(dinv.map(|d| d.arg(Access::Read)));
+    par_loop(&k, x.set(), &args)
 }
 
 /// Solve `A x = b` with the default [`KrylovSolver::cg`] (Jacobi CG, one reduction per
