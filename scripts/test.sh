@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The rules the tools enforce (Cargo.toml [lints], clippy.toml): warnings are errors.
+cargo clippy --release --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps
 cargo build --release --bins --examples
 cargo bench --bench scaling --no-run   # tests/slurm.rs runs the built study in a Slurm job
 cargo test --release -- --include-ignored
