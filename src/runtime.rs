@@ -145,7 +145,11 @@ fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
     // As many words on every rank, a rank whose configuration failed included.
     let n = Config::default().collective_settings().len();
     let hashes: Vec<u64> = (0..n)
-        .map(|i| settings.get(i).map_or(0, |(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes())))
+        .map(|i| {
+            settings
+                .get(i)
+                .map_or(0, |(_, v)| xxhash_rust::xxh3::xxh3_64(v.as_bytes()))
+        })
         .collect();
     let malformed = |failed: Vec<(usize, String)>| Error::SpmdMismatch {
         what: "the configuration (a setting is malformed on some ranks; fix it there)".into(),

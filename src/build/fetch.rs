@@ -40,7 +40,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::jit::compile;
 use crate::jit::ffi::LoadedKernel;
-use crate::mpi::agree::{agree_on, Share, Words};
+use crate::mpi::agree::{agree_on, broadcast_outcome, Share, Words};
 use crate::mpi::comm::Comm;
 
 /// What rank 0 tells every rank.
@@ -106,14 +106,14 @@ pub(crate) fn fetch_or_compile(
                 let (k, sh) = (req.kernel, req.shapes);
                 // Rank 0's broadcast outcome: every rank returns this error.
                 let e = crate::jit::check::explain(k, sh, command, stderr, source_path);
-                return Err(e.on_every_rank());
+                return Err(broadcast_outcome(comm, e));
             }
             Outcome::Failed { detail } => {
-                return Err(Error::Remote {
+                let e = Error::Remote {
                     rank: 0,
                     detail: format!("disk cache for kernel `{name}`: {detail}"),
-                }
-                .on_every_rank())
+                };
+                return Err(broadcast_outcome(comm, e));
             }
         };
         // Rank 0 verified (or just wrote) the file; the others receive its bytes over MPI,
@@ -151,11 +151,11 @@ pub(crate) fn fetch_or_compile(
                 Err(e) => e.to_string(),
                 Ok(_) => "another rank could not verify or load the rebuilt entry".into(),
             };
-            return Err(Error::Remote {
+            let e = Error::Remote {
                 rank: comm.rank(),
                 detail: format!("kernel `{name}` unusable after a rebuild: {detail}"),
-            }
-            .on_every_rank());
+            };
+            return Err(broadcast_outcome(comm, e));
         }
     }
     unreachable!("the loop returns on its second attempt")

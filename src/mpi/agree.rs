@@ -234,6 +234,13 @@ impl From<Message> for Error {
     }
 }
 
+/// Mark `e`, which every rank of `comm` returns because they decided it from rank 0's
+/// broadcast outcome (a compile's), as agreed; on one rank it is returned as is, like every
+/// error of this module.
+pub(crate) fn broadcast_outcome(comm: Comm, e: Error) -> Error {
+    mark(comm, e)
+}
+
 /// The checked mode's findings on one rank (one line each), for [`Share::Every`] with
 /// [`report`].
 pub(crate) struct Findings(pub Vec<String>);
