@@ -107,6 +107,15 @@ pub enum Error {
         relative_residual: f64,
     },
 
+    /// A PETSc call of the PETSc bridge (feature `petsc`) returned an error code.
+    #[error("PETSc {function} failed on rank {rank} with error {code}: {detail}")]
+    Petsc {
+        function: String,
+        code: i32,
+        rank: i32,
+        detail: String,
+    },
+
     /// A data file (a mesh) is truncated, garbled or inconsistent. `line` is 1-based.
     #[error("{path}:{line}: {detail}")]
     Format {

@@ -264,6 +264,9 @@ impl Runtime {
                 .unwrap_or_else(|e| e.into_inner()),
             None,
         );
+        // PETSc (feature `petsc`) runs on op2's MPI: it ends first, on every rank together.
+        #[cfg(feature = "petsc")]
+        let report = report.and(crate::linalg::petsc::finalize());
         drop(self.universe.take()); // MPI_Finalize
         report
     }
