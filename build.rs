@@ -20,10 +20,6 @@ fn main() {
             lib.display()
         );
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        lib.join("libpetsc.so").display()
-    );
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=petsc");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
