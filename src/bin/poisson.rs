@@ -82,7 +82,7 @@ struct Args {
     petsc: bool,
     /// PETSc options for `--petsc`, e.g. "-ksp_type cg -pc_type gamg".
     #[cfg(feature = "petsc")]
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     petsc_options: String,
 }
 
