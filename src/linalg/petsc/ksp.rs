@@ -74,7 +74,8 @@ impl PetscKsp {
         self.max_it = v;
         self
     }
-    /// PETSc options, as on PETSc's command line: `"-ksp_type cg -pc_type jacobi"`.
+    /// PETSc options, as on PETSc's command line: `"-ksp_type cg -pc_type jacobi"`. Options
+    /// PETSc reads only at start-up (`-log_view`) belong in PETSC_OPTIONS instead.
     pub fn options(mut self, s: &str) -> Self {
         self.options = s.to_string();
         self
