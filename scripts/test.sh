@@ -13,3 +13,9 @@ cargo build --release --bins --examples
 cargo bench --bench scaling --no-run   # tests/slurm.rs runs the built study in a Slurm job
 cargo test --release -- --include-ignored
 bash scripts/bench.sh --quick --out target/scaling-quick
+# The PETSc bridge (cargo feature `petsc`) when asked (OP2_TEST_PETSC=1) or in CI: install PETSc
+# on MPICH if missing (scripts/setup-petsc.sh: it builds from source, see README), then its tests.
+if [ "${OP2_TEST_PETSC:-0}" = 1 ] || [ -n "${CI:-}" ]; then
+    bash scripts/setup-petsc.sh
+    cargo test --release --features petsc --test petsc
+fi

@@ -164,6 +164,19 @@ pub enum Error {
     #[error(transparent)]
     Agreed(Agreed),
 
+    /// A PETSc call of the PETSc bridge (feature `petsc`) returned an error code.
+    #[error("PETSc {function} failed on rank {rank} with error {code}: {detail}")]
+    Petsc {
+        /// The PETSc function that failed.
+        function: String,
+        /// Its error code.
+        code: i32,
+        /// The rank it failed on.
+        rank: i32,
+        /// PETSc's message for the code.
+        detail: String,
+    },
+
     /// A data file (a mesh) is truncated, garbled or inconsistent. `line` is 1-based.
     #[error("{path}:{line}: {detail}")]
     Format {

@@ -81,6 +81,8 @@ pub use exec::vecops::{
 };
 pub use jit::kernel::Kernel;
 pub use linalg::mat::{GatheredMat, Mat};
+#[cfg(feature = "petsc")]
+pub use linalg::petsc::{PetscKsp, PetscMat, PetscSolveInfo};
 pub use linalg::sparsity::Sparsity;
 pub use mesh::{distribute, DistributedMesh, GlobalMesh};
 pub use mpi::comm::{Comm, ReduceOp};

@@ -249,6 +249,9 @@ impl Runtime {
                 Err(e)
             }
         };
+        // PETSc (feature `petsc`) runs on op2's MPI: it ends first, on every rank together.
+        #[cfg(feature = "petsc")]
+        let report = report.and(crate::linalg::petsc::finalize());
         comm::set_watchdog(std::time::Duration::ZERO, self.comm.rank());
         comm::set_mpi_active(false);
         crate::config::install(

@@ -24,6 +24,8 @@
 //! none|jacobi|bjacobi|sor|ilu0` (op2's solver: `cg_iterations` then reports its iterations),
 //! `--vtu PATH` (the solution as ParaView's parallel
 //! format: PATH, a `.pvtu`, and one piece per rank beside it).
+//! With the cargo feature `petsc`, `--petsc` solves the same system with PETSc's KSP
+//! (`--petsc-options "-pc_type gamg"`).
 //!
 //! Runs under `op2::run` on any number of ranks (`mpiexec -n 4 poisson`): rank 0 generates the
 //! mesh as an [`op2::GlobalMesh`] (node coordinates for the partitioner) and
@@ -104,6 +106,15 @@ struct Args {
     /// op2's preconditioner.
     #[arg(long, value_enum, default_value_t = Pc::Jacobi)]
     pc: Pc,
+    /// Solve with PETSc's KSP instead (built with `--features petsc`); options from
+    /// `--petsc-options` and PETSC_OPTIONS (default CG + Jacobi, op2's stopping test).
+    #[cfg(feature = "petsc")]
+    #[arg(long)]
+    petsc: bool,
+    /// PETSc options for `--petsc`, e.g. "-ksp_type cg -pc_type gamg".
+    #[cfg(feature = "petsc")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    petsc_options: String,
 }
 
 impl Args {
@@ -365,6 +376,8 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
     // Jacobi-preconditioned conjugate gradients.
     let t_cg = Instant::now();
     let (iterations, rel_res, per_it) = match args.cg {
+        #[cfg(feature = "petsc")]
+        _ if args.petsc => petsc_solve(args, &a, &b, &u)?,
         Cg::Handwritten => handwritten_cg(args, &pre, nodes, &a, &b, &u)?,
         Cg::Single | Cg::Classic => {
             let info = args.solver().solve(&a, &b, &u)?;
@@ -419,9 +432,16 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
             args.solution,
             args.perturb
         );
+        #[cfg(feature = "petsc")]
+        let solver = if args.petsc {
+            "Petsc".to_string()
+        } else {
+            format!("{:?}", args.cg)
+        };
+        #[cfg(not(feature = "petsc"))]
+        let solver = format!("{:?}", args.cg);
         println!(
-            "poisson: cg_iterations {iterations} relative_residual {rel_res:.3e} cg {:?} ksp {:?} pc {:?} allreduces_per_iteration {per_it:.2} seconds_per_iteration {:.3e}",
-            args.cg,
+            "poisson: cg_iterations {iterations} relative_residual {rel_res:.3e} cg {solver} ksp {:?} pc {:?} allreduces_per_iteration {per_it:.2} seconds_per_iteration {:.3e}",
             args.ksp,
             args.pc,
             t_cg / iterations.max(1) as f64
@@ -433,6 +453,39 @@ fn solve(args: &Args, rt: &op2::Runtime) -> op2::Result<()> {
         );
     }
     Ok(())
+}
+
+/// PETSc's KSP on the same assembled matrix (`--petsc`): CG + Jacobi with op2's stopping test
+/// unless PETSC_OPTIONS or `--petsc-options` (which wins) say otherwise. Allreduces per iteration are
+/// PETSc's own (not counted by op2: NaN; see `-log_view`).
+#[cfg(feature = "petsc")]
+fn petsc_solve(args: &Args, a: &Mat, b: &Dat, u: &Dat) -> op2::Result<(usize, f64, f64)> {
+    // Precedence: these defaults, then PETSC_OPTIONS, then --petsc-options.
+    let opts = format!(
+        "-ksp_type cg -pc_type jacobi -ksp_norm_type unpreconditioned {} {}",
+        std::env::var("PETSC_OPTIONS").unwrap_or_default(),
+        args.petsc_options
+    );
+    let t_setup = Instant::now();
+    let pm = op2::PetscMat::from_mat(a)?;
+    let t_setup = t_setup.elapsed().as_secs_f64();
+    let info = op2::PetscKsp::new()
+        .rtol(args.rtol)
+        .max_it(args.max_it)
+        .options(&opts)
+        .solve(&pm, b, u)?;
+    if a.sparsity().row_dataset().set().comm().is_root() {
+        println!(
+            "poisson: petsc ksp {} pc {} reason {} matrix_copy_seconds {t_setup:.3}",
+            info.ksp_type, info.pc_type, info.reason_name
+        );
+    }
+    let b_norm = op2::norm(b)?;
+    Ok((
+        info.iterations,
+        info.residual_norm / b_norm.max(1e-300),
+        f64::NAN,
+    ))
 }
 
 /// The hand-written Jacobi CG from par_loops (for comparison with op2's CG, `--cg

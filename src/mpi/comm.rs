@@ -25,6 +25,10 @@ use mpi::traits::*;
 
 use crate::error::{Error, Result};
 
+/// MPI's communicator handle type (MPICH: `int`), for libraries given op2's communicator.
+#[cfg(feature = "petsc")]
+pub(crate) type RawComm = mpi::ffi::MPI_Comm;
+
 /// True between `Runtime` creation and its finalize.
 /// Allreduces entered (see [`Comm::allreduce_count`]).
 static ALLREDUCES: AtomicU64 = AtomicU64::new(0);
@@ -303,6 +307,23 @@ impl Comm {
     pub(crate) fn raw_mpi(&self) -> Result<Option<mpi::ffi::MPI_Comm>> {
         use mpi::raw::AsRaw;
         Ok(self.mpi()?.map(|c| c.as_raw()))
+    }
+
+    /// The raw MPI communicator for a library that runs on op2's ranks (PETSc): the world's
+    /// handle (also on one rank), or `MPI_COMM_SELF` for a serial communicator while MPI is
+    /// initialised. Errors when MPI is not (or no longer) initialised.
+    #[cfg(feature = "petsc")]
+    pub(crate) fn raw(&self) -> Result<RawComm> {
+        use mpi::raw::AsRaw;
+        if !MPI_ACTIVE.load(Ordering::SeqCst) {
+            return Err(Error::Mpi(
+                "a library needs MPI, but no op2 runtime is active (call op2::init first)".into(),
+            ));
+        }
+        Ok(match self.kind {
+            Kind::World => mpi::topology::SimpleCommunicator::world().as_raw(),
+            Kind::Serial => mpi::topology::SimpleCommunicator::self_comm().as_raw(),
+        })
     }
 
     /// Number of ranks of this communicator on this node: ranks with the same processor name

@@ -305,3 +305,14 @@ pub fn op2_cache(cache: &Path, args: &[&str]) -> Command {
     c.arg("cache").args(args).arg("--cache-dir").arg(cache);
     c
 }
+
+/// The word after `name` in a program's report (`... name value ...`); panics with the output
+/// when there is none.
+pub fn field(stdout: &str, name: &str) -> String {
+    stdout
+        .split_whitespace()
+        .skip_while(|w| *w != name)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in the output:\n{stdout}"))
+        .to_string()
+}
