@@ -16,6 +16,8 @@
 //! the cache directory, size, lock and compile timeouts, trusted group and progress lines are
 //! only used by rank 0 (which alone touches the cache directory); threads, block size, the
 //! test-only colouring switch and the report path are per process.
+// This module and settings.rs are the readers of the environment (clippy.toml forbids it elsewhere).
+#![allow(clippy::disallowed_methods)]
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -347,27 +349,6 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("1k").unwrap(), 1024);
-        assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
-        assert_eq!(parse_size(" 7 MiB ").unwrap(), 7 << 20);
-        assert!(parse_size("").is_err());
-        assert!(parse_size("-1G").is_err());
-        assert!(parse_size("3Q").is_err());
-    }
-
-    #[test]
-    fn bools_parse() {
-        assert!(parse_bool("X", "yes").unwrap());
-        assert!(!parse_bool("X", "0").unwrap());
-        assert!(parse_bool("X", "maybe").is_err());
-    }
-}
 
 pub(crate) static ACTIVE: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
@@ -429,4 +410,26 @@ pub fn current() -> Result<Arc<Config>> {
         })
         .clone()
         .map_err(|e| Error::invalid("op2 configuration from the environment", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
+        assert_eq!(parse_size(" 7 MiB ").unwrap(), 7 << 20);
+        assert!(parse_size("").is_err());
+        assert!(parse_size("-1G").is_err());
+        assert!(parse_size("3Q").is_err());
+    }
+
+    #[test]
+    fn bools_parse() {
+        assert!(parse_bool("X", "yes").unwrap());
+        assert!(!parse_bool("X", "0").unwrap());
+        assert!(parse_bool("X", "maybe").is_err());
+    }
 }

@@ -77,7 +77,7 @@ pub(crate) fn distribute(
         path: so.to_path_buf(),
         detail,
     };
-    let (header, bytes) = split_frame(&frame).map_err(|d| Error::Mpi(d))?;
+    let (header, bytes) = split_frame(&frame).map_err(Error::Mpi)?;
     let received = if header.key.is_empty() {
         Err(corrupt(format!(
             "rank 0 could not read it back: {}",

@@ -5,9 +5,9 @@
 //! evicted entry stays valid while any loop still holds its `Arc`; the library is unloaded when
 //! the last holder drops it. It never compiles or touches the disk.
 //!
-//! Entries are [`Held`]: par_loop's dispatch slots (`exec/dispatch.rs`) remember them weakly
-//! and re-hit them with [`ClassCache::touch`] (an atomic flag, the LRU clock and the hit
-//! counter, no lock), which behaves exactly like a [`ClassCache::get`] hit and fails once the
+//! Entries are `Held`: par_loop's dispatch slots (`exec/dispatch.rs`) remember them weakly
+//! and re-hit them with `ClassCache::touch` (an atomic flag, the LRU clock and the hit
+//! counter, no lock), which behaves exactly like a `ClassCache::get` hit and fails once the
 //! entry was evicted. Generic over what it holds: the cache layer knows no compiled code.
 
 use std::collections::HashMap;

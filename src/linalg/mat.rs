@@ -443,9 +443,9 @@ impl Mat {
         let bs = sp.dims().0 * sp.dims().1;
         let mut payload: Vec<u8> = Vec::new();
         let vals = self.read();
-        for i in 0..sp.owned_rows() {
+        for (i, gid) in row_gids.iter().enumerate().take(sp.owned_rows()) {
             let (lo, hi) = (sp.rowptr()[i], sp.rowptr()[i + 1]);
-            payload.extend_from_slice(&row_gids[i].to_ne_bytes());
+            payload.extend_from_slice(&gid.to_ne_bytes());
             payload.extend_from_slice(&((hi - lo) as u64).to_ne_bytes());
             for &c in &sp.colidx()[lo..hi] {
                 payload.extend_from_slice(&col_gids[c as usize].to_ne_bytes());

@@ -1,9 +1,9 @@
 //! Agreement across ranks: the one place where ranks decide together whether every rank
 //! succeeded and whether they all see the same thing, before the next collective. A rank
 //! that failed alone must not leave the others waiting, so every rank learns that (and, by
-//! the [`Share`] asked for, why) some rank failed.
+//! the `Share` asked for, why) some rank failed.
 //!
-//! [`agree_on`] is the primitive; [`agree`] is it without extra words. Every error they
+//! `agree_on` is the primitive; `agree` is it without extra words. Every error they
 //! return on a communicator of several ranks is marked agreed ([`Error::is_agreed`]): the mark
 //! is set here and only here (a unit test checks that no other file sets it), so
 //! `op2::run` knows by how an error was produced, not by its variant, that every rank holds
@@ -286,7 +286,7 @@ pub(crate) fn report(what: &str) -> impl Fn(Vec<(usize, String)>) -> Error + '_ 
 
 impl Error {
     /// True for an error every rank of the communicator returns together, so all ranks can
-    /// still finalize collectively: one produced by the agreement ([`agree_on`]) or stated
+    /// still finalize collectively: one produced by the agreement (`agree_on`) or stated
     /// with [`Error::on_every_rank`]. Errors of a one-rank job are not marked (there is no
     /// other rank); `op2::run` treats them as shared.
     pub fn is_agreed(&self) -> bool {
