@@ -35,8 +35,12 @@ fi
 # The sdist from PyPI (pip download cannot fetch it without building its metadata).
 tarball=${PETSC_TARBALL:-/tmp/petsc-$VERSION.tar.gz}
 if [ ! -s "$tarball" ]; then
-    curl -fsSL -o "$tarball.part" \
-        "https://files.pythonhosted.org/packages/source/p/petsc/petsc-$VERSION.tar.gz"
+    # PyPI's simple index names the sdist's address and its sha256.
+    link=$(curl -fsSL https://pypi.org/simple/petsc/ \
+        | grep -o "https://files.pythonhosted.org/[^\"]*/petsc-$VERSION\.tar\.gz#sha256=[0-9a-f]*" | head -1)
+    [ -n "$link" ] || { echo "setup-petsc: no petsc-$VERSION.tar.gz on PyPI's index" >&2; exit 1; }
+    curl -fsSL -o "$tarball.part" "${link%%#*}"
+    echo "${link##*#sha256=}  $tarball.part" | sha256sum -c --quiet
     mv "$tarball.part" "$tarball"
 fi
 mkdir -p "$SRC"
