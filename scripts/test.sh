@@ -17,5 +17,6 @@ bash scripts/bench.sh --quick --out target/scaling-quick
 # on MPICH if missing (scripts/setup-petsc.sh: it builds from source, see README), then its tests.
 if [ "${OP2_TEST_PETSC:-0}" = 1 ] || [ -n "${CI:-}" ]; then
     bash scripts/setup-petsc.sh
+    cargo build --release --features petsc --bins --examples   # the test runs op2-petsc-check
     cargo test --release --features petsc --test petsc
 fi
