@@ -40,4 +40,9 @@ if ! python3 -c "import matplotlib" >/dev/null 2>&1; then
   python3 -m pip install --quiet matplotlib </dev/null || python3 -m pip install --quiet --user matplotlib </dev/null
 fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }
+# scripts/test.sh runs clippy (the rules of clippy.toml); rustup toolchains may lack it.
+if ! cargo clippy --version >/dev/null 2>&1; then
+  echo "setup: installing the Rust component clippy"
+  rustup component add clippy </dev/null
+fi
 echo "setup: ok ($(mpiexec --version 2>/dev/null | sed -n 's/ *Version: *//p' | head -1 | xargs echo MPICH), $(cargo --version))"
