@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The rules the tools enforce (Cargo.toml [lints], clippy.toml): warnings are errors.
+# The rules the tools enforce (rustfmt, Cargo.toml [lints], clippy.toml): warnings are errors.
+cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps
 cargo build --release --bins --examples

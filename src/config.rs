@@ -349,7 +349,6 @@ impl Config {
     }
 }
 
-
 pub(crate) static ACTIVE: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
 /// Bumped (under `ACTIVE`'s write lock) whenever the configuration in force changes, so that

@@ -72,8 +72,8 @@ pub use exec::arg::Arg;
 pub use exec::krylov::{
     solve, CgVariant, KrylovSolver, Method, Orthogonalization, PcSide, SolveInfo,
 };
-pub use exec::precond::Preconditioner;
 pub use exec::parloop::par_loop;
+pub use exec::precond::Preconditioner;
 pub use exec::timing::{timings, LoopTiming};
 pub use exec::vecops::{
     axpby, axpy, copy, dot, dots, nonzero_entries, norm, pointwise_divide, pointwise_mult, scale,

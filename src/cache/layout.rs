@@ -647,10 +647,7 @@ mod verify_tests {
         assert!(corrupt(&other, None).contains("sits at the place of key"));
         // Quarantine moves a damaged entry aside: it is then missing, the good one untouched.
         cache.quarantine(&other).unwrap();
-        assert!(matches!(
-            DiskCache::verify(&other, None),
-            Verify::Missing
-        ));
+        assert!(matches!(DiskCache::verify(&other, None), Verify::Missing));
         ok(DiskCache::verify(&paths, Some("k")));
     }
 }

@@ -16,8 +16,8 @@ use crate::data::dat::{Dat, Global};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::exec::parloop::par_loop;
-use crate::exec::vecops::{self, kernel};
 use crate::exec::precond::{self, PcState, Preconditioner};
+use crate::exec::vecops::{self, kernel};
 use crate::linalg::mat::Mat;
 use crate::mpi::comm::{Comm, ReduceOp};
 use std::sync::{Arc, Mutex};
@@ -257,7 +257,10 @@ impl KrylovSolver {
             return Err(Error::invalid(&what, "rtol and atol must be >= 0"));
         }
         if self.method == Method::Gmres && self.restart == 0 {
-            return Err(Error::invalid(&what, "the GMRES restart length must be >= 1"));
+            return Err(Error::invalid(
+                &what,
+                "the GMRES restart length must be >= 1",
+            ));
         }
         let pc = self.set_up(&what, a)?;
         let w = Work {
@@ -356,7 +359,14 @@ impl Work<'_> {
         Dat::named(name, ds, vec![0.0f64; ds.set().size() * ds.dim()])
     }
 
-    pub(crate) fn fail(&self, detail: String, breakdown: bool, it: usize, rnorm: f64, bnorm: f64) -> Error {
+    pub(crate) fn fail(
+        &self,
+        detail: String,
+        breakdown: bool,
+        it: usize,
+        rnorm: f64,
+        bnorm: f64,
+    ) -> Error {
         Error::Solve {
             what: self.what.clone(),
             detail,

@@ -276,9 +276,11 @@ impl PcState {
                 let vals = a.read();
                 let mut inv = Vec::with_capacity(sp.owned_rows() * d * d);
                 for i in 0..sp.owned_rows() {
-                    let k = sp.row(i).binary_search(&(i as u32)).map_err(|_| {
-                        format!("node {i} has no diagonal block")
-                    })? + sp.rowptr()[i];
+                    let k = sp
+                        .row(i)
+                        .binary_search(&(i as u32))
+                        .map_err(|_| format!("node {i} has no diagonal block"))?
+                        + sp.rowptr()[i];
                     let blk = invert(&vals[k * d * d..(k + 1) * d * d], d)
                         .ok_or_else(|| format!("the diagonal block of node {i} is singular"))?;
                     inv.extend(blk);
@@ -364,7 +366,11 @@ pub(crate) fn fingerprint(a: &Mat) -> (u64, usize, u64) {
     let h = vals
         .par_iter()
         .enumerate()
-        .map(|(k, v)| v.to_bits().wrapping_mul(2 * k as u64 + 1).rotate_left(k as u32 % 61))
+        .map(|(k, v)| {
+            v.to_bits()
+                .wrapping_mul(2 * k as u64 + 1)
+                .rotate_left(k as u32 % 61)
+        })
         .reduce(|| 0u64, u64::wrapping_add);
     (a.id(), vals.len(), h)
 }
@@ -430,7 +436,11 @@ mod tests {
             for j in 0..n {
                 let tri = i.abs_diff(j) <= 1;
                 let want = if tri { lu[i][j] } else { 0.0 };
-                assert!((fd[i][j] - want).abs() < 1e-14, "({i}, {j}): {} vs {want}", fd[i][j]);
+                assert!(
+                    (fd[i][j] - want).abs() < 1e-14,
+                    "({i}, {j}): {} vs {want}",
+                    fd[i][j]
+                );
                 // Outside the band the exact LU has no fill either.
                 assert!(tri || lu[i][j].abs() < 1e-14);
             }
@@ -438,7 +448,10 @@ mod tests {
         // And the solve with the factors is exact.
         let x: Vec<f64> = (0..n).map(|i| (i as f64).sin() + 2.0).collect();
         let ad = dense(&a);
-        let b: Vec<f64> = ad.iter().map(|r| r.iter().zip(&x).map(|(u, v)| u * v).sum()).collect();
+        let b: Vec<f64> = ad
+            .iter()
+            .map(|r| r.iter().zip(&x).map(|(u, v)| u * v).sum())
+            .collect();
         let mut z = vec![0.0; n];
         f.ilu_solve(&b, &mut z);
         for i in 0..n {
@@ -450,7 +463,12 @@ mod tests {
     fn ilu0_drops_fill_outside_the_pattern_and_reports_zero_pivots() {
         // Arrow matrix: first row and column full; ILU(0) differs from LU (fill dropped).
         let n = 4;
-        let mut a = LocalCsr { rowptr: vec![0], col: vec![], val: vec![], diag: vec![] };
+        let mut a = LocalCsr {
+            rowptr: vec![0],
+            col: vec![],
+            val: vec![],
+            diag: vec![],
+        };
         for i in 0..n {
             for j in 0..n {
                 if i == 0 || j == 0 || i == j {

@@ -22,7 +22,8 @@ pub(crate) fn part_dual(n: usize, map: &MapSpec<'_>, nparts: usize) -> Result<Ve
     let xadj: Vec<metis::Idx> = xadj.into_iter().map(|x| x as metis::Idx).collect();
     let adj: Vec<metis::Idx> = adj.into_iter().map(|x| x as metis::Idx).collect();
     let mut part = vec![0 as metis::Idx; n];
-    metis::Graph::new(1, nparts as metis::Idx, &xadj, &adj).map(|g| g.part_kway(&mut part))
+    metis::Graph::new(1, nparts as metis::Idx, &xadj, &adj)
+        .map(|g| g.part_kway(&mut part))
         .map_err(|e| Error::invalid(what, format!("{e:?}")))?
         .map_err(|e| Error::invalid(what, format!("METIS failed: {e:?}")))?;
     Ok(part.into_iter().collect())

@@ -590,7 +590,11 @@ fn local_maps(
             vals,
         ));
     }
-    agree(comm, Share::Status, out_maps.into_iter().collect::<Result<Vec<_>>>())
+    agree(
+        comm,
+        Share::Status,
+        out_maps.into_iter().collect::<Result<Vec<_>>>(),
+    )
 }
 
 /// One rank: the block is the whole mesh, numbered as given (no halo, no global ids).
