@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::linalg::mat::Mat;
 use crate::linalg::petsc::ffi::{MatLayout, PetscInt, RawMat};
 use crate::linalg::petsc::{comm_of, ensure_initialized};
+use crate::mpi::agree::{agree, Share};
 use crate::mpi::comm::{Comm, RawComm, ReduceOp};
 
 /// A PETSc copy of an op2 Mat (see the module documentation). Refresh its values after a
@@ -114,6 +115,16 @@ impl PetscMat {
                 ),
             ));
         }
+        // MatAssembly is collective: a rank whose MatSetValues failed must not leave the
+        // others waiting in it, so the outcome is agreed first.
+        let filled = self.set_owned_rows(a);
+        agree(self.row_ds.set().comm(), Share::Detail, filled)?;
+        self.raw.assemble()
+    }
+
+    /// MatSetValues(Blocked) of every owned row of `a` (this rank only).
+    fn set_owned_rows(&self, a: &Mat) -> Result<()> {
+        let sp = a.sparsity();
         let (rd, cd) = self.dims;
         let vals = a.read();
         let (rowptr, colidx) = (sp.rowptr(), sp.colidx());
@@ -144,8 +155,7 @@ impl PetscMat {
                 self.raw.set_values(false, &row, &cols, &v)?;
             }
         }
-        drop(vals);
-        self.raw.assemble()
+        Ok(())
     }
 
     /// The op2 Mat's name.
