@@ -20,30 +20,9 @@ use op2::{
     PetscKsp, PetscMat, Result, Sparsity,
 };
 
-const ELEMENT: &str = r#"
-#include <math.h>
-void stiff_mass(double *A, const double *x)
-{
-  double det = (x[2] - x[0]) * (x[5] - x[1]) - (x[4] - x[0]) * (x[3] - x[1]);
-  double b[3] = {x[3] - x[5], x[5] - x[1], x[1] - x[3]};
-  double c[3] = {x[4] - x[2], x[0] - x[4], x[2] - x[0]};
-  double area = 0.5 * fabs(det);
-  for (int i = 0; i < 3; i++)
-    for (int j = 0; j < 3; j++)
-      A[3 * i + j] = (b[i] * b[j] + c[i] * c[j]) / (4.0 * area) + area / 12.0 * (i == j ? 2.0 : 1.0);
-}
-/* 2x2 blocks: the element matrix times [[2, 0.5], [0.5, 1]] (Kronecker product, SPD). */
-void stiff_mass_blk(double *A, const double *x)
-{
-  double E[9];
-  const double B[4] = {2.0, 0.5, 0.5, 1.0};
-  stiff_mass(E, x);
-  for (int i = 0; i < 3; i++)
-    for (int r = 0; r < 2; r++)
-      for (int j = 0; j < 3; j++)
-        for (int c = 0; c < 2; c++)
-          A[(2 * i + r) * 6 + 2 * j + c] = E[3 * i + j] * B[2 * r + c];
-}"#;
+#[path = "solver-check/element.rs"]
+mod element;
+use element::ELEMENT;
 
 const RTOL: f64 = 1e-10;
 const JACOBI: &str = "-ksp_type cg -pc_type jacobi -ksp_norm_type unpreconditioned";
