@@ -13,7 +13,7 @@
 //!    the entry.
 //! 3. Rank 0 broadcasts the outcome: ready (path + checksum) or the compile error (the other
 //!    ranks wait for it in a sleeping barrier, leaving the CPU to the compiler).
-//! 4. Rank 0 broadcasts the library's bytes (`distribute.rs`); every other rank verifies the
+//! 4. Rank 0 broadcasts the library's bytes (`share.rs`); every other rank verifies the
 //!    checksum and loads them from memory, never touching the cache directory (node leaders in
 //!    node mode publish a copy into their node's directory first). They never compile.
 //! 5. An allreduce of "loaded ok": if any rank failed (corrupt, truncated, unloadable), rank 0
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::build::distribute::{distribute, Checked};
+use crate::build::share::{share_library, Checked};
 use crate::build::key::{self, Request, Signature};
 use crate::build::produce::{self, say, Source};
 use crate::build::spmd::{spmd_check, Mine};
@@ -117,14 +117,14 @@ pub(crate) fn fetch_or_compile(
             }
         };
         // Rank 0 verified (or just wrote) the file; the others receive its bytes over MPI,
-        // verify them and load them from memory; node leaders publish copies (`distribute.rs`).
+        // verify them and load them from memory; node leaders publish copies (`share.rs`).
         let entry = Checked {
             so: &so,
             checksum,
             size,
             bytes: held.as_ref().map(|e| e.bytes.as_slice()),
         };
-        let loaded = distribute(comm, config, &plan, &entry, name)?;
+        let loaded = share_library(comm, config, &plan, &entry, name)?;
         let words = Words {
             any: &[loaded.is_err() as u64],
             ..Words::default()

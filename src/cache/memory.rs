@@ -29,12 +29,12 @@ pub(crate) struct Held<T> {
     cached: AtomicBool,
 }
 
-struct Slot<T> {
+struct Resident<T> {
     held: Arc<Held<T>>,
     bytes: u64,
 }
 
-type Map<T> = HashMap<u128, Slot<T>, std::hash::BuildHasherDefault<WordHasher>>;
+type Map<T> = HashMap<u128, Resident<T>, std::hash::BuildHasherDefault<WordHasher>>;
 
 /// A class cache of `T` (the build layer keeps one of loaded kernels): a `static` value.
 pub(crate) struct ClassCache<T> {
@@ -108,7 +108,7 @@ impl<T> ClassCache<T> {
         let (evicted, len, total) = self.with(|c| {
             let old = c.insert(
                 key,
-                Slot {
+                Resident {
                     held: held.clone(),
                     bytes,
                 },

@@ -4,7 +4,7 @@
 //! once per job, where that directory is and whether other nodes see it (`OP2_CACHE_MODE`);
 //! `build/distribute.rs` moves the library from rank 0 to every rank over MPI:
 //!
-//! 1. **Plan** (collective, once per job and communicator): group ranks into nodes
+//! 1. **NodePlan** (collective, once per job and communicator): group ranks into nodes
 //!    (`Comm::node_layout`: shared-memory split, or fake nodes of `OP2_FAKE_NODE_SIZE` ranks);
 //!    each node's directory is `OP2_CACHE_DIR` with `{node}` replaced by its number. In `auto`
 //!    mode rank 0 writes a token file and holds a lock on it; every other node's leader looks
@@ -42,7 +42,7 @@ pub enum Resolved {
 
 /// How this job shares its disk cache (the same on every rank except `dir`).
 #[derive(Clone, Debug)]
-pub struct Plan {
+pub struct NodePlan {
     pub layout: NodeLayout,
     pub mode: Resolved,
     /// This rank's node's cache directory (rank 0's is the one compiles go to).
@@ -55,7 +55,7 @@ pub struct Plan {
     sees_root_dir: bool,
 }
 
-impl Plan {
+impl NodePlan {
     /// True on ranks that publish into their node's directory: the leaders of nodes other
     /// than rank 0's, in node mode, whose directory is not rank 0's.
     pub(crate) fn publishes(&self) -> bool {
@@ -82,12 +82,12 @@ impl Plan {
 }
 
 type PlanKey = (u64, i32, PathBuf, CacheMode, usize);
-static PLAN: Mutex<Option<(PlanKey, Arc<Plan>)>> = Mutex::new(None);
+static PLAN: Mutex<Option<(PlanKey, Arc<NodePlan>)>> = Mutex::new(None);
 /// Keys (hex) of the entries rank 0 handed out in this process, for the report and packs.
 static USED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// The plan of the most recent job in this process, if any.
-pub fn current_plan() -> Option<Arc<Plan>> {
+pub fn current_plan() -> Option<Arc<NodePlan>> {
     PLAN.lock()
         .unwrap_or_else(|e| e.into_inner())
         .as_ref()
@@ -104,7 +104,7 @@ pub fn used_entries() -> Vec<String> {
 }
 
 /// Collective on first use per communicator and configuration: the job's plan.
-pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<Plan>> {
+pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<NodePlan>> {
     let key: PlanKey = (
         comm.id(),
         comm.size(),
@@ -124,7 +124,7 @@ pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<Plan>> {
         CacheMode::Node => node_mode(comm, &layout, &dir)?,
         CacheMode::Auto => detect(comm, &layout, &dir)?,
     };
-    let plan = Arc::new(Plan {
+    let plan = Arc::new(NodePlan {
         layout,
         mode,
         dir,

@@ -52,7 +52,7 @@ impl<T> Drop for Entry<T> {
     }
 }
 
-type Slot = Arc<dyn Any + Send + Sync>;
+type Erased = Arc<dyn Any + Send + Sync>;
 
 /// Hasher for keys made of identities and small metadata words (never attacker-chosen), cheaper
 /// than SipHash on the par_loop hot path: a multiply-rotate mix per word.
@@ -82,7 +82,7 @@ impl std::hash::Hasher for WordHasher {
     }
 }
 
-type Map = HashMap<(TypeId, Vec<u64>), Slot, std::hash::BuildHasherDefault<WordHasher>>;
+type Map = HashMap<(TypeId, Vec<u64>), Erased, std::hash::BuildHasherDefault<WordHasher>>;
 
 /// A cache that lives on an owner object (a Set, a Map) and dies with it.
 ///
@@ -122,7 +122,7 @@ impl ObjectCache {
             c.entries += 1;
             c.bytes += bytes;
         });
-        let fresh: Slot = Arc::new(Entry { value, kind, bytes });
+        let fresh: Erased = Arc::new(Entry { value, kind, bytes });
         let slot = self.lock().entry(k).or_insert(fresh).clone();
         Ok(slot
             .downcast::<Entry<T>>()

@@ -16,7 +16,7 @@ use crate::data::access::Access;
 use crate::dtype::{with_scalar, DType, Scalar};
 use crate::exec::arg::{Arg, ArgKind};
 use crate::exec::colour::Schedule;
-use crate::exec::plan::{Slot, Threaded};
+use crate::exec::plan::{ArgSlot, Threaded};
 use crate::jit::ffi::LoadedKernel;
 
 /// The argument pointers of every block of one loop run.
@@ -59,7 +59,7 @@ impl<'a> Blocks<'a> {
     pub(crate) fn new(
         threaded: &'a Threaded,
         args: &[Arg],
-        slots: &[Slot],
+        slots: &[ArgSlot],
         ptrs: &[*mut c_void],
         gbufs: &[Vec<u64>],
     ) -> Blocks<'a> {
@@ -67,7 +67,7 @@ impl<'a> Blocks<'a> {
         let reducing: Vec<usize> = slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches!(s, Slot::Global(a) if *a != Access::Read))
+            .filter(|(_, s)| matches!(s, ArgSlot::Global(a) if *a != Access::Read))
             .map(|(i, _)| i)
             .collect();
         let mut bufs: Vec<Vec<u64>> = Vec::with_capacity(nblocks * reducing.len());

@@ -29,7 +29,7 @@ use crate::data::dat::{exchange_halo, halo_differences, Dat};
 use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::exec::arg::{Arg, ArgKind, Path};
-use crate::exec::plan::{Plan, Slot};
+use crate::exec::plan::{LoopPlan, ArgSlot};
 use crate::jit::kernel::Kernel;
 use crate::mpi::agree::{self, agree_on, Findings, Share, Words};
 use crate::mpi::comm::Comm;
@@ -160,7 +160,7 @@ fn describe_arg(i: usize, a: &Arg) -> String {
     }
 }
 
-fn dat_of<'a>(plan: &Plan, args: &'a [Arg], u: usize) -> &'a Dat {
+fn dat_of<'a>(plan: &LoopPlan, args: &'a [Arg], u: usize) -> &'a Dat {
     match &args[plan.dats[u].arg].0 {
         ArgKind::Dat { dat, .. } => dat,
         _ => unreachable!("a Dat slot names a Dat argument"),
@@ -186,7 +186,7 @@ pub(crate) struct Checked {
 
 /// Before the run step (collective): refresh and compare the halo copies the loop reads,
 /// then checksum every READ Dat.
-pub(crate) fn before(plan: &Plan, args: &[Arg]) -> Result<Checked> {
+pub(crate) fn before(plan: &LoopPlan, args: &[Arg]) -> Result<Checked> {
     let read: Vec<&Dat> = plan
         .refresh
         .iter()
@@ -215,7 +215,7 @@ impl Checked {
         self,
         kernel: &Kernel,
         set: &Set,
-        plan: &Plan,
+        plan: &LoopPlan,
         args: &[Arg],
         call: u64,
     ) -> Result<()> {
@@ -227,7 +227,7 @@ impl Checked {
             args.iter()
                 .zip(&plan.slots)
                 .enumerate()
-                .filter(|(_, (_, s))| **s == Slot::Dat(u))
+                .filter(|(_, (_, s))| **s == ArgSlot::Dat(u))
                 .map(|(i, (a, _))| describe_arg(i, a))
                 .collect()
         };

@@ -33,7 +33,7 @@ use crate::cache::object::Entry;
 use crate::cache::stats;
 use crate::data::set::Set;
 use crate::exec::arg::{first_alias, Arg, ArgKind, Path};
-use crate::exec::plan::{self, Plan};
+use crate::exec::plan::{self, LoopPlan};
 use crate::jit::kernel::Kernel;
 
 /// Slots per thread (direct-mapped on the words' hash): a colliding loop takes the full path
@@ -68,7 +68,7 @@ pub(crate) struct Ident<'w> {
 struct Remembered {
     words: Box<[u64]>,
     class: Weak<Held>,
-    plan: Weak<Entry<Plan>>,
+    plan: Weak<Entry<LoopPlan>>,
 }
 
 thread_local! {
@@ -121,7 +121,7 @@ impl<'w> Ident<'w> {
 
     /// The class-cache entry and plan remembered for these words, if both are still live and
     /// the entry still cached; counts the hits as the full path would.
-    pub(crate) fn find(&self) -> Option<(Arc<Held>, Arc<Entry<Plan>>)> {
+    pub(crate) fn find(&self) -> Option<(Arc<Held>, Arc<Entry<LoopPlan>>)> {
         let (class, plan) = TABLE.with(|t| {
             let t = t.borrow();
             let r = t.get(self.slot())?.as_ref()?;
@@ -139,7 +139,7 @@ impl<'w> Ident<'w> {
     }
 
     /// Remember what the full path found for these words.
-    pub(crate) fn remember(&self, class: &Arc<Held>, plan: &Arc<Entry<Plan>>) {
+    pub(crate) fn remember(&self, class: &Arc<Held>, plan: &Arc<Entry<LoopPlan>>) {
         let r = Remembered {
             words: self.words.into(),
             class: Arc::downgrade(class),

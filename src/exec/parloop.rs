@@ -23,7 +23,7 @@ use crate::exec::arg::{shapes, Arg};
 use crate::exec::check;
 use crate::exec::dispatch::{Ident, Words};
 use crate::exec::phases;
-use crate::exec::plan::{plan_for, Plan};
+use crate::exec::plan::{plan_for, LoopPlan};
 use crate::jit::kernel::Kernel;
 use crate::mpi::comm::Comm;
 
@@ -93,7 +93,7 @@ fn checked(
     set: &Set,
     args: &[Arg],
     ident: &Ident,
-    hit: Option<(Arc<Held>, Arc<Entry<Plan>>)>,
+    hit: Option<(Arc<Held>, Arc<Entry<LoopPlan>>)>,
     key: u64,
     t0: std::time::Instant,
 ) -> Result<()> {
@@ -126,7 +126,7 @@ fn resolve(
     args: &[Arg],
     ident: &Ident,
     together: bool,
-) -> Result<(Arc<Held>, Arc<Entry<Plan>>)> {
+) -> Result<(Arc<Held>, Arc<Entry<LoopPlan>>)> {
     let comm = set.comm();
     let shapes = shapes(kernel, set, args);
     let shapes = if together {

@@ -20,7 +20,7 @@ use crate::dtype::{with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
 use crate::exec::arg::{Arg, ArgKind, Path};
 use crate::exec::blocks::Blocks;
-use crate::exec::plan::{Plan, Slot};
+use crate::exec::plan::{LoopPlan, ArgSlot};
 use crate::jit::ffi::LoadedKernel;
 use crate::linalg::mat::Mat;
 use crate::linalg::sparsity::PosTable;
@@ -40,7 +40,7 @@ type MatGuards<'a> = Vec<RwLockWriteGuard<'a, Vec<f64>>>;
 /// (checked mode) collects the READ Globals whose buffer the kernel changed.
 pub(crate) fn run(
     loaded: &LoadedKernel,
-    plan: &Plan,
+    plan: &LoopPlan,
     set: &Set,
     args: &[Arg],
     read_globals_written: Option<&mut Vec<usize>>,
@@ -109,7 +109,7 @@ pub(crate) fn run(
 
 /// The live objects of one run: the plan's unique Dats and Mats, found in the arguments.
 struct Live<'a> {
-    plan: &'a Plan,
+    plan: &'a LoopPlan,
     args: &'a [Arg],
 }
 
@@ -153,7 +153,7 @@ fn run_plain(loaded: &LoadedKernel, live: &Live, set: &Set, mut dats: DatGuards)
     let mut tables = PtrTables::new(live.args.len());
     let (ptrs, maps) = tables.slices();
     for (i, (a, s)) in live.args.iter().zip(&live.plan.slots).enumerate() {
-        let (ArgKind::Dat { path, .. }, Slot::Dat(u)) = (&a.0, *s) else {
+        let (ArgKind::Dat { path, .. }, ArgSlot::Dat(u)) = (&a.0, *s) else {
             unreachable!("a plain plan has Dat slots only")
         };
         (ptrs[i], maps[i]) = dat_pointers(&mut dats[u], path);
@@ -186,8 +186,8 @@ fn zero_halo_contributions(live: &Live, dats: &mut DatGuards, mats: &mut MatGuar
 
 /// Global buffers the generated code gets, in argument order: INC starts from zero, READ and
 /// MIN/MAX from the Global's value; empty for other arguments (and when there is no Global).
-fn global_buffers(plan: &Plan, args: &[Arg]) -> Vec<Vec<u64>> {
-    if !plan.reduces && !plan.slots.iter().any(|s| matches!(s, Slot::Global(_))) {
+fn global_buffers(plan: &LoopPlan, args: &[Arg]) -> Vec<Vec<u64>> {
+    if !plan.reduces && !plan.slots.iter().any(|s| matches!(s, ArgSlot::Global(_))) {
         return Vec::new();
     }
     args.iter()
@@ -344,7 +344,7 @@ fn mark_halos_stale(live: &Live) {
 
 /// Agree a conflict of an indirect WRITE/RW across ranks: every rank takes part when the plan
 /// has such a Dat (the plan is the same on every rank).
-fn agree_conflict(plan: &Plan, comm: Comm, conflict: Option<String>) -> Result<()> {
+fn agree_conflict(plan: &LoopPlan, comm: Comm, conflict: Option<String>) -> Result<()> {
     if !(plan.dats.iter()).any(|d| d.exchanges && matches!(d.access, Access::Write | Access::RW)) {
         return Ok(());
     }
@@ -377,7 +377,7 @@ fn reverse_mats(live: &Live, mats: &mut MatGuards) -> Result<()> {
 
 /// Reductions: combine this rank's result of every reducing Global with every other rank's
 /// (INC adds the sum into the Global's value, MIN/MAX replace it).
-fn reduce_globals(plan: &Plan, args: &[Arg], comm: Comm, gbufs: &[Vec<u64>]) -> Result<()> {
+fn reduce_globals(plan: &LoopPlan, args: &[Arg], comm: Comm, gbufs: &[Vec<u64>]) -> Result<()> {
     if !plan.reduces {
         return Ok(());
     }
@@ -462,13 +462,13 @@ impl PtrTables {
         let mut positions = Vec::new();
         for (i, (a, s)) in live.args.iter().zip(&live.plan.slots).enumerate() {
             match (&a.0, *s) {
-                (ArgKind::Dat { path, .. }, Slot::Dat(u)) => {
+                (ArgKind::Dat { path, .. }, ArgSlot::Dat(u)) => {
                     (ptrs[i], maps[i]) = dat_pointers(&mut dats[u], path);
                 }
                 (ArgKind::Global { .. }, _) => {
                     ptrs[i] = gbufs[i].as_mut_ptr() as *mut c_void;
                 }
-                (ArgKind::Mat { mat, .. }, Slot::Mat { m, pair }) => {
+                (ArgKind::Mat { mat, .. }, ArgSlot::Mat { m, pair }) => {
                     ptrs[i] = mats[m].as_mut_ptr() as *mut c_void;
                     let t = mat.sparsity().positions(pair);
                     maps[i] = t.table.as_ptr();

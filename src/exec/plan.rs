@@ -35,8 +35,8 @@ pub const CACHE_NAME: &str = "object:Plan";
 
 /// What argument `i` is, in terms of the plan's unique targets.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Slot {
-    /// Unique Dat number `u` (an index into [`Plan::dats`]).
+pub(crate) enum ArgSlot {
+    /// Unique Dat number `u` (an index into [`LoopPlan::dats`]).
     Dat(usize),
     /// A Global (its reduction buffer is the argument's own).
     Global(Access),
@@ -68,8 +68,8 @@ pub(crate) struct MatPlan {
 }
 
 /// A loop execution plan (see the module documentation).
-pub(crate) struct Plan {
-    pub(crate) slots: Vec<Slot>,
+pub(crate) struct LoopPlan {
+    pub(crate) slots: Vec<ArgSlot>,
     pub(crate) dats: Vec<DatPlan>,
     pub(crate) mats: Vec<MatPlan>,
     /// Indices into `dats` of indirect READ/RW Dats that exchange (refreshed before the loop
@@ -85,12 +85,12 @@ pub(crate) struct Plan {
     pub(crate) plain: bool,
 }
 
-impl Plan {
+impl LoopPlan {
     fn is_plain(&self) -> bool {
         self.mats.is_empty()
             && self.threaded.is_none()
             && self.dats.iter().all(|d| !d.exchanges)
-            && self.slots.iter().all(|s| matches!(s, Slot::Dat(_)))
+            && self.slots.iter().all(|s| matches!(s, ArgSlot::Dat(_)))
     }
 }
 
@@ -101,9 +101,9 @@ pub(crate) struct Threaded {
     pub(crate) schedule: Arc<Entry<Schedule>>,
 }
 
-impl std::fmt::Debug for Plan {
+impl std::fmt::Debug for LoopPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plan")
+        f.debug_struct("LoopPlan")
             .field("slots", &self.slots)
             .field("dats", &self.dats.len())
             .field("mats", &self.mats.len())
@@ -123,7 +123,7 @@ pub(crate) fn plan_for(
     threads: usize,
     block: usize,
     no_colour: bool,
-) -> Result<Arc<Entry<Plan>>> {
+) -> Result<Arc<Entry<LoopPlan>>> {
     set.cache().get_or_try_insert(
         CACHE_NAME,
         key(class_key, args, threads, block, no_colour),
@@ -136,8 +136,8 @@ pub(crate) fn plan_for(
                 });
             }
             plan.plain = plan.is_plain();
-            let bytes = std::mem::size_of::<Plan>()
-                + plan.slots.len() * std::mem::size_of::<Slot>()
+            let bytes = std::mem::size_of::<LoopPlan>()
+                + plan.slots.len() * std::mem::size_of::<ArgSlot>()
                 + plan
                     .dats
                     .iter()
@@ -184,7 +184,7 @@ fn key(class_key: u128, args: &[Arg], threads: usize, block: usize, no_colour: b
     k
 }
 
-fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
+fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> LoopPlan {
     let (slots, mut dats, mut mats) = slots(args);
     dat_halos(set, args, &slots, &mut dats);
     mat_halo_touched(args, &slots, &mut mats);
@@ -196,8 +196,8 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
         .collect();
     let reduces = slots
         .iter()
-        .any(|s| matches!(s, Slot::Global(a) if *a != Access::Read));
-    Plan {
+        .any(|s| matches!(s, ArgSlot::Global(a) if *a != Access::Read));
+    LoopPlan {
         slots,
         dats,
         mats,
@@ -211,7 +211,7 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
 
 /// Every argument's slot, with the unique Dats and Mats they name (each at the first argument
 /// that names it; halo facts filled in later).
-fn slots(args: &[Arg]) -> (Vec<Slot>, Vec<DatPlan>, Vec<MatPlan>) {
+fn slots(args: &[Arg]) -> (Vec<ArgSlot>, Vec<DatPlan>, Vec<MatPlan>) {
     let mut slots = Vec::with_capacity(args.len());
     let mut dats: Vec<DatPlan> = Vec::new();
     let mut mats: Vec<MatPlan> = Vec::new();
@@ -233,9 +233,9 @@ fn slots(args: &[Arg]) -> (Vec<Slot>, Vec<DatPlan>, Vec<MatPlan>) {
                         });
                         dats.len() - 1
                     });
-                Slot::Dat(u)
+                ArgSlot::Dat(u)
             }
-            ArgKind::Global { access, .. } => Slot::Global(*access),
+            ArgKind::Global { access, .. } => ArgSlot::Global(*access),
             ArgKind::Mat {
                 mat,
                 rmap,
@@ -260,7 +260,7 @@ fn slots(args: &[Arg]) -> (Vec<Slot>, Vec<DatPlan>, Vec<MatPlan>) {
                     .sparsity()
                     .pair_index(rmap, cmap)
                     .expect("checked by arg_shape");
-                Slot::Mat { m, pair }
+                ArgSlot::Mat { m, pair }
             }
         });
     }
@@ -269,7 +269,7 @@ fn slots(args: &[Arg]) -> (Vec<Slot>, Vec<DatPlan>, Vec<MatPlan>) {
 
 /// Halo participation of every unique Dat and, for an indirect WRITE/RW that exchanges, the
 /// halo entries it touches.
-fn dat_halos(set: &Set, args: &[Arg], slots: &[Slot], dats: &mut [DatPlan]) {
+fn dat_halos(set: &Set, args: &[Arg], slots: &[ArgSlot], dats: &mut [DatPlan]) {
     let parallel = set.comm().size() > 1;
     for (u, d) in dats.iter_mut().enumerate() {
         // Each map with the entries the loop reaches through it: one column for `arg_map`
@@ -283,14 +283,14 @@ fn dat_halos(set: &Set, args: &[Arg], slots: &[Slot], dats: &mut [DatPlan]) {
                         path: Path::Index(m, i),
                         ..
                     },
-                    Slot::Dat(x),
+                    ArgSlot::Dat(x),
                 ) if *x == u => Some((m, Some(*i))),
                 (
                     ArgKind::Dat {
                         path: Path::Vector(m),
                         ..
                     },
-                    Slot::Dat(x),
+                    ArgSlot::Dat(x),
                 ) if *x == u => Some((m, None)),
                 _ => None,
             })
@@ -318,7 +318,7 @@ fn dat_halos(set: &Set, args: &[Arg], slots: &[Slot], dats: &mut [DatPlan]) {
 }
 
 /// Halo-row blocks a Mat WRITE stores into (sent to the owners after the loop).
-fn mat_halo_touched(args: &[Arg], slots: &[Slot], mats: &mut [MatPlan]) {
+fn mat_halo_touched(args: &[Arg], slots: &[ArgSlot], mats: &mut [MatPlan]) {
     for (k, mp) in mats.iter_mut().enumerate() {
         let ArgKind::Mat { mat, .. } = &args[mp.arg].0 else {
             unreachable!("a Mat slot names a Mat argument")
@@ -330,7 +330,7 @@ fn mat_halo_touched(args: &[Arg], slots: &[Slot], mats: &mut [MatPlan]) {
         let first = sp.halo_block_start();
         let mut touched = vec![false; sp.block_nnz() - first];
         for s in slots {
-            if let Slot::Mat { m, pair } = *s {
+            if let ArgSlot::Mat { m, pair } = *s {
                 if m == k {
                     for &b in &sp.positions(pair).table {
                         if b as usize >= first {

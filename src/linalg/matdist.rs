@@ -11,13 +11,13 @@
 //! * the **local column numbering** of such a Sparsity: `[0, col total)` are the column set's
 //!   local elements (owned, then halo), followed by *extra columns*: columns that only arrived
 //!   with merged rows (elements this rank neither owns nor holds a halo copy of), in increasing
-//!   (owner rank, global id). Every local column has a global id ([`DistPlan::col_gids`]): the
+//!   (owner rank, global id). Every local column has a global id ([`SparsityPlan::col_gids`]): the
 //!   CSR stays `u32`-local (position tables and mult index arrays directly) while PETSc-style
 //!   global columns are one lookup away;
 //! * the plans built with the merge and the exchanges that use them: halo-row values sent to
 //!   and added into (INC) or stored over (WRITE) their owners' rows after a par_loop
-//!   ([`DistPlan::reverse_add`], [`DistPlan::reverse_write`]), and the vector values of extra
-//!   columns imported by `Mat::mult` ([`DistPlan::import`]).
+//!   ([`SparsityPlan::reverse_add`], [`SparsityPlan::reverse_write`]), and the vector values of extra
+//!   columns imported by `Mat::mult` ([`SparsityPlan::import`]).
 //!
 //! Rules: messages go through [`Comm::exchange`] with the tags of [`crate::mpi::halo`]; the build is
 //! collective over the row set's communicator and runs inside the object cache's miss path,
@@ -37,7 +37,7 @@ use crate::mpi::exchange::Exchange;
 use crate::mpi::halo::{TAG_MAT_EXPORT_ADD, TAG_MAT_IMPORT, TAG_MAT_REVERSE, TAG_SPARSITY_BUILD};
 
 /// The communication plan of a distributed Sparsity (see the module documentation).
-pub(crate) struct DistPlan {
+pub(crate) struct SparsityPlan {
     comm: Comm,
     /// Global id of every local row (owned, then halo).
     pub(crate) row_gids: Vec<u64>,
@@ -462,7 +462,7 @@ impl Merge {
         local: Result<()>,
         rowptr: &[usize],
         colidx: &[u32],
-    ) -> Result<DistPlan> {
+    ) -> Result<SparsityPlan> {
         let Merge {
             comm,
             row_gids,
@@ -497,7 +497,7 @@ impl Merge {
             Ok((rows_in, export))
         });
         let (rows_in, export) = agree(comm, Share::Status, done)?;
-        Ok(DistPlan {
+        Ok(SparsityPlan {
             comm,
             row_gids,
             col_gids,
@@ -509,7 +509,7 @@ impl Merge {
     }
 }
 
-impl DistPlan {
+impl SparsityPlan {
     /// Heap bytes held (for the cache report).
     pub(crate) fn bytes(&self) -> u64 {
         let lists = |v: &[(i32, Vec<u32>)]| v.iter().map(|(_, l)| l.len() * 4).sum::<usize>();
@@ -635,8 +635,8 @@ impl DistPlan {
     }
 }
 
-impl DistPlan {
-    /// The reverse of [`DistPlan::import`]: `extra` holds this rank's values (`cd` per column)
+impl SparsityPlan {
+    /// The reverse of [`SparsityPlan::import`]: `extra` holds this rank's values (`cd` per column)
     /// of its extra columns, in column order; each owner adds them into its owned columns of
     /// `y` (this rank's values of the column set's local elements). Every rank must call it.
     pub(crate) fn export_add(&self, extra: &[f64], y: &mut [f64], cd: usize) -> Result<()> {

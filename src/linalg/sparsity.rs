@@ -35,7 +35,7 @@ use crate::cache::stats;
 use crate::data::dataset::DataSet;
 use crate::data::map::Map;
 use crate::error::{Error, Result};
-use crate::linalg::matdist::{self, DistPlan};
+use crate::linalg::matdist::{self, SparsityPlan};
 
 /// Cache name of Sparsities in reports.
 pub const CACHE_NAME: &str = "object:Sparsity";
@@ -65,7 +65,7 @@ pub(crate) struct SparsityInner {
     /// One lazily built position table per map pair (canonical order).
     positions: Vec<OnceLock<Arc<PosTable>>>,
     /// The communication plan, on a distributed mesh.
-    dist: Option<DistPlan>,
+    dist: Option<SparsityPlan>,
 }
 
 /// The non-zero structure of a matrix from `row_ds` to `col_ds`, assembled through one or more
@@ -255,7 +255,7 @@ impl Sparsity {
     }
 
     /// The communication plan, on a distributed mesh.
-    pub(crate) fn dist(&self) -> Option<&DistPlan> {
+    pub(crate) fn dist(&self) -> Option<&SparsityPlan> {
         self.inner.dist.as_ref()
     }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::disk::{self, Candidate, Published, Txn};
 use crate::cache::layout::{key_of, DiskCache, Meta, Verify, CACHE_NAME};
-use crate::cache::node::{record_used, Plan, Resolved};
+use crate::cache::node::{record_used, NodePlan, Resolved};
 use crate::cache::{stats, trust};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -46,10 +46,10 @@ pub(crate) struct Checked<'a> {
 /// rank and load it (rank 0 loads and sends the bytes it verified, never a second read). The outer error is a failure every rank agreed on (a node directory that
 /// cannot take the entry); the inner result is this rank's load, for the caller's "loaded ok"
 /// agreement (a corrupt transfer or an unloadable library triggers its rebuild).
-pub(crate) fn distribute(
+pub(crate) fn share_library(
     comm: Comm,
     config: &Config,
-    plan: &Plan,
+    plan: &NodePlan,
     entry: &Checked,
     kernel: &str,
 ) -> Result<Result<LoadedKernel>> {
@@ -154,7 +154,7 @@ fn load_verified(bytes: &[u8], so: &Path, kernel: &str, rank: i32) -> Result<Loa
 /// Rank 0: `[u64 header length][header JSON][library bytes]`: the bytes it verified (or, when
 /// it has none, read back once from the entry and checked again), so what travels is what was
 /// verified.
-fn root_frame(plan: &Plan, entry: &Checked) -> Vec<u8> {
+fn root_frame(plan: &NodePlan, entry: &Checked) -> Vec<u8> {
     let (so, checksum, size) = (entry.so, entry.checksum, entry.size);
     let read = (|| -> std::result::Result<(String, Option<Meta>, Vec<u8>), String> {
         let key =
@@ -223,7 +223,7 @@ fn split_frame(frame: &[u8]) -> std::result::Result<(Header, &[u8]), String> {
 /// A leader: publish what rank 0 sent into this node's directory.
 fn publish_received(
     config: &Config,
-    plan: &Plan,
+    plan: &NodePlan,
     header: &Header,
     bytes: &[u8],
     checksum: u64,
