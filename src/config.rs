@@ -371,6 +371,12 @@ pub(crate) fn install(
     CHECKING.store(0, std::sync::atomic::Ordering::Release);
 }
 
+/// A runtime other than the default came or went: what par_loop derived from a configuration
+/// is derived again.
+pub(crate) fn changed() {
+    EPOCH.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
 /// Whether the checked mode is on in the configuration in force: 0 = not yet read, 1 = off,
 /// 2 = on (reset by [`install`]).
 static CHECKING: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);

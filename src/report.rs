@@ -340,7 +340,7 @@ pub(crate) fn at_finalize(comm: Comm, config: &Config) -> Result<()> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let plan = crate::cache::node::current_plan();
+    let plan = crate::cache::node::plan_of(comm);
     let dir = plan
         .as_ref()
         .map(|p| p.dir.clone())

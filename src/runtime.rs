@@ -1,6 +1,12 @@
-//! Runtime lifecycle: MPI initialisation, the process-wide configuration, finalize.
+//! Runtime lifecycle: MPI initialisation, a runtime's communicator and configuration, finalize.
 //!
-//! Owns the `mpi::Universe` (when op2 initialised MPI) and the active [`Config`]. Finalize
+//! A [`Runtime`] is op2's context on one communicator: the world (the default runtime,
+//! [`init`]) or any other ([`Runtime::split`], [`Runtime::dup`], [`Runtime::on_raw_comm`]).
+//! It owns its communicator, its configuration (read and agreed once) and, kept on the
+//! communicator (`mpi::attr`), its class cache; objects know their runtime through their
+//! Set's communicator, so several runtimes coexist in one process. The default runtime also
+//! owns the `mpi::Universe` (when op2 initialised MPI) and is the configuration
+//! [`crate::config::current`] returns. Finalize
 //! prints/writes the cache report, then finalizes MPI. Error-path rule: finalize is
 //! collective, so a rank that fails *alone* must not call it (the others would wait
 //! forever); [`run`] aborts the job instead. Errors every rank shares (a compile error, an
@@ -36,6 +42,11 @@ pub struct Runtime {
     universe: Option<mpi::environment::Universe>,
     comm: Comm,
     config: Arc<Config>,
+    /// The default (world) runtime of [`init`]: it owns MPI's lifetime and the process's
+    /// configuration; the others own only their communicator's state.
+    default: bool,
+    /// op2 created the communicator (split, dup) and frees it at finalize.
+    owns_comm: bool,
     done: bool,
 }
 
@@ -115,6 +126,7 @@ fn init_agreed(config: Result<Config>) -> Result<Runtime> {
     }
     let config = Arc::new(config);
     crate::config::install(&mut slot, Some(config.clone()));
+    crate::mpi::attr::set(comm, config.clone());
     comm::set_watchdog(
         std::time::Duration::from_secs(config.hang_timeout_s),
         comm.rank(),
@@ -129,8 +141,29 @@ fn init_agreed(config: Result<Config>) -> Result<Runtime> {
         universe,
         comm,
         config,
+        default: true,
+        owns_comm: false,
         done: false,
     })
+}
+
+/// Agree `config` over `comm` (collective) and resolve what depends on the ranks (threads
+/// per rank, an absolute cache directory), as [`init`] does for the world.
+fn agreed_on(comm: Comm, config: Config) -> Result<Config> {
+    let config = (|| {
+        let mut c = config;
+        if c.cache_dir.is_relative() {
+            c.cache_dir = std::path::absolute(&c.cache_dir)
+                .map_err(|e| Error::io("make OP2_CACHE_DIR absolute", &c.cache_dir, e))?;
+        }
+        Ok(c)
+    })();
+    let mut config = agree_config(comm, config)?;
+    let on_node = comm.ranks_on_node()?;
+    if config.threads == 0 {
+        config.threads = config.resolved_threads(on_node);
+    }
+    Ok(config)
 }
 
 /// Collective: every rank's configuration parsed, and the settings that decide collectives are
@@ -207,7 +240,78 @@ fn differing_settings(all: &[String]) -> Error {
 }
 
 impl Runtime {
-    /// The world communicator.
+    /// A runtime on `comm`, with its own configuration and class cache. Collective over
+    /// `comm` (the configuration is agreed as in [`init`]); needs MPI (call [`init`] first).
+    /// `owns`: op2 created `comm` and frees it at finalize.
+    fn on_comm(comm: Comm, config: Config, owns: bool) -> Result<Runtime> {
+        if crate::mpi::attr::get::<Config>(comm).is_some() {
+            return Err(Error::invalid(
+                "op2 runtime",
+                format!("a runtime is already active on communicator {}", comm.id()),
+            ));
+        }
+        let config = Arc::new(agreed_on(comm, config)?);
+        crate::mpi::attr::set(comm, config.clone());
+        crate::config::changed();
+        Ok(Runtime {
+            universe: None,
+            comm,
+            config,
+            default: false,
+            owns_comm: owns,
+            done: false,
+        })
+    }
+
+    /// A runtime on a communicator handed in from outside op2 (e.g. mpi4py's `comm.handle`),
+    /// with its own configuration and caches. Collective over `raw`; needs [`init`] first (op2
+    /// attaches to an MPI the caller initialised). op2 never frees `raw`.
+    ///
+    /// # Safety
+    /// `raw` must be a live MPI intra-communicator that outlives the runtime and its objects.
+    pub unsafe fn on_raw_comm(raw: crate::mpi::comm::RawComm, config: Config) -> Result<Runtime> {
+        // SAFETY: the caller's guarantee, passed on.
+        let comm = unsafe { Comm::from_raw(raw)? };
+        if comm == Comm::world() {
+            return Err(Error::invalid(
+                "Runtime::on_raw_comm",
+                "that is the world communicator: use the default runtime (op2::init)",
+            ));
+        }
+        Runtime::on_comm(comm, config, false)
+    }
+
+    /// Split this runtime's communicator (collective over it): ranks with the same `color`
+    /// get a runtime on their part, ordered by `key`, with configuration `config`.
+    ///
+    /// ```
+    /// let rt = op2::init(op2::Config::default()).unwrap();
+    /// let half = rt.split(0, rt.rank(), op2::Config::default()).unwrap();
+    /// let s = half.set(3).unwrap();
+    /// assert_eq!(s.comm(), half.comm());
+    /// half.finalize().unwrap();
+    /// rt.finalize().unwrap();
+    /// ```
+    pub fn split(&self, color: u32, key: i32, config: Config) -> Result<Runtime> {
+        Runtime::on_comm(self.comm.split(color, key)?, config, true)
+    }
+
+    /// A runtime on a duplicate of this runtime's communicator (collective over it).
+    pub fn dup(&self, config: Config) -> Result<Runtime> {
+        Runtime::on_comm(self.comm.dup()?, config, true)
+    }
+
+    /// A set of `size` elements on this rank, on this runtime ([`crate::Set::new_in`]).
+    pub fn set(&self, size: usize) -> Result<crate::Set> {
+        crate::Set::new_in(self, size)
+    }
+
+    /// Number of loaded kernels this runtime's class cache holds.
+    pub fn class_cache_entries(&self) -> usize {
+        crate::build::class_cache(self.comm).entries()
+    }
+
+    /// This runtime's communicator (the world for the default runtime).
     pub fn comm(&self) -> Comm {
         self.comm
     }
@@ -215,11 +319,11 @@ impl Runtime {
     pub fn config(&self) -> &Config {
         &self.config
     }
-    /// This process's rank in the world.
+    /// This process's rank in the runtime's communicator.
     pub fn rank(&self) -> i32 {
         self.comm.rank()
     }
-    /// Number of ranks in the world.
+    /// Number of ranks in the runtime's communicator.
     pub fn size(&self) -> i32 {
         self.comm.size()
     }
@@ -234,6 +338,9 @@ impl Runtime {
             return Ok(());
         }
         self.done = true;
+        if !self.default {
+            return self.teardown_sub();
+        }
         // Every rank arrives here together, or every rank says where it is: in the checked
         // mode the call agreement names a rank still running par_loops; otherwise a barrier
         // the hang watchdog watches (not MPI_Finalize, which it cannot name).
@@ -253,6 +360,8 @@ impl Runtime {
         #[cfg(feature = "petsc")]
         let report = report.and(crate::linalg::petsc::finalize());
         comm::set_watchdog(std::time::Duration::ZERO, self.comm.rank());
+        crate::mpi::attr::clear(self.comm);
+        crate::mpi::attr::clear(Comm::serial());
         comm::set_mpi_active(false);
         crate::config::install(
             &mut crate::config::ACTIVE
@@ -262,6 +371,19 @@ impl Runtime {
         );
         drop(self.universe.take()); // MPI_Finalize
         report
+    }
+
+    /// Finalize a runtime other than the default: every rank of its communicator arrives
+    /// (a barrier the hang watchdog watches), its report, then its state and communicator go.
+    fn teardown_sub(&mut self) -> Result<()> {
+        let arrived = self.comm.barrier();
+        let report = crate::report::at_finalize(self.comm, &self.config);
+        crate::mpi::attr::clear(self.comm);
+        crate::config::changed();
+        if self.owns_comm && arrived.is_ok() {
+            self.comm.free();
+        }
+        arrived.and(report)
     }
 
     /// End the job at once on every rank (MPI_Abort), for errors other ranks do not share.
@@ -286,6 +408,14 @@ impl Drop for Runtime {
         if let Err(e) = self.teardown() {
             say!("op2: rank {}: finalize: {e}", self.comm.rank());
         }
+    }
+}
+
+impl crate::Set {
+    /// A set of `size` elements on this rank, on runtime `rt` (its communicator, its caches):
+    /// [`crate::Set::new`] for an explicit runtime. Collective over the runtime's ranks.
+    pub fn new_in(rt: &Runtime, size: usize) -> Result<crate::Set> {
+        crate::Set::named_on(rt.comm, "set", size)
     }
 }
 

@@ -13,11 +13,17 @@ pub mod produce;
 pub mod rebuild;
 pub mod spmd;
 
+use std::sync::Arc;
+
 use crate::cache::memory::ClassCache;
+use crate::mpi::comm::Comm;
 use crate::jit::ffi::LoadedKernel;
 
 /// A class-cache entry of a loaded kernel.
 pub(crate) type Held = crate::cache::memory::Held<LoadedKernel>;
 
-/// The process's class cache of loaded kernels.
-pub(crate) static CLASS: ClassCache<LoadedKernel> = ClassCache::new();
+/// The class cache of loaded kernels of the runtime on `comm` (kept on the communicator,
+/// `mpi::attr`; made on first use, dropped with the runtime at its finalize).
+pub(crate) fn class_cache(comm: Comm) -> Arc<ClassCache<LoadedKernel>> {
+    crate::mpi::attr::get_or_insert_with(comm, ClassCache::new)
+}

@@ -36,7 +36,7 @@ struct Resident<T> {
 
 type Map<T> = HashMap<u128, Resident<T>, std::hash::BuildHasherDefault<WordHasher>>;
 
-/// A class cache of `T` (the build layer keeps one of loaded kernels): a `static` value.
+/// A class cache of `T` (the build layer keeps one of loaded kernels per communicator).
 pub(crate) struct ClassCache<T> {
     map: Mutex<Option<Map<T>>>,
 }
@@ -106,6 +106,7 @@ impl<T> ClassCache<T> {
             cached: AtomicBool::new(true),
         });
         let (evicted, len, total) = self.with(|c| {
+            let before = c.len();
             let old = c.insert(
                 key,
                 Resident {
@@ -127,8 +128,10 @@ impl<T> ClassCache<T> {
                 }
                 n += 1;
             }
-            LEN.store(c.len(), Ordering::Relaxed);
-            (n, c.len() as u64, c.values().map(|s| s.bytes).sum::<u64>())
+            // Net change of this cache's size, into the count over every class cache.
+            LEN.fetch_add(c.len(), Ordering::Relaxed);
+            LEN.fetch_sub(before, Ordering::Relaxed);
+            (n, len() as u64, c.values().map(|s| s.bytes).sum::<u64>())
         });
         stats::update(CACHE_NAME, |s| {
             s.evictions += evicted;
@@ -139,7 +142,22 @@ impl<T> ClassCache<T> {
     }
 }
 
-/// Number of loaded kernels held.
+impl<T> ClassCache<T> {
+    /// Number of entries this cache holds.
+    pub(crate) fn entries(&self) -> usize {
+        self.with(|c| c.len())
+    }
+}
+
+impl<T> Drop for ClassCache<T> {
+    /// A runtime's cache ends at its finalize: its entries leave the process's count.
+    fn drop(&mut self) {
+        let n = self.entries();
+        LEN.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+/// Number of loaded kernels held by every class cache of the process.
 ///
 /// ```
 /// assert!(op2::cache::memory::len() < usize::MAX);
@@ -149,7 +167,7 @@ pub fn len() -> usize {
 }
 
 /// The LRU, on a cache of its own (the class cache is generic: the runtime's holds loaded
-/// kernels, `build::CLASS`), so no other test's loops can disturb it.
+/// kernels, one per communicator: `build::class_cache`), so no other test's loops can disturb it.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,7 +82,9 @@ impl NodePlan {
 }
 
 type PlanKey = (u64, i32, PathBuf, CacheMode, usize);
-static PLAN: Mutex<Option<(PlanKey, Arc<NodePlan>)>> = Mutex::new(None);
+/// The plans of the communicators this process ran loops on (most recent last), one per
+/// communicator id: runtimes on different communicators keep their own.
+static PLAN: Mutex<Vec<(PlanKey, Arc<NodePlan>)>> = Mutex::new(Vec::new());
 /// Keys (hex) of the entries rank 0 handed out in this process, for the report and packs.
 static USED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
@@ -90,7 +92,16 @@ static USED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 pub fn current_plan() -> Option<Arc<NodePlan>> {
     PLAN.lock()
         .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
+        .last()
+        .map(|(_, p)| p.clone())
+}
+
+/// The plan of communicator `comm`, if a loop on it needed one.
+pub fn plan_of(comm: Comm) -> Option<Arc<NodePlan>> {
+    PLAN.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .rfind(|(k, _)| k.0 == comm.id())
         .map(|(_, p)| p.clone())
 }
 
@@ -112,10 +123,8 @@ pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<NodePlan>> {
         config.cache_mode,
         config.fake_node_size,
     );
-    if let Some((k, p)) = PLAN.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        if *k == key {
-            return Ok(p.clone());
-        }
+    if let Some((_, p)) = (PLAN.lock().unwrap_or_else(|e| e.into_inner()).iter()).find(|(k, _)| *k == key) {
+        return Ok(p.clone());
     }
     let layout = comm.node_layout(config.fake_node_size)?;
     let dir = config.node_cache_dir(layout.node);
@@ -131,7 +140,9 @@ pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<NodePlan>> {
         why,
         sees_root_dir,
     });
-    *PLAN.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, plan.clone()));
+    let mut plans = PLAN.lock().unwrap_or_else(|e| e.into_inner());
+    plans.retain(|(k, _)| k.0 != key.0);
+    plans.push((key, plan.clone()));
     Ok(plan)
 }
 

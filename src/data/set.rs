@@ -60,13 +60,18 @@ impl Set {
 
     /// Like [`Set::new`], with a name used in messages and reports.
     pub fn named(name: &str, size: usize) -> Result<Set> {
+        Set::named_on(Comm::current(), name, size)
+    }
+
+    /// Like [`Set::named`], on communicator `comm` (a runtime's: `Runtime::set`,
+    /// `Set::new_in`). Collective over `comm` (its global size).
+    pub fn named_on(comm: Comm, name: &str, size: usize) -> Result<Set> {
         if size > MAX_SET_SIZE {
             return Err(Error::invalid(
                 format!("Set::new({name})"),
                 format!("size {size} exceeds the maximum {MAX_SET_SIZE}"),
             ));
         }
-        let comm = Comm::current();
         let global_size = comm.allreduce_u64(size as u64, crate::ReduceOp::Sum)? as usize;
         Ok(Set::from_parts(
             name,

@@ -135,9 +135,49 @@ fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::invalid("par_loop", format!("{what} {v} is too large")))
 }
 
+/// Every Dat, Map and Mat of a loop is on the iteration set's runtime (communicator): a loop
+/// mixing runtimes is refused before any collective, naming the argument.
+fn one_runtime(what: &dyn Fn() -> String, set: &Set, args: &[Arg]) -> Result<()> {
+    let comm = set.comm();
+    for (i, a) in args.iter().enumerate() {
+        let sets: Vec<(&str, &Set)> = match &a.0 {
+            ArgKind::Dat { dat, path, .. } => {
+                let mut v = vec![(dat.name(), dat.set())];
+                if let Path::Index(m, _) | Path::Vector(m) = path {
+                    v.extend([(m.name(), m.from_set()), (m.name(), m.to_set())]);
+                }
+                v
+            }
+            ArgKind::Global { .. } => Vec::new(),
+            ArgKind::Mat { rmap, cmap, .. } => vec![
+                (rmap.name(), rmap.from_set()),
+                (rmap.name(), rmap.to_set()),
+                (cmap.name(), cmap.from_set()),
+                (cmap.name(), cmap.to_set()),
+            ],
+        };
+        if let Some((name, s)) = sets.into_iter().find(|(_, s)| s.comm() != comm) {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "argument {i} ({name}) is on another runtime: its set {} is on communicator {} \
+                     and the iteration set {} on communicator {}; the objects of one loop must \
+                     share a runtime",
+                    s.name(),
+                    s.comm().id(),
+                    set.name(),
+                    comm.id()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Check the arguments against the iteration set and derive their shapes (the key metadata).
 pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<ArgShape>> {
     let what = || format!("par_loop({} over {})", kernel.name(), set.name());
+    one_runtime(&what, set, args)?;
     let (mut maps, mut dats) = (Numbering::default(), Numbering::default());
     let mut out = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {

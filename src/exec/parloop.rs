@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::build::key::{self, ArgShape, Request, Signature};
-use crate::build::{fetch, spmd, Held, CLASS};
+use crate::build::{class_cache, fetch, spmd, Held};
 use crate::cache::object::Entry;
 use crate::config::Config;
 use crate::data::set::Set;
@@ -134,7 +134,7 @@ fn resolve(
     } else {
         shapes.map_err(|e| refuse(kernel, comm, e))?
     };
-    let config = crate::config::current()?;
+    let config = crate::mpi::attr::config(comm)?;
     let (class, class_key) = lookup(&config, kernel, comm, &shapes)?;
     seen(kernel.0.hash, true);
     let plan = plan_for(
@@ -173,7 +173,7 @@ fn refuse(kernel: &Kernel, comm: Comm, e: crate::error::Error) -> crate::error::
     if comm.size() == 1 || seen(kernel.0.hash, false) {
         return e;
     }
-    match crate::config::current() {
+    match crate::mpi::attr::config(comm) {
         Ok(config) => spmd::refuse(comm, &config, e),
         Err(_) => e,
     }
@@ -192,7 +192,8 @@ fn lookup(
         args: shapes,
     }
     .class_key(toolchain, comm.id());
-    if let Some(k) = CLASS.get(class_key) {
+    let class = class_cache(comm);
+    if let Some(k) = class.get(class_key) {
         return Ok((k, class_key));
     }
     let req = Request {
@@ -201,6 +202,6 @@ fn lookup(
         class_key,
     };
     let loaded = fetch::fetch_or_compile(comm, config, &req)?;
-    let held = CLASS.insert(class_key, loaded, 0, config.memory_cache_max_entries);
+    let held = class.insert(class_key, loaded, 0, config.memory_cache_max_entries);
     Ok((held, class_key))
 }

@@ -25,9 +25,9 @@ use mpi::traits::*;
 
 use crate::error::{Error, Result};
 
-/// MPI's communicator handle type (MPICH: `int`), for libraries given op2's communicator.
-#[cfg(feature = "petsc")]
-pub(crate) type RawComm = mpi::ffi::MPI_Comm;
+/// MPI's communicator handle type (MPICH: `int`): handed in by a caller that owns MPI
+/// ([`Comm::from_raw`]) and given to libraries that run on op2's communicator.
+pub type RawComm = mpi::ffi::MPI_Comm;
 
 /// True between `Runtime` creation and its finalize.
 /// Allreduces entered (see [`Comm::allreduce_count`]).
@@ -196,10 +196,38 @@ fn watchdog(rank: i32) -> ! {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 enum Kind {
     Serial,
     World,
+    /// A communicator other than the world (a split or duplicate of it, or one handed in from
+    /// outside): its MPI handle and the id its ranks agreed on when op2 first saw it.
+    Raw { raw: RawComm, id: u64 },
+}
+
+impl Kind {
+    /// What identifies the communicator: the world, serial, or the agreed id of another.
+    fn ident(&self) -> (u8, u64) {
+        match self {
+            Kind::Serial => (0, 0),
+            Kind::World => (1, 1),
+            Kind::Raw { id, .. } => (2, *id),
+        }
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        self.ident() == other.ident()
+    }
+}
+
+impl Eq for Kind {}
+
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.ident().hash(h)
+    }
 }
 
 /// A communicator: the processes that take part in a loop's collectives.
@@ -244,6 +272,110 @@ impl Comm {
         }
     }
 
+    /// A communicator handed in from outside op2 (e.g. by mpi4py), for
+    /// [`crate::Runtime::on_raw_comm`]. Collective over `raw`: its ranks agree on the id that
+    /// keys op2's per-communicator state (class caches, plans). The caller keeps ownership:
+    /// op2 never frees it.
+    ///
+    /// # Safety
+    /// `raw` must be a live MPI intra-communicator of this process's MPI and stay live until
+    /// every op2 object and runtime on it has been dropped.
+    pub unsafe fn from_raw(raw: RawComm) -> Result<Comm> {
+        use mpi::raw::AsRaw;
+        if !MPI_ACTIVE.load(Ordering::SeqCst) {
+            return Err(Error::Mpi(
+                "Comm::from_raw needs MPI: call op2::init first".into(),
+            ));
+        }
+        let world = mpi::topology::SimpleCommunicator::world();
+        if raw == world.as_raw() {
+            return Ok(Comm::world());
+        }
+        let (mut rank, mut size, mut inter) = (0, 0, 0);
+        // SAFETY: the caller guarantees `raw` is a live communicator; the out-pointers are
+        // valid locals. MPI reports a bad handle through its return code.
+        let rc = unsafe {
+            mpi::ffi::MPI_Comm_test_inter(raw, &mut inter)
+                | mpi::ffi::MPI_Comm_rank(raw, &mut rank)
+                | mpi::ffi::MPI_Comm_size(raw, &mut size)
+        };
+        if rc != 0 || inter != 0 {
+            return Err(Error::Mpi(format!(
+                "Comm::from_raw: not a live intra-communicator (MPI code {rc}, inter {inter})"
+            )));
+        }
+        Comm::agreed(raw, rank, size)
+    }
+
+    /// The communicator of `raw` (rank `rank` of `size`) with an id its ranks agree on: the
+    /// largest next id of any of its ranks, so that no two communicators one process knows share
+    /// an id (collective over `raw`).
+    fn agreed(raw: RawComm, rank: i32, size: i32) -> Result<Comm> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(2);
+        let probe = Comm {
+            kind: Kind::Raw { raw, id: u64::MAX },
+            rank,
+            size: size.max(2), // so that the agreement runs even on one rank
+        };
+        let id = probe.allreduce_u64(NEXT_ID.load(Ordering::SeqCst), ReduceOp::Max)?;
+        NEXT_ID.fetch_max(id + 1, Ordering::SeqCst);
+        Ok(Comm {
+            kind: Kind::Raw { raw, id },
+            rank,
+            size,
+        })
+    }
+
+    /// Split this communicator (MPI_Comm_split; collective over it): ranks with the same
+    /// `color` form a new communicator, ordered by `key`. The new communicator belongs to the
+    /// caller; [`crate::Runtime::on_comm`] takes it over and frees it at finalize.
+    pub fn split(&self, color: u32, key: i32) -> Result<Comm> {
+        let c = self.handle("Comm::split")?;
+        let color = mpi::topology::Color::with_value(color as i32);
+        let sub = c
+            .split_by_color_with_key(color, key)
+            .ok_or_else(|| Error::Mpi("MPI_Comm_split returned no communicator".into()))?;
+        Comm::adopt(sub)
+    }
+
+    /// Duplicate this communicator (MPI_Comm_dup; collective over it), as [`Comm::split`].
+    pub fn dup(&self) -> Result<Comm> {
+        let c = self.handle("Comm::dup")?;
+        Comm::adopt(c.duplicate())
+    }
+
+    /// A new communicator rsmpi created: op2 takes over its handle (freed by [`Comm::free`]).
+    fn adopt(sub: mpi::topology::SimpleCommunicator) -> Result<Comm> {
+        use mpi::raw::AsRaw;
+        let (rank, size) = (sub.rank(), sub.size());
+        let raw = std::mem::ManuallyDrop::new(sub).as_raw();
+        Comm::agreed(raw, rank, size)
+    }
+
+    /// The MPI communicator even on one rank (splitting and duplicating need it).
+    fn handle(&self, what: &str) -> Result<std::mem::ManuallyDrop<mpi::topology::SimpleCommunicator>> {
+        match self.kind {
+            Kind::Serial => Err(Error::Mpi(format!(
+                "{what} needs MPI: call op2::init first (a serial communicator has no MPI)"
+            ))),
+            _ => Comm { size: self.size.max(2), ..*self }
+                .mpi()
+                .map(|c| c.expect("a communicator with MPI")),
+        }
+    }
+
+    /// Free a communicator op2 created ([`Comm::split`], [`Comm::dup`]); collective over it.
+    /// The world, serial and raw communicators handed in from outside are not op2's to free.
+    pub(crate) fn free(self) {
+        if let Kind::Raw { mut raw, .. } = self.kind {
+            if MPI_ACTIVE.load(Ordering::SeqCst) {
+                // SAFETY: `raw` was created by `split`/`dup` (the caller's `owned` flag says so)
+                // and no op2 object uses it any more (its runtime is being finalized).
+                unsafe { mpi::ffi::MPI_Comm_free(&mut raw) };
+            }
+        }
+    }
+
     /// The communicator new objects use by default: the world while a [`crate::Runtime`]
     /// is active, else [`Comm::serial`].
     pub fn current() -> Comm {
@@ -271,6 +403,7 @@ impl Comm {
         match self.kind {
             Kind::Serial => 0,
             Kind::World => 1,
+            Kind::Raw { id, .. } => id,
         }
     }
 
@@ -285,19 +418,26 @@ impl Comm {
     }
 
     /// The MPI communicator, or `None` for a serial one. Errors after finalize.
-    fn mpi(&self) -> Result<Option<mpi::topology::SimpleCommunicator>> {
-        match self.kind {
-            Kind::Serial => Ok(None),
-            Kind::World if self.size == 1 => Ok(None),
-            Kind::World => {
-                if !MPI_ACTIVE.load(Ordering::SeqCst) {
-                    return Err(Error::Mpi(
-                        "MPI communication after the op2 runtime was finalized".into(),
-                    ));
-                }
-                Ok(Some(mpi::topology::SimpleCommunicator::world()))
-            }
+    fn mpi(&self) -> Result<Option<std::mem::ManuallyDrop<mpi::topology::SimpleCommunicator>>> {
+        use mpi::raw::FromRaw;
+        use std::mem::ManuallyDrop;
+        if matches!(self.kind, Kind::Serial) || self.size == 1 {
+            return Ok(None);
         }
+        if !MPI_ACTIVE.load(Ordering::SeqCst) {
+            return Err(Error::Mpi(
+                "MPI communication after the op2 runtime was finalized".into(),
+            ));
+        }
+        Ok(Some(match self.kind {
+            Kind::Raw { raw, .. } => {
+                // SAFETY: `raw` is a live intra-communicator other than the world and self
+                // (`Comm::from_raw` checked it, and its owner frees it only after the last
+                // op2 use); the wrapper is never dropped, so rsmpi never frees the handle.
+                ManuallyDrop::new(unsafe { mpi::topology::SimpleCommunicator::from_raw(raw) })
+            }
+            _ => ManuallyDrop::new(mpi::topology::SimpleCommunicator::world()),
+        }))
     }
 
     /// The raw MPI communicator, for a library that runs its own MPI on it (HDF5's MPI-IO
@@ -323,6 +463,7 @@ impl Comm {
         Ok(match self.kind {
             Kind::World => mpi::topology::SimpleCommunicator::world().as_raw(),
             Kind::Serial => mpi::topology::SimpleCommunicator::self_comm().as_raw(),
+            Kind::Raw { raw, .. } => raw,
         })
     }
 

@@ -4,6 +4,7 @@
 //! Owns no user data types: halo plans pack and unpack byte slices handed to them, so this
 //! layer sits below `data/`.
 pub mod agree;
+pub mod attr;
 pub mod comm;
 pub mod exchange;
 pub mod halo;
