@@ -1,14 +1,11 @@
 //! PyOP2's class-cache cases: generated code depends on metadata, never on data (axiom 2).
 //! One test function, alone in its process, so the entry counts are not disturbed.
-// A test or benchmark program: it reads and sets the environment of the op2 it runs
-// (clippy.toml keeps that out of the library).
-#![allow(clippy::disallowed_methods)]
 use op2::{par_loop, Access, DType, Dat, DataSet, Global, Kernel, Map, Set};
 
 #[test]
 fn class_cache_entries_follow_metadata_not_data() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("OP2_CACHE_DIR", dir.path());
+    let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
     let n = || op2::cache::memory::len();
     let nodes = Set::new(20).unwrap();
     let edges = Set::new(10).unwrap();

@@ -1,15 +1,12 @@
 //! The class cache is bounded (OP2_MEMORY_CACHE_MAX_ENTRIES) with LRU eviction; an evicted
 //! kernel is simply loaded again from the disk cache, never recompiled. Own process.
-// A test or benchmark program: it reads and sets the environment of the op2 it runs
-// (clippy.toml keeps that out of the library).
-#![allow(clippy::disallowed_methods)]
 use op2::{par_loop, Access, DType, Dat, DataSet, Kernel, Set};
 
 #[test]
 fn lru_bound_evicts_oldest_and_reloads_from_disk() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("OP2_CACHE_DIR", dir.path());
-    std::env::set_var("OP2_MEMORY_CACHE_MAX_ENTRIES", "2");
+    let config = op2::Config::default().cache_dir(dir.path());
+    let _rt = op2::Runtime::serial(config.memory_cache_max_entries(2)).unwrap();
     let s = Set::new(10).unwrap();
     let d = Dat::zeros(&DataSet::new(&s, 1).unwrap(), DType::F64);
     let ks: Vec<Kernel> = (1..=3)

@@ -20,8 +20,8 @@ fn loops_with_the_same_generated_source_share_one_disk_entry() {
     let cache = common::cache_dir();
     let tools = tempfile::tempdir().unwrap();
     let (cc, log) = common::logging_cc(tools.path());
-    std::env::set_var("OP2_CACHE_DIR", cache.path());
-    std::env::set_var("OP2_CC", &cc);
+    let config = op2::Config::default().cache_dir(cache.path());
+    let _rt = op2::Runtime::serial(config.cc(cc.to_str().unwrap())).unwrap();
     let set = Set::new(8).unwrap();
     let ds = DataSet::new(&set, 1).unwrap();
     let a = Dat::new(&ds, (0..8).map(|i| i as f64 - 3.0).collect::<Vec<f64>>()).unwrap();

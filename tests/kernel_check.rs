@@ -5,9 +5,6 @@
 //! passed twice gets one base pointer and correct results; kernels declared plain, `static` or
 //! `static inline` are all checked and give the same results. One process, serial, real compiler; the
 //! configured compiler is a wrapper that keeps a copy of every generated source for inspection.
-// A test or benchmark program: it reads and sets the environment of the op2 it runs
-// (clippy.toml keeps that out of the library).
-#![allow(clippy::disallowed_methods)]
 use std::path::{Path, PathBuf};
 
 use op2::{par_loop, Access, Dat, DataSet, Error, Global, Kernel, Map, Set};
@@ -38,9 +35,9 @@ fn env() -> &'static Env {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::env::set_var("OP2_CACHE_DIR", &cache);
-        std::env::set_var("OP2_CC", &cc);
-        std::env::remove_var("OP2_CFLAGS");
+        let config = op2::Config::default().cache_dir(&cache);
+        let rt = op2::Runtime::serial(config.cc(cc.to_str().unwrap())).unwrap();
+        std::mem::forget(rt); // the process's serial runtime, for every test in this file
         Env { cache, sources }
     })
 }

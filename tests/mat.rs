@@ -23,9 +23,12 @@ fn setup() -> MutexGuard<'static, ()> {
             .prefix("op2-mat-")
             .tempdir()
             .unwrap();
-        d.keep()
+        let dir = d.keep();
+        let rt = op2::Runtime::serial(op2::Config::default().cache_dir(&dir)).unwrap();
+        std::mem::forget(rt); // the process's serial runtime, for every test in this file
+        dir
     });
-    std::env::set_var("OP2_CACHE_DIR", dir);
+    let _ = dir;
     guard
 }
 

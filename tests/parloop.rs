@@ -1,8 +1,5 @@
 //! par_loop results equal a straightforward serial reference, for every argument kind and
 //! access mode (one process, serial communicator, real compiler, fresh cache directory).
-// A test or benchmark program: it reads and sets the environment of the op2 it runs
-// (clippy.toml keeps that out of the library).
-#![allow(clippy::disallowed_methods)]
 use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Map, Set};
 
 fn setup() -> tempfile::TempDir {
@@ -13,7 +10,11 @@ fn setup() -> tempfile::TempDir {
     // Every test in this file shares one process: point them all at one fresh directory.
     static ONCE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     let p = ONCE.get_or_init(|| d.path().to_path_buf());
-    std::env::set_var("OP2_CACHE_DIR", p);
+    static RUNTIME: std::sync::Once = std::sync::Once::new();
+    RUNTIME.call_once(|| {
+        let rt = op2::Runtime::serial(op2::Config::default().cache_dir(p)).unwrap();
+        std::mem::forget(rt); // the process's serial runtime, for every test in this file
+    });
     std::mem::forget(d);
     tempfile::tempdir().unwrap()
 }

@@ -3,9 +3,6 @@
 //! the counters are process-wide, so nothing else may run loops in this process at the same
 //! time. Runs with 2 threads and blocks of 4 elements (set before the first loop reads the
 //! configuration), so larger loops are cut into coloured blocks.
-// A test or benchmark program: it reads and sets the environment of the op2 it runs
-// (clippy.toml keeps that out of the library).
-#![allow(clippy::disallowed_methods)]
 use op2::cache::stats;
 use op2::{par_loop, Access, Dat, DataSet, Kernel, Map, Set};
 
@@ -15,9 +12,8 @@ const COLOURINGS: &str = "object:Colouring";
 #[test]
 fn plans_and_colourings_are_built_once_and_freed_with_their_set() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("OP2_CACHE_DIR", dir.path());
-    std::env::set_var("OP2_THREADS", "2");
-    std::env::set_var("OP2_BLOCK_SIZE", "4");
+    let config = op2::Config::default().cache_dir(dir.path());
+    let _rt = op2::Runtime::serial(config.threads(2).block_size(4)).unwrap();
     plans();
     colourings();
 }
