@@ -9,7 +9,7 @@
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
-//! # std::env::set_var("OP2_CACHE_DIR", dir.path());
+//! # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 //! use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Set};
 //!
 //! let cells = Set::new(4).unwrap();

@@ -10,6 +10,8 @@ use op2::{par_loop, Access, Dat, DataSet, Kernel, Map, Set};
 #[test]
 fn a_configuration_change_is_never_a_remembered_hit() {
     let dir = tempfile::tempdir().unwrap();
+    // Kept on purpose: the first phase is the configuration read from the environment with no
+    // runtime at all (the fallback path), which a `Config` value cannot exercise.
     std::env::set_var("OP2_CACHE_DIR", dir.path());
     std::env::set_var("OP2_THREADS", "1");
     let plans = || stats::get("object:Plan");

@@ -73,7 +73,7 @@ pub enum Orthogonalization {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Access, DType, Dat, DataSet, Kernel, Map, Mat, Set, Sparsity};
 /// let edges = Set::new(3).unwrap();
 /// let nodes = Set::new(4).unwrap();

@@ -40,7 +40,7 @@ use crate::mpi::comm::Comm;
 /// let sum = op2::Global::new(vec![0.0f64]).unwrap();
 /// let k = op2::Kernel::new("add", "void add(const double *x, double *s) { s[0] += x[0]; }").unwrap();
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// op2::par_loop(&k, &s, &[x.arg(op2::Access::Read), sum.arg(op2::Access::Inc)]).unwrap();
 /// assert_eq!(sum.value::<f64>().unwrap(), vec![10.0]);
 /// ```
@@ -136,7 +136,7 @@ fn resolve(
     };
     let config = crate::mpi::attr::config(comm)?;
     let (class, class_key) = lookup(&config, kernel, comm, &shapes)?;
-    seen(kernel.0.hash, true);
+    seen(kernel.0.hash, comm, true);
     let plan = plan_for(
         kernel.name(),
         class_key,
@@ -150,13 +150,17 @@ fn resolve(
     Ok((class, plan))
 }
 
-/// Kernels (by hash) whose loops this process has resolved: before that, no rank can find
-/// one of their loops in its class cache (ranks run the same loops), so every rank with valid
-/// arguments will enter the disk cache's SPMD check. `add`: record `hash`; returns whether it
-/// was there.
-fn seen(hash: u128, add: bool) -> bool {
-    static SEEN: std::sync::Mutex<Vec<u128>> = std::sync::Mutex::new(Vec::new());
-    let mut s = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+/// Kernels (by hash) whose loops the runtime on a communicator has resolved (kept on the
+/// communicator beside its class cache, and gone with it): before that, no rank can find one
+/// of their loops in its class cache (ranks run the same loops), so every rank with valid
+/// arguments will enter the disk cache's SPMD check.
+#[derive(Default)]
+struct Seen(std::sync::Mutex<Vec<u128>>);
+
+/// Whether `hash` was resolved on `comm`; `add`: record it.
+fn seen(hash: u128, comm: Comm, add: bool) -> bool {
+    let seen = crate::mpi::attr::get_or_insert_with(comm, Seen::default);
+    let mut s = seen.0.lock().unwrap_or_else(|e| e.into_inner());
     let was = s.contains(&hash);
     if add && !was {
         s.push(hash);
@@ -170,7 +174,7 @@ fn seen(hash: u128, add: bool) -> bool {
 /// Later, another rank may hit its caches and enter no collective: the error stays this rank's
 /// own (`op2::run` aborts the job); `OP2_CHECK=1` agrees those too.
 fn refuse(kernel: &Kernel, comm: Comm, e: crate::error::Error) -> crate::error::Error {
-    if comm.size() == 1 || seen(kernel.0.hash, false) {
+    if comm.size() == 1 || seen(kernel.0.hash, comm, false) {
         return e;
     }
     match crate::mpi::attr::config(comm) {

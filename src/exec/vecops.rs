@@ -127,7 +127,7 @@ fn update(what: &str, y: &Dat, reads: &[&Dat], scalars: &[f64], body: &str) -> R
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Dat, DataSet, Set};
 /// let x = Dat::new(&DataSet::new(&Set::new(3).unwrap(), 1).unwrap(), vec![1.0f64, 2.0, 3.0]).unwrap();
 /// op2::zero(&x).unwrap();
@@ -143,7 +143,7 @@ pub fn zero(x: &Dat) -> Result<()> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{DType, Dat, DataSet, Set};
 /// let ds = DataSet::new(&Set::new(2).unwrap(), 2).unwrap();
 /// let (x, y) = (Dat::new(&ds, vec![1i32, 2, 3, 4]).unwrap(), Dat::zeros(&ds, DType::I32));
@@ -161,7 +161,7 @@ pub fn copy(src: &Dat, dst: &Dat) -> Result<()> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Dat, DataSet, Set};
 /// let x = Dat::new(&DataSet::new(&Set::new(2).unwrap(), 1).unwrap(), vec![1.0f64, -2.0]).unwrap();
 /// op2::scale(&x, 3.0).unwrap();
@@ -175,7 +175,7 @@ pub fn scale(x: &Dat, alpha: f64) -> Result<()> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Dat, DataSet, Set};
 /// let ds = DataSet::new(&Set::new(2).unwrap(), 1).unwrap();
 /// let (x, y) = (Dat::new(&ds, vec![1.0f64, 2.0]).unwrap(), Dat::new(&ds, vec![10.0f64, 20.0]).unwrap());
@@ -190,7 +190,7 @@ pub fn axpy(alpha: f64, x: &Dat, y: &Dat) -> Result<()> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Dat, DataSet, Set};
 /// let ds = DataSet::new(&Set::new(2).unwrap(), 1).unwrap();
 /// let (x, y) = (Dat::new(&ds, vec![1.0f64, 2.0]).unwrap(), Dat::new(&ds, vec![10.0f64, 20.0]).unwrap());
@@ -211,7 +211,7 @@ pub fn axpby(alpha: f64, x: &Dat, beta: f64, y: &Dat) -> Result<()> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{DType, Dat, DataSet, Set};
 /// let ds = DataSet::new(&Set::new(2).unwrap(), 1).unwrap();
 /// let (x, y) = (Dat::new(&ds, vec![2.0f64, 3.0]).unwrap(), Dat::new(&ds, vec![4.0f64, 5.0]).unwrap());
@@ -228,7 +228,7 @@ pub fn pointwise_mult(x: &Dat, y: &Dat, z: &Dat) -> Result<()> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{DType, Dat, DataSet, Set};
 /// let ds = DataSet::new(&Set::new(2).unwrap(), 1).unwrap();
 /// let (x, y) = (Dat::new(&ds, vec![2.0f64, 3.0]).unwrap(), Dat::new(&ds, vec![4.0f64, 6.0]).unwrap());
@@ -255,7 +255,7 @@ fn distinct(what: &str, out: &Dat, ins: &[&Dat]) -> Result<()> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Dat, DataSet, Set};
 /// let ds = DataSet::new(&Set::new(2).unwrap(), 1).unwrap();
 /// let (x, y) = (Dat::new(&ds, vec![1.0f64, 2.0]).unwrap(), Dat::new(&ds, vec![3.0f64, 4.0]).unwrap());
@@ -269,7 +269,7 @@ pub fn dot(a: &Dat, b: &Dat) -> Result<f64> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Dat, DataSet, Set};
 /// let x = Dat::new(&DataSet::new(&Set::new(2).unwrap(), 1).unwrap(), vec![3.0f64, 4.0]).unwrap();
 /// assert_eq!(op2::norm(&x).unwrap(), 5.0);
@@ -284,7 +284,7 @@ pub fn norm(x: &Dat) -> Result<f64> {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Dat, DataSet, Set};
 /// let ds = DataSet::new(&Set::new(2).unwrap(), 1).unwrap();
 /// let (r, z) = (Dat::new(&ds, vec![1.0f64, 2.0]).unwrap(), Dat::new(&ds, vec![3.0f64, 4.0]).unwrap());
@@ -368,10 +368,9 @@ mod tests {
     use crate::data::set::Set;
 
     #[test]
-    #[allow(clippy::disallowed_methods)] // a unit test points this process at a temporary cache
     fn mismatched_dats_and_integer_dtypes_are_typed_errors() {
         let d = tempfile::tempdir().unwrap();
-        std::env::set_var("OP2_CACHE_DIR", d.path());
+        let _rt = crate::Runtime::serial(crate::Config::default().cache_dir(d.path())).unwrap();
         let s = Set::new(3).unwrap();
         let ds1 = DataSet::new(&s, 1).unwrap();
         let ds2 = DataSet::new(&s, 2).unwrap();

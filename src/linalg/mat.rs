@@ -39,7 +39,7 @@ pub(crate) struct MatInner {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
 /// use op2::{Access, DType, Dat, DataSet, Kernel, Map, Mat, Set, Sparsity};
 /// let edges = Set::new(2).unwrap();
 /// let nodes = Set::new(3).unwrap();
@@ -377,7 +377,7 @@ impl Mat {
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
-    /// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+    /// # let _rt = op2::Runtime::serial(op2::Config::default().cache_dir(dir.path())).unwrap();
     /// # use op2::{Access, DType, DataSet, Kernel, Map, Mat, Set, Sparsity};
     /// let edges = Set::new(2).unwrap();
     /// let nodes = Set::new(3).unwrap();
