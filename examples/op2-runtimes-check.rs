@@ -64,17 +64,25 @@ fn halves(rt: &Runtime, dir: &std::path::Path) -> Result<()> {
     let got = if color == 0 {
         sum("half0_sum", &s, &x)?
     } else {
-        let k = Kernel::new("half1_scale", "void half1_scale(double *x) { x[0] *= 2.0; }")?;
+        let k = Kernel::new(
+            "half1_scale",
+            "void half1_scale(double *x) { x[0] *= 2.0; }",
+        )?;
         par_loop(&k, &s, &[x.arg(Access::RW)])?;
         sum("half1_sum", &s, &x)? / 2.0
     };
-    ensure(got == want, || format!("half {color}: sum {got}, expected {want}"))?;
+    ensure(got == want, || {
+        format!("half {color}: sum {got}, expected {want}")
+    })?;
     let kernels = half.class_cache_entries();
     ensure(kernels == 1 + color as usize, || {
         format!("half {color}: class cache holds {kernels} kernels")
     })?;
     ensure(rt.class_cache_entries() == 1, || {
-        format!("world class cache holds {} kernels", rt.class_cache_entries())
+        format!(
+            "world class cache holds {} kernels",
+            rt.class_cache_entries()
+        )
     })?;
     half.finalize()?;
     rt.comm().barrier()?;
@@ -103,13 +111,16 @@ fn coexisting(rt: &Runtime) -> Result<()> {
     let y = filled(&d, 1.0)?;
     let got = sum("world_sum", &d, &y)?; // the world's kernel, compiled again for this runtime
     ensure(got == 4.0 * rt.size() as f64, || format!("dup sum {got}"))?;
-    ensure(dup.class_cache_entries() == 1 && rt.class_cache_entries() == 1, || {
-        format!(
-            "separate class caches: dup {}, world {}",
-            dup.class_cache_entries(),
-            rt.class_cache_entries()
-        )
-    })?;
+    ensure(
+        dup.class_cache_entries() == 1 && rt.class_cache_entries() == 1,
+        || {
+            format!(
+                "separate class caches: dup {}, world {}",
+                dup.class_cache_entries(),
+                rt.class_cache_entries()
+            )
+        },
+    )?;
     // A loop mixing the runtimes: the world's set, the duplicate's Dat.
     let w = Set::new(4)?;
     let mixed = sum("mixed_sum", &w, &y);
@@ -139,7 +150,9 @@ fn coexisting(rt: &Runtime) -> Result<()> {
     let r = raw.set(2)?;
     let got = sum("world_sum", &r, &filled(&r, 0.5)?)?;
     ensure(got == rt.size() as f64, || format!("raw-comm sum {got}"))?;
-    ensure(raw.class_cache_entries() == 1, || "raw runtime's cache".into())?;
+    ensure(raw.class_cache_entries() == 1, || {
+        "raw runtime's cache".into()
+    })?;
     raw.finalize()?;
     drop(outside);
     if rt.rank() == 0 {

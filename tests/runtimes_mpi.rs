@@ -10,7 +10,12 @@ fn check(np: usize) {
     let cache = common::cache_dir();
     let reports = tempfile::tempdir().unwrap();
     let dir = reports.path().to_str().unwrap();
-    let cmd = common::mpiexec(np, "op2-runtimes-check", &["--report-dir", dir], cache.path());
+    let cmd = common::mpiexec(
+        np,
+        "op2-runtimes-check",
+        &["--report-dir", dir],
+        cache.path(),
+    );
     let out = common::run(cmd, Duration::from_secs(240));
     out.assert_ok();
     for line in [

@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::build::share::{share_library, Checked};
 use crate::build::key::{self, Request, Signature};
 use crate::build::produce::{self, say, Source};
+use crate::build::share::{share_library, Checked};
 use crate::build::spmd::{spmd_check, Mine};
 use crate::cache::disk::{self, Entry, Published, Txn};
 use crate::cache::layout::{Build, DiskCache, EntryPaths, CACHE_NAME};

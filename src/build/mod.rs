@@ -6,18 +6,18 @@
 //! C to a library, a library to a callable function, knowing nothing of caches). A par_loop's
 //! class-cache miss enters here once (`fetch::fetch_or_compile`) and leaves with a loaded
 //! kernel. Never touches Dats, plans or the run step.
-pub mod share;
 pub mod fetch;
 pub mod key;
 pub mod produce;
 pub mod rebuild;
+pub mod share;
 pub mod spmd;
 
 use std::sync::Arc;
 
 use crate::cache::memory::ClassCache;
-use crate::mpi::comm::Comm;
 use crate::jit::ffi::LoadedKernel;
+use crate::mpi::comm::Comm;
 
 /// A class-cache entry of a loaded kernel.
 pub(crate) type Held = crate::cache::memory::Held<LoadedKernel>;

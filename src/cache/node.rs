@@ -123,7 +123,9 @@ pub(crate) fn plan(comm: Comm, config: &Config) -> Result<Arc<NodePlan>> {
         config.cache_mode,
         config.fake_node_size,
     );
-    if let Some((_, p)) = (PLAN.lock().unwrap_or_else(|e| e.into_inner()).iter()).find(|(k, _)| *k == key) {
+    if let Some((_, p)) =
+        (PLAN.lock().unwrap_or_else(|e| e.into_inner()).iter()).find(|(k, _)| *k == key)
+    {
         return Ok(p.clone());
     }
     let layout = comm.node_layout(config.fake_node_size)?;

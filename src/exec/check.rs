@@ -29,7 +29,7 @@ use crate::data::dat::{exchange_halo, halo_differences, Dat};
 use crate::data::set::Set;
 use crate::error::{Error, Result};
 use crate::exec::arg::{Arg, ArgKind, Path};
-use crate::exec::plan::{LoopPlan, ArgSlot};
+use crate::exec::plan::{ArgSlot, LoopPlan};
 use crate::jit::kernel::Kernel;
 use crate::mpi::agree::{self, agree_on, Findings, Share, Words};
 use crate::mpi::comm::Comm;

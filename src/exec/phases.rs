@@ -20,7 +20,7 @@ use crate::dtype::{with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
 use crate::exec::arg::{Arg, ArgKind, Path};
 use crate::exec::blocks::Blocks;
-use crate::exec::plan::{LoopPlan, ArgSlot};
+use crate::exec::plan::{ArgSlot, LoopPlan};
 use crate::jit::ffi::LoadedKernel;
 use crate::linalg::mat::Mat;
 use crate::linalg::sparsity::PosTable;

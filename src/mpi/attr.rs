@@ -33,7 +33,10 @@ pub(crate) fn get<T: Any + Send + Sync>(comm: Comm) -> Option<Arc<T>> {
 }
 
 /// The value of type `T` kept on `comm`, made by `make` on first use.
-pub(crate) fn get_or_insert_with<T: Any + Send + Sync>(comm: Comm, make: impl FnOnce() -> T) -> Arc<T> {
+pub(crate) fn get_or_insert_with<T: Any + Send + Sync>(
+    comm: Comm,
+    make: impl FnOnce() -> T,
+) -> Arc<T> {
     let (id, ty) = (comm.id(), TypeId::of::<T>());
     let mut t = table();
     if let Some((_, _, v)) = t.iter().find(|(c, k, _)| *c == id && *k == ty) {

@@ -202,7 +202,10 @@ enum Kind {
     World,
     /// A communicator other than the world (a split or duplicate of it, or one handed in from
     /// outside): its MPI handle and the id its ranks agreed on when op2 first saw it.
-    Raw { raw: RawComm, id: u64 },
+    Raw {
+        raw: RawComm,
+        id: u64,
+    },
 }
 
 impl Kind {
@@ -353,14 +356,20 @@ impl Comm {
     }
 
     /// The MPI communicator even on one rank (splitting and duplicating need it).
-    fn handle(&self, what: &str) -> Result<std::mem::ManuallyDrop<mpi::topology::SimpleCommunicator>> {
+    fn handle(
+        &self,
+        what: &str,
+    ) -> Result<std::mem::ManuallyDrop<mpi::topology::SimpleCommunicator>> {
         match self.kind {
             Kind::Serial => Err(Error::Mpi(format!(
                 "{what} needs MPI: call op2::init first (a serial communicator has no MPI)"
             ))),
-            _ => Comm { size: self.size.max(2), ..*self }
-                .mpi()
-                .map(|c| c.expect("a communicator with MPI")),
+            _ => Comm {
+                size: self.size.max(2),
+                ..*self
+            }
+            .mpi()
+            .map(|c| c.expect("a communicator with MPI")),
         }
     }
 
