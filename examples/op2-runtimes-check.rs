@@ -78,6 +78,13 @@ fn halves(rt: &Runtime, dir: &std::path::Path) -> Result<()> {
     ensure(kernels == 1 + color as usize, || {
         format!("half {color}: class cache holds {kernels} kernels")
     })?;
+    let timed: Vec<String> = half.timings().into_iter().map(|t| t.kernel).collect();
+    let mine: &[&str] = if color == 0 {
+        &["half0_sum"]
+    } else {
+        &["half1_scale", "half1_sum"]
+    };
+    ensure(timed == mine, || format!("half {color} timed {timed:?}"))?;
     ensure(rt.class_cache_entries() == 1, || {
         format!(
             "world class cache holds {} kernels",
@@ -175,6 +182,8 @@ fn main() -> ExitCode {
         let got = sum("world_sum", &s, &filled(&s, 1.0)?)?;
         ensure(got == 5.0 * rt.size() as f64, || format!("world sum {got}"))?;
         halves(rt, &dir)?;
+        let timed: Vec<String> = rt.timings().into_iter().map(|t| t.kernel).collect();
+        ensure(timed == ["world_sum"], || format!("world timed {timed:?}"))?;
         coexisting(rt)?;
         println!("rank {} of {}: runtimes ok", rt.rank(), rt.size());
         Ok(())

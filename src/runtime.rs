@@ -342,6 +342,11 @@ impl Runtime {
         crate::build::class_cache(self.comm).entries()
     }
 
+    /// Per-kernel loop timings of this rank on this runtime ([`crate::timings`] for the default).
+    pub fn timings(&self) -> Vec<crate::LoopTiming> {
+        crate::exec::timing::timings_on(self.comm)
+    }
+
     /// This runtime's communicator (the world for the default runtime).
     pub fn comm(&self) -> Comm {
         self.comm

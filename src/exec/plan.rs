@@ -203,7 +203,7 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> LoopPlan {
         mats,
         refresh,
         reduces,
-        timing: timing::slot(kernel_name),
+        timing: timing::slot(kernel_name, set.comm()),
         threaded: None,
         plain: false,
     }

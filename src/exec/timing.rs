@@ -1,10 +1,13 @@
-//! Per-kernel loop timings of this rank.
+//! Per-kernel loop timings of this rank, per runtime.
 //!
-//! Owns one slot of atomic counters per kernel name. A loop plan looks its slot up once, when
+//! Owns one slot of atomic counters per kernel name and communicator (a runtime's records are
+//! kept on its communicator, `mpi::attr`, and go with it at its finalize). A loop plan looks its slot up once, when
 //! the plan is built (the only name search), and each run adds to it without a lock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::mpi::comm::Comm;
 
 /// Time spent in one kernel's loops on this rank.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -41,12 +44,19 @@ impl TimingSlot {
     }
 }
 
-type Registry = Vec<(String, Arc<TimingSlot>)>;
-static SLOTS: Mutex<Registry> = Mutex::new(Vec::new());
+/// The timing records of one runtime (kept on its communicator).
+#[derive(Default)]
+struct Registry(Mutex<Vec<(String, Arc<TimingSlot>)>>);
 
-/// The slot of `kernel` (created on first use; slots live for the process).
-pub(crate) fn slot(kernel: &str) -> Arc<TimingSlot> {
-    let mut s = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+fn registry(comm: Comm) -> Arc<Registry> {
+    crate::mpi::attr::get_or_insert_with(comm, Registry::default)
+}
+
+/// The slot of `kernel` on `comm`'s runtime (created on first use; slots live as long as the
+/// runtime).
+pub(crate) fn slot(kernel: &str, comm: Comm) -> Arc<TimingSlot> {
+    let reg = registry(comm);
+    let mut s = reg.0.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, t)) = s.iter().find(|(k, _)| k == kernel) {
         return t.clone();
     }
@@ -55,14 +65,21 @@ pub(crate) fn slot(kernel: &str) -> Arc<TimingSlot> {
     t
 }
 
-/// Per-kernel loop timings of this rank, in order of first use.
+/// Per-kernel loop timings of this rank on the default runtime (the world's, or the serial
+/// one without MPI), in order of first use; `Runtime::timings` for another runtime's.
 ///
 /// ```
 /// let t = op2::timings();
 /// assert!(t.iter().all(|l| l.comm_seconds <= l.seconds + 1e-9));
 /// ```
 pub fn timings() -> Vec<LoopTiming> {
-    let s = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    timings_on(Comm::current())
+}
+
+/// Per-kernel loop timings of this rank on `comm`'s runtime, in order of first use.
+pub fn timings_on(comm: Comm) -> Vec<LoopTiming> {
+    let reg = registry(comm);
+    let s = reg.0.lock().unwrap_or_else(|e| e.into_inner());
     s.iter()
         .filter(|(_, t)| t.calls.load(Ordering::Relaxed) > 0)
         .map(|(k, t)| LoopTiming {
