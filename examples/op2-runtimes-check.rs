@@ -8,6 +8,7 @@
 //!   and `half1_sum`). Each half's Global reduces over its own ranks only, its class cache holds
 //!   only its kernels (1 and 2), the world's still only `world_sum`, and its report (written at
 //!   its finalize to `--report-dir DIR/half{C}.json`) counts only its ranks.
+//! * After a half's finalize its objects are refused with a message (its communicator is gone).
 //! * Coexisting: a runtime on a duplicate of the world (`Runtime::dup`) beside the world
 //!   runtime: separate class caches; a loop over a world set with a Dat of the duplicate's is
 //!   refused with a clear error on every rank (no hang); and a runtime on a raw communicator
@@ -92,6 +93,16 @@ fn halves(rt: &Runtime, dir: &std::path::Path) -> Result<()> {
         )
     })?;
     half.finalize()?;
+    // The half's objects outlive their runtime: a loop on them is refused with a message.
+    match sum("half0_sum", &s, &x) {
+        Err(e) if e.to_string().contains("was finalized") => {}
+        other => {
+            return Err(Error::invalid(
+                "op2-runtimes-check",
+                format!("a loop after its runtime's finalize gave {other:?}"),
+            ))
+        }
+    }
     rt.comm().barrier()?;
     if rank == 0 {
         for c in 0..2usize.min(size as usize) {

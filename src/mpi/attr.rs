@@ -72,9 +72,19 @@ pub(crate) fn clear(comm: Comm) {
 
 /// The configuration of the runtime on `comm`, or the process's ([`crate::config::current`])
 /// where no runtime was created on it (serial use, objects made before a runtime).
+/// On a communicator other than the world and the serial one, only its runtime's: after that
+/// runtime's finalize its objects are refused with a message.
 pub fn config(comm: Comm) -> Result<Arc<Config>> {
     match get::<Config>(comm) {
         Some(c) => Ok(c),
+        None if comm.id() > 1 => Err(crate::error::Error::invalid(
+            "op2 runtime",
+            format!(
+                "the runtime of communicator {} was finalized (or never created): its objects \
+                 cannot run loops",
+                comm.id()
+            ),
+        )),
         None => crate::config::current(),
     }
 }

@@ -29,6 +29,17 @@ use crate::error::{Error, Result};
 /// ([`Comm::from_raw`]) and given to libraries that run on op2's communicator.
 pub type RawComm = mpi::ffi::MPI_Comm;
 
+/// Ids of the communicators op2 freed ([`Comm::free`]): a handle still held by an object of
+/// a finalized runtime must fail with a message, never reach MPI.
+static FREED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+fn freed(id: u64) -> bool {
+    FREED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&id)
+}
+
 /// True between `Runtime` creation and its finalize.
 /// Allreduces entered (see [`Comm::allreduce_count`]).
 static ALLREDUCES: AtomicU64 = AtomicU64::new(0);
@@ -376,7 +387,8 @@ impl Comm {
     /// Free a communicator op2 created ([`Comm::split`], [`Comm::dup`]); collective over it.
     /// The world, serial and raw communicators handed in from outside are not op2's to free.
     pub(crate) fn free(self) {
-        if let Kind::Raw { mut raw, .. } = self.kind {
+        if let Kind::Raw { mut raw, id } = self.kind {
+            FREED.lock().unwrap_or_else(|e| e.into_inner()).push(id);
             if MPI_ACTIVE.load(Ordering::SeqCst) {
                 // SAFETY: `raw` was created by `split`/`dup` (the caller's `owned` flag says so)
                 // and no op2 object uses it any more (its runtime is being finalized).
@@ -439,7 +451,13 @@ impl Comm {
             ));
         }
         Ok(Some(match self.kind {
-            Kind::Raw { raw, .. } => {
+            Kind::Raw { raw, id } => {
+                if freed(id) {
+                    return Err(Error::Mpi(format!(
+                        "communicator {id} was freed when its runtime was finalized: its \
+                         objects cannot communicate any more"
+                    )));
+                }
                 // SAFETY: `raw` is a live intra-communicator other than the world and self
                 // (`Comm::from_raw` checked it, and its owner frees it only after the last
                 // op2 use); the wrapper is never dropped, so rsmpi never frees the handle.
