@@ -342,7 +342,7 @@ impl Comm {
 
     /// Split this communicator (MPI_Comm_split; collective over it): ranks with the same
     /// `color` form a new communicator, ordered by `key`. The new communicator belongs to the
-    /// caller; [`crate::Runtime::on_comm`] takes it over and frees it at finalize.
+    /// caller; [`crate::Runtime::split`] takes it over and frees it at finalize.
     pub fn split(&self, color: u32, key: i32) -> Result<Comm> {
         let c = self.handle("Comm::split")?;
         let color = mpi::topology::Color::with_value(color as i32);
