@@ -115,7 +115,11 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
                 None
             };
             let ncell = global.as_ref().map_or(0, |m| m.ncell);
-            let x = global.as_ref().map(|m| m.x.clone());
+            // One rank needs no geometric partitioner: the coordinates go straight to p_x.
+            let x = global.as_mut().map(|m| match keep || comm.size() > 1 {
+                true => m.x.clone(),
+                false => std::mem::take(&mut m.x),
+            });
             let bound = global.as_mut().map(|m| match keep {
                 true => m.bound.clone(),
                 false => std::mem::take(&mut m.bound),
