@@ -177,7 +177,10 @@ fn threaded_runs_are_identical_run_to_run() {
             .map(|_| {
                 let out = standard_run(1, Some(threads), &short, 600);
                 out.assert_ok();
-                (line(&out, "airfoil: q checksum"), line(&out, "airfoil: final rms"))
+                (
+                    line(&out, "airfoil: q checksum"),
+                    line(&out, "airfoil: final rms"),
+                )
             })
             .collect();
         assert_eq!(runs[0], runs[1], "{threads} threads: two runs differ");

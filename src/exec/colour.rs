@@ -166,9 +166,7 @@ impl Scratch {
             .map(|k| {
                 let (s, e) = range(k);
                 let mut shared = false;
-                for_each_target(s, e, written, |sp, t| {
-                    shared |= self.owner[sp][t] == SHARED
-                });
+                for_each_target(s, e, written, |sp, t| shared |= self.owner[sp][t] == SHARED);
                 shared
             })
             .collect();
@@ -279,7 +277,15 @@ mod tests {
     /// Checks a schedule: its blocks tile `[0, owned)` in order without crossing `core`, each
     /// block runs exactly once, in its own group, and within a phase no two threads' blocks
     /// share a target.
-    fn check(sched: &Schedule, core: usize, owned: usize, threads: usize, spaces: &[usize], written: &[Written], case: usize) {
+    fn check(
+        sched: &Schedule,
+        core: usize,
+        owned: usize,
+        threads: usize,
+        spaces: &[usize],
+        written: &[Written],
+        case: usize,
+    ) {
         let mut next = 0;
         for &(s, e) in &sched.blocks {
             assert_eq!(s, next);
@@ -377,9 +383,17 @@ mod tests {
         let n = 10_000;
         let from = Set::new(n).unwrap();
         let to = Set::new(n + 1).unwrap();
-        let m = Map::new(&from, &to, 2, (0..n).flat_map(|e| [e as i32, e as i32 + 1]).collect())
-            .unwrap();
-        let written = [Written { space: 0, map: Some(&m) }];
+        let m = Map::new(
+            &from,
+            &to,
+            2,
+            (0..n).flat_map(|e| [e as i32, e as i32 + 1]).collect(),
+        )
+        .unwrap();
+        let written = [Written {
+            space: 0,
+            map: Some(&m),
+        }];
         let sched = build(n, n, 100, 2, &[n + 1], &written);
         check(&sched, n, n, 2, &[n + 1], &written, 0);
         let phases = &sched.groups[0];
