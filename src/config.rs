@@ -75,8 +75,8 @@ pub struct Config {
     /// Checked mode (`OP2_CHECK`): par_loops verify ranks agree, READ arguments stay
     /// unchanged and halo copies equal their owners' values.
     pub check: bool,
-    /// Test only (`OP2_TEST_NO_COLOUR`): every block of a threaded loop in one colour, so
-    /// conflicting blocks race (the differential test's negative control). Wrong answers.
+    /// Test only (`OP2_TEST_NO_COLOUR`): every threaded loop scheduled as if direct (one range
+    /// per thread, no colouring), so conflicting elements race (the differential test's negative control). Wrong answers.
     #[doc(hidden)]
     pub test_no_colour: bool,
 }

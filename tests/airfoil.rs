@@ -158,6 +158,35 @@ fn rank_and_thread_counts_give_the_one_rank_flow_field() {
     }
 }
 
+/// Threaded loops are deterministic run to run for a fixed thread count: two runs each at
+/// 1 rank x 2 and x 4 threads print the same flow-field checksum and final rms to the last bit
+/// (per-block reductions combined in block order; each phase's threads write disjoint targets).
+#[test]
+#[ignore = "slow: four 10-iteration runs of the 720000-cell mesh; scripts/test.sh runs it"]
+fn threaded_runs_are_identical_run_to_run() {
+    let short = ["--iters", "10", "--progress", "0", "--q-checksum"];
+    let line = |out: &common::Outcome, prefix: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line\n{}", out.stdout))
+            .to_string()
+    };
+    for threads in [2, 4] {
+        let runs: Vec<(String, String)> = (0..2)
+            .map(|_| {
+                let out = standard_run(1, Some(threads), &short, 600);
+                out.assert_ok();
+                (
+                    line(&out, "airfoil: q checksum"),
+                    line(&out, "airfoil: final rms"),
+                )
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1], "{threads} threads: two runs differ");
+    }
+}
+
 #[test]
 fn vtu_opens_in_a_vtk_reader_and_png_is_a_picture() {
     let dir = tempfile::tempdir().unwrap();

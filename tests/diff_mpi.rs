@@ -1,6 +1,6 @@
 //! The differential test (`examples/op2-diff-check.rs`, issue #20): seeded random meshes with
 //! every argument kind, compared with a plain serial reference, on 1, 2 and 3 ranks, each with
-//! 1 thread and with 2 threads at block sizes 8 and 64 (a few cases per seed); and its negative
+//! 1 thread, 2 threads at block sizes 8 and 64 and 4 threads at 8 (a few cases per seed); and its negative
 //! control: with colouring disabled (`OP2_TEST_NO_COLOUR=1`, test only) the same program must
 //! fail. The large matrix (more seeds, 1-4 ranks and threads, block sizes 1..512) is
 //! `scripts/diff-stress.sh`.
@@ -43,15 +43,16 @@ fn diff(np: usize, threads: usize, block: usize, args: &[&str], cache: &std::pat
     }
 }
 
-/// One seed on `np` ranks: 1 thread, then 2 threads with blocks of 8 and 64 (one cache, so
-/// only the first run compiles).
+/// One seed on `np` ranks: 1 thread, then 2 threads with seam blocks of 8 and 64 and 4 threads
+/// with blocks of 8 (direct loops one range per thread, indirect ones partition-then-colour;
+/// one cache, so only the first run compiles).
 fn matrix(np: usize, seed: &str) {
     let cache = common::cache_dir();
     let mut args = vec!["--seed", seed, "--cases", "3"];
     if np > 1 {
         args.extend(["--without", "rw"]);
     }
-    for (threads, block) in [(1, 512), (2, 8), (2, 64)] {
+    for (threads, block) in [(1, 512), (2, 8), (2, 64), (4, 8)] {
         diff(np, threads, block, &args, cache.path());
     }
 }

@@ -1,16 +1,15 @@
-//! Running a threaded loop: the blocks of a [`Schedule`] on the rank's thread pool, with
+//! Running a threaded loop: the phases of a [`Schedule`] on the rank's thread pool, with
 //! per-block Global reduction buffers combined in block order.
 //!
-//! Owns the only place where generated code runs on worker threads. A colour's blocks run
-//! concurrently, colours one after another; each block is one call of the generated entry point
-//! over its element range (the ABI takes any `[start, end)`), so nothing in the generated code
-//! changes with threads. Global INC/MIN/MAX results of each block go to that block's own buffer
-//! and are combined in block order, so a reduction depends on the block size, never on which
-//! thread ran what: floating-point results are identical run to run.
+//! Owns the only place where generated code runs on worker threads. Phases run one after
+//! another; in a phase each pool thread runs its own list of blocks in order (the same thread
+//! index gets the same partition every call); each block is one call of the generated entry
+//! point over its element range (the ABI takes any `[start, end)`), so nothing in the generated
+//! code changes with threads. Global INC/MIN/MAX results of each block go to that block's own
+//! buffer and are combined in block order, so a reduction depends on the schedule (block size,
+//! thread count, mesh), never on which thread ran what: results are identical run to run.
 
 use std::ffi::c_void;
-
-use rayon::prelude::*;
 
 use crate::data::access::Access;
 use crate::dtype::{with_scalar, DType, Scalar};
@@ -99,14 +98,17 @@ impl<'a> Blocks<'a> {
         }
     }
 
-    /// Run the blocks of group `g` (0: core elements, 1: boundary elements), colour by colour.
+    /// Run the phases of group `g` (0: core elements, 1: boundary elements) one after another;
+    /// in a phase, pool thread `i` runs thread list `i` of the phase (and `i + k * pool size`
+    /// if the pool were smaller), so a thread keeps its partition from loop to loop.
     ///
     /// # Safety
     /// The pointers given to [`Blocks::new`] and `maps` must satisfy [`LoadedKernel::call`]'s
-    /// contract for every owned element. Blocks of one colour touch disjoint target entries
-    /// through every map the loop writes through (and Mats through their row maps), direct
-    /// arguments are disjoint element ranges, READ arguments are only read, and each block has
-    /// its own Global buffers, so concurrent blocks never write the same memory.
+    /// contract for every owned element. Blocks of different threads in one phase touch
+    /// disjoint target entries through every map the loop writes through (and Mats through
+    /// their row maps), direct arguments are disjoint element ranges, READ arguments are only
+    /// read, and each block has its own Global buffers, so concurrent blocks never write the
+    /// same memory.
     pub(crate) unsafe fn run(&mut self, loaded: &LoadedKernel, g: usize, maps: &[*const i32]) {
         let sched: &Schedule = &self.threaded.schedule;
         let shared = Shared {
@@ -114,18 +116,24 @@ impl<'a> Blocks<'a> {
             maps,
         };
         let n = self.nargs;
-        let one = |b: usize| {
-            // SAFETY: upheld by the caller and the colouring, as documented above.
-            unsafe { shared.call(loaded, sched.blocks[b], b, n) };
-        };
-        for colour in &sched.groups[g] {
-            if colour.len() == 1 {
-                one(colour[0]);
-            } else {
-                self.threaded
-                    .pool
-                    .install(|| colour.par_iter().for_each(|&b| one(b)));
+        let list = |l: &[usize]| {
+            for &b in l {
+                // SAFETY: upheld by the caller and the schedule, as documented above.
+                unsafe { shared.call(loaded, sched.blocks[b], b, n) };
             }
+        };
+        for phase in &sched.groups[g] {
+            if phase.iter().filter(|l| !l.is_empty()).count() <= 1 {
+                phase.iter().for_each(|l| list(l));
+                continue;
+            }
+            let pool = &self.threaded.pool;
+            let size = pool.current_num_threads();
+            pool.broadcast(|ctx| {
+                for l in phase.iter().skip(ctx.index()).step_by(size) {
+                    list(l);
+                }
+            });
         }
     }
 

@@ -132,7 +132,7 @@ pub(crate) fn plan_for(
             if threads > 1 && set.size() > block {
                 plan.threaded = Some(Threaded {
                     pool: threads::pool(threads)?,
-                    schedule: schedule(set, args, block, no_colour)?,
+                    schedule: schedule(set, args, block, threads, no_colour)?,
                 });
             }
             plan.plain = plan.is_plain();
@@ -344,13 +344,14 @@ fn mat_halo_touched(args: &[Arg], slots: &[ArgSlot], mats: &mut [MatPlan]) {
     }
 }
 
-/// The block schedule of a threaded loop over `set`: from the set's object cache, keyed on the
-/// set's layering, the block size and the maps written through (`no_colour`: the test-only
-/// switch, every block in one colour).
+/// The thread schedule of a threaded loop over `set`: from the set's object cache, keyed on the
+/// set's layering, the block size, the thread count and the maps written through (`no_colour`:
+/// the test-only switch, scheduled as if nothing were written through a map).
 fn schedule(
     set: &Set,
     args: &[Arg],
     block: usize,
+    threads: usize,
     no_colour: bool,
 ) -> Result<Arc<Entry<Schedule>>> {
     // Targets written through maps: (target set, map); Mats conflict through their row map
@@ -376,7 +377,7 @@ fn schedule(
     if direct_into_set {
         words.push((set.id(), 0));
     }
-    let mut key = colour::key(set, block, &words);
+    let mut key = colour::key(set, block, threads, &words);
     key.push(no_colour as u64);
     set.cache().get_or_try_insert(colour::CACHE_NAME, key, |_| {
         let mut spaces: Vec<(u64, usize)> = Vec::new();
@@ -404,7 +405,14 @@ fn schedule(
         if no_colour {
             written.clear();
         }
-        let sched = colour::build(set.core_size(), set.size(), block, &sizes, &written);
+        let sched = colour::build(
+            set.core_size(),
+            set.size(),
+            block,
+            threads,
+            &sizes,
+            &written,
+        );
         let bytes = sched.bytes();
         Ok((sched, bytes))
     })

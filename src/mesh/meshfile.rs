@@ -422,17 +422,29 @@ impl crate::mesh::airfoil::AirfoilMesh {
     /// assert!(g.validate().is_ok());
     /// ```
     pub fn to_global_mesh(&self) -> GlobalMesh {
-        GlobalMesh::new()
+        self.clone().take_global_mesh()
+    }
+
+    /// As [`Self::to_global_mesh`], moving the maps and coordinates out of `self` instead of
+    /// copying them (they are left empty): for a caller that needs the mesh only to distribute.
+    /// Coordinates are left out if `x` is already empty (taken by a caller that needs no
+    /// geometric partitioner, e.g. on one rank).
+    pub fn take_global_mesh(&mut self) -> GlobalMesh {
+        use std::mem::take;
+        let g = GlobalMesh::new()
             .add_set("nodes", self.nnode)
             .add_set("cells", self.ncell)
             .add_set("edges", self.nedge)
             .add_set("bedges", self.nbedge)
-            .add_map("pcell", "cells", "nodes", 4, self.cell.clone())
-            .add_map("pedge", "edges", "nodes", 2, self.edge.clone())
-            .add_map("pecell", "edges", "cells", 2, self.ecell.clone())
-            .add_map("pbedge", "bedges", "nodes", 2, self.bedge.clone())
-            .add_map("pbecell", "bedges", "cells", 1, self.becell.clone())
-            .coordinates("nodes", 2, self.x.clone())
+            .add_map("pcell", "cells", "nodes", 4, take(&mut self.cell))
+            .add_map("pedge", "edges", "nodes", 2, take(&mut self.edge))
+            .add_map("pecell", "edges", "cells", 2, take(&mut self.ecell))
+            .add_map("pbedge", "bedges", "nodes", 2, take(&mut self.bedge))
+            .add_map("pbecell", "bedges", "cells", 1, take(&mut self.becell));
+        match self.x.is_empty() && self.nnode > 0 {
+            true => g,
+            false => g.coordinates("nodes", 2, take(&mut self.x)),
+        }
     }
 
     /// Read an Airfoil mesh back from an op2 mesh file written by [`Self::write_mesh_file`]

@@ -102,8 +102,11 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
             (None, dm, p_x, p_bound, p_q)
         }
         (None, None) => {
-            // Rank 0 builds or reads the global mesh; everyone receives its part.
-            let global = if root {
+            // Rank 0 builds or reads the global mesh; everyone receives its part. Only the
+            // VTU and PNG outputs need the whole mesh afterwards: otherwise rank 0 hands its
+            // arrays to the distribution and keeps none of them.
+            let keep = args.vtu.is_some() || args.png.is_some();
+            let mut global = if root {
                 Some(match &args.mesh {
                     Some(p) => op2::mesh::AirfoilMesh::read_op2(p)?,
                     None => op2::mesh::naca0012(args.i, args.j)?,
@@ -111,26 +114,35 @@ fn solve(rt: &op2::Runtime, args: &Args) -> op2::Result<bool> {
             } else {
                 None
             };
-            let gm = global
-                .as_ref()
-                .map(|m| m.to_global_mesh().partitioner(args.partitioner));
-            let dm = op2::distribute(comm, gm)?;
-            let p_x = dm.scatter_dat("p_x", "nodes", 2, global.as_ref().map(|m| m.x.clone()))?;
-            let p_bound = dm.scatter_dat(
-                "p_bound",
-                "bedges",
-                1,
-                global.as_ref().map(|m| m.bound.clone()),
-            )?;
+            let ncell = global.as_ref().map_or(0, |m| m.ncell);
+            // One rank needs no geometric partitioner: the coordinates go straight to p_x.
+            let x = global.as_mut().map(|m| match keep || comm.size() > 1 {
+                true => m.x.clone(),
+                false => std::mem::take(&mut m.x),
+            });
+            let bound = global.as_mut().map(|m| match keep {
+                true => m.bound.clone(),
+                false => std::mem::take(&mut m.bound),
+            });
+            let gm = global.as_mut().map(|m| match keep {
+                true => m.to_global_mesh(),
+                false => m.take_global_mesh(),
+            });
+            if !keep {
+                global = None;
+            }
+            let dm = op2::distribute(comm, gm.map(|g| g.partitioner(args.partitioner)))?;
+            let p_x = dm.scatter_dat("p_x", "nodes", 2, x)?;
+            let p_bound = dm.scatter_dat("p_bound", "bedges", 1, bound)?;
             let p_q = dm.scatter_dat(
                 "p_q",
                 "cells",
                 4,
-                global.as_ref().map(|m| {
+                root.then(|| {
                     qinf.iter()
                         .copied()
                         .cycle()
-                        .take(4 * m.ncell)
+                        .take(4 * ncell)
                         .collect::<Vec<f64>>()
                 }),
             )?;
