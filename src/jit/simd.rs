@@ -178,7 +178,6 @@ pub(crate) fn module(kernel: &Kernel, args: &[ArgShape], scalar: &str, lanes: u3
 fn staged(a: &ArgShape) -> Option<(&'static str, u32)> {
     match *a {
         ArgShape::Dat {
-            access: Access::Inc,
             dim,
             map: MapUse::Index { .. },
             ..
@@ -239,11 +238,16 @@ fn write_staging(s: &mut String, args: &[ArgShape], lanes: u32) {
         };
         let n = lanes * row;
         let _ = writeln!(s, "    {} __op2_{p}{i}[{n}];", dtype.c_name());
-        match map {
-            MapUse::Vector { arity, mapnum: mn } if access == Access::Read => {
+        let rows = match map {
+            MapUse::Index { arity, idx, mapnum } => Some((1, mapnum, format!("{arity} + {idx}"))),
+            MapUse::Vector { arity, mapnum } => Some((arity, mapnum, format!("{arity} + __op2_k"))),
+            MapUse::Direct => None,
+        };
+        match rows {
+            Some((arity, mn, row)) if access == Access::Read => {
                 let _ = writeln!(
                     s,
-                    "    for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++)\n      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_{p}{i}[(__op2_l * {arity} + __op2_k) * {dim} + __op2_d] = __op2_d{dn}[(long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {arity} + __op2_k] * {dim} + __op2_d];"
+                    "    for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++)\n      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_{p}{i}[(__op2_l * {arity} + __op2_k) * {dim} + __op2_d] = __op2_d{dn}[(long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {row}] * {dim} + __op2_d];"
                 );
             }
             _ => {
