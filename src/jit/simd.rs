@@ -8,11 +8,12 @@
 //! (`W`: [`isa::lanes`] of the job's agreed level, 8 at x86-64-v4, 4 below) and hands the last
 //! `end - start mod W` elements to `__op2_scalar`. Per chunk:
 //!
-//! * direct Dats and indirect READ Dats are passed to the kernel in place (the lane loop's
-//!   loads become gathers);
-//! * an indirectly incremented Dat (`arg_map` INC) gets a zeroed staging row per lane
-//!   (`s<i>[W][dim]`), an `arg_vec` argument a packed row per lane (`v<i>[W][arity*dim]`,
-//!   gathered before the lanes for READ, zeroed for INC);
+//! * direct Dats are passed to the kernel in place (consecutive elements: the compiler's
+//!   interleaved loads and stores);
+//! * every `arg_map` argument gets a staging row per lane (`s<i>[W][dim]`), an `arg_vec`
+//!   argument a packed row per lane (`v<i>[W][arity*dim]`), gathered through the map before
+//!   the lanes (READ) or zeroed (INC). Gathering first is what lets GCC vectorise: a kernel
+//!   reading `x[1]` through a mapped pointer is "not suitable for gather load" (GCC 12);
 //! * the kernel runs once per lane in a `#pragma omp simd` loop (compiled with
 //!   `-fopenmp-simd -fno-math-errno`, the entry point `flatten`ed so the kernel body is inlined
 //!   and the compiler can vectorise across lanes: inlining is this path's choice, recorded in
@@ -191,6 +192,17 @@ fn staged(a: &ArgShape) -> Option<(&'static str, u32)> {
     }
 }
 
+/// How a staged argument reaches its targets: map entries per lane (1, or the arity of an
+/// `arg_vec`), the map's number, and the rest of the map-row index after
+/// `(n0 + l) * ` (its arity, plus the entry: `idx` or the loop's `k`). `None` for direct Dats.
+fn rows(map: MapUse) -> Option<(u32, u32, String)> {
+    match map {
+        MapUse::Index { arity, idx, mapnum } => Some((1, mapnum, format!("{arity} + {idx}"))),
+        MapUse::Vector { arity, mapnum } => Some((arity, mapnum, format!("{arity} + __op2_k"))),
+        MapUse::Direct => None,
+    }
+}
+
 /// Before the chunks: the Dat, map and Global pointers, and the Globals' per-lane results.
 fn write_pointers(s: &mut String, args: &[ArgShape], lanes: u32) {
     for &(dn, i) in &distinct_dats(args) {
@@ -238,12 +250,7 @@ fn write_staging(s: &mut String, args: &[ArgShape], lanes: u32) {
         };
         let n = lanes * row;
         let _ = writeln!(s, "    {} __op2_{p}{i}[{n}];", dtype.c_name());
-        let rows = match map {
-            MapUse::Index { arity, idx, mapnum } => Some((1, mapnum, format!("{arity} + {idx}"))),
-            MapUse::Vector { arity, mapnum } => Some((arity, mapnum, format!("{arity} + __op2_k"))),
-            MapUse::Direct => None,
-        };
-        match rows {
+        match rows(map) {
             Some((arity, mn, row)) if access == Access::Read => {
                 let _ = writeln!(
                     s,
@@ -279,20 +286,6 @@ fn write_lane_call(s: &mut String, kernel: &Kernel, args: &[ArgShape]) {
             ) => {
                 format!("__op2_d{dn} + __op2_n * {dim}")
             }
-            (
-                ArgShape::Dat {
-                    dim,
-                    map:
-                        MapUse::Index {
-                            arity,
-                            idx,
-                            mapnum: mn,
-                        },
-                    datnum: dn,
-                    ..
-                },
-                _,
-            ) => format!("__op2_d{dn} + (long)__op2_m{mn}[__op2_n * {arity} + {idx}] * {dim}"),
             (
                 ArgShape::Global {
                     access: Access::Read,
@@ -331,10 +324,8 @@ fn write_lane_scatters(s: &mut String, args: &[ArgShape], lanes: u32) {
             continue;
         }
         let op = if access == Access::Inc { "+=" } else { "=" };
-        let (arity, mn, row0) = match map {
-            MapUse::Index { arity, idx, mapnum } => (1, mapnum, format!("{arity} + {idx}")),
-            MapUse::Vector { arity, mapnum } => (arity, mapnum, format!("{arity} + __op2_k")),
-            MapUse::Direct => continue,
+        let Some((arity, mn, row0)) = rows(map) else {
+            continue;
         };
         let p = if matches!(map, MapUse::Vector { .. }) {
             "v"
