@@ -361,3 +361,141 @@ fn write_lane_folds(s: &mut String, args: &[ArgShape], lanes: u32) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+
+    fn dat(access: Access, dim: u32, map: MapUse, datnum: u32) -> ArgShape {
+        ArgShape::Dat {
+            access,
+            dtype: DType::F64,
+            dim,
+            map,
+            datnum,
+        }
+    }
+    const ON: Options = Options {
+        simd: true,
+        level: 3,
+    };
+    fn idx(i: u32) -> MapUse {
+        MapUse::Index {
+            arity: 2,
+            idx: i,
+            mapnum: 0,
+        }
+    }
+
+    #[test]
+    fn the_path_is_scalar_where_lanes_are_not_independent() {
+        let inc2 = [
+            dat(Access::Inc, 4, idx(0), 0),
+            dat(Access::Inc, 4, idx(1), 0),
+        ];
+        assert_eq!(choose(&inc2, &ON), Path::Simd { lanes: 4 });
+        let v4 = Options { level: 4, ..ON };
+        assert_eq!(choose(&inc2, &v4), Path::Simd { lanes: 8 });
+        let off = Options { simd: false, ..ON };
+        assert_eq!(choose(&inc2, &off), Path::Scalar("OP2_SIMD=off"));
+        for args in [
+            vec![dat(Access::RW, 1, idx(0), 0)],
+            vec![dat(
+                Access::Write,
+                1,
+                MapUse::Vector {
+                    arity: 2,
+                    mapnum: 0,
+                },
+                0,
+            )],
+            vec![
+                dat(Access::Inc, 1, idx(0), 0),
+                dat(Access::Read, 1, idx(1), 0),
+            ],
+            vec![
+                dat(Access::Write, 1, MapUse::Direct, 0),
+                dat(Access::Read, 1, idx(1), 0),
+            ],
+            vec![ArgShape::Mat {
+                access: Access::Inc,
+                dims: (1, 1),
+                arities: (2, 2),
+            }],
+        ] {
+            assert!(matches!(choose(&args, &ON), Path::Scalar(_)), "{args:?}");
+        }
+        // Reads of a Dat nobody writes, through any map, vectorise.
+        let reads = [
+            dat(Access::Read, 2, idx(0), 0),
+            dat(Access::Read, 2, idx(1), 0),
+            dat(Access::Write, 1, MapUse::Direct, 1),
+        ];
+        assert_eq!(choose(&reads, &ON), Path::Simd { lanes: 4 });
+    }
+
+    #[test]
+    fn the_module_stages_lanes_scatters_in_order_and_keeps_the_scalar_lines() {
+        let k = Kernel::new(
+            "k",
+            "void k(const double *x, double *a, double *b, double *g) {}",
+        )
+        .unwrap();
+        let args = [
+            dat(Access::Read, 2, idx(1), 0),
+            dat(Access::Inc, 4, idx(0), 1),
+            dat(Access::Inc, 4, idx(1), 1),
+            ArgShape::Global {
+                access: Access::Min,
+                dtype: DType::F64,
+                dim: 1,
+            },
+        ];
+        let scalar = crate::jit::codegen::generate(&k, &args);
+        let src = module(&k, &args, &scalar, 4).replace("__op2_", "");
+        // The scalar function keeps its lines (compiler messages map as before).
+        let n = scalar.lines().count();
+        assert_eq!(
+            src.lines().take(n).filter(|l| l.contains("loop(")).count(),
+            0,
+            "{src}"
+        );
+        assert!(
+            src.contains("static __attribute__((unused))\nvoid scalar("),
+            "{src}"
+        );
+        assert!(
+            src.contains("visibility(\"default\"), flatten))\nvoid loop("),
+            "{src}"
+        );
+        // Gathered READ rows, zeroed INC rows, a lane loop under omp simd.
+        assert!(
+            src.contains("s0[(l * 1 + k) * 2 + d] = d0[(long)m0[((long)n0 + l) * 2 + 1] * 2 + d];"),
+            "{src}"
+        );
+        assert!(
+            src.contains("for (int k = 0; k < 16; k++) s1[k] = 0;"),
+            "{src}"
+        );
+        assert!(
+            src.contains("#pragma omp simd\n    for (int l = 0; l < 4; l++) {"),
+            "{src}"
+        );
+        assert!(src.contains("(double *)(gl3 + l * 1)"), "{src}");
+        // Increments added lane by lane, after the lanes; Global lanes folded in lane order.
+        assert!(
+            src.contains(
+                "d1[(long)m0[((long)n0 + l) * 2 + 1] * 4 + d] += s2[(l * 1 + k) * 4 + d];"
+            ),
+            "{src}"
+        );
+        assert!(src.contains("gl3[k] = g3[k % 1];"), "{src}");
+        assert!(src.contains("if (x < g3[d]) g3[d] = x;"), "{src}");
+        // The scalar tail runs after the restrict pointers' block.
+        assert!(
+            src.contains("  }\n  if (n0 < end) scalar(n0, end, args, maps);\n}"),
+            "{src}"
+        );
+    }
+}
