@@ -49,10 +49,10 @@
 //! (`bench/airfoil_loops_ab.c`, thread CPU time, both orders): res_calc 14% slower than the
 //! same loop calling the kernel (the inlined body spills beside the loop's live pointers and
 //! constants), adt_calc unchanged; so the wrapper leaves it to the compiler (GCC 12 at -O3
-//! keeps res_calc and adt_calc as calls, inlines small kernels). No `ivdep`/`omp simd`:
-//! direct loops vectorise where the compiler can prove it with `restrict`, and a
-//! floating-point Global reduction is never reordered (results stay identical to the
-//! sequential order).
+//! keeps res_calc and adt_calc as calls, inlines small kernels). This scalar loop has no
+//! `ivdep`/`omp simd` (a Global reduction keeps the sequential order); SIMD across elements,
+//! with the kernel inlined, is `jit/simd.rs`'s vectorised entry point around it
+//! ([`generate_module`]).
 //!
 //! For a **Mat** argument (assembled through a row map of arity `ar` and a column map of arity
 //! `ac`, block dims `rd x cd`), `args[i]` is the matrix's block CSR values (`double`, block `k`
