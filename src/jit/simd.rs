@@ -27,7 +27,7 @@
 //! [`choose`] takes the scalar path where lanes would not be independent or the staging would
 //! change what the kernel sees: a Mat, a written Global, an indirect WRITE/RW (two lanes could
 //! store to one target), a Dat incremented indirectly and also read, or a Dat written directly
-//! and passed again; and everywhere under `OP2_SIMD=off`. Staged increments start at zero, so
+//! and passed again, staged rows over 64 KiB of stack; and everywhere under `OP2_SIMD=off`. Staged increments start at zero, so
 //! an INC kernel must only add to its argument (as OP2's and PyOP2's INC semantics say).
 //!
 //! This module never compiles, loads or looks at data: it is text, a pure function of the
@@ -132,10 +132,21 @@ pub(crate) fn choose(args: &[ArgShape], opts: &Options) -> Path {
             return Path::Scalar("a Dat written directly is passed twice");
         }
     }
-    Path::Simd {
-        lanes: isa::lanes(opts.level),
+    let lanes = isa::lanes(opts.level);
+    let staged_bytes: u32 = (args.iter())
+        .filter_map(|a| match (*a, staged(a)) {
+            (ArgShape::Dat { dtype, .. }, Some((_, row))) => Some(row * dtype.size() as u32),
+            _ => None,
+        })
+        .sum();
+    if staged_bytes.saturating_mul(lanes) > MAX_STAGED_BYTES {
+        return Path::Scalar("staged rows would exceed 64 KiB of stack");
     }
+    Path::Simd { lanes }
 }
+
+/// The most stack one chunk's staged rows may take (all arguments, all lanes).
+const MAX_STAGED_BYTES: u32 = 64 << 10;
 
 /// The vectorised module: `scalar` (the scalar module's source) with its entry point renamed,
 /// then the vectorised entry point of `lanes` lanes.
@@ -418,6 +429,15 @@ mod tests {
                 dat(Access::Write, 1, MapUse::Direct, 0),
                 dat(Access::Read, 1, idx(1), 0),
             ],
+            vec![dat(
+                Access::Read,
+                100,
+                MapUse::Vector {
+                    arity: 100,
+                    mapnum: 0,
+                },
+                0,
+            )],
             vec![ArgShape::Mat {
                 access: Access::Inc,
                 dims: (1, 1),
