@@ -192,13 +192,18 @@ fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
             .join("; "),
     };
     let describe = || serde_json::to_string(&settings).expect("strings serialise");
+    // In the same collective: the instruction-set level, the highest every rank supports
+    // (a MAX of `MAX_LEVEL - level`), which rank 0 compiles for.
+    let level =
+        crate::jit::isa::reported_level(config.as_ref().ok().and_then(|c| c.test_isa_level));
     let words = Words {
         same: &hashes,
-        any: &[],
+        any: &[u64::from(crate::jit::isa::MAX_LEVEL - level)],
         describe: Some(&describe),
     };
-    let (config, seen) = agree_on(comm, Share::Every(&malformed), words, config)?;
+    let (mut config, seen) = agree_on(comm, Share::Every(&malformed), words, config)?;
     if seen.same {
+        config.agree_isa_level(crate::jit::isa::MAX_LEVEL - seen.any[0] as u8);
         return Ok(config);
     }
     Err(seen.differ(|all| differing_settings(&all)))

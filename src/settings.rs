@@ -137,6 +137,50 @@ pub static SETTINGS: &[Setting] = &[
         show: |c| c.cflags.clone(),
     },
     Setting {
+        env: "OP2_SIMD",
+        aliases: &[],
+        default: "`auto`",
+        doc: "`auto`: loops run vectorised across elements where that is safe (kernel inlined, `#pragma omp simd`, lanes of the agreed instruction set), else scalar; `off`: the scalar path everywhere. The path of each kernel is in its cache entry's key text (`op2 cache list`)",
+        scope: Scope::Agreed,
+        test_only: false,
+        read: |c, n, v| {
+            c.simd = match v.trim().to_ascii_lowercase().as_str() {
+                "" | "auto" | "on" | "1" => true,
+                "off" | "0" => false,
+                _ => {
+                    return Err(Error::Config {
+                        var: n.into(),
+                        value: v.into(),
+                        detail: "expected auto or off".into(),
+                    })
+                }
+            };
+            Ok(())
+        },
+        show: |c| c.simd.to_string(),
+    },
+    Setting {
+        env: "OP2_TEST_ISA_LEVEL",
+        aliases: &[],
+        default: "`0`",
+        doc: "testing only: this rank reports at most this x86-64 level (1-4; 0 = its CPU's) when the job agrees on the instruction set it compiles for, and refuses libraries above it, as a host of that level would",
+        scope: Scope::Local,
+        test_only: true,
+        read: |c, n, v| {
+            let l: u8 = parse_num(n, v)?;
+            if l > crate::jit::isa::MAX_LEVEL {
+                return Err(Error::Config {
+                    var: n.into(),
+                    value: v.into(),
+                    detail: "expected 0 to 4".into(),
+                });
+            }
+            c.test_isa_level = (l > 0).then_some(l);
+            Ok(())
+        },
+        show: none,
+    },
+    Setting {
         env: "OP2_MEMORY_CACHE_MAX_ENTRIES",
         aliases: &[],
         default: "`1024`",

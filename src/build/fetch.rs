@@ -179,11 +179,16 @@ fn rank0_obtain(
     };
     // Content-addressed: the key is the hash of what the library is built from, so the source
     // is generated first (on rank 0, on a class-cache miss only).
+    let opts = crate::jit::simd::Options::of(config);
+    let (source, path, path_flags) =
+        crate::jit::codegen::generate_module(req.kernel, req.shapes, &opts);
+    let mut kernel_flags = req.kernel.flags().to_vec();
+    kernel_flags.extend(path_flags.iter().map(|f| f.to_string()));
     let build = Build {
-        source: crate::jit::codegen::generate(req.kernel, req.shapes),
+        source,
         cc: config.cc.clone(),
         cflags: config.cflags.clone(),
-        kernel_flags: req.kernel.flags().to_vec(),
+        kernel_flags,
         compiler_id,
     };
     let key = key::disk_key(&build);
@@ -197,7 +202,7 @@ fn rank0_obtain(
         let src = Source {
             kernel: req.kernel,
             key,
-            key_text: key::disk_text(&build, &sig),
+            key_text: format!("{}path {}\n", key::disk_text(&build, &sig), path.describe()),
             build,
         };
         produce::compile_entry(cache, config, src, paths)

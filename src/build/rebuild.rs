@@ -54,7 +54,11 @@ fn rebuilds_to(meta: &Meta, bytes: &[u8], how: &Rebuild) -> std::result::Result<
     let b: &Build = meta.build.as_ref().ok_or(
         "it carries no source (packed by an op2 without reproducible builds): cannot rebuild it",
     )?;
-    if (b.cc.as_str(), b.cflags.as_str()) != (how.cc.as_str(), how.cflags.as_str()) {
+    // Your flags, or your flags with the `-march` of an instruction-set level a job agreed on
+    // (`jit::isa`: appended to OP2_CFLAGS at startup).
+    let level_flags = (1..=crate::jit::isa::MAX_LEVEL)
+        .any(|l| crate::jit::isa::with_level(&how.cflags, l) == b.cflags);
+    if b.cc != how.cc || (b.cflags != how.cflags && !level_flags) {
         return Err(format!(
             "it was built with OP2_CC={:?} OP2_CFLAGS={:?}; set the same to rebuild it (here: {:?} {:?})",
             b.cc, b.cflags, how.cc, how.cflags
@@ -65,7 +69,7 @@ fn rebuilds_to(meta: &Meta, bytes: &[u8], how: &Rebuild) -> std::result::Result<
             "its kernel flag {f:?} is not passed to a compiler by --rebuild (only -D, -U, -I, -O, -std=, -g, -m, -f and -W options that run no other program)"
         ));
     }
-    let here = compile::compiler_id(&how.cc, &how.cflags).map_err(|e| e.to_string())?;
+    let here = compile::compiler_id(&how.cc, &b.cflags).map_err(|e| e.to_string())?;
     if here != b.compiler_id {
         return Err(format!(
             "it was built by `{}`; here the compiler is `{here}`: the same compiler is needed to rebuild it",
@@ -97,7 +101,7 @@ fn rebuilds_to(meta: &Meta, bytes: &[u8], how: &Rebuild) -> std::result::Result<
         crate::build::produce::write_source(&src, &b.source)
             .map_err(|e| format!("cannot write {}: {e}", src.display()))?;
         let out = scratch.join("rebuilt.so");
-        compile::compile(&how.cc, &how.cflags, &b.kernel_flags, &src, &out, timeout).map_err(
+        compile::compile(&how.cc, &b.cflags, &b.kernel_flags, &src, &out, timeout).map_err(
             |f| {
                 format!(
                     "its source does not compile here: {}\n{}",

@@ -35,6 +35,18 @@ pub(crate) fn check_exports_bytes(bytes: &[u8], path: &Path) -> std::result::Res
     }
 }
 
+/// The instruction-set level a generated library says it needs: the `N` of the
+/// `__op2_isa_v<N>` function it exports (`jit::isa`), `None` when it exports none.
+pub(crate) fn isa_marker(bytes: &[u8], max: u8) -> std::result::Result<Option<u8>, String> {
+    for level in (1..=max).rev() {
+        let name = format!("__op2_isa_v{level}");
+        if elf_defines(bytes, name.as_bytes()).map_err(|e| e.to_string())? {
+            return Ok(Some(level));
+        }
+    }
+    Ok(None)
+}
+
 /// Does the ELF image `b` define `name` as a visible global/weak function in `.dynsym`?
 fn elf_defines(b: &[u8], name: &[u8]) -> std::result::Result<bool, &'static str> {
     if b.len() < 0x34 || &b[..4] != b"\x7fELF" {

@@ -190,7 +190,8 @@ fn lookup(
     comm: Comm,
     shapes: &[ArgShape],
 ) -> Result<(Arc<Held>, u128)> {
-    let toolchain = key::toolchain_words(&config.cc, &config.cflags);
+    let mut toolchain = key::toolchain_words(&config.cc, &config.cflags);
+    toolchain[1] ^= crate::jit::simd::Options::of(config).word();
     let class_key = Signature {
         kernel,
         args: shapes,

@@ -49,10 +49,10 @@
 //! (`bench/airfoil_loops_ab.c`, thread CPU time, both orders): res_calc 14% slower than the
 //! same loop calling the kernel (the inlined body spills beside the loop's live pointers and
 //! constants), adt_calc unchanged; so the wrapper leaves it to the compiler (GCC 12 at -O3
-//! keeps res_calc and adt_calc as calls, inlines small kernels). No `ivdep`/`omp simd`:
-//! direct loops vectorise where the compiler can prove it with `restrict`, and a
-//! floating-point Global reduction is never reordered (results stay identical to the
-//! sequential order).
+//! keeps res_calc and adt_calc as calls, inlines small kernels). This scalar loop has no
+//! `ivdep`/`omp simd` (a Global reduction keeps the sequential order); SIMD across elements,
+//! with the kernel inlined, is `jit/simd.rs`'s vectorised entry point around it
+//! ([`generate_module`]).
 //!
 //! For a **Mat** argument (assembled through a row map of arity `ar` and a column map of arity
 //! `ac`, block dims `rd x cd`), `args[i]` is the matrix's block CSR values (`double`, block `k`
@@ -69,6 +69,7 @@ use std::fmt::Write;
 use crate::data::access::Access;
 use crate::jit::kernel::{array_dims, Kernel};
 use crate::jit::shape::{ArgShape, MapUse};
+use crate::jit::{isa, simd};
 
 /// Name of the exported entry point (owned by `cache::elf`, which checks every library for it).
 pub use crate::cache::elf::ENTRY;
@@ -82,6 +83,31 @@ pub(crate) const CALLING_CONVENTION: &str = "void __op2_loop(int start, int end,
 /// Generate the module source for `kernel` called with arguments of the given shapes.
 pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
     generate_mapped(kernel, args).0
+}
+
+/// The module rank 0 compiles for `kernel` over `args` under `opts`: the scalar loop, or the
+/// vectorised one around it ([`simd`]), then the instruction-set marker ([`isa::marker_source`])
+/// and a comment naming the path taken. Returns the source, the path and the flags the path
+/// adds to the kernel's own.
+pub(crate) fn generate_module(
+    kernel: &Kernel,
+    args: &[ArgShape],
+    opts: &simd::Options,
+) -> (String, simd::Path, &'static [&'static str]) {
+    let scalar = generate(kernel, args);
+    let path = simd::choose(args, opts);
+    let (mut s, flags): (String, &'static [&'static str]) = match path {
+        simd::Path::Simd { lanes } => (simd::module(kernel, args, &scalar, lanes), &simd::FLAGS),
+        simd::Path::Scalar(_) => (scalar, &[]),
+    };
+    // After the entry point: the kernel call's lines stay those of `generate_mapped`.
+    let _ = writeln!(
+        s,
+        "\n/* op2 path: {} */\n{}",
+        path.describe(),
+        isa::marker_source()
+    );
+    (s, path, flags)
 }
 
 /// Where the kernel call sits in the generated source (1-based lines), for mapping compiler
@@ -98,7 +124,7 @@ pub(crate) struct CallLines {
 
 /// The distinct Dats of the loop, in order of first use: `(datnum, first argument index)`.
 /// Arguments naming the same Dat (equal `datnum`) share one base pointer `d<datnum>`.
-fn distinct_dats(args: &[ArgShape]) -> Vec<(u32, usize)> {
+pub(crate) fn distinct_dats(args: &[ArgShape]) -> Vec<(u32, usize)> {
     let mut out: Vec<(u32, usize)> = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if let ArgShape::Dat { datnum, .. } = *a {
@@ -113,7 +139,7 @@ fn distinct_dats(args: &[ArgShape]) -> Vec<(u32, usize)> {
 /// The distinct maps Dat arguments go through, in order of first use:
 /// `(mapnum, arity, first argument index)`. Arguments through the same map share one map
 /// pointer `m<mapnum>` and, per element, one row pointer `r<mapnum>`.
-fn distinct_maps(args: &[ArgShape]) -> Vec<(u32, u32, usize)> {
+pub(crate) fn distinct_maps(args: &[ArgShape]) -> Vec<(u32, u32, usize)> {
     let mut out: Vec<(u32, u32, usize)> = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if let ArgShape::Dat {
@@ -132,7 +158,7 @@ fn distinct_maps(args: &[ArgShape]) -> Vec<(u32, u32, usize)> {
 /// The type the call casts argument `a` to: the convention's pointer type, or, when the
 /// kernel declares the parameter as a multi-dimensional array (`double A[3][3]`,
 /// `const double x[3][2]`: the same packed layout), a pointer to its rows.
-fn param_type(a: &ArgShape, declared: Option<&String>) -> String {
+pub(crate) fn param_type(a: &ArgShape, declared: Option<&String>) -> String {
     let base = a.c_param();
     let dims = declared.map(|p| array_dims(p)).unwrap_or_default();
     if dims.len() < 2 {

@@ -112,6 +112,22 @@ impl LoadedKernel {
         kernel: &str,
         rank: i32,
     ) -> Result<(LoadedKernel, MemoryLoad)> {
+        // Before any byte is loaded: a library built for an instruction set this host lacks
+        // is refused (it could die on an illegal instruction at the first call).
+        let needed = crate::cache::elf::isa_marker(bytes, crate::jit::isa::MAX_LEVEL);
+        let refusal = match needed {
+            Ok(Some(level)) => crate::jit::isa::refuse(level, crate::jit::isa::host_level()),
+            Ok(None) => None,
+            Err(e) => Some(format!("not a usable shared object: {e}")),
+        };
+        if let Some(detail) = refusal {
+            return Err(Error::Load {
+                kernel: kernel.to_string(),
+                path: std::path::PathBuf::from(format!("<library of kernel {kernel}>")),
+                rank,
+                detail,
+            });
+        }
         if let Ok(file) = memfd_with(bytes) {
             use std::os::fd::AsRawFd;
             let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));

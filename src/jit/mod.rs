@@ -7,5 +7,7 @@ pub mod check;
 pub mod codegen;
 pub mod compile;
 pub mod ffi;
+pub(crate) mod isa;
 pub mod kernel;
 pub mod shape;
+pub(crate) mod simd;

@@ -1,0 +1,521 @@
+//! Vectorised loops: SIMD across elements in the generated code, and the choice, per loop,
+//! between that path and the scalar one.
+//!
+//! Owns the *vectorised entry point*. The module source of a vectorised loop is the scalar
+//! module (`codegen`) with its entry point renamed to a static `__op2_scalar` (same lines, so
+//! compiler messages still map to the kernel call that `jit/check.rs` knows), followed by a new
+//! `__op2_loop` with the same ABI that runs the range in chunks of `W` consecutive elements
+//! (`W`: [`isa::lanes`] of the job's agreed level, 8 at x86-64-v4, 4 below) and hands the last
+//! `end - start mod W` elements to `__op2_scalar`. Per chunk:
+//!
+//! * direct Dats are passed to the kernel in place (consecutive elements: the compiler's
+//!   interleaved loads and stores);
+//! * every `arg_map` argument gets a staging row per lane (`s<i>[W][dim]`), an `arg_vec`
+//!   argument a packed row per lane (`v<i>[W][arity*dim]`), gathered through the map before
+//!   the lanes (READ) or zeroed (INC). Gathering first is what lets GCC vectorise: a kernel
+//!   reading `x[1]` through a mapped pointer is "not suitable for gather load" (GCC 12);
+//! * the kernel runs once per lane in a `#pragma omp simd` loop (compiled with
+//!   `-fopenmp-simd -fno-math-errno`, the entry point `flatten`ed so the kernel body is inlined
+//!   and the compiler can vectorise across lanes: inlining is this path's choice, recorded in
+//!   the source and so in the key);
+//! * staged increments are then added to their targets **lane by lane, in element order**, so
+//!   lanes that share a target never collide and a colour's elements may share targets;
+//! * Global INC/MIN/MAX are reduced per lane (`gl<i>[W][dim]`, across every chunk of the call)
+//!   and folded into the Global lane 0 first, then the scalar tail's: a fixed order, so results
+//!   are identical run to run (within round-off of the scalar path's, integers exact).
+//!
+//! [`choose`] takes the scalar path where lanes would not be independent or the staging would
+//! change what the kernel sees: a Mat, a written Global, an indirect WRITE/RW (two lanes could
+//! store to one target), a Dat incremented indirectly and also read, or a Dat written directly
+//! and passed again, staged rows over 64 KiB of stack; and everywhere under `OP2_SIMD=off`. Staged increments start at zero, so
+//! an INC kernel must only add to its argument (as OP2's and PyOP2's INC semantics say).
+//!
+//! This module never compiles, loads or looks at data: it is text, a pure function of the
+//! kernel, the shapes and [`Options`] (whose word is part of the class key).
+
+use std::fmt::Write;
+
+use crate::data::access::Access;
+use crate::jit::codegen::{distinct_dats, distinct_maps, param_type, ENTRY};
+use crate::jit::isa;
+use crate::jit::kernel::Kernel;
+use crate::jit::shape::{ArgShape, MapUse};
+
+/// What code generation needs to know of the job beyond the loop: whether vectorised code is
+/// allowed (`OP2_SIMD`) and the agreed instruction-set level (its lane count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Options {
+    pub simd: bool,
+    pub level: u8,
+}
+
+impl Options {
+    /// The options of the configuration in force.
+    pub(crate) fn of(config: &crate::config::Config) -> Options {
+        Options {
+            simd: config.simd,
+            level: config.isa_level.max(1),
+        }
+    }
+
+    /// One word for the class key (the level is in the flags too, through its `-march`).
+    pub(crate) fn word(&self) -> u64 {
+        (self.simd as u64) << 8 | self.level as u64
+    }
+}
+
+/// Flags a vectorised module is compiled with (beside the kernel's own).
+pub(crate) const FLAGS: [&str; 2] = ["-fopenmp-simd", "-fno-math-errno"];
+
+/// The path a loop's code takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// Vectorised across `lanes` elements, kernel inlined.
+    Simd { lanes: u32 },
+    /// Element by element (the compiler decides inlining), and why.
+    Scalar(&'static str),
+}
+
+impl Path {
+    /// One line for the module source and the cache report.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Path::Simd { lanes } => {
+                format!("simd across {lanes} elements, kernel inlined (flatten)")
+            }
+            Path::Scalar(why) => format!("scalar, inlining left to the compiler ({why})"),
+        }
+    }
+}
+
+/// Which path the loop of `args` takes under `opts` (see the module notes).
+pub(crate) fn choose(args: &[ArgShape], opts: &Options) -> Path {
+    if !opts.simd {
+        return Path::Scalar("OP2_SIMD=off");
+    }
+    for a in args {
+        match *a {
+            ArgShape::Mat { .. } => return Path::Scalar("a Mat argument"),
+            ArgShape::Global {
+                access: Access::Write | Access::RW,
+                ..
+            } => return Path::Scalar("a written Global"),
+            ArgShape::Dat { access, map, .. }
+                if map != MapUse::Direct && matches!(access, Access::Write | Access::RW) =>
+            {
+                return Path::Scalar("an indirect WRITE/RW: lanes could store to one target")
+            }
+            _ => {}
+        }
+    }
+    for &(dn, _) in &distinct_dats(args) {
+        let group: Vec<(Access, MapUse)> = (args.iter())
+            .filter_map(|a| match *a {
+                ArgShape::Dat {
+                    access,
+                    map,
+                    datnum,
+                    ..
+                } if datnum == dn => Some((access, map)),
+                _ => None,
+            })
+            .collect();
+        let written = group.iter().any(|(a, _)| *a != Access::Read);
+        if !written {
+            continue;
+        }
+        let indirect_inc = (group.iter()).any(|(a, m)| *a == Access::Inc && *m != MapUse::Direct);
+        if indirect_inc && group.iter().any(|(a, _)| *a != Access::Inc) {
+            return Path::Scalar("a Dat incremented indirectly is also read or written directly");
+        }
+        if !indirect_inc && group.len() > 1 {
+            return Path::Scalar("a Dat written directly is passed twice");
+        }
+    }
+    let lanes = isa::lanes(opts.level);
+    let staged_bytes: u32 = (args.iter())
+        .filter_map(|a| match (*a, staged(a)) {
+            (ArgShape::Dat { dtype, .. }, Some((_, row))) => Some(row * dtype.size() as u32),
+            _ => None,
+        })
+        .sum();
+    if staged_bytes.saturating_mul(lanes) > MAX_STAGED_BYTES {
+        return Path::Scalar("staged rows would exceed 64 KiB of stack");
+    }
+    Path::Simd { lanes }
+}
+
+/// The most stack one chunk's staged rows may take (all arguments, all lanes).
+const MAX_STAGED_BYTES: u32 = 64 << 10;
+
+/// The vectorised module: `scalar` (the scalar module's source) with its entry point renamed,
+/// then the vectorised entry point of `lanes` lanes.
+pub(crate) fn module(kernel: &Kernel, args: &[ArgShape], scalar: &str, lanes: u32) -> String {
+    let head = format!("__attribute__((visibility(\"default\")))\nvoid {ENTRY}(");
+    debug_assert!(scalar.contains(&head), "the scalar entry point's head");
+    // Same number of lines: compiler messages about the call map as for the scalar module.
+    let mut s = scalar.replacen(
+        &head,
+        "static __attribute__((unused))\nvoid __op2_scalar(",
+        1,
+    );
+    let _ = writeln!(
+        s,
+        "\n__attribute__((visibility(\"default\"), flatten))\nvoid {ENTRY}(int __op2_start, int __op2_end, void **__op2_args, const int **__op2_maps)\n{{\n  int __op2_n0 = __op2_start;\n  {{"
+    );
+    write_pointers(&mut s, args, lanes);
+    let _ = writeln!(
+        s,
+        "  for (; __op2_n0 + {lanes} <= __op2_end; __op2_n0 += {lanes}) {{"
+    );
+    write_staging(&mut s, args, lanes);
+    let _ = writeln!(
+        s,
+        "#pragma omp simd\n    for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++) {{\n      const long __op2_n = (long)__op2_n0 + __op2_l;"
+    );
+    write_lane_call(&mut s, kernel, args);
+    s.push_str("    }\n");
+    write_lane_scatters(&mut s, args, lanes);
+    s.push_str("  }\n");
+    write_lane_folds(&mut s, args, lanes);
+    // The restrict pointers' block ends before the scalar tail touches the same data.
+    let _ = writeln!(
+        s,
+        "  }}\n  if (__op2_n0 < __op2_end) __op2_scalar(__op2_n0, __op2_end, __op2_args, __op2_maps);\n}}"
+    );
+    s
+}
+
+/// The staging row (`s`) or packed rows (`v`) of argument `a`, if it needs one.
+fn staged(a: &ArgShape) -> Option<(&'static str, u32)> {
+    match *a {
+        ArgShape::Dat {
+            dim,
+            map: MapUse::Index { .. },
+            ..
+        } => Some(("s", dim)),
+        ArgShape::Dat {
+            dim,
+            map: MapUse::Vector { arity, .. },
+            ..
+        } => Some(("v", arity * dim)),
+        _ => None,
+    }
+}
+
+/// How a staged argument reaches its targets: map entries per lane (1, or the arity of an
+/// `arg_vec`), the map's number, and the rest of the map-row index after
+/// `(n0 + l) * ` (its arity, plus the entry: `idx` or the loop's `k`). `None` for direct Dats.
+fn rows(map: MapUse) -> Option<(u32, u32, String)> {
+    match map {
+        MapUse::Index { arity, idx, mapnum } => Some((1, mapnum, format!("{arity} + {idx}"))),
+        MapUse::Vector { arity, mapnum } => Some((arity, mapnum, format!("{arity} + __op2_k"))),
+        MapUse::Direct => None,
+    }
+}
+
+/// Before the chunks: the Dat, map and Global pointers, and the Globals' per-lane results.
+fn write_pointers(s: &mut String, args: &[ArgShape], lanes: u32) {
+    for &(dn, i) in &distinct_dats(args) {
+        if let ArgShape::Dat { dtype, .. } = args[i] {
+            let t = dtype.c_name();
+            let _ = writeln!(s, "  {t} *restrict __op2_d{dn} = ({t} *)__op2_args[{i}];");
+        }
+    }
+    for &(mn, _, i) in &distinct_maps(args) {
+        let _ = writeln!(s, "  const int *restrict __op2_m{mn} = __op2_maps[{i}];");
+    }
+    for (i, a) in args.iter().enumerate() {
+        if let ArgShape::Global { access, dtype, dim } = *a {
+            let t = dtype.c_name();
+            let _ = writeln!(s, "  {t} *__op2_g{i} = ({t} *)__op2_args[{i}];");
+            let init = match access {
+                Access::Inc => "0".to_string(),
+                Access::Min | Access::Max => format!("__op2_g{i}[__op2_k % {dim}]"),
+                _ => continue,
+            };
+            let _ = writeln!(
+                s,
+                "  {t} __op2_gl{i}[{n}];\n  for (int __op2_k = 0; __op2_k < {n}; __op2_k++) __op2_gl{i}[__op2_k] = {init};",
+                n = lanes * dim
+            );
+        }
+    }
+}
+
+/// Per chunk, before the lanes: staging rows zeroed, packed rows gathered (READ) or zeroed.
+fn write_staging(s: &mut String, args: &[ArgShape], lanes: u32) {
+    for (i, a) in args.iter().enumerate() {
+        let (
+            Some((p, row)),
+            ArgShape::Dat {
+                dtype,
+                access,
+                map,
+                dim,
+                datnum: dn,
+            },
+        ) = (staged(a), *a)
+        else {
+            continue;
+        };
+        let n = lanes * row;
+        let _ = writeln!(s, "    {} __op2_{p}{i}[{n}];", dtype.c_name());
+        match rows(map) {
+            Some((arity, mn, row)) if access == Access::Read => {
+                let _ = writeln!(
+                    s,
+                    "    for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++)\n      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_{p}{i}[(__op2_l * {arity} + __op2_k) * {dim} + __op2_d] = __op2_d{dn}[(long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {row}] * {dim} + __op2_d];"
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "    for (int __op2_k = 0; __op2_k < {n}; __op2_k++) __op2_{p}{i}[__op2_k] = 0;"
+                );
+            }
+        }
+    }
+}
+
+/// The kernel call of lane `l` (element `n`), one argument per line.
+fn write_lane_call(s: &mut String, kernel: &Kernel, args: &[ArgShape]) {
+    let params = kernel.params();
+    let mut call = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        let cast = param_type(a, params.as_ref().and_then(|p| p.get(i)));
+        let expr = match (*a, staged(a)) {
+            (_, Some((p, row))) => format!("__op2_{p}{i} + __op2_l * {row}"),
+            (
+                ArgShape::Dat {
+                    dim,
+                    map: MapUse::Direct,
+                    datnum: dn,
+                    ..
+                },
+                _,
+            ) => {
+                format!("__op2_d{dn} + __op2_n * {dim}")
+            }
+            (
+                ArgShape::Global {
+                    access: Access::Read,
+                    ..
+                },
+                _,
+            ) => format!("__op2_g{i}"),
+            (ArgShape::Global { dim, .. }, _) => format!("__op2_gl{i} + __op2_l * {dim}"),
+            _ => unreachable!("choose() keeps Mats and other shapes on the scalar path"),
+        };
+        call.push(format!("({cast})({expr})"));
+    }
+    let _ = writeln!(
+        s,
+        "      {}(\n        {}\n      );",
+        kernel.name(),
+        call.join(",\n        ")
+    );
+}
+
+/// After the lanes: staged increments added, packed rows stored back, lane by lane in
+/// element order.
+fn write_lane_scatters(s: &mut String, args: &[ArgShape], lanes: u32) {
+    for (i, a) in args.iter().enumerate() {
+        let ArgShape::Dat {
+            access,
+            dim,
+            map,
+            datnum: dn,
+            ..
+        } = *a
+        else {
+            continue;
+        };
+        if access == Access::Read {
+            continue;
+        }
+        let op = if access == Access::Inc { "+=" } else { "=" };
+        let Some((arity, mn, row0)) = rows(map) else {
+            continue;
+        };
+        let p = if matches!(map, MapUse::Vector { .. }) {
+            "v"
+        } else {
+            "s"
+        };
+        let _ = writeln!(
+            s,
+            "    for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++)\n      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_d{dn}[(long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {row0}] * {dim} + __op2_d] {op} __op2_{p}{i}[(__op2_l * {arity} + __op2_k) * {dim} + __op2_d];"
+        );
+    }
+}
+
+/// After the chunks: every reducing Global's lanes folded into it, lane 0 first.
+fn write_lane_folds(s: &mut String, args: &[ArgShape], lanes: u32) {
+    for (i, a) in args.iter().enumerate() {
+        let ArgShape::Global { access, dim, .. } = *a else {
+            continue;
+        };
+        let fold = match access {
+            Access::Inc => format!("__op2_g{i}[__op2_d] += __op2_x;"),
+            Access::Min => {
+                format!("if (__op2_x < __op2_g{i}[__op2_d]) __op2_g{i}[__op2_d] = __op2_x;")
+            }
+            Access::Max => {
+                format!("if (__op2_x > __op2_g{i}[__op2_d]) __op2_g{i}[__op2_d] = __op2_x;")
+            }
+            _ => continue,
+        };
+        let _ = writeln!(
+            s,
+            "  for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++)\n    for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) {{ __typeof__(__op2_g{i}[0]) __op2_x = __op2_gl{i}[__op2_l * {dim} + __op2_d]; {fold} }}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+
+    fn dat(access: Access, dim: u32, map: MapUse, datnum: u32) -> ArgShape {
+        ArgShape::Dat {
+            access,
+            dtype: DType::F64,
+            dim,
+            map,
+            datnum,
+        }
+    }
+    const ON: Options = Options {
+        simd: true,
+        level: 3,
+    };
+    fn idx(i: u32) -> MapUse {
+        MapUse::Index {
+            arity: 2,
+            idx: i,
+            mapnum: 0,
+        }
+    }
+
+    #[test]
+    fn the_path_is_scalar_where_lanes_are_not_independent() {
+        let inc2 = [
+            dat(Access::Inc, 4, idx(0), 0),
+            dat(Access::Inc, 4, idx(1), 0),
+        ];
+        assert_eq!(choose(&inc2, &ON), Path::Simd { lanes: 4 });
+        let v4 = Options { level: 4, ..ON };
+        assert_eq!(choose(&inc2, &v4), Path::Simd { lanes: 8 });
+        let off = Options { simd: false, ..ON };
+        assert_eq!(choose(&inc2, &off), Path::Scalar("OP2_SIMD=off"));
+        for args in [
+            vec![dat(Access::RW, 1, idx(0), 0)],
+            vec![dat(
+                Access::Write,
+                1,
+                MapUse::Vector {
+                    arity: 2,
+                    mapnum: 0,
+                },
+                0,
+            )],
+            vec![
+                dat(Access::Inc, 1, idx(0), 0),
+                dat(Access::Read, 1, idx(1), 0),
+            ],
+            vec![
+                dat(Access::Write, 1, MapUse::Direct, 0),
+                dat(Access::Read, 1, idx(1), 0),
+            ],
+            vec![dat(
+                Access::Read,
+                100,
+                MapUse::Vector {
+                    arity: 100,
+                    mapnum: 0,
+                },
+                0,
+            )],
+            vec![ArgShape::Mat {
+                access: Access::Inc,
+                dims: (1, 1),
+                arities: (2, 2),
+            }],
+        ] {
+            assert!(matches!(choose(&args, &ON), Path::Scalar(_)), "{args:?}");
+        }
+        // Reads of a Dat nobody writes, through any map, vectorise.
+        let reads = [
+            dat(Access::Read, 2, idx(0), 0),
+            dat(Access::Read, 2, idx(1), 0),
+            dat(Access::Write, 1, MapUse::Direct, 1),
+        ];
+        assert_eq!(choose(&reads, &ON), Path::Simd { lanes: 4 });
+    }
+
+    #[test]
+    fn the_module_stages_lanes_scatters_in_order_and_keeps_the_scalar_lines() {
+        let k = Kernel::new(
+            "k",
+            "void k(const double *x, double *a, double *b, double *g) {}",
+        )
+        .unwrap();
+        let args = [
+            dat(Access::Read, 2, idx(1), 0),
+            dat(Access::Inc, 4, idx(0), 1),
+            dat(Access::Inc, 4, idx(1), 1),
+            ArgShape::Global {
+                access: Access::Min,
+                dtype: DType::F64,
+                dim: 1,
+            },
+        ];
+        let scalar = crate::jit::codegen::generate(&k, &args);
+        let src = module(&k, &args, &scalar, 4).replace("__op2_", "");
+        // The scalar function keeps its lines (compiler messages map as before).
+        let n = scalar.lines().count();
+        assert_eq!(
+            src.lines().take(n).filter(|l| l.contains("loop(")).count(),
+            0,
+            "{src}"
+        );
+        assert!(
+            src.contains("static __attribute__((unused))\nvoid scalar("),
+            "{src}"
+        );
+        assert!(
+            src.contains("visibility(\"default\"), flatten))\nvoid loop("),
+            "{src}"
+        );
+        // Gathered READ rows, zeroed INC rows, a lane loop under omp simd.
+        assert!(
+            src.contains("s0[(l * 1 + k) * 2 + d] = d0[(long)m0[((long)n0 + l) * 2 + 1] * 2 + d];"),
+            "{src}"
+        );
+        assert!(
+            src.contains("for (int k = 0; k < 16; k++) s1[k] = 0;"),
+            "{src}"
+        );
+        assert!(
+            src.contains("#pragma omp simd\n    for (int l = 0; l < 4; l++) {"),
+            "{src}"
+        );
+        assert!(src.contains("(double *)(gl3 + l * 1)"), "{src}");
+        // Increments added lane by lane, after the lanes; Global lanes folded in lane order.
+        assert!(
+            src.contains(
+                "d1[(long)m0[((long)n0 + l) * 2 + 1] * 4 + d] += s2[(l * 1 + k) * 4 + d];"
+            ),
+            "{src}"
+        );
+        assert!(src.contains("gl3[k] = g3[k % 1];"), "{src}");
+        assert!(src.contains("if (x < g3[d]) g3[d] = x;"), "{src}");
+        // The scalar tail runs after the restrict pointers' block.
+        assert!(
+            src.contains("  }\n  if (n0 < end) scalar(n0, end, args, maps);\n}"),
+            "{src}"
+        );
+    }
+}
