@@ -12,6 +12,7 @@ pub mod colour;
 pub mod dispatch;
 pub mod gmres;
 pub mod krylov;
+pub mod mixedarg;
 pub mod parloop;
 pub mod phases;
 pub mod plan;
