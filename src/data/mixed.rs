@@ -67,12 +67,39 @@ fn nonempty<T>(what: &str, v: &[T]) -> Result<()> {
     Ok(())
 }
 
-/// Equality, hashing and `Debug` of a mixed handle by the identity of its cache entry.
-macro_rules! identity_traits {
-    ($t:ident, $field:ident) => {
+/// The accessors, equality, hashing and `Debug` that every cached mixed handle shares: its
+/// components (`$field`, of `$comp`) and the identity of its cache entry.
+macro_rules! mixed_handle {
+    ($t:ident, $field:ident, $comp:ty) => {
+        impl $t {
+            /// The components, in order (PyOP2's `split`).
+            pub fn split(&self) -> &[$comp] {
+                &self.$field
+            }
+            /// Number of components.
+            pub fn len(&self) -> usize {
+                self.$field.len()
+            }
+            /// Never true (a mixed object has at least one component).
+            pub fn is_empty(&self) -> bool {
+                self.$field.is_empty()
+            }
+            /// Process-unique identity of the cached object.
+            pub fn id(&self) -> u64 {
+                self.entry.0
+            }
+            /// Identity comparison (PyOP2's `is`).
+            pub fn ptr_eq(&self, other: &$t) -> bool {
+                Arc::ptr_eq(&self.entry, &other.entry)
+            }
+            /// A weak handle, to observe that the cached object is freed with its owner.
+            pub fn downgrade(&self) -> WeakMixed {
+                WeakMixed(Arc::downgrade(&self.entry))
+            }
+        }
         impl PartialEq for $t {
             fn eq(&self, other: &$t) -> bool {
-                Arc::ptr_eq(&self.entry, &other.entry)
+                self.ptr_eq(other)
             }
         }
         impl Eq for $t {}
@@ -124,18 +151,6 @@ impl MixedSet {
             sets: sets.into(),
         })
     }
-    /// The component Sets (PyOP2's `split`).
-    pub fn split(&self) -> &[Set] {
-        &self.sets
-    }
-    /// Number of components.
-    pub fn len(&self) -> usize {
-        self.sets.len()
-    }
-    /// Never true (a MixedSet has at least one component).
-    pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
-    }
     /// Owned elements, summed over the components (PyOP2's `size`).
     pub fn size(&self) -> usize {
         self.sets.iter().map(Set::size).sum()
@@ -144,20 +159,8 @@ impl MixedSet {
     pub fn total_size(&self) -> usize {
         self.sets.iter().map(Set::total_size).sum()
     }
-    /// Process-unique identity of the cached object.
-    pub fn id(&self) -> u64 {
-        self.entry.0
-    }
-    /// Identity comparison (`ms is ms2`).
-    pub fn ptr_eq(&self, other: &MixedSet) -> bool {
-        self == other
-    }
-    /// A weak handle, to observe that the cached object is freed with its owner.
-    pub fn downgrade(&self) -> WeakMixed {
-        WeakMixed(Arc::downgrade(&self.entry))
-    }
 }
-identity_traits!(MixedSet, sets);
+mixed_handle!(MixedSet, sets, Set);
 
 /// PyOP2's `MixedDataSet`: a tuple of DataSets, one per component of a MixedSet.
 ///
@@ -207,18 +210,6 @@ impl MixedDataSet {
             .collect();
         MixedDataSet::new(&ds?)
     }
-    /// The component DataSets.
-    pub fn split(&self) -> &[DataSet] {
-        &self.dsets
-    }
-    /// Number of components.
-    pub fn len(&self) -> usize {
-        self.dsets.len()
-    }
-    /// Never true.
-    pub fn is_empty(&self) -> bool {
-        self.dsets.is_empty()
-    }
     /// The MixedSet of the components' sets (a cache hit after the first call).
     pub fn set(&self) -> MixedSet {
         let sets: Vec<Set> = self.dsets.iter().map(|d| d.set().clone()).collect();
@@ -228,20 +219,8 @@ impl MixedDataSet {
     pub fn dims(&self) -> Vec<usize> {
         self.dsets.iter().map(DataSet::dim).collect()
     }
-    /// Process-unique identity of the cached object.
-    pub fn id(&self) -> u64 {
-        self.entry.0
-    }
-    /// Identity comparison.
-    pub fn ptr_eq(&self, other: &MixedDataSet) -> bool {
-        self == other
-    }
-    /// A weak handle, to observe that the cached object is freed with its owner.
-    pub fn downgrade(&self) -> WeakMixed {
-        WeakMixed(Arc::downgrade(&self.entry))
-    }
 }
-identity_traits!(MixedDataSet, dsets);
+mixed_handle!(MixedDataSet, dsets, DataSet);
 
 /// PyOP2's `MixedMap`: a tuple of Maps from one iteration set into the components of a
 /// MixedSet.
@@ -285,18 +264,6 @@ impl MixedMap {
             maps: maps.into(),
         })
     }
-    /// The component Maps.
-    pub fn split(&self) -> &[Map] {
-        &self.maps
-    }
-    /// Number of components.
-    pub fn len(&self) -> usize {
-        self.maps.len()
-    }
-    /// Never true.
-    pub fn is_empty(&self) -> bool {
-        self.maps.is_empty()
-    }
     /// The common iteration set.
     pub fn iterset(&self) -> &Set {
         self.maps[0].from_set()
@@ -310,20 +277,8 @@ impl MixedMap {
     pub fn arity(&self) -> usize {
         self.maps.iter().map(Map::arity).sum()
     }
-    /// Process-unique identity of the cached object.
-    pub fn id(&self) -> u64 {
-        self.entry.0
-    }
-    /// Identity comparison.
-    pub fn ptr_eq(&self, other: &MixedMap) -> bool {
-        self == other
-    }
-    /// A weak handle, to observe that the cached object is freed with its owner.
-    pub fn downgrade(&self) -> WeakMixed {
-        WeakMixed(Arc::downgrade(&self.entry))
-    }
 }
-identity_traits!(MixedMap, maps);
+mixed_handle!(MixedMap, maps, Map);
 
 /// A weak reference to a mixed object's cache entry.
 pub struct WeakMixed(std::sync::Weak<Entry<MixedId>>);
