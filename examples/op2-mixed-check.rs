@@ -231,7 +231,7 @@ fn reference(m: &TriMesh) -> ([Blocks; 4], Vec<f64>, Vec<f64>) {
             b0[p[i] as usize] += a / 3.0 * (1.0 + x[2 * i]);
         }
         // mixed_blocks, then a11_again.
-        let first = [a, 0.25 * a * -1.0, 0.25 * a, a];
+        let first = [a, -(0.25 * a), 0.25 * a, a];
         let second = [a, 0.0, 3.0 * a, 2.0 * a];
         blk[3].insert((ec, ec), (0..4).map(|q| first[q] + second[q]).collect());
         for c in 0..2 {
