@@ -85,9 +85,6 @@ impl MixedSparsity {
         let mut canon: Vec<(MixedMap, MixedMap)> = pairs.to_vec();
         canon.sort_by_key(|(r, c)| (r.id(), c.id()));
         canon.dedup();
-        let mut key = vec![rows.id(), cols.id()];
-        key.extend(canon.iter().flat_map(|(r, c)| [r.id(), c.id()]));
-        let entry = cached(rows.split()[0].set(), MIXED_SPARSITY_CACHE, &key)?;
         let mut blocks = Vec::with_capacity(rows.len() * cols.len());
         for (i, rds) in rows.split().iter().enumerate() {
             for (j, cds) in cols.split().iter().enumerate() {
@@ -101,6 +98,10 @@ impl MixedSparsity {
                 );
             }
         }
+        // The entry after the blocks: a failed block build leaves no entry behind.
+        let mut key = vec![rows.id(), cols.id()];
+        key.extend(canon.iter().flat_map(|(r, c)| [r.id(), c.id()]));
+        let entry = cached(rows.split()[0].set(), MIXED_SPARSITY_CACHE, &key)?;
         Ok(MixedSparsity {
             entry,
             rows: rows.clone(),
