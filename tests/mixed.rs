@@ -313,3 +313,38 @@ fn mixed_loop_assembles_blocks_and_multiplies() {
         .arg_vec(Access::Inc, &MixedMap::new(&mm.split()[..1]).unwrap())
         .is_err());
 }
+
+/// Mixed arguments and products are checked against their Sparsity and DataSets.
+#[test]
+fn mixed_mismatches_are_errors() {
+    let cells = Set::new(2).unwrap();
+    let (p, q) = (Set::new(3).unwrap(), Set::new(2).unwrap());
+    let c2p = Map::new(&cells, &p, 2, vec![0, 1, 1, 2]).unwrap();
+    let c2q = Map::new(&cells, &q, 1, vec![0, 1]).unwrap();
+    let c2q2 = Map::new(&cells, &q, 1, vec![1, 0]).unwrap();
+    let mm = MixedMap::new(&[c2p.clone(), c2q]).unwrap();
+    let other = MixedMap::new(&[c2p, c2q2]).unwrap();
+    let mds = MixedDataSet::from_sets(&[p.clone(), q.clone()]).unwrap();
+    let sp = MixedSparsity::new(&mds, &mds, &[(mm.clone(), mm.clone())]).unwrap();
+    let a = MixedMat::named("A", &sp, DType::F64).unwrap();
+    assert_eq!(a.blocks().len(), 4);
+    assert_eq!(a.block(1, 0).name(), "A[1,0]");
+    let Err(e) = a.arg(Access::Inc, (&mm, &other)) else {
+        panic!("a pair outside the sparsity was accepted")
+    };
+    let e = e.to_string();
+    assert!(e.contains("not one of the pairs"), "{e}");
+    assert!(a.arg(Access::Inc, (&mm, &mm)).unwrap().len() == 4);
+    // x on another MixedDataSet (other dims) is refused.
+    let mds2 =
+        MixedDataSet::new(&[DataSet::new(&p, 1).unwrap(), DataSet::new(&q, 2).unwrap()]).unwrap();
+    let x = MixedDat::zeros(&mds2, DType::F64).unwrap();
+    let y = MixedDat::zeros(&mds, DType::F64).unwrap();
+    let e = a.mult(&x, &y).unwrap_err().to_string();
+    assert!(e.contains("column MixedDataSet"), "{e}");
+    assert!(MixedDat::zeros(&mds, DType::F64)
+        .unwrap()
+        .set_values(&[vec![0.0f64; 3]])
+        .is_err());
+    assert!(MixedSparsity::new(&mds, &mds, &[]).is_err());
+}
