@@ -144,11 +144,14 @@ fn check(rt: &op2::Runtime) -> Result<()> {
     let mut args = a.arg(Access::Inc, (&mm, &mm))?;
     args.push(x.arg_vec(Access::Read, c2n));
     par_loop(&k("mixed_blocks")?, cells, &args)?;
+    let a11 = a
+        .block(1, 1)
+        .ok_or_else(|| fail("block (1, 1) is absent"))?;
     par_loop(
         &k("a11_again")?,
         cells,
         &[
-            a.block(1, 1).arg(Access::Inc, (c2c, c2c)),
+            a11.arg(Access::Inc, (c2c, c2c)),
             x.arg_vec(Access::Read, c2n),
         ],
     )?;
@@ -169,6 +172,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
 
     let mut mats = Vec::new();
     for blk in a.blocks() {
+        let blk = blk.as_ref().ok_or_else(|| fail("a block is absent"))?;
         mats.push(blk.gather(0)?);
     }
     let vecs = [gather(&b)?, gather(&y)?, gather(&y2)?];
@@ -182,12 +186,13 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         _ => None,
     };
     let verdict = compare::verdict(comm, outcome)?;
-    let a01 = sp.block(0, 1);
+    let (a00, a01) = (sp.block(0, 0), sp.block(0, 1));
+    let (a00, a01) = a00.zip(a01).ok_or_else(|| fail("a block is absent"))?;
     println!(
         "rank {} of {}: {verdict} (A00: {} halo rows; A01: {} extra columns)",
         comm.rank(),
         comm.size(),
-        sp.block(0, 0).nrows() - sp.block(0, 0).owned_rows(),
+        a00.nrows() - a00.owned_rows(),
         a01.ncols() - cells.total_size()
     );
     Ok(())

@@ -82,7 +82,7 @@ pub use exec::vecops::{
 };
 pub use jit::kernel::Kernel;
 pub use linalg::mat::{GatheredMat, Mat};
-pub use linalg::mixedmat::{MixedMat, MixedSparsity};
+pub use linalg::mixedmat::{BlockPairs, MixedMat, MixedSparsity};
 #[cfg(feature = "petsc")]
 pub use linalg::petsc::{PetscKsp, PetscMat, PetscSolveInfo};
 pub use linalg::sparsity::Sparsity;

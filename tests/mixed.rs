@@ -132,8 +132,8 @@ fn mixed_sparsity_cache_hit() {
     let ds = DataSet::new(&b.set, 1).unwrap();
     let plain = Sparsity::new(&ds, &ds, &[(b.map.clone(), b.map.clone())]).unwrap();
     for (i, j) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-        assert!(sp.block(i, j).ptr_eq(&plain));
-        assert!(sp.block(i, j).ptr_eq(sp2.block(i, j)));
+        assert!(sp.block(i, j).unwrap().ptr_eq(&plain));
+        assert!(sp.block(i, j).unwrap().ptr_eq(sp2.block(i, j).unwrap()));
     }
     // Repeated or reordered pairs are the same pair set.
     let mds = sp.row_dataset().clone();
@@ -173,8 +173,8 @@ fn mixed_sparsity_cache_miss() {
     let mds2 = MixedDataSet::from_mixed_set(&ms, &[1, 2]).unwrap();
     let sp12 = MixedSparsity::new(&mds2, &mds2, &[(mm.clone(), mm.clone())]).unwrap();
     assert_ne!(sp12, sp);
-    assert_eq!(sp12.block(1, 0).dims(), (2, 1));
-    assert!(!sp12.block(0, 0).ptr_eq(sp12.block(1, 1)));
+    assert_eq!(sp12.block(1, 0).unwrap().dims(), (2, 1));
+    assert!(!sp12.block(0, 0).unwrap().ptr_eq(sp12.block(1, 1).unwrap()));
     // A MixedMap with the wrong number of components is refused.
     let one = MixedMap::new(std::slice::from_ref(&b.map)).unwrap();
     assert!(MixedSparsity::new(&mds, &mds, &[(one, mm)]).is_err());
@@ -230,7 +230,7 @@ fn mixed_objects_are_freed_with_their_owners_and_reported() {
         assert!(w.1.is_alive() && w.2.is_alive() && w.3.is_alive());
         let again = MixedSet::new(&[b.set.clone(), b.set2.clone()]).unwrap();
         assert_eq!(again.downgrade().is_alive(), w.1.is_alive());
-        (w.0, w.1, w.2, w.3, w.4.block(0, 0).downgrade())
+        (w.0, w.1, w.2, w.3, w.4.block(0, 0).unwrap().downgrade())
     };
     assert!(!wset.is_alive(), "set leaked");
     assert!(
@@ -265,12 +265,12 @@ fn mixed_loop_assembles_blocks_and_multiplies() {
     .unwrap();
     op2::par_loop(&k, &cells, &a.arg(Access::Inc, (&mm, &mm)).unwrap()).unwrap();
     assert_eq!(
-        a.block(0, 0).values().unwrap(),
+        a.block(0, 0).unwrap().values().unwrap(),
         vec![1.0, 2.0, 0.0, 3.0, 5.0, 2.0, 0.0, 3.0, 4.0]
     );
     // a01: row p_i, column q (2 components): cell 0 adds rows p0, p1; cell 1 rows p1, p2.
     assert_eq!(
-        a.block(0, 1).values().unwrap(),
+        a.block(0, 1).unwrap().values().unwrap(),
         vec![10.0, 11.0, 0.0, 0.0, 12.0, 13.0, 10.0, 11.0, 0.0, 0.0, 12.0, 13.0]
     );
     let x = MixedDat::new(&[
@@ -287,7 +287,7 @@ fn mixed_loop_assembles_blocks_and_multiplies() {
     let nrows = [3, 4];
     for (i, wi) in want.iter_mut().enumerate() {
         for (j, xj) in xs.iter().enumerate() {
-            let v = dense(a.block(i, j));
+            let v = dense(a.block(i, j).unwrap());
             for r in 0..nrows[i] {
                 wi[r] += (0..xj.len())
                     .map(|c| v[r * xj.len() + c] * xj[c])
@@ -328,12 +328,16 @@ fn mixed_mismatches_are_errors() {
     let sp = MixedSparsity::new(&mds, &mds, &[(mm.clone(), mm.clone())]).unwrap();
     let a = MixedMat::named("A", &sp, DType::F64).unwrap();
     assert_eq!(a.blocks().len(), 4);
-    assert_eq!(a.block(1, 0).name(), "A[1,0]");
+    assert_eq!(a.block(1, 0).unwrap().name(), "A[1,0]");
+    assert!(a.block(2, 0).is_none());
     let Err(e) = a.arg(Access::Inc, (&mm, &other)) else {
         panic!("a pair outside the sparsity was accepted")
     };
     let e = e.to_string();
-    assert!(e.contains("not one of the pairs"), "{e}");
+    assert!(
+        e.contains("block (0, 1)") && e.contains("not one of the pairs"),
+        "{e}"
+    );
     assert!(a.arg(Access::Inc, (&mm, &mm)).unwrap().len() == 4);
     // x on another MixedDataSet (other dims) is refused.
     let mds2 =
@@ -347,4 +351,62 @@ fn mixed_mismatches_are_errors() {
         .set_values(&[vec![0.0f64; 3]])
         .is_err());
     assert!(MixedSparsity::new(&mds, &mds, &[]).is_err());
+}
+
+/// PyOP2's block-dict form: `Sparsity(dsets, {(i, j): [(rm, cm, None)]})`. With every block it
+/// is the object the mixed-pair form builds; absent blocks are zero in loops and products.
+#[test]
+fn mixed_sparsity_from_blocks() {
+    use op2::BlockPairs;
+    let cells = Set::new(2).unwrap();
+    let (p, q) = (Set::new(3).unwrap(), Set::new(2).unwrap());
+    let c2p = Map::new(&cells, &p, 2, vec![0, 1, 1, 2]).unwrap();
+    let c2q = Map::new(&cells, &q, 1, vec![0, 1]).unwrap();
+    let mm = MixedMap::new(&[c2p.clone(), c2q.clone()]).unwrap();
+    let mds = MixedDataSet::from_sets(&[p, q]).unwrap();
+    let maps = [c2p.clone(), c2q.clone()];
+    let all: Vec<BlockPairs> = (0..4)
+        .rev()
+        .map(|k| {
+            (
+                (k / 2, k % 2),
+                vec![(maps[k / 2].clone(), maps[k % 2].clone())],
+            )
+        })
+        .collect();
+    let sp = MixedSparsity::new(&mds, &mds, &[(mm.clone(), mm.clone())]).unwrap();
+    assert_eq!(MixedSparsity::from_blocks(&mds, &mds, &all).unwrap(), sp);
+    // Only the diagonal blocks: another object, off-diagonal blocks absent.
+    let diag: Vec<BlockPairs> = vec![
+        ((0, 0), vec![(c2p.clone(), c2p.clone())]),
+        ((1, 1), vec![(c2q.clone(), c2q.clone())]),
+    ];
+    let sd = MixedSparsity::from_blocks(&mds, &mds, &diag).unwrap();
+    assert_ne!(sd, sp);
+    assert!(sd.block(0, 1).is_none() && sd.block(1, 0).is_none());
+    assert!(sd.block(0, 0).unwrap().ptr_eq(sp.block(0, 0).unwrap()));
+    assert!(MixedSparsity::from_blocks(&mds, &mds, &[((2, 0), vec![(c2p.clone(), c2p)])]).is_err());
+    assert!(MixedSparsity::from_blocks(&mds, &mds, &[]).is_err());
+    // A loop through the mixed pair assembles the two present blocks only.
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("OP2_CACHE_DIR", dir.path());
+    let a = MixedMat::new(&sd, DType::F64).unwrap();
+    let args = a.arg(Access::Inc, (&mm, &mm)).unwrap();
+    assert_eq!(args.len(), 2);
+    let k = Kernel::new(
+        "diag",
+        "void diag(double *a, double *b) { for (int k = 0; k < 4; k++) { a[k] = 1; b[k] = 2; } }",
+    )
+    .unwrap();
+    op2::par_loop(&k, &cells, &args).unwrap();
+    let x = MixedDat::zeros(&mds, DType::F64).unwrap();
+    x.set_values(&[vec![1.0f64, 1.0, 1.0], vec![1.0, 1.0]])
+        .unwrap();
+    let y = MixedDat::zeros(&mds, DType::F64).unwrap();
+    a.mult(&x, &y).unwrap();
+    // Row sums: p0 and p2 are in one cell (2 entries), p1 in two (3 columns, 4 entries).
+    assert_eq!(
+        y.to_vecs::<f64>().unwrap(),
+        vec![vec![2.0, 4.0, 2.0], vec![2.0, 2.0]]
+    );
 }

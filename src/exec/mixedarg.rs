@@ -71,29 +71,30 @@ impl MixedDat {
 }
 
 impl MixedMat {
-    /// Assemble every block in one par_loop through the mixed map pair `maps` (one of the
-    /// Sparsity's): block (i, j) becomes `block(i, j).arg(access, (rmap[i], cmap[j]))`, in
-    /// row-major order, so the kernel receives one dense element matrix per block
-    /// (`A_ij[arity_ri * rdim_i][arity_cj * cdim_j]`; see [`crate::Mat::arg`]).
+    /// Assemble every present block in one par_loop through the mixed map pair `maps`: block
+    /// (i, j) becomes `block(i, j).arg(access, (rmap[i], cmap[j]))`, in row-major order, absent
+    /// blocks skipped, so the kernel receives one dense element matrix per present block
+    /// (`A_ij[arity_ri * rdim_i][arity_cj * cdim_j]`; see [`crate::Mat::arg`]). Every present
+    /// block's Sparsity must have the pair `(rmap[i], cmap[j])`.
     pub fn arg(&self, access: Access, maps: (&MixedMap, &MixedMap)) -> Result<Vec<Arg>> {
         let (n, m) = self.sparsity().shape();
         check_len("MixedMat::arg (row map)", n, maps.0)?;
         check_len("MixedMat::arg (column map)", m, maps.1)?;
-        if !self
-            .sparsity()
-            .map_pairs()
-            .iter()
-            .any(|(r, c)| r == maps.0 && c == maps.1)
-        {
-            return Err(Error::invalid(
-                format!("MixedMat::arg({})", self.name()),
-                "the mixed map pair is not one of the pairs of the MixedMat's sparsity",
-            ));
-        }
         let mut out = Vec::with_capacity(n * m);
         for (i, rm) in maps.0.split().iter().enumerate() {
             for (j, cm) in maps.1.split().iter().enumerate() {
-                out.push(self.block(i, j).arg(access, (rm, cm)));
+                let Some(a) = self.block(i, j) else { continue };
+                if a.sparsity().pair_index(rm, cm).is_none() {
+                    return Err(Error::invalid(
+                        format!("MixedMat::arg({})", self.name()),
+                        format!(
+                            "block ({i}, {j}): the map pair ({}, {}) is not one of the pairs of its sparsity",
+                            rm.name(),
+                            cm.name()
+                        ),
+                    ));
+                }
+                out.push(a.arg(access, (rm, cm)));
             }
         }
         Ok(out)

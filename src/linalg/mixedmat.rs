@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::cache::object::{next_id, Entry};
 use crate::data::dat::Dat;
+use crate::data::map::Map;
 use crate::data::mixed::{cached, MixedDat, MixedDataSet, MixedId, MixedMap};
 use crate::dtype::{self, DType};
 use crate::error::{Error, Result};
@@ -41,8 +42,8 @@ pub const MIXED_SPARSITY_CACHE: &str = "object:MixedSparsity";
 /// let mds = op2::MixedDataSet::new(&[op2::DataSet::new(&p, 1).unwrap(), op2::DataSet::new(&q, 2).unwrap()]).unwrap();
 /// let sp = op2::MixedSparsity::new(&mds, &mds, &[(mm.clone(), mm.clone())]).unwrap();
 /// assert_eq!(sp.shape(), (2, 2));
-/// assert_eq!(sp.block(1, 1).dims(), (2, 2));
-/// assert_eq!(sp.block(0, 1).row(1), &[0, 1]); // p1 is in cells 0 and 1
+/// assert_eq!(sp.block(1, 1).unwrap().dims(), (2, 2));
+/// assert_eq!(sp.block(0, 1).unwrap().row(1), &[0, 1]); // p1 is in cells 0 and 1
 /// assert_eq!(sp, op2::MixedSparsity::new(&mds, &mds, &[(mm.clone(), mm)]).unwrap());
 /// ```
 #[derive(Clone)]
@@ -50,14 +51,18 @@ pub struct MixedSparsity {
     entry: Arc<Entry<MixedId>>,
     rows: MixedDataSet,
     cols: MixedDataSet,
-    pairs: Arc<[(MixedMap, MixedMap)]>,
-    blocks: Arc<[Sparsity]>,
+    blocks: Arc<[Option<Sparsity>]>,
 }
+
+/// Block (i, j)'s map pairs, for [`MixedSparsity::from_blocks`].
+pub type BlockPairs = ((usize, usize), Vec<(Map, Map)>);
 
 impl MixedSparsity {
     /// The Sparsity from `rows` to `cols` assembled through the mixed map pairs `pairs` (each a
     /// row MixedMap with one map per row component and a column MixedMap with one per column
-    /// component, from one iteration set). Pairs are a set, as for [`Sparsity::new`].
+    /// component, from one iteration set): every block (i, j) is present, through the pairs
+    /// `(rmap.split()[i], cmap.split()[j])`. Pairs are a set, as for [`Sparsity::new`]; the
+    /// same as [`MixedSparsity::from_blocks`] with those block pairs (the same object).
     /// Collective on a distributed mesh the first time (each block's build).
     pub fn new(
         rows: &MixedDataSet,
@@ -82,42 +87,80 @@ impl MixedSparsity {
                 ));
             }
         }
-        let mut canon: Vec<(MixedMap, MixedMap)> = pairs.to_vec();
-        canon.sort_by_key(|(r, c)| (r.id(), c.id()));
-        canon.dedup();
         let mut blocks = Vec::with_capacity(rows.len() * cols.len());
-        for (i, rds) in rows.split().iter().enumerate() {
-            for (j, cds) in cols.split().iter().enumerate() {
-                let bp: Vec<_> = canon
+        for i in 0..rows.len() {
+            for j in 0..cols.len() {
+                let bp = pairs
                     .iter()
-                    .map(|(r, c)| (r.split()[i].clone(), c.split()[j].clone()))
-                    .collect();
-                blocks.push(
-                    Sparsity::new(rds, cds, &bp)
-                        .map_err(|e| Error::invalid(what(), format!("block ({i}, {j}): {e}")))?,
-                );
+                    .map(|(r, c)| (r.split()[i].clone(), c.split()[j].clone()));
+                blocks.push(((i, j), bp.collect()));
             }
         }
-        // The entry after the blocks: a failed block build leaves no entry behind.
+        MixedSparsity::from_blocks(rows, cols, &blocks)
+    }
+
+    /// PyOP2's `Sparsity(dsets, {(i, j): [(rmap, cmap, None), ...]})`: block (i, j) through its
+    /// own map pairs (into row component i and column component j); blocks not listed are
+    /// absent (zero). Cached by the identity of the MixedDataSets and of every block's pairs
+    /// (blocks and pairs in any order, repetitions ignored).
+    pub fn from_blocks(
+        rows: &MixedDataSet,
+        cols: &MixedDataSet,
+        blocks: &[BlockPairs],
+    ) -> Result<MixedSparsity> {
+        let what = || format!("MixedSparsity::from_blocks({rows:?} x {cols:?})");
+        let (n, m) = (rows.len(), cols.len());
+        let mut pairs: Vec<Vec<(Map, Map)>> = vec![Vec::new(); n * m];
+        for ((i, j), bp) in blocks {
+            if *i >= n || *j >= m {
+                return Err(Error::invalid(
+                    what(),
+                    format!("block ({i}, {j}) outside the {n} x {m} grid"),
+                ));
+            }
+            pairs[i * m + j].extend(bp.iter().cloned());
+        }
         let mut key = vec![rows.id(), cols.id()];
-        key.extend(canon.iter().flat_map(|(r, c)| [r.id(), c.id()]));
+        let mut grid = Vec::with_capacity(n * m);
+        for (k, bp) in pairs.iter_mut().enumerate() {
+            bp.sort_by_key(|(r, c)| (r.id(), c.id()));
+            bp.dedup();
+            if bp.is_empty() {
+                grid.push(None);
+                continue;
+            }
+            let (i, j) = (k / m, k % m);
+            key.extend([k as u64, bp.len() as u64]);
+            key.extend(bp.iter().flat_map(|(r, c)| [r.id(), c.id()]));
+            let sp = Sparsity::new(&rows.split()[i], &cols.split()[j], bp)
+                .map_err(|e| Error::invalid(what(), format!("block ({i}, {j}): {e}")))?;
+            grid.push(Some(sp));
+        }
+        if grid.iter().all(Option::is_none) {
+            return Err(Error::invalid(
+                what(),
+                "at least one block needs a map pair",
+            ));
+        }
+        // The entry after the blocks: a failed block build leaves no entry behind.
         let entry = cached(rows.split()[0].set(), MIXED_SPARSITY_CACHE, &key)?;
         Ok(MixedSparsity {
             entry,
             rows: rows.clone(),
             cols: cols.clone(),
-            pairs: canon.into(),
-            blocks: blocks.into(),
+            blocks: grid.into(),
         })
     }
     /// (row components, column components).
     pub fn shape(&self) -> (usize, usize) {
         (self.rows.len(), self.cols.len())
     }
-    /// Block (i, j) (panics out of range, like slice indexing).
-    pub fn block(&self, i: usize, j: usize) -> &Sparsity {
-        assert!(j < self.cols.len(), "block column {j} out of range");
-        &self.blocks[i * self.cols.len() + j]
+    /// Block (i, j), `None` when it is absent (zero) or out of range.
+    pub fn block(&self, i: usize, j: usize) -> Option<&Sparsity> {
+        if i >= self.rows.len() || j >= self.cols.len() {
+            return None;
+        }
+        self.blocks[i * self.cols.len() + j].as_ref()
     }
     /// The row MixedDataSet.
     pub fn row_dataset(&self) -> &MixedDataSet {
@@ -126,10 +169,6 @@ impl MixedSparsity {
     /// The column MixedDataSet.
     pub fn col_dataset(&self) -> &MixedDataSet {
         &self.cols
-    }
-    /// The mixed map pairs, in canonical order.
-    pub fn map_pairs(&self) -> &[(MixedMap, MixedMap)] {
-        &self.pairs
     }
     /// Process-unique identity of the cached object.
     pub fn id(&self) -> u64 {
@@ -157,14 +196,14 @@ impl std::fmt::Debug for MixedSparsity {
     }
 }
 
-/// PyOP2's `MixedMat`: one f64 [`Mat`] per block of a [`MixedSparsity`], assembled by
-/// par_loops through [`MixedMat::arg`] (every block) or `block(i, j).arg(..)` (one block).
+/// PyOP2's `MixedMat`: one f64 [`Mat`] per present block of a [`MixedSparsity`], assembled by
+/// par_loops through [`MixedMat::arg`] (every present block) or `block(i, j)` (one block).
 #[derive(Clone)]
 pub struct MixedMat {
     id: u64,
     name: String,
     sparsity: MixedSparsity,
-    blocks: Arc<[Mat]>,
+    blocks: Arc<[Option<Mat>]>,
 }
 
 impl MixedMat {
@@ -175,13 +214,12 @@ impl MixedMat {
     /// Like [`MixedMat::new`], with a name (block (i, j) is named `name[i,j]`).
     pub fn named(name: &str, sparsity: &MixedSparsity, dtype: DType) -> Result<MixedMat> {
         let (n, m) = sparsity.shape();
-        let blocks: Result<Vec<Mat>> = (0..n * m)
+        let blocks: Result<Vec<Option<Mat>>> = (0..n * m)
             .map(|k| {
-                Mat::named(
-                    &format!("{name}[{},{}]", k / m, k % m),
-                    sparsity.block(k / m, k % m),
-                    dtype,
-                )
+                sparsity
+                    .block(k / m, k % m)
+                    .map(|sp| Mat::named(&format!("{name}[{},{}]", k / m, k % m), sp, dtype))
+                    .transpose()
             })
             .collect();
         Ok(MixedMat {
@@ -195,14 +233,16 @@ impl MixedMat {
     pub fn sparsity(&self) -> &MixedSparsity {
         &self.sparsity
     }
-    /// Block (i, j) (panics out of range).
-    pub fn block(&self, i: usize, j: usize) -> &Mat {
-        let m = self.sparsity.shape().1;
-        assert!(j < m, "block column {j} out of range");
-        &self.blocks[i * m + j]
+    /// Block (i, j), `None` when it is absent (zero) or out of range.
+    pub fn block(&self, i: usize, j: usize) -> Option<&Mat> {
+        let (n, m) = self.sparsity.shape();
+        if i >= n || j >= m {
+            return None;
+        }
+        self.blocks[i * m + j].as_ref()
     }
-    /// The blocks in row-major order.
-    pub fn blocks(&self) -> &[Mat] {
+    /// The blocks in row-major order (`None` for absent ones).
+    pub fn blocks(&self) -> &[Option<Mat>] {
         &self.blocks
     }
     /// Name given at creation.
@@ -215,12 +255,13 @@ impl MixedMat {
     }
     /// Zero every block (structure kept).
     pub fn zero(&self) -> Result<()> {
-        self.blocks.iter().try_for_each(Mat::zero)
+        self.blocks.iter().flatten().try_for_each(Mat::zero)
     }
 
-    /// `y = A x` for MixedDats: `y_i = sum_j A_ij x_j` on the owned rows of each row block.
-    /// Collective on a distributed mesh (each block's [`Mat::mult`]: stale halo copies of
-    /// `x_j` are refreshed, extra columns imported); `y`'s halo copies are stale afterwards.
+    /// `y = A x` for MixedDats: `y_i = sum_j A_ij x_j` over the present blocks, on the owned
+    /// rows of each row block (zero for a row without blocks). Collective on a distributed
+    /// mesh (each block's [`Mat::mult`]: stale halo copies of `x_j` are refreshed, extra
+    /// columns imported); `y`'s halo copies are stale afterwards.
     pub fn mult(&self, x: &MixedDat, y: &MixedDat) -> Result<()> {
         let what = || format!("MixedMat::mult({}, x = {x:?}, y = {y:?})", self.name);
         if x.dataset() != *self.sparsity.col_dataset()
@@ -241,16 +282,20 @@ impl MixedMat {
                 format!("Dat {} is both in x and in y", d.name()),
             ));
         }
-        let (n, m) = self.sparsity.shape();
-        for i in 0..n {
-            let yi = &y.split()[i];
-            self.block(i, 0).mult(&x.split()[0], yi)?;
-            if m > 1 {
-                let tmp = Dat::zeros(yi.dataset(), DType::F64);
-                for j in 1..m {
-                    self.block(i, j).mult(&x.split()[j], &tmp)?;
-                    add_owned(yi, &tmp);
+        let m = self.sparsity.shape().1;
+        for (i, yi) in y.split().iter().enumerate() {
+            let mut row = (0..m).filter_map(|j| self.block(i, j).map(|a| (a, &x.split()[j])));
+            match row.next() {
+                Some((a, xj)) => a.mult(xj, yi)?,
+                None => {
+                    yi.set_values(&vec![0.0f64; yi.set().size() * yi.dim()])?;
+                    continue;
                 }
+            }
+            let tmp = Dat::zeros(yi.dataset(), DType::F64);
+            for (a, xj) in row {
+                a.mult(xj, &tmp)?;
+                add_owned(yi, &tmp);
             }
         }
         Ok(())
