@@ -240,16 +240,40 @@ fn mixed_objects_are_freed_with_their_owners_and_reported() {
     assert!(!wsp.is_alive(), "block Sparsity leaked");
 }
 
+/// Two cells over a 3-element space `p` (2 entries per cell) and a 2-element space `q` (1).
+struct Spaces {
+    cells: Set,
+    p: Set,
+    q: Set,
+    c2p: Map,
+    c2q: Map,
+}
+
+fn spaces() -> Spaces {
+    let cells = Set::new(2).unwrap();
+    let (p, q) = (Set::new(3).unwrap(), Set::new(2).unwrap());
+    Spaces {
+        c2p: Map::new(&cells, &p, 2, vec![0, 1, 1, 2]).unwrap(),
+        c2q: Map::new(&cells, &q, 1, vec![0, 1]).unwrap(),
+        cells,
+        p,
+        q,
+    }
+}
+
 /// A mixed loop: a MixedDat through a MixedMap and a MixedMat through a mixed pair expand to
 /// one argument per block; the mat-vec combines the blocks.
 #[test]
 fn mixed_loop_assembles_blocks_and_multiplies() {
     let dir = tempfile::tempdir().unwrap();
     std::env::set_var("OP2_CACHE_DIR", dir.path());
-    let cells = Set::new(2).unwrap();
-    let (p, q) = (Set::new(3).unwrap(), Set::new(2).unwrap());
-    let c2p = Map::new(&cells, &p, 2, vec![0, 1, 1, 2]).unwrap();
-    let c2q = Map::new(&cells, &q, 1, vec![0, 1]).unwrap();
+    let Spaces {
+        cells,
+        p,
+        q,
+        c2p,
+        c2q,
+    } = spaces();
     let mm = MixedMap::new(&[c2p, c2q]).unwrap();
     let mds =
         MixedDataSet::new(&[DataSet::new(&p, 1).unwrap(), DataSet::new(&q, 2).unwrap()]).unwrap();
@@ -317,10 +341,13 @@ fn mixed_loop_assembles_blocks_and_multiplies() {
 /// Mixed arguments and products are checked against their Sparsity and DataSets.
 #[test]
 fn mixed_mismatches_are_errors() {
-    let cells = Set::new(2).unwrap();
-    let (p, q) = (Set::new(3).unwrap(), Set::new(2).unwrap());
-    let c2p = Map::new(&cells, &p, 2, vec![0, 1, 1, 2]).unwrap();
-    let c2q = Map::new(&cells, &q, 1, vec![0, 1]).unwrap();
+    let Spaces {
+        cells,
+        p,
+        q,
+        c2p,
+        c2q,
+    } = spaces();
     let c2q2 = Map::new(&cells, &q, 1, vec![1, 0]).unwrap();
     let mm = MixedMap::new(&[c2p.clone(), c2q]).unwrap();
     let other = MixedMap::new(&[c2p, c2q2]).unwrap();
@@ -358,10 +385,13 @@ fn mixed_mismatches_are_errors() {
 #[test]
 fn mixed_sparsity_from_blocks() {
     use op2::BlockPairs;
-    let cells = Set::new(2).unwrap();
-    let (p, q) = (Set::new(3).unwrap(), Set::new(2).unwrap());
-    let c2p = Map::new(&cells, &p, 2, vec![0, 1, 1, 2]).unwrap();
-    let c2q = Map::new(&cells, &q, 1, vec![0, 1]).unwrap();
+    let Spaces {
+        cells,
+        p,
+        q,
+        c2p,
+        c2q,
+    } = spaces();
     let mm = MixedMap::new(&[c2p.clone(), c2q.clone()]).unwrap();
     let mds = MixedDataSet::from_sets(&[p, q]).unwrap();
     let maps = [c2p.clone(), c2q.clone()];
