@@ -440,3 +440,28 @@ fn mixed_sparsity_from_blocks() {
         vec![vec![2.0, 4.0, 2.0], vec![2.0, 2.0]]
     );
 }
+
+/// PyOP2's MixedDat vector operations, block by block.
+#[test]
+fn mixed_dat_vector_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("OP2_CACHE_DIR", dir.path());
+    let Spaces { p, q, .. } = spaces();
+    let mds =
+        MixedDataSet::new(&[DataSet::new(&p, 1).unwrap(), DataSet::new(&q, 2).unwrap()]).unwrap();
+    let x = MixedDat::zeros(&mds, DType::F64).unwrap();
+    x.set_values(&[vec![1.0f64, 2.0, 3.0], vec![1.0, -1.0, 0.5, 2.0]])
+        .unwrap();
+    let y = MixedDat::zeros(&mds, DType::F64).unwrap();
+    x.copy(&y).unwrap();
+    y.axpy(-0.5, &x).unwrap();
+    assert_eq!(
+        y.to_vecs::<f64>().unwrap(),
+        vec![vec![0.5, 1.0, 1.5], vec![0.5, -0.5, 0.25, 1.0]]
+    );
+    assert_eq!(x.inner(&y).unwrap(), 0.5 * (14.0 + 6.25));
+    y.zero().unwrap();
+    assert_eq!(y.inner(&y).unwrap(), 0.0);
+    let other = MixedDat::zeros(&MixedDataSet::from_sets(&[p, q]).unwrap(), DType::F64).unwrap();
+    assert!(x.inner(&other).is_err() && x.copy(&other).is_err() && x.axpy(1.0, &other).is_err());
+}
