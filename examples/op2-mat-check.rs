@@ -16,7 +16,6 @@
 //! block counts (against the owners of the columns). Rank 0 decides and broadcasts the verdict;
 //! every rank prints `rank R of N: ok: K values checked` or fails with the same error.
 //! Options: `--n N` (squares per side, default 14).
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use op2::{
@@ -91,8 +90,9 @@ void rect_inc(double *B, const double *x)
 void scale(double *v) { v[0] = -0.5 * v[0] + 1.0; v[1] = 3.0 * v[1] - 2.0; }
 "#;
 
-/// Serial reference: block -> values, per Mat.
-type Blocks = BTreeMap<(u64, u64), Vec<f64>>;
+#[path = "mat-compare/compare.rs"]
+mod compare;
+use compare::{compare_mat, compare_vec, matvec, Blocks};
 
 fn arg(name: &str, default: usize) -> usize {
     let a: Vec<String> = std::env::args().collect();
@@ -299,22 +299,11 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             _ => None,
         })
     })()?;
-    let verdict = match (&g, &got) {
-        (Some(m), Some(got)) => match compare(m, got) {
-            Ok(n) => format!("ok: {n} values checked"),
-            Err(e) => format!("FAIL {e}"),
-        },
-        _ => String::new(),
+    let outcome = match (&g, &got) {
+        (Some(m), Some(got)) => Some(compare(m, got)),
+        _ => None,
     };
-    let verdict =
-        String::from_utf8_lossy(&comm.broadcast_bytes(0, verdict.into_bytes())?).into_owned();
-    if let Some(msg) = verdict.strip_prefix("FAIL ") {
-        return Err(Error::Remote {
-            rank: 0,
-            detail: msg.to_string(),
-        }
-        .on_every_rank());
-    }
+    let verdict = compare::verdict(comm, outcome)?;
     // Extra columns show that rows were merged from other ranks' contributions.
     println!(
         "rank {} of {}: {verdict} (A: {} owned rows, {} halo rows; B: {} extra columns)",
@@ -372,79 +361,6 @@ fn reference(m: &Mesh) -> (Blocks, Blocks, Blocks) {
         a.insert((v as u64, v as u64), vec![7.0 + x0, 1.0, 2.0, 9.0 + x1]);
     }
     (a, w, b)
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-12 * a.abs().max(b.abs()) || (a - b).abs() < 1e-14
-}
-
-/// Structure exactly, values to 1e-12 relative; returns the number of values checked.
-fn compare_mat(
-    name: &str,
-    got: &op2::GatheredMat,
-    want: &Blocks,
-    nrows: usize,
-) -> std::result::Result<usize, String> {
-    if got.nrows != nrows {
-        return Err(format!("{name}: {} rows, serial {nrows}", got.nrows));
-    }
-    let bs = got.dims.0 * got.dims.1;
-    let mut n = 0;
-    let mut w = want.iter();
-    for i in 0..got.nrows {
-        for (k, &c) in got.row(i).iter().enumerate() {
-            let Some((&(wr, wc), wv)) = w.next() else {
-                return Err(format!("{name}: extra block ({i}, {c})"));
-            };
-            if (wr, wc) != (i as u64, c) {
-                return Err(format!(
-                    "{name}: block ({i}, {c}) where the serial matrix has ({wr}, {wc})"
-                ));
-            }
-            let off = (got.rowptr[i] + k) * bs;
-            for (q, (&gv, &sv)) in got.values[off..off + bs].iter().zip(wv).enumerate() {
-                if !close(gv, sv) {
-                    return Err(format!(
-                        "{name}: block ({i}, {c}) value {q}: {gv:e}, serial {sv:e}"
-                    ));
-                }
-                n += 1;
-            }
-        }
-    }
-    if let Some((&(r, c), _)) = w.next() {
-        return Err(format!("{name}: missing block ({r}, {c})"));
-    }
-    Ok(n)
-}
-
-fn matvec(want: &Blocks, (rd, cd): (usize, usize), x: &[f64], nrows: usize) -> Vec<f64> {
-    let mut y = vec![0.0; nrows * rd];
-    for (&(i, j), v) in want {
-        for r in 0..rd {
-            for c in 0..cd {
-                y[i as usize * rd + r] += v[r * cd + c] * x[j as usize * cd + c];
-            }
-        }
-    }
-    y
-}
-
-fn compare_vec(name: &str, got: &[f64], want: &[f64]) -> std::result::Result<usize, String> {
-    if got.len() != want.len() {
-        return Err(format!(
-            "{name}: {} values, serial {}",
-            got.len(),
-            want.len()
-        ));
-    }
-    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
-        // Mat-vec sums cancel: compare against the size of the terms, not of the result.
-        if (a - b).abs() > 1e-12 * (1.0 + b.abs()) {
-            return Err(format!("{name}[{i}] = {a:e}, serial {b:e}"));
-        }
-    }
-    Ok(got.len())
 }
 
 /// Per row: (blocks in columns owned by the row's owner, the others).

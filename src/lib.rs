@@ -65,6 +65,7 @@ pub use data::dat::corrupt_halo_copy_for_tests;
 pub use data::dat::{reverse_halo, update_halo, Dat, Global, ReverseMode};
 pub use data::dataset::DataSet;
 pub use data::map::Map;
+pub use data::mixed::{MixedDat, MixedDataSet, MixedMap, MixedSet, WeakMixed};
 pub use data::set::Set;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
@@ -81,6 +82,7 @@ pub use exec::vecops::{
 };
 pub use jit::kernel::Kernel;
 pub use linalg::mat::{GatheredMat, Mat};
+pub use linalg::mixedmat::{BlockPairs, MixedMat, MixedSparsity};
 #[cfg(feature = "petsc")]
 pub use linalg::petsc::{PetscKsp, PetscMat, PetscSolveInfo};
 pub use linalg::sparsity::Sparsity;

@@ -15,20 +15,7 @@ fn check(np: usize) -> Vec<usize> {
         Duration::from_secs(180),
     );
     out.assert_ok();
-    (0..np)
-        .map(|r| {
-            let line = out
-                .stdout
-                .lines()
-                .find(|l| l.starts_with(&format!("rank {r} of {np}: ok: 12562 values checked")))
-                .unwrap_or_else(|| panic!("rank {r}\n{}", out.stdout));
-            line.split("B: ")
-                .nth(1)
-                .and_then(|s| s.split(' ').next())
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_else(|| panic!("no extra-column count in {line}"))
-        })
-        .collect()
+    common::per_rank_count(&out.stdout, np, "ok: 12562 values checked", "B: ")
 }
 
 #[test]

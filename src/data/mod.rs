@@ -9,4 +9,5 @@ pub mod access;
 pub mod dat;
 pub mod dataset;
 pub mod map;
+pub mod mixed;
 pub mod set;

@@ -12,6 +12,8 @@ pub mod colour;
 pub mod dispatch;
 pub mod gmres;
 pub mod krylov;
+pub mod mixedarg;
+pub mod mixedvec;
 pub mod parloop;
 pub mod phases;
 pub mod plan;

@@ -8,6 +8,7 @@
 pub mod mat;
 pub(crate) mod matdist;
 pub mod matops;
+pub mod mixedmat;
 #[cfg(feature = "petsc")]
 pub mod petsc;
 pub mod sparsity;

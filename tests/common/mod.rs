@@ -319,3 +319,21 @@ pub fn field(stdout: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in the output:\n{stdout}"))
         .to_string()
 }
+
+/// Each rank's `rank R of NP: <ok> ...` line in `stdout` (panics with the output when one is
+/// missing), and the number after `label` on it (e.g. a count of extra columns).
+pub fn per_rank_count(stdout: &str, np: usize, ok: &str, label: &str) -> Vec<usize> {
+    (0..np)
+        .map(|r| {
+            let line = stdout
+                .lines()
+                .find(|l| l.starts_with(&format!("rank {r} of {np}: {ok}")))
+                .unwrap_or_else(|| panic!("rank {r}\n{stdout}"));
+            line.split(label)
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("no number after {label} in {line}"))
+        })
+        .collect()
+}
