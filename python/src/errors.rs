@@ -28,9 +28,26 @@ fn class_of(e: &op2::Error) -> &'static str {
         E::InvalidArgument { what, detail } => invalid_class(what, detail),
         E::Compile { .. } | E::KernelMismatch { .. } => "CompilationError",
         E::Config { .. } => "ConfigurationError",
-        E::SpmdMismatch { .. } | E::Remote { .. } | E::Mpi(..) => "Op2MpiError",
+        // Every rank raises another rank's error: named as that error would be.
+        E::Remote { detail, .. } => remote_class(detail),
+        E::SpmdMismatch { .. } | E::Mpi(..) => "Op2MpiError",
         _ => "Op2Error",
     }
+}
+
+/// The class of another rank's error, from its message (op2's Display of the error).
+fn remote_class(detail: &str) -> &'static str {
+    if let Some(rest) = detail.strip_prefix("invalid argument to ") {
+        if let Some((what, detail)) = rest.split_once(": ") {
+            return invalid_class(what, detail);
+        }
+    }
+    if detail.starts_with("compiling kernel")
+        || detail.contains("does not match its par_loop arguments")
+    {
+        return "CompilationError";
+    }
+    "Op2MpiError"
 }
 
 /// InvalidArgument carries the function at fault: PyOP2 names the object kind instead.
