@@ -16,6 +16,8 @@ op2.pyop2.install()
 
 class _NoPetsc:
     def __getattr__(self, name):
+        if name.startswith("__"):  # pytest's and inspect's probes, at collection
+            raise AttributeError(name)
         pytest.skip(f"needs petsc4py (PETSc.{name}): not installed")
 
 

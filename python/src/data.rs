@@ -307,14 +307,27 @@ impl PyDat {
         if access.writes() {
             me.version.fetch_add(1, Ordering::Relaxed);
         }
+        let mut from_set = me.dat.set().clone();
         let arg = match path {
             None => me.dat.arg(access),
             Some(p) if p.is_none() => me.dat.arg(access),
             Some(p) => {
                 let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
+                    if m.get().uninitialized {
+                        return Err(raise(
+                            "MapValueError",
+                            format!("Map {} was made without values", m.get().map.name()),
+                        ));
+                    }
                     (m.get().map.clone(), None)
                 } else if let Ok(mi) = p.downcast::<MapIndex>() {
                     let mi = mi.get();
+                    if mi.map.get().uninitialized {
+                        return Err(raise(
+                            "MapValueError",
+                            format!("Map {} was made without values", mi.map.get().map.name()),
+                        ));
+                    }
                     (mi.map.get().map.clone(), Some(mi.idx))
                 } else {
                     return Err(raise(
@@ -332,13 +345,17 @@ impl PyDat {
                         ),
                     ));
                 }
+                from_set = map.from_set().clone();
                 match idx {
                     Some(i) => me.dat.arg_map(access, &map, i),
                     None => me.dat.arg_vec(access, &map),
                 }
             }
         };
-        Ok(PyArg { arg })
+        Ok(PyArg {
+            from_set: Some(from_set),
+            arg,
+        })
     }
     fn __len__(&self) -> usize {
         1
@@ -515,10 +532,20 @@ impl PyGlobal {
             ));
         }
         let access = access.get().mode;
+        if matches!(access, op2::Access::Write | op2::Access::RW) {
+            return Err(raise(
+                "ModeValueError",
+                format!(
+                    "Global {}: loops READ, INC, MIN or MAX a Global",
+                    self.global.name()
+                ),
+            ));
+        }
         if access.writes() {
             self.version.fetch_add(1, Ordering::Relaxed);
         }
         Ok(PyArg {
+            from_set: None,
             arg: self.global.arg(access),
         })
     }

@@ -249,8 +249,16 @@ impl PyMat {
             map(&t.get_item(0)?, "row")?,
             map(&t.get_item(1)?, "column")?,
         );
+        let access = access.get().mode;
+        if !matches!(access, op2::Access::Inc | op2::Access::Write) {
+            return Err(raise(
+                "ModeValueError",
+                format!("Mat {}: loops INC or WRITE a Mat", self.mat.name()),
+            ));
+        }
         Ok(PyArg {
-            arg: self.mat.arg(access.get().mode, (&rm, &cm)),
+            from_set: Some(rm.from_set().clone()),
+            arg: self.mat.arg(access, (&rm, &cm)),
         })
     }
     #[getter]
@@ -275,6 +283,9 @@ impl PyMat {
         let np = py.import("numpy")?;
         let arr = np.call_method1("array", (v,))?;
         arr.call_method1("reshape", ((sp.owned_rows() * rd, sp.ncols() * cd),))
+    }
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
     /// Set every value to zero.
     fn zero(&self) -> PyResult<()> {

@@ -36,12 +36,18 @@ impl PyAccess {
 #[pyclass(module = "op2._op2", name = "Arg", frozen)]
 pub(crate) struct PyArg {
     pub(crate) arg: op2::Arg,
+    /// The set the loop must iterate over (a Dat's set, a map's source), None for Globals.
+    pub(crate) from_set: Option<op2::Set>,
 }
 
 /// A C kernel (PyOP2's `Kernel(code, name)`; `static void` kernels included).
 #[pyclass(module = "op2._op2", name = "Kernel", subclass, frozen)]
 pub(crate) struct PyKernel {
-    pub(crate) kernel: op2::Kernel,
+    /// op2's kernel, or why op2 refused the code: PyOP2 accepts any string at construction
+    /// and fails at the loop, after checking the arguments, so the refusal waits for it.
+    pub(crate) kernel: Result<op2::Kernel, String>,
+    name: String,
+    code: String,
 }
 
 #[pymethods]
@@ -104,19 +110,26 @@ impl PyKernel {
             .map(|d| format!("-I{d}"))
             .collect();
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        let kernel = op2::Kernel::with_flags(&name, &src, &flags).map_err(to_py)?;
-        Ok(PyKernel { kernel })
+        let kernel = op2::Kernel::with_flags(&name, &src, &flags).map_err(|e| e.to_string());
+        Ok(PyKernel {
+            kernel,
+            name,
+            code: code.clone(),
+        })
     }
     #[getter]
     fn name(&self) -> String {
-        self.kernel.name().to_string()
+        self.name.clone()
     }
     #[getter]
     fn code(&self) -> String {
-        self.kernel.code().to_string()
+        self.code.clone()
     }
     fn __repr__(&self) -> String {
-        format!("Kernel('{}')", self.kernel.name())
+        format!("Kernel(\"\"\"{}\"\"\", '{}')", self.code, self.name)
+    }
+    fn __str__(&self) -> String {
+        format!("OP2 Kernel: {}", self.name)
     }
 }
 
@@ -148,7 +161,28 @@ fn par_loop(
             .map_err(|_| raise("Op2ValueError", format!("par_loop argument {a} is not an argument (call a Dat, Global or Mat with an access)")))?;
         list.push(a.get().arg.clone());
     }
-    op2::par_loop(&kernel.get().kernel, &set.get().set, &list).map_err(to_py)
+    match &kernel.get().kernel {
+        Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
+        Err(refused) => {
+            // The arguments' sets first, as PyOP2 checks them before the kernel.
+            for (i, a) in args.iter().enumerate() {
+                let a = a.downcast::<PyArg>()?;
+                if let Some(from) = &a.get().from_set {
+                    if !from.ptr_eq(&set.get().set) {
+                        return Err(raise(
+                            "MapValueError",
+                            format!(
+                                "par_loop argument {i} is on set {}, not the iteration set {}",
+                                from.name(),
+                                set.get().set.name()
+                            ),
+                        ));
+                    }
+                }
+            }
+            Err(raise("Op2ValueError", refused.clone()))
+        }
+    }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -150,6 +150,15 @@ impl PySet {
     fn __repr__(&self) -> String {
         format!("Set({}, '{}')", self.set.size(), self.set.name())
     }
+    fn __str__(&self) -> String {
+        format!("OP2 Set: {} with size {}", self.set.name(), self.set.size())
+    }
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
+    }
+    fn __contains__(&self, other: &Bound<'_, PyAny>) -> bool {
+        self.__eq__(other)
+    }
 }
 
 /// A Set with a number of values per element (PyOP2's `DataSet`, `set ** dim`).
@@ -246,6 +255,29 @@ impl PyDataSet {
     fn __hash__(&self) -> u64 {
         self.ds.id()
     }
+    /// The set's owned size.
+    #[getter]
+    fn size(&self) -> usize {
+        self.ds.set().size()
+    }
+    #[getter]
+    fn total_size(&self) -> usize {
+        self.ds.set().total_size()
+    }
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
+    }
+    fn __contains__(&self, other: &Bound<'_, PyAny>) -> bool {
+        self.__eq__(other)
+    }
+    fn __str__(&self) -> String {
+        format!(
+            "OP2 DataSet: {} on set {}, with dim {:?}",
+            self.name,
+            self.ds.set().name(),
+            self.dim
+        )
+    }
     fn __repr__(&self) -> String {
         format!(
             "DataSet({:?}, {:?}, '{}')",
@@ -262,6 +294,8 @@ pub(crate) struct PyMap {
     pub(crate) iterset: Py<PySet>,
     pub(crate) toset: Py<PySet>,
     pub(crate) map: op2::Map,
+    /// Made without values (PyOP2 allows it): using it in a loop is a MapValueError.
+    pub(crate) uninitialized: bool,
 }
 
 #[pymethods]
@@ -302,6 +336,7 @@ impl PyMap {
         }
         let name = name_of(name, "map")?;
         let n = from.get().set.size() * arity;
+        let uninitialized = values.is_none_or(|v| v.is_none());
         let values: Vec<i32> = match values {
             Some(v) if !v.is_none() => {
                 let bytes = crate::data::contiguous(py, v, "int32").map_err(|e| {
@@ -342,6 +377,7 @@ impl PyMap {
             iterset: from.clone().unbind(),
             toset: to.clone().unbind(),
             map,
+            uninitialized,
         })
     }
     #[getter]
@@ -416,6 +452,18 @@ impl PyMap {
     }
     fn __hash__(&self) -> u64 {
         self.map.id()
+    }
+    fn __str__(&self) -> String {
+        format!(
+            "OP2 Map: {} from ({}) to ({}) with arity {}",
+            self.map.name(),
+            self.map.from_set().name(),
+            self.map.to_set().name(),
+            self.map.arity()
+        )
+    }
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
     fn __repr__(&self) -> String {
         format!(

@@ -1,7 +1,14 @@
 """PyOP2's ``pyop2.caching``: op2's caches are in Rust (object caches on Sets, the class cache
 of generated code, the disk cache); PyOP2's Python cache decorators are not offered.
-``get_comm_caches``/``_KNOWN_CACHES`` are absent: op2 reports its counters at finalize
-(``OP2_PRINT_CACHE_SIZE=1``)."""
+``_KNOWN_CACHES`` lists no Python cache and ``get_comm_caches`` returns none: op2's counters
+are reported at finalize (``OP2_PRINT_CACHE_SIZE=1``)."""
+
+_KNOWN_CACHES = []
+
+
+def get_comm_caches(comm):
+    """PyOP2's per-communicator Python caches: op2 has none (its caches are in Rust)."""
+    return {}
 
 
 def _missing(name):
