@@ -14,12 +14,24 @@ from op2._op2 import (  # noqa: F401
 __all__ = [
     "READ", "WRITE", "RW", "INC", "MIN", "MAX", "ALL", "ON_BOTTOM", "ON_TOP", "ON_INTERIOR_FACETS",
     "Access", "Arg", "Set", "DataSet", "Map", "Dat", "Global", "Constant", "Kernel", "par_loop",
-    "parloop", "Sparsity", "Mat", "Subset", "MixedSet", "MixedDataSet", "MixedMap", "MixedDat",
+    "parloop", "ParLoop", "Sparsity", "Mat", "Subset", "MixedSet", "MixedDataSet", "MixedMap", "MixedDat",
     "ExtrudedSet", "PermutedMap", "ComposedMap", "GlobalDataSet", "DatView",
     "PassthroughArg", "OpaqueType", "init", "exit", "configuration",
 ]
 
 parloop = par_loop
+
+
+class ParLoop:
+    """PyOP2's ParLoop: a loop built now and run by ``compute()`` (or ``__call__``)."""
+
+    def __init__(self, kernel, iterset, *args, **kwargs):
+        self.kernel, self.iterset, self.args, self.kwargs = kernel, iterset, args, kwargs
+
+    def compute(self):
+        par_loop(self.kernel, self.iterset, *self.args, **self.kwargs)
+
+    __call__ = compute
 
 
 class _Region:

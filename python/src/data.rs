@@ -260,6 +260,11 @@ impl PyDat {
     fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, self.shape_of(self.dat.set().size()))
     }
+    /// Bytes of storage (owned and halo values).
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.dat.set().total_size() * self.dat.dim() * self.dat.dtype().size()
+    }
     /// How many writable views were taken, `zero()`s and loop writes included (PyOP2's).
     #[getter]
     fn dat_version(&self) -> u64 {

@@ -103,6 +103,14 @@ impl PyKernel {
             src.push_str(&u);
             src.push('\n');
         }
+        // PyOP2's generated code includes PETSc's headers; op2's values are doubles.
+        if ["PetscScalar", "PetscInt", "PetscReal"]
+            .iter()
+            .any(|t| code.contains(t))
+            && !code.contains("petsc")
+        {
+            src.push_str("typedef double PetscScalar;\ntypedef double PetscReal;\ntypedef int32_t PetscInt;\n");
+        }
         src.push_str(&code);
         let flags: Vec<String> = include_dirs
             .unwrap_or_default()
