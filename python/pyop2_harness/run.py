@@ -50,14 +50,21 @@ def run_file(src, name, np_, timeout):
     return ET.parse(xml).getroot(), "", out
 
 
+def _reason(msg):
+    """A failure message without addresses and object details, to count alike failures."""
+    import re
+    msg = re.sub(r"0x[0-9a-f]+", "", msg)
+    msg = re.sub(r"^failed on setup with ", "(setup) ", msg)
+    return msg.replace("|", "/")[:100]
+
+
 def summarise(root):
     passed, failed, skipped = 0, [], collections.Counter()
     for case in root.iter("testcase"):
-        f = case.find("failure") or case.find("error")
         f = case.find("failure") if case.find("failure") is not None else case.find("error")
         s = case.find("skipped")
         if f is not None:
-            msg = (f.get("message") or "").splitlines()[0][:90] if f.get("message") else "error"
+            msg = (f.get("message") or "error").splitlines()[0][:160]
             failed.append((case.get("name"), msg))
         elif s is not None:
             skipped[(s.get("message") or "").replace("\n", " ")[:110]] += 1
@@ -70,7 +77,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--np", type=int, default=1)
     ap.add_argument("--timeout", type=int, default=900)
-    ap.add_argument("--details", action="store_true", help="list each failing test")
+    ap.add_argument("--details", action="store_true", help="count the failures by message")
     ap.add_argument("files", nargs="*")
     a = ap.parse_args()
     src = os.environ.get("OP2_PYOP2_TESTS")
@@ -98,8 +105,9 @@ def main():
         reasons = "; ".join(f"{r}: {n}" for r, n in skipped.most_common())
         print(f"| {name} | {passed} | {len(failed)} | {reasons} |")
         if a.details:
-            for t, m in failed:
-                print(f"|   {t} | | FAILED | {m} |")
+            why = collections.Counter(_reason(m) for _, m in failed)
+            for m, n in why.most_common():
+                print(f"|   | | {n} | {m} |")
     return 0
 
 
