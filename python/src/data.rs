@@ -152,7 +152,7 @@ impl PyDat {
         let dataset: Bound<'_, PyDataSet> = if let Ok(ds) = dataset.downcast::<PyDataSet>() {
             ds.clone()
         } else if dataset.downcast::<PySet>().is_ok() {
-            Bound::new(py, PyDataSet::make(py, dataset.clone(), None, None)?)?
+            PyDataSet::cached(py, dataset.clone(), None, None)?.into_bound(py)
         } else if dataset.downcast::<PyDat>().is_ok() {
             // Dat(other): a copy, as PyOP2.
             let other = dataset.downcast::<PyDat>()?.get();
@@ -368,6 +368,14 @@ impl PyDat {
     fn __repr__(&self) -> String {
         format!("{:?}", self.dat)
     }
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OP2 Dat: {} on ({}) with datatype {}",
+            self.dat.name(),
+            self.dataset.bind(py).str()?,
+            np_name(self.dat.dtype())
+        ))
+    }
 }
 
 impl PyDat {
@@ -559,6 +567,14 @@ impl PyGlobal {
     }
     fn __repr__(&self) -> String {
         format!("{:?}", self.global)
+    }
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OP2 Global Argument: {} with dim {:?} and value {}",
+            self.global.name(),
+            self.dim,
+            self.view(py, false)?.str()?
+        ))
     }
 }
 

@@ -6,7 +6,7 @@
 //! handles are refused with a message naming what op2's core lacks.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
 use crate::errors::{raise, to_py};
 use crate::loops::{PyAccess, PyArg};
@@ -76,8 +76,28 @@ fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
     Ok(out)
 }
 
+/// The Python Sparsities alive, by op2 Sparsity id: op2's object cache returns the same
+/// Sparsity for the same DataSets and map pairs, and PyOP2 the same object (`sp1 is sp2`).
+static KNOWN: std::sync::Mutex<Vec<(u64, Py<PyWeakrefReference>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The Python object of `made`'s op2 Sparsity if one is alive, else `made` (remembered).
+fn cached(py: Python<'_>, made: PySparsity) -> PyResult<Py<PySparsity>> {
+    let id = made.sparsity.id();
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    known.retain(|(_, w)| w.bind(py).upgrade().is_some());
+    if let Some((_, w)) = known.iter().find(|(k, _)| *k == id) {
+        if let Some(obj) = w.bind(py).upgrade() {
+            return Ok(obj.downcast_into::<PySparsity>()?.unbind());
+        }
+    }
+    let obj = Py::new(py, made)?;
+    known.push((id, PyWeakrefReference::new(obj.bind(py))?.unbind()));
+    Ok(obj)
+}
+
 /// The non-zero structure of a matrix (PyOP2's `Sparsity`).
-#[pyclass(module = "op2._op2", name = "Sparsity", subclass, frozen)]
+#[pyclass(module = "op2._op2", name = "Sparsity", subclass, frozen, weakref)]
 pub(crate) struct PySparsity {
     dsets: (Py<PyDataSet>, Py<PyDataSet>),
     sparsity: op2::Sparsity,
@@ -96,7 +116,7 @@ impl PySparsity {
         nest: Option<&Bound<'_, PyAny>>,
         block_sparse: Option<&Bound<'_, PyAny>>,
         diagonal_block: bool,
-    ) -> PyResult<Self> {
+    ) -> PyResult<Py<PySparsity>> {
         let _ = (nest, block_sparse, diagonal_block);
         let (r, c) = if let Ok(t) = dsets.downcast::<PyTuple>() {
             if t.len() != 2 {
@@ -152,11 +172,14 @@ impl PySparsity {
             }
         }
         let sparsity = op2::Sparsity::new(rds, cds, &pairs).map_err(to_py)?;
-        Ok(PySparsity {
-            dsets: (r, c),
-            sparsity,
-            name,
-        })
+        cached(
+            py,
+            PySparsity {
+                dsets: (r, c),
+                sparsity,
+                name,
+            },
+        )
     }
     #[getter]
     fn dsets(&self, py: Python<'_>) -> (Py<PyDataSet>, Py<PyDataSet>) {

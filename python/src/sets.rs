@@ -6,7 +6,7 @@
 //! `ds.set is s`. Equality is op2's: identity of the underlying object.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
 use crate::errors::{raise, to_py};
 
@@ -46,6 +46,9 @@ fn name_of(name: Option<&Bound<'_, PyAny>>, default: &str) -> PyResult<String> {
 #[pyclass(module = "op2._op2", name = "Set", subclass, frozen)]
 pub(crate) struct PySet {
     pub(crate) set: op2::Set,
+    /// The Python DataSets made on this set, by dim (weak: a DataSet holds its set), so
+    /// that `s ** 2 is s ** 2` as in PyOP2 (op2's object cache gives the same DataSet).
+    dsets: std::sync::Mutex<Vec<(Vec<usize>, Py<PyWeakrefReference>)>>,
 }
 
 #[pymethods]
@@ -97,7 +100,10 @@ impl PySet {
             )));
         }
         let set = op2::Set::named(&name, sizes[1] as usize).map_err(to_py)?;
-        Ok(PySet { set })
+        Ok(PySet {
+            set,
+            dsets: Default::default(),
+        })
     }
     /// Owned elements on this rank.
     #[getter]
@@ -136,8 +142,14 @@ impl PySet {
         slf: Bound<'_, Self>,
         dim: &Bound<'_, PyAny>,
         _m: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyDataSet> {
-        PyDataSet::make(slf.py(), slf.into_any(), Some(dim), None)
+    ) -> PyResult<Py<PyDataSet>> {
+        PyDataSet::cached(slf.py(), slf.into_any(), Some(dim), None)
+    }
+    fn __contains__(&self, other: &Bound<'_, PyAny>) -> bool {
+        if let Ok(ds) = other.downcast::<PyDataSet>() {
+            return ds.get().ds.set().ptr_eq(&self.set);
+        }
+        self.__eq__(other)
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
@@ -156,13 +168,10 @@ impl PySet {
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
-    fn __contains__(&self, other: &Bound<'_, PyAny>) -> bool {
-        self.__eq__(other)
-    }
 }
 
 /// A Set with a number of values per element (PyOP2's `DataSet`, `set ** dim`).
-#[pyclass(module = "op2._op2", name = "DataSet", subclass, frozen)]
+#[pyclass(module = "op2._op2", name = "DataSet", subclass, frozen, weakref)]
 pub(crate) struct PyDataSet {
     pub(crate) set: Py<PySet>,
     pub(crate) ds: op2::DataSet,
@@ -189,6 +198,34 @@ impl PyDataSet {
             dim,
             name,
         })
+    }
+}
+
+impl PyDataSet {
+    /// The DataSet of `set` with `dim`: the Python object made before if it is alive.
+    pub(crate) fn cached(
+        py: Python<'_>,
+        set: Bound<'_, PyAny>,
+        dim: Option<&Bound<'_, PyAny>>,
+        name: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyDataSet>> {
+        let s = set
+            .downcast::<PySet>()
+            .map_err(|_| raise("SetTypeError", format!("{set} is not a Set")))?
+            .clone();
+        let want = dim_of(py, dim)?;
+        let mut known = s.get().dsets.lock().unwrap_or_else(|e| e.into_inner());
+        known.retain(|(_, w)| w.bind(py).upgrade().is_some());
+        for (d, w) in known.iter() {
+            if *d == want {
+                if let Some(obj) = w.bind(py).upgrade() {
+                    return Ok(obj.downcast_into::<PyDataSet>()?.unbind());
+                }
+            }
+        }
+        let obj = Py::new(py, PyDataSet::make(py, set, dim, name)?)?;
+        known.push((want, PyWeakrefReference::new(obj.bind(py))?.unbind()));
+        Ok(obj)
     }
 }
 
@@ -223,8 +260,8 @@ impl PyDataSet {
         iter_set: Bound<'_, PyAny>,
         dim: Option<&Bound<'_, PyAny>>,
         name: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        PyDataSet::make(py, iter_set, dim, name)
+    ) -> PyResult<Py<PyDataSet>> {
+        PyDataSet::cached(py, iter_set, dim, name)
     }
     #[getter]
     fn set(&self, py: Python<'_>) -> Py<PySet> {
@@ -268,6 +305,9 @@ impl PyDataSet {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
     fn __contains__(&self, other: &Bound<'_, PyAny>) -> bool {
+        if let Ok(d) = other.downcast::<crate::data::PyDat>() {
+            return d.get().dat.dataset().ptr_eq(&self.ds);
+        }
         self.__eq__(other)
     }
     fn __str__(&self) -> String {

@@ -130,3 +130,26 @@ def test_error_on_one_rank_fails_every_rank_without_hang():
     assert "not the iteration set" in str(err.value)
     # Every rank is still in step: a collective loop afterwards works.
     op2.par_loop(k, s, x(op2.READ), g(op2.INC))
+
+
+def test_cached_objects_are_the_same_python_objects():
+    s = op2.Set(3)
+    a, b = s ** 2, op2.DataSet(s, 2)
+    assert a is b and a == b
+    assert a is not s ** 1
+    assert a in s and op2.Dat(a) in a
+    m = op2.Map(s, s, 1, [0, 1, 2])
+    sp = op2.Sparsity((a, a), [(m, m, None)])
+    assert sp is op2.Sparsity((a, a), [(m, m, None)])
+    assert sp is not op2.Sparsity((a, a), [(op2.Map(s, s, 1, [0, 1, 2]), m, None)])
+
+
+def test_mat_assembly_matches_dense_sum():
+    nodes, elems = op2.Set(4), op2.Set(3)
+    e2n = op2.Map(elems, nodes, 2, [[0, 1], [1, 2], [2, 3]])
+    ds = nodes ** 1
+    mat = op2.Mat(op2.Sparsity((ds, ds), [(e2n, e2n, None)]))
+    k = op2.Kernel("static void lap(double A[2][2]) { A[0][0] += 1; A[0][1] -= 1; A[1][0] -= 1; A[1][1] += 1; }", "lap")
+    op2.par_loop(k, elems, mat(op2.INC, (e2n, e2n)))
+    want = np.array([[1, -1, 0, 0], [-1, 2, -1, 0], [0, -1, 2, -1], [0, 0, -1, 1]], dtype=float)
+    assert np.array_equal(mat.values, want)
