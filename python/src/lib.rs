@@ -51,10 +51,33 @@ fn init() -> PyResult<Runtime> {
     Ok(Runtime(Some(rt)))
 }
 
+/// Loop classes (compiled and loaded kernels) in op2's class cache on this process.
+#[pyfunction]
+fn class_cache_len() -> usize {
+    op2::cache::memory::len()
+}
+
+/// Empty op2's class cache on this process (every rank must call it at the same point).
+#[pyfunction]
+fn clear_class_cache() {
+    op2::build::clear_class_cache()
+}
+
+/// op2's cache counters on this process: name -> (entries, hits, misses, compiles).
+#[pyfunction]
+fn cache_counters() -> std::collections::BTreeMap<String, (u64, u64, u64, u64)> {
+    (op2::cache::stats::snapshot().into_iter())
+        .map(|(k, c)| (k, (c.entries, c.hits, c.misses, c.compiles)))
+        .collect()
+}
+
 #[pymodule]
 fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Runtime>()?;
     m.add_function(wrap_pyfunction!(init, m)?)?;
+    m.add_function(wrap_pyfunction!(class_cache_len, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_counters, m)?)?;
+    m.add_function(wrap_pyfunction!(clear_class_cache, m)?)?;
     sets::register(m)?;
     data::register(m)?;
     loops::register(m)?;

@@ -153,3 +153,19 @@ def test_mat_assembly_matches_dense_sum():
     op2.par_loop(k, elems, mat(op2.INC, (e2n, e2n)))
     want = np.array([[1, -1, 0, 0], [-1, 2, -1, 0], [0, -1, 2, -1], [0, 0, -1, 1]], dtype=float)
     assert np.array_equal(mat.values, want)
+
+
+def test_class_cache_clear_and_count():
+    from op2.pyop2.caching import get_comm_caches
+    cache = get_comm_caches(comm)[0]
+    s = op2.Set(2)
+    x = op2.Dat(s, [1.0, 2.0])
+    k = op2.Kernel("static void twice(double *x) { x[0] *= 2; }", "twice")
+    op2.par_loop(k, s, x(op2.RW))
+    cache.clear()
+    assert len(cache) == 0
+    op2.par_loop(k, s, x(op2.RW))          # a miss again: reloaded from the disk cache
+    assert len(cache) == 1
+    op2.par_loop(k, s, x(op2.RW))          # a hit
+    assert len(cache) == 1
+    assert np.array_equal(x.data_ro, [8.0, 16.0])

@@ -21,3 +21,10 @@ pub(crate) type Held = crate::cache::memory::Held<LoadedKernel>;
 
 /// The process's class cache of loaded kernels.
 pub(crate) static CLASS: ClassCache<LoadedKernel> = ClassCache::new();
+
+/// Empty this process's class cache (PyOP2's `cache.clear()` of generated code, for the Python
+/// package). Collective in effect: hits and misses must stay equal on every rank, so every
+/// rank of the loops' communicator must clear it at the same point.
+pub fn clear_class_cache() {
+    CLASS.clear();
+}
