@@ -33,6 +33,6 @@ fi
 if [ "${1:-}" = "--deps-only" ]; then exit 0; fi
 echo "setup-python: building the op2 package (maturin)"
 rm -f target/wheels/op2-*.whl
-$py -m maturin build --release --quiet -m python/Cargo.toml -o target/wheels -i "$py" >/dev/null
+$py -m maturin build --release --quiet --auditwheel skip --compatibility linux -m python/Cargo.toml -o target/wheels -i "$py" >/dev/null
 pipi --force-reinstall --no-deps target/wheels/op2-*.whl
 (cd / && $py -c "import op2, op2.pyop2; print('setup-python: ok, op2 from', op2.__file__)")
