@@ -169,3 +169,16 @@ def test_class_cache_clear_and_count():
     op2.par_loop(k, s, x(op2.RW))          # a hit
     assert len(cache) == 1
     assert np.array_equal(x.data_ro, [8.0, 16.0])
+
+
+def test_comm_world_is_accepted_and_another_comm_is_refused():
+    op2.Set(2, comm=MPI.COMM_WORLD)
+    op2.Global(1, 0.0, comm=comm)
+    with pytest.raises(NotImplementedError, match="COMM_WORLD"):
+        op2.Set(2, comm=MPI.COMM_SELF)
+    dup = comm.Dup()
+    try:
+        with pytest.raises(NotImplementedError, match="COMM_WORLD"):
+            op2.Global(1, 0.0, comm=dup)
+    finally:
+        dup.Free()
