@@ -39,6 +39,9 @@ if ! python3 -c "import matplotlib" >/dev/null 2>&1; then
   echo "setup: installing the Python package matplotlib"
   python3 -m pip install --quiet matplotlib </dev/null || python3 -m pip install --quiet --user matplotlib </dev/null
 fi
+# The Python package's prerequisites (numpy, pytest, maturin, mpi4py on MPICH); building the
+# package itself is scripts/setup-python.sh's job (scripts/test-python.sh runs it).
+bash "$(dirname "$0")/setup-python.sh" --deps-only
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (https://rustup.rs) first" >&2; exit 1; }
 # scripts/test.sh runs clippy (the rules of clippy.toml); rustup toolchains may lack it.
 if ! cargo clippy --version >/dev/null 2>&1; then

@@ -13,6 +13,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps
 cargo build --release --bins --examples
 cargo bench --bench scaling --no-run   # tests/slurm.rs runs the built study in a Slurm job
 cargo test --release -- --include-ignored
+# The Python package (python/): its pytest tests on 1-3 ranks, the PyOP2 harness when its files are given.
+bash scripts/test-python.sh
 bash scripts/bench.sh --quick --out target/scaling-quick
 # The PETSc bridge (cargo feature `petsc`) when asked (OP2_TEST_PETSC=1) or in CI: install PETSc
 # on MPICH if missing (scripts/setup-petsc.sh: it builds from source, see README), then its tests.

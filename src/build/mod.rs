@@ -27,3 +27,10 @@ pub(crate) type Held = crate::cache::memory::Held<LoadedKernel>;
 pub(crate) fn class_cache(comm: Comm) -> Arc<ClassCache<LoadedKernel>> {
     crate::mpi::attr::get_or_insert_with(comm, ClassCache::new)
 }
+
+/// Empty the class cache of the runtime on `comm` (PyOP2's `cache.clear()` of generated code,
+/// for the Python package). Collective in effect: hits and misses must stay equal on every
+/// rank, so every rank of the loops' communicator must clear it at the same point.
+pub fn clear_class_cache(comm: Comm) {
+    class_cache(comm).clear();
+}

@@ -93,6 +93,21 @@ impl<T> ClassCache<T> {
     }
 
     /// Insert a loaded value, evicting least-recently-used entries beyond `capacity`.
+    /// Drop every entry (as evictions: a remembered entry is no longer a hit; a loop still
+    /// holding one keeps its library until it lets go).
+    pub(crate) fn clear(&self) {
+        self.with(|c| {
+            for (_, s) in c.drain() {
+                s.held.cached.store(false, Ordering::Release);
+            }
+        });
+        LEN.store(0, Ordering::Relaxed);
+        stats::update(CACHE_NAME, |s| {
+            s.entries = 0;
+            s.bytes = 0;
+        });
+    }
+
     pub(crate) fn insert(
         &self,
         key: u128,

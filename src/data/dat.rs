@@ -205,6 +205,23 @@ impl Dat {
         *cached = Some((v, sums));
         sums
     }
+    /// The storage's address and length in bytes (owned values, then halo copies), for views
+    /// that share op2's memory (the Python package's numpy arrays). The storage is allocated
+    /// once when the Dat is made and never grows or moves, so the address stays valid while any
+    /// handle to this Dat lives. `write`: the caller will write through it, so the values'
+    /// version is bumped and halo copies marked stale, as PyOP2's `dat.data` does. The caller
+    /// must not read or write through the pointer while a par_loop runs on this Dat.
+    #[doc(hidden)]
+    pub fn storage(&self, write: bool) -> (*mut u8, usize) {
+        let bytes = self.set().total_size() * self.dim() * self.dtype().size();
+        if write {
+            let ptr = self.write().as_mut_ptr().cast::<u8>();
+            self.mark_halo_stale();
+            (ptr, bytes)
+        } else {
+            (self.read().as_ptr().cast::<u8>().cast_mut(), bytes)
+        }
+    }
     pub(crate) fn halo_valid(&self) -> bool {
         self.0.halo_valid.load(Ordering::Relaxed)
     }
@@ -328,6 +345,13 @@ impl Global {
     /// Element type.
     pub fn dtype(&self) -> DType {
         self.0.dtype
+    }
+    /// The storage's address and length in bytes (`dim` values), for views that share op2's
+    /// memory, as [`Dat::storage`]: allocated once, never moved while a handle lives.
+    #[doc(hidden)]
+    pub fn storage(&self) -> (*mut u8, usize) {
+        let bytes = self.0.dim * self.0.dtype.size();
+        (self.write().as_mut_ptr().cast::<u8>(), bytes)
     }
     /// Name.
     pub fn name(&self) -> &str {

@@ -1,0 +1,95 @@
+"""The ``op2`` namespace: PyOP2's classes and functions on op2's runtime.
+
+The classes are the native ones of ``op2._op2`` (so ``s ** 2`` is an ``op2.DataSet``); their
+arithmetic is in ``op2._arith``. This module owns the placeholders for what op2's core does not have yet
+(Subset, Mixed*, ExtrudedSet: each raises NotImplementedError naming the feature). Nothing
+here touches MPI or compiles code.
+"""
+
+from op2 import _op2
+from op2._op2 import (  # noqa: F401
+    READ, WRITE, RW, INC, MIN, MAX, Access, Arg, Kernel, par_loop,
+)
+
+__all__ = [
+    "READ", "WRITE", "RW", "INC", "MIN", "MAX", "ALL", "ON_BOTTOM", "ON_TOP", "ON_INTERIOR_FACETS",
+    "Access", "Arg", "Set", "DataSet", "Map", "Dat", "Global", "Constant", "Kernel", "par_loop",
+    "parloop", "ParLoop", "Sparsity", "Mat", "Subset", "MixedSet", "MixedDataSet", "MixedMap", "MixedDat",
+    "ExtrudedSet", "PermutedMap", "ComposedMap", "GlobalDataSet", "DatView",
+    "PassthroughArg", "OpaqueType", "init", "exit", "configuration",
+]
+
+parloop = par_loop
+
+
+class ParLoop:
+    """PyOP2's ParLoop: a loop built now and run by ``compute()`` (or ``__call__``)."""
+
+    def __init__(self, kernel, iterset, *args, **kwargs):
+        self.kernel, self.iterset, self.args, self.kwargs = kernel, iterset, args, kwargs
+
+    def compute(self):
+        par_loop(self.kernel, self.iterset, *self.args, **self.kwargs)
+
+    __call__ = compute
+
+
+class _Region:
+    """An iteration region of an extruded set (PyOP2's ALL, ON_BOTTOM, ...)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+ALL = _Region("ALL")
+ON_BOTTOM = _Region("ON_BOTTOM")
+ON_TOP = _Region("ON_TOP")
+ON_INTERIOR_FACETS = _Region("ON_INTERIOR_FACETS")
+
+
+Set = _op2.Set
+DataSet = _op2.DataSet
+Map = _op2.Map
+Dat = _op2.Dat
+Global = _op2.Global
+Constant = _op2.Global
+Sparsity = _op2.Sparsity
+Mat = _op2.Mat
+
+
+def _missing(feature, needs):
+    class Missing:
+        __doc__ = f"Placeholder: {feature} needs {needs} (not yet in op2's core)."
+
+        def __init__(self, *args, **kwargs):
+            raise NotImplementedError(f"op2.{feature}: needs {needs}, which op2's core does not have yet")
+
+    Missing.__name__ = Missing.__qualname__ = feature
+    return Missing
+
+
+Subset = _missing("Subset", "Subsets in the data model")
+MixedSet = _missing("MixedSet", "Mixed sets in the data model")
+MixedDataSet = _missing("MixedDataSet", "Mixed sets in the data model")
+MixedMap = _missing("MixedMap", "Mixed sets in the data model")
+MixedDat = _missing("MixedDat", "Mixed sets in the data model")
+ExtrudedSet = _missing("ExtrudedSet", "extruded sets in the data model")
+PermutedMap = _missing("PermutedMap", "permuted maps")
+ComposedMap = _missing("ComposedMap", "composed maps")
+GlobalDataSet = _missing("GlobalDataSet", "Globals as DataSets")
+DatView = _missing("DatView", "Dat views of one component")
+PassthroughArg = _missing("PassthroughArg", "opaque (PETSc) par_loop arguments")
+OpaqueType = _missing("OpaqueType", "opaque (PETSc) par_loop arguments")
+
+configuration = {"compiler": "cc (op2's configured C compiler)", "debug": False}
+
+
+def init(**kwargs):
+    """PyOP2's ``op2.init``: op2 starts at import; accepted and ignored."""
+
+
+def exit():
+    """PyOP2's ``op2.exit``: op2 ends at interpreter exit; accepted and ignored."""

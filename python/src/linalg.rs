@@ -1,0 +1,333 @@
+//! Sparsities and Mats as PyOP2 spells them: `Sparsity((rds, cds), [(rmap, cmap, None)])`,
+//! `Mat(sparsity)`, `mat(op2.INC, (rmap, cmap))`, `mat.values`.
+//!
+//! Owns the translation of PyOP2's sparsity arguments (a list of map pairs, or PyOP2's dict of
+//! block pairs for a single block) to op2's Sparsity. Mixed (block) sparsities and PETSc
+//! handles are refused with a message naming what op2's core lacks.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple, PyWeakrefMethods, PyWeakrefReference};
+
+use crate::errors::{raise, to_py};
+use crate::loops::{PyAccess, PyArg};
+use crate::sets::{PyDataSet, PyMap};
+
+/// A DataSet argument of a Sparsity.
+fn dataset(x: &Bound<'_, PyAny>, which: &str) -> PyResult<Py<PyDataSet>> {
+    x.downcast::<PyDataSet>()
+        .map(|d| d.clone().unbind())
+        .map_err(|_| {
+            raise(
+                "DataSetTypeError",
+                format!("Sparsity {which} DataSet {x} is not a DataSet"),
+            )
+        })
+}
+
+/// A Map argument of a Sparsity.
+fn map(x: &Bound<'_, PyAny>, which: &str) -> PyResult<op2::Map> {
+    x.downcast::<PyMap>()
+        .map(|m| m.get().map.clone())
+        .map_err(|_| {
+            raise(
+                "MapTypeError",
+                format!("Sparsity {which} map {x} is not a Map"),
+            )
+        })
+}
+
+/// The (row map, column map) pairs of PyOP2's `maps_and_regions` (regions must be None).
+fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
+    let list: Bound<'_, PyAny> = if let Ok(d) = maps.downcast::<PyDict>() {
+        if d.len() != 1 || !d.contains((0, 0))? {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "a Sparsity of several blocks needs op2's MixedDataSet (not yet in op2's core)",
+            ));
+        }
+        d.get_item((0, 0))?.expect("checked")
+    } else {
+        maps.clone()
+    };
+    let mut out = Vec::new();
+    for item in list.try_iter()? {
+        let item = item?;
+        let t = item.downcast::<PyTuple>().map_err(|_| {
+            raise(
+                "MapTypeError",
+                format!("Sparsity map pair {item} is not a tuple (rmap, cmap, region)"),
+            )
+        })?;
+        if t.len() < 2 {
+            return Err(raise(
+                "MapTypeError",
+                format!("Sparsity map pair {t} needs a row and a column map"),
+            ));
+        }
+        if t.len() > 2 && !t.get_item(2)?.is_none() {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "Sparsity iteration regions need op2's ExtrudedSet (not yet in op2's core)",
+            ));
+        }
+        out.push((
+            map(&t.get_item(0)?, "row")?,
+            map(&t.get_item(1)?, "column")?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The Python Sparsities alive, by op2 Sparsity id: op2's object cache returns the same
+/// Sparsity for the same DataSets and map pairs, and PyOP2 the same object (`sp1 is sp2`).
+static KNOWN: std::sync::Mutex<Vec<(u64, Py<PyWeakrefReference>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The Python object of `made`'s op2 Sparsity if one is alive, else `made` (remembered).
+fn cached(py: Python<'_>, made: PySparsity) -> PyResult<Py<PySparsity>> {
+    let id = made.sparsity.id();
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    known.retain(|(_, w)| w.bind(py).upgrade().is_some());
+    if let Some((_, w)) = known.iter().find(|(k, _)| *k == id) {
+        if let Some(obj) = w.bind(py).upgrade() {
+            return Ok(obj.downcast_into::<PySparsity>()?.unbind());
+        }
+    }
+    let obj = Py::new(py, made)?;
+    known.push((id, PyWeakrefReference::new(obj.bind(py))?.unbind()));
+    Ok(obj)
+}
+
+/// The non-zero structure of a matrix (PyOP2's `Sparsity`).
+#[pyclass(module = "op2._op2", name = "Sparsity", subclass, frozen, weakref)]
+pub(crate) struct PySparsity {
+    dsets: (Py<PyDataSet>, Py<PyDataSet>),
+    sparsity: op2::Sparsity,
+    name: String,
+}
+
+#[pymethods]
+impl PySparsity {
+    #[new]
+    #[pyo3(signature = (dsets, maps_and_regions, name=None, nest=None, block_sparse=None, diagonal_block=true))]
+    fn new(
+        py: Python<'_>,
+        dsets: &Bound<'_, PyAny>,
+        maps_and_regions: &Bound<'_, PyAny>,
+        name: Option<&Bound<'_, PyAny>>,
+        nest: Option<&Bound<'_, PyAny>>,
+        block_sparse: Option<&Bound<'_, PyAny>>,
+        diagonal_block: bool,
+    ) -> PyResult<Py<PySparsity>> {
+        let _ = (nest, block_sparse, diagonal_block);
+        let (r, c) = if let Ok(t) = dsets.downcast::<PyTuple>() {
+            if t.len() != 2 {
+                return Err(raise(
+                    "DataSetTypeError",
+                    "Sparsity takes (row DataSet, column DataSet)",
+                ));
+            }
+            (
+                dataset(&t.get_item(0)?, "row")?,
+                dataset(&t.get_item(1)?, "column")?,
+            )
+        } else {
+            let d = dataset(dsets, "row")?;
+            (d.clone_ref(py), d)
+        };
+        let name = match name {
+            Some(n) if !n.is_none() => n
+                .extract::<String>()
+                .map_err(|_| raise("NameTypeError", format!("name must be a string, not {n}")))?,
+            _ => "sparsity".to_string(),
+        };
+        let pairs = pairs(maps_and_regions)?;
+        let (rds, cds) = (&r.get().ds, &c.get().ds);
+        for (rm, cm) in &pairs {
+            if !rm.to_set().ptr_eq(rds.set()) {
+                return Err(raise(
+                    "MapValueError",
+                    format!(
+                        "row map {} does not target the row DataSet's set",
+                        rm.name()
+                    ),
+                ));
+            }
+            if !cm.to_set().ptr_eq(cds.set()) {
+                return Err(raise(
+                    "MapValueError",
+                    format!(
+                        "column map {} does not target the column DataSet's set",
+                        cm.name()
+                    ),
+                ));
+            }
+            if !rm.from_set().ptr_eq(cm.from_set()) {
+                return Err(raise(
+                    "MapValueError",
+                    format!(
+                        "maps {} and {} start from different sets",
+                        rm.name(),
+                        cm.name()
+                    ),
+                ));
+            }
+        }
+        let sparsity = op2::Sparsity::new(rds, cds, &pairs).map_err(to_py)?;
+        cached(
+            py,
+            PySparsity {
+                dsets: (r, c),
+                sparsity,
+                name,
+            },
+        )
+    }
+    #[getter]
+    fn dsets(&self, py: Python<'_>) -> (Py<PyDataSet>, Py<PyDataSet>) {
+        (self.dsets.0.clone_ref(py), self.dsets.1.clone_ref(py))
+    }
+    #[getter]
+    fn dims(&self) -> ((usize, usize),) {
+        (self.sparsity.dims(),)
+    }
+    #[getter]
+    fn shape(&self) -> (usize, usize) {
+        (1, 1)
+    }
+    #[getter]
+    fn nrows(&self) -> usize {
+        self.sparsity.nrows()
+    }
+    #[getter]
+    fn ncols(&self) -> usize {
+        self.sparsity.ncols()
+    }
+    #[getter]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    #[getter]
+    fn nnz(&self) -> Vec<u32> {
+        self.sparsity.nnz_diag().to_vec()
+    }
+    #[getter]
+    fn onnz(&self) -> Vec<u32> {
+        self.sparsity.nnz_offdiag().to_vec()
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .downcast::<PySparsity>()
+            .is_ok_and(|o| o.get().sparsity.ptr_eq(&self.sparsity))
+    }
+    fn __hash__(&self) -> u64 {
+        self.sparsity.id()
+    }
+}
+
+/// A matrix on a Sparsity (PyOP2's `Mat`), float64 values.
+#[pyclass(module = "op2._op2", name = "Mat", subclass, frozen)]
+pub(crate) struct PyMat {
+    sparsity: Py<PySparsity>,
+    mat: op2::Mat,
+}
+
+#[pymethods]
+impl PyMat {
+    #[new]
+    #[pyo3(signature = (sparsity, dtype=None, name=None))]
+    fn new(
+        py: Python<'_>,
+        sparsity: &Bound<'_, PyAny>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let sp = sparsity
+            .downcast::<PySparsity>()
+            .map_err(|_| raise("SparsityTypeError", format!("{sparsity} is not a Sparsity")))?;
+        let d = match dtype {
+            Some(d) if !d.is_none() => crate::data::dtype_of(py, d)?,
+            _ => op2::DType::F64,
+        };
+        let mat = op2::Mat::named(name.as_deref().unwrap_or("mat"), &sp.get().sparsity, d)
+            .map_err(to_py)?;
+        Ok(PyMat {
+            sparsity: sp.clone().unbind(),
+            mat,
+        })
+    }
+    /// A par_loop argument: `mat(op2.INC, (rmap, cmap))`.
+    fn __call__(&self, access: &Bound<'_, PyAccess>, path: &Bound<'_, PyAny>) -> PyResult<PyArg> {
+        let t = path.downcast::<PyTuple>().map_err(|_| {
+            raise(
+                "MapTypeError",
+                "a Mat argument takes a pair of maps (rmap, cmap)",
+            )
+        })?;
+        if t.len() != 2 {
+            return Err(raise(
+                "MapTypeError",
+                "a Mat argument takes a pair of maps (rmap, cmap)",
+            ));
+        }
+        let (rm, cm) = (
+            map(&t.get_item(0)?, "row")?,
+            map(&t.get_item(1)?, "column")?,
+        );
+        let access = access.get().mode;
+        if !matches!(access, op2::Access::Inc | op2::Access::Write) {
+            return Err(raise(
+                "ModeValueError",
+                format!("Mat {}: loops INC or WRITE a Mat", self.mat.name()),
+            ));
+        }
+        Ok(PyArg {
+            from_set: Some(rm.from_set().clone()),
+            arg: self.mat.arg(access, (&rm, &cm)),
+        })
+    }
+    #[getter]
+    fn sparsity(&self, py: Python<'_>) -> Py<PySparsity> {
+        self.sparsity.clone_ref(py)
+    }
+    #[getter]
+    fn dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("numpy")?
+            .call_method1("dtype", (crate::data::np_name(self.mat.dtype()),))
+    }
+    #[getter]
+    fn name(&self) -> String {
+        self.mat.name().to_string()
+    }
+    /// The owned rows as a dense array (a copy).
+    #[getter]
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.mat.values().map_err(to_py)?;
+        let sp = self.mat.sparsity();
+        let (rd, cd) = sp.dims();
+        let np = py.import("numpy")?;
+        let arr = np.call_method1("array", (v,))?;
+        arr.call_method1("reshape", ((sp.owned_rows() * rd, sp.ncols() * cd),))
+    }
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
+    }
+    /// Set every value to zero.
+    fn zero(&self) -> PyResult<()> {
+        self.mat.zero().map_err(to_py)
+    }
+    /// op2 assembles inside par_loop; nothing left to do.
+    fn assemble(&self) {}
+    /// y = A x.
+    fn mult(
+        &self,
+        x: &Bound<'_, crate::data::PyDat>,
+        y: &Bound<'_, crate::data::PyDat>,
+    ) -> PyResult<()> {
+        self.mat.mult(&x.get().dat, &y.get().dat).map_err(to_py)
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySparsity>()?;
+    m.add_class::<PyMat>()?;
+    Ok(())
+}
