@@ -121,7 +121,11 @@ fn halves(rt: &Runtime, dir: &std::path::Path) -> Result<()> {
 }
 
 fn coexisting(rt: &Runtime) -> Result<()> {
-    let dup = rt.dup(rt.config().clone())?;
+    // Threads left to op2: the duplicate takes the world's count (all ranks of the node).
+    let dup = rt.dup(rt.config().clone().threads(0))?;
+    ensure(dup.config().threads == rt.config().threads, || {
+        format!("dup threads {}", dup.config().threads)
+    })?;
     ensure(dup.comm() != rt.comm() && dup.size() == rt.size(), || {
         "the duplicate is another communicator of the same ranks".into()
     })?;

@@ -329,12 +329,23 @@ impl Runtime {
     /// rt.finalize().unwrap();
     /// ```
     pub fn split(&self, color: u32, key: i32, config: Config) -> Result<Runtime> {
+        let config = self.inherit_threads(config);
         Runtime::on_comm(self.comm.split(color, key)?, config, true)
     }
 
     /// A runtime on a duplicate of this runtime's communicator (collective over it).
     pub fn dup(&self, config: Config) -> Result<Runtime> {
+        let config = self.inherit_threads(config);
         Runtime::on_comm(self.comm.dup()?, config, true)
+    }
+
+    /// Threads per rank left to op2 (0): this runtime's, which counted every rank sharing the
+    /// node (a part of it would count fewer ranks and oversubscribe the cores).
+    fn inherit_threads(&self, config: Config) -> Config {
+        match config.threads {
+            0 => config.threads(self.config.threads),
+            _ => config,
+        }
     }
 
     /// A set of `size` elements on this rank, on this runtime ([`crate::Set::new_in`]).
