@@ -67,6 +67,24 @@ fn nonempty<T>(what: &str, v: &[T]) -> Result<()> {
     Ok(())
 }
 
+/// The components' sets must share one communicator (PyOP2's `single_valued(s.comm ...)`).
+fn one_comm<'a>(what: &str, mut sets: impl Iterator<Item = &'a Set>) -> Result<()> {
+    let Some(first) = sets.next() else {
+        return Ok(());
+    };
+    match sets.find(|s| s.comm() != first.comm()) {
+        Some(s) => Err(Error::invalid(
+            what,
+            format!(
+                "set {} lives on another communicator than {}",
+                s.name(),
+                first.name()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The accessors, equality, hashing and `Debug` that every cached mixed handle shares: its
 /// components (`$field`, of `$comp`) and the identity of its cache entry.
 macro_rules! mixed_handle {
@@ -135,16 +153,7 @@ impl MixedSet {
     /// The MixedSet of `sets` (in this order, repetitions allowed), cached on `sets[0]`.
     pub fn new(sets: &[Set]) -> Result<MixedSet> {
         nonempty("MixedSet::new", sets)?;
-        if let Some(s) = sets.iter().find(|s| s.comm() != sets[0].comm()) {
-            return Err(Error::invalid(
-                "MixedSet::new",
-                format!(
-                    "set {} lives on another communicator than {}",
-                    s.name(),
-                    sets[0].name()
-                ),
-            ));
-        }
+        one_comm("MixedSet::new", sets.iter())?;
         let ids: Vec<u64> = sets.iter().map(Set::id).collect();
         Ok(MixedSet {
             entry: cached(&sets[0], MIXED_SET_CACHE, &ids)?,
@@ -182,6 +191,7 @@ impl MixedDataSet {
     /// The MixedDataSet of `dsets` (in order), cached on the first one's set.
     pub fn new(dsets: &[DataSet]) -> Result<MixedDataSet> {
         nonempty("MixedDataSet::new", dsets)?;
+        one_comm("MixedDataSet::new", dsets.iter().map(DataSet::set))?;
         let ids: Vec<u64> = dsets.iter().map(DataSet::id).collect();
         Ok(MixedDataSet {
             entry: cached(dsets[0].set(), MIXED_DATASET_CACHE, &ids)?,
@@ -213,7 +223,7 @@ impl MixedDataSet {
     /// The MixedSet of the components' sets (a cache hit after the first call).
     pub fn set(&self) -> MixedSet {
         let sets: Vec<Set> = self.dsets.iter().map(|d| d.set().clone()).collect();
-        MixedSet::new(&sets).expect("the components share a communicator")
+        MixedSet::new(&sets).expect("MixedDataSet::new checked that the sets share a communicator")
     }
     /// Per-component dims.
     pub fn dims(&self) -> Vec<usize> {
@@ -310,6 +320,7 @@ impl MixedDat {
     /// The MixedDat of `dats` (all of one dtype, as PyOP2 requires).
     pub fn new(dats: &[Dat]) -> Result<MixedDat> {
         nonempty("MixedDat::new", dats)?;
+        one_comm("MixedDat::new", dats.iter().map(Dat::set))?;
         if let Some(d) = dats.iter().find(|d| d.dtype() != dats[0].dtype()) {
             return Err(Error::invalid(
                 "MixedDat::new",
@@ -348,7 +359,8 @@ impl MixedDat {
     /// The MixedDataSet of the components' DataSets (cached).
     pub fn dataset(&self) -> MixedDataSet {
         let ds: Vec<DataSet> = self.dats.iter().map(|d| d.dataset().clone()).collect();
-        MixedDataSet::new(&ds).expect("at least one component")
+        MixedDataSet::new(&ds)
+            .expect("MixedDat::new checked one component or more, one communicator")
     }
     /// Every block's owned values (PyOP2's `data_ro`, a tuple of arrays).
     pub fn to_vecs<T: Scalar>(&self) -> Result<Vec<Vec<T>>> {
