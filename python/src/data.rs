@@ -62,7 +62,12 @@ pub(crate) fn contiguous(
 ) -> PyResult<Vec<u8>> {
     let np = py.import("numpy")?;
     let arr = np.call_method1("asarray", (values,))?;
-    let arr = arr.call_method1("astype", (dtype,))?;
+    let arr = arr.call_method1("astype", (dtype,)).map_err(|e| {
+        raise(
+            "DataValueError",
+            format!("values do not convert to {dtype}: {e}"),
+        )
+    })?;
     let arr = np.call_method1("ascontiguousarray", (arr.call_method1("reshape", (-1,))?,))?;
     let b = arr.call_method0("tobytes")?;
     Ok(b.downcast::<PyBytes>()?.as_bytes().to_vec())
@@ -488,6 +493,12 @@ impl PyGlobal {
     fn set_data(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let a = self.view(py, true)?;
         a.set_item(pyo3::types::PySlice::full(py), value)
+            .map_err(|e| {
+                raise(
+                    "DataValueError",
+                    format!("Global {}: {e}", self.global.name()),
+                )
+            })
     }
     /// The values, read-only.
     #[getter]

@@ -12,6 +12,26 @@ use crate::errors::{raise, to_py};
 use crate::loops::{PyAccess, PyArg};
 use crate::sets::{PyDataSet, PyMap};
 
+/// PyOP2's `rcmaps` of checked `maps_and_regions`: `{(0, 0): [(rmap, cmap), ...]}`, the Python
+/// Map objects as given, repeated pairs once.
+fn rcmaps<'py>(py: Python<'py>, maps: &Bound<'py, PyAny>) -> PyResult<Py<PyDict>> {
+    let list = match maps.downcast::<PyDict>() {
+        Ok(d) => d.get_item((0, 0))?.expect("pairs() checked the block"),
+        Err(_) => maps.clone(),
+    };
+    let out = pyo3::types::PyList::empty(py);
+    for item in list.try_iter()? {
+        let t = item?.downcast_into::<PyTuple>()?;
+        let pair = PyTuple::new(py, [t.get_item(0)?, t.get_item(1)?])?;
+        if !out.contains(&pair)? {
+            out.append(pair)?;
+        }
+    }
+    let d = PyDict::new(py);
+    d.set_item((0, 0), out)?;
+    Ok(d.unbind())
+}
+
 /// A DataSet argument of a Sparsity.
 fn dataset(x: &Bound<'_, PyAny>, which: &str) -> PyResult<Py<PyDataSet>> {
     x.downcast::<PyDataSet>()
@@ -100,6 +120,8 @@ fn cached(py: Python<'_>, made: PySparsity) -> PyResult<Py<PySparsity>> {
 #[pyclass(module = "op2._op2", name = "Sparsity", subclass, frozen, weakref)]
 pub(crate) struct PySparsity {
     dsets: (Py<PyDataSet>, Py<PyDataSet>),
+    /// PyOP2's `rcmaps`: `{(0, 0): [(rmap, cmap), ...]}` as given (duplicates dropped).
+    rcmaps: Py<PyDict>,
     sparsity: op2::Sparsity,
     name: String,
 }
@@ -140,6 +162,7 @@ impl PySparsity {
             _ => "sparsity".to_string(),
         };
         let pairs = pairs(maps_and_regions)?;
+        let rcmaps = rcmaps(py, maps_and_regions)?;
         let (rds, cds) = (&r.get().ds, &c.get().ds);
         for (rm, cm) in &pairs {
             if !rm.to_set().ptr_eq(rds.set()) {
@@ -176,6 +199,7 @@ impl PySparsity {
             py,
             PySparsity {
                 dsets: (r, c),
+                rcmaps,
                 sparsity,
                 name,
             },
@@ -186,8 +210,13 @@ impl PySparsity {
         (self.dsets.0.clone_ref(py), self.dsets.1.clone_ref(py))
     }
     #[getter]
-    fn dims(&self) -> ((usize, usize),) {
-        (self.sparsity.dims(),)
+    fn dims(&self) -> Vec<Vec<(usize, usize)>> {
+        vec![vec![self.sparsity.dims()]]
+    }
+    /// `{(0, 0): [(rmap, cmap), ...]}`.
+    #[getter]
+    fn rcmaps(&self, py: Python<'_>) -> Py<PyDict> {
+        self.rcmaps.clone_ref(py)
     }
     #[getter]
     fn shape(&self) -> (usize, usize) {
@@ -238,8 +267,15 @@ impl PyMat {
         py: Python<'_>,
         sparsity: &Bound<'_, PyAny>,
         dtype: Option<&Bound<'_, PyAny>>,
-        name: Option<String>,
+        name: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let name: Option<String> =
+            match name {
+                Some(n) if !n.is_none() => Some(n.extract().map_err(|_| {
+                    raise("NameTypeError", format!("name must be a string, not {n}"))
+                })?),
+                _ => None,
+            };
         let sp = sparsity
             .downcast::<PySparsity>()
             .map_err(|_| raise("SparsityTypeError", format!("{sparsity} is not a Sparsity")))?;

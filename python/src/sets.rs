@@ -381,7 +381,7 @@ impl PyMap {
             Some(v) if !v.is_none() => {
                 let bytes = crate::data::contiguous(py, v, "int32").map_err(|e| {
                     raise(
-                        "MapValueError",
+                        "DataValueError",
                         format!("Map {name}: values must be integers: {e}"),
                     )
                 })?;
@@ -393,7 +393,7 @@ impl PyMap {
                         vals[..n].to_vec()
                     } else {
                         return Err(raise(
-                            "MapValueError",
+                            "DataValueError",
                             format!("Map {name}: {} values given, expected {n} ({} elements x arity {arity})", vals.len(), from.get().set.size()),
                         ));
                     }

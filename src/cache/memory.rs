@@ -188,6 +188,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clear_drops_every_entry_and_remembered_entries_miss() {
+        let c = ClassCache::<String>::new();
+        let a = c.insert(1, Arc::new("a".to_string()), 10, usize::MAX);
+        c.insert(2, Arc::new("b".to_string()), 10, usize::MAX);
+        assert!(ClassCache::<String>::touch(&a));
+        c.clear();
+        assert_eq!(c.with(|m| m.len()), 0);
+        assert!(c.get(1).is_none() && c.get(2).is_none());
+        assert!(
+            !ClassCache::<String>::touch(&a),
+            "a cleared entry is no longer a hit"
+        );
+        assert_eq!(a.kernel.as_str(), "a", "its value stays alive while held");
+    }
+
+    #[test]
     fn least_recently_used_entries_are_evicted_and_stay_usable_while_held() {
         let c = ClassCache::<String>::new();
         let k = Arc::new("k".to_string());
