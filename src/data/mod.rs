@@ -8,5 +8,6 @@
 pub mod access;
 pub mod dat;
 pub mod dataset;
+pub mod extruded;
 pub mod map;
 pub mod set;
