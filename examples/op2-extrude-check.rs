@@ -14,7 +14,8 @@
 //! kernels. Everything is gathered to rank 0 and compared with a plain serial Rust computation
 //! (1e-12 relative); rank 0 decides and broadcasts the verdict; every rank prints
 //! `rank R of N: ok: K values checked` or fails with the same error.
-//! Options: `--n N` (squares per side, default 8), `--layers L` (default 5).
+//! Options: `--n N` (squares per side, default 8), `--layers L` (default 5),
+//! `--wrong-reference` (a perturbed reference, so that the check must fail).
 use std::process::ExitCode;
 
 use op2::{
@@ -75,7 +76,9 @@ impl Mesh {
             l,
             xy: m.coords.clone(),
             tri: m.cells.clone(),
-            z: (0..l).map(|k| k as f64 * h * (1.0 + 0.3 * k as f64 * h)).collect(),
+            z: (0..l)
+                .map(|k| k as f64 * h * (1.0 + 0.3 * k as f64 * h))
+                .collect(),
         })
     }
     fn node(&self, c: usize, k: usize) -> usize {
@@ -85,7 +88,12 @@ impl Mesh {
         1.0 + 0.5 * (c as f64 * 0.7 + l as f64).sin()
     }
     fn vol(&self, c: usize, l: usize) -> f64 {
-        let p = |k: usize| (self.xy[2 * self.node(c, k)], self.xy[2 * self.node(c, k) + 1]);
+        let p = |k: usize| {
+            (
+                self.xy[2 * self.node(c, k)],
+                self.xy[2 * self.node(c, k) + 1],
+            )
+        };
         let (a, b, d) = (p(0), p(1), p(2));
         let area = 0.5 * ((b.0 - a.0) * (d.1 - a.1) - (d.0 - a.0) * (b.1 - a.1)).abs();
         area * (self.z[l + 1] - self.z[l])
@@ -97,7 +105,9 @@ impl Mesh {
     /// Node columns: (x, y, z_l) per layer.
     fn coords3(&self) -> Vec<f64> {
         (0..self.nn)
-            .flat_map(|n| (0..self.l).flat_map(move |l| [self.xy[2 * n], self.xy[2 * n + 1], self.z[l]]))
+            .flat_map(|n| {
+                (0..self.l).flat_map(move |l| [self.xy[2 * n], self.xy[2 * n + 1], self.z[l]])
+            })
             .collect()
     }
     fn fields(&self) -> Vec<f64> {
@@ -134,13 +144,19 @@ fn reference(m: &Mesh) -> Vec<Vec<f64>> {
             }
             for i in 0..6 {
                 for j in 0..6 {
-                    let e = m.vol(c, l) * if i == j { 2.0 } else { 1.0 } * (1.0 + 0.1 * i as f64) / 12.0;
+                    let e = m.vol(c, l) * if i == j { 2.0 } else { 1.0 } * (1.0 + 0.1 * i as f64)
+                        / 12.0;
                     *a.entry((at(c, i, l), at(c, j, l))).or_default() += e;
                 }
             }
         }
         // Regions, in the order of REGIONS: the layers each runs and its facets.
-        for (r, ls, f) in [(0, 0..1, 1), (1, nl - 2..nl - 1, 1), (2, 0..nl - 2, 2), (3, 0..nl - 1, 1)] {
+        for (r, ls, f) in [
+            (0, 0..1, 1),
+            (1, nl - 2..nl - 1, 1),
+            (2, 0..nl - 2, 2),
+            (3, 0..nl - 1, 1),
+        ] {
             for l in ls {
                 for ff in 0..f {
                     for k in 0..6 {
@@ -197,17 +213,37 @@ fn run(comm: op2::Comm, m: Option<&Mesh>, l: usize) -> Result<Vec<Option<Vec<f64
     let g = Global::new(vec![0.0f64])?;
     let xr = x3.arg_extruded(Access::Read, &prism);
     let args = |first: XArg| [first, xr.clone(), f.arg_layer(Access::Read)];
-    par_loop_extruded(&k("vol")?, &cx, Region::All, &args(g.arg(Access::Inc).into()))?;
+    par_loop_extruded(
+        &k("vol")?,
+        &cx,
+        Region::All,
+        &args(g.arg(Access::Inc).into()),
+    )?;
     out.push(Some(g.value::<f64>()?));
     let per_layer = Dat::zeros(&c1, DType::F64);
-    par_loop_extruded(&k("lay")?, &cx, Region::All, &args(per_layer.arg_layer(Access::Write)))?;
+    par_loop_extruded(
+        &k("lay")?,
+        &cx,
+        Region::All,
+        &args(per_layer.arg_layer(Access::Write)),
+    )?;
     out.push(per_layer.gather::<f64>(0)?);
     let spread = Dat::zeros(&v1, DType::F64);
-    par_loop_extruded(&k("spread")?, &cx, Region::All, &args(spread.arg_extruded(Access::Inc, &prism)))?;
+    par_loop_extruded(
+        &k("spread")?,
+        &cx,
+        Region::All,
+        &args(spread.arg_extruded(Access::Inc, &prism)),
+    )?;
     out.push(spread.gather::<f64>(0)?);
     for (region, kernel) in REGIONS {
         let v = Dat::zeros(&v1, DType::F64);
-        par_loop_extruded_layer(&k(kernel)?, &cx, region, &[v.arg_extruded(Access::Inc, &prism)])?;
+        par_loop_extruded_layer(
+            &k(kernel)?,
+            &cx,
+            region,
+            &[v.arg_extruded(Access::Inc, &prism)],
+        )?;
         out.push(v.gather::<f64>(0)?);
     }
 
@@ -216,23 +252,56 @@ fn run(comm: op2::Comm, m: Option<&Mesh>, l: usize) -> Result<Vec<Option<Vec<f64
         "spans",
         "cells",
         2,
-        m.map(|m| (0..m.nc).flat_map(|c| { let (s, t) = m.span(c); [s as i32, t as i32] }).collect()),
+        m.map(|m| {
+            (0..m.nc)
+                .flat_map(|c| {
+                    let (s, t) = m.span(c);
+                    [s as i32, t as i32]
+                })
+                .collect()
+        }),
     )?;
     let sp = spans.to_vec::<i32>()?;
-    let var = ExtrudedSet::variable(cells, &sp.chunks(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>())?;
+    let var = ExtrudedSet::variable(
+        cells,
+        &sp.chunks(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>(),
+    )?;
     let vprism = ExtrudedMap::prism(&var, c2n)?;
     let vx = x3.arg_extruded(Access::Read, &vprism);
     let gv = Global::new(vec![0.0f64])?;
-    par_loop_extruded(&k("vol")?, &var, Region::All, &[gv.arg(Access::Inc).into(), vx.clone(), f.arg_layer(Access::Read)])?;
+    par_loop_extruded(
+        &k("vol")?,
+        &var,
+        Region::All,
+        &[
+            gv.arg(Access::Inc).into(),
+            vx.clone(),
+            f.arg_layer(Access::Read),
+        ],
+    )?;
     out.push(Some(gv.value::<f64>()?));
     let vs = Dat::zeros(&v1, DType::F64);
-    par_loop_extruded(&k("spread")?, &var, Region::All, &[vs.arg_extruded(Access::Inc, &vprism), vx, f.arg_layer(Access::Read)])?;
+    par_loop_extruded(
+        &k("spread")?,
+        &var,
+        Region::All,
+        &[
+            vs.arg_extruded(Access::Inc, &vprism),
+            vx,
+            f.arg_layer(Access::Read),
+        ],
+    )?;
     out.push(vs.gather::<f64>(0)?);
 
     // An extruded Mat, assembled and multiplied.
     let sparsity = Sparsity::extruded(&v1, &v1, &[(prism.clone(), prism.clone())])?;
     let a = Mat::named("A", &sparsity, DType::F64)?;
-    par_loop_extruded(&k("mass")?, &cx, Region::All, &[a.arg_extruded(Access::Inc, (&prism, &prism)), xr.clone()])?;
+    par_loop_extruded(
+        &k("mass")?,
+        &cx,
+        Region::All,
+        &[a.arg_extruded(Access::Inc, (&prism, &prism)), xr.clone()],
+    )?;
     let x = dm.scatter_dat("mx", "nodes", l, m.map(mat_x))?;
     let y = Dat::zeros(&v1, DType::F64);
     a.mult(&x, &y)?;
@@ -246,7 +315,10 @@ fn run(comm: op2::Comm, m: Option<&Mesh>, l: usize) -> Result<Vec<Option<Vec<f64
 fn unextruded(comm: op2::Comm, m: Option<&Mesh>, l: usize) -> Result<f64> {
     let gm = m.map(|m| {
         let p2n: Vec<i32> = (0..m.nc)
-            .flat_map(|c| (0..l - 1).flat_map(move |ll| (0..6).map(move |k| (m.node(c, k) * l + ll + k / 3) as i32)))
+            .flat_map(|c| {
+                (0..l - 1)
+                    .flat_map(move |ll| (0..6).map(move |k| (m.node(c, k) * l + ll + k / 3) as i32))
+            })
             .collect();
         GlobalMesh::new()
             .add_set("n3", m.nn * l)
@@ -262,7 +334,11 @@ fn unextruded(comm: op2::Comm, m: Option<&Mesh>, l: usize) -> Result<f64> {
     par_loop(
         &Kernel::new("vol", KERNELS)?,
         dm.set("prisms")?,
-        &[g.arg(Access::Inc), x.arg_vec(Access::Read, p2n), f.arg(Access::Read)],
+        &[
+            g.arg(Access::Inc),
+            x.arg_vec(Access::Read, p2n),
+            f.arg(Access::Read),
+        ],
     )?;
     g.get::<f64>()
 }
@@ -272,7 +348,11 @@ fn compare(want: &[Vec<f64>], got: &[Option<Vec<f64>>]) -> std::result::Result<u
     for (i, (w, g)) in want.iter().zip(got).enumerate() {
         let g = g.as_ref().ok_or(format!("check {i}: nothing gathered"))?;
         if w.len() != g.len() {
-            return Err(format!("check {i}: {} values, expected {}", g.len(), w.len()));
+            return Err(format!(
+                "check {i}: {} values, expected {}",
+                g.len(),
+                w.len()
+            ));
         }
         let scale = w.iter().fold(1e-300f64, |a, v| a.max(v.abs()));
         for (j, (a, b)) in w.iter().zip(g).enumerate() {
@@ -288,13 +368,26 @@ fn compare(want: &[Vec<f64>], got: &[Option<Vec<f64>>]) -> std::result::Result<u
     Ok(n)
 }
 
+/// The reference; `--wrong-reference` (tests: the comparison can fail) perturbs the integral.
+fn expected(m: &Mesh) -> Vec<Vec<f64>> {
+    let mut want = reference(m);
+    if std::env::args().any(|a| a == "--wrong-reference") {
+        want[0][0] *= 1.0 + 1e-9;
+    }
+    want
+}
+
 fn check(rt: &op2::Runtime) -> Result<()> {
     let comm = rt.comm();
     let (n, l) = (arg("--n", 8), arg("--layers", 5));
-    let m = if comm.is_root() { Some(Mesh::new(n, l)?) } else { None };
+    let m = if comm.is_root() {
+        Some(Mesh::new(n, l)?)
+    } else {
+        None
+    };
     let got = run(comm, m.as_ref(), l)?;
     let verdict = match &m {
-        Some(m) => match compare(&reference(m), &got) {
+        Some(m) => match compare(&expected(m), &got) {
             Ok(k) => format!("ok: {k} values checked"),
             Err(e) => format!("FAIL {e}"),
         },

@@ -113,23 +113,34 @@ impl ExtrudedSet {
         let what = format!("ExtrudedSet::variable({})", base.name());
         let mut bad = String::new();
         if layers.len() != base.size() {
-            bad = format!("{} columns given for {} owned elements", layers.len(), base.size());
+            bad = format!(
+                "{} columns given for {} owned elements",
+                layers.len(),
+                base.size()
+            );
         } else if let Some((c, l)) = layers
             .iter()
             .enumerate()
             .find(|(_, l)| l[0] < 0 || l[1] < l[0])
         {
-            bad = format!("column {c} has layers [{}, {}): need 0 <= start <= stop", l[0], l[1]);
+            bad = format!(
+                "column {c} has layers [{}, {}): need 0 <= start <= stop",
+                l[0], l[1]
+            );
         }
         let top = layers.iter().map(|l| l[1]).max().unwrap_or(0).max(2) as f64;
-        let agreed = base
-            .comm()
-            .allreduce(&[top, if bad.is_empty() { 0.0 } else { 1.0 }], ReduceOp::Max)?;
+        let agreed = base.comm().allreduce(
+            &[top, if bad.is_empty() { 0.0 } else { 1.0 }],
+            ReduceOp::Max,
+        )?;
         if !bad.is_empty() {
             return Err(Error::invalid(what, bad));
         }
         if agreed[1] != 0.0 {
-            return Err(Error::invalid(what, "another rank was given a bad layers array"));
+            return Err(Error::invalid(
+                what,
+                "another rank was given a bad layers array",
+            ));
         }
         let ds = DataSet::new(base, 2)?;
         let flat: Vec<i32> = layers.iter().flat_map(|l| [l[0], l[1]]).collect();
@@ -219,7 +230,11 @@ impl ExtrudedMap {
         if entries.is_empty() || entries.len() != offset.len() {
             return Err(Error::invalid(
                 what(),
-                format!("{} entries and {} offsets: need one offset per entry, at least one", entries.len(), offset.len()),
+                format!(
+                    "{} entries and {} offsets: need one offset per entry, at least one",
+                    entries.len(),
+                    offset.len()
+                ),
             ));
         }
         let per_column = from.entries(to) as i64;
