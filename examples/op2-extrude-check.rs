@@ -15,7 +15,8 @@
 //! (1e-12 relative); rank 0 decides and broadcasts the verdict; every rank prints
 //! `rank R of N: ok: K values checked` or fails with the same error.
 //! Options: `--n N` (squares per side, default 8), `--layers L` (default 5),
-//! `--wrong-reference` (a perturbed reference, so that the check must fail).
+//! `--wrong-reference` (a perturbed reference, so that the check must fail), `--repeat R` (time
+//! the integral R more times, extruded and unextruded, and print the time per loop).
 use std::process::ExitCode;
 
 use op2::{
@@ -100,7 +101,7 @@ impl Mesh {
     }
     /// Variable layers of column `c`.
     fn span(&self, c: usize) -> (usize, usize) {
-        (c % 2, self.l - usize::from(c % 3 == 0))
+        (c % 2, self.l - usize::from(c.is_multiple_of(3)))
     }
     /// Node columns: (x, y, z_l) per layer.
     fn coords3(&self) -> Vec<f64> {
@@ -220,6 +221,10 @@ fn run(comm: op2::Comm, m: Option<&Mesh>, l: usize) -> Result<Vec<Option<Vec<f64
         &args(g.arg(Access::Inc).into()),
     )?;
     out.push(Some(g.value::<f64>()?));
+    let vk = k("vol")?;
+    timed(comm, "extruded", || {
+        par_loop_extruded(&vk, &cx, Region::All, &args(g.arg(Access::Inc).into()))
+    })?;
     let per_layer = Dat::zeros(&c1, DType::F64);
     par_loop_extruded(
         &k("lay")?,
@@ -331,16 +336,37 @@ fn unextruded(comm: op2::Comm, m: Option<&Mesh>, l: usize) -> Result<f64> {
     let f = dm.scatter_dat("f", "prisms", 1, m.map(Mesh::fields))?;
     let g = Global::new(vec![0.0f64])?;
     let p2n = dm.map("p2n")?;
-    par_loop(
-        &Kernel::new("vol", KERNELS)?,
-        dm.set("prisms")?,
-        &[
-            g.arg(Access::Inc),
-            x.arg_vec(Access::Read, p2n),
-            f.arg(Access::Read),
-        ],
-    )?;
-    g.get::<f64>()
+    let (vk, prisms) = (Kernel::new("vol", KERNELS)?, dm.set("prisms")?);
+    let args = [
+        g.arg(Access::Inc),
+        x.arg_vec(Access::Read, p2n),
+        f.arg(Access::Read),
+    ];
+    par_loop(&vk, prisms, &args)?;
+    let value = g.get::<f64>()?;
+    timed(comm, "unextruded", || par_loop(&vk, prisms, &args))?;
+    Ok(value)
+}
+
+/// With `--repeat R`: run `body` R more times and print, on rank 0, the wall time per call.
+fn timed(comm: op2::Comm, what: &str, mut body: impl FnMut() -> Result<()>) -> Result<()> {
+    let r = arg("--repeat", 0);
+    if r == 0 {
+        return Ok(());
+    }
+    comm.barrier()?;
+    let t = std::time::Instant::now();
+    for _ in 0..r {
+        body()?;
+    }
+    comm.barrier()?;
+    if comm.is_root() {
+        println!(
+            "{what} integral: {:.1} us per loop ({r} loops)",
+            t.elapsed().as_secs_f64() * 1e6 / r as f64
+        );
+    }
+    Ok(())
 }
 
 fn compare(want: &[Vec<f64>], got: &[Option<Vec<f64>>]) -> std::result::Result<usize, String> {

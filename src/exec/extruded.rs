@@ -162,20 +162,60 @@ fn run(
         let fail = |detail: String| Error::invalid(what(), format!("argument {i}: {detail}"));
         cols.push(lower(set, region, &a.0, &mut outer).map_err(fail)?);
     }
+    let column = column_for(kernel, region, pass_layer, cols)?;
+    par_loop(&column, set.base(), &outer)
+}
+
+/// Column kernels made by this thread, most recent last: (kernel hash, region, layer passed,
+/// column arguments) -> the column kernel. A repeated extruded loop reuses its Kernel (no
+/// regeneration, no rehash); the ordinary par_loop's caches do the rest.
+type ColumnMemo = Vec<(u128, Region, bool, Vec<ColArg>, Kernel)>;
+
+/// At most this many column kernels are remembered per thread (the oldest is dropped).
+const COLUMN_MEMO: usize = 64;
+
+thread_local! {
+    static COLUMNS: std::cell::RefCell<ColumnMemo> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The column kernel of `kernel` for these column arguments: remembered or generated.
+fn column_for(
+    kernel: &Kernel,
+    region: Region,
+    pass_layer: bool,
+    cols: Vec<ColArg>,
+) -> Result<Kernel> {
+    let hash = kernel.0.hash;
+    let found = COLUMNS.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|e| e.0 == hash && e.1 == region && e.2 == pass_layer && e.3 == cols)
+            .map(|e| e.4.clone())
+    });
+    if let Some(k) = found {
+        return Ok(k);
+    }
     let code = column_kernel(&Column {
         kernel,
         region,
         pass_layer,
-        args: cols,
+        args: cols.clone(),
     });
     let flags: Vec<&str> = kernel.flags().iter().map(String::as_str).collect();
     let column = Kernel::with_flags(&column_name(kernel), &code, &flags)?;
-    par_loop(&column, set.base(), &outer)
+    COLUMNS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= COLUMN_MEMO {
+            m.remove(0);
+        }
+        m.push((hash, region, pass_layer, cols, column.clone()));
+    });
+    Ok(column)
 }
 
 /// `size / entries` when it divides exactly.
 fn per_entry(what: &str, size: usize, entries: usize) -> std::result::Result<u32, String> {
-    if entries == 0 || size % entries != 0 {
+    if entries == 0 || !size.is_multiple_of(entries) {
         return Err(format!(
             "{what} has {size} values per column, not a multiple of {entries} entries per column"
         ));
