@@ -431,3 +431,27 @@ fn bad_extruded_arguments_are_refused_with_their_names() {
     assert!(r.unwrap_err().to_string().contains("not a multiple of 10"));
     assert!(ExtrudedSet::new(f.elements.base(), 1).is_err());
 }
+
+#[test]
+fn a_kernel_that_does_not_match_its_extruded_arguments_is_an_error_naming_it() {
+    let f = fixture();
+    let g = Global::new(vec![0.0f64]).unwrap();
+    // The coordinates arrive packed (const double *), not as an array of pointers.
+    let k = Kernel::new(
+        "bad_vol",
+        "void bad_vol(double *g, const double **x) { g[0] += x[0][0]; }",
+    )
+    .unwrap();
+    let r = par_loop_extruded(
+        &k,
+        &f.elements,
+        Region::All,
+        &[
+            g.arg(Access::Inc).into(),
+            f.coords.arg_extruded(Access::Read, &f.coords_map),
+        ],
+    );
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("bad_vol"), "{e}");
+    assert_eq!(g.get::<f64>().unwrap(), 0.0);
+}
