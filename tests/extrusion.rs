@@ -319,6 +319,22 @@ fn variable_layers_run_each_column_between_its_bounds() {
     assert!(ExtrudedSet::variable(&base, &[[0, 2]]).is_err());
 }
 
+/// Over interior facets: each cell below gets the jump to the cell above, each cell above 0.5.
+fn facet_jumps(s: &ExtrudedSet, own: &ExtrudedMap, c: &Dat) -> Vec<f64> {
+    let jump = Dat::zeros(c.dataset(), DType::F64);
+    let k = Kernel::new(
+        "jump",
+        "void jump(double *j, const double *c) { j[0] += c[1] - c[0]; j[1] += 0.5; }",
+    )
+    .unwrap();
+    let args = [
+        jump.arg_extruded(Access::Inc, own),
+        c.arg_extruded(Access::Read, own),
+    ];
+    par_loop_extruded(&k, s, Region::OnInteriorFacets, &args).unwrap();
+    jump.to_vec::<f64>().unwrap()
+}
+
 #[test]
 fn interior_facets_pack_both_cells_below_then_above() {
     setup();
@@ -335,24 +351,9 @@ fn interior_facets_pack_both_cells_below_then_above() {
         vec![1.0f64, 10.0, 100.0],
     )
     .unwrap();
-    let jump = Dat::zeros(&s.dataset(Entity::Cells, 1).unwrap(), DType::F64);
-    let k = Kernel::new(
-        "jump",
-        "void jump(double *j, const double *c) { j[0] += c[1] - c[0]; j[1] += 0.5; }",
-    )
-    .unwrap();
-    par_loop_extruded(
-        &k,
-        &s,
-        Region::OnInteriorFacets,
-        &[
-            jump.arg_extruded(Access::Inc, &own),
-            c.arg_extruded(Access::Read, &own),
-        ],
-    )
-    .unwrap();
+    let jump = facet_jumps(&s, &own, &c);
     // Facet 0 (cells 0|1) adds 9 to cell 0 and 0.5 to cell 1; facet 1 adds 90 and 0.5.
-    assert_eq!(jump.to_vec::<f64>().unwrap(), vec![9.0, 90.5, 0.5]);
+    assert_eq!(jump, vec![9.0, 90.5, 0.5]);
 }
 
 #[test]
@@ -454,4 +455,35 @@ fn a_kernel_that_does_not_match_its_extruded_arguments_is_an_error_naming_it() {
     let e = r.unwrap_err().to_string();
     assert!(e.contains("bad_vol"), "{e}");
     assert_eq!(g.get::<f64>().unwrap(), 0.0);
+}
+
+#[test]
+fn periodic_columns_wrap_their_top_to_their_bottom() {
+    setup();
+    let base = Set::new(1).unwrap();
+    let id = Map::new(&base, &base, 1, vec![0]).unwrap();
+    let s = ExtrudedSet::periodic(&base, 5).unwrap(); // 4 cells, 4 vertices in a ring
+    assert!(s.is_periodic());
+    assert_eq!(s.entries(Entity::Nodes), 4);
+    let seg = ExtrudedMap::prism(&s, &id).unwrap(); // bottom and top vertex of each cell
+    let v = Dat::zeros(&s.dataset(Entity::Nodes, 1).unwrap(), DType::F64);
+    let k = Kernel::new(
+        "ends",
+        "void ends(double *v, int layer) { v[0] += 1; v[1] += 10 * (layer + 1); }",
+    )
+    .unwrap();
+    par_loop_extruded_layer(&k, &s, Region::All, &[v.arg_extruded(Access::Inc, &seg)]).unwrap();
+    // Vertex j is the bottom of cell j and the top of cell j - 1 (cell 3's top is vertex 0).
+    assert_eq!(v.to_vec::<f64>().unwrap(), vec![41.0, 11.0, 21.0, 31.0]);
+    // Interior facets include the one between the top cell and the bottom cell.
+    let own = ExtrudedMap::columns(&s, &id, Entity::Cells).unwrap();
+    let c = Dat::new(
+        &s.dataset(Entity::Cells, 1).unwrap(),
+        vec![1.0f64, 10.0, 100.0, 1000.0],
+    )
+    .unwrap();
+    let jump = facet_jumps(&s, &own, &c);
+    assert_eq!(jump, vec![9.5, 90.5, 900.5, -998.5]);
+    // An offset of 2 per layer would need 8 entries per column of 4.
+    assert!(ExtrudedMap::new(&s, &id, &[(0, 0)], &[2], Entity::Nodes).is_err());
 }

@@ -67,6 +67,8 @@ pub(crate) struct ExtrudedInner {
     /// The runtime layer bounds: a READ Global `[0, layers]` (constant) or a Dat of `[start,
     /// stop]` per column (variable).
     pub(crate) bounds: Bounds,
+    /// PyOP2's `extruded_periodic`: the top vertex layer is the bottom one.
+    pub(crate) periodic: bool,
 }
 
 #[derive(Clone)]
@@ -91,6 +93,10 @@ pub struct ExtrudedSet(pub(crate) Arc<ExtrudedInner>);
 impl ExtrudedSet {
     /// Columns of `layers` vertex layers (`layers - 1` cells) over every element of `base`.
     pub fn new(base: &Set, layers: usize) -> Result<ExtrudedSet> {
+        ExtrudedSet::constant(base, layers, false)
+    }
+
+    fn constant(base: &Set, layers: usize, periodic: bool) -> Result<ExtrudedSet> {
         if layers < 2 || layers > i32::MAX as usize {
             return Err(Error::invalid(
                 format!("ExtrudedSet::new({})", base.name()),
@@ -102,7 +108,23 @@ impl ExtrudedSet {
             base: base.clone(),
             layers,
             bounds: Bounds::Constant(g),
+            periodic,
         })))
+    }
+
+    /// Periodic columns (PyOP2's `ExtrudedSet(base, layers, extruded_periodic=True)`): as
+    /// many cells per column as [`ExtrudedSet::new`], but the top vertex layer is the bottom
+    /// one, so a column holds `layers - 1` vertex entries, map entries wrap around the column
+    /// (entry `(shift + l * offset) mod ((layers - 1) * offset)`: PyOP2's `offset_quotient` is
+    /// `shift / offset`) and `ON_INTERIOR_FACETS` includes the facet between the top cell and
+    /// the bottom one.
+    pub fn periodic(base: &Set, layers: usize) -> Result<ExtrudedSet> {
+        ExtrudedSet::constant(base, layers, true)
+    }
+
+    /// Whether columns wrap around ([`ExtrudedSet::periodic`]).
+    pub fn is_periodic(&self) -> bool {
+        self.0.periodic
     }
 
     /// Variable layers (PyOP2's `layers` array): column `c` (an owned element of `base`) spans
@@ -149,6 +171,7 @@ impl ExtrudedSet {
             base: base.clone(),
             layers: agreed[0] as usize,
             bounds: Bounds::Variable(d),
+            periodic: false,
         })))
     }
 
@@ -170,8 +193,8 @@ impl ExtrudedSet {
     /// Entries per column of a Dat holding `entity` values.
     pub fn entries(&self, entity: Entity) -> usize {
         match entity {
-            Entity::Nodes => self.0.layers,
-            Entity::Cells => self.0.layers - 1,
+            Entity::Nodes if !self.0.periodic => self.0.layers,
+            _ => self.0.layers - 1,
         }
     }
 
@@ -241,7 +264,11 @@ impl ExtrudedMap {
         let top = from.layers() as i64 - 2;
         let mut out = Vec::with_capacity(entries.len());
         for (k, (&(b, s), &o)) in entries.iter().zip(offset).enumerate() {
-            let last = s as i64 + top * o as i64;
+            // The largest entry reached: on a periodic set entries wrap at `cells * offset`.
+            let last = match (from.is_periodic(), o) {
+                (true, 1..) => (s as i64).max((top + 1) * o as i64 - 1),
+                _ => s as i64 + top * o as i64,
+            };
             if b >= base.arity() || s < 0 || o < 0 || last >= per_column {
                 return Err(Error::invalid(
                     what(),

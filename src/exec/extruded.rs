@@ -162,14 +162,17 @@ fn run(
         let fail = |detail: String| Error::invalid(what(), format!("argument {i}: {detail}"));
         cols.push(lower(set, region, &a.0, &mut outer).map_err(fail)?);
     }
-    let column = column_for(kernel, region, pass_layer, cols)?;
+    let column = column_for(kernel, (region, pass_layer, set.is_periodic()), cols)?;
     par_loop(&column, set.base(), &outer)
 }
 
-/// Column kernels made by this thread, most recent last: (kernel hash, region, layer passed,
-/// column arguments) -> the column kernel. A repeated extruded loop reuses its Kernel (no
+/// Column kernels made by this thread, most recent last: (kernel hash, (region, layer passed,
+/// periodic), column arguments) -> the column kernel. A repeated extruded loop reuses its Kernel (no
 /// regeneration, no rehash); the ordinary par_loop's caches do the rest.
-type ColumnMemo = Vec<(u128, Region, bool, Vec<ColArg>, Kernel)>;
+type ColumnMemo = Vec<(u128, How, Vec<ColArg>, Kernel)>;
+
+/// How the layers run: region, whether the layer is passed, whether columns are periodic.
+type How = (Region, bool, bool);
 
 /// At most this many column kernels are remembered per thread (the oldest is dropped).
 const COLUMN_MEMO: usize = 64;
@@ -179,26 +182,23 @@ thread_local! {
 }
 
 /// The column kernel of `kernel` for these column arguments: remembered or generated.
-fn column_for(
-    kernel: &Kernel,
-    region: Region,
-    pass_layer: bool,
-    cols: Vec<ColArg>,
-) -> Result<Kernel> {
+fn column_for(kernel: &Kernel, how: How, cols: Vec<ColArg>) -> Result<Kernel> {
     let hash = kernel.0.hash;
     let found = COLUMNS.with(|m| {
         m.borrow()
             .iter()
-            .find(|e| e.0 == hash && e.1 == region && e.2 == pass_layer && e.3 == cols)
-            .map(|e| e.4.clone())
+            .find(|e| e.0 == hash && e.1 == how && e.2 == cols)
+            .map(|e| e.3.clone())
     });
     if let Some(k) = found {
         return Ok(k);
     }
+    let (region, pass_layer, periodic) = how;
     let code = column_kernel(&Column {
         kernel,
         region,
         pass_layer,
+        periodic,
         args: cols.clone(),
     });
     let flags: Vec<&str> = kernel.flags().iter().map(String::as_str).collect();
@@ -208,7 +208,7 @@ fn column_for(
         if m.len() >= COLUMN_MEMO {
             m.remove(0);
         }
-        m.push((hash, region, pass_layer, cols, column.clone()));
+        m.push((hash, how, cols, column.clone()));
     });
     Ok(column)
 }

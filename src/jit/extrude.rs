@@ -65,6 +65,8 @@ pub(crate) struct Column<'a> {
     pub kernel: &'a Kernel,
     pub region: Region,
     pub pass_layer: bool,
+    /// Entries wrap around the column (`(shift + l * offset) mod (cells * offset)`).
+    pub periodic: bool,
     pub args: Vec<ColArg>,
 }
 
@@ -96,6 +98,8 @@ pub(crate) fn column_kernel(c: &Column) -> String {
         c.region.name(),
         f
     );
+    // Entry of a column at `shift + lf * offset`, wrapped on a periodic column of `n` cells.
+    s.push_str("static inline long __op2_ix(int s, int o, int lf, int n)\n{\n  return n > 0 && o > 0 ? (s + lf * o) % (n * o) : s + lf * o;\n}\n");
     let mut params = vec!["const int *__op2_lay".to_string()];
     for (i, a) in c.args.iter().enumerate() {
         params.extend(column_params(i, a));
@@ -110,12 +114,20 @@ pub(crate) fn column_kernel(c: &Column) -> String {
         Region::All => ("__op2_lay[0]", "__op2_lay[1] - 1"),
         Region::OnBottom => ("__op2_lay[0]", "__op2_lay[0] + 1"),
         Region::OnTop => ("__op2_lay[1] - 2", "__op2_lay[1] - 1"),
+        Region::OnInteriorFacets if c.periodic => ("__op2_lay[0]", "__op2_lay[1] - 1"),
         Region::OnInteriorFacets => ("__op2_lay[0]", "__op2_lay[1] - 2"),
     };
-    // Clamped to the column: no layer below `start`, no entry above `stop - 1`.
+    // Clamped to the column: no layer below `start`, no entry above `stop - 1` (a periodic
+    // column's top facet wraps to its bottom). `__op2_n`: cells of a periodic column, else 0.
+    let top = if c.periodic { 1 } else { f };
+    let n = if c.periodic {
+        "__op2_lay[1] - __op2_lay[0] - 1"
+    } else {
+        "0"
+    };
     let _ = writeln!(
         s,
-        "  int __op2_lo = {lo}, __op2_hi = {hi};\n  if (__op2_lo < __op2_lay[0]) __op2_lo = __op2_lay[0];\n  if (__op2_hi > __op2_lay[1] - {f}) __op2_hi = __op2_lay[1] - {f};"
+        "  int __op2_lo = {lo}, __op2_hi = {hi};\n  if (__op2_lo < __op2_lay[0]) __op2_lo = __op2_lay[0];\n  if (__op2_hi > __op2_lay[1] - {top}) __op2_hi = __op2_lay[1] - {top};\n  const int __op2_n = {n};"
     );
     for (i, a) in c.args.iter().enumerate() {
         write_tables(&mut s, i, a);
@@ -264,7 +276,7 @@ fn write_gather(s: &mut String, i: usize, a: &ColArg, f: u32, declared: Option<&
 fn write_entries(s: &mut String, i: usize, name: &str, n: usize, f: u32, d: u32, body: &str) {
     let _ = writeln!(
         s,
-        "    for (int __op2_f = 0; __op2_f < {f}; __op2_f++)\n      for (int __op2_k = 0; __op2_k < {n}; __op2_k++) {{\n        const long __op2_x = (long)(__op2_{name}s{i}[__op2_k] + (__op2_l + __op2_f) * __op2_{name}o{i}[__op2_k]) * {d};\n        for (int __op2_j = 0; __op2_j < {d}; __op2_j++) {body}\n      }}"
+        "    for (int __op2_f = 0; __op2_f < {f}; __op2_f++)\n      for (int __op2_k = 0; __op2_k < {n}; __op2_k++) {{\n        const long __op2_x = __op2_ix(__op2_{name}s{i}[__op2_k], __op2_{name}o{i}[__op2_k], __op2_l + __op2_f, __op2_n) * {d};\n        for (int __op2_j = 0; __op2_j < {d}; __op2_j++) {body}\n      }}"
     );
 }
 
@@ -288,7 +300,7 @@ fn write_scatter(s: &mut String, i: usize, a: &ColArg, f: u32) {
             let acols = f as usize * nc * dc as usize;
             let _ = writeln!(
                 s,
-                "    for (int __op2_fr = 0; __op2_fr < {f}; __op2_fr++)\n    for (int __op2_kr = 0; __op2_kr < {nr}; __op2_kr++)\n    for (int __op2_r = 0; __op2_r < {dr}; __op2_r++) {{\n      const long __op2_row = (long)__op2_rb{i}[__op2_kr] * {rstride} + (long)(__op2_rs{i}[__op2_kr] + (__op2_l + __op2_fr) * __op2_ro{i}[__op2_kr]) * {dr} + __op2_r;\n      const double *__op2_a = __op2_A{i} + (long)((__op2_fr * {nr} + __op2_kr) * {dr} + __op2_r) * {acols};\n      for (int __op2_fc = 0; __op2_fc < {f}; __op2_fc++)\n      for (int __op2_kc = 0; __op2_kc < {nc}; __op2_kc++) {{\n        const long __op2_col = (long)__op2_cb{i}[__op2_kc] * {cstride} + (long)(__op2_cs{i}[__op2_kc] + (__op2_l + __op2_fc) * __op2_co{i}[__op2_kc]) * {dc};\n        for (int __op2_c = 0; __op2_c < {dc}; __op2_c++) __op2_p{i}[__op2_row * {width} + __op2_col + __op2_c] += __op2_a[(__op2_fc * {nc} + __op2_kc) * {dc} + __op2_c];\n      }}\n    }}"
+                "    for (int __op2_fr = 0; __op2_fr < {f}; __op2_fr++)\n    for (int __op2_kr = 0; __op2_kr < {nr}; __op2_kr++)\n    for (int __op2_r = 0; __op2_r < {dr}; __op2_r++) {{\n      const long __op2_row = (long)__op2_rb{i}[__op2_kr] * {rstride} + __op2_ix(__op2_rs{i}[__op2_kr], __op2_ro{i}[__op2_kr], __op2_l + __op2_fr, __op2_n) * {dr} + __op2_r;\n      const double *__op2_a = __op2_A{i} + (long)((__op2_fr * {nr} + __op2_kr) * {dr} + __op2_r) * {acols};\n      for (int __op2_fc = 0; __op2_fc < {f}; __op2_fc++)\n      for (int __op2_kc = 0; __op2_kc < {nc}; __op2_kc++) {{\n        const long __op2_col = (long)__op2_cb{i}[__op2_kc] * {cstride} + __op2_ix(__op2_cs{i}[__op2_kc], __op2_co{i}[__op2_kc], __op2_l + __op2_fc, __op2_n) * {dc};\n        for (int __op2_c = 0; __op2_c < {dc}; __op2_c++) __op2_p{i}[__op2_row * {width} + __op2_col + __op2_c] += __op2_a[(__op2_fc * {nc} + __op2_kc) * {dc} + __op2_c];\n      }}\n    }}"
             );
         }
         _ => {}
@@ -316,6 +328,7 @@ mod tests {
                 kernel: &k,
                 region,
                 pass_layer: false,
+                periodic: false,
                 args: vec![ColArg::Layer {
                     access: Access::Inc,
                     dtype: DType::F64,
@@ -365,6 +378,7 @@ mod tests {
             kernel: &k,
             region: Region::OnInteriorFacets,
             pass_layer: true,
+            periodic: false,
             args: vec![
                 ColArg::Mat {
                     rows: side(prism.clone(), 1),
@@ -388,7 +402,9 @@ mod tests {
         // Two facets of 6 entries of dim 2, gathered from (shift + (l + f) * offset) * dim.
         assert!(src.contains("double __op2_v1[24];"), "{src}");
         assert!(
-            src.contains("(__op2_s1[__op2_k] + (__op2_l + __op2_f) * __op2_o1[__op2_k]) * 2;"),
+            src.contains(
+                "__op2_ix(__op2_s1[__op2_k], __op2_o1[__op2_k], __op2_l + __op2_f, __op2_n) * 2;"
+            ),
             "{src}"
         );
         assert!(src.contains("(const double (*)[2])__op2_v1"), "{src}");
