@@ -8,6 +8,7 @@
 pub mod access;
 pub mod dat;
 pub mod dataset;
+pub mod extruded;
 pub mod map;
 pub mod mixed;
 pub mod set;

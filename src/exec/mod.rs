@@ -10,6 +10,7 @@ pub mod blocks;
 pub mod check;
 pub mod colour;
 pub mod dispatch;
+pub mod extruded;
 pub mod gmres;
 pub mod krylov;
 pub mod mixedarg;

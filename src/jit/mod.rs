@@ -6,6 +6,7 @@
 pub mod check;
 pub mod codegen;
 pub mod compile;
+pub mod extrude;
 pub mod ffi;
 pub(crate) mod isa;
 pub mod kernel;

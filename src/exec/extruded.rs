@@ -1,0 +1,322 @@
+//! Extruded par_loops (PyOP2's `par_loop` over an `ExtrudedSet`, with an iteration region and
+//! optionally the layer passed to the kernel): arguments through extruded maps and their
+//! lowering onto an ordinary par_loop over the base set.
+//!
+//! Owns [`XArg`] and its constructors (`Dat::arg_layer`, `Dat::arg_extruded`,
+//! `Mat::arg_extruded`, any [`Arg`] passed unchanged), [`Sparsity::extruded`], and the
+//! lowering: each extruded argument becomes ordinary arguments over the base set (a mapped Dat
+//! one `arg_map` per base map entry, reaching whole target columns; a Mat its base map pair,
+//! whose blocks are whole column pairs), and the user's kernel is wrapped in the column kernel
+//! that `jit/extrude.rs` generates. Everything else (keys, caches, plans, threads over
+//! coloured columns, halo exchanges of whole columns, reverse exchanges, reductions) is the
+//! ordinary par_loop's. It never generates C itself and never touches MPI.
+
+use crate::data::access::Access;
+use crate::data::dat::Dat;
+use crate::data::dataset::DataSet;
+use crate::data::extruded::{Bounds, Entity, ExtrudedMap, ExtrudedSet, Region};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::exec::arg::{Arg, ArgKind};
+use crate::exec::parloop::par_loop;
+use crate::jit::extrude::{column_kernel, column_name, ColArg, Column, Side};
+use crate::jit::kernel::Kernel;
+use crate::linalg::mat::Mat;
+use crate::linalg::sparsity::Sparsity;
+
+/// Largest column element matrix (doubles) an extruded Mat argument may need: it lives on the
+/// stack of the generated wrapper (256 KiB).
+const MAX_COLUMN_MATRIX: usize = 1 << 15;
+
+#[derive(Clone)]
+enum XKind {
+    Base(Arg),
+    Layer {
+        dat: Dat,
+        access: Access,
+    },
+    Mapped {
+        dat: Dat,
+        access: Access,
+        map: ExtrudedMap,
+    },
+    Mat {
+        mat: Mat,
+        access: Access,
+        maps: (ExtrudedMap, ExtrudedMap),
+    },
+}
+
+/// One argument of an extruded par_loop: any ordinary [`Arg`] (passed unchanged on every
+/// layer: a Global, or a Dat on the base set, which PyOP2 also accesses without a layer
+/// index), a cell Dat at the current layer ([`Dat::arg_layer`]), a Dat through an extruded
+/// map ([`Dat::arg_extruded`]) or a Mat through a pair of them ([`Mat::arg_extruded`]).
+#[derive(Clone)]
+pub struct XArg(XKind);
+
+impl From<Arg> for XArg {
+    fn from(a: Arg) -> XArg {
+        XArg(XKind::Base(a))
+    }
+}
+
+impl Dat {
+    /// In an extruded loop over this Dat's columns: its entry at the current layer (a Dat of
+    /// [`Entity::Cells`]; `dim` values, the Dat's dim divided by the cells per column).
+    pub fn arg_layer(&self, access: Access) -> XArg {
+        XArg(XKind::Layer {
+            dat: self.clone(),
+            access,
+        })
+    }
+
+    /// In an extruded loop: every entry of `map` at the current layer (both facets' on interior
+    /// facets), packed as PyOP2 packs them: `x[(f * arity + k) * dim + j]`.
+    pub fn arg_extruded(&self, access: Access, map: &ExtrudedMap) -> XArg {
+        XArg(XKind::Mapped {
+            dat: self.clone(),
+            access,
+            map: map.clone(),
+        })
+    }
+}
+
+impl Mat {
+    /// In an extruded loop: assemble (INC) the element matrix `A[(f, k, r)][(f', k', c)]` of
+    /// the map pair `maps` (row map, column map) at every layer. The Mat's Sparsity must be
+    /// [`Sparsity::extruded`] over the same pair.
+    pub fn arg_extruded(&self, access: Access, maps: (&ExtrudedMap, &ExtrudedMap)) -> XArg {
+        XArg(XKind::Mat {
+            mat: self.clone(),
+            access,
+            maps: (maps.0.clone(), maps.1.clone()),
+        })
+    }
+}
+
+impl Sparsity {
+    /// The Sparsity of an extruded Mat from `rows` to `cols` (DataSets of extruded sets,
+    /// [`ExtrudedSet::dataset`]) assembled through the extruded map pairs `pairs`: blocks are
+    /// whole column pairs (`entries * dim` square for a column), non-zero where the base maps
+    /// meet. Cached as every Sparsity, on the base map pairs. Dense column blocks hold every
+    /// layer pair of two neighbouring columns, not only the layers a cell couples: suited to
+    /// modest layer counts.
+    pub fn extruded(
+        rows: &DataSet,
+        cols: &DataSet,
+        pairs: &[(ExtrudedMap, ExtrudedMap)],
+    ) -> Result<Sparsity> {
+        let base: Vec<_> = pairs
+            .iter()
+            .map(|(r, c)| (r.base().clone(), c.base().clone()))
+            .collect();
+        Sparsity::new(rows, cols, &base)
+    }
+}
+
+/// Run `kernel` over every layer of `region` of every owned column of `set` (PyOP2's
+/// `par_loop(kernel, extruded_set, *args, iteration_region=region)`). Collective like
+/// [`par_loop`]; the layer loop is generated code (the region, map entries and offsets are
+/// part of the cache key; the layer bounds are a runtime argument).
+pub fn par_loop_extruded(
+    kernel: &Kernel,
+    set: &ExtrudedSet,
+    region: Region,
+    args: &[XArg],
+) -> Result<()> {
+    run(kernel, set, region, false, args)
+}
+
+/// [`par_loop_extruded`] with the layer index passed to the kernel as a last `int` argument
+/// (PyOP2's `pass_layer_arg=True`).
+pub fn par_loop_extruded_layer(
+    kernel: &Kernel,
+    set: &ExtrudedSet,
+    region: Region,
+    args: &[XArg],
+) -> Result<()> {
+    run(kernel, set, region, true, args)
+}
+
+fn run(
+    kernel: &Kernel,
+    set: &ExtrudedSet,
+    region: Region,
+    pass_layer: bool,
+    args: &[XArg],
+) -> Result<()> {
+    let what = || {
+        format!(
+            "par_loop_extruded({} over {}, {})",
+            kernel.name(),
+            set.base().name(),
+            region.name()
+        )
+    };
+    let mut outer = vec![match &set.0.bounds {
+        Bounds::Constant(g) => g.arg(Access::Read),
+        Bounds::Variable(d) => d.arg(Access::Read),
+    }];
+    let mut cols = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        let fail = |detail: String| Error::invalid(what(), format!("argument {i}: {detail}"));
+        cols.push(lower(set, region, &a.0, &mut outer).map_err(fail)?);
+    }
+    let column = column_for(kernel, (region, pass_layer, set.is_periodic()), cols)?;
+    par_loop(&column, set.base(), &outer)
+}
+
+/// Column kernels made by this thread, most recent last: (kernel hash, (region, layer passed,
+/// periodic), column arguments) -> the column kernel. A repeated extruded loop reuses its Kernel (no
+/// regeneration, no rehash); the ordinary par_loop's caches do the rest.
+type ColumnMemo = Vec<(u128, How, Vec<ColArg>, Kernel)>;
+
+/// How the layers run: region, whether the layer is passed, whether columns are periodic.
+type How = (Region, bool, bool);
+
+/// At most this many column kernels are remembered per thread (the oldest is dropped).
+const COLUMN_MEMO: usize = 64;
+
+thread_local! {
+    static COLUMNS: std::cell::RefCell<ColumnMemo> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The column kernel of `kernel` for these column arguments: remembered or generated.
+fn column_for(kernel: &Kernel, how: How, cols: Vec<ColArg>) -> Result<Kernel> {
+    let hash = kernel.0.hash;
+    let found = COLUMNS.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|e| e.0 == hash && e.1 == how && e.2 == cols)
+            .map(|e| e.3.clone())
+    });
+    if let Some(k) = found {
+        return Ok(k);
+    }
+    let (region, pass_layer, periodic) = how;
+    let code = column_kernel(&Column {
+        kernel,
+        region,
+        pass_layer,
+        periodic,
+        args: cols.clone(),
+    });
+    let flags: Vec<&str> = kernel.flags().iter().map(String::as_str).collect();
+    let column = Kernel::with_flags(&column_name(kernel), &code, &flags)?;
+    COLUMNS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= COLUMN_MEMO {
+            m.remove(0);
+        }
+        m.push((hash, how, cols, column.clone()));
+    });
+    Ok(column)
+}
+
+/// `size / entries` when it divides exactly.
+fn per_entry(what: &str, size: usize, entries: usize) -> std::result::Result<u32, String> {
+    if entries == 0 || !size.is_multiple_of(entries) {
+        return Err(format!(
+            "{what} has {size} values per column, not a multiple of {entries} entries per column"
+        ));
+    }
+    Ok((size / entries) as u32)
+}
+
+/// The column kernel's view of one extruded map holding `size` values per target column.
+fn side(
+    set: &ExtrudedSet,
+    map: &ExtrudedMap,
+    what: &str,
+    size: usize,
+) -> std::result::Result<Side, String> {
+    if !map.from_set().ptr_eq(set) {
+        return Err(format!(
+            "extruded map {} starts at another extruded set",
+            map.base().name()
+        ));
+    }
+    let entries = set.entries(map.target());
+    Ok(Side {
+        bases: map.base().arity() as u32,
+        entries: map.0.entries.clone(),
+        per_column: entries as u32,
+        dim: per_entry(what, size, entries)?,
+    })
+}
+
+/// One extruded argument as ordinary arguments over the base set (appended to `outer`) and
+/// the column kernel's view of it.
+fn lower(
+    set: &ExtrudedSet,
+    region: Region,
+    a: &XKind,
+    outer: &mut Vec<Arg>,
+) -> std::result::Result<ColArg, String> {
+    let ptr = |access: Access, dtype: DType| {
+        if access == Access::Read {
+            format!("const {} *", dtype.c_name())
+        } else {
+            format!("{} *", dtype.c_name())
+        }
+    };
+    Ok(match a {
+        XKind::Base(arg) => {
+            let c_type = match &arg.0 {
+                ArgKind::Dat { dat, access, .. } => ptr(*access, dat.dtype()),
+                ArgKind::Global { global, access } => ptr(*access, global.dtype()),
+                ArgKind::Mat { .. } => {
+                    return Err("a Mat in an extruded loop goes through Mat::arg_extruded".into())
+                }
+            };
+            outer.push(arg.clone());
+            ColArg::Pass { c_type }
+        }
+        XKind::Layer { dat, access } => {
+            if region == Region::OnInteriorFacets {
+                return Err(format!(
+                    "{}: a facet has two cells; reach them through an extruded map",
+                    dat.name()
+                ));
+            }
+            let dim = per_entry(dat.name(), dat.dim(), set.entries(Entity::Cells))?;
+            outer.push(dat.arg(*access));
+            ColArg::Layer {
+                access: *access,
+                dtype: dat.dtype(),
+                dim,
+            }
+        }
+        XKind::Mapped { dat, access, map } => {
+            let side = side(set, map, dat.name(), dat.dim())?;
+            for b in 0..map.base().arity() {
+                outer.push(dat.arg_map(*access, map.base(), b));
+            }
+            ColArg::Mapped {
+                access: *access,
+                dtype: dat.dtype(),
+                side,
+            }
+        }
+        XKind::Mat { mat, access, maps } => {
+            if *access != Access::Inc {
+                return Err(format!(
+                    "Mat {}: an extruded Mat is assembled with INC (layers of a column share entries)",
+                    mat.name()
+                ));
+            }
+            let (rd, cd) = mat.sparsity().dims();
+            let rows = side(set, &maps.0, mat.name(), rd)?;
+            let cols = side(set, &maps.1, mat.name(), cd)?;
+            let size = rows.bases as usize * rd * cols.bases as usize * cd;
+            if size > MAX_COLUMN_MATRIX {
+                return Err(format!(
+                    "Mat {}: a column pair's element matrix has {size} values (more than {MAX_COLUMN_MATRIX}); use fewer layers",
+                    mat.name()
+                ));
+            }
+            outer.push(mat.arg(Access::Inc, (maps.0.base(), maps.1.base())));
+            ColArg::Mat { rows, cols }
+        }
+    })
+}
