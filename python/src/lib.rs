@@ -9,6 +9,7 @@
 
 mod data;
 mod errors;
+mod global;
 mod linalg;
 mod loops;
 mod sets;
@@ -80,6 +81,7 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clear_class_cache, m)?)?;
     sets::register(m)?;
     data::register(m)?;
+    global::register(m)?;
     loops::register(m)?;
     linalg::register(m)?;
     Ok(())
