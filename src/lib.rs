@@ -66,6 +66,7 @@ pub use data::dat::{reverse_halo, update_halo, Dat, Global, ReverseMode};
 pub use data::dataset::DataSet;
 pub use data::map::Map;
 pub use data::set::Set;
+pub use data::subset::Subset;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
 pub use exec::arg::Arg;

@@ -176,11 +176,12 @@ fn rank0_obtain(
     let sig = Signature {
         kernel: req.kernel,
         args: req.shapes,
+        indexed: req.indexed,
     };
     // Content-addressed: the key is the hash of what the library is built from, so the source
     // is generated first (on rank 0, on a class-cache miss only).
     let build = Build {
-        source: crate::jit::codegen::generate(req.kernel, req.shapes),
+        source: crate::jit::codegen::generate(req.kernel, req.shapes, req.indexed),
         cc: config.cc.clone(),
         cflags: config.cflags.clone(),
         kernel_flags: req.kernel.flags().to_vec(),

@@ -10,3 +10,4 @@ pub mod dat;
 pub mod dataset;
 pub mod map;
 pub mod set;
+pub mod subset;

@@ -203,7 +203,7 @@ fn map_use(
 ) -> Result<MapUse> {
     Ok(match path {
         Path::Direct => {
-            if dat.set() != set {
+            if dat.set() != set.elements() {
                 return Err(Error::invalid(
                     what(),
                     format!(
@@ -216,7 +216,7 @@ fn map_use(
             MapUse::Direct
         }
         Path::Index(m, _) | Path::Vector(m) => {
-            if m.from_set() != set {
+            if m.from_set() != set.elements() {
                 return Err(Error::invalid(
                     what(),
                     format!(
@@ -335,7 +335,7 @@ fn mat_shape(
         ));
     }
     for m in [rmap, cmap] {
-        if m.from_set() != set {
+        if m.from_set() != set.elements() {
             return Err(Error::invalid(
                 ctx(),
                 format!(

@@ -56,10 +56,12 @@ pub(crate) fn key(set: &Set, block: usize, written: &[(u64, u64)]) -> Vec<u64> {
 }
 
 /// Cut `[0, core)` and `[core, owned)` into blocks of `block` elements and colour each group.
-/// `spaces[s]` is the size of target space `s`.
+/// `spaces[s]` is the size of target space `s`. `indices`: a Subset's index table (blocks are
+/// ranges of its positions; the targets of position `p` are those of element `indices[p]`).
 pub(crate) fn build(
     core: usize,
     owned: usize,
+    indices: Option<&[i32]>,
     block: usize,
     spaces: &[usize],
     written: &[Written],
@@ -77,7 +79,7 @@ pub(crate) fn build(
             s = e;
         }
         let ids: Vec<usize> = (first..blocks.len()).collect();
-        groups[g] = colour(&blocks, &ids, &mut masks, written);
+        groups[g] = colour(&blocks, &ids, &mut masks, written, indices);
     }
     Schedule { blocks, groups }
 }
@@ -89,6 +91,7 @@ fn colour(
     ids: &[usize],
     masks: &mut [Vec<u64>],
     written: &[Written],
+    indices: Option<&[i32]>,
 ) -> Vec<Vec<usize>> {
     if written.is_empty() {
         return if ids.is_empty() {
@@ -110,14 +113,14 @@ fn colour(
             }
             let (s, e) = blocks[b];
             let mut used = 0u64;
-            for_each_target(s, e, written, |sp, t| used |= masks[sp][t]);
+            for_each_target((s, e), indices, written, |sp, t| used |= masks[sp][t]);
             if used == u64::MAX {
                 left = true;
                 continue;
             }
             let c = (!used).trailing_zeros() as usize;
             colour_of[k] = base + c;
-            for_each_target(s, e, written, |sp, t| masks[sp][t] |= 1 << c);
+            for_each_target((s, e), indices, written, |sp, t| masks[sp][t] |= 1 << c);
         }
         if !left {
             break;
@@ -133,14 +136,29 @@ fn colour(
     out
 }
 
-fn for_each_target(s: usize, e: usize, written: &[Written], mut f: impl FnMut(usize, usize)) {
+/// Every (space, target) the positions `[s, e)` write through `written`.
+fn for_each_target(
+    (s, e): (usize, usize),
+    indices: Option<&[i32]>,
+    written: &[Written],
+    mut f: impl FnMut(usize, usize),
+) {
+    let element = |p: usize| indices.map_or(p, |ix| ix[p] as usize);
     for w in written {
-        match w.map {
-            None => (s..e).for_each(|n| f(w.space, n)),
-            Some(m) => {
+        match (w.map, indices) {
+            (None, _) => (s..e).for_each(|p| f(w.space, element(p))),
+            (Some(m), None) => {
                 let a = m.arity();
                 for &t in &m.values()[s * a..e * a] {
                     f(w.space, t as usize);
+                }
+            }
+            (Some(m), Some(_)) => {
+                let a = m.arity();
+                for n in (s..e).map(element) {
+                    for &t in &m.values()[n * a..(n + 1) * a] {
+                        f(w.space, t as usize);
+                    }
                 }
             }
         }
@@ -200,7 +218,7 @@ mod tests {
                 });
             }
             let spaces = [nt, nt2, n];
-            let sched = build(core, n, block, &spaces, &written);
+            let sched = build(core, n, None, block, &spaces, &written);
             // Coverage: blocks tile [0, n) in order, none crossing `core`.
             let mut next = 0;
             for &(s, e) in &sched.blocks {
@@ -235,7 +253,7 @@ mod tests {
 
     #[test]
     fn without_indirect_writes_one_colour() {
-        let s = build(10, 25, 4, &[], &[]);
+        let s = build(10, 25, None, 4, &[], &[]);
         assert_eq!(s.blocks.len(), 3 + 4);
         assert_eq!(s.groups[0], vec![vec![0, 1, 2]]);
         assert_eq!(s.groups[1], vec![vec![3, 4, 5, 6]]);

@@ -135,7 +135,8 @@ fn resolve(
         shapes.map_err(|e| refuse(kernel, comm, e))?
     };
     let config = crate::config::current()?;
-    let (class, class_key) = lookup(&config, kernel, comm, &shapes)?;
+    let indexed = set.indices().is_some();
+    let (class, class_key) = lookup(&config, kernel, comm, &shapes, indexed)?;
     seen(kernel.0.hash, true);
     let plan = plan_for(
         kernel.name(),
@@ -185,11 +186,13 @@ fn lookup(
     kernel: &Kernel,
     comm: Comm,
     shapes: &[ArgShape],
+    indexed: bool,
 ) -> Result<(Arc<Held>, u128)> {
     let toolchain = key::toolchain_words(&config.cc, &config.cflags);
     let class_key = Signature {
         kernel,
         args: shapes,
+        indexed,
     }
     .class_key(toolchain, comm.id());
     if let Some(k) = CLASS.get(class_key) {
@@ -198,6 +201,7 @@ fn lookup(
     let req = Request {
         kernel,
         shapes,
+        indexed,
         class_key,
     };
     let loaded = fetch::fetch_or_compile(comm, config, &req)?;

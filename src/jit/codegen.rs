@@ -77,11 +77,17 @@ pub use crate::cache::elf::ENTRY;
 /// the generated text: the entry point's C type and what the run step passes in its tables.
 /// Part of every disk key (`build::key`), so changing it can never reuse a library built for
 /// the old one.
+///
+/// A loop over a Subset also reads `maps[nargs]` (the subset's index table) and visits the
+/// elements it names at positions `[start, end)`: an extension that code generated for a set
+/// never reads, so its libraries stay valid (and the indexed code differs in its source, hence
+/// in its disk key).
 pub(crate) const CALLING_CONVENTION: &str = "void __op2_loop(int start, int end, void **args, const int **maps); args[i]: argument i's data (Dat base, Global buffer, Mat values); maps[i]: its map's table (indirect Dat) or position table (Mat); elements [start, end)";
 
 /// Generate the module source for `kernel` called with arguments of the given shapes.
-pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
-    generate_mapped(kernel, args).0
+/// `indexed`: the loop iterates a Subset (see [`element_loop`]).
+pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape], indexed: bool) -> String {
+    generate_lines(kernel, args, indexed).0
 }
 
 /// Where the kernel call sits in the generated source (1-based lines), for mapping compiler
@@ -143,12 +149,17 @@ fn param_type(a: &ArgShape, declared: Option<&String>) -> String {
 }
 
 /// [`generate`], plus the lines of the kernel call.
+/// The lines are the same whether the loop is indexed or not ([`element_loop`] is one line).
 pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, CallLines) {
+    generate_lines(kernel, args, false)
+}
+
+fn generate_lines(kernel: &Kernel, args: &[ArgShape], indexed: bool) -> (String, CallLines) {
     let mut s = String::new();
     let user = write_prelude(&mut s, kernel);
     let maps = distinct_maps(args);
     write_declarations(&mut s, args, &maps);
-    s.push_str("  for (int __op2_n = __op2_start; __op2_n < __op2_end; __op2_n++) {\n");
+    s.push_str(&element_loop(args.len(), indexed));
     write_map_rows(&mut s, &maps);
     let call = write_gathers(&mut s, kernel, args);
     let (call_line, arg_lines) = write_call(&mut s, kernel, &call);
@@ -162,6 +173,20 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
         args: arg_lines,
     };
     (s, lines)
+}
+
+/// The head of the element loop, one line (so compiler messages map to the same lines
+/// either way), opening the loop body with the element `n` defined. Over a set the loop visits
+/// elements `[start, end)`; over a Subset (`indexed`) it visits positions `[start, end)` of the
+/// subset's index table, which the run step passes after the arguments' maps (`maps[nargs]`),
+/// and `n` is the superset element there: direct Dats, map rows and Mat position tables are
+/// all read at `n`, exactly as in a loop over the superset.
+fn element_loop(nargs: usize, indexed: bool) -> String {
+    if indexed {
+        format!("  for (int __op2_i = __op2_start; __op2_i < __op2_end; __op2_i++) {{ const int __op2_n = __op2_maps[{nargs}][__op2_i];\n")
+    } else {
+        "  for (int __op2_n = __op2_start; __op2_n < __op2_end; __op2_n++) {\n".to_string()
+    }
 }
 
 /// The file's head (includes, the user's kernel, whose first and last lines it returns) and
@@ -396,6 +421,7 @@ mod tests {
                     arities: (1, 1),
                 },
             ],
+            false,
         ));
         assert!(src.contains("double e0[24];"), "{src}");
         assert!(
@@ -527,6 +553,7 @@ mod tests {
                 dat(Access::Read, 1, MapUse::Direct, 1),
                 dat(Access::Read, 2, m(1, 1), 2),
             ],
+            false,
         ));
         // The Dat of arguments 0 and 1 has one (restrict) pointer, through which both go.
         assert!(
