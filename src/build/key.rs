@@ -174,6 +174,7 @@ mod tests {
                 dim: 1,
                 map: MapUse::Direct,
                 datnum: 0,
+                view: 0,
             }]
         };
         // Two loops whose metadata differ (a direct Dat written or read-written: different

@@ -236,7 +236,7 @@ mod tests {
                         seen[b] += 1;
                         let (s, e) = sched.blocks[b];
                         assert_eq!(s >= core, g == 1, "block in the wrong group");
-                        for_each_target(s, e, &written, |sp, t| {
+                        for_each_target((s, e), None, &written, |sp, t| {
                             assert!(
                                 owner[sp][t] == usize::MAX || owner[sp][t] == b,
                                 "case {case}: blocks {} and {b} of one colour share target {t} of space {sp}",

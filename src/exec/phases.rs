@@ -47,7 +47,7 @@ pub(crate) fn run(
 ) -> Result<f64> {
     let live = Live { plan, args };
     let comm = set.comm();
-    let mut dats = live.lock_dats();
+    let mut dats = live.lock_dats()?;
     if plan.plain {
         run_plain(loaded, &live, set, dats);
         return Ok(0.0);
@@ -128,9 +128,16 @@ impl<'a> Live<'a> {
         }
     }
 
-    fn lock_dats(&self) -> DatGuards<'a> {
+    /// Write locks on the unique Dats; an error naming a Dat or Global lent to a data guard
+    /// (`data/borrow.rs`: on this thread the lock would never be released).
+    fn lock_dats(&self) -> Result<DatGuards<'a>> {
+        for a in self.args {
+            if let ArgKind::Global { global, .. } = &a.0 {
+                global.check_unborrowed("par_loop")?;
+            }
+        }
         (0..self.plan.dats.len())
-            .map(|u| self.dat(u).write())
+            .map(|u| self.dat(u).lock_write("par_loop"))
             .collect()
     }
 

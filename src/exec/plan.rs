@@ -72,8 +72,8 @@ pub(crate) struct Plan {
     pub(crate) slots: Vec<Slot>,
     pub(crate) dats: Vec<DatPlan>,
     pub(crate) mats: Vec<MatPlan>,
-    /// Indices into `dats` of indirect READ/RW Dats that exchange (refreshed before the loop
-    /// when their halo copies are stale).
+    /// Indices into `dats` of indirect READ/RW Dats that exchange, and of indirect WRITEs
+    /// through a DatView (refreshed before the loop when their halo copies are stale).
     pub(crate) refresh: Vec<usize>,
     /// True if any Global is reduced (INC/MIN/MAX).
     pub(crate) reduces: bool,
@@ -188,10 +188,20 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> Plan {
     let (slots, mut dats, mut mats) = slots(args);
     dat_halos(set, args, &slots, &mut dats);
     mat_halo_touched(set, args, &slots, &mut mats);
+    // An indirect WRITE through a DatView sends whole elements back to their owners, so the
+    // components it does not write must be current in the halo copies: refresh those too.
+    let viewed = |u: usize| {
+        (args.iter().zip(&slots))
+            .any(|(a, s)| *s == Slot::Dat(u) && matches!(&a.0, ArgKind::Dat { view: Some(_), .. }))
+    };
     let refresh = dats
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.exchanges && matches!(d.access, Access::Read | Access::RW))
+        .filter(|&(u, d)| {
+            d.exchanges
+                && (matches!(d.access, Access::Read | Access::RW)
+                    || (d.access == Access::Write && viewed(u)))
+        })
         .map(|(u, _)| u)
         .collect();
     let reduces = slots

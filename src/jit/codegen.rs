@@ -285,23 +285,28 @@ fn write_gathers(s: &mut String, kernel: &Kernel, args: &[ArgShape]) -> Vec<Stri
                 map,
                 access,
                 datnum: dn,
+                ..
             } => match map {
-                MapUse::Direct => {
-                    call.push(format!("({cast})(__op2_d{dn} + (long)__op2_n * {dim})"))
-                }
+                MapUse::Direct => call.push(format!(
+                    "({cast})(__op2_d{dn} + (long)__op2_n * {dim}{at})",
+                    at = component(a)
+                )),
                 MapUse::Index {
                     idx, mapnum: mn, ..
                 } => call.push(format!(
-                    "({cast})(__op2_d{dn} + (long)__op2_r{mn}[{idx}] * {dim})"
+                    "({cast})(__op2_d{dn} + (long)__op2_r{mn}[{idx}] * {dim}{at})",
+                    at = component(a)
                 )),
                 MapUse::Vector { arity, mapnum: mn } => {
-                    // Packed: v[k * dim + d] = component d at map entry k.
-                    let size = arity * dim;
+                    // Packed: v[k * w + d] = component d at map entry k (w = dim, or 1 for a
+                    // view, whose values start at its component).
+                    let (w, at) = (a.dat_layout().0, component(a));
+                    let size = arity * w;
                     let _ = writeln!(s, "    {t} __op2_v{i}[{size}];", t = dtype.c_name());
                     if matches!(access, Access::Read | Access::RW) {
                         let _ = writeln!(
                             s,
-                            "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_v{i}[__op2_k * {dim} + __op2_d] = __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim} + __op2_d];"
+                            "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {w}; __op2_d++) __op2_v{i}[__op2_k * {w} + __op2_d] = __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim}{at} + __op2_d];"
                         );
                     } else {
                         let _ = writeln!(s, "    for (int __op2_k = 0; __op2_k < {size}; __op2_k++) __op2_v{i}[__op2_k] = 0;");
@@ -322,6 +327,15 @@ fn write_gathers(s: &mut String, kernel: &Kernel, args: &[ArgShape]) -> Vec<Stri
         }
     }
     call
+}
+
+/// The offset of a DatView's component inside an element (` + c`), empty for a whole Dat (so
+/// the code of loops without views is unchanged).
+fn component(a: &ArgShape) -> String {
+    match a.dat_layout() {
+        (_, 0) => String::new(),
+        (_, c) => format!(" + {c}"),
+    }
 }
 
 /// The call of the user's kernel, one argument per line: the call's line and each argument's.
@@ -352,9 +366,10 @@ fn write_scatters(s: &mut String, args: &[ArgShape]) {
                 ..
             } if access != Access::Read => {
                 let op = if access == Access::Inc { "+=" } else { "=" };
+                let (w, at) = (a.dat_layout().0, component(a));
                 let _ = writeln!(
                     s,
-                    "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim} + __op2_d] {op} __op2_v{i}[__op2_k * {dim} + __op2_d];"
+                    "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {w}; __op2_d++) __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim}{at} + __op2_d] {op} __op2_v{i}[__op2_k * {w} + __op2_d];"
                 );
             }
             ArgShape::Mat {
@@ -448,6 +463,7 @@ mod tests {
             dim,
             map,
             datnum,
+            view: 0,
         }
     }
 
