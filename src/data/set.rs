@@ -38,7 +38,14 @@ pub(crate) struct SetInner {
     pub(crate) global_size: usize,
     pub(crate) cache: ObjectCache,
     /// For a Subset's iteration set: its superset and indices (see `data/subset.rs`).
-    pub(crate) subset: Option<crate::data::subset::SubsetOf>,
+    pub(crate) subset: Option<SubsetOf>,
+}
+
+/// What makes a set a Subset (`data/subset.rs` builds it): its root superset and its sorted
+/// local indices into it.
+pub(crate) struct SubsetOf {
+    pub(crate) superset: Set,
+    pub(crate) indices: Arc<Vec<i32>>,
 }
 
 /// A set of mesh entities (cells, edges, nodes...).

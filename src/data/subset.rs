@@ -21,15 +21,9 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::data::set::{Set, SetInner};
+use crate::data::set::{Set, SetInner, SubsetOf};
 use crate::error::{Error, Result};
 use crate::mpi::agree::{self, Share};
-
-/// What makes a set a subset: its root superset and its sorted local indices into it.
-pub(crate) struct SubsetOf {
-    pub(crate) superset: Set,
-    pub(crate) indices: Arc<Vec<i32>>,
-}
 
 /// A subset of a [`Set`]: a par_loop over it runs the kernel on the chosen elements of the
 /// superset only. Direct Dat arguments are Dats on the superset, accessed at the chosen
