@@ -76,10 +76,10 @@ fn dirichlet(n: usize, nx: usize, ny: usize) -> bool {
 
 /// The chosen cells (a scattered pattern) and the sub-subset rule for Dirichlet nodes.
 fn chosen_cell(c: usize) -> bool {
-    c % 3 == 0 || c % 7 == 2
+    c.is_multiple_of(3) || c % 7 == 2
 }
 fn chosen_again(n: usize) -> bool {
-    n % 2 == 0
+    n.is_multiple_of(2)
 }
 
 /// The grid: 40 x 30 cells, 41 x 31 nodes.
@@ -259,11 +259,11 @@ fn compare(m: &Mesh, r: &Results) -> std::result::Result<usize, String> {
     for n in (0..nn).filter(|&n| bnd[n] && chosen_again(n)) {
         u[n] *= 3.0;
     }
-    for c in 0..nc {
+    for (c, sc) in s.iter_mut().enumerate() {
         for k in 0..4 {
             let n = m.pcell[4 * c + k] as usize;
             v[2 * n + 1] += m.x[2 * n];
-            s[c] += 1.5 * n as f64;
+            *sc += 1.5 * n as f64;
         }
     }
     for n in (0..nn).filter(|&n| bnd[n]) {
