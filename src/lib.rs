@@ -60,6 +60,7 @@ pub mod settings;
 
 pub use config::Config;
 pub use data::access::Access;
+pub use data::borrow::{DataMut, DataRef};
 #[doc(hidden)]
 pub use data::dat::corrupt_halo_copy_for_tests;
 pub use data::dat::{reverse_halo, update_halo, Dat, Global, ReverseMode};
@@ -68,6 +69,8 @@ pub use data::extruded::{Entity, ExtrudedMap, ExtrudedSet, Region};
 pub use data::map::Map;
 pub use data::mixed::{MixedDat, MixedDataSet, MixedMap, MixedSet, WeakMixed};
 pub use data::set::Set;
+pub use data::subset::Subset;
+pub use data::view::DatView;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
 pub use exec::arg::Arg;

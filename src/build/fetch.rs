@@ -176,12 +176,13 @@ fn rank0_obtain(
     let sig = Signature {
         kernel: req.kernel,
         args: req.shapes,
+        indexed: req.indexed,
     };
     // Content-addressed: the key is the hash of what the library is built from, so the source
     // is generated first (on rank 0, on a class-cache miss only).
     let opts = crate::jit::simd::Options::of(config);
     let (source, path, path_flags) =
-        crate::jit::codegen::generate_module(req.kernel, req.shapes, &opts);
+        crate::jit::codegen::generate_module(req.kernel, req.shapes, req.indexed, &opts);
     let mut kernel_flags = req.kernel.flags().to_vec();
     kernel_flags.extend(path_flags.iter().map(|f| f.to_string()));
     let build = Build {

@@ -38,6 +38,8 @@ pub(crate) fn toolchain_words(cc: &str, cflags: &str) -> [u64; 2] {
 pub(crate) struct Request<'a> {
     pub kernel: &'a Kernel,
     pub shapes: &'a [ArgShape],
+    /// The loop runs over a Subset's index table (see [`Signature::indexed`]).
+    pub indexed: bool,
     pub class_key: u128,
 }
 
@@ -45,6 +47,9 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Signature<'a> {
     pub kernel: &'a Kernel,
     pub args: &'a [ArgShape],
+    /// The loop iterates a Subset: the generated code visits `indices[start..end)` instead of
+    /// `[start, end)` (other code, so part of the key).
+    pub indexed: bool,
 }
 
 impl Signature<'_> {
@@ -57,6 +62,7 @@ impl Signature<'_> {
             toolchain[0],
             toolchain[1],
             self.args.len() as u64,
+            self.indexed as u64,
         ]);
         for a in self.args {
             a.words(&mut w);
@@ -84,6 +90,9 @@ impl Signature<'_> {
             self.kernel.flags(),
             compiler_id.replace('\n', " | ")
         );
+        if self.indexed {
+            s.push_str("over a Subset's indices\n");
+        }
         for (i, a) in self.args.iter().enumerate() {
             s.push_str(&format!("arg {i}: {}\n", a.describe()));
         }
@@ -136,12 +145,17 @@ mod tests {
 
     fn key(args: &[ArgShape]) -> u128 {
         let k = Kernel::new("k", "void k(double *A) {}").unwrap();
-        Signature { kernel: &k, args }.class_key([0, 0], 0)
+        Signature {
+            kernel: &k,
+            args,
+            indexed: false,
+        }
+        .class_key([0, 0], 0)
     }
 
     fn build(k: &Kernel, shapes: &[ArgShape]) -> Build {
         Build {
-            source: crate::jit::codegen::generate(k, shapes),
+            source: crate::jit::codegen::generate(k, shapes, false),
             cc: "cc".into(),
             cflags: "-O2".into(),
             kernel_flags: k.flags().to_vec(),
@@ -160,6 +174,7 @@ mod tests {
                 dim: 1,
                 map: MapUse::Direct,
                 datnum: 0,
+                view: 0,
             }]
         };
         // Two loops whose metadata differ (a direct Dat written or read-written: different
@@ -168,6 +183,7 @@ mod tests {
         let sig = |s| Signature {
             kernel: &k,
             args: s,
+            indexed: false,
         };
         assert_ne!(
             sig(&min).class_key([0, 0], 0),
@@ -246,6 +262,7 @@ mod tests {
         let text = Signature {
             kernel: &k,
             args: &[m(Access::Inc, (2, 3), (4, 5))],
+            indexed: false,
         }
         .text("cc", "-O2", "gcc");
         assert!(text.contains("kernel k (source"), "{text}");

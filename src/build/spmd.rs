@@ -51,6 +51,7 @@ pub(crate) fn spmd_check(comm: Comm, config: &Config, me: &Mine) -> Result<()> {
         let text = Signature {
             kernel: req.kernel,
             args: req.shapes,
+            indexed: req.indexed,
         }
         .text(&config.cc, &config.cflags, "")
             + req.kernel.code();

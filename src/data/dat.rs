@@ -27,6 +27,8 @@ pub(crate) struct DatInner {
     pub(crate) version: AtomicU64,
     /// The checked mode's last checksums of the values (owned, halo) and their version.
     pub(crate) checksums: std::sync::Mutex<Option<(u64, (u64, u64))>>,
+    /// Live data guards lending the values (`data/borrow.rs`).
+    pub(crate) borrows: std::sync::atomic::AtomicUsize,
 }
 
 /// Values on every element of a set: `dim` values of one dtype per element.
@@ -111,6 +113,7 @@ impl Dat {
             halo_valid: AtomicBool::new(halo_valid),
             version: AtomicU64::new(0),
             checksums: std::sync::Mutex::new(None),
+            borrows: Default::default(),
         }))
     }
 
@@ -118,7 +121,7 @@ impl Dat {
     pub fn to_vec<T: Scalar>(&self) -> Result<Vec<T>> {
         self.check_dtype::<T>("Dat::to_vec")?;
         let n = self.set().size() * self.dim();
-        Ok(dtype::view::<T>(&self.read(), n).to_vec())
+        Ok(dtype::view::<T>(&self.lock_read("Dat::to_vec")?, n).to_vec())
     }
 
     /// Overwrite the owned values; halo copies become stale.
@@ -131,12 +134,12 @@ impl Dat {
                 format!("{} values given, expected {n}", values.len()),
             ));
         }
-        dtype::view_mut::<T>(&mut self.write(), n).copy_from_slice(values);
+        dtype::view_mut::<T>(&mut self.lock_write("Dat::set_values")?, n).copy_from_slice(values);
         self.mark_halo_stale();
         Ok(())
     }
 
-    fn check_dtype<T: Scalar>(&self, what: &str) -> Result<()> {
+    pub(crate) fn check_dtype<T: Scalar>(&self, what: &str) -> Result<()> {
         if T::DTYPE != self.0.dtype {
             return Err(Error::invalid(
                 format!("{what}({})", self.0.name),
@@ -252,6 +255,8 @@ pub(crate) struct GlobalInner {
     pub(crate) dtype: DType,
     pub(crate) dim: usize,
     pub(crate) data: RwLock<Vec<u64>>,
+    /// Live data guards lending the values (`data/borrow.rs`).
+    pub(crate) borrows: std::sync::atomic::AtomicUsize,
 }
 
 /// A small array of values shared by all elements (and all ranks): constants, reductions.
@@ -283,6 +288,7 @@ impl Global {
             dtype: T::DTYPE,
             dim: values.len(),
             data: RwLock::new(dtype::to_words(&values)),
+            borrows: Default::default(),
         })))
     }
     /// A Global of one value (dim 1): a constant or a reduction target.
@@ -306,7 +312,7 @@ impl Global {
                 format!("the Global has dim {}; use value()", self.0.dim),
             ));
         }
-        Ok(dtype::view::<T>(&self.read(), 1)[0])
+        Ok(dtype::view::<T>(&self.lock_read("Global::get")?, 1)[0])
     }
     /// Set the value of a dim-1 Global (every rank must set the same value).
     pub fn set<T: Scalar>(&self, value: T) -> Result<()> {
@@ -315,7 +321,7 @@ impl Global {
     /// Current values.
     pub fn value<T: Scalar>(&self) -> Result<Vec<T>> {
         self.check::<T>("Global::value")?;
-        Ok(dtype::view::<T>(&self.read(), self.0.dim).to_vec())
+        Ok(dtype::view::<T>(&self.lock_read("Global::value")?, self.0.dim).to_vec())
     }
     /// Overwrite the values (same count). Every rank must set the same values.
     pub fn set_value<T: Scalar>(&self, values: &[T]) -> Result<()> {
@@ -326,10 +332,11 @@ impl Global {
                 format!("{} values for dim {}", values.len(), self.0.dim),
             ));
         }
-        dtype::view_mut::<T>(&mut self.write(), self.0.dim).copy_from_slice(values);
+        dtype::view_mut::<T>(&mut self.lock_write("Global::set_value")?, self.0.dim)
+            .copy_from_slice(values);
         Ok(())
     }
-    fn check<T: Scalar>(&self, what: &str) -> Result<()> {
+    pub(crate) fn check<T: Scalar>(&self, what: &str) -> Result<()> {
         if T::DTYPE != self.0.dtype {
             return Err(Error::invalid(
                 format!("{what}({})", self.0.name),
@@ -430,7 +437,11 @@ pub(crate) fn exchange_halo(dat: &Dat) -> Result<()> {
     };
     let eb = dat.dim() * dat.dtype().size();
     let mut exchange = Exchange::begin(TAG_HALO_FORWARD);
-    exchange.forward(halo, bytemuck::cast_slice(&dat.read()[..]), eb);
+    exchange.forward(
+        halo,
+        bytemuck::cast_slice(&dat.lock_read("update_halo")?[..]),
+        eb,
+    );
     let arrived = exchange.run(set.comm())?;
     halo.forward_unpack(
         bytemuck::cast_slice_mut(&mut dat.write()[..]),
@@ -574,7 +585,11 @@ pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
     };
     let eb = dat.dim() * dat.dtype().size();
     let mut exchange = Exchange::begin(TAG_HALO_REVERSE);
-    exchange.reverse(halo, bytemuck::cast_slice(&dat.read()[..]), eb);
+    exchange.reverse(
+        halo,
+        bytemuck::cast_slice(&dat.lock_read("reverse_halo")?[..]),
+        eb,
+    );
     let arrived = exchange.run(set.comm())?;
     {
         let mut w = dat.write();

@@ -42,6 +42,12 @@ impl DataSet {
                 "dim must be at least 1",
             ));
         }
+        if set.superset().is_some() {
+            return Err(Error::invalid(
+                format!("DataSet::new({})", set.name()),
+                "a Subset holds no data of its own: build the DataSet on its superset",
+            ));
+        }
         set.total_size()
             .checked_mul(dim)
             .filter(|&n| n <= i32::MAX as usize)

@@ -44,6 +44,13 @@ impl Map {
         if arity == 0 {
             return Err(Error::invalid(what(), "arity must be at least 1"));
         }
+        if from.superset().is_some() || to.superset().is_some() {
+            return Err(Error::invalid(
+                what(),
+                "maps join whole sets, not Subsets: build it on the superset (a loop over a \
+                 Subset uses the superset's maps at the chosen elements)",
+            ));
+        }
         let want = from
             .size()
             .checked_mul(arity)

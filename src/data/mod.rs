@@ -6,9 +6,12 @@
 //! par_loop (`exec/`) does that. It may use the MPI layer (`mpi/`: a Set carries its
 //! communicator and halo plan) and the object-cache mechanism (`cache/object.rs`).
 pub mod access;
+pub mod borrow;
 pub mod dat;
 pub mod dataset;
 pub mod extruded;
 pub mod map;
 pub mod mixed;
 pub mod set;
+pub mod subset;
+pub mod view;

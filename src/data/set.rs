@@ -37,6 +37,15 @@ pub(crate) struct SetInner {
     /// Global size (sum of owned sizes over ranks).
     pub(crate) global_size: usize,
     pub(crate) cache: ObjectCache,
+    /// For a Subset's iteration set: its superset and indices (see `data/subset.rs`).
+    pub(crate) subset: Option<SubsetOf>,
+}
+
+/// What makes a set a Subset (`data/subset.rs` builds it): its root superset and its sorted
+/// local indices into it.
+pub(crate) struct SubsetOf {
+    pub(crate) superset: Set,
+    pub(crate) indices: Arc<Vec<i32>>,
 }
 
 /// A set of mesh entities (cells, edges, nodes...).
@@ -108,6 +117,7 @@ impl Set {
             global_ids,
             global_size,
             cache: ObjectCache::default(),
+            subset: None,
         }))
     }
 
@@ -168,6 +178,20 @@ impl Set {
     }
     pub(crate) fn cache(&self) -> &ObjectCache {
         &self.0.cache
+    }
+    /// The superset, if this is the iteration set of a [`crate::Subset`] (always a set that is
+    /// not itself a subset: a subset of a subset composes its indices).
+    pub fn superset(&self) -> Option<&Set> {
+        self.0.subset.as_ref().map(|s| &s.superset)
+    }
+    /// The set whose elements a loop over this set visits: the superset of a subset, else the
+    /// set itself (direct Dats and maps of a loop must be on it).
+    pub(crate) fn elements(&self) -> &Set {
+        self.superset().unwrap_or(self)
+    }
+    /// A subset's local indices into its superset (owned then halo, sorted); `None` for a set.
+    pub(crate) fn indices(&self) -> Option<&[i32]> {
+        self.0.subset.as_ref().map(|s| &s.indices[..])
     }
 }
 

@@ -10,6 +10,7 @@ use crate::data::access::Access;
 use crate::data::dat::{Dat, Global};
 use crate::data::map::Map;
 use crate::data::set::Set;
+use crate::data::view::DatView;
 use crate::error::{Error, Result};
 use crate::jit::kernel::Kernel;
 use crate::linalg::mat::Mat;
@@ -27,6 +28,8 @@ pub(crate) enum ArgKind {
         dat: Dat,
         path: Path,
         access: Access,
+        /// A DatView's component (`None`: the whole Dat).
+        view: Option<usize>,
     },
     Global {
         global: Global,
@@ -62,6 +65,7 @@ impl Dat {
             dat: self.clone(),
             path: Path::Direct,
             access,
+            view: None,
         })
     }
     /// Access this Dat at entry `idx` of `map` (the kernel gets one pointer).
@@ -70,6 +74,7 @@ impl Dat {
             dat: self.clone(),
             path: Path::Index(map.clone(), idx),
             access,
+            view: None,
         })
     }
     /// Access this Dat at every entry of `map`: the kernel gets one packed array of
@@ -81,7 +86,30 @@ impl Dat {
             dat: self.clone(),
             path: Path::Vector(map.clone()),
             access,
+            view: None,
         })
+    }
+}
+
+impl DatView {
+    /// Access the viewed component at the iteration element (the kernel gets one value).
+    pub fn arg(&self, access: Access) -> Arg {
+        self.with_view(self.dat.arg(access))
+    }
+    /// Access the viewed component at entry `idx` of `map` (one value).
+    pub fn arg_map(&self, access: Access, map: &Map, idx: usize) -> Arg {
+        self.with_view(self.dat.arg_map(access, map, idx))
+    }
+    /// Access the viewed component at every entry of `map`: the kernel gets `arity` values
+    /// packed (`x[k]` at map entry `k`), gathered and scattered as for [`Dat::arg_vec`].
+    pub fn arg_vec(&self, access: Access, map: &Map) -> Arg {
+        self.with_view(self.dat.arg_vec(access, map))
+    }
+    fn with_view(&self, mut a: Arg) -> Arg {
+        if let ArgKind::Dat { view, .. } = &mut a.0 {
+            *view = Some(self.component);
+        }
+        a
     }
 }
 
@@ -182,7 +210,12 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
     let mut out = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         out.push(match &a.0 {
-            ArgKind::Dat { dat, path, access } => {
+            ArgKind::Dat {
+                dat,
+                path,
+                access,
+                view,
+            } => {
                 if matches!(access, Access::Min | Access::Max) {
                     return Err(Error::invalid(
                         what(),
@@ -200,6 +233,7 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
                     map,
                     // Which arguments share a Dat (may alias): a numbering, never an address.
                     datnum: dats.number(dat.id()),
+                    view: view.map_or(Ok(0), |c| u32_of("view component", c + 1))?,
                 }
             }
             ArgKind::Global { global, access } => global_shape(&what, i, global, *access)?,
@@ -243,7 +277,7 @@ fn map_use(
 ) -> Result<MapUse> {
     Ok(match path {
         Path::Direct => {
-            if dat.set() != set {
+            if dat.set() != set.elements() {
                 return Err(Error::invalid(
                     what(),
                     format!(
@@ -256,7 +290,7 @@ fn map_use(
             MapUse::Direct
         }
         Path::Index(m, _) | Path::Vector(m) => {
-            if m.from_set() != set {
+            if m.from_set() != set.elements() {
                 return Err(Error::invalid(
                     what(),
                     format!(
@@ -375,7 +409,7 @@ fn mat_shape(
         ));
     }
     for m in [rmap, cmap] {
-        if m.from_set() != set {
+        if m.from_set() != set.elements() {
             return Err(Error::invalid(
                 ctx(),
                 format!(

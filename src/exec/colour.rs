@@ -72,10 +72,13 @@ pub(crate) fn key(set: &Set, block: usize, threads: usize, written: &[(u64, u64)
 }
 
 /// The schedule of `[0, core)` and `[core, owned)` on `threads` threads with seam blocks of
-/// `block` elements. `spaces[s]` is the size of target space `s`.
+/// `block` elements. `spaces[s]` is the size of target space `s`. `indices`: a Subset's index
+/// table (blocks are ranges of its positions; the targets of position `p` are those of element
+/// `indices[p]`).
 pub(crate) fn build(
     core: usize,
     owned: usize,
+    indices: Option<&[i32]>,
     block: usize,
     threads: usize,
     spaces: &[usize],
@@ -95,7 +98,7 @@ pub(crate) fn build(
         sched.groups[g] = if written.is_empty() {
             direct(&mut sched.blocks, lo, hi, scratch.threads)
         } else {
-            scratch.partitioned(&mut sched.blocks, lo, hi, written)
+            scratch.partitioned(&mut sched.blocks, (lo, hi), indices, written)
         };
     }
     sched
@@ -135,8 +138,8 @@ impl Scratch {
     fn partitioned(
         &mut self,
         blocks: &mut Vec<(usize, usize)>,
-        lo: usize,
-        hi: usize,
+        (lo, hi): (usize, usize),
+        indices: Option<&[i32]>,
         written: &[Written],
     ) -> Vec<Phase> {
         if hi == lo {
@@ -153,7 +156,7 @@ impl Scratch {
             let p = part_of(k) as u32;
             let (s, e) = range(k);
             let owner = &mut self.owner;
-            for_each_target(s, e, written, |sp, t| {
+            for_each_target((s, e), indices, written, |sp, t| {
                 let o = &mut owner[sp][t];
                 if *o == FREE {
                     *o = p;
@@ -166,7 +169,9 @@ impl Scratch {
             .map(|k| {
                 let (s, e) = range(k);
                 let mut shared = false;
-                for_each_target(s, e, written, |sp, t| shared |= self.owner[sp][t] == SHARED);
+                for_each_target((s, e), indices, written, |sp, t| {
+                    shared |= self.owner[sp][t] == SHARED
+                });
                 shared
             })
             .collect();
@@ -193,7 +198,7 @@ impl Scratch {
         if interior.iter().any(|l| !l.is_empty()) {
             phases.push(interior);
         }
-        for c in colour(blocks, &seams, &mut self.masks, written) {
+        for c in colour(blocks, &seams, &mut self.masks, written, indices) {
             let t = self.threads;
             phases.push(
                 (0..t)
@@ -212,6 +217,7 @@ fn colour(
     ids: &[usize],
     masks: &mut [Vec<u64>],
     written: &[Written],
+    indices: Option<&[i32]>,
 ) -> Vec<Vec<usize>> {
     if ids.is_empty() {
         return Vec::new();
@@ -232,14 +238,14 @@ fn colour(
             }
             let (s, e) = blocks[b];
             let mut used = 0u64;
-            for_each_target(s, e, written, |sp, t| used |= masks[sp][t]);
+            for_each_target((s, e), indices, written, |sp, t| used |= masks[sp][t]);
             if used == u64::MAX {
                 left = true;
                 continue;
             }
             let c = (!used).trailing_zeros() as usize;
             colour_of[k] = base + c;
-            for_each_target(s, e, written, |sp, t| masks[sp][t] |= 1 << c);
+            for_each_target((s, e), indices, written, |sp, t| masks[sp][t] |= 1 << c);
         }
         if !left {
             break;
@@ -255,14 +261,29 @@ fn colour(
     out
 }
 
-fn for_each_target(s: usize, e: usize, written: &[Written], mut f: impl FnMut(usize, usize)) {
+/// Every (space, target) the positions `[s, e)` write through `written`.
+fn for_each_target(
+    (s, e): (usize, usize),
+    indices: Option<&[i32]>,
+    written: &[Written],
+    mut f: impl FnMut(usize, usize),
+) {
+    let element = |p: usize| indices.map_or(p, |ix| ix[p] as usize);
     for w in written {
-        match w.map {
-            None => (s..e).for_each(|n| f(w.space, n)),
-            Some(m) => {
+        match (w.map, indices) {
+            (None, _) => (s..e).for_each(|p| f(w.space, element(p))),
+            (Some(m), None) => {
                 let a = m.arity();
                 for &t in &m.values()[s * a..e * a] {
                     f(w.space, t as usize);
+                }
+            }
+            (Some(m), Some(_)) => {
+                let a = m.arity();
+                for n in (s..e).map(element) {
+                    for &t in &m.values()[n * a..(n + 1) * a] {
+                        f(w.space, t as usize);
+                    }
                 }
             }
         }
@@ -304,7 +325,7 @@ mod tests {
                         seen[b] += 1;
                         let (s, e) = sched.blocks[b];
                         assert_eq!(s >= core, g == 1, "block in the wrong group");
-                        for_each_target(s, e, written, |sp, x| {
+                        for_each_target((s, e), None, written, |sp, x| {
                             assert!(
                                 owner[sp][x] == usize::MAX || owner[sp][x] == t,
                                 "case {case}: threads {} and {t} share target {x} of space {sp} in one phase",
@@ -371,7 +392,7 @@ mod tests {
                 });
             }
             let spaces = [nt, nt2, n];
-            let sched = build(core, n, block, threads, &spaces, &written);
+            let sched = build(core, n, None, block, threads, &spaces, &written);
             check(&sched, core, n, threads, &spaces, &written, case);
         }
     }
@@ -394,7 +415,7 @@ mod tests {
             space: 0,
             map: Some(&m),
         }];
-        let sched = build(n, n, 100, 2, &[n + 1], &written);
+        let sched = build(n, n, None, 100, 2, &[n + 1], &written);
         check(&sched, n, n, 2, &[n + 1], &written, 0);
         let phases = &sched.groups[0];
         // Blocks 49 and 50 share target 5000: two seam blocks, in two colours.
@@ -408,11 +429,11 @@ mod tests {
 
     #[test]
     fn without_indirect_writes_one_range_per_thread() {
-        let s = build(10, 25, 4, 2, &[], &[]);
+        let s = build(10, 25, None, 4, 2, &[], &[]);
         assert_eq!(s.blocks, vec![(0, 5), (5, 10), (10, 17), (17, 25)]);
         assert_eq!(s.groups[0], vec![vec![vec![0], vec![1]]]);
         assert_eq!(s.groups[1], vec![vec![vec![2], vec![3]]]);
-        let s = build(1, 1, 4, 3, &[], &[]);
+        let s = build(1, 1, None, 4, 3, &[], &[]);
         assert_eq!(s.groups[0], vec![vec![vec![0], vec![], vec![]]]);
         assert!(s.groups[1].is_empty());
     }

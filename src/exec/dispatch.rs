@@ -159,13 +159,20 @@ impl<'w> Ident<'w> {
 /// The four identity words of argument `i` (`a`) of `args`.
 fn arg_words(args: &[Arg], i: usize, a: &Arg) -> [u64; 4] {
     match &a.0 {
-        ArgKind::Dat { dat, path, access } => {
+        ArgKind::Dat {
+            dat,
+            path,
+            access,
+            view,
+        } => {
             let first = first_alias(args, i);
             let (kind, map, idx) = match path {
                 Path::Direct => (1u64, 0, 0),
                 Path::Index(m, idx) => (2, m.id(), *idx as u64),
                 Path::Vector(m) => (3, m.id(), 0),
             };
+            // A DatView's component in the high half (map indices fit in the low one).
+            let idx = idx | view.map_or(0, |c| c as u64 + 1) << 32;
             [
                 kind << 56 | access.tag() << 48 | (dat.dtype().tag() as u64) << 40 | first as u64,
                 dat.dataset().id(),

@@ -135,7 +135,8 @@ fn resolve(
         shapes.map_err(|e| refuse(kernel, comm, e))?
     };
     let config = crate::mpi::attr::config(comm)?;
-    let (class, class_key) = lookup(&config, kernel, comm, &shapes)?;
+    let indexed = set.indices().is_some();
+    let (class, class_key) = lookup(&config, kernel, comm, &shapes, indexed)?;
     seen(kernel.0.hash, comm, true);
     let plan = plan_for(
         kernel.name(),
@@ -189,12 +190,14 @@ fn lookup(
     kernel: &Kernel,
     comm: Comm,
     shapes: &[ArgShape],
+    indexed: bool,
 ) -> Result<(Arc<Held>, u128)> {
     let mut toolchain = key::toolchain_words(&config.cc, &config.cflags);
     toolchain[1] ^= crate::jit::simd::Options::of(config).word();
     let class_key = Signature {
         kernel,
         args: shapes,
+        indexed,
     }
     .class_key(toolchain, comm.id());
     let class = class_cache(comm);
@@ -204,6 +207,7 @@ fn lookup(
     let req = Request {
         kernel,
         shapes,
+        indexed,
         class_key,
     };
     let loaded = fetch::fetch_or_compile(comm, config, &req)?;

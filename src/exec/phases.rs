@@ -47,7 +47,7 @@ pub(crate) fn run(
 ) -> Result<f64> {
     let live = Live { plan, args };
     let comm = set.comm();
-    let mut dats = live.lock_dats();
+    let mut dats = live.lock_dats()?;
     if plan.plain {
         run_plain(loaded, &live, set, dats);
         return Ok(0.0);
@@ -56,7 +56,7 @@ pub(crate) fn run(
     zero_halo_contributions(&live, &mut dats, &mut mats);
     let stale = live.stale_dats();
     let mut gbufs = global_buffers(plan, args);
-    let mut tables = PtrTables::new(args.len());
+    let mut tables = PtrTables::new(args.len(), set);
     let positions = tables.fill(&live, &mut dats, &mut mats, &mut gbufs);
     let (ptrs, maps) = tables.slices();
     let mut compute = Compute {
@@ -128,9 +128,16 @@ impl<'a> Live<'a> {
         }
     }
 
-    fn lock_dats(&self) -> DatGuards<'a> {
+    /// Write locks on the unique Dats; an error naming a Dat or Global lent to a data guard
+    /// (`data/borrow.rs`: on this thread the lock would never be released).
+    fn lock_dats(&self) -> Result<DatGuards<'a>> {
+        for a in self.args {
+            if let ArgKind::Global { global, .. } = &a.0 {
+                global.check_unborrowed("par_loop")?;
+            }
+        }
         (0..self.plan.dats.len())
-            .map(|u| self.dat(u).write())
+            .map(|u| self.dat(u).lock_write("par_loop"))
             .collect()
     }
 
@@ -150,7 +157,7 @@ impl<'a> Live<'a> {
 
 /// A plain plan (Dats only, no exchange, one thread): one call, then written halos go stale.
 fn run_plain(loaded: &LoadedKernel, live: &Live, set: &Set, mut dats: DatGuards) {
-    let mut tables = PtrTables::new(live.args.len());
+    let mut tables = PtrTables::new(live.args.len(), set);
     let (ptrs, maps) = tables.slices();
     for (i, (a, s)) in live.args.iter().zip(&live.plan.slots).enumerate() {
         let (ArgKind::Dat { path, .. }, ArgSlot::Dat(u)) = (&a.0, *s) else {
@@ -407,32 +414,39 @@ fn reduce_globals(plan: &LoopPlan, args: &[Arg], comm: Comm, gbufs: &[Vec<u64>])
 /// Argument and map pointer tables up to this many arguments live on the stack.
 const INLINE_ARGS: usize = 8;
 
-/// The argument and map pointer tables of one run, in argument order.
+/// The argument and map pointer tables of one run, in argument order; the map table has one
+/// more entry after the arguments': a Subset's index table (null for a set), which the code
+/// generated for a loop over a Subset reads (`jit/codegen.rs`, `element_loop`).
 struct PtrTables {
     n: usize,
     ptrs: [*mut c_void; INLINE_ARGS],
-    maps: [*const i32; INLINE_ARGS],
+    maps: [*const i32; INLINE_ARGS + 1],
     spill: (Vec<*mut c_void>, Vec<*const i32>),
 }
 
 impl PtrTables {
-    fn new(n: usize) -> PtrTables {
+    /// Tables for `n` arguments of a loop over `set`.
+    fn new(n: usize, set: &Set) -> PtrTables {
         let mut spill = (Vec::new(), Vec::new());
         if n > INLINE_ARGS {
             spill.0.resize(n, std::ptr::null_mut());
-            spill.1.resize(n, std::ptr::null());
+            spill.1.resize(n + 1, std::ptr::null());
         }
-        PtrTables {
+        let mut t = PtrTables {
             n,
             ptrs: [std::ptr::null_mut(); INLINE_ARGS],
-            maps: [std::ptr::null(); INLINE_ARGS],
+            maps: [std::ptr::null(); INLINE_ARGS + 1],
             spill,
-        }
+        };
+        // The index table lives in the set (held by the caller for the whole run).
+        t.slices().1[n] = set.indices().map_or(std::ptr::null(), |ix| ix.as_ptr());
+        t
     }
 
+    /// The argument pointers (`n`) and the map pointers (`n + 1`).
     fn slices(&mut self) -> (&mut [*mut c_void], &mut [*const i32]) {
         if self.n <= INLINE_ARGS {
-            (&mut self.ptrs[..self.n], &mut self.maps[..self.n])
+            (&mut self.ptrs[..self.n], &mut self.maps[..self.n + 1])
         } else {
             (&mut self.spill.0, &mut self.spill.1)
         }
@@ -450,7 +464,11 @@ impl PtrTables {
     /// pointer comes from a write guard on its values (held until after the calls) holding
     /// block_nnz * rdim * cdim doubles; its position table holds, for every owned element of
     /// the iteration set (the pair's maps start there) and every (i, j) of the element matrix,
-    /// a block index below block_nnz, built from the same maps.
+    /// a block index below block_nnz, built from the same maps. Over a Subset the code visits
+    /// the elements of its index table at positions [0, owned of the subset): the table holds
+    /// at least that many entries, validated at construction to be sorted indices whose first
+    /// `owned` are owned elements of the superset, on which every Dat, map and position table
+    /// above is (the subset's arguments are validated against its superset).
     fn fill(
         &mut self,
         live: &Live,

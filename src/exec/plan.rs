@@ -72,8 +72,8 @@ pub(crate) struct LoopPlan {
     pub(crate) slots: Vec<ArgSlot>,
     pub(crate) dats: Vec<DatPlan>,
     pub(crate) mats: Vec<MatPlan>,
-    /// Indices into `dats` of indirect READ/RW Dats that exchange (refreshed before the loop
-    /// when their halo copies are stale).
+    /// Indices into `dats` of indirect READ/RW Dats that exchange, and of indirect WRITEs
+    /// through a DatView (refreshed before the loop when their halo copies are stale).
     pub(crate) refresh: Vec<usize>,
     /// True if any Global is reduced (INC/MIN/MAX).
     pub(crate) reduces: bool,
@@ -187,11 +187,21 @@ fn key(class_key: u128, args: &[Arg], threads: usize, block: usize, no_colour: b
 fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> LoopPlan {
     let (slots, mut dats, mut mats) = slots(args);
     dat_halos(set, args, &slots, &mut dats);
-    mat_halo_touched(args, &slots, &mut mats);
+    mat_halo_touched(set, args, &slots, &mut mats);
+    // An indirect WRITE through a DatView sends whole elements back to their owners, so the
+    // components it does not write must be current in the halo copies: refresh those too.
+    let viewed = |u: usize| {
+        (args.iter().zip(&slots))
+            .any(|(a, s)| *s == ArgSlot::Dat(u) && matches!(&a.0, ArgKind::Dat { view: Some(_), .. }))
+    };
     let refresh = dats
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.exchanges && matches!(d.access, Access::Read | Access::RW))
+        .filter(|&(u, d)| {
+            d.exchanges
+                && (matches!(d.access, Access::Read | Access::RW)
+                    || (d.access == Access::Write && viewed(u)))
+        })
         .map(|(u, _)| u)
         .collect();
     let reduces = slots
@@ -304,8 +314,9 @@ fn dat_halos(set: &Set, args: &[Arg], slots: &[ArgSlot], dats: &mut [DatPlan]) {
             // Only the entries written: a halo copy reached through another column of the
             // map was never written here, and sending it back would overwrite its owner's value.
             for &(m, col) in &maps {
-                let rows = m.values()[..set.size() * m.arity()].chunks_exact(m.arity());
-                for row in rows {
+                let a = m.arity();
+                for n in (0..set.size()).map(|p| set.element_at(p)) {
+                    let row = &m.values()[n * a..(n + 1) * a];
                     match col {
                         Some(i) => t[row[i] as usize] = true,
                         None => row.iter().for_each(|&v| t[v as usize] = true),
@@ -318,7 +329,7 @@ fn dat_halos(set: &Set, args: &[Arg], slots: &[ArgSlot], dats: &mut [DatPlan]) {
 }
 
 /// Halo-row blocks a Mat WRITE stores into (sent to the owners after the loop).
-fn mat_halo_touched(args: &[Arg], slots: &[ArgSlot], mats: &mut [MatPlan]) {
+fn mat_halo_touched(set: &Set, args: &[Arg], slots: &[ArgSlot], mats: &mut [MatPlan]) {
     for (k, mp) in mats.iter_mut().enumerate() {
         let ArgKind::Mat { mat, .. } = &args[mp.arg].0 else {
             unreachable!("a Mat slot names a Mat argument")
@@ -329,13 +340,19 @@ fn mat_halo_touched(args: &[Arg], slots: &[ArgSlot], mats: &mut [MatPlan]) {
         }
         let first = sp.halo_block_start();
         let mut touched = vec![false; sp.block_nnz() - first];
-        for s in slots {
-            if let ArgSlot::Mat { m, pair } = *s {
-                if m == k {
-                    for &b in &sp.positions(pair).table {
-                        if b as usize >= first {
-                            touched[b as usize - first] = true;
-                        }
+        for (a, s) in args.iter().zip(slots) {
+            let (ArgKind::Mat { rmap, cmap, .. }, ArgSlot::Mat { m, pair }) = (&a.0, *s) else {
+                continue;
+            };
+            if m != k {
+                continue;
+            }
+            // The rows of the elements the loop visits (all owned ones, or a Subset's).
+            let (table, row) = (sp.positions(pair), rmap.arity() * cmap.arity());
+            for n in (0..set.size()).map(|p| set.element_at(p)) {
+                for &b in &table.table[n * row..(n + 1) * row] {
+                    if b as usize >= first {
+                        touched[b as usize - first] = true;
                     }
                 }
             }
@@ -368,14 +385,16 @@ fn schedule(
             _ => {}
         }
     }
-    // A direct write conflicts with indirect writes into the iteration set itself.
-    let direct_into_set = through.iter().any(|(t, _)| *t == set)
+    // A direct write conflicts with indirect writes into the iteration set itself (a Subset's
+    // direct arguments are on its superset).
+    let elements = set.elements();
+    let direct_into_set = through.iter().any(|(t, _)| *t == elements)
         && args.iter().any(
             |a| matches!(&a.0, ArgKind::Dat { path: Path::Direct, access, .. } if access.writes()),
         );
     let mut words: Vec<(u64, u64)> = through.iter().map(|(t, m)| (t.id(), m.id())).collect();
     if direct_into_set {
-        words.push((set.id(), 0));
+        words.push((elements.id(), 0));
     }
     let mut key = colour::key(set, block, threads, &words);
     key.push(no_colour as u64);
@@ -397,7 +416,7 @@ fn schedule(
             .collect();
         if direct_into_set {
             written.push(Written {
-                space: space(set),
+                space: space(elements),
                 map: None,
             });
         }
@@ -405,14 +424,8 @@ fn schedule(
         if no_colour {
             written.clear();
         }
-        let sched = colour::build(
-            set.core_size(),
-            set.size(),
-            block,
-            threads,
-            &sizes,
-            &written,
-        );
+        let (core, owned, indices) = (set.core_size(), set.size(), set.indices());
+        let sched = colour::build(core, owned, indices, block, threads, &sizes, &written);
         let bytes = sched.bytes();
         Ok((sched, bytes))
     })

@@ -78,24 +78,36 @@ pub use crate::cache::elf::ENTRY;
 /// the generated text: the entry point's C type and what the run step passes in its tables.
 /// Part of every disk key (`build::key`), so changing it can never reuse a library built for
 /// the old one.
+///
+/// A loop over a Subset also reads `maps[nargs]` (the subset's index table) and visits the
+/// elements it names at positions `[start, end)`: an extension that code generated for a set
+/// never reads, so its libraries stay valid (and the indexed code differs in its source, hence
+/// in its disk key).
 pub(crate) const CALLING_CONVENTION: &str = "void __op2_loop(int start, int end, void **args, const int **maps); args[i]: argument i's data (Dat base, Global buffer, Mat values); maps[i]: its map's table (indirect Dat) or position table (Mat); elements [start, end)";
 
 /// Generate the module source for `kernel` called with arguments of the given shapes.
-pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape]) -> String {
-    generate_mapped(kernel, args).0
+/// `indexed`: the loop iterates a Subset (see [`element_loop`]).
+pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape], indexed: bool) -> String {
+    generate_lines(kernel, args, indexed).0
 }
 
-/// The module rank 0 compiles for `kernel` over `args` under `opts`: the scalar loop, or the
+/// The module rank 0 compiles for `kernel` over `args` (over a Subset when `indexed`) under
+/// `opts`: the scalar loop, or the
 /// vectorised one around it ([`simd`]), then the instruction-set marker ([`isa::marker_source`])
 /// and a comment naming the path taken. Returns the source, the path and the flags the path
 /// adds to the kernel's own.
 pub(crate) fn generate_module(
     kernel: &Kernel,
     args: &[ArgShape],
+    indexed: bool,
     opts: &simd::Options,
 ) -> (String, simd::Path, &'static [&'static str]) {
-    let scalar = generate(kernel, args);
-    let path = simd::choose(args, opts);
+    let scalar = generate(kernel, args, indexed);
+    let path = if indexed {
+        simd::Path::Scalar("a Subset: its elements are not contiguous")
+    } else {
+        simd::choose(args, opts)
+    };
     let (mut s, flags): (String, &'static [&'static str]) = match path {
         simd::Path::Simd { lanes } => (simd::module(kernel, args, &scalar, lanes), &simd::FLAGS),
         simd::Path::Scalar(_) => (scalar, &[]),
@@ -169,12 +181,17 @@ pub(crate) fn param_type(a: &ArgShape, declared: Option<&String>) -> String {
 }
 
 /// [`generate`], plus the lines of the kernel call.
+/// The lines are the same whether the loop is indexed or not ([`element_loop`] is one line).
 pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, CallLines) {
+    generate_lines(kernel, args, false)
+}
+
+fn generate_lines(kernel: &Kernel, args: &[ArgShape], indexed: bool) -> (String, CallLines) {
     let mut s = String::new();
     let user = write_prelude(&mut s, kernel);
     let maps = distinct_maps(args);
     write_declarations(&mut s, args, &maps);
-    s.push_str("  for (int __op2_n = __op2_start; __op2_n < __op2_end; __op2_n++) {\n");
+    s.push_str(&element_loop(args.len(), indexed));
     write_map_rows(&mut s, &maps);
     let call = write_gathers(&mut s, kernel, args);
     let (call_line, arg_lines) = write_call(&mut s, kernel, &call);
@@ -188,6 +205,20 @@ pub(crate) fn generate_mapped(kernel: &Kernel, args: &[ArgShape]) -> (String, Ca
         args: arg_lines,
     };
     (s, lines)
+}
+
+/// The head of the element loop, one line (so compiler messages map to the same lines
+/// either way), opening the loop body with the element `n` defined. Over a set the loop visits
+/// elements `[start, end)`; over a Subset (`indexed`) it visits positions `[start, end)` of the
+/// subset's index table, which the run step passes after the arguments' maps (`maps[nargs]`),
+/// and `n` is the superset element there: direct Dats, map rows and Mat position tables are
+/// all read at `n`, exactly as in a loop over the superset.
+fn element_loop(nargs: usize, indexed: bool) -> String {
+    if indexed {
+        format!("  for (int __op2_i = __op2_start; __op2_i < __op2_end; __op2_i++) {{ const int __op2_n = __op2_maps[{nargs}][__op2_i];\n")
+    } else {
+        "  for (int __op2_n = __op2_start; __op2_n < __op2_end; __op2_n++) {\n".to_string()
+    }
 }
 
 /// The file's head (includes, the user's kernel, whose first and last lines it returns) and
@@ -286,23 +317,28 @@ fn write_gathers(s: &mut String, kernel: &Kernel, args: &[ArgShape]) -> Vec<Stri
                 map,
                 access,
                 datnum: dn,
+                ..
             } => match map {
-                MapUse::Direct => {
-                    call.push(format!("({cast})(__op2_d{dn} + (long)__op2_n * {dim})"))
-                }
+                MapUse::Direct => call.push(format!(
+                    "({cast})(__op2_d{dn} + (long)__op2_n * {dim}{at})",
+                    at = component(a)
+                )),
                 MapUse::Index {
                     idx, mapnum: mn, ..
                 } => call.push(format!(
-                    "({cast})(__op2_d{dn} + (long)__op2_r{mn}[{idx}] * {dim})"
+                    "({cast})(__op2_d{dn} + (long)__op2_r{mn}[{idx}] * {dim}{at})",
+                    at = component(a)
                 )),
                 MapUse::Vector { arity, mapnum: mn } => {
-                    // Packed: v[k * dim + d] = component d at map entry k.
-                    let size = arity * dim;
+                    // Packed: v[k * w + d] = component d at map entry k (w = dim, or 1 for a
+                    // view, whose values start at its component).
+                    let (w, at) = (a.dat_layout().0, component(a));
+                    let size = arity * w;
                     let _ = writeln!(s, "    {t} __op2_v{i}[{size}];", t = dtype.c_name());
                     if matches!(access, Access::Read | Access::RW) {
                         let _ = writeln!(
                             s,
-                            "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_v{i}[__op2_k * {dim} + __op2_d] = __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim} + __op2_d];"
+                            "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {w}; __op2_d++) __op2_v{i}[__op2_k * {w} + __op2_d] = __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim}{at} + __op2_d];"
                         );
                     } else {
                         let _ = writeln!(s, "    for (int __op2_k = 0; __op2_k < {size}; __op2_k++) __op2_v{i}[__op2_k] = 0;");
@@ -323,6 +359,15 @@ fn write_gathers(s: &mut String, kernel: &Kernel, args: &[ArgShape]) -> Vec<Stri
         }
     }
     call
+}
+
+/// The offset of a DatView's component inside an element (` + c`), empty for a whole Dat (so
+/// the code of loops without views is unchanged).
+fn component(a: &ArgShape) -> String {
+    match a.dat_layout() {
+        (_, 0) => String::new(),
+        (_, c) => format!(" + {c}"),
+    }
 }
 
 /// The call of the user's kernel, one argument per line: the call's line and each argument's.
@@ -353,9 +398,10 @@ fn write_scatters(s: &mut String, args: &[ArgShape]) {
                 ..
             } if access != Access::Read => {
                 let op = if access == Access::Inc { "+=" } else { "=" };
+                let (w, at) = (a.dat_layout().0, component(a));
                 let _ = writeln!(
                     s,
-                    "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim} + __op2_d] {op} __op2_v{i}[__op2_k * {dim} + __op2_d];"
+                    "    for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {w}; __op2_d++) __op2_d{dn}[(long)__op2_r{mn}[__op2_k] * {dim}{at} + __op2_d] {op} __op2_v{i}[__op2_k * {w} + __op2_d];"
                 );
             }
             ArgShape::Mat {
@@ -422,6 +468,7 @@ mod tests {
                     arities: (1, 1),
                 },
             ],
+            false,
         ));
         assert!(src.contains("double e0[24];"), "{src}");
         assert!(
@@ -448,6 +495,7 @@ mod tests {
             dim,
             map,
             datnum,
+            view: 0,
         }
     }
 
@@ -553,6 +601,7 @@ mod tests {
                 dat(Access::Read, 1, MapUse::Direct, 1),
                 dat(Access::Read, 2, m(1, 1), 2),
             ],
+            false,
         ));
         // The Dat of arguments 0 and 1 has one (restrict) pointer, through which both go.
         assert!(

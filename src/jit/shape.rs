@@ -30,6 +30,9 @@ pub(crate) enum ArgShape {
         /// Numbering of the Dat's identity within the loop (first Dat 0, next new Dat 1, ...):
         /// arguments with equal numbers are the same Dat and may alias. Never an address.
         datnum: u32,
+        /// 0: the whole Dat (`dim` values per element); `c + 1`: a DatView of component `c`
+        /// (the kernel sees one value per element, at `c` of the `dim` stored).
+        view: u32,
     },
     Global {
         access: Access,
@@ -53,6 +56,7 @@ impl ArgShape {
                 dim,
                 map,
                 datnum,
+                view,
             } => {
                 let (kind, arity, idx, num) = match map {
                     MapUse::Direct => (1u64, 0, 0, 0),
@@ -62,6 +66,7 @@ impl ArgShape {
                 out.push(kind << 56 | access.tag() << 48 | (dtype.tag() as u64) << 40 | dim as u64);
                 out.push((arity as u64) << 32 | idx as u64);
                 out.push((datnum as u64) << 32 | num as u64);
+                out.push(view as u64);
             }
             ArgShape::Global { access, dtype, dim } => {
                 out.push(4u64 << 56 | access.tag() << 48 | (dtype.tag() as u64) << 40 | dim as u64);
@@ -81,6 +86,16 @@ impl ArgShape {
     /// The C type the kernel's parameter receives (the calling convention, in one place):
     /// `const T *` for READ, `T *` for every other access; an `arg_vec` argument is one packed
     /// array of `arity * dim` values; a Mat's element matrix is `double *`.
+    /// A Dat argument's layout: (values the kernel sees per element or map entry, the first
+    /// stored component they start at). `(dim, 0)` for a whole Dat, `(1, c)` for a view.
+    pub(crate) fn dat_layout(&self) -> (u32, u32) {
+        match *self {
+            ArgShape::Dat { dim, view: 0, .. } => (dim, 0),
+            ArgShape::Dat { view, .. } => (1, view - 1),
+            _ => (0, 0),
+        }
+    }
+
     pub(crate) fn c_param(&self) -> String {
         match *self {
             ArgShape::Dat { access, dtype, .. } | ArgShape::Global { access, dtype, .. } => {
@@ -97,14 +112,12 @@ impl ArgShape {
     /// What the kernel's parameter points to, in words (for error messages).
     pub(crate) fn pointee(&self) -> String {
         match *self {
-            ArgShape::Dat {
-                access, dim, map, ..
-            } => match map {
-                MapUse::Direct => format!("{dim} value(s) of a direct {} Dat argument", access.name()),
-                MapUse::Index { .. } => {
+            ArgShape::Dat { access, map, .. } => match (map, self.dat_layout().0) {
+                (MapUse::Direct, dim) => format!("{dim} value(s) of a direct {} Dat argument", access.name()),
+                (MapUse::Index { .. }, dim) => {
                     format!("{dim} value(s) of an arg_map {} Dat argument", access.name())
                 }
-                MapUse::Vector { arity, .. } => format!(
+                (MapUse::Vector { arity, .. }, dim) => format!(
                     "an arg_vec {} Dat argument: {arity} x {dim} values packed (x[k * {dim} + d]), not an array of pointers",
                     access.name()
                 ),
@@ -128,6 +141,7 @@ impl ArgShape {
                 dim,
                 map,
                 datnum,
+                view,
             } => {
                 let how = match map {
                     MapUse::Direct => "direct".to_string(),
@@ -136,7 +150,14 @@ impl ArgShape {
                     }
                     MapUse::Vector { arity, mapnum } => format!("map#{mapnum} arity {arity} all"),
                 };
-                format!("dat#{datnum} {} {dtype} dim {dim} {how}", access.name())
+                let part = match view {
+                    0 => String::new(),
+                    c => format!(" component {}", c - 1),
+                };
+                format!(
+                    "dat#{datnum} {} {dtype} dim {dim}{part} {how}",
+                    access.name()
+                )
             }
             ArgShape::Global { access, dtype, dim } => {
                 format!("global {} {dtype} dim {dim}", access.name())

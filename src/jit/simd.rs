@@ -472,7 +472,7 @@ mod tests {
                 dim: 1,
             },
         ];
-        let scalar = crate::jit::codegen::generate(&k, &args);
+        let scalar = crate::jit::codegen::generate(&k, &args, false);
         let src = module(&k, &args, &scalar, 4).replace("__op2_", "");
         // The scalar function keeps its lines (compiler messages map as before).
         let n = scalar.lines().count();
