@@ -96,6 +96,9 @@ pub(crate) fn choose(args: &[ArgShape], opts: &Options) -> Path {
     for a in args {
         match *a {
             ArgShape::Mat { .. } => return Path::Scalar("a Mat argument"),
+            ArgShape::Dat { view, .. } if view != 0 => {
+                return Path::Scalar("a DatView: one component of each element")
+            }
             ArgShape::Global {
                 access: Access::Write | Access::RW,
                 ..
@@ -254,6 +257,7 @@ fn write_staging(s: &mut String, args: &[ArgShape], lanes: u32) {
                 map,
                 dim,
                 datnum: dn,
+                ..
             },
         ) = (staged(a), *a)
         else {
@@ -385,6 +389,7 @@ mod tests {
             dim,
             map,
             datnum,
+            view: 0,
         }
     }
     const ON: Options = Options {
