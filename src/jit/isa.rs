@@ -70,6 +70,15 @@ pub(crate) fn host_level() -> u8 {
     }
 }
 
+/// Take `level` as the job's instruction-set level in `config`: record it, add its `-march`
+/// to the compiler flags (unless they choose the target), and let the loader refuse libraries
+/// that need more than this rank reports.
+pub(crate) fn agree(config: &mut crate::config::Config, level: u8) {
+    config.isa_level = level;
+    config.cflags = with_level(&config.cflags, level);
+    set_host_level(reported_level(config.test_isa_level));
+}
+
 /// The level's name in messages and keys.
 pub(crate) fn name(level: u8) -> String {
     if cfg!(target_arch = "x86_64") {
