@@ -148,6 +148,31 @@ pub(crate) fn choose(args: &[ArgShape], opts: &Options) -> Path {
 /// The most stack one chunk's staged rows may take (all arguments, all lanes).
 const MAX_STAGED_BYTES: u32 = 64 << 10;
 
+/// The module rank 0 compiles for `kernel` over `args` under `opts`: the scalar loop, or the
+/// vectorised one around it ([`module`]), then the instruction-set marker ([`isa::marker_source`])
+/// and a comment naming the path taken. Returns the source, the path and the flags the path
+/// adds to the kernel's own.
+pub(crate) fn generate_module(
+    kernel: &Kernel,
+    args: &[ArgShape],
+    opts: &Options,
+) -> (String, Path, &'static [&'static str]) {
+    let scalar = crate::jit::codegen::generate(kernel, args);
+    let path = choose(args, opts);
+    let (mut s, flags): (String, &'static [&'static str]) = match path {
+        Path::Simd { lanes } => (module(kernel, args, &scalar, lanes), &FLAGS),
+        Path::Scalar(_) => (scalar, &[]),
+    };
+    // After the entry point: the kernel call's lines stay those of `generate_mapped`.
+    let _ = writeln!(
+        s,
+        "\n/* op2 path: {} */\n{}",
+        path.describe(),
+        isa::marker_source()
+    );
+    (s, path, flags)
+}
+
 /// The vectorised module: `scalar` (the scalar module's source) with its entry point renamed,
 /// then the vectorised entry point of `lanes` lanes.
 pub(crate) fn module(kernel: &Kernel, args: &[ArgShape], scalar: &str, lanes: u32) -> String {
