@@ -27,7 +27,8 @@
 //! [`choose`] takes the scalar path where lanes would not be independent or the staging would
 //! change what the kernel sees: a Mat, a written Global, an indirect WRITE/RW (two lanes could
 //! store to one target), a Dat incremented indirectly and also read, or a Dat written directly
-//! and passed again, staged rows over 64 KiB of stack; and everywhere under `OP2_SIMD=off`. Staged increments start at zero, so
+//! and passed again, staged rows over 64 KiB of stack; and everywhere under `OP2_SIMD=off` or
+//! the checked mode (`OP2_CHECK=1` must see a kernel write its READ argument in place). Staged increments start at zero, so
 //! an INC kernel must only add to its argument (as OP2's and PyOP2's INC semantics say).
 //!
 //! This module never compiles, loads or looks at data: it is text, a pure function of the
@@ -53,7 +54,9 @@ impl Options {
     /// The options of the configuration in force.
     pub(crate) fn of(config: &crate::config::Config) -> Options {
         Options {
-            simd: config.simd,
+            // The checked mode watches the kernel write the Dats in place (a READ argument
+            // written is an error it names); the vectorised path hands it staged copies.
+            simd: config.simd && !config.check,
             level: config.isa_level.max(1),
         }
     }
