@@ -86,9 +86,9 @@ pub struct Config {
     /// (1-4), as a host of that level would (a fake mixed-level job).
     #[doc(hidden)]
     pub test_isa_level: Option<u8>,
-    /// The instruction-set level the job agreed on (`jit::isa`); set by [`crate::init`] (serial
-    /// use: this host's), 0 before. Its `-march` is then part of `cflags` unless `OP2_CFLAGS`
-    /// choose the target.
+    /// The instruction-set level the job agreed on (`jit::isa`); set by [`crate::init`], 0
+    /// before and in serial use without a runtime (no `-march` added, 4 lanes). Its `-march`
+    /// is then part of `cflags` unless `OP2_CFLAGS` choose the target.
     #[doc(hidden)]
     pub isa_level: u8,
 }
@@ -410,17 +410,6 @@ pub(crate) fn checking() -> bool {
     }
 }
 
-impl Config {
-    /// Take `level` as the job's instruction-set level: record it, add its `-march` to the
-    /// compiler flags (unless they choose the target), and let the loader refuse libraries
-    /// that need more than this rank reports.
-    pub(crate) fn agree_isa_level(&mut self, level: u8) {
-        self.isa_level = level;
-        self.cflags = crate::jit::isa::with_level(&self.cflags, level);
-        crate::jit::isa::set_host_level(crate::jit::isa::reported_level(self.test_isa_level));
-    }
-}
-
 /// The configuration in force: the one given to [`crate::init`] while a runtime is active, otherwise
 /// [`Config::from_env`] read once, at the first use without a runtime (serial use).
 pub fn current() -> Result<Arc<Config>> {
@@ -435,8 +424,6 @@ pub fn current() -> Result<Arc<Config>> {
                 .map(|mut c| {
                     // Serial use (no runtime, so one process): every core unless told.
                     c.threads = c.resolved_threads(1);
-                    // One process: the job's level is this host's (as reported).
-                    c.agree_isa_level(crate::jit::isa::reported_level(c.test_isa_level));
                     Arc::new(c)
                 })
                 .map_err(|e| e.to_string())

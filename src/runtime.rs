@@ -203,7 +203,7 @@ fn agree_config(comm: Comm, config: Result<Config>) -> Result<Config> {
     };
     let (mut config, seen) = agree_on(comm, Share::Every(&malformed), words, config)?;
     if seen.same {
-        config.agree_isa_level(crate::jit::isa::MAX_LEVEL - seen.any[0] as u8);
+        crate::jit::isa::agree(&mut config, crate::jit::isa::MAX_LEVEL - seen.any[0] as u8);
         return Ok(config);
     }
     Err(seen.differ(|all| differing_settings(&all)))

@@ -182,7 +182,7 @@ fn rank0_obtain(
     // is generated first (on rank 0, on a class-cache miss only).
     let opts = crate::jit::simd::Options::of(config);
     let (source, path, path_flags) =
-        crate::jit::codegen::generate_module(req.kernel, req.shapes, req.indexed, &opts);
+        crate::jit::simd::generate_module(req.kernel, req.shapes, req.indexed, &opts);
     let mut kernel_flags = req.kernel.flags().to_vec();
     kernel_flags.extend(path_flags.iter().map(|f| f.to_string()));
     let build = Build {

@@ -52,7 +52,7 @@
 //! keeps res_calc and adt_calc as calls, inlines small kernels). This scalar loop has no
 //! `ivdep`/`omp simd` (a Global reduction keeps the sequential order); SIMD across elements,
 //! with the kernel inlined, is `jit/simd.rs`'s vectorised entry point around it
-//! ([`generate_module`]).
+//! (`simd::generate_module`, which calls [`generate`]).
 //!
 //! For a **Mat** argument (assembled through a row map of arity `ar` and a column map of arity
 //! `ac`, block dims `rd x cd`), `args[i]` is the matrix's block CSR values (`double`, block `k`
@@ -69,7 +69,6 @@ use std::fmt::Write;
 use crate::data::access::Access;
 use crate::jit::kernel::{array_dims, Kernel};
 use crate::jit::shape::{ArgShape, MapUse};
-use crate::jit::{isa, simd};
 
 /// Name of the exported entry point (owned by `cache::elf`, which checks every library for it).
 pub use crate::cache::elf::ENTRY;
@@ -89,37 +88,6 @@ pub(crate) const CALLING_CONVENTION: &str = "void __op2_loop(int start, int end,
 /// `indexed`: the loop iterates a Subset (see [`element_loop`]).
 pub(crate) fn generate(kernel: &Kernel, args: &[ArgShape], indexed: bool) -> String {
     generate_lines(kernel, args, indexed).0
-}
-
-/// The module rank 0 compiles for `kernel` over `args` (over a Subset when `indexed`) under
-/// `opts`: the scalar loop, or the
-/// vectorised one around it ([`simd`]), then the instruction-set marker ([`isa::marker_source`])
-/// and a comment naming the path taken. Returns the source, the path and the flags the path
-/// adds to the kernel's own.
-pub(crate) fn generate_module(
-    kernel: &Kernel,
-    args: &[ArgShape],
-    indexed: bool,
-    opts: &simd::Options,
-) -> (String, simd::Path, &'static [&'static str]) {
-    let scalar = generate(kernel, args, indexed);
-    let path = if indexed {
-        simd::Path::Scalar("a Subset: its elements are not contiguous")
-    } else {
-        simd::choose(args, opts)
-    };
-    let (mut s, flags): (String, &'static [&'static str]) = match path {
-        simd::Path::Simd { lanes } => (simd::module(kernel, args, &scalar, lanes), &simd::FLAGS),
-        simd::Path::Scalar(_) => (scalar, &[]),
-    };
-    // After the entry point: the kernel call's lines stay those of `generate_mapped`.
-    let _ = writeln!(
-        s,
-        "\n/* op2 path: {} */\n{}",
-        path.describe(),
-        isa::marker_source()
-    );
-    (s, path, flags)
 }
 
 /// Where the kernel call sits in the generated source (1-based lines), for mapping compiler

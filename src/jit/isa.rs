@@ -70,6 +70,15 @@ pub(crate) fn host_level() -> u8 {
     }
 }
 
+/// Take `level` as the job's instruction-set level in `config`: record it, add its `-march`
+/// to the compiler flags (unless they choose the target), and let the loader refuse libraries
+/// that need more than this rank reports.
+pub(crate) fn agree(config: &mut crate::config::Config, level: u8) {
+    config.isa_level = level;
+    config.cflags = with_level(&config.cflags, level);
+    set_host_level(reported_level(config.test_isa_level));
+}
+
 /// The level's name in messages and keys.
 pub(crate) fn name(level: u8) -> String {
     if cfg!(target_arch = "x86_64") {
@@ -98,11 +107,16 @@ pub(crate) fn flags_choose_target(cflags: &str) -> bool {
     })
 }
 
-/// The compiler flags for a job agreed on `level`: `cflags` with the level's `-march` added,
-/// unless `cflags` choose the target themselves.
+/// The compiler flags for a job agreed on `level`: `cflags` with the level's `-march` and
+/// `-ffp-contract=off` added, unless `cflags` choose the target themselves.
 pub(crate) fn with_level(cflags: &str, level: u8) -> String {
     match march_flag(level) {
-        Some(m) if !flags_choose_target(cflags) => format!("{cflags} {m}").trim().to_string(),
+        // No FMA contraction: a kernel's arithmetic rounds as at the baseline level, so the
+        // agreed level changes speed, never an element's result (only a vectorised Global
+        // INC's summation order differs).
+        Some(m) if !flags_choose_target(cflags) => {
+            format!("{cflags} {m} -ffp-contract=off").trim().to_string()
+        }
         _ => cflags.to_string(),
     }
 }
@@ -161,8 +175,11 @@ mod tests {
         assert_eq!(reported_level(Some(9)), cpu, "a cap never raises the level");
         assert_eq!(reported_level(None), cpu);
         if cfg!(target_arch = "x86_64") {
-            assert_eq!(with_level("-O3", 3), "-O3 -march=x86-64-v3");
-            assert_eq!(with_level("-O3", 1), "-O3 -march=x86-64");
+            assert_eq!(
+                with_level("-O3", 3),
+                "-O3 -march=x86-64-v3 -ffp-contract=off"
+            );
+            assert_eq!(with_level("-O3", 1), "-O3 -march=x86-64 -ffp-contract=off");
         }
         assert_eq!(with_level("-O2 -march=native", 3), "-O2 -march=native");
         assert_eq!(with_level("-mavx2 -O3", 2), "-mavx2 -O3");

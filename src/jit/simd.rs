@@ -27,7 +27,8 @@
 //! [`choose`] takes the scalar path where lanes would not be independent or the staging would
 //! change what the kernel sees: a Mat, a written Global, an indirect WRITE/RW (two lanes could
 //! store to one target), a Dat incremented indirectly and also read, or a Dat written directly
-//! and passed again, staged rows over 64 KiB of stack; and everywhere under `OP2_SIMD=off`. Staged increments start at zero, so
+//! and passed again, staged rows over 64 KiB of stack; and everywhere under `OP2_SIMD=off` or
+//! the checked mode (`OP2_CHECK=1` must see a kernel write its READ argument in place). Staged increments start at zero, so
 //! an INC kernel must only add to its argument (as OP2's and PyOP2's INC semantics say).
 //!
 //! This module never compiles, loads or looks at data: it is text, a pure function of the
@@ -53,7 +54,9 @@ impl Options {
     /// The options of the configuration in force.
     pub(crate) fn of(config: &crate::config::Config) -> Options {
         Options {
-            simd: config.simd,
+            // The checked mode watches the kernel write the Dats in place (a READ argument
+            // written is an error it names); the vectorised path hands it staged copies.
+            simd: config.simd && !config.check,
             level: config.isa_level.max(1),
         }
     }
@@ -150,6 +153,37 @@ pub(crate) fn choose(args: &[ArgShape], opts: &Options) -> Path {
 
 /// The most stack one chunk's staged rows may take (all arguments, all lanes).
 const MAX_STAGED_BYTES: u32 = 64 << 10;
+
+/// The module rank 0 compiles for `kernel` over `args` (over a Subset when `indexed`: always
+/// the scalar loop) under `opts`: the scalar loop, or the
+/// vectorised one around it ([`module`]), then the instruction-set marker ([`isa::marker_source`])
+/// and a comment naming the path taken. Returns the source, the path and the flags the path
+/// adds to the kernel's own.
+pub(crate) fn generate_module(
+    kernel: &Kernel,
+    args: &[ArgShape],
+    indexed: bool,
+    opts: &Options,
+) -> (String, Path, &'static [&'static str]) {
+    let scalar = crate::jit::codegen::generate(kernel, args, indexed);
+    let path = if indexed {
+        Path::Scalar("a Subset: its elements are not contiguous")
+    } else {
+        choose(args, opts)
+    };
+    let (mut s, flags): (String, &'static [&'static str]) = match path {
+        Path::Simd { lanes } => (module(kernel, args, &scalar, lanes), &FLAGS),
+        Path::Scalar(_) => (scalar, &[]),
+    };
+    // After the entry point: the kernel call's lines stay those of `generate_mapped`.
+    let _ = writeln!(
+        s,
+        "\n/* op2 path: {} */\n{}",
+        path.describe(),
+        isa::marker_source()
+    );
+    (s, path, flags)
+}
 
 /// The vectorised module: `scalar` (the scalar module's source) with its entry point renamed,
 /// then the vectorised entry point of `lanes` lanes.
