@@ -191,8 +191,9 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> LoopPlan {
     // An indirect WRITE through a DatView sends whole elements back to their owners, so the
     // components it does not write must be current in the halo copies: refresh those too.
     let viewed = |u: usize| {
-        (args.iter().zip(&slots))
-            .any(|(a, s)| *s == ArgSlot::Dat(u) && matches!(&a.0, ArgKind::Dat { view: Some(_), .. }))
+        (args.iter().zip(&slots)).any(|(a, s)| {
+            *s == ArgSlot::Dat(u) && matches!(&a.0, ArgKind::Dat { view: Some(_), .. })
+        })
     };
     let refresh = dats
         .iter()
