@@ -9,6 +9,7 @@ bash scripts/setup.sh
 # The rules the tools enforce (rustfmt, Cargo.toml [lints], clippy.toml): warnings are errors.
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release -p op2-python -- -D warnings   # the Python package (python/)
 RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps
 cargo build --release --bins --examples
 cargo bench --bench scaling --no-run   # tests/slurm.rs runs the built study in a Slurm job
