@@ -487,3 +487,24 @@ fn periodic_columns_wrap_their_top_to_their_bottom() {
     // An offset of 2 per layer would need 8 entries per column of 4.
     assert!(ExtrudedMap::new(&s, &id, &[(0, 0)], &[2], Entity::Nodes).is_err());
 }
+
+/// A repeated extruded loop finds its column kernel in the base set's object cache (reported
+/// as `object:ColumnKernel`, with entries and bytes) instead of generating it again.
+#[test]
+fn a_repeated_extruded_loop_reuses_its_cached_column_kernel() {
+    let f = fixture();
+    let k = Kernel::new(
+        "add_one",
+        "static void add_one(double y[1]) { y[0] += 1.0; }",
+    )
+    .unwrap();
+    let field = cells_dat(&f, 0.0);
+    let run = || all(&k, &f, &[field.arg_extruded(Access::Inc, &f.field_map)]);
+    run();
+    let first = op2::cache::stats::get("object:ColumnKernel");
+    assert!(first.entries >= 1 && first.bytes > 0, "{first:?}");
+    run();
+    let second = op2::cache::stats::get("object:ColumnKernel");
+    assert!(second.hits > first.hits, "{first:?} then {second:?}");
+    assert!(field.to_vec::<f64>().unwrap().iter().all(|&v| v == 2.0));
+}

@@ -15,6 +15,7 @@ use crate::data::access::Access;
 use crate::data::dat::Dat;
 use crate::data::dataset::DataSet;
 use crate::data::extruded::{Bounds, Entity, ExtrudedMap, ExtrudedSet, Region};
+use crate::data::set::Set;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::exec::arg::{Arg, ArgKind};
@@ -162,55 +163,39 @@ fn run(
         let fail = |detail: String| Error::invalid(what(), format!("argument {i}: {detail}"));
         cols.push(lower(set, region, &a.0, &mut outer).map_err(fail)?);
     }
-    let column = column_for(kernel, (region, pass_layer, set.is_periodic()), cols)?;
+    let how = (region, pass_layer, set.is_periodic());
+    let column = column_for(set.base(), kernel, how, cols)?;
     par_loop(&column, set.base(), &outer)
 }
 
-/// Column kernels made by this thread, most recent last: (kernel hash, (region, layer passed,
-/// periodic), column arguments) -> the column kernel. A repeated extruded loop reuses its Kernel (no
-/// regeneration, no rehash); the ordinary par_loop's caches do the rest.
-type ColumnMemo = Vec<(u128, How, Vec<ColArg>, Kernel)>;
+/// The name of the column-kernel cache in the cache report: the base set's object cache maps
+/// (user kernel, how the layers run, column arguments) to the generated column kernel, so a
+/// repeated extruded loop reuses its Kernel (no regeneration, no rehash; the ordinary
+/// par_loop's caches do the rest) and the entry is freed with the base set.
+pub(crate) const COLUMN_CACHE: &str = "object:ColumnKernel";
 
 /// How the layers run: region, whether the layer is passed, whether columns are periodic.
 type How = (Region, bool, bool);
 
-/// At most this many column kernels are remembered per thread (the oldest is dropped).
-const COLUMN_MEMO: usize = 64;
-
-thread_local! {
-    static COLUMNS: std::cell::RefCell<ColumnMemo> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The column kernel of `kernel` for these column arguments: remembered or generated.
-fn column_for(kernel: &Kernel, how: How, cols: Vec<ColArg>) -> Result<Kernel> {
+/// The column kernel of `kernel` for these column arguments over `base`: cached or generated.
+fn column_for(base: &Set, kernel: &Kernel, how: How, cols: Vec<ColArg>) -> Result<Kernel> {
     let hash = kernel.0.hash;
-    let found = COLUMNS.with(|m| {
-        m.borrow()
-            .iter()
-            .find(|e| e.0 == hash && e.1 == how && e.2 == cols)
-            .map(|e| e.3.clone())
-    });
-    if let Some(k) = found {
-        return Ok(k);
-    }
-    let (region, pass_layer, periodic) = how;
-    let code = column_kernel(&Column {
-        kernel,
-        region,
-        pass_layer,
-        periodic,
-        args: cols.clone(),
-    });
-    let flags: Vec<&str> = kernel.flags().iter().map(String::as_str).collect();
-    let column = Kernel::with_flags(&column_name(kernel), &code, &flags)?;
-    COLUMNS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= COLUMN_MEMO {
-            m.remove(0);
-        }
-        m.push((hash, how, cols, column.clone()));
-    });
-    Ok(column)
+    let shape = xxhash_rust::xxh3::xxh3_64(format!("{how:?}|{cols:?}").as_bytes());
+    let key = vec![hash as u64, (hash >> 64) as u64, shape];
+    let entry = base.cache().get_or_try_insert(COLUMN_CACHE, key, |_| {
+        let (region, pass_layer, periodic) = how;
+        let code = column_kernel(&Column {
+            kernel,
+            region,
+            pass_layer,
+            periodic,
+            args: cols,
+        });
+        let flags: Vec<&str> = kernel.flags().iter().map(String::as_str).collect();
+        let column = Kernel::with_flags(&column_name(kernel), &code, &flags)?;
+        Ok((column, code.len() as u64))
+    })?;
+    Ok(Kernel::clone(&entry))
 }
 
 /// `size / entries` when it divides exactly.
