@@ -356,8 +356,10 @@ fn write_lane_call(s: &mut String, kernel: &Kernel, args: &[ArgShape]) {
 }
 
 /// After the lanes: staged increments added, packed rows stored back, lane by lane in
-/// element order.
+/// element order, and inside a lane in argument order: exactly the order in which the scalar
+/// loop applies them, so an increment sum rounds as in the serial loop.
 fn write_lane_scatters(s: &mut String, args: &[ArgShape], lanes: u32) {
+    let mut body = String::new();
     for (i, a) in args.iter().enumerate() {
         let ArgShape::Dat {
             access,
@@ -382,8 +384,14 @@ fn write_lane_scatters(s: &mut String, args: &[ArgShape], lanes: u32) {
             "s"
         };
         let _ = writeln!(
+            body,
+            "      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_d{dn}[(long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {row0}] * {dim} + __op2_d] {op} __op2_{p}{i}[(__op2_l * {arity} + __op2_k) * {dim} + __op2_d];"
+        );
+    }
+    if !body.is_empty() {
+        let _ = write!(
             s,
-            "    for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++)\n      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_d{dn}[(long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {row0}] * {dim} + __op2_d] {op} __op2_{p}{i}[(__op2_l * {arity} + __op2_k) * {dim} + __op2_d];"
+            "    for (int __op2_l = 0; __op2_l < {lanes}; __op2_l++) {{\n{body}    }}\n"
         );
     }
 }
