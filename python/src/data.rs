@@ -294,7 +294,47 @@ impl PyDat {
         access: &Bound<'_, PyAccess>,
         path: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyArg> {
+        slf.get().make_arg(access, path, None)
+    }
+    /// A par_loop argument through one component (PyOP2's `DatView(dat, c)(access, path)`):
+    /// the kernel sees one value per element or map entry, component `component` of this Dat.
+    #[pyo3(signature = (component, access, path=None))]
+    fn _view_arg(
+        slf: &Bound<'_, Self>,
+        component: usize,
+        access: &Bound<'_, PyAccess>,
+        path: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyArg> {
         let me = slf.get();
+        let view = me.dat.view(component).map_err(to_py)?;
+        me.make_arg(access, path, Some(&view))
+    }
+
+    fn __len__(&self) -> usize {
+        1
+    }
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.dat)
+    }
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OP2 Dat: {} on ({}) with datatype {}",
+            self.dat.name(),
+            self.dataset.bind(py).str()?,
+            np_name(self.dat.dtype())
+        ))
+    }
+}
+
+impl PyDat {
+    /// The par_loop argument `dat(access, path)`, through component `view` if given.
+    fn make_arg(
+        &self,
+        access: &Bound<'_, PyAccess>,
+        path: Option<&Bound<'_, PyAny>>,
+        view: Option<&op2::DatView>,
+    ) -> PyResult<PyArg> {
+        let me = self;
         let access = access.get().mode;
         if matches!(access, op2::Access::Min | op2::Access::Max) {
             return Err(raise(
@@ -306,9 +346,13 @@ impl PyDat {
             me.version.fetch_add(1, Ordering::Relaxed);
         }
         let mut from_set = me.dat.set().clone();
-        let arg = match path {
+        let direct = || match view {
+            Some(v) => v.arg(access),
             None => me.dat.arg(access),
-            Some(p) if p.is_none() => me.dat.arg(access),
+        };
+        let arg = match path {
+            None => direct(),
+            Some(p) if p.is_none() => direct(),
             Some(p) => {
                 let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
                     if m.get().uninitialized {
@@ -344,9 +388,11 @@ impl PyDat {
                     ));
                 }
                 from_set = map.from_set().clone();
-                match idx {
-                    Some(i) => me.dat.arg_map(access, &map, i),
-                    None => me.dat.arg_vec(access, &map),
+                match (idx, view) {
+                    (Some(i), None) => me.dat.arg_map(access, &map, i),
+                    (None, None) => me.dat.arg_vec(access, &map),
+                    (Some(i), Some(v)) => v.arg_map(access, &map, i),
+                    (None, Some(v)) => v.arg_vec(access, &map),
                 }
             }
         };
@@ -355,23 +401,6 @@ impl PyDat {
             arg,
         })
     }
-    fn __len__(&self) -> usize {
-        1
-    }
-    fn __repr__(&self) -> String {
-        format!("{:?}", self.dat)
-    }
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "OP2 Dat: {} on ({}) with datatype {}",
-            self.dat.name(),
-            self.dataset.bind(py).str()?,
-            np_name(self.dat.dtype())
-        ))
-    }
-}
-
-impl PyDat {
     fn shape_of(&self, n: usize) -> Vec<usize> {
         let dim = &self.dataset.get().dim;
         let mut shape = vec![n];

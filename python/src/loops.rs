@@ -176,7 +176,9 @@ fn par_loop(
             for (i, a) in args.iter().enumerate() {
                 let a = a.downcast::<PyArg>()?;
                 if let Some(from) = &a.get().from_set {
-                    if !from.ptr_eq(&set.get().set) {
+                    // A loop over a Subset takes the arguments of its superset.
+                    let over = set.get().set.superset().unwrap_or(&set.get().set);
+                    if !from.ptr_eq(over) {
                         return Err(raise(
                             "MapValueError",
                             format!(

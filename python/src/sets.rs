@@ -51,6 +51,16 @@ pub(crate) struct PySet {
     dsets: std::sync::Mutex<Vec<(Vec<usize>, Py<PyWeakrefReference>)>>,
 }
 
+impl PySet {
+    /// The Python object of an op2 set made elsewhere (a Subset's own set).
+    pub(crate) fn wrap(set: op2::Set) -> Self {
+        PySet {
+            set,
+            dsets: Default::default(),
+        }
+    }
+}
+
 #[pymethods]
 impl PySet {
     #[new]
@@ -167,6 +177,34 @@ impl PySet {
     }
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
+    }
+    /// `set(indices)`: the Subset of those elements (PyOP2's shorthand).
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        indices: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::call(slf, indices)
+    }
+    fn union<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("union", slf, other)
+    }
+    fn intersection<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("intersection", slf, other)
+    }
+    fn difference<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("difference", slf, other)
+    }
+    fn symmetric_difference<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("symmetric_difference", slf, other)
     }
 }
 
