@@ -277,14 +277,28 @@ impl PyDat {
         other: &Bound<'_, PyDat>,
         subset: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if subset.is_some_and(|s| !s.is_none()) {
-            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Dat.copy(subset=...): op2's core has no Subset yet",
-            ));
-        }
         let src = self.view(py, false, false)?;
         let dst = other.get().view(py, true, false)?;
-        dst.set_item(pyo3::types::PySlice::full(py), src)?;
+        match subset.filter(|s| !s.is_none()) {
+            None => dst.set_item(pyo3::types::PySlice::full(py), src)?,
+            Some(ss) => {
+                // The subset's owned elements (its indices list owned ones first).
+                let ss = ss.downcast::<crate::subset::PySubset>().map_err(|_| {
+                    raise(
+                        "SetTypeError",
+                        format!("Dat.copy(subset=...): {ss} is not a Subset"),
+                    )
+                })?;
+                let own = ss.as_super().get().set.size();
+                let idx = ss.getattr("indices")?.get_item(pyo3::types::PySlice::new(
+                    py,
+                    0,
+                    own as isize,
+                    1,
+                ))?;
+                dst.set_item(&idx, src.get_item(&idx)?)?;
+            }
+        }
         Ok(())
     }
     /// A par_loop argument: `dat(access)`, `dat(access, map)`, `dat(access, map[i])`.

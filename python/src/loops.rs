@@ -163,18 +163,32 @@ fn par_loop(
         )
     })?;
     let mut list: Vec<op2::Arg> = Vec::with_capacity(args.len());
+    let mut pyargs: Vec<Bound<'_, PyArg>> = Vec::with_capacity(args.len());
     for a in args.iter() {
-        let a = a
-            .downcast::<PyArg>()
-            .map_err(|_| raise("Op2ValueError", format!("par_loop argument {a} is not an argument (call a Dat, Global or Mat with an access)")))?;
-        list.push(a.get().arg.clone());
+        match a.downcast_into::<PyArg>() {
+            Ok(a) => {
+                list.push(a.get().arg.clone());
+                pyargs.push(a);
+            }
+            // A MixedDat's argument (`op2/_mixed.py`): its blocks' arguments, in order.
+            Err(e) => {
+                let a = e.into_inner();
+                let Ok(blocks) = a.getattr("_args") else {
+                    return Err(raise("Op2ValueError", format!("par_loop argument {a} is not an argument (call a Dat, Global or Mat with an access)")));
+                };
+                for b in blocks.try_iter()? {
+                    let b = b?.downcast_into::<PyArg>()?;
+                    list.push(b.get().arg.clone());
+                    pyargs.push(b);
+                }
+            }
+        }
     }
     match &kernel.get().kernel {
         Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
         Err(refused) => {
             // The arguments' sets first, as PyOP2 checks them before the kernel.
-            for (i, a) in args.iter().enumerate() {
-                let a = a.downcast::<PyArg>()?;
+            for (i, a) in pyargs.iter().enumerate() {
                 if let Some(from) = &a.get().from_set {
                     // A loop over a Subset takes the arguments of its superset.
                     let over = set.get().set.superset().unwrap_or(&set.get().set);

@@ -185,7 +185,10 @@ impl PySet {
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::subset::call(slf, indices)
     }
-    fn union<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn union<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         crate::subset::setop("union", slf, other)
     }
     fn intersection<'py>(

@@ -49,8 +49,12 @@ impl PySubset {
             Ok(s) => s.get().superset.clone_ref(py),
             Err(_) => sup.clone().unbind(),
         };
-        Ok(PyClassInitializer::from(PySet::wrap(sub.as_set().clone()))
-            .add_subclass(PySubset { superset: root, sub }))
+        Ok(
+            PyClassInitializer::from(PySet::wrap(sub.as_set().clone())).add_subclass(PySubset {
+                superset: root,
+                sub,
+            }),
+        )
     }
     /// The set whose elements this subset chooses (the root set for a subset of a subset).
     #[getter]
@@ -117,10 +121,7 @@ pub(crate) fn setop<'py>(
     a: &Bound<'py, PySet>,
     b: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    a.py()
-        .import("op2._setops")?
-        .getattr(op)?
-        .call1((a, b))
+    a.py().import("op2._setops")?.getattr(op)?.call1((a, b))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -82,3 +82,28 @@ def test_datview_shares_memory_and_loops_through_one_component():
     assert (v.data_ro[:, 1] == 0).all() and (v.data_ro[:, 0] == -1).all()
     with pytest.raises(exceptions.IndexValueError):
         op2.DatView(v, 2)
+
+
+def test_mixed_dat_loop_passes_one_array_per_block():
+    cells = op2.Set(2)
+    p, q = op2.Set(3), op2.Set(2)
+    ms = op2.MixedSet([p, q])
+    assert ms.size == 5 and len(ms) == 2 and ms.split == (p, q) and ms == op2.MixedSet([p, q])
+    mds = ms ** (1, 2)
+    assert mds.dim == ((1,), (2,)) and mds.cdim == 3 and mds.set == ms
+    mm = op2.MixedMap([op2.Map(cells, p, 2, [0, 1, 1, 2]), op2.Map(cells, q, 1, [0, 1])])
+    assert mm.arity == 3 and mm.iterset is cells
+    md = op2.MixedDat(mds)
+    assert len(md) == 2 and md.dataset == mds
+    w = op2.Dat(cells ** 1, [1.0, 10.0], np.float64)
+    k = op2.Kernel("static void k(double *u, double *v, const double *w) "
+                   "{ u[0] += w[0]; u[1] += w[0]; v[0] += 2*w[0]; v[1] -= w[0]; }", "k")
+    op2.par_loop(k, cells, md(op2.INC, mm), w(op2.READ))
+    assert list(md[0].data_ro) == [1.0, 11.0, 10.0]
+    assert md[1].data_ro.tolist() == [[2.0, -1.0], [20.0, -10.0]]
+    with pytest.raises(exceptions.MapValueError):
+        md(op2.INC, op2.MixedMap([mm[0]]))
+    with pytest.raises(TypeError):
+        op2.MixedSet([p, 3])
+    with pytest.raises(exceptions.DataValueError):
+        op2.MixedDat([op2.Dat(p, dtype=np.float64), op2.Dat(q, dtype=np.int32)])
