@@ -128,8 +128,8 @@ class MixedMap(_Mixed):
     arity = property(lambda self: sum(m.arity for m in self._parts))
     arities = property(lambda self: tuple(m.arity for m in self._parts))
     arange = property(lambda self: (0,) + tuple(np.cumsum(self.arities)))
-    values = property(lambda self: np.hstack([m.values for m in self._parts]))
-    values_with_halo = property(lambda self: np.hstack([m.values_with_halo for m in self._parts]))
+    values = property(lambda self: tuple(m.values for m in self._parts))
+    values_with_halo = property(lambda self: tuple(m.values_with_halo for m in self._parts))
 
 
 class _MixedArg:
@@ -163,6 +163,8 @@ class MixedDat(_Mixed):
     _dats = property(lambda self: self._parts)
     dataset = property(lambda self: MixedDataSet(d.dataset for d in self._parts))
     dtype = property(lambda self: self._parts[0].dtype)
+    dim = property(lambda self: tuple(tuple(d.dim) for d in self._parts))
+    cdim = property(lambda self: sum(d.cdim for d in self._parts))
     data = property(lambda self: tuple(d.data for d in self._parts))
     data_ro = property(lambda self: tuple(d.data_ro for d in self._parts))
     data_with_halos = property(lambda self: tuple(d.data_with_halos for d in self._parts))

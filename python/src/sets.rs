@@ -178,12 +178,16 @@ impl PySet {
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
-    /// `set(indices)`: the Subset of those elements (PyOP2's shorthand).
+    /// `set(indices)`, `set(i, j, ...)`: the Subset of those elements (PyOP2's shorthand).
+    #[pyo3(signature = (*indices))]
     fn __call__<'py>(
         slf: &Bound<'py, Self>,
-        indices: &Bound<'py, PyAny>,
+        indices: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::subset::call(slf, indices)
+        match indices.len() {
+            1 => crate::subset::call(slf, &indices.get_item(0)?),
+            _ => crate::subset::call(slf, indices.as_any()),
+        }
     }
     fn union<'py>(
         slf: &Bound<'py, Self>,
