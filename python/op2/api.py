@@ -2,7 +2,7 @@
 
 The classes are the native ones of ``op2._op2`` (so ``s ** 2`` is an ``op2.DataSet``); their
 arithmetic is in ``op2._arith``. This module owns the placeholders for what op2's core does not have yet
-(ExtrudedSet and others: each raises NotImplementedError naming the feature). Nothing
+(composed and permuted maps and others: each raises NotImplementedError naming the feature). Nothing
 here touches MPI or compiles code.
 """
 
@@ -62,6 +62,7 @@ Constant = _op2.Global
 Sparsity = _op2.Sparsity
 Mat = _op2.Mat
 Subset = _op2.Subset
+ExtrudedSet = _op2.ExtrudedSet
 from op2._mixed import MixedSet, MixedDataSet, MixedMap, MixedDat  # noqa: E402
 
 
@@ -121,7 +122,6 @@ def _missing(feature, needs):
     return Missing
 
 
-ExtrudedSet = _missing("ExtrudedSet", "extruded sets in the data model")
 PermutedMap = _missing("PermutedMap", "permuted maps")
 ComposedMap = _missing("ComposedMap", "composed maps")
 GlobalDataSet = _missing("GlobalDataSet", "Globals as DataSets")

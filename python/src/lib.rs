@@ -9,6 +9,7 @@
 
 mod data;
 mod errors;
+mod extruded;
 mod global;
 mod linalg;
 mod loops;
@@ -82,6 +83,7 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clear_class_cache, m)?)?;
     sets::register(m)?;
     subset::register(m)?;
+    extruded::register(m)?;
     data::register(m)?;
     global::register(m)?;
     loops::register(m)?;

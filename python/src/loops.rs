@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::errors::{raise, to_py};
+use crate::extruded::PyExtrudedSet;
 use crate::sets::PySet;
 
 /// How a kernel uses an argument (PyOP2's `READ`, `WRITE`, `RW`, `INC`, `MIN`, `MAX`).
@@ -142,7 +143,8 @@ impl PyKernel {
 }
 
 /// Run `kernel` over every owned element of `iterset` with `args` (collective on a distributed
-/// set). PyOP2's keyword arguments (`iteration_region`, `pass_layer_arg`) need ExtrudedSet.
+/// set). PyOP2's keyword arguments (`iteration_region`, `pass_layer_arg`) apply to an
+/// ExtrudedSet (`extruded.rs`).
 #[pyfunction]
 #[pyo3(signature = (kernel, iterset, *args, **kwargs))]
 fn par_loop(
@@ -151,17 +153,6 @@ fn par_loop(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
 ) -> PyResult<()> {
-    if kwargs.is_some_and(|k| !k.is_empty()) {
-        return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-            "par_loop keyword arguments (iteration_region, pass_layer_arg) need op2's ExtrudedSet (not yet in op2's core)",
-        ));
-    }
-    let set = iterset.downcast::<PySet>().map_err(|_| {
-        raise(
-            "SetTypeError",
-            format!("par_loop iterates over a Set, not {iterset}"),
-        )
-    })?;
     let mut list: Vec<op2::Arg> = Vec::with_capacity(args.len());
     let mut pyargs: Vec<Bound<'_, PyArg>> = Vec::with_capacity(args.len());
     for a in args.iter() {
@@ -184,6 +175,24 @@ fn par_loop(
             }
         }
     }
+    if let Ok(x) = iterset.downcast::<PyExtrudedSet>() {
+        return match &kernel.get().kernel {
+            Ok(k) => crate::extruded::par_loop(k, x.get(), list, kwargs),
+            Err(refused) => Err(raise("Op2ValueError", refused.clone())),
+        };
+    }
+    if kwargs.is_some_and(|k| !k.is_empty()) {
+        return Err(raise(
+            "Op2ValueError",
+            "par_loop keyword arguments (iteration_region, pass_layer_arg) apply to loops over an ExtrudedSet",
+        ));
+    }
+    let set = iterset.downcast::<PySet>().map_err(|_| {
+        raise(
+            "SetTypeError",
+            format!("par_loop iterates over a Set, not {iterset}"),
+        )
+    })?;
     match &kernel.get().kernel {
         Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
         Err(refused) => {

@@ -107,3 +107,27 @@ def test_mixed_dat_loop_passes_one_array_per_block():
         op2.MixedSet([p, 3])
     with pytest.raises(exceptions.DataValueError):
         op2.MixedDat([op2.Dat(p, dtype=np.float64), op2.Dat(q, dtype=np.int32)])
+
+
+def test_extruded_set_loops_over_every_layer_with_base_arguments():
+    base, nodes = op2.Set(3), op2.Set(4)
+    b2n = op2.Map(base, nodes, 2, [[0, 1], [1, 2], [2, 3]])
+    x = op2.ExtrudedSet(base, 5)  # 5 vertex layers: 4 cells per column
+    assert x.layers == 5 and x.parent is base and base in x and nodes not in x
+    with pytest.raises(exceptions.SizeTypeError):
+        op2.ExtrudedSet(base, 1)
+    with pytest.raises(TypeError):
+        op2.ExtrudedSet(1, 3)
+    acc = op2.Dat(nodes ** 1, dtype=np.float64)
+    g = op2.Global(1, 0, np.int32)
+    k = op2.Kernel("static void k(double *a, int *g) { a[0] += 1.0; a[1] += 1.0; g[0] += 1; }", "k")
+    op2.par_loop(k, x, acc(op2.INC, b2n), g(op2.INC))
+    assert list(acc.data_ro) == [4.0, 8.0, 8.0, 4.0]
+    assert g.data_ro[0] == 12 * MPI.COMM_WORLD.size
+    g.data[:] = 0
+    op2.par_loop(k, x, acc(op2.INC, b2n), g(op2.INC), iteration_region=op2.ON_TOP)
+    assert g.data_ro[0] == 3 * MPI.COMM_WORLD.size
+    lay = op2.Kernel("static void lay(int *g, int layer) { g[0] += layer; }", "lay")
+    g.data[:] = 0
+    op2.par_loop(lay, x, g(op2.INC), pass_layer_arg=True)
+    assert g.data_ro[0] == 3 * (0 + 1 + 2 + 3) * MPI.COMM_WORLD.size
