@@ -8,6 +8,8 @@ instead passes one array holding every block). ``par_loop`` expands it (``_args`
 storage and never runs a loop itself.
 """
 
+import weakref
+
 import numpy as np
 
 from op2 import _op2
@@ -22,12 +24,25 @@ def _tuple(arg, what):
 
 
 class _Mixed:
-    """Shared shape: a tuple of components, compared component by component."""
+    """Shared shape: a tuple of components, compared component by component. MixedSets,
+    MixedDataSets and MixedMaps are cached on their components, as in PyOP2 (the same
+    components give the same object while it lives); MixedDats are not."""
 
     _kind = ""
+    _cached = True
+    _cache = weakref.WeakValueDictionary()
 
-    def __init__(self, parts):
-        self._parts = parts
+    def __new__(cls, *args, **kwargs):
+        parts = cls._parts_of(*args, **kwargs)
+        # The object holds its parts, so their ids stay unique while the entry lives.
+        key = (cls, tuple(id(p) for p in parts))
+        obj = cls._cache.get(key) if cls._cached else None
+        if obj is None:
+            obj = super().__new__(cls)
+            obj._parts = parts
+            if cls._cached:
+                cls._cache[key] = obj
+        return obj
 
     split = property(lambda self: self._parts)
     name = property(lambda self: tuple(p.name for p in self._parts))
@@ -63,11 +78,12 @@ class MixedSet(_Mixed):
 
     _kind = "Sets"
 
-    def __init__(self, sets):
+    @staticmethod
+    def _parts_of(sets):
         sets = _tuple(sets, "MixedSet")
         if not all(isinstance(s, _op2.Set) for s in sets):
             raise ex.SetTypeError(f"MixedSet takes Sets, not {sets!r}")
-        super().__init__(sets)
+        return sets
 
     _sets = property(lambda self: self._parts)
     core_size = property(lambda self: sum(s.core_size for s in self._parts))
@@ -85,7 +101,8 @@ class MixedDataSet(_Mixed):
 
     _kind = "DataSets"
 
-    def __init__(self, arg, dims=None):
+    @staticmethod
+    def _parts_of(arg, dims=None):
         sets = arg.split if isinstance(arg, MixedSet) else _tuple(arg, "MixedDataSet")
         if dims is not None:
             dims = (dims,) * len(sets) if isinstance(dims, int) else _tuple(dims, "MixedDataSet dims")
@@ -98,7 +115,7 @@ class MixedDataSet(_Mixed):
             dsets = tuple(s ** 1 if isinstance(s, _op2.Set) else s for s in sets)
         if not all(isinstance(d, _op2.DataSet) for d in dsets):
             raise ex.DataSetTypeError(f"MixedDataSet takes Sets or DataSets, not {sets!r}")
-        super().__init__(dsets)
+        return dsets
 
     _dsets = property(lambda self: self._parts)
     dim = property(lambda self: tuple(tuple(d.dim) for d in self._parts))
@@ -114,13 +131,14 @@ class MixedMap(_Mixed):
 
     _kind = "Maps"
 
-    def __init__(self, maps):
+    @staticmethod
+    def _parts_of(maps):
         maps = _tuple(maps, "MixedMap")
         if not all(isinstance(m, _op2.Map) for m in maps):
             raise ex.MapTypeError(f"MixedMap takes Maps, not {maps!r}")
         if len({id(m.iterset) for m in maps}) > 1:
             raise ex.MapTypeError("All maps in a MixedMap need to share the same iterset")
-        super().__init__(maps)
+        return maps
 
     _maps = property(lambda self: self._parts)
     iterset = property(lambda self: self._parts[0].iterset)
@@ -144,8 +162,10 @@ class MixedDat(_Mixed):
     or given), one dtype."""
 
     _kind = "Dats"
+    _cached = False
 
-    def __init__(self, mdset_or_dats):
+    @staticmethod
+    def _parts_of(mdset_or_dats):
         def dat(x):
             if isinstance(x, _op2.Dat):
                 return x
@@ -158,7 +178,7 @@ class MixedDat(_Mixed):
             dats = tuple(dat(x) for x in _tuple(mdset_or_dats, "MixedDat"))
         if not all(d.dtype == dats[0].dtype for d in dats):
             raise ex.DataValueError("MixedDat with different dtypes is not supported")
-        super().__init__(dats)
+        return dats
 
     _dats = property(lambda self: self._parts)
     dataset = property(lambda self: MixedDataSet(d.dataset for d in self._parts))

@@ -131,3 +131,13 @@ def test_extruded_set_loops_over_every_layer_with_base_arguments():
     g.data[:] = 0
     op2.par_loop(lay, x, g(op2.INC), pass_layer_arg=True)
     assert g.data_ro[0] == 3 * (0 + 1 + 2 + 3) * MPI.COMM_WORLD.size
+
+
+def test_mixed_objects_are_cached_on_their_components():
+    p, q = op2.Set(3), op2.Set(2)
+    assert op2.MixedSet([p, q]) is op2.MixedSet((p, q))
+    assert op2.MixedSet([p, q]) is not op2.MixedSet([q, p])
+    assert op2.MixedDataSet([p, q]) is op2.MixedSet([p, q]) ** 1
+    md = op2.MixedDat([p, q])
+    copy = op2.MixedDat(md)
+    assert copy is not md and copy[0] is not md[0] and copy.dataset is md.dataset
