@@ -398,6 +398,11 @@ impl PyMap {
         offset: Option<&Bound<'_, PyAny>>,
         offset_quotient: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if iterset.is_instance_of::<crate::extruded::PyExtrudedSet>() {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "Map(ExtrudedSet, ...): extruded maps (op2's ExtrudedMap) are not bound in Python yet",
+            ));
+        }
         let from = iterset
             .downcast::<PySet>()
             .map_err(|_| raise("SetTypeError", format!("iterset {iterset} is not a Set")))?;
@@ -416,7 +421,7 @@ impl PyMap {
             })? as usize;
         if offset.is_some_and(|o| !o.is_none()) || offset_quotient.is_some_and(|o| !o.is_none()) {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Map(offset=...): extruded maps need op2's ExtrudedSet (not yet in op2's core)",
+                "Map(offset=...): extruded maps (op2's ExtrudedMap) are not bound in Python yet",
             ));
         }
         let name = name_of(name, "map")?;
