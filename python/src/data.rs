@@ -327,6 +327,25 @@ impl PyDat {
     fn __len__(&self) -> usize {
         1
     }
+    /// `dat[0] is dat` (a Dat is its own only block, as in PyOP2, so code written for a
+    /// MixedDat takes a Dat); any other index is an IndexValueError.
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, idx: i64) -> PyResult<Bound<'py, Self>> {
+        match idx {
+            0 => Ok(slf.clone()),
+            _ => Err(raise(
+                "IndexValueError",
+                format!(
+                    "Dat {} has one block: index {idx} is out of range",
+                    slf.get().dat.name()
+                ),
+            )),
+        }
+    }
+    /// `(dat,)`: its blocks, as a MixedDat's `split`.
+    #[getter]
+    fn split<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(slf.py(), [slf])
+    }
     fn __repr__(&self) -> String {
         format!("{:?}", self.dat)
     }

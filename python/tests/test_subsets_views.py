@@ -141,3 +141,10 @@ def test_mixed_objects_are_cached_on_their_components():
     md = op2.MixedDat([p, q])
     copy = op2.MixedDat(md)
     assert copy is not md and copy[0] is not md[0] and copy.dataset is md.dataset
+
+
+def test_dat_is_its_own_single_block():
+    d = op2.Dat(op2.Set(3))
+    assert d[0] is d and d.split == (d,)
+    with pytest.raises(exceptions.IndexValueError):
+        d[1]
