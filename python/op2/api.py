@@ -9,7 +9,7 @@ here touches MPI or compiles code.
 import numpy as np
 
 from op2 import _op2
-from op2.pyop2.exceptions import IndexValueError
+from op2.pyop2.exceptions import IndexValueError, KernelTypeError
 from op2._op2 import (  # noqa: F401
     READ, WRITE, RW, INC, MIN, MAX, Access, Arg, Kernel, par_loop,
 )
@@ -29,6 +29,9 @@ class ParLoop:
     """PyOP2's ParLoop: a loop built now and run by ``compute()`` (or ``__call__``)."""
 
     def __init__(self, kernel, iterset, *args, **kwargs):
+        if not isinstance(kernel, Kernel):
+            raise KernelTypeError(f"ParLoop runs a Kernel, not {kernel!r}")
+        _op2.check_args(iterset, *args)  # PyOP2 checks the sets when the loop is built
         self.kernel, self.iterset, self.args, self.kwargs = kernel, iterset, args, kwargs
 
     def compute(self):

@@ -148,3 +148,17 @@ def test_dat_is_its_own_single_block():
     assert d[0] is d and d.split == (d,)
     with pytest.raises(exceptions.IndexValueError):
         d[1]
+
+
+def test_parloop_checks_sets_when_built():
+    set1, set2 = op2.Set(2), op2.Set(3)
+    dat = op2.Dat(set1 ** 1)
+    m = op2.Map(set2, set1, 1, [0, 0, 0])
+    k = op2.Kernel("static void k(double *x) { }", "k")
+    with pytest.raises(exceptions.MapValueError):
+        op2.ParLoop(k, set1, dat(op2.READ, m))
+    with pytest.raises(exceptions.MapValueError):
+        op2.ParLoop(k, op2.ExtrudedSet(set1, 3), dat(op2.READ, m))
+    with pytest.raises(exceptions.KernelTypeError):
+        op2.par_loop("k", set2, dat(op2.READ, m))
+    op2.ParLoop(k, op2.Subset(set2, [1]), dat(op2.READ, m)).compute()
