@@ -165,27 +165,26 @@ fn par_loop(
         check_sets(&arg_set(iterset)?, &pyargs)?;
         Err(raise("Op2ValueError", refused.clone()))
     };
-    if let Ok(x) = iterset.downcast::<PyExtrudedSet>() {
+    // A plain Set (or Subset) first: the hot path.
+    if let Ok(set) = iterset.downcast::<PySet>() {
+        if kwargs.is_some_and(|k| !k.is_empty()) {
+            return Err(raise(
+                "Op2ValueError",
+                "par_loop keyword arguments (iteration_region, pass_layer_arg) apply to loops over an ExtrudedSet",
+            ));
+        }
         return match &kernel.get().kernel {
-            Ok(k) => crate::extruded::par_loop(k, x.get(), list, kwargs),
+            Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
             Err(r) => refused(r),
         };
     }
-    if kwargs.is_some_and(|k| !k.is_empty()) {
-        return Err(raise(
-            "Op2ValueError",
-            "par_loop keyword arguments (iteration_region, pass_layer_arg) apply to loops over an ExtrudedSet",
-        ));
-    }
-    let set = iterset.downcast::<PySet>().map_err(|_| {
-        raise(
+    match (iterset.downcast::<PyExtrudedSet>(), &kernel.get().kernel) {
+        (Ok(x), Ok(k)) => crate::extruded::par_loop(k, x.get(), list, kwargs),
+        (_, Err(r)) => refused(r),
+        (Err(_), Ok(_)) => Err(raise(
             "SetTypeError",
             format!("par_loop iterates over a Set, not {iterset}"),
-        )
-    })?;
-    match &kernel.get().kernel {
-        Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
-        Err(r) => refused(r),
+        )),
     }
 }
 
