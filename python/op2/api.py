@@ -2,11 +2,14 @@
 
 The classes are the native ones of ``op2._op2`` (so ``s ** 2`` is an ``op2.DataSet``); their
 arithmetic is in ``op2._arith``. This module owns the placeholders for what op2's core does not have yet
-(Subset, Mixed*, ExtrudedSet: each raises NotImplementedError naming the feature). Nothing
+(composed and permuted maps and others: each raises NotImplementedError naming the feature). Nothing
 here touches MPI or compiles code.
 """
 
+import numpy as np
+
 from op2 import _op2
+from op2.pyop2.exceptions import IndexValueError, KernelTypeError
 from op2._op2 import (  # noqa: F401
     READ, WRITE, RW, INC, MIN, MAX, Access, Arg, Kernel, par_loop,
 )
@@ -26,6 +29,9 @@ class ParLoop:
     """PyOP2's ParLoop: a loop built now and run by ``compute()`` (or ``__call__``)."""
 
     def __init__(self, kernel, iterset, *args, **kwargs):
+        if not isinstance(kernel, Kernel):
+            raise KernelTypeError(f"ParLoop runs a Kernel, not {kernel!r}")
+        _op2.check_args(iterset, *args)  # PyOP2 checks the sets when the loop is built
         self.kernel, self.iterset, self.args, self.kwargs = kernel, iterset, args, kwargs
 
     def compute(self):
@@ -58,6 +64,54 @@ Global = _op2.Global
 Constant = _op2.Global
 Sparsity = _op2.Sparsity
 Mat = _op2.Mat
+Subset = _op2.Subset
+ExtrudedSet = _op2.ExtrudedSet
+from op2._mixed import MixedSet, MixedDataSet, MixedMap, MixedDat  # noqa: E402
+
+
+class DatView:
+    """One component of a Dat of dim > 1, as a Dat of dim 1 (PyOP2's ``DatView(dat, index)``).
+
+    ``index`` is an int (the flat component) or a tuple indexing the Dat's dim. Its ``data``
+    arrays are numpy views of the Dat's own arrays (no copy: writing them writes the Dat and
+    marks its halo copies stale), and ``view(access, map)`` is a par_loop argument through
+    op2's ``DatView`` (the kernel sees one value per element or map entry).
+    """
+
+    def __init__(self, dat, index):
+        dim = tuple(dat.dim)
+        idx = index if isinstance(index, tuple) else (index,)
+        if len(idx) == 1 and len(dim) > 1:
+            idx = tuple(int(i) for i in np.unravel_index(idx[0], dim))
+        if len(idx) != len(dim) or any(not 0 <= i < d for i, d in zip(idx, dim)):
+            raise IndexValueError(f"Can't create DatView with index {index} for Dat with shape {dim}")
+        self._parent, self.index = dat, index
+        self._component = int(np.ravel_multi_index(idx, dim))
+        self.name = f"{dat.name}_view"
+
+    def _of(self, a):
+        return a.reshape(a.shape[0], -1)[:, self._component]
+
+    data = property(lambda self: self._of(self._parent.data))
+    data_ro = property(lambda self: self._of(self._parent.data_ro))
+    data_with_halos = property(lambda self: self._of(self._parent.data_with_halos))
+    data_ro_with_halos = property(lambda self: self._of(self._parent.data_ro_with_halos))
+    dat_version = property(lambda self: self._parent.dat_version)
+    dtype = property(lambda self: self._parent.dtype)
+    dataset = property(lambda self: self._parent.dataset.set ** 1)
+    cdim = 1
+    dim = (1,)
+
+    def zero(self, subset=None):
+        if subset is not None:
+            raise NotImplementedError("DatView.zero(subset=...)")
+        self.data[:] = 0
+
+    def __call__(self, access, path=None):
+        return self._parent._view_arg(self._component, access, path)
+
+    def __repr__(self):
+        return f"DatView({self._parent!r}, {self.index!r})"
 
 
 def _missing(feature, needs):
@@ -71,16 +125,9 @@ def _missing(feature, needs):
     return Missing
 
 
-Subset = _missing("Subset", "Subsets in the data model")
-MixedSet = _missing("MixedSet", "Mixed sets in the data model")
-MixedDataSet = _missing("MixedDataSet", "Mixed sets in the data model")
-MixedMap = _missing("MixedMap", "Mixed sets in the data model")
-MixedDat = _missing("MixedDat", "Mixed sets in the data model")
-ExtrudedSet = _missing("ExtrudedSet", "extruded sets in the data model")
 PermutedMap = _missing("PermutedMap", "permuted maps")
 ComposedMap = _missing("ComposedMap", "composed maps")
 GlobalDataSet = _missing("GlobalDataSet", "Globals as DataSets")
-DatView = _missing("DatView", "Dat views of one component")
 PassthroughArg = _missing("PassthroughArg", "opaque (PETSc) par_loop arguments")
 OpaqueType = _missing("OpaqueType", "opaque (PETSc) par_loop arguments")
 

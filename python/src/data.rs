@@ -277,14 +277,28 @@ impl PyDat {
         other: &Bound<'_, PyDat>,
         subset: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if subset.is_some_and(|s| !s.is_none()) {
-            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Dat.copy(subset=...): op2's core has no Subset yet",
-            ));
-        }
         let src = self.view(py, false, false)?;
         let dst = other.get().view(py, true, false)?;
-        dst.set_item(pyo3::types::PySlice::full(py), src)?;
+        match subset.filter(|s| !s.is_none()) {
+            None => dst.set_item(pyo3::types::PySlice::full(py), src)?,
+            Some(ss) => {
+                // The subset's owned elements (its indices list owned ones first).
+                let ss = ss.downcast::<crate::subset::PySubset>().map_err(|_| {
+                    raise(
+                        "SetTypeError",
+                        format!("Dat.copy(subset=...): {ss} is not a Subset"),
+                    )
+                })?;
+                let own = ss.as_super().get().set.size();
+                let idx = ss.getattr("indices")?.get_item(pyo3::types::PySlice::new(
+                    py,
+                    0,
+                    own as isize,
+                    1,
+                ))?;
+                dst.set_item(&idx, src.get_item(&idx)?)?;
+            }
+        }
         Ok(())
     }
     /// A par_loop argument: `dat(access)`, `dat(access, map)`, `dat(access, map[i])`.
@@ -294,7 +308,66 @@ impl PyDat {
         access: &Bound<'_, PyAccess>,
         path: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyArg> {
+        slf.get().make_arg(access, path, None)
+    }
+    /// A par_loop argument through one component (PyOP2's `DatView(dat, c)(access, path)`):
+    /// the kernel sees one value per element or map entry, component `component` of this Dat.
+    #[pyo3(signature = (component, access, path=None))]
+    fn _view_arg(
+        slf: &Bound<'_, Self>,
+        component: usize,
+        access: &Bound<'_, PyAccess>,
+        path: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyArg> {
         let me = slf.get();
+        let view = me.dat.view(component).map_err(to_py)?;
+        me.make_arg(access, path, Some(&view))
+    }
+
+    fn __len__(&self) -> usize {
+        1
+    }
+    /// `dat[0] is dat` (a Dat is its own only block, as in PyOP2, so code written for a
+    /// MixedDat takes a Dat); any other index is an IndexValueError.
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, idx: i64) -> PyResult<Bound<'py, Self>> {
+        match idx {
+            0 => Ok(slf.clone()),
+            _ => Err(raise(
+                "IndexValueError",
+                format!(
+                    "Dat {} has one block: index {idx} is out of range",
+                    slf.get().dat.name()
+                ),
+            )),
+        }
+    }
+    /// `(dat,)`: its blocks, as a MixedDat's `split`.
+    #[getter]
+    fn split<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(slf.py(), [slf])
+    }
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.dat)
+    }
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OP2 Dat: {} on ({}) with datatype {}",
+            self.dat.name(),
+            self.dataset.bind(py).str()?,
+            np_name(self.dat.dtype())
+        ))
+    }
+}
+
+impl PyDat {
+    /// The par_loop argument `dat(access, path)`, through component `view` if given.
+    fn make_arg(
+        &self,
+        access: &Bound<'_, PyAccess>,
+        path: Option<&Bound<'_, PyAny>>,
+        view: Option<&op2::DatView>,
+    ) -> PyResult<PyArg> {
+        let me = self;
         let access = access.get().mode;
         if matches!(access, op2::Access::Min | op2::Access::Max) {
             return Err(raise(
@@ -306,9 +379,13 @@ impl PyDat {
             me.version.fetch_add(1, Ordering::Relaxed);
         }
         let mut from_set = me.dat.set().clone();
-        let arg = match path {
+        let direct = || match view {
+            Some(v) => v.arg(access),
             None => me.dat.arg(access),
-            Some(p) if p.is_none() => me.dat.arg(access),
+        };
+        let arg = match path {
+            None => direct(),
+            Some(p) if p.is_none() => direct(),
             Some(p) => {
                 let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
                     if m.get().uninitialized {
@@ -344,9 +421,11 @@ impl PyDat {
                     ));
                 }
                 from_set = map.from_set().clone();
-                match idx {
-                    Some(i) => me.dat.arg_map(access, &map, i),
-                    None => me.dat.arg_vec(access, &map),
+                match (idx, view) {
+                    (Some(i), None) => me.dat.arg_map(access, &map, i),
+                    (None, None) => me.dat.arg_vec(access, &map),
+                    (Some(i), Some(v)) => v.arg_map(access, &map, i),
+                    (None, Some(v)) => v.arg_vec(access, &map),
                 }
             }
         };
@@ -355,23 +434,6 @@ impl PyDat {
             arg,
         })
     }
-    fn __len__(&self) -> usize {
-        1
-    }
-    fn __repr__(&self) -> String {
-        format!("{:?}", self.dat)
-    }
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "OP2 Dat: {} on ({}) with datatype {}",
-            self.dat.name(),
-            self.dataset.bind(py).str()?,
-            np_name(self.dat.dtype())
-        ))
-    }
-}
-
-impl PyDat {
     fn shape_of(&self, n: usize) -> Vec<usize> {
         let dim = &self.dataset.get().dim;
         let mut shape = vec![n];

@@ -9,10 +9,12 @@
 
 mod data;
 mod errors;
+mod extruded;
 mod global;
 mod linalg;
 mod loops;
 mod sets;
+mod subset;
 mod view;
 
 use pyo3::prelude::*;
@@ -80,6 +82,8 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cache_counters, m)?)?;
     m.add_function(wrap_pyfunction!(clear_class_cache, m)?)?;
     sets::register(m)?;
+    subset::register(m)?;
+    extruded::register(m)?;
     data::register(m)?;
     global::register(m)?;
     loops::register(m)?;

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::errors::{raise, to_py};
+use crate::extruded::PyExtrudedSet;
 use crate::sets::PySet;
 
 /// How a kernel uses an argument (PyOP2's `READ`, `WRITE`, `RW`, `INC`, `MIN`, `MAX`).
@@ -142,19 +143,84 @@ impl PyKernel {
 }
 
 /// Run `kernel` over every owned element of `iterset` with `args` (collective on a distributed
-/// set). PyOP2's keyword arguments (`iteration_region`, `pass_layer_arg`) need ExtrudedSet.
+/// set). PyOP2's keyword arguments (`iteration_region`, `pass_layer_arg`) apply to an
+/// ExtrudedSet (`extruded.rs`).
 #[pyfunction]
 #[pyo3(signature = (kernel, iterset, *args, **kwargs))]
 fn par_loop(
-    kernel: &Bound<'_, PyKernel>,
+    kernel: &Bound<'_, PyAny>,
     iterset: &Bound<'_, PyAny>,
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
 ) -> PyResult<()> {
-    if kwargs.is_some_and(|k| !k.is_empty()) {
-        return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-            "par_loop keyword arguments (iteration_region, pass_layer_arg) need op2's ExtrudedSet (not yet in op2's core)",
-        ));
+    let kernel = kernel.downcast::<PyKernel>().map_err(|_| {
+        raise(
+            "KernelTypeError",
+            format!("par_loop runs a Kernel, not {kernel}"),
+        )
+    })?;
+    let (list, pyargs) = expand(args)?;
+    let refused = |refused: &String| {
+        // The arguments' sets first, as PyOP2 checks them before the kernel.
+        check_sets(&arg_set(iterset)?, &pyargs)?;
+        Err(raise("Op2ValueError", refused.clone()))
+    };
+    // A plain Set (or Subset) first: the hot path.
+    if let Ok(set) = iterset.downcast::<PySet>() {
+        if kwargs.is_some_and(|k| !k.is_empty()) {
+            return Err(raise(
+                "Op2ValueError",
+                "par_loop keyword arguments (iteration_region, pass_layer_arg) apply to loops over an ExtrudedSet",
+            ));
+        }
+        return match &kernel.get().kernel {
+            Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
+            Err(r) => refused(r),
+        };
+    }
+    match (iterset.downcast::<PyExtrudedSet>(), &kernel.get().kernel) {
+        (Ok(x), Ok(k)) => crate::extruded::par_loop(k, x.get(), list, kwargs),
+        (_, Err(r)) => refused(r),
+        (Err(_), Ok(_)) => Err(raise(
+            "SetTypeError",
+            format!("par_loop iterates over a Set, not {iterset}"),
+        )),
+    }
+}
+
+/// The op2 arguments of `args` (a MixedDat's argument, `op2/_mixed.py`, gives its blocks'
+/// arguments in order), with their Python objects.
+#[allow(clippy::type_complexity)]
+fn expand<'py>(args: &Bound<'py, PyTuple>) -> PyResult<(Vec<op2::Arg>, Vec<Bound<'py, PyArg>>)> {
+    let mut list: Vec<op2::Arg> = Vec::with_capacity(args.len());
+    let mut pyargs: Vec<Bound<'py, PyArg>> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a.downcast_into::<PyArg>() {
+            Ok(a) => {
+                list.push(a.get().arg.clone());
+                pyargs.push(a);
+            }
+            Err(e) => {
+                let a = e.into_inner();
+                let Ok(blocks) = a.getattr("_args") else {
+                    return Err(raise("Op2ValueError", format!("par_loop argument {a} is not an argument (call a Dat, Global or Mat with an access)")));
+                };
+                for b in blocks.try_iter()? {
+                    let b = b?.downcast_into::<PyArg>()?;
+                    list.push(b.get().arg.clone());
+                    pyargs.push(b);
+                }
+            }
+        }
+    }
+    Ok((list, pyargs))
+}
+
+/// The set whose Dats and Maps a loop over `iterset` takes: the set itself, a Subset's
+/// superset, an ExtrudedSet's base.
+fn arg_set(iterset: &Bound<'_, PyAny>) -> PyResult<op2::Set> {
+    if let Ok(x) = iterset.downcast::<PyExtrudedSet>() {
+        return Ok(x.get().xset.base().clone());
     }
     let set = iterset.downcast::<PySet>().map_err(|_| {
         raise(
@@ -162,35 +228,37 @@ fn par_loop(
             format!("par_loop iterates over a Set, not {iterset}"),
         )
     })?;
-    let mut list: Vec<op2::Arg> = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        let a = a
-            .downcast::<PyArg>()
-            .map_err(|_| raise("Op2ValueError", format!("par_loop argument {a} is not an argument (call a Dat, Global or Mat with an access)")))?;
-        list.push(a.get().arg.clone());
-    }
-    match &kernel.get().kernel {
-        Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
-        Err(refused) => {
-            // The arguments' sets first, as PyOP2 checks them before the kernel.
-            for (i, a) in args.iter().enumerate() {
-                let a = a.downcast::<PyArg>()?;
-                if let Some(from) = &a.get().from_set {
-                    if !from.ptr_eq(&set.get().set) {
-                        return Err(raise(
-                            "MapValueError",
-                            format!(
-                                "par_loop argument {i} is on set {}, not the iteration set {}",
-                                from.name(),
-                                set.get().set.name()
-                            ),
-                        ));
-                    }
-                }
+    let set = &set.get().set;
+    Ok(set.superset().unwrap_or(set).clone())
+}
+
+/// PyOP2's check that every argument is on the loop's set (MapValueError naming the first
+/// that is not).
+fn check_sets(over: &op2::Set, pyargs: &[Bound<'_, PyArg>]) -> PyResult<()> {
+    for (i, a) in pyargs.iter().enumerate() {
+        if let Some(from) = &a.get().from_set {
+            if !from.ptr_eq(over) {
+                return Err(raise(
+                    "MapValueError",
+                    format!(
+                        "par_loop argument {i} is on set {}, not the iteration set {}",
+                        from.name(),
+                        over.name()
+                    ),
+                ));
             }
-            Err(raise("Op2ValueError", refused.clone()))
         }
     }
+    Ok(())
+}
+
+/// PyOP2's `ParLoop(kernel, iterset, *args)` checks at construction: the iteration set and
+/// the arguments' sets (the loop itself runs later, through `par_loop`).
+#[pyfunction]
+#[pyo3(signature = (iterset, *args))]
+fn check_args(iterset: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+    let (_, pyargs) = expand(args)?;
+    check_sets(&arg_set(iterset)?, &pyargs)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -198,6 +266,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyArg>()?;
     m.add_class::<PyKernel>()?;
     m.add_function(wrap_pyfunction!(par_loop, m)?)?;
+    m.add_function(wrap_pyfunction!(check_args, m)?)?;
     for (name, mode) in [
         ("READ", op2::Access::Read),
         ("WRITE", op2::Access::Write),

@@ -51,6 +51,16 @@ pub(crate) struct PySet {
     dsets: std::sync::Mutex<Vec<(Vec<usize>, Py<PyWeakrefReference>)>>,
 }
 
+impl PySet {
+    /// The Python object of an op2 set made elsewhere (a Subset's own set).
+    pub(crate) fn wrap(set: op2::Set) -> Self {
+        PySet {
+            set,
+            dsets: Default::default(),
+        }
+    }
+}
+
 #[pymethods]
 impl PySet {
     #[new]
@@ -167,6 +177,41 @@ impl PySet {
     }
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
+    }
+    /// `set(indices)`, `set(i, j, ...)`: the Subset of those elements (PyOP2's shorthand).
+    #[pyo3(signature = (*indices))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        indices: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match indices.len() {
+            1 => crate::subset::call(slf, &indices.get_item(0)?),
+            _ => crate::subset::call(slf, indices.as_any()),
+        }
+    }
+    fn union<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("union", slf, other)
+    }
+    fn intersection<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("intersection", slf, other)
+    }
+    fn difference<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("difference", slf, other)
+    }
+    fn symmetric_difference<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::subset::setop("symmetric_difference", slf, other)
     }
 }
 
@@ -353,6 +398,11 @@ impl PyMap {
         offset: Option<&Bound<'_, PyAny>>,
         offset_quotient: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if iterset.is_instance_of::<crate::extruded::PyExtrudedSet>() {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "Map(ExtrudedSet, ...): extruded maps (op2's ExtrudedMap) are not bound in Python yet",
+            ));
+        }
         let from = iterset
             .downcast::<PySet>()
             .map_err(|_| raise("SetTypeError", format!("iterset {iterset} is not a Set")))?;
@@ -371,7 +421,7 @@ impl PyMap {
             })? as usize;
         if offset.is_some_and(|o| !o.is_none()) || offset_quotient.is_some_and(|o| !o.is_none()) {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Map(offset=...): extruded maps need op2's ExtrudedSet (not yet in op2's core)",
+                "Map(offset=...): extruded maps (op2's ExtrudedMap) are not bound in Python yet",
             ));
         }
         let name = name_of(name, "map")?;

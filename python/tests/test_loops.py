@@ -104,8 +104,8 @@ def test_errors_have_pyop2_names():
         op2.par_loop(k, t, x(op2.WRITE))
     with pytest.raises(ex.ModeValueError):
         x(op2.MIN)
-    with pytest.raises(NotImplementedError, match="Subset"):
-        op2.Subset(s, [0])
+    with pytest.raises(NotImplementedError, match="ComposedMap"):
+        op2.ComposedMap(s, 3)
 
 
 def test_compile_error_is_raised_on_every_rank():
