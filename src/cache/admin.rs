@@ -185,7 +185,13 @@ fn remove_plain(p: &Path, r: &mut ClearReport) {
 /// One folder of the cache: an entry folder (entries under their locks) or `failed/`/`corrupt/`.
 fn clear_folder(sub: &Path, entry_dir: bool, r: &mut ClearReport) -> Result<()> {
     let mut stems = std::collections::BTreeSet::new();
-    for f in fs::read_dir(sub).ctx("read cache directory", sub)? {
+    let files = match fs::read_dir(sub) {
+        Ok(files) => files,
+        // Removed since the listing (a concurrent prune or clear): nothing left to clear.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("read cache directory", sub, e)),
+    };
+    for f in files {
         let f = f.ctx("read cache directory", sub)?;
         let p = f.path();
         if f.file_type().is_ok_and(|t| t.is_dir()) {

@@ -184,7 +184,13 @@ impl DiskCache {
                 continue;
             }
             let sub = sub.path();
-            for f in fs::read_dir(&sub).ctx("read cache directory", &sub)? {
+            let files = match fs::read_dir(&sub) {
+                Ok(files) => files,
+                // Removed since the listing (a concurrent prune or clear): no entries there.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("read cache directory", &sub, e)),
+            };
+            for f in files {
                 let p = f.ctx("read cache directory", &sub)?.path();
                 // In-flight temporaries (`.tmp-…-<key>.meta`) are not entries.
                 let temp = p
