@@ -255,6 +255,12 @@ impl Runtime {
                 format!("a runtime is already active on communicator {}", comm.id()),
             ));
         }
+        Runtime::attach(comm, config, owns)
+    }
+
+    /// Agree on `config` over `comm`, keep it on the communicator and make the handle (the
+    /// caller has checked that no runtime is active on `comm`).
+    fn attach(comm: Comm, config: Config, owns: bool) -> Result<Runtime> {
         let config = Arc::new(agreed_on(comm, config)?);
         crate::mpi::attr::set(comm, config.clone());
         crate::config::changed();
@@ -286,17 +292,7 @@ impl Runtime {
                 "a serial runtime is already active in this process",
             ));
         }
-        let config = Arc::new(agreed_on(comm, config)?);
-        crate::mpi::attr::set(comm, config.clone());
-        crate::config::changed();
-        Ok(Runtime {
-            universe: None,
-            comm,
-            config,
-            default: false,
-            owns_comm: false,
-            done: false,
-        })
+        Runtime::attach(comm, config, false)
     }
 
     /// A runtime on a communicator handed in from outside op2 (e.g. mpi4py's `comm.handle`),
