@@ -313,6 +313,22 @@ impl Runtime {
         Runtime::on_comm(comm, config, false)
     }
 
+    /// A runtime on a duplicate of a communicator handed in from outside op2 (collective over
+    /// `raw`; needs [`init`] first). op2 owns the duplicate and frees it at finalize, so the
+    /// caller may free `raw` as soon as this returns: PyOP2's "internal communicator", for a
+    /// caller (op2's Python package) that cannot promise `raw` outlives the runtime's objects.
+    ///
+    /// # Safety
+    /// `raw` must be a live MPI intra-communicator during this call.
+    pub unsafe fn on_dup_of_raw(
+        raw: crate::mpi::comm::RawComm,
+        config: Config,
+    ) -> Result<Runtime> {
+        // SAFETY: the caller's guarantee, passed on; only the duplicate is kept.
+        let comm = unsafe { Comm::from_raw(raw)? };
+        Runtime::on_comm(comm.dup()?, config, true)
+    }
+
     /// Split this runtime's communicator (collective over it): ranks with the same `color`
     /// get a runtime on their part, ordered by `key`, with configuration `config`.
     ///

@@ -38,7 +38,7 @@ except ImportError:
     mod = types.ModuleType("pytest_mpi")
 
     def parallel_assert(cond, msg=None):
-        ok = MPI.COMM_WORLD.allreduce(bool(cond), op=MPI.LAND)
+        ok = MPI.COMM_WORLD.allreduce(bool(cond() if callable(cond) else cond), op=MPI.LAND)
         assert ok, msg or "assertion failed on some rank"
 
     mod.parallel_assert = parallel_assert

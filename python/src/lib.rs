@@ -7,6 +7,7 @@
 //! not yet, the compatibility modules) live in the Python package `op2/`. It never calls MPI
 //! itself and never copies a Dat's values to show them: views share op2's memory.
 
+mod comms;
 mod data;
 mod errors;
 mod extruded;
@@ -81,6 +82,7 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(class_cache_len, m)?)?;
     m.add_function(wrap_pyfunction!(cache_counters, m)?)?;
     m.add_function(wrap_pyfunction!(clear_class_cache, m)?)?;
+    comms::register(m)?;
     sets::register(m)?;
     subset::register(m)?;
     extruded::register(m)?;

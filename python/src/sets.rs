@@ -10,25 +10,10 @@ use pyo3::types::{PyList, PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
 use crate::errors::{raise, to_py};
 
-/// `comm=`: COMM_WORLD (or None) until the runtime runs on any communicator.
+/// `comm=` of a constructor that keeps no communicator itself (a Global reduces over its
+/// loop's set): its runtime is made or found, so a freed or bad communicator fails here.
 pub(crate) fn check_comm(py: Python<'_>, comm: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-    let Some(comm) = comm else { return Ok(()) };
-    if comm.is_none() {
-        return Ok(());
-    }
-    let world = py.import("mpi4py.MPI")?.getattr("COMM_WORLD")?;
-    let same = comm.eq(&world)?
-        || comm
-            .getattr("py2f")?
-            .call0()?
-            .eq(world.getattr("py2f")?.call0()?)?;
-    if same {
-        return Ok(());
-    }
-    Err(pyo3::exceptions::PyNotImplementedError::new_err(
-        "op2 runs on MPI.COMM_WORLD only: a communicator other than COMM_WORLD needs op2's \
-         runtime on any communicator (not yet in op2's core)",
-    ))
+    crate::comms::comm_of(py, comm).map(|_| ())
 }
 
 /// A name argument: a str or None.
@@ -72,7 +57,7 @@ impl PySet {
         halo: Option<&Bound<'_, PyAny>>,
         comm: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        check_comm(py, comm)?;
+        let comm = crate::comms::comm_of(py, comm)?;
         if halo.is_some_and(|h| !h.is_none()) {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(
                 "Set(halo=...): op2 builds halos with its distribution (op2::distribute), not from a PyOP2 Halo",
@@ -109,7 +94,7 @@ impl PySet {
                 sizes[2] - sizes[1]
             )));
         }
-        let set = op2::Set::named(&name, sizes[1] as usize).map_err(to_py)?;
+        let set = op2::Set::named_on(comm, &name, sizes[1] as usize).map_err(to_py)?;
         Ok(PySet {
             set,
             dsets: Default::default(),
@@ -139,6 +124,12 @@ impl PySet {
     #[getter]
     fn global_size(&self) -> usize {
         self.set.global_size()
+    }
+    /// The mpi4py communicator the set was made on (`op2._comms.mpi4py_comm`).
+    #[getter]
+    fn comm<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let id = self.set.comm().id();
+        py.import("op2._comms")?.getattr("mpi4py_comm")?.call1((id,))
     }
     #[getter]
     fn name(&self) -> String {

@@ -105,3 +105,11 @@ class Op2ValueError(ValueError):
 
 class Op2MpiError(RuntimeError):
     """Ranks disagreed, another rank failed, or MPI failed: every rank raises it together."""
+
+
+class CachingError(ValueError):
+    """A problem with a cache (PyOP2's name)."""
+
+
+class HashError(CachingError):
+    """Something that cannot be hashed into a cache key (a communicator)."""
