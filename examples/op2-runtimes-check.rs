@@ -12,7 +12,9 @@
 //! * Coexisting: a runtime on a duplicate of the world (`Runtime::dup`) beside the world
 //!   runtime: separate class caches; a loop over a world set with a Dat of the duplicate's is
 //!   refused with a clear error on every rank (no hang); and a runtime on a raw communicator
-//!   handed in from outside (`Runtime::on_raw_comm`, here rsmpi's duplicate of the world).
+//!   handed in from outside (`Runtime::on_raw_comm`, here rsmpi's duplicate of the world),
+//!   and one on op2's own duplicate of such a communicator, freed by the caller at once
+//!   (`Runtime::on_dup_of_raw`), whose objects are refused after its finalize.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -177,6 +179,19 @@ fn coexisting(rt: &Runtime) -> Result<()> {
     })?;
     raw.finalize()?;
     drop(outside);
+    // A runtime on op2's own duplicate of an outside communicator (`on_dup_of_raw`, what the
+    // Python package does for `comm=`): the outside one is freed at once, the runtime works on.
+    #[allow(clippy::disallowed_methods)]
+    let outside = mpi::topology::SimpleCommunicator::world().duplicate();
+    // SAFETY: `outside` is live during the call; the runtime keeps only its own duplicate.
+    let dup = unsafe { Runtime::on_dup_of_raw(outside.as_raw(), rt.config().clone())? };
+    drop(outside); // MPI_Comm_free of the caller's communicator
+    let d = dup.set(3)?;
+    let got = sum("world_sum", &d, &filled(&d, 1.0)?)?;
+    ensure(got == 3.0 * rt.size() as f64, || format!("dup-of-raw sum {got}"))?;
+    dup.finalize()?; // frees op2's duplicate: its objects are refused from now on
+    let refused = sum("world_sum", &d, &filled(&d, 1.0)?);
+    ensure(refused.is_err(), || "a finalized dup-of-raw runtime ran a loop".into())?;
     if rt.rank() == 0 {
         println!("ok: coexisting runtimes kept separate caches");
     }

@@ -13,6 +13,6 @@ for n in 1 2 3; do
 done
 $py python/pyop2_harness/run.py
 if [ -n "${OP2_PYOP2_TESTS:-}" ]; then
-  $py python/pyop2_harness/run.py --np 2 test_mpi.py
-  $py python/pyop2_harness/run.py --np 3 test_mpi.py
+  $py python/pyop2_harness/run.py --np 2 test_mpi.py test_caching.py
+  $py python/pyop2_harness/run.py --np 3 test_mpi.py test_caching.py
 fi
