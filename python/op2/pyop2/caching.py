@@ -120,9 +120,8 @@ def clear_memory_cache(comm):
     """Drop every cache kept on ``comm``, op2's class cache of generated code included.
     Every rank of ``comm`` must call it at the same point (hits must stay equal on every
     rank). Disk caches keep their entries (op2's are cleared with ``op2 cache clear``)."""
-    caches = comm.Get_attr(comm_cache_keyval)
-    if caches is not None:
-        caches[_CLASS_CACHE_CIDX].clear()
+    ClassCacheView(comm).clear()
+    if comm.Get_attr(comm_cache_keyval) is not None:
         comm.Set_attr(comm_cache_keyval, {_CLASS_CACHE_CIDX: ClassCacheView(comm)})
 
 
