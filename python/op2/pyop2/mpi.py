@@ -19,6 +19,11 @@ COMM_SELF = MPI.COMM_SELF
 comm_cache_keyval = MPI.Comm.Create_keyval()
 
 
+def collective(fn):
+    """PyOP2's marker of a collective function (documentation only)."""
+    return fn
+
+
 def internal_comm(comm, obj=None):
     """PyOP2 duplicates user communicators; op2 duplicates them inside its runtime
     (``op2._comms``), so the user's communicator is the one to keep things on."""
