@@ -188,10 +188,14 @@ fn coexisting(rt: &Runtime) -> Result<()> {
     drop(outside); // MPI_Comm_free of the caller's communicator
     let d = dup.set(3)?;
     let got = sum("world_sum", &d, &filled(&d, 1.0)?)?;
-    ensure(got == 3.0 * rt.size() as f64, || format!("dup-of-raw sum {got}"))?;
+    ensure(got == 3.0 * rt.size() as f64, || {
+        format!("dup-of-raw sum {got}")
+    })?;
     dup.finalize()?; // frees op2's duplicate: its objects are refused from now on
     let refused = sum("world_sum", &d, &filled(&d, 1.0)?);
-    ensure(refused.is_err(), || "a finalized dup-of-raw runtime ran a loop".into())?;
+    ensure(refused.is_err(), || {
+        "a finalized dup-of-raw runtime ran a loop".into()
+    })?;
     if rt.rank() == 0 {
         println!("ok: coexisting runtimes kept separate caches");
     }

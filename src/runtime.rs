@@ -320,10 +320,7 @@ impl Runtime {
     ///
     /// # Safety
     /// `raw` must be a live MPI intra-communicator during this call.
-    pub unsafe fn on_dup_of_raw(
-        raw: crate::mpi::comm::RawComm,
-        config: Config,
-    ) -> Result<Runtime> {
+    pub unsafe fn on_dup_of_raw(raw: crate::mpi::comm::RawComm, config: Config) -> Result<Runtime> {
         // SAFETY: the caller's guarantee, passed on; only the duplicate is kept.
         let comm = unsafe { Comm::from_raw(raw)? };
         Runtime::on_comm(comm.dup()?, config, true)

@@ -129,7 +129,9 @@ impl PySet {
     #[getter]
     fn comm<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let id = self.set.comm().id();
-        py.import("op2._comms")?.getattr("mpi4py_comm")?.call1((id,))
+        py.import("op2._comms")?
+            .getattr("mpi4py_comm")?
+            .call1((id,))
     }
     #[getter]
     fn name(&self) -> String {
