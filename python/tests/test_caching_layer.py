@@ -2,7 +2,6 @@
 agrees on hit or miss and on failures), op2's disk cache across two processes, and
 pyop2.compilation.load. Runs on 1, 2 and 3 ranks."""
 
-import faulthandler
 import json
 import os
 import subprocess
@@ -26,14 +25,6 @@ rank, nranks = world.rank, world.size
 def shared_dir():
     d = tempfile.mkdtemp(prefix="op2-pycache-") if rank == 0 else None
     return world.bcast(d, root=0)
-
-
-@pytest.fixture
-def deadline():
-    """A hang fails the job (traceback of every thread, exit) instead of waiting forever."""
-    faulthandler.dump_traceback_later(120, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
 
 
 class CountingDisk(caching.DictLikeDiskAccess):

@@ -47,7 +47,7 @@ def test_comm_self_sets_on_each_rank():
     assert _comms.runtime_for(MPI.COMM_SELF) is _comms.runtime_for(MPI.COMM_SELF)
 
 
-def test_one_runtime_per_communicator_freed_with_it():
+def test_one_runtime_per_communicator_freed_with_it(deadline):
     before = _comms.live_runtimes()
     dup = world.Dup()
     rt = _comms.runtime_for(dup)
@@ -68,7 +68,7 @@ def test_one_runtime_per_communicator_freed_with_it():
     assert _sum_loop(op2.Set(1)) == nranks
 
 
-def test_objects_of_two_communicators_in_one_loop_are_refused_on_every_rank():
+def test_objects_of_two_communicators_in_one_loop_are_refused_on_every_rank(deadline):
     dup = world.Dup()
     try:
         a = op2.Set(3, "a", comm=dup)
