@@ -33,6 +33,10 @@ fi
 if [ "${1:-}" = "--deps-only" ]; then exit 0; fi
 echo "setup-python: building the op2 package (maturin)"
 rm -f target/wheels/op2-*.whl
-$py -m maturin build --release --quiet --auditwheel skip --compatibility linux -m python/Cargo.toml -o target/wheels -i "$py" >/dev/null
+# `python -m maturin` needs the maturin script beside that interpreter; a venv made with
+# --system-site-packages has the module but not the script: use the one on PATH then.
+maturin=("$py" -m maturin)
+"${maturin[@]}" --version >/dev/null 2>&1 || maturin=(maturin)
+"${maturin[@]}" build --release --quiet --auditwheel skip --compatibility linux -m python/Cargo.toml -o target/wheels -i "$py" >/dev/null
 pipi --force-reinstall --no-deps target/wheels/op2-*.whl
 (cd / && $py -c "import op2, op2.pyop2; print('setup-python: ok, op2 from', op2.__file__)")
