@@ -3,8 +3,9 @@
 Each is a tuple of op2's native objects with PyOP2's API (``split``, indexing, iteration,
 sizes, equality by components, ``str``/``repr``). A MixedDat argument, ``mdat(access,
 mmap)``, is one argument per block (block ``i`` through ``mmap.split[i]``), exactly op2's
-``MixedDat::arg_vec`` in Rust: the kernel receives one array per block, in order (PyOP2
-instead passes one array holding every block). ``par_loop`` expands it (``_args``). Owns no
+``MixedDat::arg_vec`` in Rust; the kernel receives one array holding every block, as in
+PyOP2 (the native ``par_loop`` hands such a loop to ``op2/_pack.py``, which wraps the kernel
+to pack and unpack the blocks). Owns no
 storage and never runs a loop itself.
 """
 
@@ -13,6 +14,7 @@ import weakref
 import numpy as np
 
 from op2 import _op2
+from op2._op2 import READ as _READ
 from op2.pyop2 import exceptions as ex
 
 
@@ -151,10 +153,12 @@ class MixedMap(_Mixed):
 
 
 class _MixedArg:
-    """``mdat(access, mmap)``: the per-block arguments ``par_loop`` passes in order."""
+    """``mdat(access, mmap)``: the per-block arguments ``par_loop`` passes in order, and
+    ``_pack``, how the kernel sees them packed in one array (``op2/_pack.py``)."""
 
-    def __init__(self, args):
+    def __init__(self, args, pack=None):
         self._args = tuple(args)
+        self._pack = pack
 
 
 class MixedDat(_Mixed):
@@ -205,10 +209,15 @@ class MixedDat(_Mixed):
             s.copy(o)
 
     def __call__(self, access, path=None):
+        from op2._pack import ctype
+        read = access == _READ
         if path is None:
-            return _MixedArg(d(access) for d in self._parts)
+            sizes = tuple(d.cdim for d in self._parts)
+            return _MixedArg((d(access) for d in self._parts), ("dat", ctype(self.dtype), sizes, read))
         if not isinstance(path, MixedMap):
             raise ex.MapTypeError(f"a MixedDat is accessed through a MixedMap, not {path!r}")
         if len(path) != len(self):
             raise ex.MapValueError(f"MixedMap of {len(path)} Maps for a MixedDat of {len(self)} Dats")
-        return _MixedArg(d(access, m) for d, m in zip(self._parts, path))
+        sizes = tuple(m.arity * d.cdim for d, m in zip(self._parts, path))
+        return _MixedArg((d(access, m) for d, m in zip(self._parts, path)),
+                         ("dat", ctype(self.dtype), sizes, read))

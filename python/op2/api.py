@@ -62,11 +62,10 @@ Map = _op2.Map
 Dat = _op2.Dat
 Global = _op2.Global
 Constant = _op2.Global
-Sparsity = _op2.Sparsity
-Mat = _op2.Mat
 Subset = _op2.Subset
 ExtrudedSet = _op2.ExtrudedSet
 from op2._mixed import MixedSet, MixedDataSet, MixedMap, MixedDat  # noqa: E402
+from op2._mixedmat import Sparsity, Mat  # noqa: E402
 
 
 class DatView:

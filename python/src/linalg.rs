@@ -46,14 +46,20 @@ fn dataset(x: &Bound<'_, PyAny>, which: &str) -> PyResult<Py<PyDataSet>> {
 
 /// A Map argument of a Sparsity.
 fn map(x: &Bound<'_, PyAny>, which: &str) -> PyResult<op2::Map> {
-    x.downcast::<PyMap>()
-        .map(|m| m.get().map.clone())
-        .map_err(|_| {
-            raise(
-                "MapTypeError",
-                format!("Sparsity {which} map {x} is not a Map"),
-            )
-        })
+    let m = x.downcast::<PyMap>().map_err(|_| {
+        raise(
+            "MapTypeError",
+            format!("Sparsity {which} map {x} is not a Map"),
+        )
+    })?;
+    let m = m.get();
+    if m.uninitialized && m.map.from_set().size() > 0 {
+        return Err(raise(
+            "MapValueError",
+            format!("Unpopulated map values when trying to build sparsity: {which} map {} was made without values", m.map.name()),
+        ));
+    }
+    Ok(m.map.clone())
 }
 
 /// The (row map, column map) pairs of PyOP2's `maps_and_regions` (regions must be None).
@@ -96,6 +102,18 @@ fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
     Ok(out)
 }
 
+/// The reprs of a Sparsity's DataSets pair and `_maps_and_regions`.
+fn describe(slf: &Bound<'_, PySparsity>) -> PyResult<(String, String)> {
+    let py = slf.py();
+    let d = PyTuple::new(py, [&slf.get().dsets.0, &slf.get().dsets.1])?;
+    let m = slf.get()._maps_and_regions(py)?;
+    Ok((d.repr()?.to_string(), m.repr()?.to_string()))
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
 /// The Python Sparsities alive, by op2 Sparsity id: op2's object cache returns the same
 /// Sparsity for the same DataSets and map pairs, and PyOP2 the same object (`sp1 is sp2`).
 static KNOWN: std::sync::Mutex<Vec<(u64, Py<PyWeakrefReference>)>> =
@@ -130,7 +148,7 @@ pub(crate) struct PySparsity {
 impl PySparsity {
     #[new]
     #[pyo3(signature = (dsets, maps_and_regions, name=None, nest=None, block_sparse=None, diagonal_block=true))]
-    fn new(
+    pub(crate) fn new(
         py: Python<'_>,
         dsets: &Bound<'_, PyAny>,
         maps_and_regions: &Bound<'_, PyAny>,
@@ -164,34 +182,27 @@ impl PySparsity {
         let pairs = pairs(maps_and_regions)?;
         let rcmaps = rcmaps(py, maps_and_regions)?;
         let (rds, cds) = (&r.get().ds, &c.get().ds);
+        // PyOP2 raises RuntimeError for these three (its `Sparsity._process_args`).
+        let bad = pyo3::exceptions::PyRuntimeError::new_err;
         for (rm, cm) in &pairs {
             if !rm.to_set().ptr_eq(rds.set()) {
-                return Err(raise(
-                    "MapValueError",
-                    format!(
-                        "row map {} does not target the row DataSet's set",
-                        rm.name()
-                    ),
-                ));
+                return Err(bad(format!(
+                    "Map toset must be the same as DataSet set: row map {} does not target the row DataSet's set",
+                    rm.name()
+                )));
             }
             if !cm.to_set().ptr_eq(cds.set()) {
-                return Err(raise(
-                    "MapValueError",
-                    format!(
-                        "column map {} does not target the column DataSet's set",
-                        cm.name()
-                    ),
-                ));
+                return Err(bad(format!(
+                    "Map toset must be the same as DataSet set: column map {} does not target the column DataSet's set",
+                    cm.name()
+                )));
             }
             if !rm.from_set().ptr_eq(cm.from_set()) {
-                return Err(raise(
-                    "MapValueError",
-                    format!(
-                        "maps {} and {} start from different sets",
-                        rm.name(),
-                        cm.name()
-                    ),
-                ));
+                return Err(bad(format!(
+                    "Iterset of both maps in a pair must be the same: maps {} and {} start from different sets",
+                    rm.name(),
+                    cm.name()
+                )));
             }
         }
         let sparsity = op2::Sparsity::new(rds, cds, &pairs).map_err(to_py)?;
@@ -234,13 +245,74 @@ impl PySparsity {
     fn name(&self) -> String {
         self.name.clone()
     }
+    /// Per owned block row, the non-zero blocks in owned columns (a numpy array, as PyOP2's).
     #[getter]
-    fn nnz(&self) -> Vec<u32> {
-        self.sparsity.nnz_diag().to_vec()
+    fn nnz<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("numpy")?.call_method1("array", (self.sparsity.nnz_diag().to_vec(),))
+    }
+    /// Per owned block row, the non-zero blocks in other ranks' columns (a numpy array).
+    #[getter]
+    fn onnz<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("numpy")?.call_method1("array", (self.sparsity.nnz_offdiag().to_vec(),))
+    }
+    /// PyOP2's `maps_and_regions`: `{(0, 0): [(rmap, cmap, None), ...]}`.
+    #[getter]
+    fn _maps_and_regions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let pairs = self.rcmaps.bind(py).get_item((0, 0))?.expect("one block");
+        let out = pyo3::types::PyList::empty(py);
+        for p in pairs.try_iter()? {
+            let p = p?;
+            out.append((p.get_item(0)?, p.get_item(1)?, py.None()))?;
+        }
+        let d = PyDict::new(py);
+        d.set_item((0, 0), out)?;
+        Ok(d)
+    }
+    /// One block: never nested.
+    #[getter]
+    fn nested(&self) -> bool {
+        false
     }
     #[getter]
-    fn onnz(&self) -> Vec<u32> {
-        self.sparsity.nnz_offdiag().to_vec()
+    fn _nested(&self) -> bool {
+        false
+    }
+    /// op2 stores a block of `rdim x cdim` values per non-zero (a block sparsity).
+    #[getter]
+    fn _block_sparse(&self) -> bool {
+        true
+    }
+    #[getter]
+    fn _diagonal_block(&self) -> bool {
+        self.sparsity.row_dataset() == self.sparsity.col_dataset()
+    }
+    /// `s[0, 0]` (and `s[0]`, the row of blocks `[s]`): a single block is its own block.
+    fn __getitem__(slf: &Bound<'_, Self>, idx: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let py = slf.py();
+        if let Ok((i, j)) = idx.extract::<(usize, usize)>() {
+            if (i, j) == (0, 0) {
+                return Ok(slf.clone().into_any().unbind());
+            }
+        } else if idx.extract::<usize>().is_ok_and(|i| i == 0) {
+            return Ok(pyo3::types::PyList::new(py, [slf])?.into_any().unbind());
+        }
+        Err(pyo3::exceptions::PyIndexError::new_err(format!(
+            "Sparsity {} has one block, no block {idx}",
+            slf.get().name
+        )))
+    }
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
+    }
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let (d, m) = describe(slf)?;
+        Ok(format!("Sparsity({d}, {m}, name='{}', nested=False, block_sparse=True, diagonal_block={})",
+            slf.get().name, py_bool(slf.get()._diagonal_block())))
+    }
+    fn __str__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let (d, m) = describe(slf)?;
+        Ok(format!("OP2 Sparsity: dsets {d}, maps_and_regions {m}, name {}, nested False, block_sparse True, diagonal_block {}",
+            slf.get().name, py_bool(slf.get()._diagonal_block())))
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
@@ -346,6 +418,72 @@ impl PyMat {
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
+    /// `mat[0, 0]`: a Mat of one block is its own block.
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, idx: (usize, usize)) -> PyResult<Bound<'py, Self>> {
+        if idx != (0, 0) {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "Mat {} has one block, no block {idx:?}",
+                slf.get().mat.name()
+            )));
+        }
+        Ok(slf.clone())
+    }
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let me = slf.get();
+        let sp = me.sparsity.bind(py).repr()?;
+        let dt = me.dtype(py)?.repr()?;
+        Ok(format!("Mat({sp}, {dt}, '{}')", me.mat.name()))
+    }
+    fn __str__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let me = slf.get();
+        let sp = me.sparsity.bind(py).str()?;
+        Ok(format!(
+            "OP2 Mat: {}, sparsity ({sp}), datatype {}",
+            me.mat.name(),
+            crate::data::np_name(me.mat.dtype())
+        ))
+    }
+    /// Bytes of the stored values (every scalar non-zero of the Sparsity).
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.mat.sparsity().nnz() * std::mem::size_of::<f64>()
+    }
+    /// Owned block rows (PyOP2's `nblock_rows`).
+    #[getter]
+    fn nblock_rows(&self) -> usize {
+        self.mat.sparsity().owned_rows()
+    }
+    /// PyOP2's `zero_rows(rows, diag_val)`: zero the block `rows` (a list or a Subset of the
+    /// row set; every scalar row of each block row, or only component `idx`) and put
+    /// `diag_val` on their diagonal.
+    #[pyo3(signature = (rows, diag_val=1.0, idx=None))]
+    fn zero_rows(&self, rows: &Bound<'_, PyAny>, diag_val: f64, idx: Option<usize>) -> PyResult<()> {
+        let rows = self.scalar_rows(rows, idx)?;
+        self.mat.zero_rows(&rows, diag_val, None).map_err(to_py)
+    }
+    /// PyOP2's `set_local_diagonal_entries(rows, diag_val)`: the diagonal entries of the block
+    /// `rows` (each scalar row, or only component `idx`) become `diag_val`; the rest is kept.
+    #[pyo3(signature = (rows, diag_val=1.0, idx=None))]
+    fn set_local_diagonal_entries(
+        &self,
+        rows: &Bound<'_, PyAny>,
+        diag_val: f64,
+        idx: Option<usize>,
+    ) -> PyResult<()> {
+        let rows = self.scalar_rows(rows, idx)?;
+        let ds = self.mat.sparsity().row_dataset();
+        let d = op2::Dat::zeros(ds, op2::DType::F64);
+        self.mat.diagonal(&d).map_err(to_py)?;
+        let diag: Vec<f64> = d.to_vec::<f64>().map_err(to_py)?;
+        let mut add = vec![0.0f64; diag.len()];
+        for r in rows {
+            add[r] = diag_val - diag[r];
+        }
+        d.set_values(&add).map_err(to_py)?;
+        self.mat.add_diagonal_dat(&d).map_err(to_py)
+    }
     /// Set every value to zero.
     fn zero(&self) -> PyResult<()> {
         self.mat.zero().map_err(to_py)
@@ -359,6 +497,48 @@ impl PyMat {
         y: &Bound<'_, crate::data::PyDat>,
     ) -> PyResult<()> {
         self.mat.mult(&x.get().dat, &y.get().dat).map_err(to_py)
+    }
+}
+
+impl PyMat {
+    /// A block of a mixed Mat: `mat` on the Python Sparsity of its block.
+    pub(crate) fn wrap(sparsity: Py<PySparsity>, mat: op2::Mat) -> PyMat {
+        PyMat { sparsity, mat }
+    }
+    /// The scalar rows of PyOP2's block `rows` (a list, an array or a Subset), every
+    /// component of each, or only component `idx`.
+    fn scalar_rows(&self, rows: &Bound<'_, PyAny>, idx: Option<usize>) -> PyResult<Vec<usize>> {
+        let rows = match rows.getattr("indices") {
+            Ok(ind) if rows.hasattr("superset")? => ind,
+            _ => rows.clone(),
+        };
+        let rows: Vec<usize> = rows
+            .try_iter()?
+            .map(|r| r?.extract::<usize>())
+            .collect::<PyResult<_>>()?;
+        let rd = self.mat.sparsity().dims().0;
+        let owned = self.mat.sparsity().owned_rows();
+        if let Some(r) = rows.iter().find(|&&r| r >= owned) {
+            return Err(raise("IndexValueError", format!(
+                "Mat {}: row {r} is not an owned row (0..{owned})", self.mat.name()
+            )));
+        }
+        Ok(match idx {
+            Some(c) if c >= rd => {
+                return Err(raise("IndexValueError", format!(
+                    "Mat {}: component {c} of rows of {rd}", self.mat.name()
+                )))
+            }
+            Some(c) => rows.iter().map(|r| r * rd + c).collect(),
+            None => rows.iter().flat_map(|r| (0..rd).map(move |c| r * rd + c)).collect(),
+        })
+    }
+}
+
+impl PySparsity {
+    /// The op2 Sparsity.
+    pub(crate) fn op2(&self) -> &op2::Sparsity {
+        &self.sparsity
     }
 }
 

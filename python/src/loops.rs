@@ -159,7 +159,14 @@ fn par_loop(
             format!("par_loop runs a Kernel, not {kernel}"),
         )
     })?;
-    let (list, pyargs) = expand(args)?;
+    let (list, pyargs, mixed) = expand(args)?;
+    if mixed {
+        // PyOP2 packs a mixed argument's blocks in one array: the kernel is wrapped in Python.
+        let mut all = vec![kernel.clone().into_any(), iterset.clone()];
+        all.extend(args.iter());
+        let pack = args.py().import("op2._pack")?.getattr("par_loop")?;
+        return pack.call(PyTuple::new(args.py(), all)?, kwargs).map(|_| ());
+    }
     let refused = |refused: &String| {
         // The arguments' sets first, as PyOP2 checks them before the kernel.
         check_sets(&arg_set(iterset)?, &pyargs)?;
@@ -189,9 +196,12 @@ fn par_loop(
 }
 
 /// The op2 arguments of `args` (a MixedDat's argument, `op2/_mixed.py`, gives its blocks'
-/// arguments in order), with their Python objects.
+/// arguments in order), with their Python objects, and whether one was mixed.
 #[allow(clippy::type_complexity)]
-fn expand<'py>(args: &Bound<'py, PyTuple>) -> PyResult<(Vec<op2::Arg>, Vec<Bound<'py, PyArg>>)> {
+fn expand<'py>(
+    args: &Bound<'py, PyTuple>,
+) -> PyResult<(Vec<op2::Arg>, Vec<Bound<'py, PyArg>>, bool)> {
+    let mut mixed = false;
     let mut list: Vec<op2::Arg> = Vec::with_capacity(args.len());
     let mut pyargs: Vec<Bound<'py, PyArg>> = Vec::with_capacity(args.len());
     for a in args.iter() {
@@ -202,6 +212,7 @@ fn expand<'py>(args: &Bound<'py, PyTuple>) -> PyResult<(Vec<op2::Arg>, Vec<Bound
             }
             Err(e) => {
                 let a = e.into_inner();
+                mixed = true;
                 let Ok(blocks) = a.getattr("_args") else {
                     return Err(raise("Op2ValueError", format!("par_loop argument {a} is not an argument (call a Dat, Global or Mat with an access)")));
                 };
@@ -213,7 +224,7 @@ fn expand<'py>(args: &Bound<'py, PyTuple>) -> PyResult<(Vec<op2::Arg>, Vec<Bound
             }
         }
     }
-    Ok((list, pyargs))
+    Ok((list, pyargs, mixed))
 }
 
 /// The set whose Dats and Maps a loop over `iterset` takes: the set itself, a Subset's
@@ -257,7 +268,7 @@ fn check_sets(over: &op2::Set, pyargs: &[Bound<'_, PyArg>]) -> PyResult<()> {
 #[pyfunction]
 #[pyo3(signature = (iterset, *args))]
 fn check_args(iterset: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
-    let (_, pyargs) = expand(args)?;
+    let (_, pyargs, _) = expand(args)?;
     check_sets(&arg_set(iterset)?, &pyargs)
 }
 
