@@ -196,6 +196,15 @@ class MixedDat(_Mixed):
     nbytes = property(lambda self: sum(d.nbytes for d in self._parts))
     dat_version = property(lambda self: sum(d.dat_version for d in self._parts))
 
+    @property
+    def halo_valid(self):
+        return all(d.halo_valid for d in self._parts)
+
+    @halo_valid.setter
+    def halo_valid(self, valid):
+        for d in self._parts:
+            d.halo_valid = valid
+
     def zero(self, subset=None):
         if subset is not None:
             raise NotImplementedError("MixedDat.zero(subset=...) is not supported")

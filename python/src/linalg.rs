@@ -387,6 +387,18 @@ impl PyMat {
                 format!("Mat {}: loops INC or WRITE a Mat", self.mat.name()),
             ));
         }
+        let pairs = self.mat.sparsity().map_pairs();
+        if !pairs.iter().any(|(r, c)| r.id() == rm.id() && c.id() == cm.id()) {
+            return Err(raise(
+                "MapValueError",
+                format!(
+                    "Mat {}: the maps ({}, {}) are not a pair of its Sparsity",
+                    self.mat.name(),
+                    rm.name(),
+                    cm.name()
+                ),
+            ));
+        }
         Ok(PyArg {
             from_set: Some(rm.from_set().clone()),
             arg: self.mat.arg(access, (&rm, &cm)),
