@@ -16,7 +16,8 @@ import weakref
 import numpy as np
 
 from op2 import _op2
-from op2._mixed import MixedDataSet, MixedMap, _MixedArg
+from op2._mixed import MixedDataSet, MixedMap
+from op2._packing import MixedMatArg
 from op2.pyop2 import exceptions as ex
 
 
@@ -181,7 +182,7 @@ class MixedMat(_Grid):
         rows = tuple(m.arity * d.cdim for m, d in zip(rmaps, rds))
         cols = tuple(m.arity * d.cdim for m, d in zip(cmaps, cds))
         present = tuple(b is not None for b in self)
-        return _MixedArg(args, ("mat", rows, cols, present))
+        return MixedMatArg(args, rows, cols, present)
 
     @property
     def values(self):

@@ -126,6 +126,23 @@ impl PyKernel {
             code: code.clone(),
         })
     }
+    /// This kernel with `extra` appended to its source (headers and flags kept), as kernel
+    /// `name`: `op2/_packing.py`'s MixedDat packing shim.
+    fn _with_code(&self, extra: &str, name: String) -> PyKernel {
+        let kernel = match &self.kernel {
+            Ok(k) => {
+                let flags: Vec<&str> = k.flags().iter().map(String::as_str).collect();
+                let src = format!("{}\n{extra}", k.code());
+                op2::Kernel::with_flags(&name, &src, &flags).map_err(|e| e.to_string())
+            }
+            Err(r) => Err(r.clone()),
+        };
+        PyKernel {
+            kernel,
+            name,
+            code: self.code.clone(),
+        }
+    }
     #[getter]
     fn name(&self) -> String {
         self.name.clone()
@@ -153,20 +170,23 @@ fn par_loop(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
 ) -> PyResult<()> {
+    // A MixedDat argument: PyOP2 packs its blocks into one array (the kernel that does so is
+    // `op2/_packing.py`'s shim). Plain arguments, the hot path, skip this.
+    let packed;
+    let kernel = if args.iter().any(|a| !a.is_instance_of::<PyArg>()) {
+        packed =
+            (kernel.py().import("op2._packing")?).call_method1("packed_kernel", (kernel, args))?;
+        &packed
+    } else {
+        kernel
+    };
     let kernel = kernel.downcast::<PyKernel>().map_err(|_| {
         raise(
             "KernelTypeError",
             format!("par_loop runs a Kernel, not {kernel}"),
         )
     })?;
-    let (list, pyargs, mixed) = expand(args)?;
-    if mixed {
-        // PyOP2 packs a mixed argument's blocks in one array: the kernel is wrapped in Python.
-        let mut all = vec![kernel.clone().into_any(), iterset.clone()];
-        all.extend(args.iter());
-        let pack = args.py().import("op2._pack")?.getattr("par_loop")?;
-        return pack.call(PyTuple::new(args.py(), all)?, kwargs).map(|_| ());
-    }
+    let (list, pyargs) = expand(args)?;
     let refused = |refused: &String| {
         // The arguments' sets first, as PyOP2 checks them before the kernel.
         check_sets(&arg_set(iterset)?, &pyargs)?;
@@ -195,13 +215,10 @@ fn par_loop(
     }
 }
 
-/// The op2 arguments of `args` (a MixedDat's argument, `op2/_mixed.py`, gives its blocks'
-/// arguments in order), with their Python objects, and whether one was mixed.
+/// The op2 arguments of `args` (a MixedDat's argument, `op2/_packing.py`, gives its blocks'
+/// arguments in order), with their Python objects.
 #[allow(clippy::type_complexity)]
-fn expand<'py>(
-    args: &Bound<'py, PyTuple>,
-) -> PyResult<(Vec<op2::Arg>, Vec<Bound<'py, PyArg>>, bool)> {
-    let mut mixed = false;
+fn expand<'py>(args: &Bound<'py, PyTuple>) -> PyResult<(Vec<op2::Arg>, Vec<Bound<'py, PyArg>>)> {
     let mut list: Vec<op2::Arg> = Vec::with_capacity(args.len());
     let mut pyargs: Vec<Bound<'py, PyArg>> = Vec::with_capacity(args.len());
     for a in args.iter() {
@@ -212,7 +229,6 @@ fn expand<'py>(
             }
             Err(e) => {
                 let a = e.into_inner();
-                mixed = true;
                 let Ok(blocks) = a.getattr("_args") else {
                     return Err(raise("Op2ValueError", format!("par_loop argument {a} is not an argument (call a Dat, Global or Mat with an access)")));
                 };
@@ -224,7 +240,7 @@ fn expand<'py>(
             }
         }
     }
-    Ok((list, pyargs, mixed))
+    Ok((list, pyargs))
 }
 
 /// The set whose Dats and Maps a loop over `iterset` takes: the set itself, a Subset's
@@ -268,7 +284,7 @@ fn check_sets(over: &op2::Set, pyargs: &[Bound<'_, PyArg>]) -> PyResult<()> {
 #[pyfunction]
 #[pyo3(signature = (iterset, *args))]
 fn check_args(iterset: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
-    let (_, pyargs, _) = expand(args)?;
+    let (_, pyargs) = expand(args)?;
     check_sets(&arg_set(iterset)?, &pyargs)
 }
 
