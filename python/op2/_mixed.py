@@ -186,6 +186,23 @@ class MixedDat(_Mixed):
     nbytes = property(lambda self: sum(d.nbytes for d in self._parts))
     dat_version = property(lambda self: sum(d.dat_version for d in self._parts))
 
+    # PyOP2's numpy methods, shared with Dat (op2/_arith.py).
+    def axpy(self, alpha, other):
+        from op2._arith import axpy
+        axpy(self, alpha, other)
+
+    def maxpy(self, scalars, others):
+        from op2._arith import maxpy
+        maxpy(self, scalars, others)
+
+    def save(self, filename):
+        from op2._arith import save
+        save(self, filename)
+
+    def load(self, filename):
+        from op2._arith import load
+        load(self, filename)
+
     @property
     def halo_valid(self):
         return all(d.halo_valid for d in self._parts)

@@ -8,6 +8,7 @@
 //! itself and never copies a Dat's values to show them: views share op2's memory.
 
 mod data;
+mod datops;
 mod errors;
 mod extruded;
 mod global;
