@@ -413,7 +413,8 @@ impl PyDat {
             Some(p) if p.is_none() => direct(),
             Some(p) => {
                 let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
-                    if m.get().uninitialized {
+                    // A Map on an empty iterset has no values to miss (PyOP2 accepts it).
+                    if m.get().uninitialized && m.get().map.from_set().size() > 0 {
                         return Err(raise(
                             "MapValueError",
                             format!("Map {} was made without values", m.get().map.name()),
@@ -422,7 +423,7 @@ impl PyDat {
                     (m.get().map.clone(), None)
                 } else if let Ok(mi) = p.downcast::<MapIndex>() {
                     let mi = mi.get();
-                    if mi.map.get().uninitialized {
+                    if mi.map.get().uninitialized && mi.map.get().map.from_set().size() > 0 {
                         return Err(raise(
                             "MapValueError",
                             format!("Map {} was made without values", mi.map.get().map.name()),

@@ -61,3 +61,18 @@ def test_reprs_eval_to_objects_of_the_same_shape():
     m = op2.Map(s, t, 2, [0, 1, 1, 0, 0, 1], "m")
     assert repr(m) == "Map(Set(3, 's'), Set(2, 't'), 2, None, 'm', None, None)"
     assert str(m) == f"OP2 Map: m from ({s}) to ({t}) with arity 2"
+
+
+def test_map_without_values_is_refused_only_when_it_has_elements():
+    from op2.pyop2 import exceptions
+    empty, nodes = op2.Set(0), op2.Set(4)
+    d = op2.Dat(nodes ** 1, np.arange(4.0))
+    k = op2.Kernel("static void k(const double *x) {}", "k")
+    op2.par_loop(k, empty, d(op2.READ, op2.Map(empty, nodes, 3)))
+    cells = op2.Set(2)
+    try:
+        d(op2.READ, op2.Map(cells, nodes, 3))
+    except exceptions.MapValueError:
+        pass
+    else:
+        raise AssertionError("a Map with elements but no values must be refused")
