@@ -111,7 +111,11 @@ fn describe(slf: &Bound<'_, PySparsity>) -> PyResult<(String, String)> {
 }
 
 fn py_bool(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
+    if b {
+        "True"
+    } else {
+        "False"
+    }
 }
 
 /// The Python Sparsities alive, by op2 Sparsity id: op2's object cache returns the same
@@ -248,12 +252,14 @@ impl PySparsity {
     /// Per owned block row, the non-zero blocks in owned columns (a numpy array, as PyOP2's).
     #[getter]
     fn nnz<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py.import("numpy")?.call_method1("array", (self.sparsity.nnz_diag().to_vec(),))
+        py.import("numpy")?
+            .call_method1("array", (self.sparsity.nnz_diag().to_vec(),))
     }
     /// Per owned block row, the non-zero blocks in other ranks' columns (a numpy array).
     #[getter]
     fn onnz<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py.import("numpy")?.call_method1("array", (self.sparsity.nnz_offdiag().to_vec(),))
+        py.import("numpy")?
+            .call_method1("array", (self.sparsity.nnz_offdiag().to_vec(),))
     }
     /// PyOP2's `maps_and_regions`: `{(0, 0): [(rmap, cmap, None), ...]}`.
     #[getter]
@@ -306,8 +312,11 @@ impl PySparsity {
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let (d, m) = describe(slf)?;
-        Ok(format!("Sparsity({d}, {m}, name='{}', nested=False, block_sparse=True, diagonal_block={})",
-            slf.get().name, py_bool(slf.get()._diagonal_block())))
+        Ok(format!(
+            "Sparsity({d}, {m}, name='{}', nested=False, block_sparse=True, diagonal_block={})",
+            slf.get().name,
+            py_bool(slf.get()._diagonal_block())
+        ))
     }
     fn __str__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let (d, m) = describe(slf)?;
@@ -388,7 +397,10 @@ impl PyMat {
             ));
         }
         let pairs = self.mat.sparsity().map_pairs();
-        if !pairs.iter().any(|(r, c)| r.id() == rm.id() && c.id() == cm.id()) {
+        if !pairs
+            .iter()
+            .any(|(r, c)| r.id() == rm.id() && c.id() == cm.id())
+        {
             return Err(raise(
                 "MapValueError",
                 format!(
@@ -471,7 +483,12 @@ impl PyMat {
     /// row set; every scalar row of each block row, or only component `idx`) and put
     /// `diag_val` on their diagonal.
     #[pyo3(signature = (rows, diag_val=1.0, idx=None))]
-    fn zero_rows(&self, rows: &Bound<'_, PyAny>, diag_val: f64, idx: Option<usize>) -> PyResult<()> {
+    fn zero_rows(
+        &self,
+        rows: &Bound<'_, PyAny>,
+        diag_val: f64,
+        idx: Option<usize>,
+    ) -> PyResult<()> {
         let rows = self.scalar_rows(rows, idx)?;
         self.mat.zero_rows(&rows, diag_val, None).map_err(to_py)
     }
@@ -531,18 +548,26 @@ impl PyMat {
         let rd = self.mat.sparsity().dims().0;
         let owned = self.mat.sparsity().owned_rows();
         if let Some(r) = rows.iter().find(|&&r| r >= owned) {
-            return Err(raise("IndexValueError", format!(
-                "Mat {}: row {r} is not an owned row (0..{owned})", self.mat.name()
-            )));
+            return Err(raise(
+                "IndexValueError",
+                format!(
+                    "Mat {}: row {r} is not an owned row (0..{owned})",
+                    self.mat.name()
+                ),
+            ));
         }
         Ok(match idx {
             Some(c) if c >= rd => {
-                return Err(raise("IndexValueError", format!(
-                    "Mat {}: component {c} of rows of {rd}", self.mat.name()
-                )))
+                return Err(raise(
+                    "IndexValueError",
+                    format!("Mat {}: component {c} of rows of {rd}", self.mat.name()),
+                ))
             }
             Some(c) => rows.iter().map(|r| r * rd + c).collect(),
-            None => rows.iter().flat_map(|r| (0..rd).map(move |c| r * rd + c)).collect(),
+            None => rows
+                .iter()
+                .flat_map(|r| (0..rd).map(move |c| r * rd + c))
+                .collect(),
         })
     }
 }

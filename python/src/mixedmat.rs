@@ -76,7 +76,10 @@ impl PyMixedSparsity {
     /// Block (i, j): the Python Sparsity, `None` when absent.
     fn block(&self, py: Python<'_>, i: usize, j: usize) -> Option<Py<PySparsity>> {
         let m = self.sparsity.shape().1;
-        self.blocks.get(i * m + j)?.as_ref().map(|b| b.clone_ref(py))
+        self.blocks
+            .get(i * m + j)?
+            .as_ref()
+            .map(|b| b.clone_ref(py))
     }
     /// op2's identity of the mixed Sparsity (equal for the same DataSets and block pairs).
     #[getter]
@@ -101,7 +104,9 @@ impl PyMixedMat {
         let mat = op2::MixedMat::named(name, &msp.sparsity, op2::DType::F64).map_err(to_py)?;
         let blocks = (msp.blocks.iter().zip(mat.blocks()))
             .map(|(sp, b)| match (sp, b) {
-                (Some(sp), Some(b)) => Py::new(py, PyMat::wrap(sp.clone_ref(py), b.clone())).map(Some),
+                (Some(sp), Some(b)) => {
+                    Py::new(py, PyMat::wrap(sp.clone_ref(py), b.clone())).map(Some)
+                }
                 _ => Ok(None),
             })
             .collect::<PyResult<_>>()?;
@@ -110,7 +115,10 @@ impl PyMixedMat {
     /// Block (i, j): the Python Mat, `None` when absent.
     fn block(&self, py: Python<'_>, i: usize, j: usize) -> Option<Py<PyMat>> {
         let m = self.mat.sparsity().shape().1;
-        self.blocks.get(i * m + j)?.as_ref().map(|b| b.clone_ref(py))
+        self.blocks
+            .get(i * m + j)?
+            .as_ref()
+            .map(|b| b.clone_ref(py))
     }
     /// The loop arguments of `mat(access, (rmaps, cmaps))`: one per present block, row-major
     /// (op2's `MixedMat::arg`); the maps are the components of the row and column MixedMaps.

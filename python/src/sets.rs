@@ -279,7 +279,13 @@ impl PyDataSet {
 pub(crate) fn tuple_str(dim: &[usize]) -> String {
     match dim {
         [d] => format!("({d},)"),
-        _ => format!("({})", dim.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            dim.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
