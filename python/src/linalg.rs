@@ -2,8 +2,9 @@
 //! `Mat(sparsity)`, `mat(op2.INC, (rmap, cmap))`, `mat.values`.
 //!
 //! Owns the translation of PyOP2's sparsity arguments (a list of map pairs, or PyOP2's dict of
-//! block pairs for a single block) to op2's Sparsity. Mixed (block) sparsities and PETSc
-//! handles are refused with a message naming what op2's core lacks.
+//! block pairs for a single block) to op2's Sparsity, PyOP2's checks of them, and the Mat
+//! operations PyOP2 offers without PETSc (`zero_rows`, `set_local_diagonal_entries`). Mixed
+//! (block) Sparsities and Mats are `mixedmat.rs`; PETSc handles are not offered.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyWeakrefMethods, PyWeakrefReference};
@@ -66,9 +67,10 @@ fn map(x: &Bound<'_, PyAny>, which: &str) -> PyResult<op2::Map> {
 fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
     let list: Bound<'_, PyAny> = if let Ok(d) = maps.downcast::<PyDict>() {
         if d.len() != 1 || !d.contains((0, 0))? {
-            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "a Sparsity of several blocks needs op2's MixedDataSet (not yet in op2's core)",
-            ));
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "(i, j) must be < (1, 1) for a Sparsity of two plain DataSets (blocks need MixedDataSets): got {}",
+                d.keys().to_string()
+            )));
         }
         d.get_item((0, 0))?.expect("checked")
     } else {
