@@ -69,7 +69,7 @@ fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
         if d.len() != 1 || !d.contains((0, 0))? {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
                 "(i, j) must be < (1, 1) for a Sparsity of two plain DataSets (blocks need MixedDataSets): got {}",
-                d.keys().to_string()
+                d.keys()
             )));
         }
         d.get_item((0, 0))?.expect("checked")
