@@ -115,8 +115,21 @@ def test_mixed_dat_increment_packs_blocks_and_checks_maps():
         uq[vq[e, 0]] += [3.0, 4.0]
     np.testing.assert_array_equal(md[0].data_ro, up)
     np.testing.assert_array_equal(md[1].data_ro, uq)
-    mat = op2.Mat(op2.Sparsity((md.dataset, md.dataset), {(0, 0): [(mm[0], mm[0], None)]}))
-    assert mat[0, 1] is None and mat.sparsity[1, 1] is None
+    mat = op2.Mat(op2.Sparsity((md.dataset, md.dataset), {(0, 0): [(mm[0], mm[0], None)],
+                                                          (1, 1): [(mm[1], mm[1], None)]}))
+    assert mat[0, 1] is None and mat.sparsity[1, 0] is None
+    # The packed element matrix is 4 x 4 (P: 2 nodes x 1, Q: 1 node x 2); absent blocks are
+    # scratch: only (0, 0) and (1, 1) reach the Mat.
+    ones = op2.Kernel("static void ones(double *A) { for (int i = 0; i < 16; i++) A[i] += i; }", "ones")
+    op2.par_loop(ones, cells, mat(op2.INC, (mm, mm)))
+    p00, q11 = np.zeros((npn, npn)), np.zeros((2 * nqn, 2 * nqn))
+    for e in range(nelem):
+        p00[np.ix_(vp[e], vp[e])] += [[0, 1], [4, 5]]
+        r = scalar_rows(vq[e], 2)
+        q11[np.ix_(r, r)] += [[10, 11], [14, 15]]
+    np.testing.assert_array_equal(mat[0, 0].values, p00)
+    np.testing.assert_array_equal(mat[1, 1].values, q11)
+    assert not mat.values[:npn, npn:].any() and not mat.values[npn:, :npn].any()
     with pytest.raises(exceptions.ModeValueError):
         mat(op2.READ, (mm, mm))
     with pytest.raises(RuntimeError):  # a row map into another Set than the row DataSet's
