@@ -63,7 +63,20 @@ fn map(x: &Bound<'_, PyAny>, which: &str) -> PyResult<op2::Map> {
     Ok(m.map.clone())
 }
 
-/// The (row map, column map) pairs of PyOP2's `maps_and_regions` (regions must be None).
+/// Whether PyOP2's iteration regions of a map pair mean every element: None or only `op2.ALL`.
+fn whole(regions: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if regions.is_none() {
+        return Ok(true);
+    }
+    for r in regions.try_iter()? {
+        if r?.getattr("name")?.extract::<String>()? != "ALL" {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The (row map, column map) pairs of PyOP2's `maps_and_regions` (regions None or ALL).
 fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
     let list: Bound<'_, PyAny> = if let Ok(d) = maps.downcast::<PyDict>() {
         if d.len() != 1 || !d.contains((0, 0))? {
@@ -91,9 +104,9 @@ fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
                 format!("Sparsity map pair {t} needs a row and a column map"),
             ));
         }
-        if t.len() > 2 && !t.get_item(2)?.is_none() {
+        if t.len() > 2 && !whole(&t.get_item(2)?)? {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Sparsity iteration regions need op2's ExtrudedSet (not yet in op2's core)",
+                "Sparsity iteration regions other than ALL need extruded Sparsities (not bound in Python yet)",
             ));
         }
         out.push((

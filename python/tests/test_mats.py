@@ -49,7 +49,11 @@ def test_mat_assembly_matches_dense_numpy(dim):
     c2n = op2.Map(cells, nodes, arity, vals)
     w = np.linspace(1.0, 2.0, nelem)
     wd = op2.Dat(cells ** 1, w, np.float64)
-    mat = op2.Mat(op2.Sparsity((nodes ** dim, nodes ** dim), [(c2n, c2n, None)]))
+    sp = op2.Sparsity((nodes ** dim, nodes ** dim), [(c2n, c2n, None)])
+    assert sp is op2.Sparsity((nodes ** dim, nodes ** dim), [(c2n, c2n, (op2.ALL,))])
+    with pytest.raises(NotImplementedError):
+        op2.Sparsity((nodes ** dim, nodes ** dim), [(c2n, c2n, (op2.ON_TOP,))])
+    mat = op2.Mat(sp)
     n = arity * dim
     op2.par_loop(op2.Kernel(KERNEL.format(nr=n, nc=n), "elem"), cells,
                  mat(op2.INC, (c2n, c2n)), wd(op2.READ))
