@@ -14,6 +14,7 @@ mod extruded;
 mod global;
 mod linalg;
 mod loops;
+mod matrows;
 mod mixedmat;
 mod sets;
 mod subset;

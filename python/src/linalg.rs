@@ -2,9 +2,9 @@
 //! `Mat(sparsity)`, `mat(op2.INC, (rmap, cmap))`, `mat.values`.
 //!
 //! Owns the translation of PyOP2's sparsity arguments (a list of map pairs, or PyOP2's dict of
-//! block pairs for a single block) to op2's Sparsity, PyOP2's checks of them, and the Mat
-//! operations PyOP2 offers without PETSc (`zero_rows`, `set_local_diagonal_entries`). Mixed
-//! (block) Sparsities and Mats are `mixedmat.rs`; PETSc handles are not offered.
+//! block pairs for a single block) to op2's Sparsity, PyOP2's checks of them, and the Mat's
+//! PyOP2 API (its row operations are `matrows.rs`). Mixed (block) Sparsities and Mats are
+//! `mixedmat.rs`; PETSc handles are not offered.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyWeakrefMethods, PyWeakrefReference};
@@ -352,7 +352,7 @@ impl PySparsity {
 #[pyclass(module = "op2._op2", name = "Mat", subclass, frozen)]
 pub(crate) struct PyMat {
     sparsity: Py<PySparsity>,
-    mat: op2::Mat,
+    pub(crate) mat: op2::Mat,
 }
 
 #[pymethods]
@@ -489,45 +489,6 @@ impl PyMat {
     fn nbytes(&self) -> usize {
         self.mat.sparsity().nnz() * std::mem::size_of::<f64>()
     }
-    /// Owned block rows (PyOP2's `nblock_rows`).
-    #[getter]
-    fn nblock_rows(&self) -> usize {
-        self.mat.sparsity().owned_rows()
-    }
-    /// PyOP2's `zero_rows(rows, diag_val)`: zero the block `rows` (a list or a Subset of the
-    /// row set; every scalar row of each block row, or only component `idx`) and put
-    /// `diag_val` on their diagonal.
-    #[pyo3(signature = (rows, diag_val=1.0, idx=None))]
-    fn zero_rows(
-        &self,
-        rows: &Bound<'_, PyAny>,
-        diag_val: f64,
-        idx: Option<usize>,
-    ) -> PyResult<()> {
-        let rows = self.scalar_rows(rows, idx)?;
-        self.mat.zero_rows(&rows, diag_val, None).map_err(to_py)
-    }
-    /// PyOP2's `set_local_diagonal_entries(rows, diag_val)`: the diagonal entries of the block
-    /// `rows` (each scalar row, or only component `idx`) become `diag_val`; the rest is kept.
-    #[pyo3(signature = (rows, diag_val=1.0, idx=None))]
-    fn set_local_diagonal_entries(
-        &self,
-        rows: &Bound<'_, PyAny>,
-        diag_val: f64,
-        idx: Option<usize>,
-    ) -> PyResult<()> {
-        let rows = self.scalar_rows(rows, idx)?;
-        let ds = self.mat.sparsity().row_dataset();
-        let d = op2::Dat::zeros(ds, op2::DType::F64);
-        self.mat.diagonal(&d).map_err(to_py)?;
-        let diag: Vec<f64> = d.to_vec::<f64>().map_err(to_py)?;
-        let mut add = vec![0.0f64; diag.len()];
-        for r in rows {
-            add[r] = diag_val - diag[r];
-        }
-        d.set_values(&add).map_err(to_py)?;
-        self.mat.add_diagonal_dat(&d).map_err(to_py)
-    }
     /// Set every value to zero.
     fn zero(&self) -> PyResult<()> {
         self.mat.zero().map_err(to_py)
@@ -548,42 +509,6 @@ impl PyMat {
     /// A block of a mixed Mat: `mat` on the Python Sparsity of its block.
     pub(crate) fn wrap(sparsity: Py<PySparsity>, mat: op2::Mat) -> PyMat {
         PyMat { sparsity, mat }
-    }
-    /// The scalar rows of PyOP2's block `rows` (a list, an array or a Subset), every
-    /// component of each, or only component `idx`.
-    fn scalar_rows(&self, rows: &Bound<'_, PyAny>, idx: Option<usize>) -> PyResult<Vec<usize>> {
-        let rows = match rows.getattr("indices") {
-            Ok(ind) if rows.hasattr("superset")? => ind,
-            _ => rows.clone(),
-        };
-        let rows: Vec<usize> = rows
-            .try_iter()?
-            .map(|r| r?.extract::<usize>())
-            .collect::<PyResult<_>>()?;
-        let rd = self.mat.sparsity().dims().0;
-        let owned = self.mat.sparsity().owned_rows();
-        if let Some(r) = rows.iter().find(|&&r| r >= owned) {
-            return Err(raise(
-                "IndexValueError",
-                format!(
-                    "Mat {}: row {r} is not an owned row (0..{owned})",
-                    self.mat.name()
-                ),
-            ));
-        }
-        Ok(match idx {
-            Some(c) if c >= rd => {
-                return Err(raise(
-                    "IndexValueError",
-                    format!("Mat {}: component {c} of rows of {rd}", self.mat.name()),
-                ))
-            }
-            Some(c) => rows.iter().map(|r| r * rd + c).collect(),
-            None => rows
-                .iter()
-                .flat_map(|r| (0..rd).map(move |c| r * rd + c))
-                .collect(),
-        })
     }
 }
 
