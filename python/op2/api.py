@@ -62,10 +62,10 @@ Map = _op2.Map
 Dat = _op2.Dat
 Global = _op2.Global
 Constant = _op2.Global
+from op2._mixedmat import Sparsity, Mat  # noqa: E402 (plain or mixed, op2/_mixedmat.py)
 Subset = _op2.Subset
 ExtrudedSet = _op2.ExtrudedSet
 from op2._mixed import MixedSet, MixedDataSet, MixedMap, MixedDat  # noqa: E402
-from op2._mixedmat import Sparsity, Mat  # noqa: E402
 
 
 class DatView:
