@@ -90,7 +90,7 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     data::register(m)?;
     global::register(m)?;
     loops::register(m)?;
-    linalg::register(m)?;
     mixedmat::register(m)?;
+    linalg::register(m)?;
     Ok(())
 }
