@@ -40,3 +40,44 @@ def neg(x):
     out = _empty_like(x)
     out.data[...] = -x.data_ro
     return out
+
+
+def _blocks(x):
+    """The Dats of a Dat or MixedDat."""
+    return (x,) if isinstance(x, _op2.Dat) else tuple(x)
+
+
+def axpy(y, alpha, x):
+    """PyOP2's ``y.axpy(alpha, x)``: ``y += alpha * x`` on the owned values."""
+    if not np.isscalar(alpha):
+        raise TypeError("alpha must be a scalar")
+    ys, xs = _blocks(y), _blocks(x)
+    if len(ys) != len(xs) or any(a.data_ro.shape != b.data_ro.shape for a, b in zip(ys, xs)):
+        raise ValueError(f"axpy: {x!r} does not have the shape of {y!r}")
+    for a, b in zip(ys, xs):
+        a.data[...] += alpha * b.data_ro
+
+
+def maxpy(y, scalars, xs):
+    """PyOP2's ``y.maxpy(scalars, xs)``: one axpy per pair."""
+    if len(scalars) != len(xs):
+        raise ValueError("maxpy: as many scalars as Dats are needed")
+    for alpha, x in zip(scalars, xs):
+        axpy(y, alpha, x)
+
+
+def save(x, filename):
+    """PyOP2's ``save``: the owned values in NumPy's format (``np.save``)."""
+    np.save(filename, x.data_ro)
+
+
+def load(x, filename):
+    """PyOP2's ``load``: values written by ``save`` (``.npy`` added as ``np.save`` does)."""
+    if not filename.endswith(".npy"):
+        filename += ".npy"
+    values = np.load(filename)
+    if isinstance(x, _op2.Dat):
+        x.data[...] = values
+    else:
+        for d, v in zip(x, values):
+            d.data[...] = v

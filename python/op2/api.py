@@ -62,8 +62,7 @@ Map = _op2.Map
 Dat = _op2.Dat
 Global = _op2.Global
 Constant = _op2.Global
-Sparsity = _op2.Sparsity
-Mat = _op2.Mat
+from op2._mixedmat import Sparsity, Mat  # noqa: E402 (plain or mixed, op2/_mixedmat.py)
 Subset = _op2.Subset
 ExtrudedSet = _op2.ExtrudedSet
 from op2._mixed import MixedSet, MixedDataSet, MixedMap, MixedDat  # noqa: E402
@@ -102,10 +101,15 @@ class DatView:
     cdim = 1
     dim = (1,)
 
+    halo_valid = property(lambda self: self._parent.halo_valid,
+                          lambda self, v: setattr(self._parent, "halo_valid", v))
+
     def zero(self, subset=None):
+        """Zero the component, halo copies included (so, as PyOP2, the halos are valid)."""
         if subset is not None:
             raise NotImplementedError("DatView.zero(subset=...)")
-        self.data[:] = 0
+        self._of(self._parent.data_with_halos)[:] = 0
+        self._parent.halo_valid = True
 
     def __call__(self, access, path=None):
         return self._parent._view_arg(self._component, access, path)

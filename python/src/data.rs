@@ -129,6 +129,9 @@ pub(crate) struct PyDat {
     pub(crate) dataset: Py<PyDataSet>,
     pub(crate) dat: op2::Dat,
     version: AtomicU64,
+    /// The `version` at which the halo copies were last made valid (PyOP2's `halo_valid`:
+    /// a writable view makes them invalid); `u64::MAX` once marked invalid by hand.
+    halo_at: AtomicU64,
 }
 
 #[pymethods]
@@ -161,6 +164,7 @@ impl PyDat {
                 dataset: ds.unbind(),
                 dat,
                 version: AtomicU64::new(0),
+                halo_at: AtomicU64::new(0),
             });
         } else {
             return Err(raise(
@@ -203,6 +207,7 @@ impl PyDat {
             dataset: dataset.unbind(),
             dat,
             version: AtomicU64::new(0),
+            halo_at: AtomicU64::new(0),
         })
     }
 
@@ -225,7 +230,20 @@ impl PyDat {
     #[getter]
     fn data_ro_with_halos<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         op2::update_halo(&self.dat).map_err(to_py)?;
+        self.halo_at.store(self.dat_version(), Ordering::Relaxed);
         self.view(py, false, true)
+    }
+    /// PyOP2's `halo_valid`: false after a writable view (`data`, `data_with_halos`) until
+    /// `data_ro_with_halos`, `zero()` or `halo_valid = True`; on a distributed set also false
+    /// while op2 holds the halo copies stale (after a loop wrote the Dat).
+    #[getter]
+    fn get_halo_valid(&self) -> bool {
+        self.halo_at.load(Ordering::Relaxed) == self.dat_version() && self.dat.halo_valid()
+    }
+    #[setter]
+    fn set_halo_valid(&self, valid: bool) {
+        let at = if valid { self.dat_version() } else { u64::MAX };
+        self.halo_at.store(at, Ordering::Relaxed);
     }
     #[getter]
     fn dataset(&self, py: Python<'_>) -> Py<PyDataSet> {
@@ -267,6 +285,7 @@ impl PyDat {
     fn zero(&self, py: Python<'_>) -> PyResult<()> {
         let a = self.view(py, true, true)?;
         a.call_method1("fill", (0,))?;
+        self.halo_at.store(self.dat_version(), Ordering::Relaxed);
         Ok(())
     }
     /// Copy this Dat's owned values into `other` (same DataSet shape and dtype).
@@ -346,8 +365,14 @@ impl PyDat {
     fn split<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(slf.py(), [slf])
     }
-    fn __repr__(&self) -> String {
-        format!("{:?}", self.dat)
+    /// PyOP2's `Dat(dataset, None, dtype, name)` (eval gives a Dat of zeros like it).
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Dat({}, None, dtype('{}'), '{}')",
+            self.dataset.bind(py).repr()?,
+            np_name(self.dat.dtype()),
+            self.dat.name()
+        ))
     }
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
@@ -388,7 +413,8 @@ impl PyDat {
             Some(p) if p.is_none() => direct(),
             Some(p) => {
                 let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
-                    if m.get().uninitialized {
+                    // A Map on an empty iterset has no values to miss (PyOP2 accepts it).
+                    if m.get().uninitialized && m.get().map.from_set().size() > 0 {
                         return Err(raise(
                             "MapValueError",
                             format!("Map {} was made without values", m.get().map.name()),
@@ -397,7 +423,7 @@ impl PyDat {
                     (m.get().map.clone(), None)
                 } else if let Ok(mi) = p.downcast::<MapIndex>() {
                     let mi = mi.get();
-                    if mi.map.get().uninitialized {
+                    if mi.map.get().uninitialized && mi.map.get().map.from_set().size() > 0 {
                         return Err(raise(
                             "MapValueError",
                             format!("Map {} was made without values", mi.map.get().map.name()),

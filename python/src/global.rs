@@ -192,9 +192,9 @@ impl PyGlobal {
     }
     fn __str__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "OP2 Global Argument: {} with dim {:?} and value {}",
+            "OP2 Global Argument: {} with dim {} and value {}",
             self.global.name(),
-            self.dim,
+            crate::sets::tuple_str(&self.dim),
             self.view(py, false)?.str()?
         ))
     }

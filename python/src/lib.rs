@@ -9,11 +9,14 @@
 
 mod comms;
 mod data;
+mod datops;
 mod errors;
 mod extruded;
 mod global;
 mod linalg;
 mod loops;
+mod matrows;
+mod mixedmat;
 mod sets;
 mod subset;
 mod view;
@@ -89,6 +92,7 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     data::register(m)?;
     global::register(m)?;
     loops::register(m)?;
+    mixedmat::register(m)?;
     linalg::register(m)?;
     Ok(())
 }

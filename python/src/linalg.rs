@@ -2,8 +2,9 @@
 //! `Mat(sparsity)`, `mat(op2.INC, (rmap, cmap))`, `mat.values`.
 //!
 //! Owns the translation of PyOP2's sparsity arguments (a list of map pairs, or PyOP2's dict of
-//! block pairs for a single block) to op2's Sparsity. Mixed (block) sparsities and PETSc
-//! handles are refused with a message naming what op2's core lacks.
+//! block pairs for a single block) to op2's Sparsity, PyOP2's checks of them, and the Mat's
+//! PyOP2 API (its row operations are `matrows.rs`). Mixed (block) Sparsities and Mats are
+//! `mixedmat.rs`; PETSc handles are not offered.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyWeakrefMethods, PyWeakrefReference};
@@ -46,23 +47,43 @@ fn dataset(x: &Bound<'_, PyAny>, which: &str) -> PyResult<Py<PyDataSet>> {
 
 /// A Map argument of a Sparsity.
 fn map(x: &Bound<'_, PyAny>, which: &str) -> PyResult<op2::Map> {
-    x.downcast::<PyMap>()
-        .map(|m| m.get().map.clone())
-        .map_err(|_| {
-            raise(
-                "MapTypeError",
-                format!("Sparsity {which} map {x} is not a Map"),
-            )
-        })
+    let m = x.downcast::<PyMap>().map_err(|_| {
+        raise(
+            "MapTypeError",
+            format!("Sparsity {which} map {x} is not a Map"),
+        )
+    })?;
+    let m = m.get();
+    if m.uninitialized && m.map.from_set().size() > 0 {
+        return Err(raise(
+            "MapValueError",
+            format!("Unpopulated map values when trying to build sparsity: {which} map {} was made without values", m.map.name()),
+        ));
+    }
+    Ok(m.map.clone())
 }
 
-/// The (row map, column map) pairs of PyOP2's `maps_and_regions` (regions must be None).
+/// Whether PyOP2's iteration regions of a map pair mean every element: None or only `op2.ALL`.
+fn whole(regions: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if regions.is_none() {
+        return Ok(true);
+    }
+    for r in regions.try_iter()? {
+        if r?.getattr("name")?.extract::<String>()? != "ALL" {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The (row map, column map) pairs of PyOP2's `maps_and_regions` (regions None or ALL).
 fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
     let list: Bound<'_, PyAny> = if let Ok(d) = maps.downcast::<PyDict>() {
         if d.len() != 1 || !d.contains((0, 0))? {
-            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "a Sparsity of several blocks needs op2's MixedDataSet (not yet in op2's core)",
-            ));
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "(i, j) must be < (1, 1) for a Sparsity of two plain DataSets (blocks need MixedDataSets): got {}",
+                d.keys()
+            )));
         }
         d.get_item((0, 0))?.expect("checked")
     } else {
@@ -83,9 +104,9 @@ fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
                 format!("Sparsity map pair {t} needs a row and a column map"),
             ));
         }
-        if t.len() > 2 && !t.get_item(2)?.is_none() {
+        if t.len() > 2 && !whole(&t.get_item(2)?)? {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Sparsity iteration regions need op2's ExtrudedSet (not yet in op2's core)",
+                "Sparsity iteration regions other than ALL need extruded Sparsities (not bound in Python yet)",
             ));
         }
         out.push((
@@ -94,6 +115,22 @@ fn pairs(maps: &Bound<'_, PyAny>) -> PyResult<Vec<(op2::Map, op2::Map)>> {
         ));
     }
     Ok(out)
+}
+
+/// The reprs of a Sparsity's DataSets pair and `_maps_and_regions`.
+fn describe(slf: &Bound<'_, PySparsity>) -> PyResult<(String, String)> {
+    let py = slf.py();
+    let d = PyTuple::new(py, [&slf.get().dsets.0, &slf.get().dsets.1])?;
+    let m = slf.get()._maps_and_regions(py)?;
+    Ok((d.repr()?.to_string(), m.repr()?.to_string()))
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
 }
 
 /// The Python Sparsities alive, by op2 Sparsity id: op2's object cache returns the same
@@ -130,7 +167,7 @@ pub(crate) struct PySparsity {
 impl PySparsity {
     #[new]
     #[pyo3(signature = (dsets, maps_and_regions, name=None, nest=None, block_sparse=None, diagonal_block=true))]
-    fn new(
+    pub(crate) fn new(
         py: Python<'_>,
         dsets: &Bound<'_, PyAny>,
         maps_and_regions: &Bound<'_, PyAny>,
@@ -164,34 +201,27 @@ impl PySparsity {
         let pairs = pairs(maps_and_regions)?;
         let rcmaps = rcmaps(py, maps_and_regions)?;
         let (rds, cds) = (&r.get().ds, &c.get().ds);
+        // PyOP2 raises RuntimeError for these three (its `Sparsity._process_args`).
+        let bad = pyo3::exceptions::PyRuntimeError::new_err;
         for (rm, cm) in &pairs {
             if !rm.to_set().ptr_eq(rds.set()) {
-                return Err(raise(
-                    "MapValueError",
-                    format!(
-                        "row map {} does not target the row DataSet's set",
-                        rm.name()
-                    ),
-                ));
+                return Err(bad(format!(
+                    "Map toset must be the same as DataSet set: row map {} does not target the row DataSet's set",
+                    rm.name()
+                )));
             }
             if !cm.to_set().ptr_eq(cds.set()) {
-                return Err(raise(
-                    "MapValueError",
-                    format!(
-                        "column map {} does not target the column DataSet's set",
-                        cm.name()
-                    ),
-                ));
+                return Err(bad(format!(
+                    "Map toset must be the same as DataSet set: column map {} does not target the column DataSet's set",
+                    cm.name()
+                )));
             }
             if !rm.from_set().ptr_eq(cm.from_set()) {
-                return Err(raise(
-                    "MapValueError",
-                    format!(
-                        "maps {} and {} start from different sets",
-                        rm.name(),
-                        cm.name()
-                    ),
-                ));
+                return Err(bad(format!(
+                    "Iterset of both maps in a pair must be the same: maps {} and {} start from different sets",
+                    rm.name(),
+                    cm.name()
+                )));
             }
         }
         let sparsity = op2::Sparsity::new(rds, cds, &pairs).map_err(to_py)?;
@@ -234,13 +264,79 @@ impl PySparsity {
     fn name(&self) -> String {
         self.name.clone()
     }
+    /// Per owned block row, the non-zero blocks in owned columns (a numpy array, as PyOP2's).
     #[getter]
-    fn nnz(&self) -> Vec<u32> {
-        self.sparsity.nnz_diag().to_vec()
+    fn nnz<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("numpy")?
+            .call_method1("array", (self.sparsity.nnz_diag().to_vec(),))
+    }
+    /// Per owned block row, the non-zero blocks in other ranks' columns (a numpy array).
+    #[getter]
+    fn onnz<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("numpy")?
+            .call_method1("array", (self.sparsity.nnz_offdiag().to_vec(),))
+    }
+    /// PyOP2's `maps_and_regions`: `{(0, 0): [(rmap, cmap, None), ...]}`.
+    #[getter]
+    fn _maps_and_regions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let pairs = self.rcmaps.bind(py).get_item((0, 0))?.expect("one block");
+        let out = pyo3::types::PyList::empty(py);
+        for p in pairs.try_iter()? {
+            let p = p?;
+            out.append((p.get_item(0)?, p.get_item(1)?, py.None()))?;
+        }
+        let d = PyDict::new(py);
+        d.set_item((0, 0), out)?;
+        Ok(d)
+    }
+    /// One block: never nested.
+    #[getter]
+    fn nested(&self) -> bool {
+        false
     }
     #[getter]
-    fn onnz(&self) -> Vec<u32> {
-        self.sparsity.nnz_offdiag().to_vec()
+    fn _nested(&self) -> bool {
+        false
+    }
+    /// op2 stores a block of `rdim x cdim` values per non-zero (a block sparsity).
+    #[getter]
+    fn _block_sparse(&self) -> bool {
+        true
+    }
+    #[getter]
+    fn _diagonal_block(&self) -> bool {
+        self.sparsity.row_dataset() == self.sparsity.col_dataset()
+    }
+    /// `s[0, 0]` (and `s[0]`, the row of blocks `[s]`): a single block is its own block.
+    fn __getitem__(slf: &Bound<'_, Self>, idx: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let py = slf.py();
+        if let Ok((i, j)) = idx.extract::<(usize, usize)>() {
+            if (i, j) == (0, 0) {
+                return Ok(slf.clone().into_any().unbind());
+            }
+        } else if idx.extract::<usize>().is_ok_and(|i| i == 0) {
+            return Ok(pyo3::types::PyList::new(py, [slf])?.into_any().unbind());
+        }
+        Err(pyo3::exceptions::PyIndexError::new_err(format!(
+            "Sparsity {} has one block, no block {idx}",
+            slf.get().name
+        )))
+    }
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
+    }
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let (d, m) = describe(slf)?;
+        Ok(format!(
+            "Sparsity({d}, {m}, name='{}', nested=False, block_sparse=True, diagonal_block={})",
+            slf.get().name,
+            py_bool(slf.get()._diagonal_block())
+        ))
+    }
+    fn __str__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let (d, m) = describe(slf)?;
+        Ok(format!("OP2 Sparsity: dsets {d}, maps_and_regions {m}, name {}, nested False, block_sparse True, diagonal_block {}",
+            slf.get().name, py_bool(slf.get()._diagonal_block())))
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
@@ -256,7 +352,7 @@ impl PySparsity {
 #[pyclass(module = "op2._op2", name = "Mat", subclass, frozen)]
 pub(crate) struct PyMat {
     sparsity: Py<PySparsity>,
-    mat: op2::Mat,
+    pub(crate) mat: op2::Mat,
 }
 
 #[pymethods]
@@ -315,6 +411,21 @@ impl PyMat {
                 format!("Mat {}: loops INC or WRITE a Mat", self.mat.name()),
             ));
         }
+        let pairs = self.mat.sparsity().map_pairs();
+        if !pairs
+            .iter()
+            .any(|(r, c)| r.id() == rm.id() && c.id() == cm.id())
+        {
+            return Err(raise(
+                "MapValueError",
+                format!(
+                    "Mat {}: the maps ({}, {}) are not a pair of its Sparsity",
+                    self.mat.name(),
+                    rm.name(),
+                    cm.name()
+                ),
+            ));
+        }
         Ok(PyArg {
             from_set: Some(rm.from_set().clone()),
             arg: self.mat.arg(access, (&rm, &cm)),
@@ -346,6 +457,38 @@ impl PyMat {
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
+    /// `mat[0, 0]`: a Mat of one block is its own block.
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, idx: (usize, usize)) -> PyResult<Bound<'py, Self>> {
+        if idx != (0, 0) {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "Mat {} has one block, no block {idx:?}",
+                slf.get().mat.name()
+            )));
+        }
+        Ok(slf.clone())
+    }
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let me = slf.get();
+        let sp = me.sparsity.bind(py).repr()?;
+        let dt = me.dtype(py)?.repr()?;
+        Ok(format!("Mat({sp}, {dt}, '{}')", me.mat.name()))
+    }
+    fn __str__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let me = slf.get();
+        let sp = me.sparsity.bind(py).str()?;
+        Ok(format!(
+            "OP2 Mat: {}, sparsity ({sp}), datatype {}",
+            me.mat.name(),
+            crate::data::np_name(me.mat.dtype())
+        ))
+    }
+    /// Bytes of the stored values (every scalar non-zero of the Sparsity).
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.mat.sparsity().nnz() * std::mem::size_of::<f64>()
+    }
     /// Set every value to zero.
     fn zero(&self) -> PyResult<()> {
         self.mat.zero().map_err(to_py)
@@ -359,6 +502,20 @@ impl PyMat {
         y: &Bound<'_, crate::data::PyDat>,
     ) -> PyResult<()> {
         self.mat.mult(&x.get().dat, &y.get().dat).map_err(to_py)
+    }
+}
+
+impl PyMat {
+    /// A block of a mixed Mat: `mat` on the Python Sparsity of its block.
+    pub(crate) fn wrap(sparsity: Py<PySparsity>, mat: op2::Mat) -> PyMat {
+        PyMat { sparsity, mat }
+    }
+}
+
+impl PySparsity {
+    /// The op2 Sparsity.
+    pub(crate) fn op2(&self) -> &op2::Sparsity {
+        &self.sparsity
     }
 }
 

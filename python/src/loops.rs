@@ -126,6 +126,23 @@ impl PyKernel {
             code: code.clone(),
         })
     }
+    /// This kernel with `extra` appended to its source (headers and flags kept), as kernel
+    /// `name`: `op2/_packing.py`'s MixedDat packing shim.
+    fn _with_code(&self, extra: &str, name: String) -> PyKernel {
+        let kernel = match &self.kernel {
+            Ok(k) => {
+                let flags: Vec<&str> = k.flags().iter().map(String::as_str).collect();
+                let src = format!("{}\n{extra}", k.code());
+                op2::Kernel::with_flags(&name, &src, &flags).map_err(|e| e.to_string())
+            }
+            Err(r) => Err(r.clone()),
+        };
+        PyKernel {
+            kernel,
+            name,
+            code: self.code.clone(),
+        }
+    }
     #[getter]
     fn name(&self) -> String {
         self.name.clone()
@@ -153,6 +170,16 @@ fn par_loop(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
 ) -> PyResult<()> {
+    // A MixedDat argument: PyOP2 packs its blocks into one array (the kernel that does so is
+    // `op2/_packing.py`'s shim). Plain arguments, the hot path, skip this.
+    let packed;
+    let kernel = if args.iter().any(|a| !a.is_instance_of::<PyArg>()) {
+        packed =
+            (kernel.py().import("op2._packing")?).call_method1("packed_kernel", (kernel, args))?;
+        &packed
+    } else {
+        kernel
+    };
     let kernel = kernel.downcast::<PyKernel>().map_err(|_| {
         raise(
             "KernelTypeError",
@@ -188,7 +215,7 @@ fn par_loop(
     }
 }
 
-/// The op2 arguments of `args` (a MixedDat's argument, `op2/_mixed.py`, gives its blocks'
+/// The op2 arguments of `args` (a MixedDat's argument, `op2/_packing.py`, gives its blocks'
 /// arguments in order), with their Python objects.
 #[allow(clippy::type_complexity)]
 fn expand<'py>(args: &Bound<'py, PyTuple>) -> PyResult<(Vec<op2::Arg>, Vec<Bound<'py, PyArg>>)> {

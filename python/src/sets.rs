@@ -268,6 +268,20 @@ impl PyDataSet {
 }
 
 /// A dim argument: a positive int or a tuple of them (PyOP2's DimTypeError otherwise).
+/// A dim as Python prints a tuple: `(1,)`, `(2, 3)`.
+pub(crate) fn tuple_str(dim: &[usize]) -> String {
+    match dim {
+        [d] => format!("({d},)"),
+        _ => format!(
+            "({})",
+            dim.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 pub(crate) fn dim_of(_py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<usize>> {
     let Some(dim) = dim else { return Ok(vec![1]) };
     let v: Vec<i64> = if let Ok(n) = dim.extract::<i64>() {
@@ -348,21 +362,26 @@ impl PyDataSet {
         }
         self.__eq__(other)
     }
-    fn __str__(&self) -> String {
-        format!(
-            "OP2 DataSet: {} on set {}, with dim {:?}",
-            self.name,
-            self.ds.set().name(),
-            self.dim
-        )
+    /// op2 applies no local-to-global filter (PyOP2's flag for PETSc's numbering).
+    #[getter]
+    fn _apply_local_global_filter(&self) -> bool {
+        false
     }
-    fn __repr__(&self) -> String {
-        format!(
-            "DataSet({:?}, {:?}, '{}')",
-            self.ds.set(),
-            self.dim,
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "OP2 DataSet: {} on set {}, with dim {}, False",
+            self.name,
+            self.set.bind(py).str()?,
+            tuple_str(&self.dim)
+        ))
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "DataSet({}, {}, '{}')",
+            self.set.bind(py).repr()?,
+            tuple_str(&self.dim),
             self.name
-        )
+        ))
     }
 }
 
@@ -536,25 +555,35 @@ impl PyMap {
     fn __hash__(&self) -> u64 {
         self.map.id()
     }
-    fn __str__(&self) -> String {
-        format!(
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
             "OP2 Map: {} from ({}) to ({}) with arity {}",
             self.map.name(),
-            self.map.from_set().name(),
-            self.map.to_set().name(),
+            self.iterset.bind(py).str()?,
+            self.toset.bind(py).str()?,
             self.map.arity()
-        )
+        ))
+    }
+    /// PyOP2's extruded-map offsets: op2's plain Maps have none.
+    #[getter]
+    fn _offset(&self) -> Option<usize> {
+        None
+    }
+    #[getter]
+    fn _offset_quotient(&self) -> Option<usize> {
+        None
     }
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
         PyTuple::new(slf.py(), [slf])?.as_any().try_iter()
     }
-    fn __repr__(&self) -> String {
-        format!(
-            "Map({:?}, arity {}, '{}')",
-            self.map.from_set(),
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Map({}, {}, {}, None, '{}', None, None)",
+            self.iterset.bind(py).repr()?,
+            self.toset.bind(py).repr()?,
             self.map.arity(),
             self.map.name()
-        )
+        ))
     }
 }
 

@@ -225,7 +225,9 @@ impl Dat {
             (self.read().as_ptr().cast::<u8>().cast_mut(), bytes)
         }
     }
-    pub(crate) fn halo_valid(&self) -> bool {
+    /// Whether the halo copies hold the owners' current values (always true on a set without
+    /// a halo).
+    pub fn halo_valid(&self) -> bool {
         self.0.halo_valid.load(Ordering::Relaxed)
     }
     pub(crate) fn set_halo_valid(&self, v: bool) {
