@@ -387,6 +387,9 @@ impl PyDat {
             None => direct(),
             Some(p) if p.is_none() => direct(),
             Some(p) => {
+                if let Some(arg) = crate::extruded::dat_arg(&me.dat, access, p, view.is_some()) {
+                    return arg;
+                }
                 let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
                     if m.get().uninitialized {
                         return Err(raise(
@@ -432,6 +435,7 @@ impl PyDat {
         Ok(PyArg {
             from_set: Some(from_set),
             arg,
+            xarg: None,
         })
     }
     fn shape_of(&self, n: usize) -> Vec<usize> {
