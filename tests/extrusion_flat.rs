@@ -48,9 +48,10 @@ fn strip(column_major: bool) -> Strip {
     let nodes = Set::named("nodes", NODES * LAYERS).unwrap();
     let wedges = Set::named("wedges", CELLS * (LAYERS - 1)).unwrap();
     let xset = ExtrudedSet::new(&cells, LAYERS).unwrap();
-    let (node, offset) = match column_major {
-        true => (|n: usize, j: usize| (n * LAYERS + j) as i32, 1),
-        false => (|n: usize, j: usize| (j * NODES + n) as i32, NODES as i32),
+    let offset = if column_major { 1 } else { NODES as i32 };
+    let node = move |n: usize, j: usize| match column_major {
+        true => (n * LAYERS + j) as i32,
+        false => (j * NODES + n) as i32,
     };
     let prism: Vec<i32> = (0..CELLS)
         .flat_map(|i| (i..i + 3).flat_map(move |n| [node(n, 0), node(n, 1)]))

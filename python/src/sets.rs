@@ -135,6 +135,11 @@ impl PySet {
     fn sizes(&self) -> (usize, usize, usize) {
         (self.set.core_size(), self.set.size(), self.set.total_size())
     }
+    /// PyOP2's `layers` of a Set that is not extruded: None.
+    #[getter]
+    fn layers(&self, py: Python<'_>) -> PyObject {
+        py.None()
+    }
     /// The sum of owned sizes over ranks.
     #[getter]
     fn global_size(&self) -> usize {

@@ -205,7 +205,7 @@ mod tests {
         let m = Map::new(&cells, &short, 3, vec![4, 5, 6, 0, 1, 2]).unwrap();
         assert!(ExtrudedMap::flat(&xset, &m, &[2; 3]).is_ok());
         let m = Map::new(&cells, &short, 3, vec![5, 6, 6, 0, 1, 2]).unwrap();
-        let e = ExtrudedMap::flat(&xset, &m, &[2; 3]).unwrap_err();
+        let e = ExtrudedMap::flat(&xset, &m, &[2; 3]).err().unwrap();
         assert!(e.to_string().contains("outside the target set"), "{e}");
     }
 
@@ -215,12 +215,12 @@ mod tests {
         let nodes = Set::new(12).unwrap();
         let xset = ExtrudedSet::new(&cells, 4).unwrap();
         let m = Map::new(&cells, &nodes, 2, vec![0, 4, 4, 8]).unwrap();
-        let e = ExtrudedMap::flat(&xset, &m, &[1]).unwrap_err();
+        let e = ExtrudedMap::flat(&xset, &m, &[1]).err().unwrap();
         assert!(e.to_string().contains("1 offsets for arity 2"), "{e}");
-        let e = ExtrudedMap::flat(&xset, &m, &[1, -1]).unwrap_err();
+        let e = ExtrudedMap::flat(&xset, &m, &[1, -1]).err().unwrap();
         assert!(e.to_string().contains("negative"), "{e}");
         let p = ExtrudedSet::periodic(&cells, 4).unwrap();
-        let e = ExtrudedMap::flat(&p, &m, &[1, 1]).unwrap_err();
+        let e = ExtrudedMap::flat(&p, &m, &[1, 1]).err().unwrap();
         assert!(e.to_string().contains("periodic"), "{e}");
         let other = ExtrudedSet::new(&nodes, 4).unwrap();
         assert!(ExtrudedMap::flat(&other, &m, &[1, 1]).is_err());
