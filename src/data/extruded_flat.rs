@@ -196,15 +196,16 @@ mod tests {
         let xset = ExtrudedSet::variable(&cells, &[[1, 3], [0, 3]]).unwrap();
         let m = Map::new(&cells, &nodes, 3, vec![5, 6, 7, 0, 1, 2]).unwrap();
         let x = ExtrudedMap::flat(&xset, &m, &[2; 3]).unwrap();
-        // Column 0 reaches one element per entry, column 1 two: blocks {5}, {6}, {7}, {0..4}.
-        assert_eq!(x.base().values(), &[5, 6, 7, 0, 0, 0]);
+        // Column 0 reaches one element per entry, column 1 two: blocks {5}, {6}, {7} and
+        // {0, 2, 4} (entries 0 and 2 of column 1 share 2), {1, 3}.
+        assert_eq!(x.base().values(), &[5, 6, 7, 0, 1, 0]);
         let shifts = x.0.shifts.as_ref().unwrap().to_vec::<i32>().unwrap();
-        assert_eq!(shifts, vec![0, 0, 0, 0, 1, 2]);
+        assert_eq!(shifts, vec![0, 0, 0, 0, 0, 2]);
         // Absolute layers would reach 9 on column 0: relative ones stay inside 8 elements.
         let short = Set::new(7).unwrap();
         let m = Map::new(&cells, &short, 3, vec![4, 5, 6, 0, 1, 2]).unwrap();
         assert!(ExtrudedMap::flat(&xset, &m, &[2; 3]).is_ok());
-        let m = Map::new(&cells, &short, 3, vec![5, 6, 6, 0, 1, 2]).unwrap();
+        let m = Map::new(&cells, &short, 3, vec![4, 5, 6, 3, 4, 5]).unwrap();
         let e = ExtrudedMap::flat(&xset, &m, &[2; 3]).err().unwrap();
         assert!(e.to_string().contains("outside the target set"), "{e}");
     }
