@@ -154,8 +154,13 @@ fn variable_layers_count_each_columns_layers_from_its_start() {
         "static void w(double *y, int layer) { for (int i = 0; i < 3; i++) y[i] += 10 * layer + i + 1; }",
     )
     .unwrap();
-    par_loop_extruded_layer(&k, &xset, Region::All, &[y.arg_extruded(Access::Inc, &xmap)])
-        .unwrap();
+    par_loop_extruded_layer(
+        &k,
+        &xset,
+        Region::All,
+        &[y.arg_extruded(Access::Inc, &xmap)],
+    )
+    .unwrap();
     let mut want = vec![0.0f64; 8];
     for (c, [start, stop]) in [[1usize, 3], [0, 3]].into_iter().enumerate() {
         for l in start..stop - 1 {

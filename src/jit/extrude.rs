@@ -86,7 +86,8 @@ fn facets(region: Region) -> u32 {
 /// Marks a column kernel that reaches past the element its outer loop maps (a flat map's
 /// block): the outer loop must pass pointers into the Dats in place, never staged copies of
 /// one element (`simd.rs` takes the scalar path for it).
-pub(crate) const IN_PLACE: &str = "/* op2: in place (a flat extruded map reaches past its mapped element) */";
+pub(crate) const IN_PLACE: &str =
+    "/* op2: in place (a flat extruded map reaches past its mapped element) */";
 
 /// The name of the column kernel of `kernel`.
 pub(crate) fn column_name(kernel: &Kernel) -> String {
