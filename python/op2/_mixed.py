@@ -82,6 +82,10 @@ class MixedSet(_Mixed):
     @staticmethod
     def _parts_of(sets):
         sets = _tuple(sets, "MixedSet")
+        if any(isinstance(s, _op2.ExtrudedSet) for s in sets):
+            assert len({getattr(s, "layers", None) for s in sets}) == 1, \
+                "All components of a MixedSet must have the same number of layers."
+            raise NotImplementedError("a MixedSet of ExtrudedSets is not bound in Python")
         if not all(isinstance(s, _op2.Set) for s in sets):
             raise ex.SetTypeError(f"MixedSet takes Sets, not {sets!r}")
         return sets
@@ -91,6 +95,7 @@ class MixedSet(_Mixed):
     size = property(lambda self: sum(s.size for s in self._parts))
     total_size = property(lambda self: sum(s.total_size for s in self._parts))
     sizes = property(lambda self: (self.core_size, self.size, self.total_size))
+    layers = property(lambda self: self._parts[0].layers)
     halo = None
 
     def __pow__(self, dims):
@@ -148,6 +153,7 @@ class MixedMap(_Mixed):
     arities = property(lambda self: tuple(m.arity for m in self._parts))
     arange = property(lambda self: (0,) + tuple(np.cumsum(self.arities)))
     values = property(lambda self: tuple(m.values for m in self._parts))
+    offset = property(lambda self: tuple(m.offset for m in self._parts))
     values_with_halo = property(lambda self: tuple(m.values_with_halo for m in self._parts))
 
 

@@ -412,6 +412,9 @@ impl PyDat {
             None => direct(),
             Some(p) if p.is_none() => direct(),
             Some(p) => {
+                if let Some(arg) = crate::extruded::dat_arg(&me.dat, access, p, view.is_some()) {
+                    return arg;
+                }
                 let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
                     // A Map on an empty iterset has no values to miss (PyOP2 accepts it).
                     if m.get().uninitialized && m.get().map.from_set().size() > 0 {
@@ -458,6 +461,7 @@ impl PyDat {
         Ok(PyArg {
             from_set: Some(from_set),
             arg,
+            xarg: None,
         })
     }
     fn shape_of(&self, n: usize) -> Vec<usize> {

@@ -182,6 +182,7 @@ impl PyGlobal {
         Ok(PyArg {
             from_set: None,
             arg: self.global.arg(access),
+            xarg: None,
         })
     }
     fn __len__(&self) -> usize {

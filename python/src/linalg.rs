@@ -429,6 +429,7 @@ impl PyMat {
         Ok(PyArg {
             from_set: Some(rm.from_set().clone()),
             arg: self.mat.arg(access, (&rm, &cm)),
+            xarg: None,
         })
     }
     #[getter]

@@ -39,6 +39,8 @@ pub(crate) struct PyArg {
     pub(crate) arg: op2::Arg,
     /// The set the loop must iterate over (a Dat's set, a map's source), None for Globals.
     pub(crate) from_set: Option<op2::Set>,
+    /// Through an extruded map (`extruded.rs`): the argument of a loop over its ExtrudedSet.
+    pub(crate) xarg: Option<op2::XArg>,
 }
 
 /// A C kernel (PyOP2's `Kernel(code, name)`; `static void` kernels included).
@@ -200,13 +202,16 @@ fn par_loop(
                 "par_loop keyword arguments (iteration_region, pass_layer_arg) apply to loops over an ExtrudedSet",
             ));
         }
+        if pyargs.iter().any(|a| a.get().xarg.is_some()) {
+            return Err(crate::extruded::needs_extruded_loop(&set.get().set));
+        }
         return match &kernel.get().kernel {
             Ok(k) => op2::par_loop(k, &set.get().set, &list).map_err(to_py),
             Err(r) => refused(r),
         };
     }
     match (iterset.downcast::<PyExtrudedSet>(), &kernel.get().kernel) {
-        (Ok(x), Ok(k)) => crate::extruded::par_loop(k, x.get(), list, kwargs),
+        (Ok(x), Ok(k)) => crate::extruded::par_loop(k, x.get(), &pyargs, kwargs),
         (_, Err(r)) => refused(r),
         (Err(_), Ok(_)) => Err(raise(
             "SetTypeError",

@@ -120,6 +120,11 @@ impl PySet {
     fn sizes(&self) -> (usize, usize, usize) {
         (self.set.core_size(), self.set.size(), self.set.total_size())
     }
+    /// PyOP2's `layers` of a Set that is not extruded: None.
+    #[getter]
+    fn layers(&self, py: Python<'_>) -> PyObject {
+        py.None()
+    }
     /// The sum of owned sizes over ranks.
     #[getter]
     fn global_size(&self) -> usize {
@@ -247,6 +252,11 @@ impl PyDataSet {
         dim: Option<&Bound<'_, PyAny>>,
         name: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyDataSet>> {
+        // A Dat on an ExtrudedSet holds values per column: a Dat on its base set.
+        let set = match set.downcast::<crate::extruded::PyExtrudedSet>() {
+            Ok(x) => x.get().parent.bind(py).clone().into_any(),
+            Err(_) => set,
+        };
         let s = set
             .downcast::<PySet>()
             .map_err(|_| raise("SetTypeError", format!("{set} is not a Set")))?
@@ -393,6 +403,8 @@ pub(crate) struct PyMap {
     pub(crate) map: op2::Map,
     /// Made without values (PyOP2 allows it): using it in a loop is a MapValueError.
     pub(crate) uninitialized: bool,
+    /// From an ExtrudedSet (`iterset` is then its base): the extruded map (`extruded.rs`).
+    pub(crate) extruded: Option<crate::extruded::XMap>,
 }
 
 #[pymethods]
@@ -410,12 +422,11 @@ impl PyMap {
         offset: Option<&Bound<'_, PyAny>>,
         offset_quotient: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        if iterset.is_instance_of::<crate::extruded::PyExtrudedSet>() {
-            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Map(ExtrudedSet, ...): extruded maps (op2's ExtrudedMap) are not bound in Python yet",
-            ));
-        }
-        let from = iterset
+        let xset = iterset.downcast::<crate::extruded::PyExtrudedSet>().ok();
+        let base = xset.map(|x| x.get().parent.bind(py).clone().into_any());
+        let from = base
+            .as_ref()
+            .unwrap_or(iterset)
             .downcast::<PySet>()
             .map_err(|_| raise("SetTypeError", format!("iterset {iterset} is not a Set")))?;
         let to = toset
@@ -431,9 +442,12 @@ impl PyMap {
                     format!("arity must be a positive integer, not {arity}"),
                 )
             })? as usize;
-        if offset.is_some_and(|o| !o.is_none()) || offset_quotient.is_some_and(|o| !o.is_none()) {
+        if xset.is_none()
+            && (offset.is_some_and(|o| !o.is_none())
+                || offset_quotient.is_some_and(|o| !o.is_none()))
+        {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "Map(offset=...): extruded maps (op2's ExtrudedMap) are not bound in Python yet",
+                "Map(set, ..., offset=...): offsets apply to maps from an ExtrudedSet",
             ));
         }
         let name = name_of(name, "map")?;
@@ -475,16 +489,23 @@ impl PyMap {
         };
         let map =
             op2::Map::named(&name, &from.get().set, &to.get().set, arity, values).map_err(to_py)?;
+        let extruded = xset
+            .map(|x| crate::extruded::XMap::new(x, &map, offset, offset_quotient))
+            .transpose()?;
         Ok(PyMap {
             iterset: from.clone().unbind(),
             toset: to.clone().unbind(),
             map,
             uninitialized,
+            extruded,
         })
     }
     #[getter]
-    fn iterset(&self, py: Python<'_>) -> Py<PySet> {
-        self.iterset.clone_ref(py)
+    fn iterset(&self, py: Python<'_>) -> PyObject {
+        match &self.extruded {
+            Some(x) => x.xset.clone_ref(py).into_any(),
+            None => self.iterset.clone_ref(py).into_any(),
+        }
     }
     #[getter]
     fn toset(&self, py: Python<'_>) -> Py<PySet> {
@@ -503,8 +524,8 @@ impl PyMap {
         self.map.name().to_string()
     }
     #[getter]
-    fn offset(&self, py: Python<'_>) -> PyObject {
-        py.None()
+    fn offset(&self, py: Python<'_>) -> PyResult<PyObject> {
+        crate::extruded::offset_of(py, self.extruded.as_ref())
     }
     /// The map's values, shape (iterset size, arity), read-only (a copy: maps are immutable).
     #[getter]

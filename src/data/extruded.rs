@@ -217,10 +217,13 @@ pub(crate) struct ExtrudedMapInner {
     /// Per extruded entry: (base map entry, shift within the target column, offset per layer).
     pub(crate) entries: Vec<(u32, i32, i32)>,
     pub(crate) to: Entity,
+    /// A map into a plain set ([`ExtrudedMap::flat`], `data/extruded_flat.rs`): per column and
+    /// entry, the shift of its value inside the block its base entry points at.
+    pub(crate) shifts: Option<Dat>,
 }
 
 /// A map from an extruded set to the columns of another: PyOP2's extruded `Map` with its
-/// `offset`. Entry `k` at layer `l` names entry `shift[k] + l * offset[k]` of the column
+/// `offset` (or, [`ExtrudedMap::flat`], into a plain set as PyOP2 numbers it). Entry `k` at layer `l` names entry `shift[k] + l * offset[k]` of the column
 /// `base[c][b_k]` (the base map's entry `b_k` for column `c`). A prism's six vertices are the
 /// base triangle's three at shift 0 (bottom) then at shift 1 (top), each with offset 1
 /// ([`ExtrudedMap::prism`]).
@@ -285,6 +288,7 @@ impl ExtrudedMap {
             base: base.clone(),
             entries: out,
             to,
+            shifts: None,
         })))
     }
 

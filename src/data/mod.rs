@@ -10,6 +10,7 @@ pub mod borrow;
 pub mod dat;
 pub mod dataset;
 pub mod extruded;
+pub mod extruded_flat;
 pub mod map;
 pub mod mixed;
 pub mod set;

@@ -5,7 +5,9 @@
 //! Owns [`XArg`] and its constructors (`Dat::arg_layer`, `Dat::arg_extruded`,
 //! `Mat::arg_extruded`, any [`Arg`] passed unchanged), [`Sparsity::extruded`], and the
 //! lowering: each extruded argument becomes ordinary arguments over the base set (a mapped Dat
-//! one `arg_map` per base map entry, reaching whole target columns; a Mat its base map pair,
+//! one `arg_map` per base map entry, reaching whole target columns, or for a flat map
+//! (`data/extruded_flat.rs`) the blocks of a plain set, followed by the map's per-column
+//! shifts as a direct READ Dat; a Mat its base map pair,
 //! whose blocks are whole column pairs), and the user's kernel is wrapped in the column kernel
 //! that `jit/extrude.rs` generates. Everything else (keys, caches, plans, threads over
 //! coloured columns, halo exchanges of whole columns, reverse exchanges, reductions) is the
@@ -158,6 +160,7 @@ fn run(
         Bounds::Constant(g) => g.arg(Access::Read),
         Bounds::Variable(d) => d.arg(Access::Read),
     }];
+    check_flat_writes(args).map_err(|d| Error::invalid(what(), d))?;
     let mut cols = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         let fail = |detail: String| Error::invalid(what(), format!("argument {i}: {detail}"));
@@ -208,7 +211,8 @@ fn per_entry(what: &str, size: usize, entries: usize) -> std::result::Result<u32
     Ok((size / entries) as u32)
 }
 
-/// The column kernel's view of one extruded map holding `size` values per target column.
+/// The column kernel's view of one extruded map holding `size` values per target column (a
+/// flat map's: per target element).
 fn side(
     set: &ExtrudedSet,
     map: &ExtrudedMap,
@@ -221,13 +225,47 @@ fn side(
             map.base().name()
         ));
     }
-    let entries = set.entries(map.target());
+    let flat = map.is_flat();
+    let entries = if flat { 1 } else { set.entries(map.target()) };
     Ok(Side {
         bases: map.base().arity() as u32,
         entries: map.0.entries.clone(),
         per_column: entries as u32,
         dim: per_entry(what, size, entries)?,
+        flat,
     })
+}
+
+/// A Dat written through a flat map must not be written through anything else in the same
+/// loop: the loop colours a flat map's writes by its own blocks, which another map's writes
+/// to the same Dat do not share.
+fn check_flat_writes(args: &[XArg]) -> std::result::Result<(), String> {
+    fn written(a: &XKind) -> Option<(u64, Option<&ExtrudedMap>)> {
+        match a {
+            XKind::Base(Arg(ArgKind::Dat { dat, access, .. })) if access.writes() => {
+                Some((dat.id(), None))
+            }
+            XKind::Layer { dat, access } if access.writes() => Some((dat.id(), None)),
+            XKind::Mapped { dat, access, map } if access.writes() => Some((dat.id(), Some(map))),
+            _ => None,
+        }
+    }
+    let all: Vec<_> = args.iter().filter_map(|a| written(&a.0)).collect();
+    for (id, map) in &all {
+        let Some(m) = map.filter(|m| m.is_flat()) else {
+            continue;
+        };
+        if all
+            .iter()
+            .any(|(i, o)| i == id && !o.is_some_and(|o| std::sync::Arc::ptr_eq(&o.0, &m.0)))
+        {
+            return Err(format!(
+                "a Dat is written through the flat extruded map {} and through another argument: write it through one map per loop",
+                m.base().name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One extruded argument as ordinary arguments over the base set (appended to `outer`) and
@@ -277,6 +315,9 @@ fn lower(
             for b in 0..map.base().arity() {
                 outer.push(dat.arg_map(*access, map.base(), b));
             }
+            if let Some(shifts) = &map.0.shifts {
+                outer.push(shifts.arg(Access::Read));
+            }
             ColArg::Mapped {
                 access: *access,
                 dtype: dat.dtype(),
@@ -287,6 +328,12 @@ fn lower(
             if *access != Access::Inc {
                 return Err(format!(
                     "Mat {}: an extruded Mat is assembled with INC (layers of a column share entries)",
+                    mat.name()
+                ));
+            }
+            if maps.0.is_flat() || maps.1.is_flat() {
+                return Err(format!(
+                    "Mat {}: an extruded Mat is assembled through column maps (ExtrudedMap::new), not flat ones",
                     mat.name()
                 ));
             }

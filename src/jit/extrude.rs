@@ -36,6 +36,10 @@ pub(crate) struct Side {
     pub per_column: u32,
     /// Values per entry.
     pub dim: u32,
+    /// PyOP2's map into a plain set (`ExtrudedMap::flat`): each column pointer is followed by
+    /// nothing, the column kernel takes one more parameter after the pointers (the column's
+    /// per-entry shifts, `const int *`), and layers count from the column's first layer.
+    pub flat: bool,
 }
 
 /// One argument of the user's kernel, as the column kernel receives and passes it.
@@ -79,6 +83,12 @@ fn facets(region: Region) -> u32 {
     }
 }
 
+/// Marks a column kernel that reaches past the element its outer loop maps (a flat map's
+/// block): the outer loop must pass pointers into the Dats in place, never staged copies of
+/// one element (`simd.rs` takes the scalar path for it).
+pub(crate) const IN_PLACE: &str =
+    "/* op2: in place (a flat extruded map reaches past its mapped element) */";
+
 /// The name of the column kernel of `kernel`.
 pub(crate) fn column_name(kernel: &Kernel) -> String {
     format!("op2_column_{}", kernel.name())
@@ -92,6 +102,10 @@ pub(crate) fn column_kernel(c: &Column) -> String {
         s.push('\n');
     }
     let f = facets(c.region);
+    if (c.args.iter()).any(|a| matches!(a, ColArg::Mapped { side, .. } if side.flat)) {
+        s.push_str(IN_PLACE);
+        s.push('\n');
+    }
     let _ = writeln!(
         s,
         "\n/* op2 extruded column: region {}, {} facet(s) per layer */",
@@ -184,9 +198,15 @@ fn column_params(i: usize, a: &ColArg) -> Vec<String> {
             access,
             dtype,
             side,
-        } => (0..side.bases)
-            .map(|b| format!("{}__op2_p{i}_{b}", ptr(*access, *dtype)))
-            .collect(),
+        } => {
+            let mut p: Vec<String> = (0..side.bases)
+                .map(|b| format!("{}__op2_p{i}_{b}", ptr(*access, *dtype)))
+                .collect();
+            if side.flat {
+                p.push(format!("const int *__op2_p{i}_s"));
+            }
+            p
+        }
         ColArg::Mat { .. } => vec![format!("double *__op2_p{i}")],
     }
 }
@@ -256,7 +276,7 @@ fn write_gather(s: &mut String, i: usize, a: &ColArg, f: u32, declared: Option<&
             } else {
                 format!("__op2_v{i}[(__op2_f * {n} + __op2_k) * {d} + __op2_j] = 0;")
             };
-            write_entries(s, i, "", n, f, d, &body);
+            write_entries(s, i, side, f, &body);
             format!("({})__op2_v{i}", cast(&ptr(*access, *dtype), declared))
         }
         ColArg::Mat { rows, cols } => {
@@ -271,12 +291,19 @@ fn write_gather(s: &mut String, i: usize, a: &ColArg, f: u32, declared: Option<&
     }
 }
 
-/// A loop over facets `f`, entries `k` and components `j` of table `name{i}`, with
-/// `__op2_x` the first value of entry `k` in its column, around `body`.
-fn write_entries(s: &mut String, i: usize, name: &str, n: usize, f: u32, d: u32, body: &str) {
+/// A loop over facets `f`, entries `k` and components `j` of argument `i`'s map tables, with
+/// `__op2_x` the first value of entry `k` in its column (a flat map's: in its block, from the
+/// column's shift table and its layer counted from the column's start), around `body`.
+fn write_entries(s: &mut String, i: usize, side: &Side, f: u32, body: &str) {
+    let (n, d) = (side.entries.len(), side.dim);
+    let x = if side.flat {
+        format!("__op2_ix(__op2_p{i}_s[__op2_k], __op2_o{i}[__op2_k], __op2_l - __op2_lay[0] + __op2_f, 0)")
+    } else {
+        format!("__op2_ix(__op2_s{i}[__op2_k], __op2_o{i}[__op2_k], __op2_l + __op2_f, __op2_n)")
+    };
     let _ = writeln!(
         s,
-        "    for (int __op2_f = 0; __op2_f < {f}; __op2_f++)\n      for (int __op2_k = 0; __op2_k < {n}; __op2_k++) {{\n        const long __op2_x = __op2_ix(__op2_{name}s{i}[__op2_k], __op2_{name}o{i}[__op2_k], __op2_l + __op2_f, __op2_n) * {d};\n        for (int __op2_j = 0; __op2_j < {d}; __op2_j++) {body}\n      }}"
+        "    for (int __op2_f = 0; __op2_f < {f}; __op2_f++)\n      for (int __op2_k = 0; __op2_k < {n}; __op2_k++) {{\n        const long __op2_x = {x} * {d};\n        for (int __op2_j = 0; __op2_j < {d}; __op2_j++) {body}\n      }}"
     );
 }
 
@@ -288,7 +315,7 @@ fn write_scatter(s: &mut String, i: usize, a: &ColArg, f: u32) {
             let (n, d) = (side.entries.len(), side.dim);
             let op = if *access == Access::Inc { "+=" } else { "=" };
             let body = format!("__op2_c{i}[__op2_b{i}[__op2_k]][__op2_x + __op2_j] {op} __op2_v{i}[(__op2_f * {n} + __op2_k) * {d} + __op2_j];");
-            write_entries(s, i, "", n, f, d, &body);
+            write_entries(s, i, side, f, &body);
         }
         ColArg::Mat { rows, cols } => {
             let (nr, nc) = (rows.entries.len(), cols.entries.len());
@@ -317,6 +344,7 @@ mod tests {
             entries,
             per_column: 5,
             dim,
+            flat: false,
         }
     }
 
@@ -391,6 +419,7 @@ mod tests {
                 },
             ],
         });
+        assert!(!src.contains(IN_PLACE), "{src}");
         assert!(
             src.contains("static const int __op2_s1[] = {0, 0, 0, 1, 1, 1};"),
             "{src}"
@@ -418,5 +447,33 @@ mod tests {
             src.contains("(const double (*)[2])__op2_v1,\n      __op2_l\n    );"),
             "{src}"
         );
+    }
+
+    #[test]
+    fn flat_maps_take_their_shifts_per_column_and_count_layers_from_the_start() {
+        let k = Kernel::new("k", "void k(double *x) {}").unwrap();
+        let mut flat = side(vec![(0, 0, 2), (1, 0, 2), (2, 0, 2)], 1);
+        flat.flat = true;
+        let src = column_kernel(&Column {
+            kernel: &k,
+            region: Region::All,
+            pass_layer: false,
+            periodic: false,
+            args: vec![ColArg::Mapped {
+                access: Access::Inc,
+                dtype: DType::F64,
+                side: flat,
+            }],
+        });
+        assert!(
+            src.contains("double *__op2_p0_2, const int *__op2_p0_s)"),
+            "{src}"
+        );
+        assert!(
+            src.contains("__op2_ix(__op2_p0_s[__op2_k], __op2_o0[__op2_k], __op2_l - __op2_lay[0] + __op2_f, 0) * 1;"),
+            "{src}"
+        );
+        assert!(!src.contains("__op2_s0[__op2_k]"), "{src}");
+        assert!(src.contains(IN_PLACE), "{src}");
     }
 }

@@ -28,7 +28,9 @@
 //! change what the kernel sees: a Mat, a written Global, an indirect WRITE/RW (two lanes could
 //! store to one target), a Dat incremented indirectly and also read, or a Dat written directly
 //! and passed again, staged rows over 64 KiB of stack; and everywhere under `OP2_SIMD=off` or
-//! the checked mode (`OP2_CHECK=1` must see a kernel write its READ argument in place). Staged increments start at zero, so
+//! the checked mode (`OP2_CHECK=1` must see a kernel write its READ argument in place), and
+//! for a column kernel through a flat extruded map (`extrude::IN_PLACE`: it reads past the
+//! mapped element, which a staged row does not hold). Staged increments start at zero, so
 //! an INC kernel must only add to its argument (as OP2's and PyOP2's INC semantics say).
 //!
 //! This module never compiles, loads or looks at data: it is text, a pure function of the
@@ -168,6 +170,8 @@ pub(crate) fn generate_module(
     let scalar = crate::jit::codegen::generate(kernel, args, indexed);
     let path = if indexed {
         Path::Scalar("a Subset: its elements are not contiguous")
+    } else if kernel.code().contains(crate::jit::extrude::IN_PLACE) {
+        Path::Scalar("a flat extruded map: the column kernel reaches past its mapped elements")
     } else {
         choose(args, opts)
     };
