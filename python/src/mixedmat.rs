@@ -143,6 +143,7 @@ impl PyMixedMat {
             out.append(PyArg {
                 from_set: Some(from.clone()),
                 arg,
+                xarg: None,
             })?;
         }
         Ok(out)
