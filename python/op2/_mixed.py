@@ -2,10 +2,10 @@
 
 Each is a tuple of op2's native objects with PyOP2's API (``split``, indexing, iteration,
 sizes, equality by components, ``str``/``repr``). A MixedDat argument, ``mdat(access,
-mmap)``, is one argument per block (block ``i`` through ``mmap.split[i]``), exactly op2's
-``MixedDat::arg_vec`` in Rust: the kernel receives one array per block, in order (PyOP2
-instead passes one array holding every block). ``par_loop`` expands it (``_args``). Owns no
-storage and never runs a loop itself.
+mmap)``, is one op2 argument per block (block ``i`` through ``mmap.split[i]``, op2's
+``MixedDat::arg_vec`` in Rust), which ``par_loop`` expands (``_args``); the kernel receives
+every block packed into one array, as in PyOP2 (``op2/_packing.py``). Owns no storage and never
+runs a loop itself.
 """
 
 import weakref
@@ -14,6 +14,7 @@ import numpy as np
 
 from op2 import _op2
 from op2.pyop2 import exceptions as ex
+from op2._packing import MixedArg
 
 
 def _tuple(arg, what):
@@ -150,13 +151,6 @@ class MixedMap(_Mixed):
     values_with_halo = property(lambda self: tuple(m.values_with_halo for m in self._parts))
 
 
-class _MixedArg:
-    """``mdat(access, mmap)``: the per-block arguments ``par_loop`` passes in order."""
-
-    def __init__(self, args):
-        self._args = tuple(args)
-
-
 class MixedDat(_Mixed):
     """PyOP2's ``MixedDat(mdset_or_dats)``: one Dat per block (made from Sets and DataSets,
     or given), one dtype."""
@@ -206,9 +200,11 @@ class MixedDat(_Mixed):
 
     def __call__(self, access, path=None):
         if path is None:
-            return _MixedArg(d(access) for d in self._parts)
+            return MixedArg((d(access) for d in self._parts), self.dtype,
+                            (d.cdim for d in self._parts), access)
         if not isinstance(path, MixedMap):
             raise ex.MapTypeError(f"a MixedDat is accessed through a MixedMap, not {path!r}")
         if len(path) != len(self):
             raise ex.MapValueError(f"MixedMap of {len(path)} Maps for a MixedDat of {len(self)} Dats")
-        return _MixedArg(d(access, m) for d, m in zip(self._parts, path))
+        return MixedArg((d(access, m) for d, m in zip(self._parts, path)), self.dtype,
+                        (d.cdim * m.arity for d, m in zip(self._parts, path)), access)

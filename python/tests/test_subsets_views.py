@@ -84,7 +84,7 @@ def test_datview_shares_memory_and_loops_through_one_component():
         op2.DatView(v, 2)
 
 
-def test_mixed_dat_loop_passes_one_array_per_block():
+def test_mixed_dat_loop_packs_the_blocks_into_one_array():
     cells = op2.Set(2)
     p, q = op2.Set(3), op2.Set(2)
     ms = op2.MixedSet([p, q])
@@ -96,8 +96,9 @@ def test_mixed_dat_loop_passes_one_array_per_block():
     md = op2.MixedDat(mds)
     assert len(md) == 2 and md.dataset == mds
     w = op2.Dat(cells ** 1, [1.0, 10.0], np.float64)
-    k = op2.Kernel("static void k(double *u, double *v, const double *w) "
-                   "{ u[0] += w[0]; u[1] += w[0]; v[0] += 2*w[0]; v[1] -= w[0]; }", "k")
+    # PyOP2's packing: block 0 (arity 2 x dim 1) then block 1 (arity 1 x dim 2).
+    k = op2.Kernel("static void k(double *uv, const double *w) "
+                   "{ uv[0] += w[0]; uv[1] += w[0]; uv[2] += 2*w[0]; uv[3] -= w[0]; }", "k")
     op2.par_loop(k, cells, md(op2.INC, mm), w(op2.READ))
     assert list(md[0].data_ro) == [1.0, 11.0, 10.0]
     assert md[1].data_ro.tolist() == [[2.0, -1.0], [20.0, -10.0]]

@@ -598,7 +598,7 @@ pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
                 halo.reverse_unpack_copy(bytemuck::cast_slice_mut(&mut w[..]), eb, arrived.part(0))?
             }
             ReverseMode::Add => {
-                arrived.unpack_reverse_add(0, halo, &mut w, dat.dtype(), dat.dim())?
+                arrived.unpack_reverse_fold(0, halo, &mut w, dat.dtype(), dat.dim(), crate::Access::Inc)?
             }
         }
     }

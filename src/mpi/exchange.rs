@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::data::access::Access;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::mpi::comm::Comm;
@@ -163,19 +164,26 @@ impl Arrived {
         &self.parts[k]
     }
 
-    /// Finish reverse part `k` by adding into the owned elements of `words` (a Dat's storage
-    /// of `dtype`, `dim` values per element).
-    pub(crate) fn unpack_reverse_add(
+    /// Finish reverse part `k` by folding into the owned elements of `words` (a Dat's storage
+    /// of `dtype`, `dim` values per element): `Access::Inc` adds, `Min`/`Max` keep the smaller
+    /// or larger value (par_loop's indirect MIN/MAX); other modes are not folds.
+    pub(crate) fn unpack_reverse_fold(
         &self,
         k: usize,
         halo: &Halo,
         words: &mut [u64],
         dtype: DType,
         dim: usize,
+        access: Access,
     ) -> Result<()> {
         let recvs = self.part(k);
         crate::dtype::with_scalar!(dtype, T => {
-            halo.reverse_unpack_add::<T>(bytemuck::cast_slice_mut(words), dim, recvs)
+            let data: &mut [T] = bytemuck::cast_slice_mut(words);
+            match access {
+                Access::Min => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x < *d { *d = x }),
+                Access::Max => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x > *d { *d = x }),
+                _ => halo.reverse_unpack_with(data, dim, recvs, |d, x| *d += x),
+            }
         })
     }
 }
