@@ -95,7 +95,11 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         ];
         par_loop(&fold, dm.set("edges")?, &args)?;
     }
-    let got = (lo.gather::<f64>(0)?, hi.gather::<i64>(0)?, own.gather::<f64>(0)?);
+    let got = (
+        lo.gather::<f64>(0)?,
+        hi.gather::<i64>(0)?,
+        own.gather::<f64>(0)?,
+    );
     let verdict = match got {
         (Some(lo), Some(hi), Some(own)) => {
             let want = serial(iters);

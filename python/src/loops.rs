@@ -176,7 +176,8 @@ fn par_loop(
     // `op2/_packing.py`'s shim). Plain arguments, the hot path, skip this.
     let packed;
     let kernel = if args.iter().any(|a| !a.is_instance_of::<PyArg>()) {
-        packed = (kernel.py().import("op2._packing")?).call_method1("packed_kernel", (kernel, args))?;
+        packed =
+            (kernel.py().import("op2._packing")?).call_method1("packed_kernel", (kernel, args))?;
         &packed
     } else {
         kernel

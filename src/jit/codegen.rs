@@ -428,7 +428,10 @@ fn write_scatters(s: &mut String, args: &[ArgShape]) {
                 ..
             } => {
                 let (w, count) = staged_extent(a);
-                let (at, cmp) = (staged_offset(a, dim, map), if access == Access::Min { "<" } else { ">" });
+                let (at, cmp) = (
+                    staged_offset(a, dim, map),
+                    if access == Access::Min { "<" } else { ">" },
+                );
                 let _ = writeln!(
                     s,
                     "    for (int __op2_k = 0; __op2_k < {count}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {w}; __op2_d++)\n        if (__op2_v{i}[__op2_k * {w} + __op2_d] {cmp} __op2_d{dn}[{at} + __op2_d]) __op2_d{dn}[{at} + __op2_d] = __op2_v{i}[__op2_k * {w} + __op2_d];"
