@@ -603,7 +603,7 @@ pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
                 &mut w,
                 dat.dtype(),
                 dat.dim(),
-                crate::Access::Inc,
+                crate::ReduceOp::Sum,
             )?,
         }
     }

@@ -323,7 +323,7 @@ fn reverse_dats(
             exchange.reverse(halo, bytemuck::cast_slice(&dats[u][..]), eb);
             let arrived = exchange.run(comm)?;
             let (dtype, dim) = (dat.dtype(), dat.dim());
-            arrived.unpack_reverse_fold(0, halo, &mut dats[u], dtype, dim, d.access)?;
+            arrived.unpack_reverse_fold(0, halo, &mut dats[u], dtype, dim, fold_op(d.access))?;
         } else if let Some((i, from)) =
             halo.reverse_touched(comm, TAG_HALO_REVERSE, &mut dats[u], eb, &d.touched)?
         {
@@ -398,11 +398,7 @@ fn reduce_globals(plan: &LoopPlan, args: &[Arg], comm: Comm, gbufs: &[Vec<u64>])
         if *access == Access::Read {
             continue;
         }
-        let op = match access {
-            Access::Inc => ReduceOp::Sum,
-            Access::Min => ReduceOp::Min,
-            _ => ReduceOp::Max,
-        };
+        let op = fold_op(*access);
         let reduced = reduce_words(comm, global.dtype(), global.dim(), &gbufs[i], op)?;
         let mut g = global.write();
         if *access == Access::Inc {
@@ -412,6 +408,15 @@ fn reduce_globals(plan: &LoopPlan, args: &[Arg], comm: Comm, gbufs: &[Vec<u64>])
         }
     }
     Ok(())
+}
+
+/// How a reducing access combines values: INC sums, MIN/MAX keep the smaller/larger.
+fn fold_op(access: Access) -> ReduceOp {
+    match access {
+        Access::Inc => ReduceOp::Sum,
+        Access::Min => ReduceOp::Min,
+        _ => ReduceOp::Max,
+    }
 }
 
 /// Argument and map pointer tables up to this many arguments live on the stack.

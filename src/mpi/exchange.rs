@@ -9,10 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::data::access::Access;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::mpi::comm::Comm;
+use crate::mpi::comm::{Comm, ReduceOp};
 use crate::mpi::halo::Halo;
 
 /// One halo exchange with every neighbour, for one or several Dats at once (parts).
@@ -165,8 +164,8 @@ impl Arrived {
     }
 
     /// Finish reverse part `k` by folding into the owned elements of `words` (a Dat's storage
-    /// of `dtype`, `dim` values per element): `Access::Inc` adds, `Min`/`Max` keep the smaller
-    /// or larger value (par_loop's indirect MIN/MAX); other modes are not folds.
+    /// of `dtype`, `dim` values per element): `Sum` adds (indirect INC), `Min`/`Max` keep the
+    /// smaller or larger value (indirect MIN/MAX).
     pub(crate) fn unpack_reverse_fold(
         &self,
         k: usize,
@@ -174,15 +173,15 @@ impl Arrived {
         words: &mut [u64],
         dtype: DType,
         dim: usize,
-        access: Access,
+        op: ReduceOp,
     ) -> Result<()> {
         let recvs = self.part(k);
         crate::dtype::with_scalar!(dtype, T => {
             let data: &mut [T] = bytemuck::cast_slice_mut(words);
-            match access {
-                Access::Min => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x < *d { *d = x }),
-                Access::Max => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x > *d { *d = x }),
-                _ => halo.reverse_unpack_with(data, dim, recvs, |d, x| *d += x),
+            match op {
+                ReduceOp::Min => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x < *d { *d = x }),
+                ReduceOp::Max => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x > *d { *d = x }),
+                ReduceOp::Sum => halo.reverse_unpack_with(data, dim, recvs, |d, x| *d += x),
             }
         })
     }
