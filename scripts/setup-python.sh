@@ -5,7 +5,7 @@
 # wheel may bring another MPI, which cannot share a job with op2's). Builds the extension with
 # maturin into target/wheels (cargo's incremental build: quick when nothing changed) and
 # installs that wheel (`--deps-only`: the Python packages only, as scripts/setup.sh runs it).
-# PYTHON picks the interpreter (default python3).
+# PYTHON picks the interpreter (default python3); OP2_LOOPY=1 adds the optional loopy package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
@@ -29,6 +29,12 @@ fi
 if ! $py -c "from mpi4py import MPI; import sys; sys.exit('MPICH' not in MPI.Get_library_version())"; then
   echo "setup-python: mpi4py is not built on MPICH; reinstall it: MPICC=mpicc $py -m pip install --force-reinstall --no-binary mpi4py mpi4py" >&2
   exit 1
+fi
+# Optional: loopy, for loopy kernels (`op2.Kernel(loopy_kernel, name)`; without it they are
+# refused with a message and their tests skip). OP2_LOOPY=1 installs it; a failure only warns.
+if [ "${OP2_LOOPY:-0}" = 1 ] && ! $py -c "import loopy" >/dev/null 2>&1; then
+  echo "setup-python: installing loopy (optional)"
+  pipi loopy || echo "setup-python: warning: loopy did not install; loopy kernels stay unavailable" >&2
 fi
 if [ "${1:-}" = "--deps-only" ]; then exit 0; fi
 echo "setup-python: building the op2 package (maturin)"

@@ -2,7 +2,7 @@
 
 The classes are the native ones of ``op2._op2`` (so ``s ** 2`` is an ``op2.DataSet``); their
 arithmetic is in ``op2._arith``. This module owns the placeholders for what op2's core does not have yet
-(composed and permuted maps and others: each raises NotImplementedError naming the feature). Nothing
+(Globals as DataSets, PETSc arguments: each raises NotImplementedError naming the feature). Nothing
 here touches MPI or compiles code.
 """
 
@@ -66,6 +66,7 @@ from op2._mixedmat import Sparsity, Mat  # noqa: E402 (plain or mixed, op2/_mixe
 Subset = _op2.Subset
 ExtrudedSet = _op2.ExtrudedSet
 from op2._mixed import MixedSet, MixedDataSet, MixedMap, MixedDat  # noqa: E402
+from op2._maps import PermutedMap, ComposedMap  # noqa: E402
 
 
 class DatView:
@@ -129,8 +130,6 @@ def _missing(feature, needs):
     return Missing
 
 
-PermutedMap = _missing("PermutedMap", "permuted maps")
-ComposedMap = _missing("ComposedMap", "composed maps")
 GlobalDataSet = _missing("GlobalDataSet", "Globals as DataSets")
 PassthroughArg = _missing("PassthroughArg", "opaque (PETSc) par_loop arguments")
 OpaqueType = _missing("OpaqueType", "opaque (PETSc) par_loop arguments")

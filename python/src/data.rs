@@ -394,12 +394,6 @@ impl PyDat {
     ) -> PyResult<PyArg> {
         let me = self;
         let access = access.get().mode;
-        if matches!(access, op2::Access::Min | op2::Access::Max) {
-            return Err(raise(
-                "ModeValueError",
-                format!("Dat {}: MIN and MAX apply to Globals only", me.dat.name()),
-            ));
-        }
         if access.writes() {
             me.version.fetch_add(1, Ordering::Relaxed);
         }

@@ -88,13 +88,14 @@ impl PySet {
                 format!("Set sizes must be non-negative (core <= size <= total), got {sizes:?}"),
             ));
         }
-        if sizes[2] != sizes[1] {
-            return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
-                "Set {name}: {} halo elements without an exchange plan; op2 makes halos with its distribution (op2::distribute)",
-                sizes[2] - sizes[1]
-            )));
+        // PyOP2's `(core, size, total)` without a Halo: halo storage no exchange fills.
+        let [core, owned, total] = [sizes[0], sizes[1], sizes[2]].map(|s| s as usize);
+        let set = if (core, total) == (owned, owned) {
+            op2::Set::named_on(comm, &name, owned)
+        } else {
+            op2::Set::with_sizes_on(comm, &name, core, owned, total)
         }
-        let set = op2::Set::named_on(comm, &name, sizes[1] as usize).map_err(to_py)?;
+        .map_err(to_py)?;
         Ok(PySet {
             set,
             dsets: Default::default(),

@@ -38,13 +38,14 @@ pub fn unpack_rebuilt(
 
 /// A kernel flag from a pack that `--rebuild` may give the compiler: it changes the code, never
 /// which programs or plugins run (`-fplugin`, `-B`, `-wrapper`, `-specs`, `-Wl,`/`-Wa,`/`-Wp,`,
-/// `-Xlinker`, `-fuse-ld`, `@file` are refused).
+/// `-Xlinker`, `-fuse-ld`, `@file` are refused); `-xc++` makes a C++ kernel's module C++.
 fn safe_kernel_flag(f: &str) -> bool {
     let refused = [
         "-fplugin", "-fuse-ld", "-Wl,", "-Wa,", "-Wp,", "-B", "-wrapper", "-specs", "-X", "@",
     ];
     let allowed = ["-D", "-U", "-I", "-O", "-std=", "-g", "-m", "-f", "-W"];
-    !refused.iter().any(|p| f.starts_with(p)) && allowed.iter().any(|p| f.starts_with(p))
+    f == crate::jit::kernel::CXX_FLAG
+        || (!refused.iter().any(|p| f.starts_with(p)) && allowed.iter().any(|p| f.starts_with(p)))
 }
 
 /// Compile `meta`'s recorded source again with your compiler (which must be the recorded

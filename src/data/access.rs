@@ -16,9 +16,10 @@ pub enum Access {
     RW,
     /// Add to the existing value (contributions from several elements are summed).
     Inc,
-    /// Global only: take the minimum.
+    /// Take the minimum: a Global's reduction; on a Dat the kernel gets a copy of the values
+    /// and each entry keeps the smaller of its value and the copy's (PyOP2's MIN).
     Min,
-    /// Global only: take the maximum.
+    /// Take the maximum (as `Min`).
     Max,
 }
 

@@ -599,9 +599,14 @@ pub fn reverse_halo(dat: &Dat, mode: ReverseMode) -> Result<()> {
             ReverseMode::Copy => {
                 halo.reverse_unpack_copy(bytemuck::cast_slice_mut(&mut w[..]), eb, arrived.part(0))?
             }
-            ReverseMode::Add => {
-                arrived.unpack_reverse_add(0, halo, &mut w, dat.dtype(), dat.dim())?
-            }
+            ReverseMode::Add => arrived.unpack_reverse_fold(
+                0,
+                halo,
+                &mut w,
+                dat.dtype(),
+                dat.dim(),
+                crate::ReduceOp::Sum,
+            )?,
         }
     }
     dat.set_halo_valid(false);

@@ -94,6 +94,51 @@ impl Set {
         ))
     }
 
+    /// A set of `owned` elements on this rank, `core` of them touching no halo data, with
+    /// `total - owned` halo elements that no exchange plan fills: PyOP2's `Set((core, size,
+    /// total))` without a `Halo`. Dats on it hold `total` values; loops run the owned elements
+    /// only and never exchange the halo values (they are this rank's own storage, as in PyOP2
+    /// without a halo). Collective over the current communicator (its global size).
+    ///
+    /// ```
+    /// let s = op2::Set::with_sizes("s", 0, 2, 4).unwrap();
+    /// assert_eq!((s.core_size(), s.size(), s.total_size()), (0, 2, 4));
+    /// assert!(s.halo().is_none());
+    /// ```
+    pub fn with_sizes(name: &str, core: usize, owned: usize, total: usize) -> Result<Set> {
+        Set::with_sizes_on(Comm::current(), name, core, owned, total)
+    }
+
+    /// Like [`Set::with_sizes`], on communicator `comm`. Collective over `comm`.
+    pub fn with_sizes_on(
+        comm: Comm,
+        name: &str,
+        core: usize,
+        owned: usize,
+        total: usize,
+    ) -> Result<Set> {
+        if !(core <= owned && owned <= total) || total > MAX_SET_SIZE {
+            return Err(Error::invalid(
+                format!("Set::with_sizes({name})"),
+                format!(
+                    "sizes (core {core}, owned {owned}, total {total}) must satisfy core <= \
+                     owned <= total <= {MAX_SET_SIZE}"
+                ),
+            ));
+        }
+        let global_size = comm.allreduce_u64(owned as u64, crate::ReduceOp::Sum)? as usize;
+        Ok(Set::from_parts(
+            name,
+            comm,
+            core,
+            owned,
+            total,
+            None,
+            None,
+            global_size,
+        ))
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         name: &str,

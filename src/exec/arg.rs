@@ -216,15 +216,6 @@ pub(crate) fn shapes(kernel: &Kernel, set: &Set, args: &[Arg]) -> Result<Vec<Arg
                 access,
                 view,
             } => {
-                if matches!(access, Access::Min | Access::Max) {
-                    return Err(Error::invalid(
-                        what(),
-                        format!(
-                            "argument {i} ({}): MIN/MAX apply to Globals only",
-                            dat.name()
-                        ),
-                    ));
-                }
                 let map = map_use(&what, i, set, dat, path, &mut maps)?;
                 ArgShape::Dat {
                     access: *access,

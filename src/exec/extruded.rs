@@ -283,6 +283,14 @@ fn lower(
             format!("{} *", dtype.c_name())
         }
     };
+    if let XKind::Layer { dat, access } | XKind::Mapped { dat, access, .. } = a {
+        if matches!(access, Access::Min | Access::Max) {
+            return Err(format!(
+                "{}: MIN/MAX on a Dat of the extruded set is not supported (use RW)",
+                dat.name()
+            ));
+        }
+    }
     Ok(match a {
         XKind::Base(arg) => {
             let c_type = match &arg.0 {

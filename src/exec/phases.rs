@@ -300,7 +300,9 @@ fn read_globals_changed(args: &[Arg], gbufs: &[Vec<u64>], written: &mut Vec<usiz
 }
 
 /// Reverse exchange of the Dats: indirect INC contributions in halo copies are added at their
-/// owners; indirect WRITE/RW copies the loop touched are stored there. Returns the first
+/// owners, indirect MIN/MAX halo copies (refreshed before the loop, so untouched ones hold
+/// the owner's value) folded into them; indirect WRITE/RW copies the loop touched are stored
+/// there. Returns the first
 /// conflict (an entry written differently by elements on two ranks) as its message.
 fn reverse_dats(
     loaded: &LoadedKernel,
@@ -316,11 +318,12 @@ fn reverse_dats(
         let dat = live.dat(u);
         let halo = dat.set().halo().expect("exchanges imply a halo");
         let eb = elem_bytes(dat);
-        if d.access == Access::Inc {
+        if d.access.is_reduction() {
             let mut exchange = Exchange::begin(TAG_HALO_REVERSE);
             exchange.reverse(halo, bytemuck::cast_slice(&dats[u][..]), eb);
             let arrived = exchange.run(comm)?;
-            arrived.unpack_reverse_add(0, halo, &mut dats[u], dat.dtype(), dat.dim())?;
+            let (dtype, dim) = (dat.dtype(), dat.dim());
+            arrived.unpack_reverse_fold(0, halo, &mut dats[u], dtype, dim, fold_op(d.access))?;
         } else if let Some((i, from)) =
             halo.reverse_touched(comm, TAG_HALO_REVERSE, &mut dats[u], eb, &d.touched)?
         {
@@ -395,11 +398,7 @@ fn reduce_globals(plan: &LoopPlan, args: &[Arg], comm: Comm, gbufs: &[Vec<u64>])
         if *access == Access::Read {
             continue;
         }
-        let op = match access {
-            Access::Inc => ReduceOp::Sum,
-            Access::Min => ReduceOp::Min,
-            _ => ReduceOp::Max,
-        };
+        let op = fold_op(*access);
         let reduced = reduce_words(comm, global.dtype(), global.dim(), &gbufs[i], op)?;
         let mut g = global.write();
         if *access == Access::Inc {
@@ -409,6 +408,15 @@ fn reduce_globals(plan: &LoopPlan, args: &[Arg], comm: Comm, gbufs: &[Vec<u64>])
         }
     }
     Ok(())
+}
+
+/// How a reducing access combines values: INC sums, MIN/MAX keep the smaller/larger.
+fn fold_op(access: Access) -> ReduceOp {
+    match access {
+        Access::Inc => ReduceOp::Sum,
+        Access::Min => ReduceOp::Min,
+        _ => ReduceOp::Max,
+    }
 }
 
 /// Argument and map pointer tables up to this many arguments live on the stack.

@@ -200,8 +200,10 @@ fn build(kernel_name: &str, set: &Set, args: &[Arg]) -> LoopPlan {
         .enumerate()
         .filter(|&(u, d)| {
             d.exchanges
-                && (matches!(d.access, Access::Read | Access::RW)
-                    || (d.access == Access::Write && viewed(u)))
+                && (matches!(
+                    d.access,
+                    Access::Read | Access::RW | Access::Min | Access::Max
+                ) || (d.access == Access::Write && viewed(u)))
         })
         .map(|(u, _)| u)
         .collect();

@@ -201,6 +201,14 @@ fn write_prelude(s: &mut String, kernel: &Kernel) -> (usize, usize) {
     }
     let user = (first, s.lines().count());
     s.push('\n');
+    if kernel.is_cxx() {
+        // A C++ module: `restrict` is spelled `__restrict__`, and the entry point keeps C
+        // linkage (a later definition inherits the linkage of this first declaration).
+        let _ = writeln!(
+            s,
+            "#define restrict __restrict__\nextern \"C\" void {ENTRY}(int, int, void **, const int **);"
+        );
+    }
     // No `flatten`/`always_inline`: the compiler decides whether to inline the kernel (see
     // the module docs: forcing it made Airfoil's res_calc slower).
     let _ = writeln!(
@@ -280,6 +288,13 @@ fn write_gathers(s: &mut String, kernel: &Kernel, args: &[ArgShape]) -> Vec<Stri
         let cast = param_type(a, params.as_ref().and_then(|p| p.get(i)));
         match *a {
             ArgShape::Dat {
+                access: Access::Min | Access::Max,
+                ..
+            } => {
+                stage_copy(s, i, a);
+                call.push(format!("({cast})__op2_v{i}"));
+            }
+            ArgShape::Dat {
                 dtype,
                 dim,
                 map,
@@ -329,6 +344,52 @@ fn write_gathers(s: &mut String, kernel: &Kernel, args: &[ArgShape]) -> Vec<Stri
     call
 }
 
+/// PyOP2's MIN/MAX on a Dat: the kernel gets a copy of the values, local `v<i>` (after the call
+/// each entry keeps the smaller or larger of its value and the copy's: [`write_scatters`]).
+fn stage_copy(s: &mut String, i: usize, a: &ArgShape) {
+    let ArgShape::Dat {
+        dtype,
+        dim,
+        map,
+        datnum: dn,
+        ..
+    } = *a
+    else {
+        return;
+    };
+    let (w, count) = staged_extent(a);
+    let (t, size, at) = (dtype.c_name(), count * w, staged_offset(a, dim, map));
+    let _ = writeln!(
+        s,
+        "    {t} __op2_v{i}[{size}];\n    for (int __op2_k = 0; __op2_k < {count}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {w}; __op2_d++) __op2_v{i}[__op2_k * {w} + __op2_d] = __op2_d{dn}[{at} + __op2_d];"
+    );
+}
+
+/// A staged Dat argument's extent: values per entry (its dim, or 1 for a view) and entries
+/// (the map's arity for a Vector map, else 1).
+fn staged_extent(a: &ArgShape) -> (u32, u32) {
+    match *a {
+        ArgShape::Dat {
+            map: MapUse::Vector { arity, .. },
+            ..
+        } => (a.dat_layout().0, arity),
+        _ => (a.dat_layout().0, 1),
+    }
+}
+
+/// The index in its Dat of entry `k` of a staged argument (the element itself, one map entry,
+/// or map entry `k`), at the argument's component.
+fn staged_offset(a: &ArgShape, dim: u32, map: MapUse) -> String {
+    let at = component(a);
+    match map {
+        MapUse::Direct => format!("(long)__op2_n * {dim}{at}"),
+        MapUse::Index {
+            idx, mapnum: mn, ..
+        } => format!("(long)__op2_r{mn}[{idx}] * {dim}{at}"),
+        MapUse::Vector { mapnum: mn, .. } => format!("(long)__op2_r{mn}[__op2_k] * {dim}{at}"),
+    }
+}
+
 /// The offset of a DatView's component inside an element (` + c`), empty for a whole Dat (so
 /// the code of loops without views is unchanged).
 fn component(a: &ArgShape) -> String {
@@ -354,10 +415,28 @@ fn write_call(s: &mut String, kernel: &Kernel, call: &[String]) -> (usize, Vec<u
 }
 
 /// After the call: Vector-map Dats written back through the map (INC adds, WRITE/RW store),
+/// MIN/MAX Dats folded into their entries,
 /// element matrices added or stored into their Mat blocks.
 fn write_scatters(s: &mut String, args: &[ArgShape]) {
     for (i, a) in args.iter().enumerate() {
         match *a {
+            ArgShape::Dat {
+                dim,
+                map,
+                access: access @ (Access::Min | Access::Max),
+                datnum: dn,
+                ..
+            } => {
+                let (w, count) = staged_extent(a);
+                let (at, cmp) = (
+                    staged_offset(a, dim, map),
+                    if access == Access::Min { "<" } else { ">" },
+                );
+                let _ = writeln!(
+                    s,
+                    "    for (int __op2_k = 0; __op2_k < {count}; __op2_k++)\n      for (int __op2_d = 0; __op2_d < {w}; __op2_d++)\n        if (__op2_v{i}[__op2_k * {w} + __op2_d] {cmp} __op2_d{dn}[{at} + __op2_d]) __op2_d{dn}[{at} + __op2_d] = __op2_v{i}[__op2_k * {w} + __op2_d];"
+                );
+            }
             ArgShape::Dat {
                 dim,
                 map: MapUse::Vector { arity, mapnum: mn },

@@ -196,10 +196,18 @@ fn compile_args(
 ) -> Vec<String> {
     let mut args = split_flags(cflags);
     args.extend(extra.iter().cloned());
-    args.extend(CHECK_FLAGS.map(String::from));
+    // A C++ kernel (`Kernel::cxx`: `-xc++` among its flags): C++ has no implicit declarations
+    // nor incompatible-pointer conversions to promote (its own rules make them errors), so of
+    // the check flags only the link-time one applies; libstdc++ is linked after `-lm`.
+    let cxx = extra.iter().any(|f| f == crate::jit::kernel::CXX_FLAG);
+    args.extend(
+        (CHECK_FLAGS.iter())
+            .filter(|f| !cxx || f.starts_with("-Wl,"))
+            .map(|f| f.to_string()),
+    );
     args.extend(reproducible_flags(cc, source));
     // clang files a dropped `const` under incompatible-pointer-types; keep it a warning as gcc.
-    if compiler_id(cc, cflags).is_ok_and(|id| id.contains("clang")) {
+    if !cxx && compiler_id(cc, cflags).is_ok_and(|id| id.contains("clang")) {
         args.push("-Wno-error=incompatible-pointer-types-discards-qualifiers".into());
     }
     args.extend(LIBRARY_FLAGS.map(String::from));
@@ -207,6 +215,9 @@ fn compile_args(
     args.push(out.display().to_string());
     args.push(source.display().to_string());
     args.push("-lm".into());
+    if cxx {
+        args.push("-lstdc++".into());
+    }
     args
 }
 

@@ -15,6 +15,10 @@ pub(crate) struct KernelInner {
     pub(crate) hash: u128,
 }
 
+/// The kernel flag that makes a kernel C++ ([`Kernel::cxx`]): the compiler driver's language
+/// switch, which gcc and clang both take.
+pub(crate) const CXX_FLAG: &str = "-xc++";
+
 /// A C function that a par_loop calls once per set element, with one pointer per argument.
 ///
 /// ```
@@ -67,6 +71,26 @@ impl Kernel {
         })))
     }
 
+    /// A C++ kernel (PyOP2's `Kernel(..., cpp=True)`): `code` is C++, and the whole generated
+    /// module is compiled as C++ by the configured compiler driver (`-xc++`, linked with
+    /// `-lstdc++`; `jit/compile.rs`), the entry point keeping C linkage. The language is one of
+    /// the kernel's flags (`CXX_FLAG`), so it is part of the class and disk keys.
+    ///
+    /// ```
+    /// let k = op2::Kernel::cxx("k", "static void k(double *y) { *y = 1; }", &[]).unwrap();
+    /// assert!(k.is_cxx());
+    /// assert!(!op2::Kernel::new("k", "void k(double *y) {}").unwrap().is_cxx());
+    /// ```
+    pub fn cxx(name: &str, code: &str, flags: &[&str]) -> Result<Kernel> {
+        let flags: Vec<&str> = std::iter::once(CXX_FLAG)
+            .chain(flags.iter().copied().filter(|&f| f != CXX_FLAG))
+            .collect();
+        Kernel::with_flags(name, code, &flags)
+    }
+    /// True for a C++ kernel ([`Kernel::cxx`], or `CXX_FLAG` among its flags).
+    pub fn is_cxx(&self) -> bool {
+        self.0.flags.iter().any(|f| f == CXX_FLAG)
+    }
     /// The function's name.
     pub fn name(&self) -> &str {
         &self.0.name

@@ -101,6 +101,10 @@ pub(crate) fn choose(args: &[ArgShape], opts: &Options) -> Path {
     for a in args {
         match *a {
             ArgShape::Mat { .. } => return Path::Scalar("a Mat argument"),
+            ArgShape::Dat {
+                access: Access::Min | Access::Max,
+                ..
+            } => return Path::Scalar("a MIN/MAX Dat: each entry is folded after the call"),
             ArgShape::Dat { view, .. } if view != 0 => {
                 return Path::Scalar("a DatView: one component of each element")
             }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::mpi::comm::Comm;
+use crate::mpi::comm::{Comm, ReduceOp};
 use crate::mpi::halo::Halo;
 
 /// One halo exchange with every neighbour, for one or several Dats at once (parts).
@@ -163,19 +163,26 @@ impl Arrived {
         &self.parts[k]
     }
 
-    /// Finish reverse part `k` by adding into the owned elements of `words` (a Dat's storage
-    /// of `dtype`, `dim` values per element).
-    pub(crate) fn unpack_reverse_add(
+    /// Finish reverse part `k` by folding into the owned elements of `words` (a Dat's storage
+    /// of `dtype`, `dim` values per element): `Sum` adds (indirect INC), `Min`/`Max` keep the
+    /// smaller or larger value (indirect MIN/MAX).
+    pub(crate) fn unpack_reverse_fold(
         &self,
         k: usize,
         halo: &Halo,
         words: &mut [u64],
         dtype: DType,
         dim: usize,
+        op: ReduceOp,
     ) -> Result<()> {
         let recvs = self.part(k);
         crate::dtype::with_scalar!(dtype, T => {
-            halo.reverse_unpack_add::<T>(bytemuck::cast_slice_mut(words), dim, recvs)
+            let data: &mut [T] = bytemuck::cast_slice_mut(words);
+            match op {
+                ReduceOp::Min => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x < *d { *d = x }),
+                ReduceOp::Max => halo.reverse_unpack_with(data, dim, recvs, |d, x| if x > *d { *d = x }),
+                ReduceOp::Sum => halo.reverse_unpack_with(data, dim, recvs, |d, x| *d += x),
+            }
         })
     }
 }

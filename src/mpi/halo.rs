@@ -213,11 +213,25 @@ impl Halo {
 
     /// Add reverse messages (in `reverse_recv_lens` order) into the owned elements: `data` is
     /// the Dat's storage as `T`, `dim` values per element.
+    #[cfg(test)]
     pub(crate) fn reverse_unpack_add<T: Scalar>(
         &self,
         data: &mut [T],
         dim: usize,
         recvs: &[Vec<u8>],
+    ) -> Result<()> {
+        self.reverse_unpack_with(data, dim, recvs, |d, x| *d += x)
+    }
+
+    /// Fold reverse messages (in `reverse_recv_lens` order) into the owned elements with
+    /// `combine(owned value, arrived value)`: `data` is the Dat's storage as `T`, `dim` values
+    /// per element.
+    pub(crate) fn reverse_unpack_with<T: Scalar>(
+        &self,
+        data: &mut [T],
+        dim: usize,
+        recvs: &[Vec<u8>],
+        combine: impl Fn(&mut T, T),
     ) -> Result<()> {
         let eb = dim * std::mem::size_of::<T>();
         self.check_recvs("reverse", recvs, eb, |n| &n.send)?;
@@ -234,7 +248,7 @@ impl Halo {
                 let at = i as usize * dim;
                 let dst = data.get_mut(at..at + dim).ok_or_else(|| out_of_range(i))?;
                 for (d, &x) in dst.iter_mut().zip(v) {
-                    *d += x;
+                    combine(d, x);
                 }
             }
         }

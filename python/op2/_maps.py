@@ -1,0 +1,80 @@
+"""PyOP2's PermutedMap and ComposedMap, computed into plain op2 Maps.
+
+op2's Maps are immutable tables of values, so both are exact as a plain ``op2.Map`` whose values
+are computed once, here, at construction:
+
+* ``PermutedMap(m, perm)``: ``values[e, i] = m.values[e, perm[i]]`` (PyOP2's
+  ``local[i] = global[map[permutation[i]]]``);
+* ``ComposedMap(m0, m1, ..., mk)``: ``values[e] = m0.values[m1.values[...mk.values[e, 0]..., 0]]``
+  (PyOP2's ``global[maps_[0][maps_[1][...[i]]]]``), from ``mk.iterset`` to ``m0.toset``.
+
+Both are ``op2.Map`` subclasses (usable wherever a Map is: par_loop arguments, Sparsities). What
+is not exact as a plain table is refused: a composition through a halo element of an
+intermediate set (op2 keeps a Map's owned rows only) and PyOP2's undefined targets (negative
+values, which PyOP2 masks). This module never compiles code nor touches MPI.
+"""
+
+import numpy as np
+
+from op2 import _op2
+from op2.pyop2.exceptions import MapTypeError
+
+
+class PermutedMap(_op2.Map):
+    """A Map whose entries are another Map's, reordered by a constant permutation."""
+
+    def __new__(cls, map_, permutation):
+        if not isinstance(map_, _op2.Map):
+            raise TypeError("map_ must be a Map instance")
+        if isinstance(map_, ComposedMap):
+            raise NotImplementedError("PermutedMap of ComposedMap not implemented: simply permute before composing")
+        perm = np.asarray(permutation, dtype=np.int32)
+        if perm.shape != (map_.arity,) or not (np.sort(perm) == np.arange(map_.arity)).all():
+            raise ValueError(f"permutation {list(perm)} is not a permutation of range({map_.arity})")
+        values = np.ascontiguousarray(map_.values[:, perm])
+        self = super().__new__(cls, map_.iterset, map_.toset, map_.arity, values, map_.name)
+        self.map_, self.permutation = map_, perm
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+
+class ComposedMap(_op2.Map):
+    """The composition of Maps (the last one's iterset to the first one's toset)."""
+
+    def __new__(cls, *maps_, name=None):
+        if not maps_ or not all(isinstance(m, _op2.Map) for m in maps_):
+            raise TypeError("All maps must be Map instances")
+        for tomap, frommap in zip(maps_[:-1], maps_[1:]):
+            if tomap.iterset is not frommap.toset:
+                raise MapTypeError("tomap.iterset must match frommap.toset")
+            if frommap.arity != 1:
+                raise MapTypeError("frommap.arity must be 1")
+        iterset = maps_[-1].iterset
+        rows = np.arange(iterset.size, dtype=np.int64)
+        for m in reversed(maps_[1:]):
+            rows = _rows_of(m, rows)[:, 0]
+        values = np.ascontiguousarray(_rows_of(maps_[0], rows))
+        self = super().__new__(cls, iterset, maps_[0].toset, maps_[0].arity, values,
+                               name or "cmap_#x%x" % id(maps_))
+        self.maps_ = tuple(maps_)
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+
+def _rows_of(m, rows):
+    """Rows ``rows`` of Map ``m``'s values, refusing what a plain table cannot hold."""
+    vals = m.values
+    if len(rows) and rows.max(initial=0) >= vals.shape[0]:
+        raise NotImplementedError(
+            f"ComposedMap: a composed entry reaches halo element {int(rows.max())} of set "
+            f"{m.iterset.name} (op2 keeps the owned rows of Map {m.name} only)")
+    out = vals[rows]
+    if (out < 0).any():
+        raise NotImplementedError(
+            f"ComposedMap: Map {m.name} has undefined (negative) targets; op2's Maps hold "
+            "defined targets only")
+    return out
