@@ -13,6 +13,7 @@ mod extruded;
 mod global;
 mod linalg;
 mod loops;
+mod mesh;
 mod sets;
 mod subset;
 mod view;
@@ -88,5 +89,6 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     global::register(m)?;
     loops::register(m)?;
     linalg::register(m)?;
+    mesh::register(m)?;
     Ok(())
 }
