@@ -11,7 +11,7 @@ divided by the iterations). Beside it, the CPU time per iteration of the whole j
 rank's user + system time, from the children's rusage, less the baseline run's, over the extra
 iterations): less disturbed by other work on a loaded machine than wall time, and it counts
 every cycle the Python layer adds. Prints each run with the load average beside it, then the
-minimum of each side, and the ratios Python / Rust.
+minimum and the median of each side, and the ratios Python / Rust.
 
     python3 bench/python_airfoil.py [--ranks 1 2] [--iters 200] [--pairs 3] [--mesh grid.h5]
 
@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 
@@ -72,18 +73,20 @@ def main():
         for c in cmds.values():  # warm-up: the kernels compile into the disk cache
             run(c + ["--iters", "2"], 2)
         base = {side: run(c + ["--iters", "2"], 2)[2] for side, c in cmds.items()}
-        best = {side: [float("inf"), float("inf")] for side in cmds}
+        runs = {side: ([], []) for side in cmds}
         for i in range(a.pairs):
             for side, c in cmds.items():
                 s, rms, job = run(c + ["--iters", str(a.iters)], a.iters)
                 per = (job - base[side]) / (a.iters - 2)
-                best[side] = [min(best[side][0], s), min(best[side][1], per)]
+                runs[side][0].append(s)
+                runs[side][1].append(per)
                 print(f"{n} rank(s) pair {i + 1} {side:6s} {s:.6f} s/iteration  cpu {per:.6f} "
                       f"s/iteration  rms {rms}  load {load()}", flush=True)
-        (rw, rc), (pw, pc) = best["rust"], best["python"]
-        print(f"{n} rank(s), min of {a.pairs}: rust {rw:.6f} s/iteration (cpu {rc:.6f}), "
-              f"python {pw:.6f} (cpu {pc:.6f}); python/rust {pw / rw:.3f} (cpu {pc / rc:.3f})",
-              flush=True)
+        for name, f in (("min", min), ("median", statistics.median)):
+            (rw, rc), (pw, pc) = ([f(v) for v in runs[side]] for side in ("rust", "python"))
+            print(f"{n} rank(s), {name} of {a.pairs}: rust {rw:.6f} s/iteration (cpu {rc:.6f}), "
+                  f"python {pw:.6f} (cpu {pc:.6f}); python/rust {pw / rw:.3f} "
+                  f"(cpu {pc / rc:.3f})", flush=True)
 
 
 if __name__ == "__main__":
