@@ -6,6 +6,7 @@ import importlib.util
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -36,7 +37,10 @@ def mesh_file():
             err = repr(e)
     err = comm.bcast(err, root=0)
     assert err is None, err
-    return path
+    yield path
+    comm.Barrier()
+    if comm.rank == 0:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def load_example():
@@ -54,11 +58,14 @@ def rust_rms(path, nranks):
     if comm.rank == 0:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "HYDI_", "MPI_LOCAL", "OMPI_"))}
-        r = subprocess.run(["mpiexec", "-n", str(nranks), str(AIRFOIL), "--mesh-h5", path,
-                            "--iters", str(ITERS), "--progress", "0"],
-                           env=env, capture_output=True, text=True, timeout=600)
-        m = re.search(r"airfoil: final rms (\S+) after", r.stdout)
-        out = float(m.group(1)) if r.returncode == 0 and m else f"{r.stdout}\n{r.stderr}"
+        try:  # any failure goes to every rank (the bcast below), never a rank left waiting
+            r = subprocess.run(["mpiexec", "-n", str(nranks), str(AIRFOIL), "--mesh-h5", path,
+                                "--iters", str(ITERS), "--progress", "0"],
+                               env=env, capture_output=True, text=True, timeout=600)
+            m = re.search(r"airfoil: final rms (\S+) after", r.stdout)
+            out = float(m.group(1)) if r.returncode == 0 and m else f"{r.stdout}\n{r.stderr}"
+        except Exception as e:
+            out = repr(e)
     out = comm.bcast(out, root=0)
     assert isinstance(out, float), f"the Rust airfoil failed: {out}"
     return out
