@@ -10,3 +10,4 @@ PyOP2's ``op2`` module (``op2.Set``, ``op2.Dat``, ``op2.par_loop``, ``op2.READ``
 from op2._runtime import rank, size  # noqa: F401  (starts the runtime first)
 from op2.api import *  # noqa: F401,F403
 from op2.api import __all__  # noqa: F401
+from op2 import mesh  # noqa: F401,E402  (op2.mesh: OP2 HDF5 mesh files)

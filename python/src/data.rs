@@ -385,6 +385,14 @@ impl PyDat {
 }
 
 impl PyDat {
+    /// The Python object of an op2 Dat made elsewhere (a mesh file's, `mesh.rs`) on `dataset`.
+    pub(crate) fn wrap(dataset: Py<PyDataSet>, dat: op2::Dat) -> Self {
+        PyDat {
+            dataset,
+            dat,
+            version: AtomicU64::new(0),
+        }
+    }
     /// The par_loop argument `dat(access, path)`, through component `view` if given.
     fn make_arg(
         &self,

@@ -17,6 +17,7 @@ mod linalg;
 mod loops;
 mod matrows;
 mod mixedmat;
+mod mesh;
 mod sets;
 mod subset;
 mod view;
@@ -94,5 +95,6 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     loops::register(m)?;
     mixedmat::register(m)?;
     linalg::register(m)?;
+    mesh::register(m)?;
     Ok(())
 }
