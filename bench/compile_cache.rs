@@ -164,12 +164,8 @@ fn dispatch() {
 /// Instructions per par_loop hit and per raw call, from two callgrind runs of this bench's
 /// figure (c) (20000 and 40000 calls of each): the difference is 20000 calls, free of setup.
 fn instructions() {
-    let have = |tool: &str| {
-        Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
+    // Whether `tool` runs (callgrind_annotate exits 255 even for --version: only spawning counts).
+    let have = |tool: &str| Command::new(tool).arg("--version").output().is_ok();
     if !have("valgrind") || !have("callgrind_annotate") {
         println!("    (valgrind/callgrind_annotate not installed: no instruction counts)");
         return;

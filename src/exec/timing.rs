@@ -34,12 +34,13 @@ const LONG_NANOS: u64 = 20_000;
 /// estimated from those: the clock would otherwise cost more than the dispatch of a loop.
 const SAMPLE: u64 = 64;
 
-/// The counters of one kernel name: calls, timed calls, their nanoseconds and communication
+/// The counters of one kernel name: calls; timed calls, their nanoseconds and communication
 /// nanoseconds, and of the timed calls shorter than [`LONG_NANOS`] the same three (the sample
 /// the untimed calls are estimated from); and whether every call is timed.
 #[derive(Default)]
 pub(crate) struct TimingSlot {
-    tally: Tally<7>,
+    calls: Tally<1>,
+    timed: Tally<6>,
     every: AtomicBool,
 }
 
@@ -47,16 +48,15 @@ impl TimingSlot {
     /// Whether the next call reads the clock (see [`LONG_NANOS`] and [`SAMPLE`]).
     #[inline]
     pub(crate) fn wants_clock(&self) -> bool {
-        self.every.load(Relaxed) || self.tally.get(0) % SAMPLE == 0
+        self.every.load(Relaxed) || self.calls.get(0) % SAMPLE == 0
     }
 
     /// Add one call that took `elapsed` (`None`: not timed, [`TimingSlot::wants_clock`]), of
     /// which `comm_seconds` communicating.
     #[inline]
     pub(crate) fn record(&self, elapsed: Option<std::time::Duration>, comm_seconds: f64) {
-        let Some(elapsed) = elapsed else {
-            return self.tally.add([1, 0, 0, 0, 0, 0, 0]);
-        };
+        self.calls.add([1]);
+        let Some(elapsed) = elapsed else { return };
         let total = elapsed.as_nanos() as u64;
         // Rounded down, and never more than the total.
         let comm = ((comm_seconds * 1e9) as u64).min(total);
@@ -65,19 +65,20 @@ impl TimingSlot {
             self.every.store(long, Relaxed);
         }
         let short = (!long) as u64;
-        self.tally
-            .add([1, 1, total, comm, short, short * total, short * comm]);
+        self.timed
+            .add([1, total, comm, short, short * total, short * comm]);
     }
 
     /// Calls, and seconds and communication seconds of all of them: the timed calls' own, plus
     /// for the untimed ones (which follow short calls only) the mean of the short timed calls.
     fn totals(&self) -> (u64, f64, f64) {
-        let g = |i| self.tally.get(i);
-        let (calls, untimed, short) = (g(0), g(0) - g(1), g(4).max(1));
+        let g = |i| self.timed.get(i);
+        let calls = self.calls.get(0);
+        let (untimed, short) = (calls.saturating_sub(g(0)), g(3).max(1));
         let est = |timed: u64, short_sum: u64| {
             (timed as f64 + untimed as f64 * short_sum as f64 / short as f64) * 1e-9
         };
-        (calls, est(g(2), g(5)), est(g(3), g(6)))
+        (calls, est(g(1), g(4)), est(g(2), g(5)))
     }
 }
 
@@ -159,6 +160,6 @@ mod tests {
         s.record(Some(Duration::from_micros(50)), 0.0);
         assert!((0..10).all(|_| s.wants_clock()));
         s.record(Some(Duration::from_micros(1)), 0.0);
-        assert!(!s.wants_clock() || s.tally.get(0) % SAMPLE == 0);
+        assert!(!s.wants_clock() || s.calls.get(0) % SAMPLE == 0);
     }
 }
