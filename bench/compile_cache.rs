@@ -184,7 +184,11 @@ fn instructions() {
             .env("OP2_BENCH_DISPATCH_N", n.to_string())
             .output()
             .expect("valgrind");
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         let ann = Command::new("callgrind_annotate")
             .arg("--inclusive=yes")
             .arg(&out)

@@ -74,7 +74,9 @@ impl<const N: usize> Tally<N> {
     /// Counter `i` (every thread's additions; another thread's latest ones may not be visible
     /// yet unless it was joined or synchronised with).
     pub(crate) fn get(&self, i: usize) -> u64 {
-        self.own[i].load(Relaxed).wrapping_add(self.shared[i].load(Relaxed))
+        self.own[i]
+            .load(Relaxed)
+            .wrapping_add(self.shared[i].load(Relaxed))
     }
 }
 

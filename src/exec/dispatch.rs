@@ -75,7 +75,13 @@ impl<'a> Ident<'a> {
     pub(crate) fn of(kernel: &Kernel, set: &Set, args: &'a [Arg], epoch: u64) -> Ident<'a> {
         let kh = kernel.0.hash;
         Ident {
-            header: [kh as u64, (kh >> 64) as u64, set.id(), epoch, args.len() as u64],
+            header: [
+                kh as u64,
+                (kh >> 64) as u64,
+                set.id(),
+                epoch,
+                args.len() as u64,
+            ],
             args,
         }
     }
@@ -100,8 +106,9 @@ impl<'a> Ident<'a> {
     fn is(&self, words: &[u64]) -> bool {
         words.len() == HEADER + 4 * self.args.len()
             && words[..HEADER] == self.header
-            && (self.args.iter().enumerate())
-                .all(|(i, a)| words[HEADER + 4 * i..HEADER + 4 * i + 4] == arg_words(self.args, i, a))
+            && (self.args.iter().enumerate()).all(|(i, a)| {
+                words[HEADER + 4 * i..HEADER + 4 * i + 4] == arg_words(self.args, i, a)
+            })
     }
 
     /// The class-cache entry and plan remembered for these words, if both are still live and

@@ -48,7 +48,7 @@ impl TimingSlot {
     /// Whether the next call reads the clock (see [`LONG_NANOS`] and [`SAMPLE`]).
     #[inline]
     pub(crate) fn wants_clock(&self) -> bool {
-        self.every.load(Relaxed) || self.calls.get(0) % SAMPLE == 0
+        self.every.load(Relaxed) || self.calls.get(0).is_multiple_of(SAMPLE)
     }
 
     /// Add one call that took `elapsed` (`None`: not timed, [`TimingSlot::wants_clock`]), of
@@ -150,7 +150,10 @@ mod tests {
                 s.record(None, 0.0);
             }
         }
-        assert_eq!(timed, 3, "after a long call, a 2 us loop is timed on every {SAMPLE}th");
+        assert_eq!(
+            timed, 3,
+            "after a long call, a 2 us loop is timed on every {SAMPLE}th"
+        );
         let (calls, secs, comm) = s.totals();
         assert_eq!(calls, 2 * SAMPLE + 1);
         let n = (2 * SAMPLE) as f64;
@@ -160,6 +163,6 @@ mod tests {
         s.record(Some(Duration::from_micros(50)), 0.0);
         assert!((0..10).all(|_| s.wants_clock()));
         s.record(Some(Duration::from_micros(1)), 0.0);
-        assert!(!s.wants_clock() || s.calls.get(0) % SAMPLE == 0);
+        assert!(!s.wants_clock() || s.calls.get(0).is_multiple_of(SAMPLE));
     }
 }
