@@ -3,9 +3,10 @@
 //! (b) time to the first loop result with a cold and a warm disk cache (4 ranks);
 //! (c) par_loop dispatch on a class-cache hit versus calling the same compiled function pointer
 //!     directly (one process, a 1-element set, so the loop body is negligible): ns per call of
-//!     each, side by side. Instructions per dispatch, independent of machine load:
-//!     `OP2_BENCH_ONLY=c OP2_BENCH_DISPATCH_N=20000 valgrind --tool=callgrind <bench binary>`,
-//!     then `callgrind_annotate --inclusive=yes` and divide `par_loop`'s count by 20001.
+//!     each, side by side, and (where valgrind is installed) the instructions of each, counted
+//!     by callgrind, independent of machine load: the bench runs itself under
+//!     `valgrind --tool=callgrind` with 20000 and 40000 calls and divides the difference of
+//!     `par_loop`'s inclusive count by 20000 (`OP2_BENCH_CALLGRIND=0` skips it).
 // A test or benchmark program: it reads and sets the environment of the op2 it runs
 // (clippy.toml keeps that out of the library).
 #![allow(clippy::disallowed_methods)]
@@ -153,6 +154,65 @@ fn dispatch() {
         );
     }
     let _ = DType::F64;
+    if std::env::var_os("OP2_BENCH_INNER").is_none()
+        && std::env::var("OP2_BENCH_CALLGRIND").map_or(true, |v| v != "0")
+    {
+        instructions();
+    }
+}
+
+/// Instructions per par_loop hit and per raw call, from two callgrind runs of this bench's
+/// figure (c) (20000 and 40000 calls of each): the difference is 20000 calls, free of setup.
+fn instructions() {
+    // Whether `tool` runs (callgrind_annotate exits 255 even for --version: only spawning counts).
+    let have = |tool: &str| Command::new(tool).arg("--version").output().is_ok();
+    if !have("valgrind") || !have("callgrind_annotate") {
+        println!("    (valgrind/callgrind_annotate not installed: no instruction counts)");
+        return;
+    }
+    let exe = std::env::current_exe().expect("this bench's path");
+    let dir = tempfile::tempdir().unwrap();
+    let mut counts = Vec::new();
+    for n in [20_000usize, 40_000] {
+        let out = dir.path().join(format!("cg.{n}"));
+        let st = Command::new("valgrind")
+            .args(["--tool=callgrind", "-q"])
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(&exe)
+            .env("OP2_BENCH_ONLY", "c")
+            .env("OP2_BENCH_INNER", "1")
+            .env("OP2_BENCH_DISPATCH_N", n.to_string())
+            .output()
+            .expect("valgrind");
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let ann = Command::new("callgrind_annotate")
+            .arg("--inclusive=yes")
+            .arg(&out)
+            .output()
+            .expect("callgrind_annotate");
+        let text = String::from_utf8_lossy(&ann.stdout).into_owned();
+        let find = |what: &str| -> u64 {
+            text.lines()
+                .find(|l| l.contains(what))
+                .and_then(|l| l.split_whitespace().next())
+                .map(|c| c.replace(',', "").parse().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        counts.push((find("parloop::par_loop ["), find(":__op2_loop [")));
+    }
+    let (a, b) = (counts[0], counts[1]);
+    let per_hit = b.0.saturating_sub(a.0) as f64 / 20_000.0;
+    // The generated function runs once per par_loop and once per raw call.
+    let raw = b.1.saturating_sub(a.1) as f64 / 40_000.0;
+    println!(
+        "    callgrind: dispatch (par_loop on a hit) {per_hit:.0} instructions   raw call {raw:.0} \
+         instructions   overhead {:.0} instructions per loop",
+        per_hit - raw
+    );
 }
 
 /// The fastest batch, per call, in wall time and in this thread's CPU time (the latter is not

@@ -46,8 +46,14 @@ static TICK: AtomicU64 = AtomicU64::new(0);
 /// Entries held by every class cache of the process.
 static LEN: AtomicUsize = AtomicUsize::new(0);
 
+/// The next tick, by a plain load and store (no locked instruction on a hit): threads calling
+/// par_loop at the same moment may take the same tick, a tie in LRU order between loops whose
+/// order was not determined anyway; one calling thread (the order every rank agrees on) takes
+/// strictly increasing ticks.
 fn tick() -> u64 {
-    TICK.fetch_add(1, Ordering::Relaxed) + 1
+    let t = TICK.load(Ordering::Relaxed) + 1;
+    TICK.store(t, Ordering::Relaxed);
+    t
 }
 
 impl<T> ClassCache<T> {

@@ -16,6 +16,7 @@ pub mod object;
 pub mod pack;
 pub mod prune;
 pub mod stats;
+pub(crate) mod tally;
 pub(crate) mod trust;
 
 pub use layout::{DiskCache, EntryInfo};

@@ -4,10 +4,12 @@
 //! ranks, printing, JSON) reads a `Snapshot`. Counters never influence cache behaviour.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+
+use crate::cache::tally::Tally;
 
 /// Counters of one cache on one process.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -47,26 +49,25 @@ pub(crate) fn update(name: &'static str, f: impl FnOnce(&mut Counters)) {
     f(s.entry(name).or_default());
 }
 
-/// Hit counters without a lock, for the caches hit on every par_loop (class cache, plans):
-/// slot `i` counts hits of the cache named `HOT_NAMES[i]`. Folded into the counters by
-/// [`snapshot`] and [`get`].
+/// Hit counters without a lock (single-writer cells, `tally.rs`), for caches hit often by name
+/// (object caches, the class cache): slot `i` counts hits of the cache named `HOT_NAMES[i]`.
+/// Folded into the counters by [`snapshot`] and [`get`].
 const HOT: usize = 16;
 static HOT_NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 static HOT_PTRS: [AtomicUsize; HOT] = [const { AtomicUsize::new(0) }; HOT];
-static HOT_HITS: [AtomicU64; HOT] = [const { AtomicU64::new(0) }; HOT];
+static HOT_HITS: [Tally<1>; HOT] = [const { Tally::new() }; HOT];
 
 /// Count one hit of cache `name` (lock-free once the name has been seen).
 pub(crate) fn hit(name: &'static str) {
     match hot_slot(name) {
         Some(i) => {
-            HOT_HITS[i].fetch_add(1, Ordering::Relaxed);
+            HOT_HITS[i].add([1]);
         }
         None => update(name, |c| c.hits += 1),
     }
 }
 
-/// The lock-free hit counter of cache `name`, for a caller that counts a hit on every
-/// par_loop and resolves it once ([`HitCounter`]); `None` when the table is full.
+/// The lock-free hit counter of cache `name`; `None` when the table is full.
 fn hot_slot(name: &'static str) -> Option<usize> {
     let p = name.as_ptr() as usize;
     for (i, slot) in HOT_PTRS.iter().enumerate() {
@@ -91,27 +92,36 @@ fn hot_slot(name: &'static str) -> Option<usize> {
     }
 }
 
-/// The hit counter of one cache, found once (for a `static`): `HitCounter::new(NAME).hit()`.
+/// The hit counter of one cache, for a `static` bumped on every par_loop:
+/// `HitCounter::new(NAME).hit()`. Its own single-writer cells (`tally.rs`); registered on its
+/// first hit so that [`snapshot`] and [`get`] fold it in.
 pub(crate) struct HitCounter {
     name: &'static str,
-    slot: std::sync::OnceLock<Option<usize>>,
+    tally: Tally<1>,
+    registered: AtomicBool,
 }
+
+/// Every [`HitCounter`] hit so far.
+static COUNTERS: Mutex<Vec<&'static HitCounter>> = Mutex::new(Vec::new());
 
 impl HitCounter {
     pub(crate) const fn new(name: &'static str) -> HitCounter {
         HitCounter {
             name,
-            slot: std::sync::OnceLock::new(),
+            tally: Tally::new(),
+            registered: AtomicBool::new(false),
         }
     }
 
     /// Count one hit, as [`hit`] does.
-    pub(crate) fn hit(&self) {
-        match *self.slot.get_or_init(|| hot_slot(self.name)) {
-            Some(i) => {
-                HOT_HITS[i].fetch_add(1, Ordering::Relaxed);
+    #[inline]
+    pub(crate) fn hit(&'static self) {
+        self.tally.add([1]);
+        if !self.registered.load(Ordering::Relaxed) {
+            let mut c = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.registered.swap(true, Ordering::Relaxed) {
+                c.push(self);
             }
-            None => update(self.name, |c| c.hits += 1),
         }
     }
 }
@@ -120,7 +130,11 @@ impl HitCounter {
 fn fold_hot(into: &mut BTreeMap<&'static str, Counters>) {
     let names = HOT_NAMES.lock().unwrap_or_else(|e| e.into_inner());
     for (i, n) in names.iter().enumerate() {
-        into.entry(n).or_default().hits += HOT_HITS[i].load(Ordering::Relaxed);
+        into.entry(n).or_default().hits += HOT_HITS[i].get(0);
+    }
+    drop(names);
+    for c in COUNTERS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        into.entry(c.name).or_default().hits += c.tally.get(0);
     }
 }
 

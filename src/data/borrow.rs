@@ -181,7 +181,10 @@ impl Dat {
     /// would never end on the guard's own thread). Bumps the version, as [`Dat::write`].
     pub(crate) fn lock_write(&self, what: &str) -> Result<RwLockWriteGuard<'_, Vec<u64>>> {
         let guard = lock_write(&self.0.data, &self.0.borrows, || self.borrowed(what))?;
-        self.0.version.fetch_add(1, Ordering::Relaxed);
+        // Every bump happens under the write lock (here and `Dat::write`): no other store can
+        // fall between the load and the store, so no locked instruction is needed.
+        let v = &self.0.version;
+        v.store(v.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         Ok(guard)
     }
 

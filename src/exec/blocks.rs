@@ -2,8 +2,8 @@
 //! per-block Global reduction buffers combined in block order.
 //!
 //! Owns the only place where generated code runs on worker threads. Phases run one after
-//! another; in a phase each pool thread runs its own list of blocks in order (the same thread
-//! index gets the same partition every call); each block is one call of the generated entry
+//! another; in a phase the calling thread and each pool thread run their own list of blocks in
+//! order (the same thread index gets the same partition every call; the caller is thread 0); each block is one call of the generated entry
 //! point over its element range (the ABI takes any `[start, end)`), so nothing in the generated
 //! code changes with threads. Global INC/MIN/MAX results of each block go to that block's own
 //! buffer and are combined in block order, so a reduction depends on the schedule (block size,
@@ -99,8 +99,9 @@ impl<'a> Blocks<'a> {
     }
 
     /// Run the phases of group `g` (0: core elements, 1: boundary elements) one after another;
-    /// in a phase, pool thread `i` runs thread list `i` of the phase (and `i + k * pool size`
-    /// if the pool were smaller), so a thread keeps its partition from loop to loop.
+    /// in a phase, the calling thread runs thread list 0 and pool thread `i` thread list `i + 1`
+    /// (and `+ k * (pool size + 1)` if the pool were smaller), so a thread keeps its partition
+    /// from loop to loop.
     ///
     /// # Safety
     /// The pointers given to [`Blocks::new`] and `maps` must satisfy [`LoadedKernel::call`]'s
@@ -127,10 +128,18 @@ impl<'a> Blocks<'a> {
                 phase.iter().for_each(|l| list(l));
                 continue;
             }
+            // The calling thread is thread 0 and runs its own list; pool thread `i` runs list
+            // `i + 1` (one wake-up fewer than handing every list to the pool, and the caller
+            // keeps its partition in its cache as a rank's one thread does).
             let pool = &self.threaded.pool;
-            let size = pool.current_num_threads();
-            pool.broadcast(|ctx| {
-                for l in phase.iter().skip(ctx.index()).step_by(size) {
+            let size = pool.current_num_threads() + 1;
+            pool.in_place_scope(|s| {
+                s.spawn_broadcast(|_, ctx| {
+                    for l in phase.iter().skip(ctx.index() + 1).step_by(size) {
+                        list(l);
+                    }
+                });
+                for l in phase.iter().step_by(size) {
                     list(l);
                 }
             });

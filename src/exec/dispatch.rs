@@ -11,6 +11,10 @@
 //!   Map id and index, for a Global its dtype and dim, for a Mat its Sparsity id and Map ids;
 //!   for Dats and Mats the aliasing pattern (the first argument naming the same object).
 //!
+//! The table is per thread (no lock, no shared line), in buckets found from the kernel, set and
+//! argument count, two loops each; a call's words are compared against a bucket's as they are
+//! computed and stored only when the full path remembers them.
+//!
 //! Each of those ids names an object whose set, dim, dtype, arity, targets and sparsity never
 //! change, and ids are never reused, so equal words mean the full path would validate the same
 //! way, compute the same class key and plan key, and find the same entries. Dats are in the
@@ -36,33 +40,19 @@ use crate::exec::arg::{first_alias, Arg, ArgKind, Path};
 use crate::exec::plan::{self, LoopPlan};
 use crate::jit::kernel::Kernel;
 
-/// Slots per thread (direct-mapped on the words' hash): a colliding loop takes the full path
-/// and replaces the slot.
-const SLOTS: usize = 256;
+/// Buckets per thread, found from the kernel, the iteration set and the argument count; each
+/// holds the last [`WAYS`] loops seen with those (most recent first). A loop finding its bucket
+/// full of other loops takes the full path and replaces the oldest.
+const BUCKETS: usize = 128;
+const WAYS: usize = 2;
 
 const HEADER: usize = 5;
-/// Identity words kept on the stack: the header and 8 arguments (longer loops use the heap).
-const INLINE: usize = HEADER + 4 * 8;
 
-/// Storage for one call's identity words, in the caller's frame (never moved).
-pub(crate) struct Words {
-    inline: [u64; INLINE],
-    spill: Vec<u64>,
-}
-
-impl Words {
-    pub(crate) fn new() -> Words {
-        Words {
-            inline: [0; INLINE],
-            spill: Vec::new(),
-        }
-    }
-}
-
-/// One call's identity (see the module documentation).
-pub(crate) struct Ident<'w> {
-    words: &'w [u64],
-    hash: u64,
+/// One call's identity (see the module documentation): compared word by word against the
+/// remembered loops as it is computed, never stored on a hit.
+pub(crate) struct Ident<'a> {
+    header: [u64; HEADER],
+    args: &'a [Arg],
 }
 
 struct Remembered {
@@ -72,51 +62,53 @@ struct Remembered {
 }
 
 thread_local! {
-    static TABLE: RefCell<Vec<Option<Remembered>>> = const { RefCell::new(Vec::new()) };
+    static TABLE: RefCell<Vec<[Option<Remembered>; WAYS]>> = const { RefCell::new(Vec::new()) };
 }
 
 fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
 }
 
-impl<'w> Ident<'w> {
-    /// The identity of `kernel` over `set` with `args`, written into `buf`. `epoch` is the
-    /// configuration epoch, read before the full path reads the configuration.
-    pub(crate) fn of(
-        kernel: &Kernel,
-        set: &Set,
-        args: &[Arg],
-        epoch: u64,
-        buf: &'w mut Words,
-    ) -> Ident<'w> {
-        let len = HEADER + 4 * args.len();
-        let words: &'w mut [u64] = if len <= INLINE {
-            &mut buf.inline[..len]
-        } else {
-            buf.spill.resize(len, 0);
-            &mut buf.spill
-        };
+impl<'a> Ident<'a> {
+    /// The identity of `kernel` over `set` with `args`. `epoch` is the configuration epoch,
+    /// read before the full path reads the configuration.
+    pub(crate) fn of(kernel: &Kernel, set: &Set, args: &'a [Arg], epoch: u64) -> Ident<'a> {
         let kh = kernel.0.hash;
-        words[..HEADER].copy_from_slice(&[
-            kh as u64,
-            (kh >> 64) as u64,
-            set.id(),
-            epoch,
-            args.len() as u64,
-        ]);
-        for (i, (a, w)) in args
-            .iter()
-            .zip(words[HEADER..].chunks_exact_mut(4))
-            .enumerate()
-        {
-            w.copy_from_slice(&arg_words(args, i, a));
+        Ident {
+            header: [
+                kh as u64,
+                (kh >> 64) as u64,
+                set.id(),
+                epoch,
+                args.len() as u64,
+            ],
+            args,
         }
-        let hash = words.iter().fold(0, |h, &w| mix(h, w));
-        Ident { words, hash }
     }
 
-    fn slot(&self) -> usize {
-        (self.hash >> 32) as usize % SLOTS
+    fn bucket(&self) -> usize {
+        let h = &self.header;
+        let x = mix(mix(mix(h[0], h[2]), h[4]), h[1]);
+        (x >> 32) as usize % BUCKETS
+    }
+
+    /// Every identity word, in order (the full path's copy, kept by [`Ident::remember`]).
+    fn words(&self) -> Vec<u64> {
+        let mut w = Vec::with_capacity(HEADER + 4 * self.args.len());
+        w.extend_from_slice(&self.header);
+        for (i, a) in self.args.iter().enumerate() {
+            w.extend_from_slice(&arg_words(self.args, i, a));
+        }
+        w
+    }
+
+    /// Whether `words` are this call's identity words.
+    fn is(&self, words: &[u64]) -> bool {
+        words.len() == HEADER + 4 * self.args.len()
+            && words[..HEADER] == self.header
+            && (self.args.iter().enumerate()).all(|(i, a)| {
+                words[HEADER + 4 * i..HEADER + 4 * i + 4] == arg_words(self.args, i, a)
+            })
     }
 
     /// The class-cache entry and plan remembered for these words, if both are still live and
@@ -124,10 +116,11 @@ impl<'w> Ident<'w> {
     pub(crate) fn find(&self) -> Option<(Arc<Held>, Arc<Entry<LoopPlan>>)> {
         let (class, plan) = TABLE.with(|t| {
             let t = t.borrow();
-            let r = t.get(self.slot())?.as_ref()?;
-            if *r.words != *self.words {
-                return None;
-            }
+            let r = t
+                .get(self.bucket())?
+                .iter()
+                .flatten()
+                .find(|r| self.is(&r.words))?;
             Some((r.class.upgrade()?, r.plan.upgrade()?))
         })?;
         if !ClassCache::touch(&class) {
@@ -138,20 +131,28 @@ impl<'w> Ident<'w> {
         Some((class, plan))
     }
 
-    /// Remember what the full path found for these words.
+    /// Remember what the full path found for these words (first in its bucket, the oldest
+    /// other loop there forgotten).
     pub(crate) fn remember(&self, class: &Arc<Held>, plan: &Arc<Entry<LoopPlan>>) {
+        let words = self.words();
         let r = Remembered {
-            words: self.words.into(),
+            words: words.into(),
             class: Arc::downgrade(class),
             plan: Arc::downgrade(plan),
         };
-        let i = self.slot();
+        let b = self.bucket();
         TABLE.with(|t| {
             let mut t = t.borrow_mut();
             if t.is_empty() {
-                t.resize_with(SLOTS, || None);
+                t.resize_with(BUCKETS, Default::default);
             }
-            t[i] = Some(r);
+            let ways = &mut t[b];
+            // This loop's own older entry (an evicted class or plan) goes; otherwise the oldest.
+            let k = (ways.iter())
+                .position(|w| w.as_ref().is_some_and(|w| *w.words == *r.words))
+                .unwrap_or(WAYS - 1);
+            ways[..=k].rotate_right(1);
+            ways[0] = Some(r);
         });
     }
 }
@@ -219,8 +220,10 @@ mod tests {
     const CODE: &str = "void k(double *a, double *b, double *g) { *b += *a; *g += 1; }";
 
     fn words(kernel: &Kernel, set: &Set, args: &[Arg], epoch: u64) -> Vec<u64> {
-        let mut buf = Words::new();
-        Ident::of(kernel, set, args, epoch, &mut buf).words.to_vec()
+        let id = Ident::of(kernel, set, args, epoch);
+        let w = id.words();
+        assert!(id.is(&w), "a call's identity matches its own words");
+        w
     }
 
     #[test]
@@ -336,8 +339,11 @@ mod tests {
                 words(&k, &cells, &base_args(&x, &y)[..2], 7),
             ),
         ];
+        let call = base_args(&x, &y);
+        let ident = Ident::of(&k, &cells, &call, 7);
         for (what, w) in &variants {
             assert_ne!(w, &base, "{what}: same identity words as the base loop");
+            assert!(!ident.is(w), "{what}: the base call matches its words");
         }
         // The Mat's words name its sparsity and maps: another sparsity or map differs too
         // (the same maps give the same, cached, sparsity; other maps another one).
@@ -350,7 +356,7 @@ mod tests {
         assert_ne!(m(&mat2, &pcell, &pcell), wm, "other sparsity");
         assert_ne!(m(&mat, &pcell2, &pcell), wm, "other row map");
         assert_ne!(m(&mat, &pcell, &pcell2), wm, "other column map");
-        // More arguments than fit on the stack: the words spill and still compare.
+        // Many arguments: every one is in the words.
         let many: Vec<Arg> = (0..12).map(|_| y.arg(Access::Read)).collect();
         let w12 = words(&k, &cells, &many, 7);
         assert_eq!(w12.len(), HEADER + 4 * 12);

@@ -136,9 +136,12 @@ impl<'a> Live<'a> {
                 global.check_unborrowed("par_loop")?;
             }
         }
-        (0..self.plan.dats.len())
-            .map(|u| self.dat(u).lock_write("par_loop"))
-            .collect()
+        // A plain loop, not `collect` into a Result: this is on every par_loop's path.
+        let mut guards = DatGuards::new();
+        for u in 0..self.plan.dats.len() {
+            guards.push(self.dat(u).lock_write("par_loop")?);
+        }
+        Ok(guards)
     }
 
     fn lock_mats(&self) -> MatGuards<'a> {
@@ -156,6 +159,7 @@ impl<'a> Live<'a> {
 }
 
 /// A plain plan (Dats only, no exchange, one thread): one call, then written halos go stale.
+#[inline(always)]
 fn run_plain(loaded: &LoadedKernel, live: &Live, set: &Set, mut dats: DatGuards) {
     let mut tables = PtrTables::new(live.args.len(), set);
     let (ptrs, maps) = tables.slices();
@@ -433,7 +437,9 @@ struct PtrTables {
 }
 
 impl PtrTables {
-    /// Tables for `n` arguments of a loop over `set`.
+    /// Tables for `n` arguments of a loop over `set` (inlined: built in the caller's frame,
+    /// not copied out of this one).
+    #[inline(always)]
     fn new(n: usize, set: &Set) -> PtrTables {
         let mut spill = (Vec::new(), Vec::new());
         if n > INLINE_ARGS {

@@ -107,7 +107,7 @@ pub fn timing_summary(comm: Comm, total: f64, iters: usize) -> Result<()> {
                 0.0
             };
             println!(
-                "  {:<12} {:>8} {:>12.3} {:>13.1}%",
+                "  {:<12} {:>8} {:>12.4} {:>13.1}%",
                 l.kernel, l.calls, max_secs[i], share
             );
         }
