@@ -391,6 +391,7 @@ impl PyDat {
             dataset,
             dat,
             version: AtomicU64::new(0),
+            halo_at: AtomicU64::new(0),
         }
     }
     /// The par_loop argument `dat(access, path)`, through component `view` if given.

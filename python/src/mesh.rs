@@ -130,6 +130,7 @@ fn to_python<'py>(
             toset: obj_of(map.to_set())?,
             map,
             uninitialized: false,
+            extruded: None,
         };
         py_maps.set_item(name, Py::new(py, m)?)?;
     }
