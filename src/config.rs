@@ -82,6 +82,10 @@ pub struct Config {
     /// Vectorised loops where they apply (`OP2_SIMD=auto`, the default) or the scalar path
     /// everywhere (`OP2_SIMD=off`).
     pub simd: bool,
+    /// With `simd`: choose each vectorised loop's variant (vectorised, scalar, scalar with the
+    /// kernel inlined) by a measurement on rank 0 the first time it runs (`OP2_SIMD=auto`), or
+    /// always run the vectorised one (`OP2_SIMD=on`).
+    pub simd_measure: bool,
     /// Test only (`OP2_TEST_ISA_LEVEL`): this rank reports at most this instruction-set level
     /// (1-4), as a host of that level would (a fake mixed-level job).
     #[doc(hidden)]
@@ -163,6 +167,7 @@ impl Default for Config {
             verbose: false,
             check: false,
             simd: true,
+            simd_measure: true,
             test_isa_level: None,
             isa_level: 0,
         }

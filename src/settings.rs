@@ -140,24 +140,29 @@ pub static SETTINGS: &[Setting] = &[
         env: "OP2_SIMD",
         aliases: &[],
         default: "`auto`",
-        doc: "`auto`: loops run vectorised across elements where that is safe (kernel inlined, `#pragma omp simd`, lanes of the agreed instruction set), else scalar; `off`: the scalar path everywhere. The path of each kernel is in its cache entry's key text (`op2 cache list`)",
+        doc: "`auto`: where a loop can run vectorised across elements (kernel inlined, `#pragma omp simd`, lanes of the agreed instruction set) its module also holds the scalar loop with and without the kernel inlined, and rank 0 times the three on the loop's data the first time it runs, every rank then runs the fastest (recorded beside the cache entry, shown by `op2 cache list`, not measured again); `on`: the vectorised loop wherever it applies, unmeasured; `off`: the scalar path everywhere. The path of each kernel is in its cache entry's key text",
         scope: Scope::Agreed,
         test_only: false,
         read: |c, n, v| {
-            c.simd = match v.trim().to_ascii_lowercase().as_str() {
-                "" | "auto" | "on" | "1" => true,
-                "off" | "0" => false,
+            (c.simd, c.simd_measure) = match v.trim().to_ascii_lowercase().as_str() {
+                "" | "auto" => (true, true),
+                "on" | "1" => (true, false),
+                "off" | "0" => (false, false),
                 _ => {
                     return Err(Error::Config {
                         var: n.into(),
                         value: v.into(),
-                        detail: "expected auto or off".into(),
+                        detail: "expected auto, on or off".into(),
                     })
                 }
             };
             Ok(())
         },
-        show: |c| c.simd.to_string(),
+        show: |c| match (c.simd, c.simd_measure) {
+            (false, _) => "off".into(),
+            (true, true) => "auto".into(),
+            (true, false) => "on".into(),
+        },
     },
     Setting {
         env: "OP2_TEST_ISA_LEVEL",

@@ -231,14 +231,20 @@ fn cache(cache_dir: Option<PathBuf>, cmd: CacheCmd) -> op2::Result<ExitCode> {
         CacheCmd::List => {
             for e in op2::cache::layout::list(&disk)? {
                 match &e.meta {
-                    Some(m) => println!(
-                        "{}  {:<24} {:>10}  created {}  used {}",
-                        shown(&m.key),
-                        shown(&m.kernel),
-                        human_bytes(e.bytes),
-                        when(m.created),
-                        when(e.last_used)
-                    ),
+                    Some(m) => {
+                        // A vectorised module's measured variant (OP2_SIMD=auto), if recorded.
+                        let so = e.meta_path.with_extension("so");
+                        let choice = op2::build::choice::read(&so)
+                            .map_or(String::new(), |c| format!("  runs {}", shown(&c)));
+                        println!(
+                            "{}  {:<24} {:>10}  created {}  used {}{choice}",
+                            shown(&m.key),
+                            shown(&m.kernel),
+                            human_bytes(e.bytes),
+                            when(m.created),
+                            when(e.last_used)
+                        )
+                    }
                     None => println!(
                         "{}  <unreadable metadata>",
                         shown(&e.meta_path.display().to_string())

@@ -50,6 +50,8 @@ enum Outcome {
         so: PathBuf,
         checksum: u64,
         size: u64,
+        /// The measured variant recorded beside the entry (`choice.rs`), if any.
+        choice: Option<String>,
     },
     CompileError {
         command: String,
@@ -96,8 +98,13 @@ pub(crate) fn fetch_or_compile(
         };
         let outcome: Outcome = serde_json::from_slice(&comm.broadcast_bytes(0, bytes)?)
             .map_err(|e| Error::Mpi(format!("garbled compile outcome from rank 0: {e}")))?;
-        let (so, checksum, size) = match outcome {
-            Outcome::Ready { so, checksum, size } => (so, checksum, size),
+        let (so, checksum, size, choice) = match outcome {
+            Outcome::Ready {
+                so,
+                checksum,
+                size,
+                choice,
+            } => (so, checksum, size, choice),
             Outcome::CompileError {
                 command,
                 stderr,
@@ -141,7 +148,9 @@ pub(crate) fn fetch_or_compile(
                     s.wait_seconds += secs;
                 });
             }
-            return Ok(Arc::new(loaded.expect("checked ok")));
+            let mut loaded = loaded.expect("checked ok");
+            adopt_choice(&mut loaded, comm, config, &so, choice.as_deref());
+            return Ok(Arc::new(loaded));
         }
         if let Err(e) = &loaded {
             eprintln!("op2: rank {}: {e}; the entry will be rebuilt", comm.rank());
@@ -159,6 +168,26 @@ pub(crate) fn fetch_or_compile(
         }
     }
     unreachable!("the loop returns on its second attempt")
+}
+
+/// A vectorised module's variant on every rank: the vectorised one under `OP2_SIMD=on`, else
+/// the one recorded beside the entry (rank 0 read it and broadcast it with the outcome), else
+/// still to be measured at its first run (`exec/choose.rs`), which rank 0 records at `so`.
+fn adopt_choice(
+    loaded: &mut LoadedKernel,
+    comm: Comm,
+    config: &Config,
+    so: &std::path::Path,
+    choice: Option<&str>,
+) {
+    use crate::jit::simd::Variant;
+    if !config.simd_measure {
+        loaded.choose(Variant::Simd);
+    } else if let Some(v) = choice.and_then(crate::build::choice::parse) {
+        loaded.choose(v);
+    } else if comm.is_root() {
+        loaded.set_record(crate::build::choice::path_of(so));
+    }
 }
 
 /// Rank 0: find a verified entry or compile one (the disk cache's publish transaction), and
@@ -234,6 +263,7 @@ fn rank0_obtain(
         so: entry.paths.so.clone(),
         checksum: entry.meta.checksum,
         size: entry.meta.size,
+        choice: crate::build::choice::read(&entry.paths.so),
     };
     Ok((outcome, Some(entry)))
 }

@@ -6,6 +6,7 @@
 //! C to a library, a library to a callable function, knowing nothing of caches). A par_loop's
 //! class-cache miss enters here once (`fetch::fetch_or_compile`) and leaves with a loaded
 //! kernel. Never touches Dats, plans or the run step.
+pub mod choice;
 pub mod fetch;
 pub mod key;
 pub mod produce;

@@ -222,9 +222,11 @@ fn clear_folder(sub: &Path, entry_dir: bool, r: &mut ClearReport) -> Result<()> 
             Ok(Some(_held)) => {
                 remove_plain(&paths.meta, r);
                 remove_plain(&paths.so, r);
-                remove_plain(&paths.so.with_extension("log"), r); // compiler warnings, if any
-                                                                  // Safe while we hold it: lockers check that the file they locked is
-                                                                  // still the one at this path (fsutil), and start again if not.
+                // Compiler warnings and the measured variant (`build::choice`), if any.
+                remove_plain(&paths.so.with_extension("log"), r);
+                remove_plain(&paths.so.with_extension("choice"), r);
+                // Safe while we hold it: lockers check that the file they locked is
+                // still the one at this path (fsutil), and start again if not.
                 let _ = fs::remove_file(&paths.lock);
             }
             Ok(None) => r.busy += 1,

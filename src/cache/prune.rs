@@ -70,6 +70,7 @@ pub fn prune_to(cache: &DiskCache, target: u64) -> Result<PruneReport> {
         let _ = fs::remove_file(&paths.meta);
         let _ = fs::remove_file(&paths.so);
         let _ = fs::remove_file(paths.so.with_extension("log")); // compiler warnings, if any
+        let _ = fs::remove_file(paths.so.with_extension("choice")); // measured variant, if any
         total = total.saturating_sub(e.bytes);
         r.removed += 1;
         r.freed += e.bytes;

@@ -22,6 +22,16 @@ pub(crate) enum Path {
     Vector(Map),
 }
 
+/// A Dat argument's data pointer (from its storage, write-locked by the caller) and map
+/// pointer (null if direct): what the generated code gets for it.
+pub(crate) fn dat_pointers(data: &mut [u64], path: &Path) -> (*mut std::ffi::c_void, *const i32) {
+    let map = match path {
+        Path::Direct => std::ptr::null(),
+        Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
+    };
+    (data.as_mut_ptr() as *mut std::ffi::c_void, map)
+}
+
 #[derive(Clone)]
 pub(crate) enum ArgKind {
     Dat {

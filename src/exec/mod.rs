@@ -8,6 +8,7 @@
 pub mod arg;
 pub mod blocks;
 pub mod check;
+pub mod choose;
 pub mod colour;
 pub mod dispatch;
 pub mod extruded;

@@ -18,7 +18,7 @@ use crate::data::dat::Dat;
 use crate::data::set::Set;
 use crate::dtype::{with_scalar, DType, Scalar};
 use crate::error::{Error, Result};
-use crate::exec::arg::{Arg, ArgKind, Path};
+use crate::exec::arg::{dat_pointers, Arg, ArgKind};
 use crate::exec::blocks::Blocks;
 use crate::exec::plan::{ArgSlot, LoopPlan};
 use crate::jit::ffi::LoadedKernel;
@@ -48,6 +48,9 @@ pub(crate) fn run(
     let live = Live { plan, args };
     let comm = set.comm();
     let mut dats = live.lock_dats()?;
+    if loaded.undecided() {
+        crate::exec::choose::decide(loaded, plan, set, args, &mut dats)?;
+    }
     if plan.plain {
         run_plain(loaded, &live, set, dats);
         return Ok(0.0);
@@ -511,15 +514,6 @@ impl PtrTables {
         }
         positions
     }
-}
-
-/// A Dat argument's data pointer (from its write guard) and map pointer (null if direct).
-fn dat_pointers(data: &mut [u64], path: &Path) -> (*mut c_void, *const i32) {
-    let map = match path {
-        Path::Direct => std::ptr::null(),
-        Path::Index(m, _) | Path::Vector(m) => m.values().as_ptr(),
-    };
-    (data.as_mut_ptr() as *mut c_void, map)
 }
 
 fn elem_bytes(d: &Dat) -> usize {

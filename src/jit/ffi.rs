@@ -10,6 +10,8 @@ use std::ffi::c_void;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::jit::simd::Variant;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 type Entry = unsafe extern "C" fn(i32, i32, *const *mut c_void, *const *const i32);
 
@@ -49,6 +51,13 @@ fn memfd_with(_bytes: &[u8]) -> std::io::Result<std::fs::File> {
 /// `Arc<LoadedKernel>` exists (an entry evicted from the class cache stays valid while in use).
 pub struct LoadedKernel {
     entry: Entry,
+    /// A vectorised module's other variants (`simd::Variant::Scalar`, `Inlined`), if any.
+    variants: Option<[Entry; 2]>,
+    /// The variant every call runs (`Variant as u8`); 0 while a vectorised module's choice is
+    /// still to be measured (calls then run the vectorised entry point).
+    chosen: AtomicU8,
+    /// Rank 0: where the choice is recorded beside the disk entry (`build::choice`).
+    record: Option<std::path::PathBuf>,
     // Field order matters: the library is closed before its memory file. glibc identifies a
     // loaded library by the path string it was opened with, so the descriptor behind
     // `/proc/self/fd/N` stays open while the library is loaded: were N reused by the next
@@ -93,8 +102,26 @@ impl LoadedKernel {
         let entry: Entry = unsafe { lib.get::<Entry>(crate::jit::codegen::ENTRY.as_bytes()) }
             .map(|s| *s)
             .map_err(|e| err(e.to_string()))?;
+        let other = |v: Variant| {
+            // SAFETY: a vectorised module exports each variant with exactly the `Entry`
+            // signature (`simd::module`); other modules lack the symbol (`Err`).
+            unsafe { lib.get::<Entry>(v.symbol().as_bytes()) }
+                .map(|s| *s)
+                .ok()
+        };
+        let variants = other(Variant::Scalar)
+            .zip(other(Variant::Inlined))
+            .map(|(a, b)| [a, b]);
+        let chosen = if variants.is_some() {
+            0
+        } else {
+            Variant::Simd as u8
+        };
         Ok(LoadedKernel {
             entry,
+            variants,
+            chosen: AtomicU8::new(chosen),
+            record: None,
             _lib: lib,
             _memfd: None,
             name: kernel.to_string(),
@@ -181,8 +208,58 @@ impl LoadedKernel {
         if start >= end {
             return;
         }
+        let f = match (self.chosen.load(Ordering::Relaxed), &self.variants) {
+            (2, Some(v)) => v[0],
+            (3, Some(v)) => v[1],
+            _ => self.entry,
+        };
         // SAFETY: upheld by the caller as documented above; start/end fit in i32 because set
         // sizes are limited to i32::MAX at construction.
-        unsafe { (self.entry)(start as i32, end as i32, args.as_ptr(), maps.as_ptr()) }
+        unsafe { f(start as i32, end as i32, args.as_ptr(), maps.as_ptr()) }
+    }
+
+    /// Run variant `v` over `[start, end)` (the measurement of `exec/choose.rs`).
+    ///
+    /// # Safety
+    /// As for [`LoadedKernel::call`]; every variant reaches the same storage.
+    pub(crate) unsafe fn call_variant(
+        &self,
+        v: Variant,
+        start: usize,
+        end: usize,
+        args: &[*mut c_void],
+        maps: &[*const i32],
+    ) {
+        let f = match (v, &self.variants) {
+            (Variant::Scalar, Some(e)) => e[0],
+            (Variant::Inlined, Some(e)) => e[1],
+            _ => self.entry,
+        };
+        if start < end {
+            // SAFETY: as for `call`.
+            unsafe { f(start as i32, end as i32, args.as_ptr(), maps.as_ptr()) }
+        }
+    }
+
+    /// Whether this module's variant is still to be chosen (a vectorised module, first run).
+    pub(crate) fn undecided(&self) -> bool {
+        self.chosen.load(Ordering::Relaxed) == 0
+    }
+
+    /// Run variant `v` from now on (every rank sets the same: rank 0's choice, broadcast).
+    pub(crate) fn choose(&self, v: Variant) {
+        if self.variants.is_some() {
+            self.chosen.store(v as u8, Ordering::Relaxed);
+        }
+    }
+
+    /// Rank 0: where to record the choice (beside the disk entry).
+    pub(crate) fn set_record(&mut self, path: std::path::PathBuf) {
+        self.record = Some(path);
+    }
+
+    /// Rank 0: where the choice is recorded, if this module has variants.
+    pub(crate) fn record(&self) -> Option<&Path> {
+        self.record.as_deref().filter(|_| self.variants.is_some())
     }
 }

@@ -49,6 +49,9 @@ use crate::jit::shape::{ArgShape, MapUse};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Options {
     pub simd: bool,
+    /// Choose each vectorised module's variant by measurement (`OP2_SIMD=auto`), or always
+    /// run the vectorised one (`OP2_SIMD=on`).
+    pub measure: bool,
     pub level: u8,
 }
 
@@ -59,13 +62,14 @@ impl Options {
             // The checked mode watches the kernel write the Dats in place (a READ argument
             // written is an error it names); the vectorised path hands it staged copies.
             simd: config.simd && !config.check,
+            measure: config.simd_measure,
             level: config.isa_level.max(1),
         }
     }
 
     /// One word for the class key (the level is in the flags too, through its `-march`).
     pub(crate) fn word(&self) -> u64 {
-        (self.simd as u64) << 8 | self.level as u64
+        (self.measure as u64) << 9 | (self.simd as u64) << 8 | self.level as u64
     }
 }
 
@@ -204,9 +208,11 @@ pub(crate) fn module(kernel: &Kernel, args: &[ArgShape], scalar: &str, lanes: u3
         "static __attribute__((unused))\nvoid __op2_scalar(",
         1,
     );
+    s.push('\n');
+    write_row_types(&mut s, args);
     let _ = writeln!(
         s,
-        "\n__attribute__((visibility(\"default\"), flatten))\nvoid {ENTRY}(int __op2_start, int __op2_end, void **__op2_args, const int **__op2_maps)\n{{\n  int __op2_n0 = __op2_start;\n  {{"
+        "__attribute__((visibility(\"default\"), flatten))\nvoid {ENTRY}(int __op2_start, int __op2_end, void **__op2_args, const int **__op2_maps)\n{{\n  int __op2_n0 = __op2_start;\n  {{"
     );
     write_pointers(&mut s, args, lanes);
     let _ = writeln!(
@@ -228,7 +234,52 @@ pub(crate) fn module(kernel: &Kernel, args: &[ArgShape], scalar: &str, lanes: u3
         s,
         "  }}\n  if (__op2_n0 < __op2_end) __op2_scalar(__op2_n0, __op2_end, __op2_args, __op2_maps);\n}}"
     );
+    // The other variants the per-kernel measurement chooses from (`exec/choose.rs`).
+    let _ = writeln!(
+        s,
+        "\n__attribute__((visibility(\"default\")))\nvoid {}(int __op2_start, int __op2_end, void **__op2_args, const int **__op2_maps)\n{{ __op2_scalar(__op2_start, __op2_end, __op2_args, __op2_maps); }}\n\n__attribute__((visibility(\"default\"), flatten))\nvoid {}(int __op2_start, int __op2_end, void **__op2_args, const int **__op2_maps)\n{{ __op2_scalar(__op2_start, __op2_end, __op2_args, __op2_maps); }}",
+        Variant::Scalar.symbol(),
+        Variant::Inlined.symbol()
+    );
     s
+}
+
+/// The entry points of a vectorised module, one per variant of its loop: the vectorised one
+/// (the default entry point), the scalar loop with inlining left to the compiler, and the
+/// scalar loop with the kernel forced inline (`flatten`). Which one runs is chosen per kernel
+/// by measurement on rank 0 (`exec/choose.rs`), or forced by `OP2_SIMD=on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Variant {
+    Simd = 1,
+    Scalar = 2,
+    Inlined = 3,
+}
+
+impl Variant {
+    pub(crate) const ALL: [Variant; 3] = [Variant::Simd, Variant::Scalar, Variant::Inlined];
+
+    /// The exported symbol of this variant.
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            Variant::Simd => ENTRY,
+            Variant::Scalar => "__op2_loop_scalar",
+            Variant::Inlined => "__op2_loop_inlined",
+        }
+    }
+
+    /// Its name in choice records, reports and `op2 cache list`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Variant::Simd => "simd",
+            Variant::Scalar => "scalar",
+            Variant::Inlined => "scalar-inlined",
+        }
+    }
+
+    /// The variant named `name` ([`Variant::name`]), if any.
+    pub(crate) fn parse(name: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name() == name)
+    }
 }
 
 /// The staging row (`s`) or packed rows (`v`) of argument `a`, if it needs one.
@@ -363,6 +414,42 @@ fn write_lane_call(s: &mut String, kernel: &Kernel, args: &[ArgShape]) {
     );
 }
 
+/// The vector type of one target row of `dim` values of `dtype` (`__op2_row_<type><dim>`,
+/// GCC/clang vector extension, element alignment), where a row is 16, 32 or 64 bytes: the
+/// staged increments of a lane are added to such a row with one vector add. `None` otherwise
+/// (added value by value).
+fn row_type(dtype: crate::dtype::DType, dim: u32) -> Option<String> {
+    let bytes = dim as usize * dtype.size();
+    (dim > 1 && matches!(bytes, 16 | 32 | 64)).then(|| format!("__op2_row_{}{dim}", dtype.c_name()))
+}
+
+/// Before the vectorised entry point: the row types [`write_lane_scatters`] uses.
+fn write_row_types(s: &mut String, args: &[ArgShape]) {
+    let mut seen = Vec::new();
+    for a in args {
+        if let ArgShape::Dat {
+            access: Access::Inc,
+            dtype,
+            dim,
+            map,
+            ..
+        } = *a
+        {
+            if map == MapUse::Direct || seen.contains(&(dtype, dim)) {
+                continue;
+            }
+            seen.push((dtype, dim));
+            if let Some(r) = row_type(dtype, dim) {
+                let (t, size, bytes) = (dtype.c_name(), dtype.size(), dim as usize * dtype.size());
+                let _ = writeln!(
+                    s,
+                    "typedef {t} {r} __attribute__((vector_size({bytes}), aligned({size}), may_alias));"
+                );
+            }
+        }
+    }
+}
+
 /// After the lanes: staged increments added, packed rows stored back, lane by lane in
 /// element order, and inside a lane in argument order: exactly the order in which the scalar
 /// loop applies them, so an increment sum rounds as in the serial loop.
@@ -371,6 +458,7 @@ fn write_lane_scatters(s: &mut String, args: &[ArgShape], lanes: u32) {
     for (i, a) in args.iter().enumerate() {
         let ArgShape::Dat {
             access,
+            dtype,
             dim,
             map,
             datnum: dn,
@@ -391,10 +479,20 @@ fn write_lane_scatters(s: &mut String, args: &[ArgShape], lanes: u32) {
         } else {
             "s"
         };
-        let _ = writeln!(
-            body,
-            "      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) __op2_d{dn}[(long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {row0}] * {dim} + __op2_d] {op} __op2_{p}{i}[(__op2_l * {arity} + __op2_k) * {dim} + __op2_d];"
-        );
+        let target =
+            format!("__op2_d{dn} + (long)__op2_m{mn}[((long)__op2_n0 + __op2_l) * {row0}] * {dim}");
+        let staged = format!("__op2_{p}{i} + (__op2_l * {arity} + __op2_k) * {dim}");
+        let _ = match row_type(dtype, dim) {
+            // One vector add per target row: the same per-component sums, in the same order.
+            Some(r) if access == Access::Inc => writeln!(
+                body,
+                "      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++) {{ {r} *__op2_t = ({r} *)({target}); *__op2_t = *__op2_t + *({r} *)({staged}); }}"
+            ),
+            _ => writeln!(
+                body,
+                "      for (int __op2_k = 0; __op2_k < {arity}; __op2_k++)\n        for (int __op2_d = 0; __op2_d < {dim}; __op2_d++) ({target})[__op2_d] {op} ({staged})[__op2_d];"
+            ),
+        };
     }
     if !body.is_empty() {
         let _ = write!(
@@ -444,6 +542,7 @@ mod tests {
     }
     const ON: Options = Options {
         simd: true,
+        measure: true,
         level: 3,
     };
     fn idx(i: u32) -> MapUse {
@@ -511,6 +610,29 @@ mod tests {
     }
 
     #[test]
+    fn increments_go_back_a_row_at_a_time_where_a_row_is_a_vector() {
+        assert_eq!(
+            row_type(DType::F64, 4).as_deref(),
+            Some("__op2_row_double4")
+        );
+        assert_eq!(row_type(DType::F32, 4).as_deref(), Some("__op2_row_float4"));
+        assert_eq!(
+            row_type(DType::I32, 16).as_deref(),
+            Some("__op2_row_int32_t16")
+        );
+        for (t, dim) in [
+            (DType::F64, 1),
+            (DType::F64, 3),
+            (DType::F64, 16),
+            (DType::F32, 2),
+        ] {
+            assert_eq!(row_type(t, dim), None, "{t:?} x {dim}: value by value");
+        }
+        assert_eq!(Variant::parse("scalar-inlined"), Some(Variant::Inlined));
+        assert_eq!(Variant::parse(Variant::Simd.name()), Some(Variant::Simd));
+    }
+
+    #[test]
     fn the_module_stages_lanes_scatters_in_order_and_keeps_the_scalar_lines() {
         let k = Kernel::new(
             "k",
@@ -558,11 +680,25 @@ mod tests {
             "{src}"
         );
         assert!(src.contains("(double *)(gl3 + l * 1)"), "{src}");
-        // Increments added lane by lane, after the lanes; Global lanes folded in lane order.
+        // Increments added lane by lane, after the lanes, a row (4 doubles) at a time;
+        // Global lanes folded in lane order.
+        assert!(
+            src.contains("typedef double row_double4 __attribute__((vector_size(32), aligned(8), may_alias));\n"),
+            "{src}"
+        );
         assert!(
             src.contains(
-                "d1[(long)m0[((long)n0 + l) * 2 + 1] * 4 + d] += s2[(l * 1 + k) * 4 + d];"
+                "for (int k = 0; k < 1; k++) { row_double4 *t = (row_double4 *)(d1 + (long)m0[((long)n0 + l) * 2 + 1] * 4); *t = *t + *(row_double4 *)(s2 + (l * 1 + k) * 4); }"
             ),
+            "{src}"
+        );
+        // The scalar variants follow the vectorised entry point.
+        assert!(
+            src.contains("void loop_scalar(int start, int end, void **args, const int **maps)\n{ scalar(start, end, args, maps); }"),
+            "{src}"
+        );
+        assert!(
+            src.contains("flatten))\nvoid loop_inlined(int start, int end"),
             "{src}"
         );
         assert!(src.contains("gl3[k] = g3[k % 1];"), "{src}");
