@@ -128,7 +128,7 @@ fn measure(
             _ => return format!("{simd}: not measured (a Mat argument)"),
         }
     }
-    // SAFETY (this call and the timed ones): the pointers are those `PtrTables::fill` would
+    // SAFETY: (this call and the timed ones) the pointers are those `PtrTables::fill` would
     // give the call (see there), with each written Dat and every Global replaced by a copy of
     // the same length, all held until after these calls; one thread, owned elements [0, n).
     // A first call warms caches and pages for all three.
