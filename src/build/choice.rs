@@ -21,9 +21,15 @@ pub(crate) fn parse(line: &str) -> Option<Variant> {
     Variant::parse(line.split(':').next()?.trim())
 }
 
-/// The record beside `so`, if one is there and names a variant.
+/// The record beside `so`, if one is there and names a variant. The record is untrusted input
+/// like every file in the cache: opened as an entry file (no link followed, no FIFO or device
+/// read, owner and mode checked: `cache::trust::open_entry`) and read up to 256 bytes; a
+/// record refused or unreadable is no record (the loop is measured again).
 pub fn read(so: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path_of(so)).ok()?;
+    use std::io::Read;
+    let f = crate::cache::trust::open_entry(&path_of(so)).ok()??;
+    let mut text = String::new();
+    f.take(256).read_to_string(&mut text).ok()?;
     let line = text.lines().next()?.trim().to_string();
     parse(&line).map(|_| line)
 }
@@ -42,6 +48,25 @@ pub(crate) fn write(path: &Path, line: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_or_a_fifo_is_no_record() {
+        let dir = std::env::temp_dir().join(format!("op2-choice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let so = dir.join("k.so");
+        let real = dir.join("real.choice");
+        write(&real, "scalar: measured").unwrap();
+        std::os::unix::fs::symlink(&real, path_of(&so)).unwrap();
+        assert_eq!(read(&so), None, "a record through a link is refused");
+        std::fs::remove_file(path_of(&so)).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(path_of(&so)).status().unwrap();
+        assert!(made.success());
+        assert_eq!(read(&so), None, "a FIFO is refused, never read (no hang)");
+        std::fs::remove_file(path_of(&so)).unwrap();
+        write(&path_of(&so), "scalar: measured").unwrap();
+        assert_eq!(read(&so).as_deref(), Some("scalar: measured"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_record_names_its_variant_and_is_read_back() {
