@@ -59,7 +59,10 @@ mod tests {
         std::os::unix::fs::symlink(&real, path_of(&so)).unwrap();
         assert_eq!(read(&so), None, "a record through a link is refused");
         std::fs::remove_file(path_of(&so)).unwrap();
-        let made = std::process::Command::new("mkfifo").arg(path_of(&so)).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(path_of(&so))
+            .status()
+            .unwrap();
         assert!(made.success());
         assert_eq!(read(&so), None, "a FIFO is refused, never read (no hang)");
         std::fs::remove_file(path_of(&so)).unwrap();
