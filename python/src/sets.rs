@@ -520,6 +520,11 @@ impl PyMap {
     fn arities(&self) -> (usize,) {
         (self.map.arity(),)
     }
+    /// PyOP2's `arange`: the offsets of the (single) block in an element's targets.
+    #[getter]
+    fn arange(&self) -> (usize, usize) {
+        (0, self.map.arity())
+    }
     #[getter]
     fn name(&self) -> String {
         self.map.name().to_string()
