@@ -86,7 +86,9 @@ fn bad_input_is_a_typed_error() {
     assert!(e.contains("value 2") && e.contains("outside"), "{e}");
     assert!(Map::new(&s, &t, 1, vec![0, -1, 1]).is_err());
     assert!(Map::new(&s, &t, 2, vec![0, 1]).is_err());
-    assert!(DataSet::new(&s, 0).is_err());
+    // A dim-0 DataSet (PyOP2's `set ** 0`) is allowed: its Dats hold no values.
+    let empty = op2::Dat::zeros(&DataSet::new(&s, 0).unwrap(), op2::DType::F64);
+    assert!(empty.dim() == 0 && empty.to_vec::<f64>().unwrap().is_empty());
     let ds = DataSet::new(&s, 2).unwrap();
     assert!(op2::Dat::new(&ds, vec![0.0f64; 5]).is_err());
     assert!(op2::Dat::new(&ds, vec![0u32; 6])

@@ -63,6 +63,12 @@ impl PyGlobal {
         }
         let dim = dim_of(py, Some(dim))?;
         let n: usize = dim.iter().product();
+        if n == 0 {
+            return Err(raise(
+                "DimTypeError",
+                format!("a Global needs a positive dim, not {dim:?}"),
+            ));
+        }
         let name = match name {
             Some(n) if !n.is_none() => n
                 .extract::<String>()

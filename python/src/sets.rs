@@ -278,7 +278,8 @@ impl PyDataSet {
     }
 }
 
-/// A dim argument: a positive int or a tuple of them (PyOP2's DimTypeError otherwise).
+/// A dim argument: a non-negative int or a tuple of them (PyOP2's DimTypeError otherwise;
+/// a dim of 0, PyOP2's `set ** 0`, gives Dats holding no values).
 /// A dim as Python prints a tuple: `(1,)`, `(2, 3)`.
 pub(crate) fn tuple_str(dim: &[usize]) -> String {
     match dim {
@@ -305,10 +306,10 @@ pub(crate) fn dim_of(_py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResul
             )
         })?
     };
-    if v.is_empty() || v.iter().any(|&d| d <= 0) {
+    if v.is_empty() || v.iter().any(|&d| d < 0) {
         return Err(raise(
             "DimTypeError",
-            format!("dim must be positive, got {v:?}"),
+            format!("dim must not be negative, got {v:?}"),
         ));
     }
     Ok(v.into_iter().map(|d| d as usize).collect())
@@ -519,6 +520,11 @@ impl PyMap {
     #[getter]
     fn arities(&self) -> (usize,) {
         (self.map.arity(),)
+    }
+    /// PyOP2's `arange`: the offsets of the (single) block in an element's targets.
+    #[getter]
+    fn arange(&self) -> (usize, usize) {
+        (0, self.map.arity())
     }
     #[getter]
     fn name(&self) -> String {

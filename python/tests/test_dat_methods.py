@@ -76,3 +76,26 @@ def test_map_without_values_is_refused_only_when_it_has_elements():
         pass
     else:
         raise AssertionError("a Map with elements but no values must be refused")
+
+
+def test_dim_zero_dataset_holds_no_values_and_loops_pass_it():
+    """PyOP2 allows ``set ** 0``: a Dat on it holds no values; a loop may still pass it,
+    directly or through a map, and the other arguments are computed as usual."""
+    import pytest
+    from op2.pyop2 import exceptions as ex
+    cells, nodes = op2.Set(3), op2.Set(4)
+    ds = nodes ** 0
+    assert ds.dim == (0,) and ds.cdim == 0 and ds is nodes ** 0
+    d = op2.Dat(ds)
+    assert d.shape == (nodes.total_size, 0) and d.data_ro.shape == (nodes.size, 0)
+    assert d.data_with_halos.size == 0
+    m = op2.Map(cells, nodes, 2, [0, 1, 1, 2, 2, 3])
+    out = op2.Dat(cells, np.zeros(3))
+    k = op2.Kernel("static void k0(double *o, const double *e, const double *c)"
+                   " { o[0] += 1.0; }", "k0")
+    op2.par_loop(k, cells, out(op2.INC), d(op2.READ, m), op2.Dat(cells ** 0)(op2.READ))
+    assert (out.data_ro == 1.0).all()
+    with pytest.raises(ex.DimTypeError):
+        nodes ** -1
+    with pytest.raises(ex.DimTypeError):
+        op2.Global(0, dtype=np.float64)

@@ -34,14 +34,9 @@ pub struct DataSet {
 }
 
 impl DataSet {
-    /// The DataSet of `set` with `dim` values per element (dim >= 1).
+    /// The DataSet of `set` with `dim` values per element. A dim of 0 is allowed, as PyOP2's
+    /// `set ** 0`: its Dats hold no values.
     pub fn new(set: &Set, dim: usize) -> Result<DataSet> {
-        if dim == 0 {
-            return Err(Error::invalid(
-                format!("DataSet::new({})", set.name()),
-                "dim must be at least 1",
-            ));
-        }
         if set.superset().is_some() {
             return Err(Error::invalid(
                 format!("DataSet::new({})", set.name()),
