@@ -58,7 +58,7 @@ ON_INTERIOR_FACETS = _Region("ON_INTERIOR_FACETS")
 
 Set = _op2.Set
 DataSet = _op2.DataSet
-Map = _op2.Map
+from op2._maps import Map  # noqa: E402 (op2 Map, or a column map between ExtrudedSets)
 Dat = _op2.Dat
 Global = _op2.Global
 Constant = _op2.Global
