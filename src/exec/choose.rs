@@ -66,20 +66,21 @@ pub(crate) fn decide(
     loaded.choose(v);
     if let Some(path) = loaded.record().filter(|_| line.contains(" ms")) {
         if let Err(e) = crate::build::choice::write(path, &line) {
-            eprintln!(
+            crate::build::produce::say(format!(
                 "op2: rank 0: kernel `{}`: could not record its measured variant in {}: {e} (the next job measures again)",
                 loaded.name(),
                 path.display()
-            );
+            ));
         }
     }
     if crate::config::current().is_ok_and(|c| c.verbose) {
-        eprintln!(
+        // One write per line: two ranks' lines never interleave mid-line.
+        crate::build::produce::say(format!(
             "op2: rank {}: kernel `{}` runs its {} loop ({line})",
             comm.rank(),
             loaded.name(),
             v.name()
-        );
+        ));
     }
     Ok(())
 }
