@@ -10,6 +10,7 @@
 mod comms;
 mod data;
 mod datops;
+mod entries;
 mod errors;
 mod extruded;
 mod global;
@@ -87,6 +88,7 @@ fn _op2(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cache_counters, m)?)?;
     m.add_function(wrap_pyfunction!(clear_class_cache, m)?)?;
     comms::register(m)?;
+    entries::register(m)?;
     sets::register(m)?;
     subset::register(m)?;
     extruded::register(m)?;

@@ -173,3 +173,21 @@ def test_second_process_gets_a_disk_hit_and_compiles_nothing():
     assert c1 >= 1 and m1 >= 1, "the first process compiles into the fresh cache"
     assert c2 == 0, "the second process compiles nothing"
     assert h2 >= 1 and m2 == 0, "the second process finds the kernel on disk"
+
+
+def test_disk_entries_are_read_as_untrusted_files(tmp_path):
+    """A file moved under another key's name is a miss; a link is refused, never unpickled."""
+    from op2.pyop2.caching import DictLikeDiskAccess
+    cache = DictLikeDiskAccess(tmp_path)
+    cache["a"] = 41
+    assert cache["a"] == 41
+    b = cache._path("b")
+    b.parent.mkdir(parents=True, exist_ok=True)
+    b.write_bytes(cache._path("a").read_bytes())
+    with pytest.raises(KeyError):
+        cache["b"]
+    c = cache._path("c")
+    c.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(cache._path("a"), c)
+    with pytest.raises(OSError, match="symbolic link"):
+        cache["c"]

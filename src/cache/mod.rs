@@ -20,3 +20,4 @@ pub(crate) mod tally;
 pub(crate) mod trust;
 
 pub use layout::{DiskCache, EntryInfo};
+pub use trust::read_entry;

@@ -279,6 +279,29 @@ pub(crate) fn open_entry(path: &Path) -> std::result::Result<Option<File>, Refus
     Ok(Some(f))
 }
 
+/// The bytes of a file in a cache directory that op2 loads but does not describe in a `.meta`
+/// (the Python package's pickled values and compiled libraries), held to the entry files' rule
+/// ([`open_entry`]: no link followed, no FIFO or device read, owner and mode checked).
+/// `Ok(None)`: no such file. A refused file is an `Err` naming it and why.
+pub fn read_entry(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut f = match open_entry(path) {
+        Ok(None) => return Ok(None),
+        Ok(Some(f)) => f,
+        Err(Refusal::Damaged(why) | Refusal::Untrusted(why)) => {
+            return Err(Error::invalid("cache entry".to_string(), why))
+        }
+    };
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).map_err(|e| {
+        Error::invalid(
+            "cache entry".to_string(),
+            format!("{}: {e}", path.display()),
+        )
+    })?;
+    Ok(Some(bytes))
+}
+
 /// Open a cache pack for reading: a pack carries code, so it is held to the entry files' rule
 /// (a regular file owned by you or root, not writable by group or others unless its group is
 /// the trusted group). Never blocks (a FIFO is refused, not read); returns the file and its

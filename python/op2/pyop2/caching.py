@@ -213,11 +213,19 @@ class DictLikeDiskAccess(MutableMapping):
         return Path(self.cachedir, k[:2], k[2:]).with_suffix(self.extension)
 
     def read_bytes(self, key):
-        """The stored bytes of ``key``, or None."""
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            return None
+        """The stored bytes of ``key``, or None. Read through op2's trust rule for cache files
+        (no link followed, no FIFO read, owner and mode checked): a refused file is an OSError
+        naming it, never unpickled."""
+        return _op2.read_cache_entry(str(self._path(key)))
+
+    def decode(self, key, data):
+        """The value stored as ``data`` for ``key``; KeyError when the file holds another key's
+        value (an entry is the pickle of ``(hex key, value)``: a renamed or planted file is a
+        miss, not another computation's result)."""
+        stored = pickle.loads(data)
+        if not (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == as_hexdigest(key)):
+            raise KeyError("the file holds another key's entry: a cache miss")
+        return stored[1]
 
     def write_bytes(self, key, data):
         path = self._path(key)
@@ -235,10 +243,10 @@ class DictLikeDiskAccess(MutableMapping):
         data = self.read_bytes(key)
         if data is None:
             raise KeyError("File not on disk, cache miss")
-        return pickle.loads(data)
+        return self.decode(key, data)
 
     def __setitem__(self, key, value):
-        self.write_bytes(key, pickle.dumps(value))
+        self.write_bytes(key, pickle.dumps((as_hexdigest(key), value)))
 
     def __delitem__(self, key):
         raise NotImplementedError(f"Cannot remove items from {type(self).__name__}")
@@ -315,7 +323,12 @@ def _disk_lookup(comm, cache, key):
         except OSError as e:  # unreadable: a miss, said once
             warnings.warn(f"op2: disk cache {cache.cachedir}: {e}; recomputing")
     data = comm.bcast(data, root=0)
-    return CACHE_MISS if data is None else pickle.loads(data)
+    if data is None:
+        return CACHE_MISS
+    try:  # the same bytes on every rank: every rank decides alike
+        return cache.decode(key, data)
+    except KeyError:
+        return CACHE_MISS
 
 
 def _disk_store(comm, cache, key, value):

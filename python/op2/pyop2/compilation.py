@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 
-from op2 import _comms
+from op2 import _comms, _op2
 from op2.pyop2.caching import default_parallel_hashkey, memory_cache
 from op2.pyop2.configuration import configuration
 from op2.pyop2.exceptions import CompilationError
@@ -74,7 +74,24 @@ def load(code, extension, cppargs=(), ldargs=(), comm=None):
     where = _so_dir(comm)
     so = safe_noncollective(comm, _compile, code, extension, tuple(cppargs), tuple(ldargs),
                             cc, flags, where)
-    return agreed(comm, ctypes.CDLL, so)
+    return agreed(comm, _load_library, so)
+
+
+def _load_library(so):
+    """Load the library at ``so`` from bytes read through op2's trust rule (no link followed,
+    owner and mode checked: a refused file raises OSError naming it), by way of an anonymous
+    memory file, so the code that runs is the code that was checked. The memory file stays
+    open as long as the library object (glibc knows a library by its path,
+    ``/proc/self/fd/N``, which must not be reused while it is loaded)."""
+    data = _op2.read_cache_entry(so)
+    if data is None:
+        raise OSError(f"{so}: the compiled library is missing")
+    memfile = os.fdopen(os.memfd_create("op2-pyop2-load"), "w+b")
+    memfile.write(data)
+    memfile.flush()
+    lib = ctypes.CDLL(f"/proc/self/fd/{memfile.fileno()}")
+    lib._op2_memfd = memfile
+    return lib
 
 
 def clear_compiler_disk_cache(prompt=False, comm=None):
