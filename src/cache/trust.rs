@@ -281,7 +281,7 @@ pub(crate) fn open_entry(path: &Path) -> std::result::Result<Option<File>, Refus
 
 /// The bytes of a file in a cache directory that op2 loads but does not describe in a `.meta`
 /// (the Python package's pickled values and compiled libraries), held to the entry files' rule
-/// ([`open_entry`]: no link followed, no FIFO or device read, owner and mode checked).
+/// (`open_entry`: no link followed, no FIFO or device read, owner and mode checked).
 /// `Ok(None)`: no such file. A refused file is an `Err` naming it and why.
 pub fn read_entry(path: &Path) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
