@@ -65,7 +65,7 @@ pub use data::borrow::{DataMut, DataRef};
 pub use data::dat::corrupt_halo_copy_for_tests;
 pub use data::dat::{reverse_halo, update_halo, Dat, Global, ReverseMode};
 pub use data::dataset::DataSet;
-pub use data::extruded::{Entity, ExtrudedMap, ExtrudedSet, Region};
+pub use data::extruded::{Entity, ExtrudedMap, ExtrudedSet, ExtrudedSubset, Region};
 pub use data::map::Map;
 pub use data::mixed::{MixedDat, MixedDataSet, MixedMap, MixedSet, WeakMixed};
 pub use data::set::Set;
@@ -74,7 +74,7 @@ pub use data::view::DatView;
 pub use dtype::{DType, Scalar};
 pub use error::{Error, Result};
 pub use exec::arg::Arg;
-pub use exec::extruded::{par_loop_extruded, par_loop_extruded_layer, XArg};
+pub use exec::extruded::{par_loop_extruded, par_loop_extruded_layer, Columns, XArg};
 pub use exec::krylov::{
     solve, CgVariant, KrylovSolver, Method, Orthogonalization, PcSide, SolveInfo,
 };

@@ -21,6 +21,7 @@ use crate::data::dat::{Dat, Global};
 use crate::data::dataset::DataSet;
 use crate::data::map::Map;
 use crate::data::set::Set;
+use crate::data::subset::Subset;
 use crate::error::{Error, Result};
 use crate::mpi::comm::ReduceOp;
 
@@ -208,6 +209,69 @@ impl ExtrudedSet {
     /// Identity.
     pub fn ptr_eq(&self, other: &ExtrudedSet) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Some columns of an [`ExtrudedSet`] (PyOP2's `Subset(extruded_set, indices)`): an extruded
+/// loop over it ([`par_loop_extruded`](crate::par_loop_extruded)) runs every layer of the
+/// chosen columns only, with the arguments of the superset (its extruded maps, layer Dats,
+/// base-set Dats and its layer bounds, read at the chosen column). It is the [`Subset`] of the
+/// base set (the columns) beside its ExtrudedSet; loops visit its owned columns only.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::env::set_var("OP2_CACHE_DIR", dir.path());
+/// use op2::{par_loop_extruded, Access, Dat, Entity, ExtrudedSet, Kernel, Region, Set};
+/// let base = Set::new(4).unwrap();
+/// let xset = ExtrudedSet::new(&base, 3).unwrap(); // 2 cells per column
+/// let some = xset.subset(&[1, 3]).unwrap();
+/// let d = Dat::new(&xset.dataset(Entity::Cells, 1).unwrap(), vec![0.0f64; 8]).unwrap();
+/// let one = Kernel::new("one", "void one(double *x) { x[0] = 1.0; }").unwrap();
+/// par_loop_extruded(&one, &some, Region::All, &[d.arg_layer(Access::Write)]).unwrap();
+/// assert_eq!(d.to_vec::<f64>().unwrap(), [0., 0., 1., 1., 0., 0., 1., 1.]);
+/// assert!(xset.subset(&[4]).is_err()); // no such column
+/// ```
+#[derive(Clone)]
+pub struct ExtrudedSubset {
+    superset: ExtrudedSet,
+    columns: Subset,
+}
+
+impl ExtrudedSet {
+    /// The columns `columns` of this set (local indices into the base set: sorted, unique,
+    /// below its `total_size`), as [`Set::subset`] takes them. Collective like it: a bad list
+    /// on any rank fails on every rank.
+    pub fn subset(&self, columns: &[usize]) -> Result<ExtrudedSubset> {
+        Ok(ExtrudedSubset {
+            superset: self.clone(),
+            columns: self.base().subset(columns)?,
+        })
+    }
+}
+
+impl ExtrudedSubset {
+    /// The ExtrudedSet whose columns this subset chooses.
+    pub fn superset(&self) -> &ExtrudedSet {
+        &self.superset
+    }
+
+    /// The chosen columns: the Subset of the superset's base set.
+    pub fn columns(&self) -> &Subset {
+        &self.columns
+    }
+
+    /// The chosen local columns, sorted (owned first, then halo).
+    pub fn indices(&self) -> &[i32] {
+        self.columns.indices()
+    }
+
+    /// The columns at `positions` of this subset, a subset of the same ExtrudedSet
+    /// (collective, as [`ExtrudedSet::subset`]).
+    pub fn subset(&self, positions: &[usize]) -> Result<ExtrudedSubset> {
+        Ok(ExtrudedSubset {
+            superset: self.superset.clone(),
+            columns: self.columns.subset(positions)?,
+        })
     }
 }
 

@@ -4,19 +4,20 @@
 //!
 //! Owns [`XArg`] and its constructors (`Dat::arg_layer`, `Dat::arg_extruded`,
 //! `Mat::arg_extruded`, any [`Arg`] passed unchanged), [`Sparsity::extruded`], and the
-//! lowering: each extruded argument becomes ordinary arguments over the base set (a mapped Dat
-//! one `arg_map` per base map entry, reaching whole target columns, or for a flat map
-//! (`data/extruded_flat.rs`) the blocks of a plain set, followed by the map's per-column
-//! shifts as a direct READ Dat; a Mat its base map pair,
-//! whose blocks are whole column pairs), and the user's kernel is wrapped in the column kernel
-//! that `jit/extrude.rs` generates. Everything else (keys, caches, plans, threads over
+//! lowering of a loop over an ExtrudedSet's columns or a subset of them ([`Columns`]: the
+//! outer par_loop iterates the base set or its Subset): each extruded argument becomes
+//! ordinary arguments over the base set (a mapped Dat one `arg_map` per base map entry,
+//! reaching whole target columns, or for a flat map (`data/extruded_flat.rs`) the blocks of a
+//! plain set, followed by the map's per-column shifts as a direct READ Dat; a Mat its base map
+//! pair, whose blocks are whole column pairs), and the user's kernel is wrapped in the column
+//! kernel that `jit/extrude.rs` generates. Everything else (keys, caches, plans, threads over
 //! coloured columns, halo exchanges of whole columns, reverse exchanges, reductions) is the
 //! ordinary par_loop's. It never generates C itself and never touches MPI.
 
 use crate::data::access::Access;
 use crate::data::dat::Dat;
 use crate::data::dataset::DataSet;
-use crate::data::extruded::{Bounds, Entity, ExtrudedMap, ExtrudedSet, Region};
+use crate::data::extruded::{Bounds, Entity, ExtrudedMap, ExtrudedSet, ExtrudedSubset, Region};
 use crate::data::set::Set;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -117,42 +118,73 @@ impl Sparsity {
     }
 }
 
+/// The columns an extruded loop runs over: every column of an [`ExtrudedSet`] or the chosen
+/// ones of an [`ExtrudedSubset`] (`&xset` and `&xsubset` both convert). The loop's arguments
+/// are those of the ExtrudedSet either way.
+#[derive(Clone, Copy)]
+pub struct Columns<'a> {
+    set: &'a ExtrudedSet,
+    iter: &'a Set,
+}
+
+impl<'a> From<&'a ExtrudedSet> for Columns<'a> {
+    fn from(set: &'a ExtrudedSet) -> Columns<'a> {
+        Columns {
+            set,
+            iter: set.base(),
+        }
+    }
+}
+
+impl<'a> From<&'a ExtrudedSubset> for Columns<'a> {
+    fn from(sub: &'a ExtrudedSubset) -> Columns<'a> {
+        Columns {
+            set: sub.superset(),
+            iter: sub.columns().as_set(),
+        }
+    }
+}
+
 /// Run `kernel` over every layer of `region` of every owned column of `set` (PyOP2's
-/// `par_loop(kernel, extruded_set, *args, iteration_region=region)`). Collective like
-/// [`par_loop`]; the layer loop is generated code (the region, map entries and offsets are
-/// part of the cache key; the layer bounds are a runtime argument).
-pub fn par_loop_extruded(
+/// `par_loop(kernel, extruded_set, *args, iteration_region=region)`), or of the chosen owned
+/// columns of an [`ExtrudedSubset`]. Collective like [`par_loop`]; the layer loop is generated
+/// code (the region, map entries and offsets are part of the cache key; the layer bounds are a
+/// runtime argument).
+pub fn par_loop_extruded<'a>(
     kernel: &Kernel,
-    set: &ExtrudedSet,
+    set: impl Into<Columns<'a>>,
     region: Region,
     args: &[XArg],
 ) -> Result<()> {
-    run(kernel, set, region, false, args)
+    run(kernel, set.into(), region, false, args)
 }
 
 /// [`par_loop_extruded`] with the layer index passed to the kernel as a last `int` argument
 /// (PyOP2's `pass_layer_arg=True`).
-pub fn par_loop_extruded_layer(
+pub fn par_loop_extruded_layer<'a>(
     kernel: &Kernel,
-    set: &ExtrudedSet,
+    set: impl Into<Columns<'a>>,
     region: Region,
     args: &[XArg],
 ) -> Result<()> {
-    run(kernel, set, region, true, args)
+    run(kernel, set.into(), region, true, args)
 }
 
+/// Lower the extruded loop onto a par_loop over the chosen columns (`cols.iter`: the base set
+/// or a Subset of it, which visits its elements with the base set's Dats and Maps).
 fn run(
     kernel: &Kernel,
-    set: &ExtrudedSet,
+    cols: Columns<'_>,
     region: Region,
     pass_layer: bool,
     args: &[XArg],
 ) -> Result<()> {
+    let set = cols.set;
     let what = || {
         format!(
             "par_loop_extruded({} over {}, {})",
             kernel.name(),
-            set.base().name(),
+            cols.iter.name(),
             region.name()
         )
     };
@@ -161,14 +193,14 @@ fn run(
         Bounds::Variable(d) => d.arg(Access::Read),
     }];
     check_flat_writes(args).map_err(|d| Error::invalid(what(), d))?;
-    let mut cols = Vec::with_capacity(args.len());
+    let mut column_args = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         let fail = |detail: String| Error::invalid(what(), format!("argument {i}: {detail}"));
-        cols.push(lower(set, region, &a.0, &mut outer).map_err(fail)?);
+        column_args.push(lower(set, region, &a.0, &mut outer).map_err(fail)?);
     }
     let how = (region, pass_layer, set.is_periodic());
-    let column = column_for(set.base(), kernel, how, cols)?;
-    par_loop(&column, set.base(), &outer)
+    let column = column_for(set.base(), kernel, how, column_args)?;
+    par_loop(&column, cols.iter, &outer)
 }
 
 /// The name of the column-kernel cache in the cache report: the base set's object cache maps
