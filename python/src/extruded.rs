@@ -1,6 +1,6 @@
 //! Extruded sets as PyOP2 spells them: `ExtrudedSet(set, layers)` (constant, variable
-//! `layers=[[start, stop], ...]`, `extruded_periodic=True`) and `par_loop` over one with
-//! `iteration_region=` and `pass_layer_arg=`.
+//! `layers=[[start, stop], ...]`, `extruded_periodic=True`) and `par_loop` over one (or over
+//! a Subset of its columns, `subset.rs`) with `iteration_region=` and `pass_layer_arg=`.
 //!
 //! Owns the Python class over op2's `ExtrudedSet`, PyOP2's extruded Maps (`Map(xset, toset,
 //! arity, values, name, offset)`: op2's `ExtrudedMap::flat`, the values naming elements of a
@@ -103,6 +103,18 @@ impl PyExtrudedSet {
     #[getter]
     fn name(&self) -> String {
         self.xset.base().name().to_string()
+    }
+    /// `xset(indices)`: PyOP2's shorthand for `Subset(xset, indices)` (some columns).
+    #[pyo3(signature = (*indices))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        indices: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let subset = slf.py().get_type::<crate::subset::PySubset>();
+        match indices.len() {
+            1 => subset.call1((slf, indices.get_item(0)?)),
+            _ => subset.call1((slf, indices)),
+        }
     }
     /// `base in xset`: the set it was built on.
     fn __contains__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -251,10 +263,11 @@ pub(crate) fn needs_extruded_loop(set: &op2::Set) -> PyErr {
     )
 }
 
-/// `par_loop(kernel, xset, *args, iteration_region=, pass_layer_arg=)` over an ExtrudedSet.
+/// `par_loop(kernel, xset, *args, iteration_region=, pass_layer_arg=)` over an ExtrudedSet
+/// or some of its columns (a Subset of it).
 pub(crate) fn par_loop(
     kernel: &op2::Kernel,
-    xset: &PyExtrudedSet,
+    cols: op2::Columns<'_>,
     args: &[Bound<'_, PyArg>],
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<()> {
@@ -294,8 +307,8 @@ pub(crate) fn par_loop(
         })
         .collect();
     match layer_arg {
-        true => op2::par_loop_extruded_layer(kernel, &xset.xset, region, &xargs),
-        false => op2::par_loop_extruded(kernel, &xset.xset, region, &xargs),
+        true => op2::par_loop_extruded_layer(kernel, cols, region, &xargs),
+        false => op2::par_loop_extruded(kernel, cols, region, &xargs),
     }
     .map_err(to_py)
 }

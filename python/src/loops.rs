@@ -11,6 +11,7 @@ use pyo3::types::PyTuple;
 use crate::errors::{raise, to_py};
 use crate::extruded::PyExtrudedSet;
 use crate::sets::PySet;
+use crate::subset::PySubset;
 
 /// How a kernel uses an argument (PyOP2's `READ`, `WRITE`, `RW`, `INC`, `MIN`, `MAX`).
 #[pyclass(module = "op2._op2", name = "Access", frozen)]
@@ -198,6 +199,19 @@ fn par_loop(
     };
     // A plain Set (or Subset) first: the hot path.
     if let Ok(set) = iterset.downcast::<PySet>() {
+        // Some columns of an ExtrudedSet (a Subset of one): an extruded loop. A plain Set
+        // pays one pointer comparison here.
+        if let Some(ss) = (!iterset.is_exact_instance_of::<PySet>())
+            .then(|| iterset.downcast::<PySubset>().ok())
+            .flatten()
+        {
+            if let Some(x) = &ss.get().extruded {
+                return match &kernel.get().kernel {
+                    Ok(k) => crate::extruded::par_loop(k, x.into(), &pyargs, kwargs),
+                    Err(r) => refused(r),
+                };
+            }
+        }
         if kwargs.is_some_and(|k| !k.is_empty()) {
             return Err(raise(
                 "Op2ValueError",
@@ -213,7 +227,7 @@ fn par_loop(
         };
     }
     match (iterset.downcast::<PyExtrudedSet>(), &kernel.get().kernel) {
-        (Ok(x), Ok(k)) => crate::extruded::par_loop(k, x.get(), &pyargs, kwargs),
+        (Ok(x), Ok(k)) => crate::extruded::par_loop(k, (&x.get().xset).into(), &pyargs, kwargs),
         (_, Err(r)) => refused(r),
         (Err(_), Ok(_)) => Err(raise(
             "SetTypeError",
