@@ -19,6 +19,10 @@ use op2::{
     ExtrudedSet, Global, GlobalMesh, Kernel, Region, Result,
 };
 
+#[path = "region-layers/layers.rs"]
+mod region;
+use region::layers;
+
 const KERNELS: &str = r#"
 void inc6(double *v, const double *w, int layer)
 { for (int k = 0; k < 6; k++) v[k] += w[0] * (layer + 1) * (k + 1); }
@@ -71,16 +75,6 @@ impl Mesh {
             true => (c % 2, self.l - usize::from(c.is_multiple_of(3))),
             false => (0, self.l),
         }
-    }
-}
-
-/// The layers `region` runs on in a column of vertex layers `[s, t)`, and its facets per layer.
-fn layers(region: Region, s: usize, t: usize) -> (std::ops::Range<usize>, usize) {
-    match region {
-        Region::All => (s..t - 1, 1),
-        Region::OnBottom => (s..s + 1, 1),
-        Region::OnTop => (t - 2..t - 1, 1),
-        Region::OnInteriorFacets => (s..t - 2, 2),
     }
 }
 

@@ -5,20 +5,13 @@
 // A test program: it sets the environment of the op2 it runs (clippy.toml keeps that out of
 // the library).
 #![allow(clippy::disallowed_methods)]
+mod common;
 use op2::{par_loop, Access, Dat, DataSet, Global, Kernel, Map, Mat, Set, Sparsity};
 
 const NELEMS: usize = 32;
 
 fn setup() {
-    static ONCE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let d = ONCE.get_or_init(|| {
-        let d = tempfile::tempdir().unwrap();
-        std::env::set_var("OP2_CACHE_DIR", d.path());
-        std::env::set_var("OP2_THREADS", "2");
-        std::env::set_var("OP2_BLOCK_SIZE", "4");
-        d
-    });
-    assert!(d.path().exists());
+    common::two_threads_small_blocks();
 }
 
 fn inc_kernel() -> Kernel {

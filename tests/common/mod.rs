@@ -337,3 +337,17 @@ pub fn per_rank_count(stdout: &str, np: usize, ok: &str, label: &str) -> Vec<usi
         })
         .collect()
 }
+
+/// For tests that run op2 in their own process: once per process, a fresh cache directory,
+/// 2 threads and blocks of 4 elements (so small loops are cut into coloured blocks).
+pub fn two_threads_small_blocks() {
+    static ONCE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let d = ONCE.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        std::env::set_var("OP2_CACHE_DIR", d.path());
+        std::env::set_var("OP2_THREADS", "2");
+        std::env::set_var("OP2_BLOCK_SIZE", "4");
+        d
+    });
+    assert!(d.path().exists());
+}
