@@ -38,36 +38,34 @@ impl PySubset {
         let py = superset.py();
         // Sorted and unique as in PyOP2. Nothing is refused here: op2's `subset` is
         // collective and refuses a bad list on every rank together (no rank left waiting).
-        let idx = || sorted_unique(indices).unwrap_or_else(|_| vec![usize::MAX]);
-        let (root, extruded, sub) = if let Ok(x) = superset.downcast::<PyExtrudedSet>() {
-            let xs = x.get().xset.subset(&idx()).map_err(refused)?;
-            (
-                x.clone().into_any().unbind(),
-                Some(xs.clone()),
-                xs.columns().clone(),
-            )
-        } else {
-            let sup = superset.downcast::<PySet>().map_err(|_| {
-                raise(
-                    "SetTypeError",
-                    format!("a Subset is made on a Set or an ExtrudedSet, not {superset}"),
-                )
-            })?;
-            match superset.downcast::<PySubset>() {
-                Ok(s) => {
-                    let s = s.get();
-                    let xs = s.extruded.as_ref().map(|x| x.subset(&idx()));
-                    let xs = xs.transpose().map_err(refused)?;
-                    let sub = match &xs {
-                        Some(x) => x.columns().clone(),
-                        None => sup.get().set.subset(&idx()).map_err(refused)?,
-                    };
-                    (s.superset.clone_ref(py), xs, sub)
-                }
-                Err(_) => {
-                    let sub = sup.get().set.subset(&idx()).map_err(refused)?;
-                    (sup.clone().into_any().unbind(), None, sub)
-                }
+        let idx = sorted_unique(indices).unwrap_or_else(|_| vec![usize::MAX]);
+        // Of an ExtrudedSet or of a Subset of one: columns of the ExtrudedSet.
+        let columns = match superset.downcast::<PyExtrudedSet>() {
+            Ok(x) => Some((x.clone().into_any().unbind(), x.get().xset.subset(&idx))),
+            Err(_) => superset.downcast::<PySubset>().ok().and_then(|s| {
+                let s = s.get();
+                (s.extruded.as_ref()).map(|x| (s.superset.clone_ref(py), x.subset(&idx)))
+            }),
+        };
+        let (root, extruded, sub) = match columns {
+            Some((root, xs)) => {
+                let xs = xs.map_err(refused)?;
+                let sub = xs.columns().clone();
+                (root, Some(xs), sub)
+            }
+            None => {
+                let sup = superset.downcast::<PySet>().map_err(|_| {
+                    raise(
+                        "SetTypeError",
+                        format!("a Subset is made on a Set or an ExtrudedSet, not {superset}"),
+                    )
+                })?;
+                let sub = sup.get().set.subset(&idx).map_err(refused)?;
+                let root = match superset.downcast::<PySubset>() {
+                    Ok(s) => s.get().superset.clone_ref(py),
+                    Err(_) => sup.clone().into_any().unbind(),
+                };
+                (root, None, sub)
             }
         };
         Ok(
