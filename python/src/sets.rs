@@ -402,9 +402,14 @@ impl PyDataSet {
 pub(crate) struct PyMap {
     pub(crate) iterset: Py<PySet>,
     pub(crate) toset: Py<PySet>,
+    /// The core map it was built with: its name, sets and arity hold for every core map it
+    /// has; a use reads the core map now through `current` (`values` may have replaced it).
     pub(crate) map: op2::Map,
-    /// Made without values (PyOP2 allows it): using it in a loop is a MapValueError.
+    /// Made without values (PyOP2 allows it): using it in a loop is a MapValueError, until
+    /// values written through `values` give it some (read through `uninitialized()`).
     pub(crate) uninitialized: bool,
+    /// Writable `values` and the core map written values made (`mapvals.rs`).
+    pub(crate) vals: crate::mapvals::MapValues,
     /// From an ExtrudedSet (`iterset` is then its base): the extruded map (`extruded.rs`).
     pub(crate) extruded: Option<crate::extruded::XMap>,
 }
@@ -464,7 +469,6 @@ impl PyMap {
                     )
                 })?;
                 let vals: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
-                let total = to.get().set.total_size() as i64;
                 if vals.len() != n {
                     // A map given its halo rows too: op2 keeps owned rows only.
                     if vals.len() == from.get().set.total_size() * arity {
@@ -475,15 +479,8 @@ impl PyMap {
                             format!("Map {name}: {} values given, expected {n} ({} elements x arity {arity})", vals.len(), from.get().set.size()),
                         ));
                     }
-                } else if let Some(bad) = vals
-                    .iter()
-                    .find(|&&v| (v as i64) < 0 || (v as i64) >= total)
-                {
-                    return Err(raise(
-                        "MapValueError",
-                        format!("Map {name}: value {bad} is outside the target set [0, {total})"),
-                    ));
                 } else {
+                    crate::mapvals::in_range(&name, &vals, &to.get().set)?;
                     vals
                 }
             }
@@ -499,6 +496,7 @@ impl PyMap {
             toset: to.clone().unbind(),
             map,
             uninitialized,
+            vals: Default::default(),
             extruded,
         })
     }
@@ -534,19 +532,33 @@ impl PyMap {
     fn offset(&self, py: Python<'_>) -> PyResult<PyObject> {
         crate::extruded::offset_of(py, self.extruded.as_ref())
     }
-    /// The map's values, shape (iterset size, arity), read-only (a copy: maps are immutable).
+    /// The map's values, shape (iterset size, arity): PyOP2's writable array, a copy the
+    /// next use of the map compares and adopts (`mapvals.rs`). An extruded map's are a
+    /// read-only copy (its layers are built on the values it was made with).
     #[getter]
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.map.values();
-        let np = py.import("numpy")?;
-        let bytes = pyo3::types::PyBytes::new(py, bytemuck::cast_slice(v));
-        let arr = np.call_method1("frombuffer", (bytes, "int32"))?;
-        arr.call_method1("reshape", ((self.map.from_set().size(), self.map.arity()),))
+        if self.extruded.is_some() {
+            return crate::mapvals::read_only(py, &self.map);
+        }
+        self.vals.writable(py, &self.map)
     }
-    /// As `values` (op2 keeps no rows for halo elements).
+    /// As `values` (op2 keeps no rows for halo elements), after a use: written values are
+    /// checked and adopted first.
     #[getter]
     fn values_with_halo<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.current(py)?;
         self.values(py)
+    }
+    /// The id of the core map a use takes now (written values checked and adopted first):
+    /// changes when written values replace it (`op2/_mixed.py` keys maps built from it).
+    #[getter]
+    fn _core_id(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.current(py)?.id())
+    }
+    /// A read-only copy of the values a use takes now (hands out no writable array).
+    #[getter]
+    fn _core_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::mapvals::read_only(py, &self.current(py)?)
     }
     /// The single map (`m.split == (m,)`).
     #[getter]
@@ -612,6 +624,21 @@ impl PyMap {
             self.map.arity(),
             self.map.name()
         ))
+    }
+}
+
+impl PyMap {
+    /// The core map a use of this Map takes now (a loop argument, a Sparsity): `map` unless
+    /// values written through `values` replaced it; values written since the last use are
+    /// checked and adopted first (MapValueError when out of range). One atomic load when
+    /// `values` was never taken.
+    #[inline]
+    pub(crate) fn current(&self, py: Python<'_>) -> PyResult<op2::Map> {
+        self.vals.current(py, &self.map, self.uninitialized)
+    }
+    /// Made without values and given none through `values` since.
+    pub(crate) fn uninitialized(&self) -> bool {
+        self.uninitialized && !self.vals.replaced()
     }
 }
 
