@@ -70,27 +70,36 @@ impl MapValues {
     }
 
     /// `Map.values`: the array handed out since the last use, else a new writable copy of
-    /// the core values, shape (iterset size, arity), which the next use compares.
+    /// the core values, shape (iterset size, arity), which the next use compares. No Python
+    /// runs while `out` is locked (numpy may release the GIL; another thread could then wait
+    /// on the lock while holding it).
     pub(crate) fn writable<'py>(&self, py: Python<'py>, built: &op2::Map) -> PyResult<Bound<'py, PyAny>> {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(a) = out.as_ref() {
-            return Ok(a.bind(py).clone());
+        if let Some(a) = self.handed_out(py) {
+            return Ok(a);
         }
         let arr = copy_of(py, &self.latest(built))?;
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = out.as_ref() {
+            return Ok(a.bind(py).clone()); // another thread's, handed out meanwhile
+        }
         *out = Some(arr.clone().unbind());
         self.state.fetch_or(OUT, Ordering::AcqRel);
         Ok(arr)
     }
 
+    fn handed_out<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.as_ref().map(|a| a.bind(py).clone())
+    }
+
     /// The use after `values` was taken: compare the array out with the core values, replace
     /// the core Map when they differ (or the Map had no values), then freeze the array. An
-    /// invalid array stays out and writable, so every use raises until it is corrected.
+    /// invalid array stays out and writable, so every use raises until it is corrected. The
+    /// array stays in `out` until frozen, so `values` meanwhile hands out the same one.
     fn sync(&self, py: Python<'_>, built: &op2::Map, blank: bool) -> PyResult<()> {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(arr) = out.as_ref() else {
+        let Some(arr) = self.handed_out(py) else {
             return Ok(());
         };
-        let arr = arr.bind(py).clone();
         let core = self.latest(built);
         let bytes = crate::data::contiguous(py, &arr, "int32")?;
         let vals: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
@@ -100,8 +109,11 @@ impl MapValues {
             self.state.fetch_or(REPLACED, Ordering::AcqRel);
         }
         freeze(&arr)?;
-        *out = None;
-        self.state.fetch_and(!OUT, Ordering::AcqRel);
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.as_ref().is_some_and(|a| a.is(&arr)) {
+            *out = None;
+            self.state.fetch_and(!OUT, Ordering::AcqRel);
+        }
         Ok(())
     }
 }

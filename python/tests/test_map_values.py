@@ -124,6 +124,25 @@ def test_a_sparsity_built_before_a_write_keeps_the_old_values():
     assert op2.Sparsity((ds, ds), [(m, m, None)]) is after
 
 
+def test_a_mat_built_before_a_write_refuses_the_written_maps():
+    """A Mat's Sparsity holds the old values: assembling through the written map is refused
+    (plain and mixed), never added at entries the Sparsity does not have."""
+    cells, p, q = op2.Set(2), op2.Set(4), op2.Set(3)
+    mp, mq = op2.Map(cells, p, 1, [0, 1]), op2.Map(cells, q, 1, [0, 1])
+    mat = op2.Mat(op2.Sparsity((p ** 1, p ** 1), [(mp, mp, None)]))
+    mm = op2.MixedMap([mp, mq])
+    mds = op2.MixedSet([p, q]) ** 1
+    mmat = op2.Mat(op2.Sparsity((mds, mds), {(i, j): [(rm, cm, None)] for i, rm in enumerate(mm)
+                                             for j, cm in enumerate(mm)}))
+    mat(op2.INC, (mp, mp))
+    mmat(op2.INC, (mm, mm))
+    mp.values[1, 0] = 3
+    with pytest.raises(ex.MapValueError, match="not a pair of its Sparsity"):
+        mat(op2.INC, (mp, mp))
+    with pytest.raises(ex.MapValueError, match="not one of the pairs of its sparsity"):
+        mmat(op2.INC, (mm, mm))
+
+
 def test_an_extruded_maps_values_stay_read_only():
     base, nodes = op2.Set(2), op2.Set(6)
     xset = op2.ExtrudedSet(base, 3)
