@@ -43,7 +43,12 @@ impl MapValues {
     /// values replaced it; an array handed out since the last use is compared first. `blank`:
     /// the Map was made without values (any array handed out counts as its values).
     #[inline]
-    pub(crate) fn current(&self, py: Python<'_>, built: &op2::Map, blank: bool) -> PyResult<op2::Map> {
+    pub(crate) fn current(
+        &self,
+        py: Python<'_>,
+        built: &op2::Map,
+        blank: bool,
+    ) -> PyResult<op2::Map> {
         let state = self.state.load(Ordering::Acquire);
         if state == 0 {
             return Ok(built.clone());
@@ -73,7 +78,11 @@ impl MapValues {
     /// the core values, shape (iterset size, arity), which the next use compares. No Python
     /// runs while `out` is locked (numpy may release the GIL; another thread could then wait
     /// on the lock while holding it).
-    pub(crate) fn writable<'py>(&self, py: Python<'py>, built: &op2::Map) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn writable<'py>(
+        &self,
+        py: Python<'py>,
+        built: &op2::Map,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if let Some(a) = self.handed_out(py) {
             return Ok(a);
         }
@@ -122,7 +131,9 @@ impl MapValues {
 pub(crate) fn copy_of<'py>(py: Python<'py>, map: &op2::Map) -> PyResult<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     let bytes = pyo3::types::PyBytes::new(py, bytemuck::cast_slice(map.values()));
-    let arr = np.call_method1("frombuffer", (bytes, "int32"))?.call_method0("copy")?;
+    let arr = np
+        .call_method1("frombuffer", (bytes, "int32"))?
+        .call_method0("copy")?;
     arr.call_method1("reshape", ((map.from_set().size(), map.arity()),))
 }
 
@@ -148,7 +159,10 @@ fn rebuilt(core: &op2::Map, vals: Vec<i32>) -> PyResult<op2::Map> {
     if vals.len() != want {
         return Err(raise(
             "MapValueError",
-            format!("Map {name}: values hold {} entries, expected {want}", vals.len()),
+            format!(
+                "Map {name}: values hold {} entries, expected {want}",
+                vals.len()
+            ),
         ));
     }
     in_range(name, &vals, core.to_set())?;
@@ -158,7 +172,10 @@ fn rebuilt(core: &op2::Map, vals: Vec<i32>) -> PyResult<op2::Map> {
 /// PyOP2's MapValueError for a value outside the target set `to` (owned and halo elements).
 pub(crate) fn in_range(name: &str, vals: &[i32], to: &op2::Set) -> PyResult<()> {
     let total = to.total_size() as i64;
-    match vals.iter().find(|&&v| (v as i64) < 0 || (v as i64) >= total) {
+    match vals
+        .iter()
+        .find(|&&v| (v as i64) < 0 || (v as i64) >= total)
+    {
         Some(bad) => Err(raise(
             "MapValueError",
             format!("Map {name}: value {bad} is outside the target set [0, {total})"),
