@@ -49,11 +49,17 @@ impl MapValues {
         built: &op2::Map,
         blank: bool,
     ) -> PyResult<op2::Map> {
-        let state = self.state.load(Ordering::Acquire);
-        if state == 0 {
+        if self.state.load(Ordering::Acquire) == 0 {
             return Ok(built.clone());
         }
-        if state & OUT != 0 {
+        self.current_written(py, built, blank)
+    }
+
+    /// `current` once `values` was taken: kept out of line, off the hot path.
+    #[cold]
+    #[inline(never)]
+    fn current_written(&self, py: Python<'_>, built: &op2::Map, blank: bool) -> PyResult<op2::Map> {
+        if self.state.load(Ordering::Acquire) & OUT != 0 {
             self.sync(py, built, blank)?;
         }
         Ok(self.latest(built))
