@@ -57,6 +57,20 @@ def test_written_values_are_what_the_next_loop_reads():
     assert (y.data_ro == x.data_ro[new]).all()
 
 
+def test_a_write_on_one_rank_only_changes_that_ranks_map(deadline):
+    """Ranks whose Maps were not written keep their core Maps; the loop runs on every rank,
+    each through its own values."""
+    cells, nodes, m, vals = _mesh()
+    x = op2.Dat(nodes, RNG.random(nodes.size))
+    y = op2.Dat(cells ** 3)
+    op2.par_loop(_gather(3), cells, y(op2.WRITE), x(op2.READ, m))
+    if RANK == 0:
+        m.values[:, 0] = (vals[:, 0] + 1) % nodes.size
+    want = m.values.copy() if RANK == 0 else vals
+    op2.par_loop(_gather(3), cells, y(op2.WRITE), x(op2.READ, m))
+    every_rank((y.data_ro == x.data_ro[want]).all())
+
+
 def test_a_map_entry_and_a_map_without_values_take_written_values():
     cells, nodes = op2.Set(4), op2.Set(6)
     m = op2.Map(cells, nodes, 2)  # no values: a loop through it is refused
