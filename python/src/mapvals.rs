@@ -10,7 +10,9 @@
 //! MapValueError at that use, and at every use until the array is corrected), so whatever was
 //! built on the old core Map keeps it. The array is then made read-only (a later write raises
 //! instead of being lost) and `values` hands out a fresh writable copy next time. Views taken
-//! from the array before that use stay writable and are not tracked after it.
+//! from the array before that use stay writable and are not tracked after it. A Map computed
+//! from others' values (PermutedMap, ComposedMap) records their core Maps: a use after one of
+//! them changed is a MapValueError, never a loop over stale values.
 //!
 //! The hot path (a Map never written through `values`) costs one atomic load. Never runs MPI
 //! (the comparison and the rebuild are local, as the Map constructor's checks are) and never
@@ -22,11 +24,14 @@ use std::sync::{Mutex, RwLock};
 use pyo3::prelude::*;
 
 use crate::errors::{raise, to_py};
+use crate::sets::PyMap;
 
 /// A writable array is out: the next use compares it with the core values.
 const OUT: u8 = 1;
 /// The core Map is `replaced`, not the one the Python Map was built with.
 const REPLACED: u8 = 2;
+/// Computed from other Maps' values (`sources`): a use checks they were not written since.
+const DERIVED: u8 = 4;
 
 /// The `values` state of one Python Map (see the module notes).
 #[derive(Default)]
@@ -36,6 +41,9 @@ pub(crate) struct MapValues {
     replaced: RwLock<Option<op2::Map>>,
     /// The writable array handed out since the last use (set with `OUT`).
     out: Mutex<Option<PyObject>>,
+    /// The Maps this one's values were computed from, with their core Map ids then (set with
+    /// `DERIVED`: PermutedMap, ComposedMap).
+    sources: Mutex<Vec<(Py<PyMap>, u64)>>,
 }
 
 impl MapValues {
@@ -59,10 +67,54 @@ impl MapValues {
     #[cold]
     #[inline(never)]
     fn current_written(&self, py: Python<'_>, built: &op2::Map, blank: bool) -> PyResult<op2::Map> {
-        if self.state.load(Ordering::Acquire) & OUT != 0 {
+        let state = self.state.load(Ordering::Acquire);
+        if state & DERIVED != 0 {
+            self.check_sources(py, built)?;
+        }
+        if state & OUT != 0 {
             self.sync(py, built, blank)?;
         }
         Ok(self.latest(built))
+    }
+
+    /// Record that this Map's values were computed from `maps`' current values (PyOP2
+    /// computes a PermutedMap's or ComposedMap's in the loop; op2 once, at construction).
+    pub(crate) fn derived_from(&self, maps: &[Bound<'_, PyMap>]) -> PyResult<()> {
+        let mut now = Vec::with_capacity(maps.len());
+        for m in maps {
+            now.push((m.clone().unbind(), m.get().current(m.py())?.id()));
+        }
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(now);
+        self.state.fetch_or(DERIVED, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// A MapValueError when a Map this one was computed from has other values now: its
+    /// values would be stale, where PyOP2's follow the writes.
+    fn check_sources(&self, py: Python<'_>, built: &op2::Map) -> PyResult<()> {
+        let sources: Vec<(Py<PyMap>, u64)> = {
+            let s = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+            s.iter().map(|(m, id)| (m.clone_ref(py), *id)).collect()
+        };
+        for (m, id) in sources {
+            let m = m.get();
+            if m.current(py)?.id() != id {
+                return Err(raise(
+                    "MapValueError",
+                    format!(
+                        "Map {} was computed from Map {} when it was made, and {}'s values \
+                         were written since: make it again from the written Map",
+                        built.name(),
+                        m.map.name(),
+                        m.map.name()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether written values replaced the first core Map (a Map made without values then

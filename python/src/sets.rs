@@ -560,6 +560,11 @@ impl PyMap {
     fn _core_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         crate::mapvals::read_only(py, &self.current(py)?)
     }
+    /// Record the Maps this one's values were computed from (op2/_maps.py): a use after
+    /// their values were written is a MapValueError (`mapvals.rs`).
+    fn _derived_from(&self, maps: Vec<Bound<'_, PyMap>>) -> PyResult<()> {
+        self.vals.derived_from(&maps)
+    }
     /// The single map (`m.split == (m,)`).
     #[getter]
     fn split(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyTuple>> {

@@ -157,6 +157,36 @@ def test_a_mat_built_before_a_write_refuses_the_written_maps():
         mmat(op2.INC, (mm, mm))
 
 
+def test_permuted_and_composed_maps_refuse_a_use_after_their_maps_are_written():
+    """op2 computes them once, at construction, from the maps' current values (unsynced
+    writes included); PyOP2 would follow later writes, so a use after one raises."""
+    cells, nodes, m, vals = _mesh()
+    m.values[0, 0] = (vals[0, 0] + 1) % nodes.size  # written, not yet used: taken as is
+    pm = op2.PermutedMap(m, [2, 0, 1])
+    sub = op2.Set(2)
+    pick = op2.Map(sub, cells, 1, [cells.size - 1, 0])
+    cm = op2.ComposedMap(m, pick)
+    now = m.values.copy()
+    assert (pm.values == now[:, [2, 0, 1]]).all() and (cm.values == now[[cells.size - 1, 0]]).all()
+    x = op2.Dat(nodes, RNG.random(nodes.size))
+    y, z = op2.Dat(cells ** 3), op2.Dat(sub ** 3)
+    op2.par_loop(_gather(3), cells, y(op2.WRITE), x(op2.READ, pm))
+    op2.par_loop(_gather(3), sub, z(op2.WRITE), x(op2.READ, cm))
+    assert (y.data_ro == x.data_ro[now[:, [2, 0, 1]]]).all()
+    m.values[1, 1] = (now[1, 1] + 1) % nodes.size
+    with pytest.raises(ex.MapValueError, match="values were written since"):
+        x(op2.READ, pm)
+    with pytest.raises(ex.MapValueError, match="values were written since"):
+        op2.Sparsity((sub ** 1, nodes ** 1), [(pick, cm, None)])
+    pick.values[0] = 1  # an inner map of the composition too
+    m.values[1, 1] = now[1, 1]  # back as they were, but through another new core Map
+    with pytest.raises(ex.MapValueError):
+        x(op2.READ, cm)
+    # Made again from the written maps, they run.
+    op2.par_loop(_gather(3), sub, z(op2.WRITE), x(op2.READ, op2.ComposedMap(m, pick)))
+    assert (z.data_ro == x.data_ro[m.values[[1, 0]]]).all()
+
+
 def test_an_extruded_maps_values_stay_read_only():
     base, nodes = op2.Set(2), op2.Set(6)
     xset = op2.ExtrudedSet(base, 3)
