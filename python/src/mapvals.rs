@@ -46,6 +46,59 @@ pub(crate) struct MapValues {
     sources: Mutex<Vec<(Py<PyMap>, u64)>>,
 }
 
+/// `Map.values` and what op2's Python modules read of a Map's current values.
+#[pymethods]
+impl PyMap {
+    /// The map's values, shape (iterset size, arity): PyOP2's writable array, a copy the
+    /// next use of the map compares and adopts (see the module notes). An extruded map's are a
+    /// read-only copy (its layers are built on the values it was made with).
+    #[getter]
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.extruded.is_some() {
+            return read_only(py, &self.map);
+        }
+        self.vals.writable(py, &self.map)
+    }
+    /// As `values` (op2 keeps no rows for halo elements), after a use: written values are
+    /// checked and adopted first.
+    #[getter]
+    fn values_with_halo<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.current(py)?;
+        self.values(py)
+    }
+    /// The id of the core map a use takes now (written values checked and adopted first):
+    /// changes when written values replace it (`op2/_mixed.py` keys maps built from it).
+    #[getter]
+    fn _core_id(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.current(py)?.id())
+    }
+    /// A read-only copy of the values a use takes now (hands out no writable array).
+    #[getter]
+    fn _core_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only(py, &self.current(py)?)
+    }
+    /// Record the Maps this one's values were computed from (op2/_maps.py): a use after
+    /// their values were written is a MapValueError.
+    fn _derived_from(&self, maps: Vec<Bound<'_, PyMap>>) -> PyResult<()> {
+        self.vals.derived_from(&maps)
+    }
+}
+
+impl PyMap {
+    /// The core map a use of this Map takes now (a loop argument, a Sparsity): `map` unless
+    /// values written through `values` replaced it; values written since the last use are
+    /// checked and adopted first (MapValueError when out of range). One atomic load when
+    /// `values` was never taken.
+    #[inline]
+    pub(crate) fn current(&self, py: Python<'_>) -> PyResult<op2::Map> {
+        self.vals.current(py, &self.map, self.uninitialized)
+    }
+    /// Made without values and given none through `values` since.
+    pub(crate) fn uninitialized(&self) -> bool {
+        self.uninitialized && !self.vals.replaced()
+    }
+}
+
 impl MapValues {
     /// The core Map a use sees now: `built` (the Python Map's first core Map) unless written
     /// values replaced it; an array handed out since the last use is compared first. `blank`:

@@ -397,7 +397,8 @@ impl PyDataSet {
     }
 }
 
-/// A map from the elements of one Set to `arity` elements of another (PyOP2's `Map`).
+/// A map from the elements of one Set to `arity` elements of another (PyOP2's `Map`);
+/// `values` and the core map a use takes (`current`) are in `mapvals.rs`.
 #[pyclass(module = "op2._op2", name = "Map", subclass, frozen)]
 pub(crate) struct PyMap {
     pub(crate) iterset: Py<PySet>,
@@ -532,39 +533,6 @@ impl PyMap {
     fn offset(&self, py: Python<'_>) -> PyResult<PyObject> {
         crate::extruded::offset_of(py, self.extruded.as_ref())
     }
-    /// The map's values, shape (iterset size, arity): PyOP2's writable array, a copy the
-    /// next use of the map compares and adopts (`mapvals.rs`). An extruded map's are a
-    /// read-only copy (its layers are built on the values it was made with).
-    #[getter]
-    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if self.extruded.is_some() {
-            return crate::mapvals::read_only(py, &self.map);
-        }
-        self.vals.writable(py, &self.map)
-    }
-    /// As `values` (op2 keeps no rows for halo elements), after a use: written values are
-    /// checked and adopted first.
-    #[getter]
-    fn values_with_halo<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.current(py)?;
-        self.values(py)
-    }
-    /// The id of the core map a use takes now (written values checked and adopted first):
-    /// changes when written values replace it (`op2/_mixed.py` keys maps built from it).
-    #[getter]
-    fn _core_id(&self, py: Python<'_>) -> PyResult<u64> {
-        Ok(self.current(py)?.id())
-    }
-    /// A read-only copy of the values a use takes now (hands out no writable array).
-    #[getter]
-    fn _core_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        crate::mapvals::read_only(py, &self.current(py)?)
-    }
-    /// Record the Maps this one's values were computed from (op2/_maps.py): a use after
-    /// their values were written is a MapValueError (`mapvals.rs`).
-    fn _derived_from(&self, maps: Vec<Bound<'_, PyMap>>) -> PyResult<()> {
-        self.vals.derived_from(&maps)
-    }
     /// The single map (`m.split == (m,)`).
     #[getter]
     fn split(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyTuple>> {
@@ -629,21 +597,6 @@ impl PyMap {
             self.map.arity(),
             self.map.name()
         ))
-    }
-}
-
-impl PyMap {
-    /// The core map a use of this Map takes now (a loop argument, a Sparsity): `map` unless
-    /// values written through `values` replaced it; values written since the last use are
-    /// checked and adopted first (MapValueError when out of range). One atomic load when
-    /// `values` was never taken.
-    #[inline]
-    pub(crate) fn current(&self, py: Python<'_>) -> PyResult<op2::Map> {
-        self.vals.current(py, &self.map, self.uninitialized)
-    }
-    /// Made without values and given none through `values` since.
-    pub(crate) fn uninitialized(&self) -> bool {
-        self.uninitialized && !self.vals.replaced()
     }
 }
 
