@@ -1,7 +1,9 @@
 """PyOP2's PermutedMap and ComposedMap, computed into plain op2 Maps.
 
-op2's Maps are immutable tables of values, so both are exact as a plain ``op2.Map`` whose values
-are computed once, here, at construction:
+op2's core Maps are immutable tables of values, so both are exact as a plain ``op2.Map`` whose
+values are computed once, here, at construction, from the maps' current values; a use after a
+map they were computed from had its values written (``Map.values``) is a MapValueError
+(``python/src/mapvals.rs``), where PyOP2 would follow the writes:
 
 * ``PermutedMap(m, perm)``: ``values[e, i] = m.values[e, perm[i]]`` (PyOP2's
   ``local[i] = global[map[permutation[i]]]``);
@@ -89,8 +91,9 @@ class PermutedMap(_op2.Map):
         perm = np.asarray(permutation, dtype=np.int32)
         if perm.shape != (map_.arity,) or not (np.sort(perm) == np.arange(map_.arity)).all():
             raise ValueError(f"permutation {list(perm)} is not a permutation of range({map_.arity})")
-        values = np.ascontiguousarray(map_.values[:, perm])
+        values = np.ascontiguousarray(map_._core_values[:, perm])
         self = super().__new__(cls, map_.iterset, map_.toset, map_.arity, values, map_.name)
+        self._derived_from([map_])  # a use after map_'s values are written raises
         self.map_, self.permutation = map_, perm
         return self
 
@@ -118,6 +121,7 @@ class ComposedMap(_op2.Map):
         base_to = toset.parent if isinstance(toset, _op2.ExtrudedSet) else toset
         self = super().__new__(cls, iterset, base_to, maps_[0].arity, values,
                                name or "cmap_#x%x" % id(maps_), offset=offset)
+        self._derived_from(list(maps_))  # a use after their values are written raises
         self.maps_ = tuple(maps_)
         self._xtoset = toset
         return self
@@ -144,7 +148,7 @@ def _composed_offset(maps_):
 
 def _rows_of(m, rows):
     """Rows ``rows`` of Map ``m``'s values, refusing what a plain table cannot hold."""
-    vals = m.values
+    vals = m._core_values
     if len(rows) and rows.max(initial=0) >= vals.shape[0]:
         raise NotImplementedError(
             f"ComposedMap: a composed entry reaches halo element {int(rows.max())} of set "

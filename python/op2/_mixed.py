@@ -4,8 +4,9 @@ Each is a tuple of op2's native objects with PyOP2's API (``split``, indexing, i
 sizes, equality by components, ``str``/``repr``). A MixedDat argument, ``mdat(access,
 mmap)``, is one op2 argument per block (block ``i`` through ``mmap.split[i]``, op2's
 ``MixedDat::arg_vec`` in Rust), which ``par_loop`` expands (``_args``); the kernel receives
-every block packed into one array, as in PyOP2 (``op2/_packing.py``). Owns no storage and never
-runs a loop itself.
+every block packed into one array, as in PyOP2 (``op2/_packing.py``); a block's Map to
+another Set of the same sizes without halo is retargeted (``op2/_retarget.py``). Owns no
+storage and never runs a loop itself.
 """
 
 import weakref
@@ -15,6 +16,7 @@ import numpy as np
 from op2 import _op2
 from op2.pyop2 import exceptions as ex
 from op2._packing import MixedArg
+from op2._retarget import block_map
 
 
 def _tuple(arg, what):
@@ -238,5 +240,5 @@ class MixedDat(_Mixed):
             raise ex.MapTypeError(f"a MixedDat is accessed through a MixedMap, not {path!r}")
         if len(path) != len(self):
             raise ex.MapValueError(f"MixedMap of {len(path)} Maps for a MixedDat of {len(self)} Dats")
-        return MixedArg((d(access, m) for d, m in zip(self._parts, path)), self.dtype,
+        return MixedArg((d(access, block_map(m, d.dataset.set)) for d, m in zip(self._parts, path)), self.dtype,
                         (d.cdim * m.arity for d, m in zip(self._parts, path)), access)

@@ -418,24 +418,22 @@ impl PyDat {
                 if let Some(arg) = crate::extruded::dat_arg(&me.dat, access, p, view.is_some()) {
                     return arg;
                 }
-                let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
+                let used = |m: &PyMap| {
+                    let map = m.current(p.py())?;
                     // A Map on an empty iterset has no values to miss (PyOP2 accepts it).
-                    if m.get().uninitialized && m.get().map.from_set().size() > 0 {
+                    if m.uninitialized() && map.from_set().size() > 0 {
                         return Err(raise(
                             "MapValueError",
-                            format!("Map {} was made without values", m.get().map.name()),
+                            format!("Map {} was made without values", map.name()),
                         ));
                     }
-                    (m.get().map.clone(), None)
+                    Ok(map)
+                };
+                let (map, idx) = if let Ok(m) = p.downcast::<PyMap>() {
+                    (used(m.get())?, None)
                 } else if let Ok(mi) = p.downcast::<MapIndex>() {
                     let mi = mi.get();
-                    if mi.map.get().uninitialized && mi.map.get().map.from_set().size() > 0 {
-                        return Err(raise(
-                            "MapValueError",
-                            format!("Map {} was made without values", mi.map.get().map.name()),
-                        ));
-                    }
-                    (mi.map.get().map.clone(), Some(mi.idx))
+                    (used(mi.map.get())?, Some(mi.idx))
                 } else {
                     return Err(raise(
                         "MapTypeError",

@@ -223,7 +223,7 @@ pub(crate) fn dat_arg(
     }
     let m = path.downcast::<PyMap>().ok()?.get();
     let x = m.extruded.as_ref()?;
-    Some(if m.uninitialized {
+    Some(if m.uninitialized() {
         Err(raise(
             "MapValueError",
             format!("Map {} was made without values", m.map.name()),

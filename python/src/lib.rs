@@ -15,6 +15,7 @@ mod errors;
 mod extruded;
 mod global;
 mod linalg;
+mod mapvals;
 mod loops;
 mod matrows;
 mod mesh;

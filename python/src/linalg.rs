@@ -53,14 +53,14 @@ fn map(x: &Bound<'_, PyAny>, which: &str) -> PyResult<op2::Map> {
             format!("Sparsity {which} map {x} is not a Map"),
         )
     })?;
-    let m = m.get();
-    if m.uninitialized && m.map.from_set().size() > 0 {
+    let map = m.get().current(x.py())?;
+    if m.get().uninitialized() && map.from_set().size() > 0 {
         return Err(raise(
             "MapValueError",
-            format!("Unpopulated map values when trying to build sparsity: {which} map {} was made without values", m.map.name()),
+            format!("Unpopulated map values when trying to build sparsity: {which} map {} was made without values", map.name()),
         ));
     }
-    Ok(m.map.clone())
+    Ok(map)
 }
 
 /// Whether PyOP2's iteration regions of a map pair mean every element: None or only `op2.ALL`.

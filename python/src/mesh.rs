@@ -130,6 +130,7 @@ fn to_python<'py>(
             toset: obj_of(map.to_set())?,
             map,
             uninitialized: false,
+            vals: Default::default(),
             extruded: None,
         };
         py_maps.set_item(name, Py::new(py, m)?)?;

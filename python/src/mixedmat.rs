@@ -23,7 +23,10 @@ fn datasets(list: &[Bound<'_, PyDataSet>]) -> Vec<op2::DataSet> {
 
 /// op2 MixedMap of a list of Python Maps.
 fn mixed_map(maps: &[Bound<'_, PyMap>]) -> PyResult<op2::MixedMap> {
-    let maps: Vec<op2::Map> = maps.iter().map(|m| m.get().map.clone()).collect();
+    let maps: Vec<op2::Map> = maps
+        .iter()
+        .map(|m| m.get().current(m.py()))
+        .collect::<PyResult<_>>()?;
     op2::MixedMap::new(&maps).map_err(to_py)
 }
 

@@ -397,14 +397,20 @@ impl PyDataSet {
     }
 }
 
-/// A map from the elements of one Set to `arity` elements of another (PyOP2's `Map`).
+/// A map from the elements of one Set to `arity` elements of another (PyOP2's `Map`);
+/// `values` and the core map a use takes (`current`) are in `mapvals.rs`.
 #[pyclass(module = "op2._op2", name = "Map", subclass, frozen)]
 pub(crate) struct PyMap {
     pub(crate) iterset: Py<PySet>,
     pub(crate) toset: Py<PySet>,
+    /// The core map it was built with: its name, sets and arity hold for every core map it
+    /// has; a use reads the core map now through `current` (`values` may have replaced it).
     pub(crate) map: op2::Map,
-    /// Made without values (PyOP2 allows it): using it in a loop is a MapValueError.
+    /// Made without values (PyOP2 allows it): using it in a loop is a MapValueError, until
+    /// values written through `values` give it some (read through `uninitialized()`).
     pub(crate) uninitialized: bool,
+    /// Writable `values` and the core map written values made (`mapvals.rs`).
+    pub(crate) vals: crate::mapvals::MapValues,
     /// From an ExtrudedSet (`iterset` is then its base): the extruded map (`extruded.rs`).
     pub(crate) extruded: Option<crate::extruded::XMap>,
 }
@@ -464,7 +470,6 @@ impl PyMap {
                     )
                 })?;
                 let vals: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
-                let total = to.get().set.total_size() as i64;
                 if vals.len() != n {
                     // A map given its halo rows too: op2 keeps owned rows only.
                     if vals.len() == from.get().set.total_size() * arity {
@@ -475,15 +480,8 @@ impl PyMap {
                             format!("Map {name}: {} values given, expected {n} ({} elements x arity {arity})", vals.len(), from.get().set.size()),
                         ));
                     }
-                } else if let Some(bad) = vals
-                    .iter()
-                    .find(|&&v| (v as i64) < 0 || (v as i64) >= total)
-                {
-                    return Err(raise(
-                        "MapValueError",
-                        format!("Map {name}: value {bad} is outside the target set [0, {total})"),
-                    ));
                 } else {
+                    crate::mapvals::in_range(&name, &vals, &to.get().set)?;
                     vals
                 }
             }
@@ -499,6 +497,7 @@ impl PyMap {
             toset: to.clone().unbind(),
             map,
             uninitialized,
+            vals: Default::default(),
             extruded,
         })
     }
@@ -533,20 +532,6 @@ impl PyMap {
     #[getter]
     fn offset(&self, py: Python<'_>) -> PyResult<PyObject> {
         crate::extruded::offset_of(py, self.extruded.as_ref())
-    }
-    /// The map's values, shape (iterset size, arity), read-only (a copy: maps are immutable).
-    #[getter]
-    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.map.values();
-        let np = py.import("numpy")?;
-        let bytes = pyo3::types::PyBytes::new(py, bytemuck::cast_slice(v));
-        let arr = np.call_method1("frombuffer", (bytes, "int32"))?;
-        arr.call_method1("reshape", ((self.map.from_set().size(), self.map.arity()),))
-    }
-    /// As `values` (op2 keeps no rows for halo elements).
-    #[getter]
-    fn values_with_halo<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.values(py)
     }
     /// The single map (`m.split == (m,)`).
     #[getter]
