@@ -84,6 +84,7 @@ impl ExtrudedMap {
             ));
         }
         let to = base.to_set();
+        base.refuse_negative(what(), None, "an extruded map's columns")?;
         let refusal = if offset.len() != base.arity() {
             Some(format!(
                 "{} offsets for arity {}: need one per entry",

@@ -313,6 +313,11 @@ fn map_use(
                     ),
                 ));
             }
+            let idx = match path {
+                Path::Index(_, idx) => Some(*idx),
+                _ => None,
+            };
+            m.refuse_negative(what(), idx, &format!("argument {i} (Dat {})", dat.name()))?;
             match path {
                 Path::Index(m, idx) => {
                     if *idx >= m.arity() {
