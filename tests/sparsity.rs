@@ -262,7 +262,9 @@ fn invalid_map_pairs_are_clear_errors() {
     let from_faces = random_map("from_faces", &faces, &f.nodes, 3, 3);
     // No pairs: refused unless square (a square Sparsity holds its diagonal even then).
     let other_ds = op2::DataSet::new(&other, 1).unwrap();
-    let e = Sparsity::new(&f.ds, &other_ds, &[]).unwrap_err().to_string();
+    let e = Sparsity::new(&f.ds, &other_ds, &[])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("at least one map pair"), "{e}");
     let diag = Sparsity::new(&f.ds, &f.ds, &[]).unwrap();
     assert!((0..diag.owned_rows()).all(|i| diag.row(i) == [i as u32]));

@@ -475,10 +475,7 @@ impl PyMap {
                             format!("Map {name}: {} values given, expected {n} ({} elements x arity {arity})", vals.len(), from.get().set.size()),
                         ));
                     }
-                } else if let Some(bad) = vals
-                    .iter()
-                    .find(|&&v| (v as i64) < 0 || (v as i64) >= total)
-                {
+                } else if let Some(bad) = vals.iter().find(|&&v| v >= 0 && v as i64 >= total) {
                     return Err(raise(
                         "MapValueError",
                         format!("Map {name}: value {bad} is outside the target set [0, {total})"),
