@@ -8,7 +8,11 @@
 //!   only on the (row, column) nodes, so halo-row writes must reach their owners;
 //! * `B`: nodes (2 per node) x cells (1 per cell), INC'd twice through (cell->node, cell->cell):
 //!   rectangular, and every column another rank contributes is an *extra* column (cells have
-//!   no halo), so `mult` must import it.
+//!   no halo), so `mult` must import it;
+//! * `N`: nodes x nodes, scalar, INC'd through a row map and a column map that are cell->node
+//!   with negative ("no entry") values where the node's global id is 1 mod 4 (rows) or 2 mod 5
+//!   (columns): those rows and columns are skipped, and the square Sparsity still holds every
+//!   diagonal. Before it, a loop reading a Dat through the row map is refused on every rank.
 //!
 //! Every Mat is gathered to rank 0 (`Mat::gather`) and compared with a plain serial Rust
 //! assembly: exact structure, values to 1e-12 relative; so are `mult` (before and after a
@@ -87,6 +91,12 @@ void rect_inc(double *B, const double *x)
   for (int i = 0; i < 3; i++)
     for (int r = 0; r < 2; r++) B[2 * i + r] = a * (r + 1.0) * (1.0 + x[2 * i]);
 }
+void neg_inc(double *N, const double *x)
+{
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      N[3 * i + j] = 2.0 + x[2 * i] - x[2 * j + 1] * x[2 * i + 1];
+}
 void scale(double *v) { v[0] = -0.5 * v[0] + 1.0; v[1] = 3.0 * v[1] - 2.0; }
 "#;
 
@@ -119,6 +129,7 @@ struct Got {
     a: op2::GatheredMat,
     w: op2::GatheredMat,
     b: op2::GatheredMat,
+    n: op2::GatheredMat,
     ya: Vec<f64>,
     ya2: Vec<f64>,
     yw: Vec<f64>,
@@ -126,6 +137,7 @@ struct Got {
     da: Vec<f64>,
     cnt_a: Vec<i64>,
     cnt_b: Vec<i64>,
+    cnt_n: Vec<i64>,
     node_owner: Vec<i64>,
     cell_owner: Vec<i64>,
 }
@@ -237,6 +249,8 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         )?;
     }
 
+    let (sn, nm) = negative_entries(&k, cells, nodes, c2n, &x)?;
+
     let (ya, ya2, yw, yb, da) = (
         Dat::zeros(&n2, DType::F64),
         Dat::zeros(&n2, DType::F64),
@@ -258,6 +272,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             a.gather(0)?,
             w.gather(0)?,
             b.gather(0)?,
+            nm.gather(0)?,
             ya.gather::<f64>(0)?,
             ya2.gather::<f64>(0)?,
             yw.gather::<f64>(0)?,
@@ -265,6 +280,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
             da.gather::<f64>(0)?,
             counts(&sa)?.gather::<i64>(0)?,
             counts(&sb)?.gather::<i64>(0)?,
+            counts(&sn)?.gather::<i64>(0)?,
             owner(nodes)?.gather::<i64>(0)?,
             owner(cells)?.gather::<i64>(0)?,
         );
@@ -273,6 +289,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
                 Some(a),
                 Some(w),
                 Some(b),
+                Some(n),
                 Some(ya),
                 Some(ya2),
                 Some(yw),
@@ -280,12 +297,14 @@ fn check(rt: &op2::Runtime) -> Result<()> {
                 Some(da),
                 Some(cnt_a),
                 Some(cnt_b),
+                Some(cnt_n),
                 Some(node_owner),
                 Some(cell_owner),
             ) => Some(Got {
                 a,
                 w,
                 b,
+                n,
                 ya,
                 ya2,
                 yw,
@@ -293,6 +312,7 @@ fn check(rt: &op2::Runtime) -> Result<()> {
                 da,
                 cnt_a,
                 cnt_b,
+                cnt_n,
                 node_owner,
                 cell_owner,
             }),
@@ -316,6 +336,61 @@ fn check(rt: &op2::Runtime) -> Result<()> {
     Ok(())
 }
 
+/// Whether node `g` (global id) is a dropped row / column of `N`.
+fn dropped_row(g: u64) -> bool {
+    g % 4 == 1
+}
+fn dropped_col(g: u64) -> bool {
+    g % 5 == 2
+}
+
+/// `N` (see the module notes): first the refused Dat loop through the row map, then the
+/// assembly. Returns its Sparsity and the Mat.
+fn negative_entries(
+    k: &dyn Fn(&str) -> Result<Kernel>,
+    cells: &op2::Set,
+    nodes: &op2::Set,
+    c2n: &op2::Map,
+    x: &Dat,
+) -> Result<(Sparsity, Mat)> {
+    let gid = |v: i32| nodes.global_ids().map_or(v as u64, |g| g[v as usize]);
+    let masked = |drop: fn(u64) -> bool| -> Vec<i32> {
+        let vals = c2n.values().iter();
+        vals.map(|&v| if drop(gid(v)) { -1 } else { v }).collect()
+    };
+    let rneg = op2::Map::named("c2n_rows", cells, nodes, 3, masked(dropped_row))?;
+    let cneg = op2::Map::named("c2n_cols", cells, nodes, 3, masked(dropped_col))?;
+    let n1 = DataSet::new(nodes, 1)?;
+    let sn = Sparsity::new(&n1, &n1, &[(rneg.clone(), cneg.clone())])?;
+    let nm = Mat::named("N", &sn, DType::F64)?;
+    let refused = par_loop(
+        &k("neg_inc")?,
+        cells,
+        &[
+            nm.arg(Access::Inc, (&rneg, &cneg)),
+            x.arg_vec(Access::Read, &rneg),
+        ],
+    );
+    match refused {
+        Err(e) if e.to_string().contains("c2n_rows") && e.to_string().contains("Dat x") => {}
+        other => {
+            return Err(Error::invalid(
+                "op2-mat-check",
+                format!("a Dat read through a map with negative entries: {other:?}, not refused"),
+            ))
+        }
+    }
+    par_loop(
+        &k("neg_inc")?,
+        cells,
+        &[
+            nm.arg(Access::Inc, (&rneg, &cneg)),
+            x.arg_vec(Access::Read, c2n),
+        ],
+    )?;
+    Ok((sn, nm))
+}
+
 fn area(m: &Mesh, e: usize) -> f64 {
     let p = |k: usize| {
         let v = m.cells[3 * e + k] as usize;
@@ -323,6 +398,24 @@ fn area(m: &Mesh, e: usize) -> f64 {
     };
     let ((x0, y0), (x1, y1), (x2, y2)) = (p(0), p(1), p(2));
     0.5 * ((x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)).abs()
+}
+
+/// The serial `N`: negative rows and columns skipped, every diagonal present.
+fn reference_n(m: &Mesh) -> Blocks {
+    let mut n = Blocks::new();
+    let xy = |v: i32| (m.x[2 * v as usize], m.x[2 * v as usize + 1]);
+    for p in m.cells.chunks_exact(3) {
+        for &r in p.iter().filter(|&&r| !dropped_row(r as u64)) {
+            for &c in p.iter().filter(|&&c| !dropped_col(c as u64)) {
+                let v = 2.0 + xy(r).0 - xy(c).1 * xy(r).1;
+                n.entry((r as u64, c as u64)).or_insert_with(|| vec![0.0])[0] += v;
+            }
+        }
+    }
+    for v in 0..m.nn as u64 {
+        n.entry((v, v)).or_insert_with(|| vec![0.0]);
+    }
+    n
 }
 
 /// The serial matrices.
@@ -378,6 +471,8 @@ fn compare(m: &Mesh, got: &Got) -> std::result::Result<usize, String> {
     let mut n = compare_mat("A", &got.a, &a, m.nn)?;
     n += compare_mat("W", &got.w, &w, m.nn)?;
     n += compare_mat("B", &got.b, &b, m.nn)?;
+    let nref = reference_n(m);
+    n += compare_mat("N", &got.n, &nref, m.nn)?;
     let xa: Vec<f64> = (0..2 * m.nn).map(|k| (k as f64 * 0.37).sin()).collect();
     let xa2: Vec<f64> = xa
         .chunks_exact(2)
@@ -410,6 +505,11 @@ fn compare(m: &Mesh, got: &Got) -> std::result::Result<usize, String> {
             "B diag/offdiag counts",
             &got.cnt_b,
             want_counts(&b, m.nn, &got.node_owner, &got.cell_owner),
+        ),
+        (
+            "N diag/offdiag counts",
+            &got.cnt_n,
+            want_counts(&nref, m.nn, &got.node_owner, &got.node_owner),
         ),
     ] {
         if *cnt != want {

@@ -260,8 +260,14 @@ fn invalid_map_pairs_are_clear_errors() {
     let faces = Set::named("faces", 50).unwrap();
     let to_other = random_map("to_other", &f.cells, &other, 3, 2);
     let from_faces = random_map("from_faces", &faces, &f.nodes, 3, 3);
-    let e = Sparsity::new(&f.ds, &f.ds, &[]).unwrap_err().to_string();
+    // No pairs: refused unless square (a square Sparsity holds its diagonal even then).
+    let other_ds = op2::DataSet::new(&other, 1).unwrap();
+    let e = Sparsity::new(&f.ds, &other_ds, &[])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("at least one map pair"), "{e}");
+    let diag = Sparsity::new(&f.ds, &f.ds, &[]).unwrap();
+    assert!((0..diag.owned_rows()).all(|i| diag.row(i) == [i as u32]));
     let e = Sparsity::new(&f.ds, &f.ds, &[(to_other.clone(), f.m1.clone())])
         .unwrap_err()
         .to_string();
@@ -278,7 +284,7 @@ fn invalid_map_pairs_are_clear_errors() {
         "{e}"
     );
     assert!(matches!(
-        Sparsity::new(&f.ds, &f.ds, &[]),
+        Sparsity::new(&f.ds, &other_ds, &[]),
         Err(op2::Error::InvalidArgument { .. })
     ));
 }

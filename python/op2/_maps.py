@@ -18,8 +18,9 @@ every layer, whose ``toset`` is ``xset2`` (for ComposedMap's checks).
 
 Both are ``op2.Map`` subclasses (usable wherever a Map is: par_loop arguments, Sparsities). What
 is not exact as a plain table is refused: a composition through a halo element of an
-intermediate set (op2 keeps a Map's owned rows only) and PyOP2's undefined targets (negative
-values, which PyOP2 masks). This module never compiles code nor touches MPI.
+intermediate set (op2 keeps a Map's owned rows only). Negative values ("no entry", PyOP2's -1)
+pass through: a composed entry through one is -1, a permuted one stays negative. This module
+never compiles code nor touches MPI.
 """
 
 import numpy as np
@@ -147,15 +148,15 @@ def _composed_offset(maps_):
 
 
 def _rows_of(m, rows):
-    """Rows ``rows`` of Map ``m``'s values, refusing what a plain table cannot hold."""
+    """Rows ``rows`` of Map ``m``'s values; a negative row (an entry
+    through a negative, "no entry", value) gives -1 throughout, as PyOP2's composition does.
+    Refuses what a plain table cannot hold."""
     vals = m._core_values
     if len(rows) and rows.max(initial=0) >= vals.shape[0]:
         raise NotImplementedError(
             f"ComposedMap: a composed entry reaches halo element {int(rows.max())} of set "
             f"{m.iterset.name} (op2 keeps the owned rows of Map {m.name} only)")
-    out = vals[rows]
-    if (out < 0).any():
-        raise NotImplementedError(
-            f"ComposedMap: Map {m.name} has undefined (negative) targets; op2's Maps hold "
-            "defined targets only")
+    defined = rows >= 0
+    out = np.full((len(rows), vals.shape[1]), -1, dtype=vals.dtype)
+    out[defined] = vals[rows[defined]]
     return out

@@ -5,7 +5,9 @@ MixedMat (``op2._op2._MixedSparsity``, ``_MixedMat``).
 DataSets are plain, and a ``MixedSparsity`` when either is a ``MixedDataSet``; ``op2.Mat``
 likewise. ``isinstance(x, op2.Sparsity)`` holds for both kinds. Block (i, j) of a mixed
 Sparsity is the ordinary Sparsity of its DataSets and map pairs (the same object), block (i, j)
-of a mixed Mat an ordinary Mat sharing op2's storage with the mixed one. A loop argument
+of a mixed Mat an ordinary Mat sharing op2's storage with the mixed one. A square mixed Sparsity
+(one MixedDataSet) has every diagonal block, with its diagonal reserved even where no map pair
+reaches it (PyOP2's convention); such a block without map pairs is not assembled by a loop. A loop argument
 ``mat(op2.INC, (rmmap, cmmap))`` is one argument per present block, row-major (op2's
 ``MixedMat::arg``): the kernel receives one element matrix per block. Owns PyOP2's API around
 the native objects (indexing, iteration, str/repr, the object cache); never runs a loop.
@@ -181,7 +183,8 @@ class MixedMat(_Grid):
         rds, cds = (_components(d, "") for d in self._sparsity.dsets)
         rows = tuple(m.arity * d.cdim for m, d in zip(rmaps, rds))
         cols = tuple(m.arity * d.cdim for m, d in zip(cmaps, cds))
-        present = tuple(b is not None for b in self)
+        # Absent blocks and diagonal-only ones (no map pairs) take no part in the loop.
+        present = tuple(b is not None and bool(b.sparsity.rcmaps[(0, 0)]) for b in self)
         return MixedMatArg(args, rows, cols, present)
 
     @property

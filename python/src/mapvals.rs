@@ -280,13 +280,11 @@ fn rebuilt(core: &op2::Map, vals: Vec<i32>) -> PyResult<op2::Map> {
     op2::Map::named(name, core.from_set(), core.to_set(), core.arity(), vals).map_err(to_py)
 }
 
-/// PyOP2's MapValueError for a value outside the target set `to` (owned and halo elements).
+/// PyOP2's MapValueError for a value past the target set `to` (owned and halo elements);
+/// negative values mean "no entry", as in PyOP2.
 pub(crate) fn in_range(name: &str, vals: &[i32], to: &op2::Set) -> PyResult<()> {
     let total = to.total_size() as i64;
-    match vals
-        .iter()
-        .find(|&&v| (v as i64) < 0 || (v as i64) >= total)
-    {
+    match vals.iter().find(|&&v| v >= 0 && (v as i64) >= total) {
         Some(bad) => Err(raise(
             "MapValueError",
             format!("Map {name}: value {bad} is outside the target set [0, {total})"),

@@ -68,9 +68,27 @@ impl PyMixedSparsity {
             grid[i * m + j] = Some(sp);
         }
         let (r, c) = (datasets(&rows), datasets(&cols));
+        let (rows_py, cols_py) = (rows, cols);
         let rows = op2::MixedDataSet::new(&r).map_err(to_py)?;
         let cols = op2::MixedDataSet::new(&c).map_err(to_py)?;
         let sparsity = op2::MixedSparsity::from_blocks(&rows, &cols, &pairs).map_err(to_py)?;
+        // A square mixed Sparsity's diagonal blocks are present without map pairs (their
+        // diagonal only): the Python Sparsity of the block's DataSets and no pairs.
+        for (k, slot) in grid.iter_mut().enumerate() {
+            if slot.is_none() && sparsity.block(k / m, k % m).is_some() {
+                let dsets = PyTuple::new(py, [&rows_py[k / m], &cols_py[k % m]])?;
+                let none = PyList::empty(py);
+                *slot = Some(PySparsity::new(
+                    py,
+                    dsets.as_any(),
+                    &none,
+                    None,
+                    None,
+                    None,
+                    true,
+                )?);
+            }
+        }
         Ok(PyMixedSparsity {
             sparsity,
             blocks: grid,

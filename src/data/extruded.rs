@@ -317,6 +317,7 @@ impl ExtrudedMap {
                 ),
             ));
         }
+        base.refuse_negative(what(), None, "an extruded map's columns")?;
         if entries.is_empty() || entries.len() != offset.len() {
             return Err(Error::invalid(
                 what(),

@@ -84,6 +84,7 @@ impl ExtrudedMap {
             ));
         }
         let to = base.to_set();
+        base.refuse_negative(what(), None, "an extruded map's columns")?;
         let refusal = if offset.len() != base.arity() {
             Some(format!(
                 "{} offsets for arity {}: need one per entry",
@@ -225,5 +226,11 @@ mod tests {
         assert!(e.to_string().contains("periodic"), "{e}");
         let other = ExtrudedSet::new(&nodes, 4).unwrap();
         assert!(ExtrudedMap::flat(&other, &m, &[1, 1]).is_err());
+        // A negative ("no entry") value has no column to reach: refused, naming the map.
+        let holes = Map::named("holes", &cells, &nodes, 2, vec![0, 4, -1, 8]).unwrap();
+        let e = ExtrudedMap::flat(&xset, &holes, &[1, 1]).err().unwrap();
+        assert!(e.to_string().contains("map holes has negative"), "{e}");
+        let e = ExtrudedMap::new(&xset, &holes, &[(0, 0)], &[1], Entity::Nodes);
+        assert!(e.err().unwrap().to_string().contains("negative"));
     }
 }

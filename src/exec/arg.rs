@@ -78,7 +78,9 @@ impl Dat {
             view: None,
         })
     }
-    /// Access this Dat at entry `idx` of `map` (the kernel gets one pointer).
+    /// Access this Dat at entry `idx` of `map` (the kernel gets one pointer). A map holding a
+    /// negative ("no entry") value at that entry is refused when the loop runs; with
+    /// [`Dat::arg_vec`], a negative value at any entry.
     pub fn arg_map(&self, access: Access, map: &Map, idx: usize) -> Arg {
         Arg(ArgKind::Dat {
             dat: self.clone(),
@@ -128,7 +130,8 @@ impl Mat {
     /// map), which must be one of its Sparsity's pairs. The kernel receives a `double *` to a
     /// zeroed dense element matrix `A[arity_r * rdim][arity_c * cdim]` (row `i * rdim + r` is
     /// component `r` of row-map entry `i`); after the call it is added into the matrix (INC) or
-    /// stored over the touched entries (WRITE).
+    /// stored over the touched entries (WRITE). Rows and columns whose map value is negative
+    /// ("no entry") are skipped, as PETSc's `MatSetValues` skips them.
     ///
     /// ```
     /// # let s = op2::Set::new(1).unwrap();
@@ -313,6 +316,11 @@ fn map_use(
                     ),
                 ));
             }
+            let idx = match path {
+                Path::Index(_, idx) => Some(*idx),
+                _ => None,
+            };
+            m.refuse_negative(what(), idx, &format!("argument {i} (Dat {})", dat.name()))?;
             match path {
                 Path::Index(m, idx) => {
                     if *idx >= m.arity() {

@@ -274,14 +274,15 @@ fn for_each_target(
             (None, _) => (s..e).for_each(|p| f(w.space, element(p))),
             (Some(m), None) => {
                 let a = m.arity();
-                for &t in &m.values()[s * a..e * a] {
+                // A negative entry ("no entry", Mat rows only) writes nothing.
+                for &t in m.values()[s * a..e * a].iter().filter(|&&t| t >= 0) {
                     f(w.space, t as usize);
                 }
             }
             (Some(m), Some(_)) => {
                 let a = m.arity();
                 for n in (s..e).map(element) {
-                    for &t in &m.values()[n * a..(n + 1) * a] {
+                    for &t in m.values()[n * a..(n + 1) * a].iter().filter(|&&t| t >= 0) {
                         f(w.space, t as usize);
                     }
                 }

@@ -73,7 +73,7 @@ impl MixedDat {
 impl MixedMat {
     /// Assemble every present block in one par_loop through the mixed map pair `maps`: block
     /// (i, j) becomes `block(i, j).arg(access, (rmap[i], cmap[j]))`, in row-major order, absent
-    /// blocks skipped, so the kernel receives one dense element matrix per present block
+    /// blocks and diagonal-only blocks (a Sparsity without map pairs) skipped, so the kernel receives one dense element matrix per present block
     /// (`A_ij[arity_ri * rdim_i][arity_cj * cdim_j]`; see [`crate::Mat::arg`]). Every present
     /// block's Sparsity must have the pair `(rmap[i], cmap[j])`.
     pub fn arg(&self, access: Access, maps: (&MixedMap, &MixedMap)) -> Result<Vec<Arg>> {
@@ -84,6 +84,9 @@ impl MixedMat {
         for (i, rm) in maps.0.split().iter().enumerate() {
             for (j, cm) in maps.1.split().iter().enumerate() {
                 let Some(a) = self.block(i, j) else { continue };
+                if a.sparsity().map_pairs().is_empty() {
+                    continue;
+                }
                 if a.sparsity().pair_index(rm, cm).is_none() {
                     return Err(Error::invalid(
                         format!("MixedMat::arg({})", self.name()),

@@ -354,7 +354,8 @@ fn mat_halo_touched(set: &Set, args: &[Arg], slots: &[ArgSlot], mats: &mut [MatP
             let (table, row) = (sp.positions(pair), rmap.arity() * cmap.arity());
             for n in (0..set.size()).map(|p| set.element_at(p)) {
                 for &b in &table.table[n * row..(n + 1) * row] {
-                    if b as usize >= first {
+                    // b < 0: a negative map entry, nothing stored.
+                    if b >= 0 && b as usize >= first {
                         touched[b as usize - first] = true;
                     }
                 }

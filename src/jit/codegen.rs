@@ -62,7 +62,9 @@
 //! not needed: the table already encodes them, so no extra pointers follow the regular
 //! arguments. Per element the wrapper zeros a local `double e[ar * rd][ac * cd]`, passes it to
 //! the kernel as `double *` (element-matrix row `ii * rd + r` is component `r` of row entry
-//! `ii`), then adds it (INC) or stores it (WRITE) into the blocks the table names.
+//! `ii`), then adds it (INC) or stores it (WRITE) into the blocks the table names; a negative
+//! table entry (a negative, "no entry", map value) is skipped, as PETSc's `MatSetValues` skips
+//! negative rows and columns.
 
 use std::fmt::Write;
 
@@ -459,7 +461,7 @@ fn write_scatters(s: &mut String, args: &[ArgShape]) {
                 let op = if access == Access::Write { "=" } else { "+=" };
                 let _ = writeln!(
                     s,
-                    "    for (int __op2_ii = 0; __op2_ii < {ar}; __op2_ii++)\n      for (int __op2_jj = 0; __op2_jj < {ac}; __op2_jj++) {{\n        double *__op2_blk = __op2_a{i} + (long)__op2_p{i}[((long)__op2_n * {ar} + __op2_ii) * {ac} + __op2_jj] * {rdcd};\n        const double *__op2_loc = __op2_e{i} + __op2_ii * {rcols} + __op2_jj * {cd};\n        for (int __op2_r = 0; __op2_r < {rd}; __op2_r++)\n          for (int __op2_c = 0; __op2_c < {cd}; __op2_c++) __op2_blk[__op2_r * {cd} + __op2_c] {op} __op2_loc[__op2_r * {ccols} + __op2_c];\n      }}",
+                    "    for (int __op2_ii = 0; __op2_ii < {ar}; __op2_ii++)\n      for (int __op2_jj = 0; __op2_jj < {ac}; __op2_jj++) {{\n        const int __op2_q = __op2_p{i}[((long)__op2_n * {ar} + __op2_ii) * {ac} + __op2_jj];\n        if (__op2_q < 0) continue;\n        double *__op2_blk = __op2_a{i} + (long)__op2_q * {rdcd};\n        const double *__op2_loc = __op2_e{i} + __op2_ii * {rcols} + __op2_jj * {cd};\n        for (int __op2_r = 0; __op2_r < {rd}; __op2_r++)\n          for (int __op2_c = 0; __op2_c < {cd}; __op2_c++) __op2_blk[__op2_r * {cd} + __op2_c] {op} __op2_loc[__op2_r * {ccols} + __op2_c];\n      }}",
                     rdcd = rd * cd,
                     rcols = rd * ac * cd,
                     ccols = ac * cd,

@@ -101,7 +101,9 @@ impl MixedSparsity {
 
     /// PyOP2's `Sparsity(dsets, {(i, j): [(rmap, cmap, None), ...]})`: block (i, j) through its
     /// own map pairs (into row component i and column component j); blocks not listed are
-    /// absent (zero). Cached by the identity of the MixedDataSets and of every block's pairs
+    /// absent (zero), except the diagonal blocks (i, i) when `rows` and `cols` are the same
+    /// MixedDataSet: those are diagonal-only Sparsities (no map pairs; `MixedMat::arg` skips
+    /// them). Cached by the identity of the MixedDataSets and of every block's pairs
     /// (blocks and pairs in any order, repetitions ignored).
     pub fn from_blocks(
         rows: &MixedDataSet,
@@ -120,27 +122,30 @@ impl MixedSparsity {
             }
             pairs[i * m + j].extend(bp.iter().cloned());
         }
+        if pairs.iter().all(Vec::is_empty) {
+            return Err(Error::invalid(
+                what(),
+                "at least one block needs a map pair",
+            ));
+        }
+        // A square mixed Sparsity (one MixedDataSet) reserves the diagonal of every diagonal
+        // block, so those are present even without map pairs (PyOP2's convention).
+        let square = rows.id() == cols.id();
         let mut key = vec![rows.id(), cols.id()];
         let mut grid = Vec::with_capacity(n * m);
         for (k, bp) in pairs.iter_mut().enumerate() {
             bp.sort_by_key(|(r, c)| (r.id(), c.id()));
             bp.dedup();
-            if bp.is_empty() {
+            let (i, j) = (k / m, k % m);
+            if bp.is_empty() && !(square && i == j) {
                 grid.push(None);
                 continue;
             }
-            let (i, j) = (k / m, k % m);
             key.extend([k as u64, bp.len() as u64]);
             key.extend(bp.iter().flat_map(|(r, c)| [r.id(), c.id()]));
             let sp = Sparsity::new(&rows.split()[i], &cols.split()[j], bp)
                 .map_err(|e| Error::invalid(what(), format!("block ({i}, {j}): {e}")))?;
             grid.push(Some(sp));
-        }
-        if grid.iter().all(Option::is_none) {
-            return Err(Error::invalid(
-                what(),
-                "at least one block needs a map pair",
-            ));
         }
         // The entry after the blocks: a failed block build leaves no entry behind.
         let entry = cached(rows.split()[0].set(), MIXED_SPARSITY_CACHE, &key)?;
@@ -323,5 +328,49 @@ impl std::fmt::Debug for MixedMat {
             "MixedMat({}#{}, {:?})",
             self.name, self.id, self.sparsity
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::DataSet;
+    use crate::data::set::Set;
+
+    #[test]
+    fn diagonal_blocks_of_a_square_mixed_sparsity_are_present_without_maps() {
+        // PyOP2's test_matrices_sparsity_blockwise_specification: node sets A (4) and B (3),
+        // edge sets a (3) and b (2); ComposedMap(mapB, mapAB) is -1 where mapAB is.
+        let (a, na, b, nb) = (
+            Set::new(3).unwrap(),
+            Set::new(4).unwrap(),
+            Set::new(2).unwrap(),
+            Set::new(3).unwrap(),
+        );
+        let map_a = Map::new(&a, &na, 2, vec![0, 1, 1, 2, 2, 3]).unwrap();
+        let map_b = Map::new(&b, &nb, 2, vec![0, 1, 1, 2]).unwrap();
+        let b_to_na = Map::new(&b, &na, 2, vec![1, 2, 2, 3]).unwrap(); // mapA . mapBA
+        let a_to_nb = Map::new(&a, &nb, 2, vec![-1, -1, 0, 1, 1, 2]).unwrap(); // mapB . mapAB
+        let ds = |s: &Set| DataSet::new(s, 1).unwrap();
+        let mds = MixedDataSet::new(&[ds(&na), ds(&nb)]).unwrap();
+        let blocks: Vec<BlockPairs> = vec![
+            ((1, 0), vec![(map_b, b_to_na)]),
+            ((0, 1), vec![(map_a, a_to_nb)]),
+        ];
+        let sp = MixedSparsity::from_blocks(&mds, &mds, &blocks).unwrap();
+        let nnz = |i, j| sp.block(i, j).expect("present").nnz_diag().to_vec();
+        assert_eq!(nnz(0, 0), vec![1, 1, 1, 1]);
+        assert_eq!(nnz(0, 1), vec![0, 2, 3, 2]);
+        assert_eq!(nnz(1, 0), vec![2, 3, 2]);
+        assert_eq!(nnz(1, 1), vec![1, 1, 1]);
+        assert!(sp.block(0, 0).unwrap().map_pairs().is_empty());
+        // A Mat on it has the diagonal-only blocks too; a mixed Sparsity from one MixedDataSet
+        // to another keeps unlisted blocks absent.
+        let mat = MixedMat::new(&sp, DType::F64).unwrap();
+        assert!(mat.block(1, 1).is_some());
+        let other = MixedDataSet::new(&[ds(&na), DataSet::new(&nb, 2).unwrap()]).unwrap();
+        let m2 = Map::new(&b, &nb, 2, vec![0, 1, 1, 2]).unwrap();
+        let rect = MixedSparsity::from_blocks(&mds, &other, &[((1, 1), vec![(m2.clone(), m2)])]);
+        assert!(rect.unwrap().block(0, 0).is_none());
     }
 }

@@ -2,7 +2,9 @@
 //! per identity.
 //!
 //! Owns the block CSR structure (row pointers, sorted unique column indices per block row), the
-//! per-owned-row diagonal/off-diagonal counts that MPI matrix preallocation needs, and the
+//! per-owned-row diagonal/off-diagonal counts that MPI matrix preallocation needs (a square
+//! Sparsity over one DataSet reserves every owned row's diagonal; negative map entries are
+//! skipped), and the
 //! per-element position tables that let generated code add an element matrix into the CSR
 //! without searching. A Sparsity is cached on its row set through the object cache
 //! (`cache/object.rs`): its key is made of identities (row/col DataSet ids, the map-pair ids as
@@ -70,7 +72,10 @@ pub(crate) struct SparsityInner {
 
 /// The non-zero structure of a matrix from `row_ds` to `col_ds`, assembled through one or more
 /// (row map, column map) pairs: entry (i, j) is non-zero iff some element `e` of a pair's
-/// iteration set has `i` among its row-map entries and `j` among its column-map entries.
+/// iteration set has `i` among its row-map entries and `j` among its column-map entries
+/// (negative map entries, "no entry", are skipped), or, when the row and column DataSets are
+/// the same object, `i == j` for an owned row `i`: a square Sparsity reserves its diagonal
+/// (PETSc's and PyOP2's convention; `Mat::add_diagonal` and Dirichlet rows rely on it).
 ///
 /// ```
 /// let cells = op2::Set::new(2).unwrap();
@@ -81,6 +86,10 @@ pub(crate) struct SparsityInner {
 /// assert_eq!(sp.row(0), &[0, 1, 2]);
 /// assert_eq!(sp.row(1), &[0, 1, 2, 3]);
 /// assert_eq!(sp.nnz(), 14);
+/// // Node 3 of another DataSet's square Sparsity: only its diagonal (the map never reaches it).
+/// let c0 = op2::Map::new(&cells, &nodes, 1, vec![0, -1]).unwrap(); // cell 1: no entry
+/// let diag = op2::Sparsity::new(&ds, &ds, &[(c0.clone(), c0)]).unwrap();
+/// assert_eq!(diag.nnz_diag(), &[1, 1, 1, 1]);
 /// // Built once per identity: the same arguments give the same object.
 /// assert!(sp.ptr_eq(&op2::Sparsity::new(&ds, &ds, &[(c2n.clone(), c2n)]).unwrap()));
 /// ```
@@ -95,7 +104,10 @@ pub struct Sparsity {
 impl Sparsity {
     /// The sparsity of the matrix from `row_ds` to `col_ds` assembled through `map_pairs`
     /// (each pair: a row map into `row_ds`'s set and a column map into `col_ds`'s set, from the
-    /// same iteration set). Pairs are a set: their order and repetitions do not matter.
+    /// same iteration set). Pairs are a set: their order and repetitions do not matter. When
+    /// `row_ds` and `col_ds` are the same DataSet every owned row also holds its diagonal, and
+    /// `map_pairs` may be empty (a diagonal-only Sparsity, as a mixed Sparsity's diagonal block
+    /// without maps); otherwise at least one pair is required.
     pub fn new(row_ds: &DataSet, col_ds: &DataSet, map_pairs: &[(Map, Map)]) -> Result<Sparsity> {
         let what = || {
             format!(
@@ -104,8 +116,12 @@ impl Sparsity {
                 col_ds.set().name()
             )
         };
-        if map_pairs.is_empty() {
-            return Err(Error::invalid(what(), "at least one map pair is required"));
+        if map_pairs.is_empty() && row_ds.id() != col_ds.id() {
+            return Err(Error::invalid(
+                what(),
+                "at least one map pair is required (only a square Sparsity over one DataSet \
+                 may have none: its diagonal)",
+            ));
         }
         for (k, (r, c)) in map_pairs.iter().enumerate() {
             if r.from_set() != c.from_set() {
@@ -332,7 +348,7 @@ impl<'a> Adjacency<'a> {
         let mut start = vec![0usize; nrows + 1];
         for (r, _) in pairs {
             let rv = &r.values()[..r.from_set().size() * r.arity()];
-            for &v in rv {
+            for &v in rv.iter().filter(|&&v| v >= 0) {
                 start[v as usize + 1] += 1;
             }
         }
@@ -344,7 +360,7 @@ impl<'a> Adjacency<'a> {
         for (p, (r, _)) in pairs.iter().enumerate() {
             let ar = r.arity();
             let rv = &r.values()[..r.from_set().size() * ar];
-            for (k, &v) in rv.iter().enumerate() {
+            for (k, &v) in rv.iter().enumerate().filter(|(_, &v)| v >= 0) {
                 let slot = &mut fill[v as usize];
                 adj[*slot] = (p as u64) << 32 | (k / ar) as u64;
                 *slot += 1;
@@ -359,7 +375,9 @@ impl<'a> Adjacency<'a> {
         for &a in &self.adj[self.start[i]..self.start[i + 1]] {
             let (cv, ac) = self.cmaps[(a >> 32) as usize];
             let e = (a & 0xffff_ffff) as usize;
-            buf.extend(cv[e * ac..(e + 1) * ac].iter().map(|&c| c as u32));
+            // A negative column entry is "no entry" (skipped, as PETSc's MatSetValues does).
+            let cols = cv[e * ac..(e + 1) * ac].iter().filter(|&&c| c >= 0);
+            buf.extend(cols.map(|&c| c as u32));
         }
     }
 
@@ -384,6 +402,9 @@ fn build(
     let nrows = row_set.total_size();
     let owned_rows = row_set.size();
     let owned_cols = col_set.size() as u32;
+    // PETSc's convention: a square Sparsity over one DataSet reserves every owned row's
+    // diagonal (local row i is local column i; an owned row's diagonal column is owned).
+    let diagonal = row_ds.id() == col_ds.id();
     let adjacency = Adjacency::new(nrows, pairs);
     let merge = if matdist::needed(what, row_set, col_set)? {
         Some(matdist::merge(what, row_set, col_set, &|i, buf| {
@@ -416,6 +437,9 @@ fn build(
                 adjacency.extend(i, &mut buf);
                 if let Some(x) = extra.filter(|_| i < owned_rows) {
                     buf.extend_from_slice(x.row(i));
+                }
+                if diagonal && i < owned_rows {
+                    buf.push(i as u32);
                 }
                 buf.sort_unstable();
                 buf.dedup();
@@ -482,7 +506,8 @@ fn build(
 }
 
 /// For every owned element of the pair's iteration set and every (i, j) of its element matrix,
-/// the index of block (rmap[e][i], cmap[e][j]) in the CSR arrays.
+/// the index of block (rmap[e][i], cmap[e][j]) in the CSR arrays, or -1 where either entry is
+/// negative (the generated code adds nothing there).
 fn position_table(sp: &SparsityInner, rmap: &Map, cmap: &Map) -> Vec<i32> {
     let (ar, ac) = (rmap.arity(), cmap.arity());
     let n = rmap.from_set().size();
@@ -493,11 +518,20 @@ fn position_table(sp: &SparsityInner, rmap: &Map, cmap: &Map) -> Vec<i32> {
         .enumerate()
         .for_each(|(e, t)| {
             for i in 0..ar {
-                let row = rv[e * ar + i] as usize;
-                let (lo, hi) = (sp.rowptr[row], sp.rowptr[row + 1]);
+                let row = rv[e * ar + i];
+                if row < 0 {
+                    t[i * ac..(i + 1) * ac].fill(-1);
+                    continue;
+                }
+                let (lo, hi) = (sp.rowptr[row as usize], sp.rowptr[row as usize + 1]);
                 let cols = &sp.colidx[lo..hi];
                 for j in 0..ac {
-                    let c = cv[e * ac + j] as u32;
+                    let c = cv[e * ac + j];
+                    if c < 0 {
+                        t[i * ac + j] = -1;
+                        continue;
+                    }
+                    let c = c as u32;
                     // Invariant of `build`: every (row, col) an element reaches is in the row.
                     let k = cols
                         .binary_search(&c)
@@ -555,5 +589,60 @@ mod tests {
         assert_eq!(sp.row(4), &[1, 5]);
         assert_eq!(sp.nnz_diag(), &[1, 1, 2]);
         assert_eq!(sp.nnz_offdiag(), &[1, 1, 0]);
+    }
+
+    #[test]
+    fn a_square_sparsity_over_one_dataset_reserves_its_diagonal() {
+        // PyOP2's test_sparsity_has_diagonal_space.
+        let (s, d, d2) = (
+            Set::new(1).unwrap(),
+            Set::new(4).unwrap(),
+            Set::new(4).unwrap(),
+        );
+        let m = Map::new(&s, &d, 2, vec![1, 3]).unwrap();
+        let m2 = Map::new(&s, &d2, 3, vec![1, 2, 3]).unwrap();
+        let ds = DataSet::new(&d, 1).unwrap();
+        let sq = Sparsity::new(&ds, &ds, &[(m.clone(), m.clone())]).unwrap();
+        assert_eq!(sq.nnz_diag(), &[1, 2, 1, 2]);
+        assert_eq!(
+            (sq.row(0), sq.row(1), sq.row(2)),
+            (&[0][..], &[1, 3][..], &[2][..])
+        );
+        let ds2 = DataSet::new(&d2, 1).unwrap();
+        let rect = Sparsity::new(&ds, &ds2, &[(m.clone(), m2)]).unwrap();
+        assert_eq!(rect.nnz_diag(), &[0, 3, 0, 3]);
+        // The same set with another dim is another DataSet: no diagonal is reserved.
+        let wide = DataSet::new(&d, 2).unwrap();
+        let other = Sparsity::new(&ds, &wide, &[(m.clone(), m)]).unwrap();
+        assert_eq!(other.nnz_diag(), &[0, 2, 0, 2]);
+        // Without map pairs: the diagonal alone when square, refused otherwise.
+        let diag = Sparsity::new(&wide, &wide, &[]).unwrap();
+        assert_eq!((diag.nnz_diag(), diag.nnz()), (&[1, 1, 1, 1][..], 16));
+        let e = Sparsity::new(&ds, &ds2, &[]).unwrap_err().to_string();
+        assert!(e.contains("at least one map pair"), "{e}");
+    }
+
+    #[test]
+    fn negative_entries_are_skipped_in_rows_columns_and_position_tables() {
+        let (cells, rows, cols) = (
+            Set::new(3).unwrap(),
+            Set::new(4).unwrap(),
+            Set::new(4).unwrap(),
+        );
+        let r = Map::new(&cells, &rows, 2, vec![0, 1, -1, 2, 3, -1]).unwrap();
+        let c = Map::new(&cells, &cols, 2, vec![1, -1, 2, 3, -5, 0]).unwrap();
+        let (rds, cds) = (
+            DataSet::new(&rows, 1).unwrap(),
+            DataSet::new(&cols, 1).unwrap(),
+        );
+        let sp = Sparsity::new(&rds, &cds, &[(r, c)]).unwrap();
+        let got: Vec<&[u32]> = (0..4).map(|i| sp.row(i)).collect();
+        assert_eq!(got, vec![&[1][..], &[1], &[2, 3], &[0]]);
+        assert_eq!(sp.nnz_diag(), &[1, 1, 2, 1]);
+        // Element matrix entries at a negative row or column have no block (-1).
+        assert_eq!(
+            sp.positions(0).table,
+            vec![0, -1, 1, -1, -1, -1, 2, 3, -1, 4, -1, -1]
+        );
     }
 }
