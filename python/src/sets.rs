@@ -463,13 +463,29 @@ impl PyMap {
         let uninitialized = values.is_none_or(|v| v.is_none());
         let values: Vec<i32> = match values {
             Some(v) if !v.is_none() => {
-                let bytes = crate::data::contiguous(py, v, "int32").map_err(|e| {
+                // Read as int64, then narrowed with a check: a cast to int32 would wrap a
+                // value past 2^31 to a negative one ("no entry") without a word.
+                let bytes = crate::data::contiguous(py, v, "int64").map_err(|e| {
                     raise(
                         "DataValueError",
                         format!("Map {name}: values must be integers: {e}"),
                     )
                 })?;
-                let vals: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
+                let wide: Vec<i64> = bytemuck::pod_collect_to_vec(&bytes);
+                let vals = wide
+                    .iter()
+                    .map(|&v| i32::try_from(v))
+                    .collect::<Result<Vec<i32>, _>>()
+                    .map_err(|_| {
+                        let bad = wide.iter().find(|&&v| i32::try_from(v).is_err());
+                        raise(
+                            "MapValueError",
+                            format!(
+                                "Map {name}: value {} does not fit a 32-bit map entry",
+                                bad.copied().unwrap_or_default()
+                            ),
+                        )
+                    })?;
                 if vals.len() != n {
                     // A map given its halo rows too: op2 keeps owned rows only.
                     if vals.len() == from.get().set.total_size() * arity {

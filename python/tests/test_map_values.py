@@ -103,9 +103,11 @@ def test_an_out_of_range_write_is_a_map_value_error_at_each_use_until_corrected(
     with pytest.raises(ex.MapValueError):
         op2.Sparsity((nodes ** 1, nodes ** 1), [(m, m, None)])
     every_rank(raised == 2 and v.flags.writeable)  # still out, still writable
-    v[-1, 2] = -1
+    v[-1, 2] = -1  # negative: "no entry", a valid value, but no Dat argument goes through it
+    m.values_with_halo
     with pytest.raises(ex.MapValueError):
-        m.values_with_halo
+        op2.par_loop(_gather(3), cells, y(op2.WRITE), x(op2.READ, m))
+    v = m.values
     v[-1, 2] = vals[-1, 2]
     op2.par_loop(_gather(3), cells, y(op2.WRITE), x(op2.READ, m))
     every_rank((y.data_ro == x.data_ro[vals]).all())

@@ -82,3 +82,12 @@ def test_square_mixed_sparsity_has_diagonal_blocks_without_maps():
     np.testing.assert_array_equal(mat[0, 0].values, p00)
     np.testing.assert_array_equal(mat[0, 1].values, p01)
     assert not mat[1, 1].values.any()  # diagonal-only: no loop assembles it
+
+
+@pytest.mark.parametrize("values", [np.array([1, 3_000_000_000], dtype=np.uint32), [1, 2**31],
+                                    np.array([1, 2**33], dtype=np.int64), [1, -2**31 - 1]])
+def test_a_value_past_32_bits_is_refused_not_wrapped(values):
+    """A cast to int32 would turn 2^31 into a negative ("no entry") value and 2^33 into 0."""
+    a, b = op2.Set(2), op2.Set(3)
+    with pytest.raises(ex.MapValueError, match="does not fit a 32-bit map entry"):
+        op2.Map(a, b, 1, values)
