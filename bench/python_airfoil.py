@@ -107,14 +107,15 @@ class Runner:
             with open(base + ".choice") as f:
                 variant = "runs " + f.readline().strip()
         except OSError:
-            variant = "no recorded choice (a vectorised loop too short to measure runs simd)"
+            variant = ("one loop, nothing to choose" if path.startswith("scalar") else
+                       "no recorded choice: runs simd (OP2_SIMD=on, or too few elements to time)")
         return f"{key}  {kernel:10s} {path}; {variant}"
 
 
 def same_keys(n, side_keys, runner):
     """Print each side's keys; exit loudly if the sides ran different entries."""
     rust, python = side_keys["rust"], side_keys["python"]
-    print(f"{n} rank(s): cache entries run (key, kernel, recorded variant):", flush=True)
+    print(f"{n} rank(s): cache entries run (key, kernel, generated path; variant):", flush=True)
     for key in sorted(rust | python):
         who = "both" if key in rust and key in python else ("rust" if key in rust else "python")
         print(f"  {who:6s} {runner.describe(key)}", flush=True)
