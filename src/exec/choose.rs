@@ -9,7 +9,7 @@
 //! jobs load the choice instead of measuring, unless the loop's set has at least
 //! `build::choice::RETIME_FACTOR` times as many elements (globally) as the record was measured
 //! over (rank 0's owned elements): then it is measured again and the new record replaces the
-//! old. A loop over fewer than [`MIN_ELEMENTS`] owned elements is too short to time: it runs
+//! old (unless rank 0 owns too few elements to time: the record then stands). A loop over fewer than [`MIN_ELEMENTS`] owned elements is too short to time: it runs
 //! the vectorised variant, and nothing is recorded.
 //!
 //! The measurement never changes the loop's data: every Dat and Global the loop writes is
@@ -63,7 +63,15 @@ pub(crate) fn decide(
         }
     }
     let line = if comm.is_root() {
-        measure(loaded, plan, set, args, dats)
+        match loaded.recorded() {
+            // Too few elements here to time again: the record still decides (not rewritten).
+            Some((v, n)) if set.size() < MIN_ELEMENTS => format!(
+                "{}: recorded over {n} elements, not measured again ({} elements)",
+                v.name(),
+                set.size()
+            ),
+            _ => measure(loaded, plan, set, args, dats),
+        }
     } else {
         String::new()
     };
