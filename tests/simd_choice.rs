@@ -11,7 +11,13 @@ use std::time::Duration;
 /// Airfoil on a small generated mesh at 2 ranks (about 8000 cells each: above the measured
 /// minimum), with `OP2_VERBOSE` and `OP2_SIMD=simd`: (final rms, stderr).
 fn airfoil(cache: &Path, simd: &str) -> (f64, String) {
-    let args = ["--iters", "3", "--i", "60", "--j", "90", "--progress", "0"];
+    airfoil_sized(cache, simd, 60, 90)
+}
+
+/// Airfoil as [`airfoil`] on the generated mesh of `i x j` (3 i j cells).
+fn airfoil_sized(cache: &Path, simd: &str, i: usize, j: usize) -> (f64, String) {
+    let (i, j) = (i.to_string(), j.to_string());
+    let args = ["--iters", "3", "--i", &i, "--j", &j, "--progress", "0"];
     let mut cmd = common::mpiexec(2, "airfoil", &args, cache);
     cmd.env("OP2_VERBOSE", "1").env("OP2_SIMD", simd);
     let out = common::run(cmd, Duration::from_secs(600));
@@ -106,4 +112,46 @@ fn the_variant_is_measured_once_agreed_recorded_and_reused() {
     for x in [rms, on] {
         assert!((x - off).abs() <= 1e-12 * off.abs(), "{x} vs scalar {off}");
     }
+}
+
+/// The element count a record line names (`... over N elements ...`).
+fn over(record: &str) -> usize {
+    let (_, rest) = record.split_once(" over ").expect("a measured record");
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_choice_measured_on_a_small_mesh_is_measured_again_on_a_much_larger_one() {
+    let cache = common::cache_dir();
+    airfoil(cache.path(), "auto"); // 16,200 cells: rank 0 measures over its ~8,100
+    let small = records(cache.path());
+    assert_eq!(small.len(), 4, "{small:?}");
+    // 180,000 cells: more than 10x every record's count, so every kernel is measured again and
+    // its record replaced by one over the larger count.
+    let (_, stderr) = airfoil_sized(cache.path(), "auto", 200, 300);
+    for kernel in ["save_soln", "adt_calc", "res_calc", "update"] {
+        let c = choices(&stderr, kernel);
+        assert_eq!(c.len(), 2, "{kernel}: not measured again\n{stderr}");
+        assert!(c[0].1.contains(" ms, scalar "), "{kernel}: {c:?}");
+    }
+    let large = records(cache.path());
+    assert_eq!(large.len(), 4, "{large:?}");
+    let (mut a, mut b): (Vec<usize>, Vec<usize>) = (
+        small.iter().map(|r| over(r)).collect(),
+        large.iter().map(|r| over(r)).collect(),
+    );
+    a.sort();
+    b.sort();
+    for (s, l) in a.iter().zip(&b) {
+        assert!(*l >= 10 * s, "records {small:?} then {large:?}");
+    }
+    // A smaller job adopts the larger job's records: nothing measured, nothing rewritten.
+    let (_, stderr) = airfoil(cache.path(), "auto");
+    for kernel in ["save_soln", "adt_calc", "res_calc", "update"] {
+        assert!(
+            choices(&stderr, kernel).is_empty(),
+            "{kernel} measured again\n{stderr}"
+        );
+    }
+    assert_eq!(records(cache.path()), large);
 }

@@ -3,7 +3,9 @@ same small HDF5 mesh, the same rank count, the same final rms to the last digit.
 reader's objects (sets, maps, dats with halos) and its errors on every rank."""
 
 import importlib.util
+import json
 import os
+import sys
 import pathlib
 import re
 import shutil
@@ -51,24 +53,53 @@ def load_example():
     return mod
 
 
-def rust_rms(path, nranks):
-    """Rank 0 runs the Rust binary on `nranks` ranks (a separate MPI job: the environment of
-    this job's process manager removed); every rank gets its final rms."""
+def job_on_rank0(cmd, extra_env=None):
+    """Rank 0 runs `cmd` as a separate MPI job (the environment of this job's process manager
+    removed, `extra_env` added); every rank gets its stdout, or the assertion naming why not."""
     out = None
     if comm.rank == 0:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "HYDI_", "MPI_LOCAL", "OMPI_"))}
+        env.update(extra_env or {})
         try:  # any failure goes to every rank (the bcast below), never a rank left waiting
-            r = subprocess.run(["mpiexec", "-n", str(nranks), str(AIRFOIL), "--mesh-h5", path,
-                                "--iters", str(ITERS), "--progress", "0"],
-                               env=env, capture_output=True, text=True, timeout=600)
-            m = re.search(r"airfoil: final rms (\S+) after", r.stdout)
-            out = float(m.group(1)) if r.returncode == 0 and m else f"{r.stdout}\n{r.stderr}"
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
+                               cwd=ROOT)
+            out = (True, r.stdout) if r.returncode == 0 else (False, f"{r.stdout}\n{r.stderr}")
         except Exception as e:
-            out = repr(e)
-    out = comm.bcast(out, root=0)
-    assert isinstance(out, float), f"the Rust airfoil failed: {out}"
-    return out
+            out = (False, repr(e))
+    ok, text = comm.bcast(out, root=0)
+    assert ok, f"{' '.join(map(str, cmd))} failed: {text}"
+    return text
+
+
+def rust_rms(path, nranks):
+    """The Rust binary's final rms on `nranks` ranks, on every rank."""
+    text = job_on_rank0(["mpiexec", "-n", str(nranks), str(AIRFOIL), "--mesh-h5", path,
+                         "--iters", str(ITERS), "--progress", "0"])
+    m = re.search(r"airfoil: final rms (\S+) after", text)
+    assert m, f"the Rust airfoil printed no final rms: {text}"
+    return float(m.group(1))
+
+
+def used_entries(cmd):
+    """The disk-cache keys a fresh job of `cmd` runs (its OP2_CACHE_REPORT's `used_entries`),
+    with a cache directory of its own: keys are content-addressed, so two programs get the
+    same keys exactly when they generate the same loop source with the same flags."""
+    d = tempfile.mkdtemp(prefix="op2-airfoil-keys-") if comm.rank == 0 else None
+    d = comm.bcast(d, root=0)
+    try:
+        report = os.path.join(d, "report.json")
+        job_on_rank0(cmd, {"OP2_CACHE_DIR": os.path.join(d, "cache"),
+                           "OP2_CACHE_REPORT": report})
+        keys = None
+        if comm.rank == 0:
+            with open(report) as f:
+                keys = sorted(json.load(f)["used_entries"])
+        return comm.bcast(keys, root=0)
+    finally:
+        comm.Barrier()
+        if comm.rank == 0:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def test_mesh_objects_are_the_packages(mesh_file):
@@ -100,3 +131,18 @@ def test_python_airfoil_rms_equals_rust(mesh_file):
     assert passed  # not the standard mesh: no reference check, as the Rust binary
     assert np.isfinite(rms) and rms > 0
     assert rms == rust_rms(mesh_file, comm.size)
+
+
+@pytest.mark.skipif(not AIRFOIL.exists(), reason=f"the Rust airfoil is not built ({AIRFOIL}): "
+                    "cargo build --release --bins")
+def test_python_airfoil_runs_the_rust_airfoils_cache_entries(mesh_file):
+    """The same kernel text and arguments: the same five generated loops, hence the same disk
+    entries and recorded variant choices (what bench/python_airfoil.py compares)."""
+    n = str(comm.size)
+    rust = used_entries(["mpiexec", "-n", n, str(AIRFOIL), "--mesh-h5", mesh_file,
+                         "--iters", "2", "--progress", "0"])
+    python = used_entries(["mpiexec", "-n", n, sys.executable,
+                           str(ROOT / "python" / "examples" / "airfoil.py"),
+                           "--mesh-h5", mesh_file, "--iters", "2"])
+    assert len(rust) == 5, rust
+    assert python == rust

@@ -2,7 +2,9 @@
 //! entry, `<key>.choice`, such as `simd: simd 5.9 ms, scalar 11.8 ms, scalar-inlined 11.2 ms
 //! over 720000 elements`. Rank 0 writes it after measuring the loop's first run
 //! (`exec/choose.rs`) and reads it on a hit (`fetch.rs`: broadcast with the outcome), so a
-//! kernel is measured once per cache entry; `op2 cache list` shows it.
+//! kernel is measured once per cache entry; `op2 cache list` shows it. The element count the
+//! line names is what a later, much larger loop compares against to measure again
+//! (`exec/choose.rs`, [`RETIME_FACTOR`]).
 //!
 //! Owns the file's name and format. Never measures, never touches MPI; a record that cannot be
 //! written costs a measurement in the next job, never a wrong answer.
@@ -10,6 +12,17 @@
 use std::path::{Path, PathBuf};
 
 use crate::jit::simd::Variant;
+
+/// A recorded choice is measured again by a loop whose set has at least this many times the
+/// elements the record was measured over (a choice timed on a small test mesh, where every
+/// variant's data sits in cache, does not decide for a mesh 10x its size).
+pub(crate) const RETIME_FACTOR: usize = 10;
+
+/// The number of elements a record line was measured over (`... over N elements ...`).
+pub(crate) fn elements(line: &str) -> Option<usize> {
+    let (_, rest) = line.split_once(" over ")?;
+    rest.split_whitespace().next()?.parse().ok()
+}
 
 /// The record beside the library `so`.
 pub(crate) fn path_of(so: &Path) -> PathBuf {
@@ -80,6 +93,11 @@ mod tests {
         write(&path_of(&so), line).unwrap();
         assert_eq!(read(&so).as_deref(), Some(line));
         assert_eq!(parse(line), Some(Variant::Inlined));
+        assert_eq!(elements(line), None, "no count named");
+        let measured =
+            "simd: simd 5.1 ms, scalar 9.7 ms, scalar-inlined 9.4 ms over 720000 elements (rank 0)";
+        assert_eq!(elements(measured), Some(720000));
+        assert_eq!(parse(measured), Some(Variant::Simd));
         std::fs::write(path_of(&so), "fastest: ?\n").unwrap();
         assert_eq!(read(&so), None, "a record naming no variant is ignored");
     }

@@ -171,8 +171,10 @@ pub(crate) fn fetch_or_compile(
 }
 
 /// A vectorised module's variant on every rank: the vectorised one under `OP2_SIMD=on`, else
-/// the one recorded beside the entry (rank 0 read it and broadcast it with the outcome), else
-/// still to be measured at its first run (`exec/choose.rs`), which rank 0 records at `so`.
+/// the one recorded beside the entry (rank 0 read it and broadcast it with the outcome),
+/// adopted at the first run unless that loop is much larger than the record's
+/// (`exec/choose.rs`), else still to be measured at its first run; rank 0 records a
+/// measurement at `so`.
 fn adopt_choice(
     loaded: &mut LoadedKernel,
     comm: Comm,
@@ -180,13 +182,22 @@ fn adopt_choice(
     so: &std::path::Path,
     choice: Option<&str>,
 ) {
+    use crate::build::choice;
     use crate::jit::simd::Variant;
     if !config.simd_measure {
         loaded.choose(Variant::Simd);
-    } else if let Some(v) = choice.and_then(crate::build::choice::parse) {
-        loaded.choose(v);
-    } else if comm.is_root() {
-        loaded.set_record(crate::build::choice::path_of(so));
+        return;
+    }
+    match choice.and_then(|c| Some((choice::parse(c)?, choice::elements(c)))) {
+        Some((v, None)) => {
+            loaded.choose(v);
+            return;
+        }
+        Some((v, Some(n))) => loaded.set_recorded(v, n),
+        None => {}
+    }
+    if comm.is_root() {
+        loaded.set_record(choice::path_of(so));
     }
 }
 

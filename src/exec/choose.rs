@@ -6,8 +6,11 @@
 //! `OP2_SIMD=on`), rank 0 times each variant over the loop's owned elements on its own data,
 //! in interleaved rounds (minimum per variant), broadcasts the fastest, and every rank runs
 //! that one from then on; rank 0 records it beside the disk entry (`build::choice`), so later
-//! jobs load the choice instead of measuring. A loop over fewer than [`MIN_ELEMENTS`] owned
-//! elements is too short to time: it runs the vectorised variant, and nothing is recorded.
+//! jobs load the choice instead of measuring, unless the loop's set has at least
+//! `build::choice::RETIME_FACTOR` times as many elements (globally) as the record was measured
+//! over (rank 0's owned elements): then it is measured again and the new record replaces the
+//! old (unless rank 0 owns too few elements to time: the record then stands). A loop over fewer than [`MIN_ELEMENTS`] owned elements is too short to time: it runs
+//! the vectorised variant, and nothing is recorded.
 //!
 //! The measurement never changes the loop's data: every Dat and Global the loop writes is
 //! given to the variants as a scratch copy, so the run that follows is the chosen variant's
@@ -50,8 +53,25 @@ pub(crate) fn decide(
     dats: &mut [RwLockWriteGuard<'_, Vec<u64>>],
 ) -> Result<()> {
     let comm = set.comm();
+    // A recorded choice decides unless this set is far larger than what it was measured over.
+    // Every rank has the same record (broadcast with the fetch) and the same global size: all
+    // adopt it here, or all enter the measurement's broadcast below.
+    if let Some((v, n)) = loaded.recorded() {
+        if set.global_size() < n.saturating_mul(crate::build::choice::RETIME_FACTOR) {
+            loaded.choose(v);
+            return Ok(());
+        }
+    }
     let line = if comm.is_root() {
-        measure(loaded, plan, set, args, dats)
+        match loaded.recorded() {
+            // Too few elements here to time again: the record still decides (not rewritten).
+            Some((v, n)) if set.size() < MIN_ELEMENTS => format!(
+                "{}: recorded over {n} elements, not measured again ({} elements)",
+                v.name(),
+                set.size()
+            ),
+            _ => measure(loaded, plan, set, args, dats),
+        }
     } else {
         String::new()
     };

@@ -58,6 +58,10 @@ pub struct LoadedKernel {
     chosen: AtomicU8,
     /// Rank 0: where the choice is recorded beside the disk entry (`build::choice`).
     record: Option<std::path::PathBuf>,
+    /// Every rank: the choice recorded beside the entry and the element count it was measured
+    /// over, while still undecided: the first run adopts it or measures again
+    /// (`exec/choose.rs`).
+    recorded: Option<(Variant, usize)>,
     // Field order matters: the library is closed before its memory file. glibc identifies a
     // loaded library by the path string it was opened with, so the descriptor behind
     // `/proc/self/fd/N` stays open while the library is loaded: were N reused by the next
@@ -122,6 +126,7 @@ impl LoadedKernel {
             variants,
             chosen: AtomicU8::new(chosen),
             record: None,
+            recorded: None,
             _lib: lib,
             _memfd: None,
             name: kernel.to_string(),
@@ -256,6 +261,17 @@ impl LoadedKernel {
     /// Rank 0: where to record the choice (beside the disk entry).
     pub(crate) fn set_record(&mut self, path: std::path::PathBuf) {
         self.record = Some(path);
+    }
+
+    /// Leave the choice open with `v`, recorded over `elements`, as the candidate the first
+    /// run adopts unless its set is much larger (every rank alike).
+    pub(crate) fn set_recorded(&mut self, v: Variant, elements: usize) {
+        self.recorded = Some((v, elements));
+    }
+
+    /// The recorded candidate, if the choice was left open with one.
+    pub(crate) fn recorded(&self) -> Option<(Variant, usize)> {
+        self.recorded
     }
 
     /// Rank 0: where the choice is recorded, if this module has variants.
