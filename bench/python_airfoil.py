@@ -151,6 +151,12 @@ def bench(n, a, runner, cmds):
         print(f"{n} rank(s), {name} of {a.pairs}: rust {rw:.6f} s/iteration (cpu {rc:.6f}), "
               f"python {pw:.6f} (cpu {pc:.6f}); python/rust {pw / rw:.3f} "
               f"(cpu {pc / rc:.3f})", flush=True)
+    # Each pair's two runs are neighbours in time: their ratio cancels slow drifts of the
+    # machine that the medians of each side keep.
+    pairs = [(p / r, pc / rc) for r, rc, p, pc in zip(*runs["rust"], *runs["python"])]
+    print(f"{n} rank(s), median of the {a.pairs} pairs' ratios: python/rust "
+          f"{statistics.median(w for w, _ in pairs):.3f} "
+          f"(cpu {statistics.median(c for _, c in pairs):.3f})", flush=True)
 
 
 def check_run(n, side, keys, warm):
