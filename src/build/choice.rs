@@ -4,7 +4,7 @@
 //! (`exec/choose.rs`) and reads it on a hit (`fetch.rs`: broadcast with the outcome), so a
 //! kernel is measured once per cache entry; `op2 cache list` shows it. The element count the
 //! line names is what a later, much larger loop compares against to measure again
-//! (`exec/choose.rs`, [`RETIME_FACTOR`]).
+//! (`exec/choose.rs`, `RETIME_FACTOR`).
 //!
 //! Owns the file's name and format. Never measures, never touches MPI; a record that cannot be
 //! written costs a measurement in the next job, never a wrong answer.
