@@ -529,9 +529,12 @@ mod tests {
             "{src}"
         );
         assert!(
-            src.contains("a0 + (long)p0[((long)n * 3 + ii) * 4 + jj] * 2;"),
+            src.contains("const int q = p0[((long)n * 3 + ii) * 4 + jj];"),
             "{src}"
         );
+        // A negative ("no entry") position adds nothing, as PETSc's MatSetValues.
+        assert!(src.contains("if (q < 0) continue;"), "{src}");
+        assert!(src.contains("double *blk = a0 + (long)q * 2;"), "{src}");
         assert!(src.contains("e0 + ii * 8 + jj * 1;"), "{src}");
         assert!(src.contains("blk[r * 1 + c] += loc[r * 4 + c];"), "{src}");
         assert!(src.contains("blk[r * 1 + c] = loc[r * 1 + c];"), "{src}");
