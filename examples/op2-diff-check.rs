@@ -1168,8 +1168,16 @@ mod reference {
         }
         for (k, (o, l)) in own.into_iter().zip(&case.loops).enumerate() {
             match (o, *l) {
-                (Own::Mat(b), Loop::Mat(m1, _, rd, cd)) => {
+                (Own::Mat(mut b), Loop::Mat(m1, m2, rd, cd)) => {
                     let nrows = case.sizes[case.maps[m1].to];
+                    // One DataSet for rows and columns (DataSet::new is cached per set and
+                    // dim): a square Sparsity reserves every row's diagonal, zero if no
+                    // element reaches it.
+                    if case.maps[m1].to == case.maps[m2].to && rd == cd {
+                        for r in 0..nrows {
+                            b.entry((r, r)).or_insert_with(|| vec![0.0; rd * cd]);
+                        }
+                    }
                     let (mut rowptr, mut colidx, mut values) = (vec![0i64], vec![], vec![]);
                     for r in 0..nrows {
                         for ((_, c), v) in b.range((r, 0)..(r + 1, 0)) {
