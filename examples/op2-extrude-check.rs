@@ -20,9 +20,14 @@
 use std::process::ExitCode;
 
 use op2::{
-    par_loop, par_loop_extruded, par_loop_extruded_layer, Access, DType, Dat, Entity, Error,
-    ExtrudedMap, ExtrudedSet, Global, GlobalMesh, Kernel, Mat, Region, Result, Sparsity, XArg,
+    par_loop, par_loop_extruded, par_loop_extruded_layer, Access, DType, Dat, Entity, ExtrudedMap,
+    ExtrudedSet, Global, GlobalMesh, Kernel, Mat, Region, Result, Sparsity, XArg,
 };
+
+// Only `verdict` (rank 0's outcome on every rank) is used here.
+#[allow(dead_code)]
+#[path = "mat-compare/compare.rs"]
+mod compare;
 
 const KERNELS: &str = r#"
 #include <math.h>
@@ -412,22 +417,8 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         None
     };
     let got = run(comm, m.as_ref(), l)?;
-    let verdict = match &m {
-        Some(m) => match compare(&expected(m), &got) {
-            Ok(k) => format!("ok: {k} values checked"),
-            Err(e) => format!("FAIL {e}"),
-        },
-        None => String::new(),
-    };
-    let verdict =
-        String::from_utf8_lossy(&comm.broadcast_bytes(0, verdict.into_bytes())?).into_owned();
-    if let Some(msg) = verdict.strip_prefix("FAIL ") {
-        return Err(Error::Remote {
-            rank: 0,
-            detail: msg.to_string(),
-        }
-        .on_every_rank());
-    }
+    let outcome = m.as_ref().map(|m| compare(&expected(m), &got));
+    let verdict = compare::verdict(comm, outcome)?;
     println!("rank {} of {}: {verdict}", comm.rank(), comm.size());
     Ok(())
 }

@@ -10,7 +10,12 @@
 //! every rank on a mismatch. Threads per rank come from `OP2_THREADS` as for any op2 program.
 use std::process::ExitCode;
 
-use op2::{par_loop, Access, DType, Dat, DataSet, Error, GlobalMesh, Kernel, Result};
+use op2::{par_loop, Access, DType, Dat, DataSet, GlobalMesh, Kernel, Result};
+
+// Only `verdict` (rank 0's outcome on every rank) is used here.
+#[allow(dead_code)]
+#[path = "mat-compare/compare.rs"]
+mod compare;
 
 const NODES: usize = 700;
 const EDGES: usize = 2100;
@@ -100,27 +105,21 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         hi.gather::<i64>(0)?,
         own.gather::<f64>(0)?,
     );
-    let verdict = match got {
+    let outcome = match got {
         (Some(lo), Some(hi), Some(own)) => {
             let want = serial(iters);
-            if (&lo, &hi, &own) == (&want.0, &want.1, &want.2) {
-                format!("ok: {} values checked", lo.len() + hi.len() + own.len())
+            Some(if (&lo, &hi, &own) == (&want.0, &want.1, &want.2) {
+                Ok(lo.len() + hi.len() + own.len())
             } else {
                 let bad = (0..NODES).find(|&n| lo[n] != want.0[n] || hi[n] != want.1[n]);
-                format!("FAIL MIN/MAX differ from the serial loop (first node {bad:?})")
-            }
+                Err(format!(
+                    "MIN/MAX differ from the serial loop (first node {bad:?})"
+                ))
+            })
         }
-        _ => String::new(),
+        _ => None,
     };
-    let verdict =
-        String::from_utf8_lossy(&comm.broadcast_bytes(0, verdict.into_bytes())?).into_owned();
-    if let Some(msg) = verdict.strip_prefix("FAIL ") {
-        return Err(Error::Remote {
-            rank: 0,
-            detail: msg.to_string(),
-        }
-        .on_every_rank());
-    }
+    let verdict = compare::verdict(comm, outcome)?;
     println!("rank {} of {}: {verdict}", comm.rank(), comm.size());
     Ok(())
 }

@@ -15,13 +15,18 @@
 use std::process::ExitCode;
 
 use op2::{
-    par_loop_extruded_layer, update_halo, Access, DType, Dat, Entity, Error, ExtrudedMap,
-    ExtrudedSet, Global, GlobalMesh, Kernel, Region, Result,
+    par_loop_extruded_layer, update_halo, Access, DType, Dat, Entity, ExtrudedMap, ExtrudedSet,
+    Global, GlobalMesh, Kernel, Region, Result,
 };
 
 #[path = "region-layers/layers.rs"]
 mod region;
 use region::layers;
+
+// Only `verdict` (rank 0's outcome on every rank) is used here.
+#[allow(dead_code)]
+#[path = "mat-compare/compare.rs"]
+mod compare;
 
 const KERNELS: &str = r#"
 void inc6(double *v, const double *w, int layer)
@@ -229,28 +234,14 @@ fn check(rt: &op2::Runtime) -> Result<()> {
         false => None,
     };
     let got = run(comm, m.as_ref(), l)?;
-    let verdict = match &m {
-        Some(m) => {
-            let mut want = reference(m);
-            if std::env::args().any(|a| a == "--wrong-reference") {
-                want[0][m.node(0, 0) * l] += 0.25;
-            }
-            match compare(&want, &got) {
-                Ok(k) => format!("ok: {k} values checked"),
-                Err(e) => format!("FAIL {e}"),
-            }
+    let outcome = m.as_ref().map(|m| {
+        let mut want = reference(m);
+        if std::env::args().any(|a| a == "--wrong-reference") {
+            want[0][m.node(0, 0) * l] += 0.25;
         }
-        None => String::new(),
-    };
-    let verdict =
-        String::from_utf8_lossy(&comm.broadcast_bytes(0, verdict.into_bytes())?).into_owned();
-    if let Some(msg) = verdict.strip_prefix("FAIL ") {
-        return Err(Error::Remote {
-            rank: 0,
-            detail: msg.to_string(),
-        }
-        .on_every_rank());
-    }
+        compare(&want, &got)
+    });
+    let verdict = compare::verdict(comm, outcome)?;
     println!("rank {} of {}: {verdict}", comm.rank(), comm.size());
     Ok(())
 }
