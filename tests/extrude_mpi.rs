@@ -19,14 +19,7 @@ fn check(np: usize, threads: Option<&str>) {
     }
     let out = common::run(cmd, Duration::from_secs(240));
     out.assert_ok();
-    for r in 0..np {
-        let want = format!("rank {r} of {np}: ok: {VALUES} values checked");
-        assert!(
-            out.stdout.lines().any(|l| l == want),
-            "{want}\n{}",
-            out.stdout
-        );
-    }
+    common::assert_every_rank_checked(&out.stdout, np, VALUES);
 }
 
 #[test]

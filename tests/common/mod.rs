@@ -351,3 +351,12 @@ pub fn two_threads_small_blocks() {
     });
     assert!(d.path().exists());
 }
+
+/// Asserts that every rank of `np` printed the self-checking examples' line
+/// `rank R of NP: ok: VALUES values checked` (rank 0's comparison, broadcast).
+pub fn assert_every_rank_checked(stdout: &str, np: usize, values: usize) {
+    for r in 0..np {
+        let want = format!("rank {r} of {np}: ok: {values} values checked");
+        assert!(stdout.lines().any(|l| l == want), "{want}\n{stdout}");
+    }
+}
