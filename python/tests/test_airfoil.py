@@ -18,6 +18,7 @@ from mpi4py import MPI
 
 import op2
 import op2.mesh
+from _jobs import env_outside_this_job
 
 comm = MPI.COMM_WORLD
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -58,8 +59,7 @@ def job_on_rank0(cmd, extra_env=None):
     removed, `extra_env` added); every rank gets its stdout, or the assertion naming why not."""
     out = None
     if comm.rank == 0:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "HYDI_", "MPI_LOCAL", "OMPI_"))}
+        env = env_outside_this_job()
         env.update(extra_env or {})
         try:  # any failure goes to every rank (the bcast below), never a rank left waiting
             r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,

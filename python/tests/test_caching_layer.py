@@ -16,6 +16,7 @@ import op2
 from op2.pyop2 import caching, exceptions as ex
 from op2.pyop2.compilation import load
 from op2.pyop2.mpi import safe_noncollective
+from _jobs import env_outside_this_job
 
 world = MPI.COMM_WORLD
 rank, nranks = world.rank, world.size
@@ -156,9 +157,7 @@ def _run_twice():
     with open(script, "w") as fh:
         fh.write(SCRIPT)
     # Outside this MPI job: no launcher variables, so each process is a 1-rank world.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "MPIR_", "MPI_LOCALNRANKS", "MPI_LOCALRANKID"))}
-    env["OP2_CACHE_DIR"] = os.path.join(work, "cache")
+    env = env_outside_this_job(OP2_CACHE_DIR=os.path.join(work, "cache"))
     out = []
     for _ in range(2):
         p = subprocess.run([sys.executable, script], env=env, cwd=work, capture_output=True,

@@ -12,6 +12,7 @@ import time
 from mpi4py import MPI
 
 from op2.pyop2.mpi import safe_noncollective
+from _jobs import env_outside_this_job
 
 SCRIPT = textwrap.dedent("""
     import numpy as np
@@ -33,10 +34,7 @@ def _run_job():
     script = os.path.join(work, "script.py")
     with open(script, "w") as fh:
         fh.write(SCRIPT)
-    # A separate job: this job's launcher variables removed.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "HYDI_", "MPIR_", "MPI_LOCAL"))}
-    env["OP2_CACHE_DIR"] = os.path.join(work, "cache")
+    env = env_outside_this_job(OP2_CACHE_DIR=os.path.join(work, "cache"))
     t0 = time.monotonic()
     try:
         p = subprocess.run(["mpiexec", "-n", "2", sys.executable, script], env=env, cwd=work,
